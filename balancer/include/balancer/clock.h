@@ -1,0 +1,26 @@
+#pragma once
+// Clock: the only way balancer (and other pure) code learns the time.
+//
+// Pure code never reads the wall clock; it is handed a Clock. Production wires a
+// steady clock backed by the libuv loop time; tests wire ManualClock
+// (tests/support/manual_clock.h) and advance it by hand, so no test sleeps.
+//
+// Two kinds of time: `now()` is monotonic (durations, deadlines, bucket refills);
+// `wallNow()` is the Unix epoch (only for interpreting absolute times that arrive from
+// outside, such as an HTTP-date Retry-After or an RFC 3339 rate-limit reset).
+
+#include <chrono>
+
+namespace celeriac::balancer {
+
+using SteadyTime = std::chrono::steady_clock::time_point;
+using WallTime = std::chrono::system_clock::time_point;
+
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  [[nodiscard]] virtual SteadyTime now() const = 0;
+  [[nodiscard]] virtual WallTime wallNow() const = 0;
+};
+
+}  // namespace celeriac::balancer

@@ -1,0 +1,31 @@
+#pragma once
+// ManualClock: a Clock that only moves when a test says so. Shared by unit tests of
+// pure code (buckets, breakers, strategies) so that nothing sleeps.
+
+#include <chrono>
+
+#include "balancer/clock.h"
+
+namespace celeriac::testing {
+
+class ManualClock final : public balancer::Clock {
+ public:
+  ManualClock()
+      : steady_(std::chrono::steady_clock::time_point{} + std::chrono::hours(1)),
+        wall_(std::chrono::system_clock::time_point{} + std::chrono::hours(24 * 365 * 56)) {}
+
+  [[nodiscard]] balancer::SteadyTime now() const override { return steady_; }
+  [[nodiscard]] balancer::WallTime wallNow() const override { return wall_; }
+
+  void advance(std::chrono::nanoseconds by) {
+    steady_ += by;
+    wall_ += std::chrono::duration_cast<std::chrono::system_clock::duration>(by);
+  }
+  void setWall(balancer::WallTime t) { wall_ = t; }
+
+ private:
+  balancer::SteadyTime steady_;
+  balancer::WallTime wall_;
+};
+
+}  // namespace celeriac::testing

@@ -1,0 +1,207 @@
+"""Throwaway servers and worker processes for celeriac's end-to-end tests.
+
+Each RabbitServer / RedisServer runs in its own temp dir on free loopback ports and is
+killed on stop(); nothing touches the system services. Used by tests/e2e/*.py, the
+benchmark and the README demo. Run with Debian's /usr/bin/python3 (python3-celery).
+"""
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+RABBIT_BIN = "/usr/lib/rabbitmq/bin"
+
+
+def free_port():
+    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        with contextlib.closing(socket.socket()) as s:
+            s.settimeout(0.2)
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return True
+        time.sleep(0.05)
+    return False
+
+
+class RedisServer:
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="celeriac-redis-")
+        self.port = free_port()
+        self.proc = None
+
+    @property
+    def url(self):
+        return "redis://127.0.0.1:%d/0" % self.port
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+             "--dir", self.dir, "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if not wait_port(self.port, 10):
+            raise RuntimeError("redis-server did not start on port %d" % self.port)
+        return self
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        self.proc = None
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class RabbitServer:
+    """A private RabbitMQ node (its own node name, ports, mnesia dir and cookie)."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="celeriac-rabbit-")
+        self.port = free_port()
+        self.dist_port = free_port()
+        self.node = "celeriac-%d@localhost" % self.port
+        os.makedirs(os.path.join(self.dir, "home"), exist_ok=True)
+        with open(os.path.join(self.dir, "enabled_plugins"), "w") as f:
+            f.write("[].\n")
+        with open(os.path.join(self.dir, "rabbitmq.conf"), "w") as f:
+            f.write("loopback_users = none\n")
+        self.proc = None
+
+    @property
+    def url(self):
+        return "amqp://guest:guest@127.0.0.1:%d//" % self.port
+
+    def env(self):
+        env = dict(os.environ)
+        env.update({
+            "HOME": os.path.join(self.dir, "home"),
+            "RABBITMQ_NODENAME": self.node,
+            "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+            "RABBITMQ_NODE_PORT": str(self.port),
+            "RABBITMQ_DIST_PORT": str(self.dist_port),
+            "RABBITMQ_MNESIA_BASE": os.path.join(self.dir, "mnesia"),
+            "RABBITMQ_LOG_BASE": os.path.join(self.dir, "log"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": os.path.join(self.dir, "enabled_plugins"),
+            "RABBITMQ_CONFIG_FILE": os.path.join(self.dir, "rabbitmq"),
+            "RABBITMQ_PID_FILE": os.path.join(self.dir, "pid"),
+            "ERL_EPMD_ADDRESS": "127.0.0.1",
+            "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS":
+                "-kernel inet_dist_use_interface {127,0,0,1}",
+        })
+        return env
+
+    def start(self, timeout=60):
+        log = open(os.path.join(self.dir, "server.out"), "ab")
+        self.proc = subprocess.Popen([os.path.join(RABBIT_BIN, "rabbitmq-server")],
+                                     env=self.env(), stdout=log, stderr=log,
+                                     start_new_session=True)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("rabbitmq-server exited; see %s" % self.dir)
+            if wait_port(self.port, 0.5) and self.ctl("-q", "status", check=False) == 0:
+                return self
+        raise RuntimeError("rabbitmq-server did not come up in %d s" % timeout)
+
+    def ctl(self, *args, check=True, capture=False):
+        cmd = [os.path.join(RABBIT_BIN, "rabbitmqctl"), "-n", self.node] + list(args)
+        r = subprocess.run(cmd, env=self.env(), capture_output=True, text=True, timeout=60)
+        if check and r.returncode != 0:
+            raise RuntimeError("rabbitmqctl %s failed: %s" % (" ".join(args), r.stderr))
+        return r.stdout if capture else r.returncode
+
+    def queue_counts(self, name):
+        """(ready, unacked) for queue `name`, or (0, 0) if it does not exist."""
+        out = self.ctl("-q", "list_queues", "name", "messages_ready",
+                       "messages_unacknowledged", "--no-table-headers", capture=True)
+        for line in out.splitlines():
+            parts = line.split()
+            if len(parts) == 3 and parts[0] == name:
+                return int(parts[1]), int(parts[2])
+        return 0, 0
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.ctl("stop", check=False)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+        self.proc = None
+
+    def cleanup(self):
+        self.stop()
+        # epmd is shared by every node on the host; leave it running.
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def celeriac_binary():
+    path = os.environ.get("CELERIAC_BIN")
+    if not path:
+        here = os.path.dirname(os.path.abspath(__file__))
+        path = os.path.join(here, "..", "..", "build", "worker", "celeriac")
+    return os.path.abspath(path)
+
+
+class Worker:
+    """A celeriac worker process; logs go to a file so tests can read them."""
+
+    def __init__(self, broker_url, backend_url, queues, extra=(), concurrency=50):
+        self.args = [celeriac_binary(), "worker", "-Q", ",".join(queues),
+                     "-c", str(concurrency), "--broker", broker_url,
+                     "--result-backend", backend_url, "-l", "info"] + list(extra)
+        fd, self.log_path = tempfile.mkstemp(prefix="celeriac-worker-", suffix=".log")
+        os.close(fd)
+        self.proc = None
+
+    def start(self):
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=self.log)
+        return self
+
+    def log_text(self):
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def wait_log(self, needle, timeout=20):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if needle in self.log_text():
+                return True
+            if self.proc.poll() is not None:
+                return needle in self.log_text()
+            time.sleep(0.05)
+        return False
+
+    def kill(self, sig=signal.SIGKILL):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+
+    def stop(self, timeout=30):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                return self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+                return None
+        return self.proc.returncode if self.proc else None
+
+    def cleanup(self):
+        self.stop()
+        with contextlib.suppress(OSError):
+            os.unlink(self.log_path)

@@ -1,0 +1,314 @@
+#include "worker/app/task_pipeline.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <limits>
+
+#include "worker/celery/exception_info.h"
+#include "worker/celery/message_decoder.h"
+#include "worker/celery/result_document.h"
+
+namespace celeriac::worker::app {
+
+namespace {
+
+using std::chrono::duration_cast;
+using std::chrono::milliseconds;
+
+constexpr std::string_view kResultKeyPrefix = "celery-task-meta-";
+
+std::string resultKey(const std::string& task_id) {
+  return std::string(kResultKeyPrefix) + task_id;
+}
+
+std::shared_ptr<spdlog::logger> log() {
+  static auto logger = [] {
+    auto existing = spdlog::get("celeriac.task");
+    return existing ? existing : spdlog::default_logger()->clone("celeriac.task");
+  }();
+  return logger;
+}
+
+}  // namespace
+
+struct TaskPipeline::Job {
+  JobId id = 0;
+  amqp::Delivery delivery;
+  celery::TaskMessage message;
+  const tasks::TaskRegistry::Entry* entry = nullptr;
+  std::unique_ptr<tasks::TaskRun> run;
+  balancer::TimerId eta_timer = 0;
+  balancer::TimerId soft_limit_timer = 0;
+  balancer::TimerId hard_limit_timer = 0;
+  balancer::SteadyTime started{};
+  bool acks_late = true;
+  bool ignore_result = false;
+};
+
+TaskPipeline::TaskPipeline(balancer::Dispatcher& dispatcher, const tasks::TaskRegistry& registry,
+                           PipelinePorts ports, PipelineOptions options)
+    : dispatcher_(dispatcher),
+      registry_(registry),
+      ports_(std::move(ports)),
+      options_(std::move(options)),
+      prefetch_sent_(options_.prefetch) {}
+
+TaskPipeline::~TaskPipeline() {
+  for (auto& [id, job] : held_) dispatcher_.cancel(job->eta_timer);
+  cancelRunning();
+}
+
+bool TaskPipeline::expired(const celery::TaskMessage& m) const {
+  return m.expires && *m.expires <= dispatcher_.clock().wallNow();
+}
+
+void TaskPipeline::onDelivery(amqp::Delivery delivery) {
+  ++counters_.received;
+  celery::DecodeResult decoded = celery::decodeMessage(delivery.message);
+  if (!decoded.ok()) {
+    const celery::DecodeError& err = decoded.error;
+    celery::ExceptionInfo info = err.kind == celery::DecodeErrorKind::kContentDisallowed
+                                     ? celery::contentDisallowed(err.message)
+                                     : celery::invalidTask(err.message);
+    refuse(delivery, err.task_id, std::move(info), err.message);
+    return;
+  }
+  auto job = std::make_unique<Job>();
+  job->id = next_id_++;
+  job->delivery = std::move(delivery);
+  job->message = std::move(*decoded.task);
+  const celery::TaskMessage& m = job->message;
+  job->entry = registry_.find(m.task);
+  if (job->entry == nullptr) {
+    refuse(job->delivery, m.id, celery::notRegistered(m.task),
+           "task " + m.task + " is not registered");
+    return;
+  }
+  job->acks_late = job->entry->options.acks_late.value_or(options_.acks_late);
+  job->ignore_result = m.ignore_result.value_or(false);
+  log()->info("received task={} task_id={} retries={}", m.task, m.id, m.retries);
+
+  if (expired(m)) {
+    ++counters_.revoked;
+    log()->info("revoked task_id={} reason=expired", m.id);
+    const amqp::DeliveryRef ref = job->delivery.ref;
+    celery::ResultRecord record =
+        celery::revokedRecord(m, "expired", dispatcher_.clock().wallNow());
+    storeThen(m.id, celery::renderResultDocument(record), [this, ref] { ports_.ack(ref); });
+    return;
+  }
+  if (m.eta) {
+    const auto delay = duration_cast<milliseconds>(*m.eta - dispatcher_.clock().wallNow());
+    if (delay.count() > 0) {
+      hold(std::move(job), delay);
+      return;
+    }
+  }
+  enqueue(std::move(job));
+}
+
+void TaskPipeline::refuse(const amqp::Delivery& delivery, const std::string& task_id,
+                          celery::ExceptionInfo error, const std::string& log_reason) {
+  ++counters_.rejected;
+  const amqp::DeliveryRef ref = delivery.ref;
+  if (task_id.empty()) {
+    // Nothing to tell a client about: reject (dead-letter if the queue has a DLX).
+    log()->error("rejected message without a readable task id: {}", log_reason);
+    ports_.reject(ref, false);
+    return;
+  }
+  log()->error("rejected task_id={}: {}", task_id, log_reason);
+  celery::ResultRecord record;
+  record.task_id = task_id;
+  record.state = celery::TaskState::kFailure;
+  record.result = celery::encodeException(error);
+  record.date_done = dispatcher_.clock().wallNow();
+  // Reject only once the FAILURE is stored, so the Python caller never hangs.
+  storeThen(task_id, celery::renderResultDocument(record),
+            [this, ref] { ports_.reject(ref, false); });
+}
+
+void TaskPipeline::hold(std::unique_ptr<Job> job, milliseconds delay) {
+  const JobId id = job->id;
+  log()->info("scheduled task_id={} eta_in_ms={}", job->message.id, delay.count());
+  job->eta_timer = dispatcher_.schedule(delay, [this, id] {
+    auto it = held_.find(id);
+    if (it == held_.end()) return;
+    std::unique_ptr<Job> due = std::move(it->second);
+    held_.erase(it);
+    due->eta_timer = 0;
+    updatePrefetch();
+    enqueue(std::move(due));
+  });
+  held_.emplace(id, std::move(job));
+  // Like Celery (spec 8.2): each held ETA message raises prefetch by one, so held
+  // tasks never starve the window of tasks that can run now.
+  updatePrefetch();
+}
+
+void TaskPipeline::updatePrefetch() {
+  const std::size_t wanted = std::min<std::size_t>(
+      std::numeric_limits<std::uint16_t>::max(), std::size_t{options_.prefetch} + held_.size());
+  const auto value = static_cast<std::uint16_t>(wanted);
+  if (value == prefetch_sent_) return;
+  prefetch_sent_ = value;
+  ports_.set_prefetch(value);
+}
+
+void TaskPipeline::enqueue(std::unique_ptr<Job> job) {
+  ready_.push_back(std::move(job));
+  pump();
+}
+
+void TaskPipeline::pump() {
+  while (starting_ && running_ < options_.concurrency && !ready_.empty() &&
+         ports_.store_accepting()) {
+    std::unique_ptr<Job> job = std::move(ready_.front());
+    ready_.pop_front();
+    start(std::move(job));
+  }
+}
+
+void TaskPipeline::start(std::unique_ptr<Job> job) {
+  const celery::TaskMessage& m = job->message;
+  if (expired(m)) {  // re-checked at start, as Celery does (spec 8.5)
+    ++counters_.revoked;
+    const amqp::DeliveryRef ref = job->delivery.ref;
+    storeThen(m.id,
+              celery::renderResultDocument(
+                  celery::revokedRecord(m, "expired", dispatcher_.clock().wallNow())),
+              [this, ref] { ports_.ack(ref); });
+    return;
+  }
+  ++running_;
+  ++counters_.total_by_task[m.task];
+  if (!job->acks_late) ports_.ack(job->delivery.ref);
+  const bool track_started = job->entry->options.track_started.value_or(options_.track_started);
+  if (track_started && !job->ignore_result) {
+    storeThen(m.id,
+              celery::renderResultDocument(
+                  celery::startedRecord(m, options_.pid, options_.hostname)),
+              nullptr);
+  }
+  job->started = dispatcher_.clock().now();
+  const JobId id = job->id;
+  const auto arm = [this, id](std::optional<double> seconds, bool hard) -> balancer::TimerId {
+    if (!seconds || *seconds <= 0) return 0;
+    const auto delay = milliseconds(static_cast<std::int64_t>(*seconds * 1000.0));
+    return dispatcher_.schedule(delay, [this, id, hard] { timeLimitHit(id, hard); });
+  };
+  job->soft_limit_timer = arm(m.time_limits.soft_s, false);
+  job->hard_limit_timer = arm(m.time_limits.hard_s, true);
+  Job& ref = *job;
+  active_.emplace(id, std::move(job));
+  tasks::TaskContext ctx{ref.message, dispatcher_};
+  // A handler must not complete inside its own call; if one does anyway, finishing
+  // is deferred to a later turn so `ref` is not destroyed under our feet.
+  starting_job_ = id;
+  ref.run = ref.entry->handler(ctx, [this, id](tasks::TaskOutcome outcome) {
+    if (id == starting_job_) {
+      dispatcher_.post([this, id, o = std::move(outcome)]() mutable { finish(id, std::move(o)); });
+      return;
+    }
+    finish(id, std::move(outcome));
+  });
+  starting_job_ = 0;
+}
+
+void TaskPipeline::timeLimitHit(JobId id, bool hard) {
+  auto it = active_.find(id);
+  if (it == active_.end()) return;
+  Job& job = *it->second;
+  if (hard) {
+    job.hard_limit_timer = 0;
+  } else {
+    job.soft_limit_timer = 0;
+  }
+  if (job.run) job.run->cancel();
+  celery::ExceptionInfo e = hard ? celery::timeLimitExceeded(*job.message.time_limits.hard_s)
+                                 : celery::softTimeLimitExceeded();
+  log()->warn("time limit task_id={} kind={}", job.message.id, hard ? "hard" : "soft");
+  finish(id, tasks::TaskOutcome::failure(std::move(e)));
+}
+
+void TaskPipeline::finish(JobId id, tasks::TaskOutcome outcome) {
+  auto it = active_.find(id);
+  if (it == active_.end()) return;
+  std::unique_ptr<Job> job = std::move(it->second);
+  active_.erase(it);
+  --running_;
+  if (job->soft_limit_timer != 0) dispatcher_.cancel(job->soft_limit_timer);
+  if (job->hard_limit_timer != 0) dispatcher_.cancel(job->hard_limit_timer);
+  // The run object may be the caller of this very callback: destroy it later.
+  if (job->run) {
+    dispatcher_.post([run = std::shared_ptr<tasks::TaskRun>(std::move(job->run))] {});
+  }
+  const celery::TaskMessage& m = job->message;
+  const auto runtime = std::chrono::duration<double>(dispatcher_.clock().now() - job->started);
+  const auto now = dispatcher_.clock().wallNow();
+  celery::ResultRecord record;
+  if (outcome.ok) {
+    ++counters_.succeeded;
+    log()->info("succeeded task={} task_id={} runtime_s={:.6f}", m.task, m.id, runtime.count());
+    record = celery::successRecord(m, std::move(outcome.value), now);
+  } else {
+    ++counters_.failed;
+    log()->error("failed task={} task_id={} runtime_s={:.6f} exc={}: {}", m.task, m.id,
+                 runtime.count(), outcome.error.type,
+                 outcome.error.args.empty() ? std::string() : outcome.error.args.dump());
+    record = celery::failureRecord(m, outcome.error, now);
+  }
+  const amqp::DeliveryRef ref = job->delivery.ref;
+  const bool late = job->acks_late;
+  if (job->ignore_result) {
+    if (late) ports_.ack(ref);
+  } else {
+    if (options_.result_extended) {
+      record.extended = true;
+      record.name = m.task;
+      record.args = m.args;
+      record.kwargs = m.kwargs;
+      record.worker = options_.hostname;
+      record.retries = m.retries;
+      record.queue = job->delivery.message.routing_key;
+    }
+    storeThen(m.id, celery::renderResultDocument(record), [this, ref, late] {
+      if (late) ports_.ack(ref);
+    });
+  }
+  pump();
+}
+
+void TaskPipeline::storeThen(const std::string& task_id, std::string document,
+                             std::function<void()> then) {
+  ++storing_;
+  ports_.store(resultKey(task_id), std::move(document), [this, then = std::move(then)] {
+    --storing_;
+    if (then) then();
+    pump();  // the store may have been the reason nothing started
+  });
+}
+
+void TaskPipeline::onChannelLost() {
+  for (auto& [id, job] : held_) dispatcher_.cancel(job->eta_timer);
+  held_.clear();
+  ready_.clear();
+  updatePrefetch();  // back to the base value for the next channel
+}
+
+void TaskPipeline::stopStarting() { starting_ = false; }
+
+void TaskPipeline::cancelRunning() {
+  for (auto& [id, job] : active_) {
+    if (job->run) job->run->cancel();
+    if (job->soft_limit_timer != 0) dispatcher_.cancel(job->soft_limit_timer);
+    if (job->hard_limit_timer != 0) dispatcher_.cancel(job->hard_limit_timer);
+    log()->warn("abandoned task_id={} at shutdown: left unacked for redelivery",
+                   job->message.id);
+  }
+  running_ -= active_.size();
+  active_.clear();
+}
+
+}  // namespace celeriac::worker::app

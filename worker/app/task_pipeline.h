@@ -1,0 +1,130 @@
+#pragma once
+// TaskPipeline: what happens to one delivered task message, from decode to ack.
+//
+//   delivery ─decode─▶ refused? ──store FAILURE (when the id is readable)──▶ reject
+//              │       unknown task? ─store FAILURE NotRegistered──────────▶ reject
+//              │       expired? ─────store REVOKED "expired"───────────────▶ ack
+//              ▼
+//           eta in the future? ─hold (timer, prefetch+1)─┐
+//              ▼                                         ▼
+//           ready queue ──(slot free, results writable)──▶ start
+//              start: early ack unless acks_late; STARTED if track_started;
+//                     arm time limits; run the handler
+//              done:  store SUCCESS/FAILURE ──stored──▶ ack     (acks_late, default)
+//
+// At-least-once: a late-acked delivery is acked only from the store's completion
+// callback, so a crash or a Redis outage never acks a task whose result is not
+// stored; the broker redelivers it. While the result store is not accepting writes
+// (Redis down, backlog over its cap) no new task starts; un-started deliveries stay
+// unacked and prefetch bounds how many the broker sends.
+//
+// The pipeline does no I/O itself: it talks to the broker and Redis through the
+// PipelinePorts functions, and learns the time from the Dispatcher's clock, so it is
+// unit-tested with fakes. It logs one line per task event (spdlog "celeriac.task").
+// Loop thread only.
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "balancer/dispatcher.h"
+#include "worker/amqp/amqp_connection.h"
+#include "worker/celery/task_message.h"
+#include "worker/tasks/task_registry.h"
+
+namespace celeriac::worker::app {
+
+struct PipelinePorts {
+  std::function<void(amqp::DeliveryRef)> ack;
+  std::function<void(amqp::DeliveryRef, bool requeue)> reject;
+  std::function<void(std::uint16_t)> set_prefetch;
+  // Stores a result document; `done` fires once it is durably in Redis.
+  std::function<void(std::string key, std::string document, std::function<void()> done)> store;
+  // False while results cannot be written (Redis down or backlog full).
+  std::function<bool()> store_accepting;
+};
+
+struct PipelineOptions {
+  std::size_t concurrency = 100;
+  std::uint16_t prefetch = 400;  // concurrency x multiplier, the base basic.qos value
+  std::string hostname = "celeriac@localhost";
+  bool acks_late = true;         // default for tasks that do not say
+  bool track_started = false;    // default for tasks that do not say
+  bool result_extended = false;  // Celery's result_extended: name/args/kwargs/worker/queue
+  int pid = 0;                   // reported in STARTED documents
+};
+
+struct PipelineCounters {
+  std::uint64_t received = 0;
+  std::uint64_t succeeded = 0;
+  std::uint64_t failed = 0;
+  std::uint64_t rejected = 0;
+  std::uint64_t revoked = 0;
+  std::map<std::string, std::uint64_t> total_by_task;  // `inspect stats` "total"
+};
+
+class TaskPipeline {
+ public:
+  TaskPipeline(balancer::Dispatcher& dispatcher, const tasks::TaskRegistry& registry,
+               PipelinePorts ports, PipelineOptions options);
+  ~TaskPipeline();
+  TaskPipeline(const TaskPipeline&) = delete;
+  TaskPipeline& operator=(const TaskPipeline&) = delete;
+
+  void onDelivery(amqp::Delivery delivery);
+  // The channel those deliveries came on is gone: the broker will redeliver every
+  // unacked one, so forget the reserved and held ones (running ones finish; their
+  // results are still stored, their acks become no-ops).
+  void onChannelLost();
+  // Start queued tasks while slots are free and results are writable. Call when the
+  // result store recovers.
+  void pump();
+  // Shutdown: start nothing more (reserved and held deliveries stay unacked).
+  void stopStarting();
+  // Grace period over: cancel what still runs; those deliveries stay unacked.
+  void cancelRunning();
+
+  [[nodiscard]] std::size_t running() const { return running_; }
+  [[nodiscard]] std::size_t reserved() const { return ready_.size(); }
+  [[nodiscard]] std::size_t held() const { return held_.size(); }
+  // Tasks whose result write is still pending.
+  [[nodiscard]] std::size_t storing() const { return storing_; }
+  [[nodiscard]] const PipelineCounters& counters() const { return counters_; }
+
+ private:
+  struct Job;
+  using JobId = std::uint64_t;
+
+  void refuse(const amqp::Delivery& delivery, const std::string& task_id,
+              celery::ExceptionInfo error, const std::string& log_reason);
+  void hold(std::unique_ptr<Job> job, std::chrono::milliseconds delay);
+  void enqueue(std::unique_ptr<Job> job);
+  void start(std::unique_ptr<Job> job);
+  void finish(JobId id, tasks::TaskOutcome outcome);
+  void timeLimitHit(JobId id, bool hard);
+  void storeThen(const std::string& task_id, std::string document, std::function<void()> then);
+  void updatePrefetch();
+  [[nodiscard]] bool expired(const celery::TaskMessage& m) const;
+
+  balancer::Dispatcher& dispatcher_;
+  const tasks::TaskRegistry& registry_;
+  PipelinePorts ports_;
+  PipelineOptions options_;
+  PipelineCounters counters_;
+
+  JobId next_id_ = 1;
+  std::deque<std::unique_ptr<Job>> ready_;
+  std::unordered_map<JobId, std::unique_ptr<Job>> held_;   // waiting for their eta
+  std::unordered_map<JobId, std::unique_ptr<Job>> active_; // running
+  std::size_t running_ = 0;
+  std::size_t storing_ = 0;
+  bool starting_ = true;
+  JobId starting_job_ = 0;  // the job whose handler is being called right now
+  std::uint16_t prefetch_sent_ = 0;
+};
+
+}  // namespace celeriac::worker::app

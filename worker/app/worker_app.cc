@@ -1,0 +1,205 @@
+#include "worker/app/worker_app.h"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "worker/amqp/amqp_connection.h"
+#include "worker/app/task_pipeline.h"
+#include "worker/redis/result_store.h"
+#include "worker/tasks/builtin_tasks.h"
+#include "worker/uv/uv_dispatcher.h"
+#include "worker/uv/uv_handle.h"
+
+namespace celeriac::worker::app {
+
+namespace {
+// Results that may wait for Redis before the worker stops starting tasks: a bounded
+// backlog keeps memory flat through a Redis outage.
+constexpr std::size_t kMaxStoreBacklog = 20'000;
+constexpr std::uint64_t kShutdownPollMs = 50;
+}  // namespace
+
+struct WorkerApp::Impl {
+  WorkerConfig config;
+  uv_loop_t loop{};
+  std::unique_ptr<uv::UvDispatcher> dispatcher;
+  tasks::TaskRegistry registry;
+  std::unique_ptr<redis::ResultStore> store;
+  std::unique_ptr<amqp::AmqpConnection> broker;
+  std::unique_ptr<TaskPipeline> pipeline;
+  uv_signal_t* sigterm = nullptr;
+  uv_signal_t* sigint = nullptr;
+  uv_timer_t* shutdown_timer = nullptr;
+  std::shared_ptr<spdlog::logger> log;
+  int exit_code = 0;
+  bool shutting_down = false;
+  bool finished = false;
+  std::uint64_t shutdown_started_ms = 0;
+
+  explicit Impl(WorkerConfig c) : config(std::move(c)) {}
+
+  void build();
+  void onSignal(int signum);
+  void beginShutdown();
+  void checkShutdown();
+  void finish();
+};
+
+WorkerApp::WorkerApp(WorkerConfig config) : impl_(std::make_unique<Impl>(std::move(config))) {}
+
+WorkerApp::~WorkerApp() = default;
+
+void WorkerApp::Impl::build() {
+  log = spdlog::get("celeriac") ? spdlog::get("celeriac")
+                                : spdlog::default_logger()->clone("celeriac");
+  uv_loop_init(&loop);
+  dispatcher = std::make_unique<uv::UvDispatcher>(&loop);
+  tasks::registerBuiltinTasks(registry);
+
+  store = std::make_unique<redis::ResultStore>(
+      &loop, config.backend,
+      redis::ResultStoreOptions{config.result_expires, std::chrono::milliseconds(5000),
+                                std::chrono::milliseconds(100), std::chrono::milliseconds(5000)},
+      redis::ResultStore::Callbacks{
+          [this] {
+            log->info("result backend connected url={}", config.backend.redacted());
+            if (pipeline) pipeline->pump();
+          },
+          [this](const std::string& reason) {
+            log->error("result backend unavailable url={} reason={}; results wait, no new "
+                       "tasks start", config.backend.redacted(), reason);
+          }});
+
+  amqp::AmqpOptions amqp_options;
+  amqp_options.urls = config.brokers;
+  amqp_options.topology = config.topology;
+  amqp_options.prefetch = config.prefetch();
+  amqp_options.heartbeat = config.heartbeat;
+  broker = std::make_unique<amqp::AmqpConnection>(
+      &loop, amqp_options,
+      amqp::AmqpConnection::Callbacks{
+          [this](amqp::Delivery d) { pipeline->onDelivery(std::move(d)); },
+          [this](std::uint64_t generation) {
+            log->info("broker connected generation={} queues={} prefetch={}", generation,
+                      config.topology.queues.size(), broker->prefetch());
+          },
+          [this](const std::string& reason) {
+            log->error("broker connection lost: {}; reconnecting", reason);
+            pipeline->onChannelLost();
+          },
+          [this](const std::string& reason) {
+            log->critical("broker refused our declarations: {}", reason);
+            exit_code = 2;
+            finish();
+          }});
+
+  PipelinePorts ports;
+  ports.ack = [this](amqp::DeliveryRef ref) { broker->ack(ref); };
+  ports.reject = [this](amqp::DeliveryRef ref, bool requeue) { broker->reject(ref, requeue); };
+  ports.set_prefetch = [this](std::uint16_t n) { broker->setPrefetch(n); };
+  ports.store = [this](std::string key, std::string doc, std::function<void()> done) {
+    store->store(std::move(key), std::move(doc), std::move(done));
+  };
+  ports.store_accepting = [this] {
+    return store->connected() && store->backlog() < kMaxStoreBacklog;
+  };
+  PipelineOptions options;
+  options.concurrency = config.concurrency;
+  options.prefetch = config.prefetch();
+  options.hostname = config.hostname;
+  options.acks_late = config.acks_late;
+  options.track_started = config.track_started;
+  options.result_extended = config.result_extended;
+  options.pid = static_cast<int>(getpid());
+  pipeline = std::make_unique<TaskPipeline>(*dispatcher, registry, std::move(ports), options);
+
+  const auto install = [this](int signum) {
+    auto* h = new uv_signal_t;
+    uv_signal_init(&loop, h);
+    h->data = this;
+    uv_signal_start(
+        h, [](uv_signal_t* s, int n) noexcept { static_cast<Impl*>(s->data)->onSignal(n); },
+        signum);
+    return h;
+  };
+  sigterm = install(SIGTERM);
+  sigint = install(SIGINT);
+  shutdown_timer = new uv_timer_t;
+  uv_timer_init(&loop, shutdown_timer);
+  shutdown_timer->data = this;
+}
+
+void WorkerApp::Impl::onSignal(int signum) {
+  if (!shutting_down) {
+    log->warn("{} received: warm shutdown, finishing running tasks (grace {} s)",
+                 signum == SIGTERM ? "SIGTERM" : "SIGINT", config.shutdown_grace.count());
+    beginShutdown();
+    return;
+  }
+  log->warn("second signal: cold shutdown, unacked tasks return to the queue");
+  pipeline->cancelRunning();
+  finish();
+}
+
+void WorkerApp::Impl::beginShutdown() {
+  shutting_down = true;
+  shutdown_started_ms = uv_now(&loop);
+  pipeline->stopStarting();
+  broker->cancelConsumers();
+  uv_timer_start(
+      shutdown_timer,
+      [](uv_timer_t* t) noexcept { static_cast<Impl*>(t->data)->checkShutdown(); }, 0,
+      kShutdownPollMs);
+}
+
+void WorkerApp::Impl::checkShutdown() {
+  if (finished) return;
+  const bool grace_over = uv_now(&loop) - shutdown_started_ms >=
+                          static_cast<std::uint64_t>(config.shutdown_grace.count()) * 1000;
+  if (pipeline->running() == 0 && pipeline->storing() == 0) {
+    finish();
+    return;
+  }
+  if (grace_over) {
+    log->warn("grace period over: running={} storing={} left unacked for redelivery",
+                 pipeline->running(), pipeline->storing());
+    pipeline->cancelRunning();
+    finish();
+  }
+}
+
+void WorkerApp::Impl::finish() {
+  if (finished) return;
+  finished = true;
+  broker->close();  // flushes coalesced acks first
+  store->close();
+  uv_timer_stop(shutdown_timer);
+  uv::closeAndDelete(shutdown_timer);
+  uv::closeAndDelete(sigterm);
+  uv::closeAndDelete(sigint);
+  log->info("worker stopped");
+}
+
+int WorkerApp::run() {
+  Impl& s = *impl_;
+  s.build();
+  s.log->info("celeriac worker {} starting: broker={} backend={} queues={} concurrency={} "
+              "prefetch={} acks_late={}",
+              s.config.hostname, s.config.brokers.front().redacted(), s.config.backend.redacted(),
+              s.config.topology.queues.front().name, s.config.concurrency, s.config.prefetch(),
+              s.config.acks_late);
+  s.store->start();
+  s.broker->start();
+  uv_run(&s.loop, UV_RUN_DEFAULT);
+  // Everything is closed; release the objects, then let their handles close.
+  s.pipeline.reset();
+  s.broker.reset();
+  s.store.reset();
+  s.dispatcher.reset();
+  uv_run(&s.loop, UV_RUN_DEFAULT);
+  if (uv_loop_close(&s.loop) != 0) s.log->warn("loop closed with handles still open");
+  return s.exit_code;
+}
+
+}  // namespace celeriac::worker::app

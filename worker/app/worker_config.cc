@@ -1,0 +1,147 @@
+#include "worker/app/worker_config.h"
+
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <limits>
+#include <sstream>
+
+namespace celeriac::worker::app {
+
+std::uint16_t WorkerConfig::prefetch() const {
+  // Celery: multiplier 0 means "unlimited"; AMQP's 0 prefetch means the same.
+  const std::size_t p = concurrency * prefetch_multiplier;
+  return static_cast<std::uint16_t>(std::min<std::size_t>(p, std::numeric_limits<std::uint16_t>::max()));
+}
+
+std::string expandHostname(const std::string& pattern, const std::string& fqdn) {
+  const auto dot = fqdn.find('.');
+  const std::string shortname = fqdn.substr(0, dot);
+  const std::string domain = dot == std::string::npos ? std::string() : fqdn.substr(dot + 1);
+  std::string out;
+  for (std::size_t i = 0; i < pattern.size(); ++i) {
+    if (pattern[i] == '%' && i + 1 < pattern.size()) {
+      const char c = pattern[i + 1];
+      if (c == 'h') { out += fqdn; ++i; continue; }
+      if (c == 'n') { out += shortname; ++i; continue; }
+      if (c == 'd') { out += domain; ++i; continue; }
+      if (c == '%') { out += '%'; ++i; continue; }
+    }
+    out += pattern[i];
+  }
+  // Celery appends @host to a bare name.
+  if (out.find('@') == std::string::npos) out += "@" + fqdn;
+  return out;
+}
+
+ParseOutcome parseWorkerArgs(int argc, const char* const* argv,
+                             const std::map<std::string, std::string>& env,
+                             const std::string& fqdn) {
+  ParseOutcome outcome;
+  WorkerConfig cfg;
+  CLI::App cli{"celeriac worker: consumes Celery tasks from RabbitMQ, stores results in Redis",
+               "celeriac worker"};
+  std::string queues = "celery";
+  std::string broker;
+  std::string backend;
+  std::string hostname = "celeriac@%h";
+  bool acks_early = false;
+  std::optional<int> max_priority;
+  std::string queue_type = "classic";
+  long result_expires_s = 86400;
+  long grace_s = 30;
+  long heartbeat_s = 60;
+
+  cli.add_option("-Q,--queues", queues, "Comma-separated queues to consume")->capture_default_str();
+  cli.add_option("-c,--concurrency", cfg.concurrency, "Tasks in flight at once (not processes)")
+      ->check(CLI::Range(1, 100000))->capture_default_str();
+  cli.add_option("--prefetch-multiplier", cfg.prefetch_multiplier,
+                 "Prefetch = concurrency x this (0 = unlimited)")
+      ->check(CLI::Range(0, 1000))->capture_default_str();
+  cli.add_option("-n,--hostname", hostname, "Node name; %h, %n, %d expand as in Celery")
+      ->capture_default_str();
+  cli.add_option("-l,--loglevel", cfg.loglevel, "debug, info, warning, error, critical")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warning", "warn", "error", "critical"},
+                            CLI::ignore_case))
+      ->capture_default_str();
+  cli.add_option("-b,--broker", broker, "AMQP URL(s), ';'-separated for failover "
+                                        "[env CELERY_BROKER_URL]");
+  cli.add_option("--result-backend", backend, "redis:// URL [env CELERY_RESULT_BACKEND]");
+  cli.add_flag("--acks-early", acks_early,
+               "Ack when a task starts (Celery's default) instead of after its result is stored");
+  cli.add_flag("--track-started", cfg.track_started, "Store STARTED before running a task");
+  cli.add_flag("--result-extended", cfg.result_extended,
+               "Store name, args, kwargs, worker, retries and queue with results");
+  cli.add_option("--result-expires", result_expires_s, "Result TTL in seconds (0 = never)")
+      ->check(CLI::Range(0L, 315360000L))->capture_default_str();
+  cli.add_option("--shutdown-grace", grace_s, "Seconds to let running tasks finish on SIGTERM")
+      ->check(CLI::Range(0L, 86400L))->capture_default_str();
+  cli.add_option("--heartbeat", heartbeat_s, "AMQP heartbeat in seconds (0 = off)")
+      ->check(CLI::Range(0L, 3600L))->capture_default_str();
+  cli.add_option("--queue-max-priority", max_priority,
+                 "Declare queues with x-max-priority (must match the Python app's setting)")
+      ->check(CLI::Range(1, 255));
+  cli.add_option("--queue-type", queue_type, "classic or quorum")
+      ->check(CLI::IsMember({"classic", "quorum"}))->capture_default_str();
+
+  try {
+    cli.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    std::ostringstream out;
+    outcome.exit_code = cli.exit(e, out, out);
+    outcome.message = out.str();
+    return outcome;
+  }
+
+  auto env_or = [&env](const char* name) -> std::string {
+    auto it = env.find(name);
+    return it == env.end() ? std::string() : it->second;
+  };
+  if (broker.empty()) broker = env_or("CELERY_BROKER_URL");
+  if (broker.empty()) broker = "amqp://guest:guest@127.0.0.1:5672//";
+  if (backend.empty()) backend = env_or("CELERY_RESULT_BACKEND");
+  if (backend.empty()) backend = "redis://127.0.0.1:6379/0";
+
+  std::string error;
+  auto brokers = amqp::parseBrokerUrls(broker, error);
+  if (!brokers) {
+    outcome.exit_code = 2;
+    outcome.message = "--broker: " + error;
+    return outcome;
+  }
+  cfg.brokers = std::move(*brokers);
+  auto redis_url = redis::parseRedisUrl(backend, error);
+  if (!redis_url) {
+    outcome.exit_code = 2;
+    outcome.message = "--result-backend: " + error;
+    return outcome;
+  }
+  cfg.backend = std::move(*redis_url);
+
+  std::stringstream qs(queues);
+  for (std::string q; std::getline(qs, q, ',');) {
+    q.erase(0, q.find_first_not_of(" \t"));
+    q.erase(q.find_last_not_of(" \t") + 1);
+    if (q.empty()) continue;
+    if (q.size() > 255) {
+      outcome.exit_code = 2;
+      outcome.message = "--queues: queue names are at most 255 bytes";
+      return outcome;
+    }
+    cfg.topology.queues.push_back(amqp::QueueSpec{q, max_priority, queue_type == "quorum"});
+  }
+  if (cfg.topology.queues.empty()) {
+    outcome.exit_code = 2;
+    outcome.message = "--queues: give at least one queue name";
+    return outcome;
+  }
+  cfg.acks_late = !acks_early;
+  cfg.hostname = expandHostname(hostname, fqdn);
+  cfg.result_expires = std::chrono::seconds(result_expires_s);
+  cfg.shutdown_grace = std::chrono::seconds(grace_s);
+  cfg.heartbeat = std::chrono::seconds(heartbeat_s);
+  outcome.config = std::move(cfg);
+  return outcome;
+}
+
+}  // namespace celeriac::worker::app

@@ -1,0 +1,56 @@
+#pragma once
+// WorkerConfig: the `celeriac worker` command line, named like `celery worker`.
+//
+//   -Q/--queues a,b   -c/--concurrency N   --prefetch-multiplier M   -n/--hostname NAME
+//   -l/--loglevel L   --broker URL   --result-backend URL   (or CELERY_BROKER_URL /
+//   CELERY_RESULT_BACKEND in the environment, as in Celery; the flag wins)
+//
+// -c is the number of tasks in flight at once, not processes. Parsing is pure apart
+// from the environment and host name passed in; errors are returned as text that
+// never quotes a password.
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "worker/amqp/broker_url.h"
+#include "worker/amqp/topology.h"
+#include "worker/redis/redis_url.h"
+
+namespace celeriac::worker::app {
+
+struct WorkerConfig {
+  std::vector<amqp::BrokerUrl> brokers;
+  redis::RedisUrl backend;
+  amqp::Topology topology;
+  std::size_t concurrency = 100;
+  std::size_t prefetch_multiplier = 4;
+  std::string hostname;  // nodename, e.g. celeriac@host
+  std::string loglevel = "info";
+  bool acks_late = true;
+  bool track_started = false;
+  bool result_extended = false;
+  std::chrono::seconds result_expires{86400};
+  std::chrono::seconds shutdown_grace{30};
+  std::chrono::seconds heartbeat{60};
+
+  [[nodiscard]] std::uint16_t prefetch() const;
+};
+
+// Expands Celery's nodename placeholders: %h (full host), %n (short host), %d (domain).
+std::string expandHostname(const std::string& pattern, const std::string& fqdn);
+
+// Parses argv after the `worker` subcommand. Returns nullopt and sets `error` (or
+// `help` for --help) when the program should exit.
+struct ParseOutcome {
+  std::optional<WorkerConfig> config;
+  int exit_code = 0;
+  std::string message;  // help text or error to print
+};
+ParseOutcome parseWorkerArgs(int argc, const char* const* argv,
+                             const std::map<std::string, std::string>& env,
+                             const std::string& fqdn);
+
+}  // namespace celeriac::worker::app

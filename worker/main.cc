@@ -1,0 +1,61 @@
+// celeriac: a C++20 worker that speaks Celery. `celeriac worker ...` runs the worker;
+// see worker/app/worker_config.h for the flags and README.md for the whole picture.
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <iostream>
+#include <map>
+#include <string>
+
+#include "worker/app/worker_app.h"
+#include "worker/app/worker_config.h"
+
+extern char** environ;
+
+namespace {
+
+std::map<std::string, std::string> environment() {
+  std::map<std::string, std::string> env;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    const char* eq = std::strchr(*e, '=');
+    if (eq != nullptr) env.emplace(std::string(*e, static_cast<std::size_t>(eq - *e)), std::string(eq + 1));
+  }
+  return env;
+}
+
+std::string hostName() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof buf - 1) != 0) return "localhost";
+  return buf;
+}
+
+void usage() {
+  std::cout << "usage: celeriac worker [options]   (celeriac worker --help for the options)\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || std::strcmp(argv[1], "worker") != 0) {
+    usage();
+    return argc < 2 ? 0 : 2;
+  }
+  // argv[1] is the subcommand; CLI11 sees it as the program name.
+  auto parsed = celeriac::worker::app::parseWorkerArgs(argc - 1, argv + 1, environment(), hostName());
+  if (!parsed.config) {
+    (parsed.exit_code == 0 ? std::cout : std::cerr) << parsed.message
+                                                     << (parsed.message.ends_with('\n') ? "" : "\n");
+    return parsed.exit_code;
+  }
+  auto sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
+  auto logger = std::make_shared<spdlog::logger>("celeriac", sink);
+  logger->set_level(spdlog::level::from_str(parsed.config->loglevel == "warning"
+                                                ? "warn" : parsed.config->loglevel));
+  logger->set_pattern("[%Y-%m-%d %H:%M:%S.%e] [%l] [%n] %v");
+  spdlog::set_default_logger(logger);
+  celeriac::worker::app::WorkerApp app(std::move(*parsed.config));
+  return app.run();
+}

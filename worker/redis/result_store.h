@@ -1,0 +1,95 @@
+#pragma once
+// ResultStore: writes Celery result documents to Redis (hiredis async on libuv).
+//
+// Each write is ONE atomic script: skip if the stored document is already SUCCESS
+// (Celery's dedupe guard, spec 3.4), then SETEX (or SET when ttl is 0) and PUBLISH
+// the same text on the key's channel. PUBLISH is what wakes AsyncResult.get()
+// (spec 3.4: without it, get() hangs until timeout).
+//
+// A write is retried until Redis confirms it: on disconnect, error reply or command
+// timeout (hiredis 0.14 has no async command timeout, so a watchdog timer enforces
+// one), the write goes back to the queue and the store reconnects with jittered
+// backoff. Writes for one key keep their order. `done` fires exactly once, on the
+// loop thread, after Redis replied, never inside store(). Nothing is ever dropped
+// except by close(), after which callbacks never fire.
+// Loop thread only.
+
+#include <uv.h>
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <string>
+
+#include "worker/redis/redis_url.h"
+
+struct redisAsyncContext;
+
+namespace celeriac::worker::redis {
+
+struct ResultStoreOptions {
+  std::chrono::seconds result_expires{86400};  // 0: keep forever (SET, no TTL)
+  std::chrono::milliseconds command_timeout{5000};
+  std::chrono::milliseconds backoff_min{100};
+  std::chrono::milliseconds backoff_max{5000};
+};
+
+class ResultStore {
+ public:
+  struct Callbacks {
+    std::function<void()> on_connected;
+    std::function<void(const std::string& reason)> on_unavailable;  // safe to log
+  };
+
+  ResultStore(uv_loop_t* loop, RedisUrl url, ResultStoreOptions options, Callbacks callbacks);
+  ~ResultStore();
+  ResultStore(const ResultStore&) = delete;
+  ResultStore& operator=(const ResultStore&) = delete;
+
+  void start();
+  void close();
+
+  void store(std::string key, std::string document, std::function<void()> done);
+
+  [[nodiscard]] bool connected() const { return connected_; }
+  // Writes accepted but not yet confirmed by Redis.
+  [[nodiscard]] std::size_t backlog() const { return queued_.size() + in_flight_.size(); }
+
+ private:
+  struct Write {
+    std::uint64_t seq;
+    std::string key;
+    std::string document;
+    std::function<void()> done;
+    std::uint64_t sent_at_ms = 0;
+  };
+
+  void connect();
+  void onConnect(int status);
+  void onDisconnect(const std::string& reason);
+  void onReply(std::uint64_t seq, void* reply);
+  void send(Write write);
+  void flushQueue();
+  void scheduleReconnect();
+  void requeueInFlight();
+  void watchdog();
+
+  uv_loop_t* loop_;
+  RedisUrl url_;
+  ResultStoreOptions options_;
+  Callbacks callbacks_;
+  redisAsyncContext* ctx_ = nullptr;
+  bool connected_ = false;
+  bool closed_ = false;
+  bool retry_pending_ = false;
+  std::uint64_t next_seq_ = 1;
+  std::deque<Write> queued_;
+  std::map<std::uint64_t, Write> in_flight_;
+  std::chrono::milliseconds backoff_;
+  uv_timer_t* reconnect_timer_;
+  uv_timer_t* watchdog_timer_;
+};
+
+}  // namespace celeriac::worker::redis

@@ -1,0 +1,85 @@
+#include "worker/tasks/builtin_tasks.h"
+
+#include <cmath>
+
+namespace celeriac::worker::tasks {
+
+namespace {
+
+using std::chrono::milliseconds;
+
+// Errors of the built-in tasks: builtin Python types stay "builtins".
+celery::ExceptionInfo pythonError(std::string_view type, std::string_view message) {
+  return celery::makeException(type, message, "celeriac.errors");
+}
+
+std::unique_ptr<TaskRun> fail(const TaskContext& ctx, TaskDone done, celery::ExceptionInfo e) {
+  return TimerRun::start(ctx.dispatcher, milliseconds(0), TaskOutcome::failure(std::move(e)),
+                         std::move(done));
+}
+
+std::unique_ptr<TaskRun> echo(const TaskContext& ctx, TaskDone done) {
+  const auto& m = ctx.message;
+  nlohmann::json value;
+  if (m.args.size() == 1) {
+    value = m.args[0];
+  } else if (m.args.empty() && !m.kwargs.empty()) {
+    value = m.kwargs;
+  } else {
+    value = m.args;
+  }
+  return TimerRun::start(ctx.dispatcher, milliseconds(0), TaskOutcome::success(std::move(value)),
+                         std::move(done));
+}
+
+// Reads an argument by position or keyword, as Python binds fail(message, exc_type).
+const nlohmann::json* argument(const celery::TaskMessage& m, std::size_t index,
+                               const char* name) {
+  if (m.args.size() > index) return &m.args[index];
+  auto it = m.kwargs.find(name);
+  return it == m.kwargs.end() ? nullptr : &*it;
+}
+
+std::unique_ptr<TaskRun> failTask(const TaskContext& ctx, TaskDone done) {
+  const auto* message = argument(ctx.message, 0, "message");
+  const auto* type = argument(ctx.message, 1, "exc_type");
+  if (message == nullptr) {
+    return fail(ctx, std::move(done),
+                pythonError("TypeError", "fail() missing 1 required positional argument: 'message'"));
+  }
+  std::string text = message->is_string() ? message->get<std::string>() : message->dump();
+  std::string type_name = "RuntimeError";
+  if (type != nullptr) {
+    if (!type->is_string() || type->get<std::string>().empty()) {
+      return fail(ctx, std::move(done), pythonError("TypeError", "fail(): exc_type must be a non-empty string"));
+    }
+    type_name = type->get<std::string>();
+  }
+  return fail(ctx, std::move(done), pythonError(type_name, text));
+}
+
+std::unique_ptr<TaskRun> sleepTask(const TaskContext& ctx, TaskDone done) {
+  const auto* seconds = argument(ctx.message, 0, "seconds");
+  if (seconds == nullptr || !seconds->is_number()) {
+    return fail(ctx, std::move(done),
+                pythonError("TypeError", "sleep() needs a number of seconds as its argument"));
+  }
+  const double s = seconds->get<double>();
+  constexpr double kMaxSeconds = 86400.0;  // a day: longer is surely a mistake
+  if (!std::isfinite(s) || s < 0 || s > kMaxSeconds) {
+    return fail(ctx, std::move(done),
+                pythonError("ValueError", "sleep() seconds must be between 0 and 86400"));
+  }
+  const auto delay = milliseconds(static_cast<std::int64_t>(std::llround(s * 1000.0)));
+  return TimerRun::start(ctx.dispatcher, delay, TaskOutcome::success(*seconds), std::move(done));
+}
+
+}  // namespace
+
+void registerBuiltinTasks(TaskRegistry& registry) {
+  registry.add("celeriac.echo", &echo);
+  registry.add("celeriac.fail", &failTask);
+  registry.add("celeriac.sleep", &sleepTask);
+}
+
+}  // namespace celeriac::worker::tasks

@@ -1,0 +1,47 @@
+#include "worker/tasks/task_registry.h"
+
+#include <algorithm>
+
+namespace celeriac::worker::tasks {
+
+void TaskRegistry::add(std::string name, TaskHandler handler, TaskOptions options) {
+  entries_[std::move(name)] = Entry{std::move(handler), options};
+}
+
+const TaskRegistry::Entry* TaskRegistry::find(const std::string& name) const {
+  auto it = entries_.find(name);
+  return it == entries_.end() ? nullptr : &it->second;
+}
+
+std::vector<std::string> TaskRegistry::names() const {
+  std::vector<std::string> out;
+  out.reserve(entries_.size());
+  for (const auto& [name, entry] : entries_) out.push_back(name);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::unique_ptr<TaskRun> TimerRun::start(balancer::Dispatcher& dispatcher,
+                                         std::chrono::milliseconds delay, TaskOutcome outcome,
+                                         TaskDone done) {
+  std::unique_ptr<TimerRun> run(new TimerRun(dispatcher));
+  // `alive` guards against the run being destroyed before the timer fires without a
+  // cancel(): the callback then does nothing instead of touching freed memory.
+  std::weak_ptr<bool> alive = run->alive_;
+  run->timer_ = dispatcher.schedule(
+      delay, [alive, outcome = std::move(outcome), done = std::move(done)]() mutable {
+        if (alive.expired()) return;
+        done(std::move(outcome));
+      });
+  return run;
+}
+
+TimerRun::~TimerRun() { cancel(); }
+
+void TimerRun::cancel() {
+  if (timer_ != 0) dispatcher_.cancel(timer_);
+  timer_ = 0;
+  alive_.reset();
+}
+
+}  // namespace celeriac::worker::tasks

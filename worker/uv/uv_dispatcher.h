@@ -1,0 +1,52 @@
+#pragma once
+// UvDispatcher: balancer::Dispatcher (and Clock) over one libuv loop.
+//
+// post() runs callbacks on a later loop turn (an idle handle keeps the loop from
+// blocking while work is queued); schedule() arms a one-shot uv_timer per call.
+// now() is the loop's cached monotonic time (uv_now), so pure code sees one
+// consistent instant per loop turn; wallNow() is the system clock.
+// Loop thread only. Must be destroyed before the loop is closed; pending callbacks
+// are dropped on destruction, never run.
+
+#include <uv.h>
+
+#include <functional>
+#include <unordered_map>
+#include <vector>
+
+#include "balancer/dispatcher.h"
+
+namespace celeriac::worker::uv {
+
+class UvDispatcher final : public balancer::Dispatcher, public balancer::Clock {
+ public:
+  explicit UvDispatcher(uv_loop_t* loop);
+  ~UvDispatcher() override;
+  UvDispatcher(const UvDispatcher&) = delete;
+  UvDispatcher& operator=(const UvDispatcher&) = delete;
+
+  void post(std::function<void()> fn) override;
+  balancer::TimerId schedule(std::chrono::milliseconds delay, std::function<void()> fn) override;
+  void cancel(balancer::TimerId id) override;
+  [[nodiscard]] const balancer::Clock& clock() const override { return *this; }
+
+  [[nodiscard]] balancer::SteadyTime now() const override;
+  [[nodiscard]] balancer::WallTime wallNow() const override;
+
+  [[nodiscard]] uv_loop_t* loop() const { return loop_; }
+  [[nodiscard]] std::size_t pendingTimers() const { return timers_.size(); }
+
+ private:
+  struct Timer;
+  static void onIdle(uv_idle_t* idle) noexcept;
+  void runPosted();
+  void fire(balancer::TimerId id);
+
+  uv_loop_t* loop_;
+  uv_idle_t* idle_;
+  std::vector<std::function<void()>> posted_;
+  std::unordered_map<balancer::TimerId, uv_timer_t*> timers_;
+  balancer::TimerId next_timer_id_ = 1;
+};
+
+}  // namespace celeriac::worker::uv
