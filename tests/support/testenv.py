@@ -203,5 +203,9 @@ class Worker:
 
     def cleanup(self):
         self.stop()
+        if getattr(self, "log", None):
+            self.log.close()
+        if os.environ.get("CELERIAC_KEEP_LOGS"):
+            return
         with contextlib.suppress(OSError):
             os.unlink(self.log_path)

@@ -59,8 +59,7 @@ void WorkerApp::Impl::build() {
 
   store = std::make_unique<redis::ResultStore>(
       &loop, config.backend,
-      redis::ResultStoreOptions{config.result_expires, std::chrono::milliseconds(5000),
-                                std::chrono::milliseconds(100), std::chrono::milliseconds(5000)},
+      redis::ResultStoreOptions{.result_expires = config.result_expires},
       redis::ResultStore::Callbacks{
           [this] {
             log->info("result backend connected url={}", config.backend.redacted());

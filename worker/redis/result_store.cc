@@ -69,6 +69,7 @@ void ResultStore::start() {
 }
 
 void ResultStore::connect() {
+  connect_started_ms_ = uv_now(loop_);
   ctx_ = redisAsyncConnect(url_.host.c_str(), url_.port);
   if (ctx_ == nullptr || ctx_->err != 0) {
     const std::string reason = ctx_ != nullptr ? ctx_->errstr : "out of memory";
@@ -221,7 +222,19 @@ void ResultStore::requeueInFlight() {
 }
 
 void ResultStore::watchdog() {
-  if (in_flight_.empty() || ctx_ == nullptr) return;
+  if (ctx_ == nullptr) return;
+  if (!connected_) {
+    if (uv_now(loop_) - connect_started_ms_ < static_cast<std::uint64_t>(options_.connect_timeout.count())) return;
+    // Not connected in time (see the header: a refused connect may never call back).
+    // Freeing an unconnected context calls no disconnect callback.
+    redisAsyncContext* ctx = ctx_;
+    ctx_ = nullptr;
+    redisAsyncFree(ctx);
+    if (callbacks_.on_unavailable) callbacks_.on_unavailable("connect timed out or was refused");
+    scheduleReconnect();
+    return;
+  }
+  if (in_flight_.empty()) return;
   const std::uint64_t oldest = in_flight_.begin()->second.sent_at_ms;
   if (uv_now(loop_) - oldest < static_cast<std::uint64_t>(options_.command_timeout.count())) return;
   // Redis stopped answering: drop the connection; hiredis calls every pending reply

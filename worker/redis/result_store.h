@@ -9,7 +9,9 @@
 // A write is retried until Redis confirms it: on disconnect, error reply or command
 // timeout (hiredis 0.14 has no async command timeout, so a watchdog timer enforces
 // one), the write goes back to the queue and the store reconnects with jittered
-// backoff. Writes for one key keep their order. `done` fires exactly once, on the
+// backoff. The watchdog also bounds connecting: hiredis 0.14's libuv adapter drops
+// poll errors (adapters/libuv.h: `if (status != 0) return;`), so a refused
+// non-blocking connect would otherwise never call back. Writes for one key keep their order. `done` fires exactly once, on the
 // loop thread, after Redis replied, never inside store(). Nothing is ever dropped
 // except by close(), after which callbacks never fire.
 // Loop thread only.
@@ -32,6 +34,7 @@ namespace celeriac::worker::redis {
 struct ResultStoreOptions {
   std::chrono::seconds result_expires{86400};  // 0: keep forever (SET, no TTL)
   std::chrono::milliseconds command_timeout{5000};
+  std::chrono::milliseconds connect_timeout{1000};
   std::chrono::milliseconds backoff_min{100};
   std::chrono::milliseconds backoff_max{5000};
 };
@@ -85,6 +88,7 @@ class ResultStore {
   bool closed_ = false;
   bool retry_pending_ = false;
   std::uint64_t next_seq_ = 1;
+  std::uint64_t connect_started_ms_ = 0;
   std::deque<Write> queued_;
   std::map<std::uint64_t, Write> in_flight_;
   std::chrono::milliseconds backoff_;

@@ -3,8 +3,8 @@
 //
 // post() runs callbacks on a later loop turn (an idle handle keeps the loop from
 // blocking while work is queued); schedule() arms a one-shot uv_timer per call.
-// now() is the loop's cached monotonic time (uv_now), so pure code sees one
-// consistent instant per loop turn; wallNow() is the system clock.
+// now() is libuv's high-resolution monotonic clock (uv_hrtime); wallNow() is the
+// system clock.
 // Loop thread only. Must be destroyed before the loop is closed; pending callbacks
 // are dropped on destruction, never run.
 

@@ -1,0 +1,260 @@
+"""End-to-end: the real Python Celery client (Debian's python3-celery) against a real
+celeriac worker, RabbitMQ and Redis started for the test on loopback.
+
+What the issue asks to show: echo round trip; a failure raises in Python with type and
+message; countdown honoured; an expired task is REVOKED; a pickle message is refused
+with a FAILURE and the worker keeps serving; an unknown task gives NotRegistered; a
+worker killed with SIGKILL mid-task loses nothing; a RabbitMQ restart mid-run is
+survived; a Redis outage never acks a task whose result is not stored.
+"""
+
+import datetime
+import os
+import signal
+import sys
+import time
+import unittest
+import uuid
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+
+import celery.exceptions  # noqa: E402
+import kombu.exceptions  # noqa: E402
+import redis as redis_py  # noqa: E402
+
+import testenv  # noqa: E402
+from celery_client import client, publish_raw, v2_body, v2_headers  # noqa: E402
+
+
+def unique_queue(prefix="e2e"):
+    return "%s-%s" % (prefix, uuid.uuid4().hex[:8])
+
+
+class SharedServers(unittest.TestCase):
+    """One RabbitMQ and one Redis for the class; every test uses its own queue."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.rabbit = testenv.RabbitServer().start()
+        cls.redis = testenv.RedisServer().start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.redis.cleanup()
+        cls.rabbit.cleanup()
+
+    def start_worker(self, queue, extra=(), concurrency=50):
+        w = testenv.Worker(self.rabbit.url, self.redis.url, [queue], extra=extra,
+                           concurrency=concurrency).start()
+        self.addCleanup(w.cleanup)
+        self.assertTrue(w.wait_log("broker connected"), w.log_text())
+        return w
+
+    def app(self):
+        return client(self.rabbit.url, self.redis.url)
+
+
+class WorkerBehaviour(SharedServers):
+    def test_echo_round_trip(self):
+        q = unique_queue()
+        self.start_worker(q)
+        app = self.app()
+        self.assertEqual(app.send_task("celeriac.echo", args=[{"x": 1}], queue=q).get(timeout=10),
+                         {"x": 1})
+        self.assertEqual(app.send_task("celeriac.echo", args=[1, "two", None], queue=q)
+                         .get(timeout=10), [1, "two", None])
+        r = app.send_task("celeriac.echo", args=["héllo ✓"], queue=q)
+        self.assertEqual(r.get(timeout=10), "héllo ✓")
+        self.assertEqual(r.state, "SUCCESS")
+        self.assertIsNotNone(r.date_done)
+
+    def test_failure_raises_in_python_with_type_and_message(self):
+        q = unique_queue()
+        self.start_worker(q)
+        app = self.app()
+        with self.assertRaises(ValueError) as ctx:
+            app.send_task("celeriac.fail", args=["bad value", "ValueError"], queue=q).get(timeout=10)
+        self.assertEqual(str(ctx.exception), "bad value")
+        r = app.send_task("celeriac.fail", args=["model exploded", "LlmBackendError"], queue=q)
+        with self.assertRaises(Exception) as ctx:
+            r.get(timeout=10)
+        self.assertEqual(type(ctx.exception).__name__, "LlmBackendError")
+        self.assertEqual(ctx.exception.args, ("model exploded",))
+        self.assertEqual(r.state, "FAILURE")
+        self.assertIn("LlmBackendError", r.traceback)
+
+    def test_countdown_is_honoured_without_blocking_other_work(self):
+        q = unique_queue()
+        self.start_worker(q)
+        app = self.app()
+        sent = time.time()
+        later = app.send_task("celeriac.echo", args=["later"], queue=q, countdown=3)
+        now = app.send_task("celeriac.echo", args=["now"], queue=q)
+        self.assertEqual(now.get(timeout=10), "now")
+        self.assertLess(time.time() - sent, 2.5, "an ETA task must not block other work")
+        self.assertEqual(later.state, "PENDING")
+        self.assertEqual(later.get(timeout=15), "later")
+        self.assertGreaterEqual(time.time() - sent, 2.9)
+
+    def test_expired_task_is_revoked_and_not_run(self):
+        q = unique_queue()
+        self.start_worker(q)
+        task_id = str(uuid.uuid4())
+        past = (datetime.datetime.now(datetime.timezone.utc)
+                - datetime.timedelta(minutes=5)).isoformat()
+        publish_raw(self.rabbit.url, q, v2_body(["x"]),
+                    headers=v2_headers("celeriac.echo", task_id, expires=past))
+        r = self.app().AsyncResult(task_id)
+        with self.assertRaises(celery.exceptions.TaskRevokedError) as ctx:
+            r.get(timeout=10)
+        self.assertIn("expired", str(ctx.exception))
+        self.assertEqual(r.state, "REVOKED")
+
+    def test_pickle_message_refused_with_failure_and_worker_keeps_serving(self):
+        q = unique_queue()
+        w = self.start_worker(q)
+        app = self.app()
+        r = app.send_task("celeriac.echo", args=[1], queue=q, serializer="pickle")
+        with self.assertRaises(kombu.exceptions.ContentDisallowed) as ctx:
+            r.get(timeout=10)
+        self.assertIn("pickle", str(ctx.exception))
+        self.assertEqual(app.send_task("celeriac.echo", args=[2], queue=q).get(timeout=10), 2)
+        self.assertIsNone(w.proc.poll())
+        # Rejected without requeue: nothing left on the queue.
+        self.assertEqual(self.rabbit.queue_counts(q), (0, 0))
+
+    def test_malformed_messages_refused_and_worker_keeps_serving(self):
+        q = unique_queue()
+        self.start_worker(q)
+        app = self.app()
+        two = str(uuid.uuid4())
+        publish_raw(self.rabbit.url, q, '[[1], {}]', headers=v2_headers("celeriac.echo", two))
+        garbage = str(uuid.uuid4())
+        publish_raw(self.rabbit.url, q, b"\x00\xffnot json", content_type="application/json",
+                    headers=v2_headers("celeriac.echo", garbage))
+        publish_raw(self.rabbit.url, q, "no headers and not a task", headers={})
+        for task_id in (two, garbage):
+            with self.assertRaises(Exception) as ctx:
+                app.AsyncResult(task_id).get(timeout=10)
+            self.assertEqual(type(ctx.exception).__name__, "InvalidTaskError")
+        self.assertEqual(app.send_task("celeriac.echo", args=[3], queue=q).get(timeout=10), 3)
+
+    def test_unknown_task_gives_not_registered(self):
+        q = unique_queue()
+        self.start_worker(q)
+        with self.assertRaises(celery.exceptions.NotRegistered) as ctx:
+            self.app().send_task("no.such.task", args=[1], queue=q).get(timeout=10)
+        self.assertIn("no.such.task", str(ctx.exception))
+
+    def test_ignore_result_stores_nothing_and_acks(self):
+        q = unique_queue()
+        self.start_worker(q)
+        app = self.app()
+        r = app.send_task("celeriac.echo", args=[1], queue=q, ignore_result=True)
+        marker = app.send_task("celeriac.echo", args=[2], queue=q)
+        self.assertEqual(marker.get(timeout=10), 2)
+        time.sleep(0.2)
+        self.assertIsNone(redis_py.Redis.from_url(self.redis.url).get("celery-task-meta-" + r.id))
+        self.assertEqual(self.rabbit.queue_counts(q), (0, 0))
+
+    def test_track_started_stores_started_before_success(self):
+        q = unique_queue()
+        self.start_worker(q, extra=["--track-started"])
+        app = self.app()
+        r = app.send_task("celeriac.sleep", args=[1.5], queue=q)
+        deadline = time.time() + 10
+        while r.state != "STARTED" and time.time() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(r.state, "STARTED")
+        self.assertIn("hostname", r.info)
+        self.assertEqual(r.get(timeout=10), 1.5)
+
+    def test_hard_time_limit_fails_with_time_limit_exceeded(self):
+        q = unique_queue()
+        self.start_worker(q)
+        r = self.app().send_task("celeriac.sleep", args=[30], queue=q, time_limit=1)
+        with self.assertRaises(Exception) as ctx:
+            r.get(timeout=10)
+        self.assertEqual(type(ctx.exception).__name__, "TimeLimitExceeded")
+
+    def test_late_ack_only_after_result_stored(self):
+        q = unique_queue()
+        self.start_worker(q)
+        r = self.app().send_task("celeriac.sleep", args=[2], queue=q)
+        time.sleep(1.0)
+        self.assertEqual(self.rabbit.queue_counts(q), (0, 1), "running task must stay unacked")
+        self.assertEqual(r.get(timeout=10), 2)
+        time.sleep(0.3)
+        self.assertEqual(self.rabbit.queue_counts(q), (0, 0))
+
+    def test_sigterm_finishes_running_tasks_and_exits_zero(self):
+        q = unique_queue()
+        w = self.start_worker(q)
+        r = self.app().send_task("celeriac.sleep", args=[1], queue=q)
+        self.assertTrue(w.wait_log("received task=celeriac.sleep"))
+        self.assertEqual(w.stop(timeout=20), 0)
+        self.assertEqual(r.get(timeout=5), 1)
+
+    def test_sigkill_mid_task_loses_nothing(self):
+        q = unique_queue()
+        w = self.start_worker(q)
+        app = self.app()
+        results = [app.send_task("celeriac.sleep", args=[1.5], queue=q) for _ in range(10)]
+        self.assertTrue(w.wait_log("received task=celeriac.sleep"))
+        w.kill(signal.SIGKILL)
+        w.proc.wait(timeout=10)
+        self.assertTrue(all(r.state == "PENDING" for r in results))
+        self.start_worker(q)
+        self.assertEqual([r.get(timeout=20) for r in results], [1.5] * 10)
+
+    def test_redis_outage_never_acks_unstored_results(self):
+        q = unique_queue()
+        w = self.start_worker(q)
+        app = self.app()
+        self.assertEqual(app.send_task("celeriac.echo", args=[0], queue=q).get(timeout=10), 0)
+        port = self.redis.port
+        self.redis.stop()
+        ids = []
+        for i in range(20):
+            task_id = str(uuid.uuid4())
+            publish_raw(self.rabbit.url, q, v2_body([i]), headers=v2_headers("celeriac.echo", task_id))
+            ids.append(task_id)
+        self.assertTrue(w.wait_log("result backend unavailable"))
+        time.sleep(1.0)
+        ready, unacked = self.rabbit.queue_counts(q)
+        self.assertEqual(ready + unacked, 20, "no task may be acked while Redis is down")
+        self.redis.port = port
+        self.redis.start()
+        app = self.app()
+        self.assertEqual([app.AsyncResult(t).get(timeout=20) for t in ids], list(range(20)))
+        time.sleep(0.3)
+        self.assertEqual(self.rabbit.queue_counts(q), (0, 0))
+
+
+class BrokerRestart(unittest.TestCase):
+    """Its own RabbitMQ, because the test restarts it."""
+
+    def test_rabbitmq_restart_mid_run_worker_reconnects_and_finishes_every_task(self):
+        rabbit = testenv.RabbitServer().start()
+        self.addCleanup(rabbit.cleanup)
+        redis = testenv.RedisServer().start()
+        self.addCleanup(redis.cleanup)
+        q = unique_queue("restart")
+        w = testenv.Worker(rabbit.url, redis.url, [q], concurrency=20,
+                           extra=["--heartbeat", "10"]).start()
+        self.addCleanup(w.cleanup)
+        self.assertTrue(w.wait_log("broker connected"), w.log_text())
+        app = client(rabbit.url, redis.url)
+        results = [app.send_task("celeriac.sleep", args=[0.2], queue=q) for _ in range(100)]
+        self.assertTrue(w.wait_log("succeeded task=celeriac.sleep"))
+        rabbit.stop()
+        self.assertTrue(w.wait_log("broker connection lost"), w.log_text())
+        rabbit.start()
+        self.assertTrue(w.wait_log("broker connected generation=2", timeout=60), w.log_text())
+        self.assertEqual([r.get(timeout=60) for r in results], [0.2] * 100)
+        more = client(rabbit.url, redis.url).send_task("celeriac.echo", args=["after"], queue=q)
+        self.assertEqual(more.get(timeout=20), "after")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
