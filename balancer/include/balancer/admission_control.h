@@ -1,0 +1,105 @@
+#pragma once
+// AdmissionControl: the RPM and TPM buckets, and the 429 pause, of every (pool, model).
+//
+// For: answering "may a call of N tokens go out on this key for this model now, and if
+// not, when?". A pool is an API key alias, or the quota group several keys share (they
+// are paced and cooled together). Both buckets are reserved together or neither is:
+// a refused TPM never leaks an RPM token. Reservations are reconciled after the call.
+// Not for: picking keys (Balancer) or shared cross-process buckets (SharedBucketStore).
+// Not thread-safe; owned by the Balancer on its loop. Time is passed in.
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "balancer/clock.h"
+#include "balancer/pause.h"
+#include "balancer/rate_limit_info.h"
+#include "balancer/token_bucket.h"
+
+namespace celeriac::balancer {
+
+// Limits per minute; 0 means unlimited.
+struct RateLimits {
+  std::int64_t rpm = 0;
+  std::int64_t tpm = 0;
+};
+
+// Proof of one admitted call; hand it back exactly once to release() or reconcile().
+struct Reservation {
+  std::string pool;
+  std::string model;
+  double tokens = 0;
+};
+
+enum class AdmissionVerdict { kAdmitted, kPaused, kRequestsExhausted, kTokensExhausted };
+
+[[nodiscard]] std::string_view toString(AdmissionVerdict verdict);
+
+struct AdmissionDecision {
+  AdmissionVerdict verdict = AdmissionVerdict::kAdmitted;
+  std::optional<Reservation> reservation;  // set iff admitted
+  SteadyTime retry_at{};                   // when refused: earliest time worth retrying
+};
+
+struct AdmissionSnapshot {
+  double requests_level = 0;
+  double tokens_level = 0;
+  double requests_capacity = 0;  // 0 = unlimited
+  double tokens_capacity = 0;
+  SteadyTime paused_until{};
+};
+
+class AdmissionControl {
+ public:
+  explicit AdmissionControl(std::chrono::nanoseconds period = std::chrono::minutes(1));
+
+  // Sets the limits of (pool, model). Unconfigured pairs are unlimited (but can still be
+  // paused). Reconfiguring restarts the pair's buckets full.
+  void configure(std::string_view pool, std::string_view model, RateLimits limits, SteadyTime now);
+
+  // Would tryReserve admit now? Same verdict and retry_at, but reserves nothing.
+  [[nodiscard]] AdmissionDecision check(std::string_view pool, std::string_view model,
+                                        double tokens, SteadyTime now);
+
+  [[nodiscard]] AdmissionDecision tryReserve(std::string_view pool, std::string_view model,
+                                             double tokens, SteadyTime now);
+
+  // Earliest time tryReserve(tokens) could succeed (now if it would).
+  [[nodiscard]] SteadyTime availableAt(std::string_view pool, std::string_view model, double tokens,
+                                       SteadyTime now);
+
+  // The call never went out: give everything back.
+  void release(const Reservation& reservation, SteadyTime now);
+
+  // The call went out. `actual_tokens` is the provider's usage, nullopt if unknown
+  // (then nothing is refunded). The request token is never refunded.
+  void reconcile(const Reservation& reservation, std::optional<double> actual_tokens,
+                 SteadyTime now);
+
+  // 429: no admission before `until` (a later deadline always wins).
+  void pauseUntil(std::string_view pool, std::string_view model, SteadyTime until);
+
+  // Tightens the buckets from the provider's headers (never loosens them).
+  void syncFromHeaders(std::string_view pool, std::string_view model, const RateLimitInfo& info,
+                       SteadyTime now);
+
+  [[nodiscard]] AdmissionSnapshot snapshot(std::string_view pool, std::string_view model,
+                                           SteadyTime now);
+
+ private:
+  struct Entry {
+    TokenBucket requests;
+    TokenBucket tokens;
+    Pause pause;
+  };
+  Entry& entry(std::string_view pool, std::string_view model, SteadyTime now);
+
+  std::chrono::nanoseconds period_;
+  std::unordered_map<std::string, Entry> entries_;
+};
+
+}  // namespace celeriac::balancer

@@ -1,0 +1,78 @@
+#pragma once
+// CallResult: how one Balancer::submit ends, with the routing trace that led there.
+//
+// For: the task layer (worker/tasks) to turn into a Celery result: a success, or a typed
+// failure it can act on (caller error: FAILURE, no retry; all unavailable: park the task
+// until `retry_at`; deadline exceeded; attempts exhausted; cancelled). The trace lists
+// every attempt and every candidate skipped, with the reason, so an operator can see why a
+// call went where it went. Plain values; contains no secrets (keys appear as aliases).
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "balancer/chat_request.h"
+#include "balancer/clock.h"
+#include "balancer/failure_class.h"
+
+namespace celeriac::balancer {
+
+struct TraceEntry {
+  enum class Kind { kSkipped, kAttempt, kWait };
+  Kind kind = Kind::kSkipped;
+  std::chrono::microseconds at{0};  // since submit
+  std::string endpoint;
+  std::string model;
+  std::string key_alias;
+  std::string reason;  // kSkipped: breaker_open, key_paused, rpm_exhausted, tpm_exhausted,
+                       // key_invalid, backoff, retry_budget. kWait: why. kAttempt: outcome.
+  FailureClass failure = FailureClass::kNone;  // kAttempt
+  int http_status = 0;                         // kAttempt
+  std::chrono::microseconds latency{0};        // kAttempt
+};
+
+struct CallSuccess {
+  std::string content;
+  std::string model;  // the model we asked for (provider's own id in provider_model)
+  std::string provider_model;
+  std::string endpoint;
+  std::string key_alias;
+  std::chrono::microseconds latency{0};  // of the successful attempt
+  std::chrono::microseconds total{0};    // since submit, incl. waits and failed attempts
+  std::optional<Usage> usage;
+  double cost_usd = 0;
+  int attempts = 0;
+};
+
+enum class CallErrorKind {
+  kCallerError,     // 4xx from the provider, or a bad request/route: never retried
+  kAllUnavailable,  // nothing can take it before its deadline: park until retry_at
+  kDeadlineExceeded,
+  kAttemptsExhausted,  // the attempt cap was reached: last_failure says why
+  kCancelled,
+};
+
+[[nodiscard]] std::string_view toString(CallErrorKind kind);
+
+struct CallFailure {
+  CallErrorKind kind = CallErrorKind::kAllUnavailable;
+  std::string message;  // provider's error text or our reason; never a secret
+  int http_status = 0;  // kCallerError from a provider
+  FailureClass last_failure = FailureClass::kNone;
+  std::optional<SteadyTime> retry_at;     // kAllUnavailable: earliest time worth retrying
+  std::optional<WallTime> retry_at_wall;  // the same as wall time, for a delayed message
+  int attempts = 0;
+};
+
+struct CallResult {
+  std::variant<CallSuccess, CallFailure> outcome;
+  std::vector<TraceEntry> trace;
+
+  [[nodiscard]] bool ok() const { return std::holds_alternative<CallSuccess>(outcome); }
+  [[nodiscard]] const CallSuccess& success() const { return std::get<CallSuccess>(outcome); }
+  [[nodiscard]] const CallFailure& failure() const { return std::get<CallFailure>(outcome); }
+};
+
+}  // namespace celeriac::balancer

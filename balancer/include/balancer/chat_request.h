@@ -1,0 +1,71 @@
+#pragma once
+// ChatRequest and ChatCompletion: one provider-neutral chat call and its answer.
+//
+// For: what a task hands the Balancer (messages with text and image parts, limits, a
+// route or a model, a deadline) and what a codec extracts from a reply. Not for the wire
+// format (OpenAiCodec, AnthropicCodec). Plain values; copyable.
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace celeriac::balancer {
+
+struct ContentPart {
+  enum class Kind { kText, kImageUrl };
+  Kind kind = Kind::kText;
+  std::string text;    // kText
+  std::string url;     // kImageUrl: https URL or data: URL (base64)
+  std::string detail;  // kImageUrl: OpenAI's "low" | "high" | "auto"; empty = unset
+
+  static ContentPart textPart(std::string t) { return {Kind::kText, std::move(t), {}, {}}; }
+  static ContentPart imagePart(std::string u, std::string d = {}) {
+    return {Kind::kImageUrl, {}, std::move(u), std::move(d)};
+  }
+};
+
+struct ChatMessage {
+  std::string role;  // system | user | assistant
+  std::vector<ContentPart> parts;
+
+  static ChatMessage text(std::string r, std::string t) {
+    return {std::move(r), {ContentPart::textPart(std::move(t))}};
+  }
+};
+
+struct ChatRequest {
+  // Either a route (task type x priority) or a model; a model wins if both are set.
+  std::string task_type;
+  std::string priority;
+  std::string model;
+  std::vector<ChatMessage> messages;
+  std::optional<std::int64_t> max_tokens;            // else the endpoint's, else the config's
+  std::optional<double> temperature;                 // else the endpoint's
+  std::optional<nlohmann::json> response_format;     // OpenAI's object, passed through
+  int queue_priority = 0;                            // higher waits less for capacity
+  std::optional<std::chrono::milliseconds> timeout;  // else the config's
+  std::int64_t estimated_prompt_tokens = 0;          // 0: estimated from the text
+};
+
+struct Usage {
+  std::int64_t input_tokens = 0;
+  std::int64_t output_tokens = 0;
+  [[nodiscard]] std::int64_t total() const { return input_tokens + output_tokens; }
+};
+
+struct ChatCompletion {
+  std::string content;
+  std::string model;  // as the provider reports it
+  std::string finish_reason;
+  std::optional<Usage> usage;  // nullopt when the provider did not say
+};
+
+// A cheap, deliberately generous prompt estimate for bucket reservations: about four
+// characters per token, plus per-message overhead and a flat cost per image.
+[[nodiscard]] std::int64_t estimatePromptTokens(const ChatRequest& request);
+
+}  // namespace celeriac::balancer

@@ -1,0 +1,109 @@
+#pragma once
+// BalancerConfig: everything the balancer is told at start-up, as plain values.
+//
+// For: the validated result of loading YAML or the environment (ConfigLoader), handed to
+// the Balancer. Holds no secrets: an API key is a SecretRef (which env var or file holds
+// it); the caller resolves it. Not for: runtime state (breakers, buckets, stats).
+// Immutable after load; copyable.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "balancer/admission_control.h"
+#include "balancer/backoff.h"
+#include "balancer/circuit_breaker.h"
+#include "balancer/retry_budget.h"
+#include "balancer/strategy.h"
+
+namespace celeriac::balancer {
+
+enum class Provider { kOpenAi, kAnthropic };
+
+[[nodiscard]] std::string_view toString(Provider provider);
+
+// Where an API key lives. Exactly one of `env` / `file` is set. `list_index` picks the
+// n-th item of a comma-separated variable (the seed's LLM_API_KEYS matched by position).
+struct SecretRef {
+  std::string env;
+  std::string file;
+  std::optional<std::size_t> list_index;
+};
+
+// Returns the secret a SecretRef points to, or nullopt if it cannot be read. Supplied by
+// the caller (pure code reads no environment and no files).
+using SecretResolver = std::function<std::optional<std::string>(const SecretRef&)>;
+
+struct ApiKeyConfig {
+  std::string alias;  // how stats, traces and errors name the key; never the value
+  SecretRef secret;
+  std::string quota_group;  // overrides the endpoint's; keys in one group pace together
+};
+
+struct EndpointConfig {
+  std::string name;
+  std::string base_url;  // e.g. https://api.openai.com/v1 (no trailing slash)
+  Provider provider = Provider::kOpenAi;
+  std::vector<std::string> models;  // "*" serves any model asked for
+  double weight = 1;
+  std::optional<std::int64_t> max_tokens;  // applied to requests that set none
+  std::optional<double> temperature;
+  std::map<std::string, RateLimits> limits;  // per model, per key (or quota group)
+  std::chrono::milliseconds connect_timeout{10'000};
+  std::chrono::milliseconds total_timeout{60'000};
+  std::string quota_group;
+  std::vector<ApiKeyConfig> keys;  // may be empty (keyless local vLLM)
+};
+
+// A named set of keys for one replica: INSTANCE_ID (or the pod ordinal) chooses one.
+struct KeySetConfig {
+  struct Key {
+    std::string endpoint;
+    ApiKeyConfig key;
+  };
+  std::string name;
+  std::vector<Key> keys;
+};
+
+struct RouteConfig {
+  std::string task_type;            // simple_qa, code_generation, complex_reasoning, general, ...
+  std::string priority;             // fast, normal, high
+  std::vector<std::string> models;  // ordered: first is preferred
+  std::optional<StrategyKind> strategy;
+};
+
+struct PriceConfig {
+  double input_per_mtok = 0;   // USD per 1M input tokens
+  double output_per_mtok = 0;  // USD per 1M output tokens
+};
+
+struct HealthCheckConfig {
+  bool enabled = false;
+  std::chrono::milliseconds interval{30'000};
+  std::string path = "/models";
+};
+
+struct BalancerConfig {
+  StrategyKind strategy = StrategyKind::kWeighted;
+  std::chrono::milliseconds timeout{60'000};  // default deadline of one call
+  int retry_count = 2;
+  bool fallback_on_failure = true;
+  int max_attempts = 3;  // cap across retries x fallbacks x keys (default 1 + retry_count)
+  std::chrono::milliseconds max_queue_wait{10'000};  // longest wait for capacity
+  std::int64_t default_max_tokens = 1024;  // estimate when neither request nor endpoint say
+  HealthCheckConfig health_check;
+  CircuitBreakerOptions breaker;
+  BackoffOptions backoff;
+  RetryBudgetOptions retry_budget;
+  std::vector<EndpointConfig> endpoints;
+  std::vector<KeySetConfig> key_sets;
+  std::vector<RouteConfig> routes;
+  std::map<std::string, std::vector<std::string>> fallbacks;  // model -> next models
+  std::map<std::string, PriceConfig> pricing;
+};
+
+}  // namespace celeriac::balancer

@@ -1,0 +1,50 @@
+#pragma once
+// TargetStats: counters and recent latencies of one (endpoint, model).
+//
+// For: the stats JSON (seed's get_stats, plus failures by class, p50/p95/p99, tokens and
+// cost). Keeps the last kLatencySamples latencies in a ring; percentiles are computed
+// when stats are read (rare), never on the call path. Not for health decisions
+// (CircuitBreaker). Not thread-safe; owned by the Balancer.
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "balancer/failure_class.h"
+
+namespace celeriac::balancer {
+
+class TargetStats {
+ public:
+  static constexpr std::size_t kLatencySamples = 1024;
+
+  void recordRequest() { ++requests_; }
+  void recordSuccess(std::chrono::microseconds latency, std::int64_t tokens_in,
+                     std::int64_t tokens_out, double cost_usd);
+  void recordFailure(FailureClass failure, std::chrono::microseconds latency);
+
+  [[nodiscard]] std::int64_t requests() const { return requests_; }
+  [[nodiscard]] std::int64_t successes() const { return successes_; }
+  [[nodiscard]] std::int64_t failures() const;
+
+  // {requests, success, failures: {class: n}, latency_ms: {p50, p95, p99}, tokens_in,
+  //  tokens_out, cost_usd}
+  [[nodiscard]] nlohmann::json toJson() const;
+
+ private:
+  void addLatency(std::chrono::microseconds latency);
+
+  std::int64_t requests_ = 0;
+  std::int64_t successes_ = 0;
+  std::array<std::int64_t, kFailureClassCount> failures_{};
+  std::int64_t tokens_in_ = 0;
+  std::int64_t tokens_out_ = 0;
+  double cost_usd_ = 0;
+  std::vector<std::int64_t> latencies_us_;  // ring, grows to kLatencySamples
+  std::size_t next_ = 0;
+};
+
+}  // namespace celeriac::balancer

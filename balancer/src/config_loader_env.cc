@@ -1,0 +1,209 @@
+// ConfigLoader, second half: the environment form, key-set selection and the
+// cross-field validation shared by every form. (The YAML half is config_loader.cc;
+// split only to keep each file readable.)
+#include <charconv>
+#include <set>
+
+#include "balancer/config_loader.h"
+
+namespace celeriac::balancer {
+namespace {
+
+std::vector<std::string> splitComma(std::string_view s) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= s.size()) {
+    const std::size_t end = std::min(s.find(',', start), s.size());
+    std::string_view item = s.substr(start, end - start);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    out.emplace_back(item);
+    start = end + 1;
+  }
+  return out;
+}
+
+const std::string* lookup(const EnvMap& env, std::string_view name) {
+  auto it = env.find(name);
+  return it == env.end() || it->second.empty() ? nullptr : &it->second;
+}
+
+std::optional<std::int64_t> parseNonNegative(std::string_view s) {
+  std::int64_t v = 0;
+  const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc{} || p != s.data() + s.size() || v < 0) return std::nullopt;
+  return v;
+}
+
+bool servesModel(const EndpointConfig& ep, std::string_view model) {
+  for (const auto& m : ep.models) {
+    if (m == "*" || m == model) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+BalancerConfig ConfigLoader::fromEnv(const EnvMap& env) {
+  BalancerConfig cfg;
+  const std::string* urls = lookup(env, "LLM_ENDPOINTS");
+  if (urls == nullptr) throw ConfigError("LLM_ENDPOINTS", "is required");
+  const auto url_list = splitComma(*urls);
+  std::vector<std::string> key_list;
+  if (const std::string* keys = lookup(env, "LLM_API_KEYS")) key_list = splitComma(*keys);
+  if (!key_list.empty() && key_list.size() != url_list.size()) {
+    // Never echo the keys themselves: only their count.
+    throw ConfigError("LLM_API_KEYS", "has " + std::to_string(key_list.size()) +
+                                          " entries but LLM_ENDPOINTS has " +
+                                          std::to_string(url_list.size()));
+  }
+  Provider provider = Provider::kOpenAi;
+  if (const std::string* p = lookup(env, "LLM_PROVIDER")) {
+    if (*p == "anthropic") {
+      provider = Provider::kAnthropic;
+    } else if (*p != "openai") {
+      throw ConfigError("LLM_PROVIDER", "must be openai or anthropic");
+    }
+  }
+  std::vector<std::string> models = {"*"};
+  if (const std::string* m = lookup(env, "LLM_MODELS")) models = splitComma(*m);
+  for (std::size_t i = 0; i < url_list.size(); ++i) {
+    const std::string path = "LLM_ENDPOINTS[" + std::to_string(i) + "]";
+    EndpointConfig ep;
+    ep.base_url = url_list[i];
+    if (!ep.base_url.starts_with("http://") && !ep.base_url.starts_with("https://")) {
+      throw ConfigError(path, "must start with http:// or https://");
+    }
+    while (ep.base_url.ends_with('/')) ep.base_url.pop_back();
+    ep.name = "endpoint-" + std::to_string(i);
+    ep.provider = provider;
+    ep.models = models;
+    if (!key_list.empty() && !key_list[i].empty()) {
+      ep.keys.push_back(ApiKeyConfig{ep.name, SecretRef{"LLM_API_KEYS", "", i}, ""});
+    }
+    cfg.endpoints.push_back(std::move(ep));
+  }
+  if (const std::string* s = lookup(env, "LLM_STRATEGY")) {
+    auto k = parseStrategyKind(*s);
+    if (!k) throw ConfigError("LLM_STRATEGY", "unknown strategy '" + *s + "'");
+    cfg.strategy = *k;
+  }
+  if (const std::string* h = lookup(env, "LLM_HEALTH_CHECK")) {
+    if (*h == "true" || *h == "1") {
+      cfg.health_check.enabled = true;
+    } else if (*h == "false" || *h == "0") {
+      cfg.health_check.enabled = false;
+    } else {
+      throw ConfigError("LLM_HEALTH_CHECK", "must be true or false");
+    }
+  }
+  if (const std::string* t = lookup(env, "LLM_TIMEOUT")) {
+    auto secs = parseNonNegative(*t);
+    if (!secs || *secs == 0)
+      throw ConfigError("LLM_TIMEOUT", "must be a positive number of seconds");
+    cfg.timeout = std::chrono::seconds{*secs};
+  }
+  validate(cfg);
+  return cfg;
+}
+
+std::string ConfigLoader::applyKeySet(BalancerConfig& cfg, const EnvMap& env) {
+  if (cfg.key_sets.empty()) return {};
+  std::int64_t instance = 0;
+  if (const std::string* id = lookup(env, "INSTANCE_ID")) {
+    auto v = parseNonNegative(*id);
+    if (!v) throw ConfigError("INSTANCE_ID", "must be a non-negative integer");
+    instance = *v;
+  } else if (const std::string* host = lookup(env, "HOSTNAME")) {
+    // A StatefulSet pod is named <set>-<ordinal>.
+    const auto dash = host->rfind('-');
+    if (dash != std::string::npos) {
+      if (auto v = parseNonNegative(std::string_view(*host).substr(dash + 1))) instance = *v;
+    }
+  }
+  const auto& set = cfg.key_sets[static_cast<std::size_t>(instance) % cfg.key_sets.size()];
+  for (const auto& k : set.keys) {
+    for (auto& ep : cfg.endpoints) {
+      if (ep.name == k.endpoint) ep.keys.push_back(k.key);
+    }
+  }
+  return set.name;
+}
+
+SecretResolver ConfigLoader::secretResolver(
+    EnvMap env, std::function<std::optional<std::string>(const std::string& path)> read_file) {
+  return [env = std::move(env),
+          read_file = std::move(read_file)](const SecretRef& ref) -> std::optional<std::string> {
+    std::optional<std::string> value;
+    if (!ref.env.empty()) {
+      const std::string* v = lookup(env, ref.env);
+      if (v == nullptr) return std::nullopt;
+      if (!ref.list_index) return *v;
+      const auto items = splitComma(*v);
+      if (*ref.list_index >= items.size()) return std::nullopt;
+      value = items[*ref.list_index];
+    } else if (!ref.file.empty() && read_file) {
+      value = read_file(ref.file);
+      while (value && !value->empty() && (value->back() == '\n' || value->back() == '\r')) {
+        value->pop_back();
+      }
+    }
+    if (value && value->empty()) return std::nullopt;
+    return value;
+  };
+}
+
+void ConfigLoader::validate(const BalancerConfig& cfg) {
+  if (cfg.endpoints.empty()) throw ConfigError("endpoints", "at least one endpoint is required");
+  std::set<std::string, std::less<>> names, aliases;
+  for (std::size_t i = 0; i < cfg.endpoints.size(); ++i) {
+    const auto& ep = cfg.endpoints[i];
+    const std::string path = "endpoints[" + std::to_string(i) + "]";
+    if (!names.insert(ep.name).second) {
+      throw ConfigError(path + ".name", "duplicate endpoint name '" + ep.name + "'");
+    }
+    if (!(ep.weight > 0)) throw ConfigError(path + ".weight", "must be a positive number");
+    for (std::size_t k = 0; k < ep.keys.size(); ++k) {
+      if (!aliases.insert(ep.keys[k].alias).second) {
+        throw ConfigError(path + ".keys[" + std::to_string(k) + "].alias",
+                          "duplicate key alias '" + ep.keys[k].alias + "'");
+      }
+    }
+  }
+  for (std::size_t s = 0; s < cfg.key_sets.size(); ++s) {
+    for (std::size_t k = 0; k < cfg.key_sets[s].keys.size(); ++k) {
+      const auto& key = cfg.key_sets[s].keys[k];
+      if (!names.contains(key.endpoint)) {
+        throw ConfigError(
+            "key_sets[" + std::to_string(s) + "].keys[" + std::to_string(k) + "].endpoint",
+            "no endpoint named '" + key.endpoint + "'");
+      }
+    }
+  }
+  auto served = [&](const std::string& model) {
+    for (const auto& ep : cfg.endpoints) {
+      if (servesModel(ep, model)) return true;
+    }
+    return false;
+  };
+  for (const auto& r : cfg.routes) {
+    for (std::size_t m = 0; m < r.models.size(); ++m) {
+      if (!served(r.models[m])) {
+        throw ConfigError(
+            "routes." + r.task_type + "." + r.priority + "[" + std::to_string(m) + "]",
+            "model '" + r.models[m] + "' is served by no endpoint");
+      }
+    }
+  }
+  for (const auto& [model, chain] : cfg.fallbacks) {
+    for (std::size_t m = 0; m < chain.size(); ++m) {
+      if (!served(chain[m])) {
+        throw ConfigError("fallbacks." + model + "[" + std::to_string(m) + "]",
+                          "model '" + chain[m] + "' is served by no endpoint");
+      }
+    }
+  }
+  if (cfg.max_attempts < 1) throw ConfigError("max_attempts", "must be at least 1");
+}
+
+}  // namespace celeriac::balancer

@@ -1,0 +1,374 @@
+#include "balancer/balancer.h"
+
+#include <gtest/gtest.h>
+
+#include <optional>
+
+#include "balancer/config_loader.h"
+#include "fake_loop.h"
+
+namespace celeriac::balancer {
+namespace {
+
+using namespace std::chrono_literals;
+using celeriac::testing::FakeDispatcher;
+using celeriac::testing::FakeTransport;
+
+std::string okBody(const std::string& content, const std::string& model = "m1") {
+  return R"({"model":")" + model + R"(","choices":[{"message":{"role":"assistant","content":")" +
+         content +
+         R"("},"finish_reason":"stop"}],"usage":{"prompt_tokens":100,"completion_tokens":50}})";
+}
+
+class BalancerTest : public ::testing::Test {
+ protected:
+  void make(const std::string& yaml) {
+    auto cfg = ConfigLoader::fromYaml(yaml);
+    balancer_ = std::make_unique<Balancer>(
+        cfg, loop_, http_,
+        ConfigLoader::secretResolver({{"KEY_A", "sk-a"}, {"KEY_B", "sk-b"}}, nullptr), 1);
+  }
+  CallId submitModel(const std::string& model,
+                     std::optional<std::chrono::milliseconds> timeout = {}) {
+    ChatRequest r;
+    r.model = model;
+    r.messages = {ChatMessage::text("user", "hello")};
+    r.timeout = timeout;
+    return balancer_->submit(r, [this](CallResult res) { results_.push_back(std::move(res)); });
+  }
+  CallId submitRoute(const std::string& task, const std::string& prio) {
+    ChatRequest r;
+    r.task_type = task;
+    r.priority = prio;
+    r.messages = {ChatMessage::text("user", "hello")};
+    return balancer_->submit(r, [this](CallResult res) { results_.push_back(std::move(res)); });
+  }
+  static bool traceHas(const CallResult& r, TraceEntry::Kind kind, const std::string& reason) {
+    for (const auto& t : r.trace) {
+      if (t.kind == kind && t.reason == reason) return true;
+    }
+    return false;
+  }
+
+  FakeDispatcher loop_;
+  FakeTransport http_{loop_};
+  std::unique_ptr<Balancer> balancer_;
+  std::vector<CallResult> results_;
+};
+
+constexpr const char* kTwoModels = R"(
+backoff: {base: 0.1, cap: 1}
+max_attempts: 4
+circuit_breaker: {consecutive_failures: 3, cooldown: 60}
+endpoints:
+  - {name: e1, url: "http://e1/v1", models: [m1], api_key_env: KEY_A}
+  - {name: e2, url: "http://e2/v1", models: [m2], api_key_env: KEY_B}
+routes:
+  general: {normal: [m1, m2]}
+pricing:
+  m1: {input: 1, output: 4}
+)";
+
+TEST_F(BalancerTest, SuccessCarriesContentEndpointKeyUsageCostAndTrace) {
+  make(kTwoModels);
+  submitModel("m1");
+  EXPECT_EQ(http_.count(), 0u) << "must not send inside submit";
+  loop_.runReady();
+  ASSERT_EQ(http_.count(), 1u);
+  EXPECT_EQ(http_.request(0).url, "http://e1/v1/chat/completions");
+  loop_.advance(250ms);
+  http_.reply(0, 200, okBody("hi"));
+  loop_.runReady();
+  ASSERT_EQ(results_.size(), 1u);
+  ASSERT_TRUE(results_[0].ok());
+  const auto& s = results_[0].success();
+  EXPECT_EQ(s.content, "hi");
+  EXPECT_EQ(s.endpoint, "e1");
+  EXPECT_EQ(s.key_alias, "e1");
+  EXPECT_EQ(s.latency, 250ms);
+  ASSERT_TRUE(s.usage);
+  EXPECT_EQ(s.usage->total(), 150);
+  EXPECT_DOUBLE_EQ(s.cost_usd, (100 * 1.0 + 50 * 4.0) / 1e6);
+  EXPECT_TRUE(traceHas(results_[0], TraceEntry::Kind::kAttempt, "ok"));
+}
+
+TEST_F(BalancerTest, CallbackNeverFiresInsideSubmitEvenForBadRoutes) {
+  make(kTwoModels);
+  submitRoute("nope", "normal");
+  EXPECT_TRUE(results_.empty());
+  loop_.runReady();
+  ASSERT_EQ(results_.size(), 1u);
+  EXPECT_EQ(results_[0].failure().kind, CallErrorKind::kCallerError);
+}
+
+TEST_F(BalancerTest, CallerErrorIsNotRetriedAndLeavesBreakerClosed) {
+  make(kTwoModels);
+  for (int i = 0; i < 5; ++i) {
+    submitRoute("general", "normal");
+    loop_.runReady();
+    http_.reply(http_.count() - 1, 400, R"({"error":{"message":"bad prompt"}})");
+    loop_.runReady();
+  }
+  EXPECT_EQ(http_.count(), 5u);
+  ASSERT_EQ(results_.size(), 5u);
+  EXPECT_EQ(results_[0].failure().kind, CallErrorKind::kCallerError);
+  EXPECT_EQ(results_[0].failure().http_status, 400);
+  EXPECT_EQ(results_[0].failure().message, "bad prompt");
+  EXPECT_EQ(balancer_->stats()["endpoints"][0]["models"][0]["breaker"], "closed");
+}
+
+TEST_F(BalancerTest, WalksTheChainToTheNextModelOnOverload) {
+  make(kTwoModels);
+  submitRoute("general", "normal");
+  loop_.runReady();
+  http_.reply(0, 503, "");
+  loop_.runReady();
+  ASSERT_EQ(http_.count(), 2u);
+  EXPECT_EQ(http_.request(1).url, "http://e2/v1/chat/completions");
+  http_.reply(1, 200, okBody("from m2", "m2"));
+  loop_.runReady();
+  ASSERT_TRUE(results_.at(0).ok());
+  EXPECT_EQ(results_[0].success().model, "m2");
+  EXPECT_EQ(results_[0].success().attempts, 2);
+  EXPECT_TRUE(traceHas(results_[0], TraceEntry::Kind::kAttempt, "overloaded"));
+  EXPECT_TRUE(traceHas(results_[0], TraceEntry::Kind::kSkipped, "backoff"));
+}
+
+TEST_F(BalancerTest, OpenBreakerIsSkippedWithReasonAndComesBackAfterCooldown) {
+  make(kTwoModels);
+  for (int i = 0; i < 3; ++i) {  // three calls, each fails on m1 then succeeds on m2
+    submitRoute("general", "normal");
+    loop_.runReady();
+    http_.reply(http_.count() - 1, 500, "");
+    loop_.runReady();
+    http_.reply(http_.count() - 1, 200, okBody("ok", "m2"));
+    loop_.runReady();
+  }
+  submitRoute("general", "normal");
+  loop_.runReady();
+  EXPECT_EQ(http_.request(http_.count() - 1).url, "http://e2/v1/chat/completions");
+  http_.reply(http_.count() - 1, 200, okBody("ok", "m2"));
+  loop_.runReady();
+  EXPECT_TRUE(traceHas(results_.back(), TraceEntry::Kind::kSkipped, "breaker_open"));
+  loop_.advance(60s);
+  submitRoute("general", "normal");
+  loop_.runReady();
+  EXPECT_EQ(http_.request(http_.count() - 1).url, "http://e1/v1/chat/completions");
+}
+
+TEST_F(BalancerTest, AllBreakersOpenFailsFastWithEarliestRetryTime) {
+  std::string yaml = kTwoModels;
+  yaml.replace(yaml.find("max_attempts: 4"), 15, "max_attempts: 2");
+  make(yaml);
+  for (int i = 0; i < 3; ++i) {  // each call: m1 fails, m2 fails, attempts exhausted
+    submitRoute("general", "normal");
+    loop_.runReady();
+    http_.reply(http_.count() - 1, 500, "");
+    loop_.runReady();
+    http_.reply(http_.count() - 1, 500, "");
+    loop_.runReady();
+  }
+  ASSERT_EQ(http_.count(), 6u);
+  const auto opened_at = loop_.clock().now();
+  const std::size_t sent = http_.count();
+  results_.clear();
+  submitRoute("general", "normal");
+  loop_.runReady();
+  EXPECT_EQ(http_.count(), sent) << "never bypasses open breakers";
+  ASSERT_EQ(results_.size(), 1u);
+  const auto& f = results_[0].failure();
+  EXPECT_EQ(f.kind, CallErrorKind::kAllUnavailable);
+  ASSERT_TRUE(f.retry_at);
+  EXPECT_GT(*f.retry_at, opened_at + 50s);
+  EXPECT_LE(*f.retry_at, opened_at + 60s);
+  EXPECT_TRUE(f.retry_at_wall);
+}
+
+TEST_F(BalancerTest, AttemptCapBoundsRetriesTimesFallbacks) {
+  make(R"(
+max_attempts: 2
+backoff: {base: 0.001, cap: 0.001}
+endpoints:
+  - {name: a, url: "http://a", models: [m]}
+  - {name: b, url: "http://b", models: [m]}
+  - {name: c, url: "http://c", models: [m]}
+)");
+  submitModel("m");
+  loop_.runReady();
+  http_.reply(0, 502, "");
+  loop_.runReady();
+  ASSERT_EQ(http_.count(), 2u);
+  http_.reply(1, 502, "");
+  loop_.runReady();
+  EXPECT_EQ(http_.count(), 2u);
+  ASSERT_EQ(results_.size(), 1u);
+  EXPECT_EQ(results_[0].failure().kind, CallErrorKind::kAttemptsExhausted);
+  EXPECT_EQ(results_[0].failure().attempts, 2);
+  EXPECT_EQ(results_[0].failure().last_failure, FailureClass::kServerError);
+}
+
+TEST_F(BalancerTest, RateLimitPausesTheKeyAndMovesToAnotherKey) {
+  make(R"(
+endpoints:
+  - name: e
+    url: "http://e/v1"
+    models: [m]
+    keys: [{alias: ka, env: KEY_A}, {alias: kb, env: KEY_B}]
+)");
+  submitModel("m");
+  loop_.runReady();
+  const std::string first_auth = http_.request(0).headers.back().value;
+  http_.reply(0, 429, "", {{"retry-after", "30"}});
+  loop_.runReady();
+  ASSERT_EQ(http_.count(), 2u);
+  EXPECT_NE(http_.request(1).headers.back().value, first_auth);
+  http_.reply(1, 200, okBody("ok", "m"));
+  loop_.runReady();
+  ASSERT_TRUE(results_.at(0).ok());
+  // For the next 30 s, only the other key is used.
+  for (int i = 0; i < 4; ++i) {
+    submitModel("m");
+    loop_.runReady();
+    EXPECT_NE(http_.request(http_.count() - 1).headers.back().value, first_auth);
+    http_.reply(http_.count() - 1, 200, okBody("ok", "m"));
+    loop_.advance(1s);
+  }
+  EXPECT_TRUE(traceHas(results_.back(), TraceEntry::Kind::kSkipped, "key_paused") ||
+              results_.back().trace.size() == 1);
+}
+
+TEST_F(BalancerTest, InvalidKeyIsTakenOutAndReported) {
+  make(R"(
+endpoints:
+  - name: e
+    url: "http://e/v1"
+    models: [m]
+    keys: [{alias: ka, env: KEY_A}, {alias: kb, env: KEY_B}]
+)");
+  submitModel("m");
+  loop_.runReady();
+  http_.reply(0, 401, R"({"error":{"message":"Incorrect API key"}})");
+  loop_.runReady();
+  ASSERT_EQ(http_.count(), 2u);
+  http_.reply(1, 200, okBody("ok", "m"));
+  loop_.runReady();
+  ASSERT_TRUE(results_.at(0).ok());
+  const auto stats = balancer_->stats();
+  int invalid = 0;
+  for (const auto& k : stats["endpoints"][0]["keys"]) invalid += k["invalid"].get<bool>() ? 1 : 0;
+  EXPECT_EQ(invalid, 1);
+  EXPECT_EQ(stats.dump().find("sk-"), std::string::npos) << "no secret in stats";
+}
+
+TEST_F(BalancerTest, WaitsForBucketRefillWithATimerNotPolling) {
+  make(R"(
+endpoints:
+  - {name: e, url: "http://e/v1", models: [m], limits: {m: {rpm: 60}}}
+)");
+  for (int i = 0; i < 60; ++i) submitModel("m");
+  loop_.runReady();
+  EXPECT_EQ(http_.count(), 60u);
+  submitModel("m");
+  loop_.runReady();
+  EXPECT_EQ(http_.count(), 60u) << "61st request must wait for the bucket";
+  EXPECT_EQ(loop_.pendingTimers(), 1u);
+  loop_.advance(999ms);
+  EXPECT_EQ(http_.count(), 60u);
+  loop_.advance(1ms);
+  EXPECT_EQ(http_.count(), 61u);
+}
+
+TEST_F(BalancerTest, RefillBeyondTheDeadlineReportsAllUnavailable) {
+  make(R"(
+endpoints:
+  - {name: e, url: "http://e/v1", models: [m], limits: {m: {rpm: 1}}}
+)");
+  submitModel("m");
+  loop_.runReady();
+  submitModel("m", 5s);
+  loop_.runReady();
+  ASSERT_EQ(results_.size(), 1u);
+  EXPECT_EQ(results_[0].failure().kind, CallErrorKind::kAllUnavailable);
+  EXPECT_EQ(*results_[0].failure().retry_at, loop_.clock().now() + 60s);
+}
+
+TEST_F(BalancerTest, TransportTimeoutPastTheDeadlineIsDeadlineExceeded) {
+  make(kTwoModels);
+  submitModel("m1", 2s);
+  loop_.runReady();
+  EXPECT_LE(http_.request(0).total_timeout, 2s);
+  loop_.advance(2s);
+  http_.fail(0, TransportError::kTimeout);
+  loop_.runReady();
+  ASSERT_EQ(results_.size(), 1u);
+  EXPECT_EQ(results_[0].failure().kind, CallErrorKind::kDeadlineExceeded);
+}
+
+TEST_F(BalancerTest, CancelInFlightFiresOnceWithCancelled) {
+  make(kTwoModels);
+  const CallId id = submitModel("m1");
+  loop_.runReady();
+  balancer_->cancel(id);
+  EXPECT_TRUE(results_.empty());
+  loop_.runReady();
+  ASSERT_EQ(results_.size(), 1u);
+  EXPECT_EQ(results_[0].failure().kind, CallErrorKind::kCancelled);
+  EXPECT_EQ(balancer_->callsInFlight(), 0u);
+}
+
+TEST_F(BalancerTest, DestroyingTheBalancerCancelsRequestsAndNeverCallsBack) {
+  make(kTwoModels);
+  submitModel("m1");
+  loop_.runReady();
+  balancer_.reset();
+  loop_.runReady();
+  EXPECT_EQ(http_.open(), 0u);
+  EXPECT_TRUE(results_.empty());
+}
+
+TEST_F(BalancerTest, WeightedStrategySpreadsCallsByWeight) {
+  make(R"(
+strategy: weighted
+endpoints:
+  - {name: a, url: "http://a", models: [m], weight: 2}
+  - {name: b, url: "http://b", models: [m], weight: 1}
+)");
+  for (int i = 0; i < 300; ++i) submitModel("m");
+  loop_.runReady();
+  int to_a = 0;
+  for (std::size_t i = 0; i < http_.count(); ++i)
+    to_a += http_.request(i).url.starts_with("http://a") ? 1 : 0;
+  EXPECT_EQ(to_a, 200);
+}
+
+TEST_F(BalancerTest, StatsReportPerEndpointAndModel) {
+  make(kTwoModels);
+  submitModel("m1");
+  loop_.runReady();
+  http_.reply(0, 200, okBody("x"));
+  loop_.runReady();
+  const auto s = balancer_->stats();
+  EXPECT_EQ(s["total_requests"], 1);
+  EXPECT_EQ(s["total_success"], 1);
+  const auto& m = s["endpoints"][0]["models"][0];
+  EXPECT_EQ(m["model"], "m1");
+  EXPECT_EQ(m["success"], 1);
+  EXPECT_EQ(m["tokens_in"], 100);
+  EXPECT_EQ(m["breaker"], "closed");
+}
+
+TEST(BalancerConfigTest, MissingSecretNamesTheAliasNotAValue) {
+  FakeDispatcher loop;
+  FakeTransport http(loop);
+  auto cfg = ConfigLoader::fromYaml("endpoints: [{name: e, url: 'http://e', api_key_env: NOPE}]");
+  try {
+    Balancer b(cfg, loop, http, ConfigLoader::secretResolver({}, nullptr));
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "endpoints[0].keys[0]: key 'e': no secret found in env var NOPE");
+  }
+}
+
+}  // namespace
+}  // namespace celeriac::balancer

@@ -1,0 +1,157 @@
+#include "balancer/config_loader.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+namespace celeriac::balancer {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string errorOf(const std::string& yaml) {
+  try {
+    (void)ConfigLoader::fromYaml(yaml);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+constexpr const char* kThreeEndpoints = R"(
+endpoints:
+  - {name: a, url: "http://a:8000/v1"}
+  - {name: b, url: "http://b:8000/v1"}
+  - {name: c, url: "http://c:8000/v1", weight: WEIGHT}
+)";
+
+std::string withWeight(const std::string& w) {
+  std::string s = kThreeEndpoints;
+  s.replace(s.find("WEIGHT"), 6, w);
+  return s;
+}
+
+TEST(ConfigLoaderTest, LoadsTheShippedExample) {
+  std::ifstream in(std::string(CELERIAC_SOURCE_DIR) + "/balancer/config/example.yaml");
+  ASSERT_TRUE(in) << "example.yaml not found";
+  std::stringstream text;
+  text << in.rdbuf();
+  auto cfg = ConfigLoader::fromYaml(text.str());
+  EXPECT_EQ(cfg.strategy, StrategyKind::kWeighted);
+  EXPECT_EQ(cfg.timeout, 60s);
+  EXPECT_EQ(cfg.max_attempts, 4);
+  ASSERT_EQ(cfg.endpoints.size(), 4u);
+  EXPECT_EQ(cfg.endpoints[0].limits.at("gpt-4.1").rpm, 500);
+  EXPECT_EQ(cfg.endpoints[0].limits.at("gpt-4.1").tpm, 150000);
+  EXPECT_EQ(cfg.endpoints[1].provider, Provider::kAnthropic);
+  EXPECT_EQ(cfg.endpoints[2].keys.at(0).secret.file, "/run/secrets/gemini-api-key");
+  EXPECT_DOUBLE_EQ(cfg.pricing.at("deepseek-chat").input_per_mtok, 0.42);
+  EXPECT_EQ(cfg.routes.size(), 12u);
+  bool found = false;
+  for (const auto& r : cfg.routes) {
+    if (r.task_type == "general" && r.priority == "normal") {
+      found = true;
+      EXPECT_EQ(r.models,
+                (std::vector<std::string>{"gpt-4.1-mini", "claude-3-5-sonnet-latest", "gpt-4.1"}));
+    }
+  }
+  EXPECT_TRUE(found);
+  EXPECT_EQ(ConfigLoader::applyKeySet(cfg, {{"INSTANCE_ID", "3"}}), "replica-1");
+  EXPECT_EQ(cfg.endpoints[0].keys.at(0).alias, "openai-1");
+}
+
+TEST(ConfigLoaderTest, ErrorNamesThePathOfABadWeight) {
+  EXPECT_EQ(errorOf(withWeight("-1")), "endpoints[2].weight: must be a positive number");
+  EXPECT_EQ(errorOf(withWeight("heavy")), "endpoints[2].weight: must be a positive number");
+  EXPECT_EQ(errorOf(withWeight("2")), "(no error)");
+}
+
+TEST(ConfigLoaderTest, RejectsUnknownFieldsSoTyposAreCaught) {
+  EXPECT_EQ(errorOf("endpoints:\n  - {url: 'http://a', wieght: 2}\n"),
+            "endpoints[0].wieght: unknown field");
+  EXPECT_EQ(errorOf("stratgy: weighted\nendpoints: [{url: 'http://a'}]\n"),
+            "stratgy: unknown field");
+}
+
+TEST(ConfigLoaderTest, RejectsBadValuesWithTheirPaths) {
+  EXPECT_EQ(errorOf("strategy: fastest\nendpoints: [{url: 'http://a'}]\n"),
+            "strategy: unknown strategy 'fastest'");
+  EXPECT_EQ(errorOf("endpoints: [{url: 'ftp://a'}]\n"),
+            "endpoints[0].url: must start with http:// or https://");
+  EXPECT_EQ(errorOf("endpoints: [{url: 'http://a', provider: cohere}]\n"),
+            "endpoints[0].provider: must be openai or anthropic");
+  EXPECT_EQ(errorOf("endpoints: [{url: 'http://a', limits: {m: {rpm: 0}}}]\n"),
+            "endpoints[0].limits.m.rpm: must be at least 1");
+  EXPECT_EQ(errorOf("endpoints: [{url: 'http://a', temperature: 3}]\n"),
+            "endpoints[0].temperature: must be between 0 and 2");
+  EXPECT_EQ(errorOf("endpoints: []\n"), "endpoints: at least one endpoint is required");
+  EXPECT_EQ(errorOf("endpoints: [{url: 'http://a', models: [m1]}]\n"
+                    "routes: {general: {normal: [m1, m2]}}\n"),
+            "routes.general.normal[1]: model 'm2' is served by no endpoint");
+  EXPECT_EQ(errorOf("endpoints: [{name: x, url: 'http://a'}, {name: x, url: 'http://b'}]\n"),
+            "endpoints[1].name: duplicate endpoint name 'x'");
+  EXPECT_EQ(errorOf("endpoints: [{url: 'http://a', api_key_env: A, api_key_file: /f}]\n"),
+            "endpoints[0].api_key_env: give either api_key_env or api_key_file, not both");
+}
+
+TEST(ConfigLoaderTest, InvalidYamlReportsTheLine) {
+  EXPECT_EQ(
+      errorOf("endpoints:\n  - {url: 'http://a'\n").rfind("(document): invalid YAML at line", 0),
+      0u);
+}
+
+TEST(ConfigLoaderTest, MaxAttemptsDefaultsToOnePlusRetryCount) {
+  auto cfg = ConfigLoader::fromYaml("retry_count: 4\nendpoints: [{url: 'http://a'}]\n");
+  EXPECT_EQ(cfg.max_attempts, 5);
+}
+
+TEST(ConfigLoaderEnvTest, ReadsTheSeedsEnvironmentForm) {
+  const EnvMap env = {{"LLM_ENDPOINTS", "http://a:8000/v1, http://b:8000/v1/"},
+                      {"LLM_API_KEYS", "sk-aaa,sk-bbb"},
+                      {"LLM_STRATEGY", "least_connections"},
+                      {"LLM_HEALTH_CHECK", "true"},
+                      {"LLM_TIMEOUT", "30"}};
+  const auto cfg = ConfigLoader::fromEnv(env);
+  ASSERT_EQ(cfg.endpoints.size(), 2u);
+  EXPECT_EQ(cfg.endpoints[1].base_url, "http://b:8000/v1");
+  EXPECT_EQ(cfg.endpoints[1].keys.at(0).secret.env, "LLM_API_KEYS");
+  EXPECT_EQ(cfg.endpoints[1].keys.at(0).secret.list_index, 1u);
+  EXPECT_EQ(cfg.strategy, StrategyKind::kLeastConnections);
+  EXPECT_TRUE(cfg.health_check.enabled);
+  EXPECT_EQ(cfg.timeout, 30s);
+}
+
+TEST(ConfigLoaderEnvTest, MismatchedKeyCountNeverEchoesKeys) {
+  try {
+    (void)ConfigLoader::fromEnv({{"LLM_ENDPOINTS", "http://a"}, {"LLM_API_KEYS", "sk-x,sk-y"}});
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(std::string(e.what()), "LLM_API_KEYS: has 2 entries but LLM_ENDPOINTS has 1");
+    EXPECT_EQ(std::string(e.what()).find("sk-"), std::string::npos);
+  }
+}
+
+TEST(ConfigLoaderEnvTest, RejectsBadValues) {
+  EXPECT_THROW((void)ConfigLoader::fromEnv({}), ConfigError);
+  EXPECT_THROW((void)ConfigLoader::fromEnv({{"LLM_ENDPOINTS", "http://a"}, {"LLM_TIMEOUT", "x"}}),
+               ConfigError);
+  EXPECT_THROW(
+      (void)ConfigLoader::fromEnv({{"LLM_ENDPOINTS", "http://a"}, {"LLM_STRATEGY", "best"}}),
+      ConfigError);
+}
+
+TEST(ConfigLoaderKeySetTest, PodOrdinalSelectsTheSetWhenNoInstanceId) {
+  auto cfg = ConfigLoader::fromYaml(R"(
+endpoints: [{name: o, url: 'http://o'}]
+key_sets:
+  - {name: s0, keys: [{endpoint: o, alias: k0, env: K0}]}
+  - {name: s1, keys: [{endpoint: o, alias: k1, env: K1}]}
+  - {name: s2, keys: [{endpoint: o, alias: k2, env: K2}]}
+)");
+  EXPECT_EQ(ConfigLoader::applyKeySet(cfg, {{"HOSTNAME", "gpt5-analyzer-2"}}), "s2");
+  EXPECT_EQ(cfg.endpoints[0].keys.at(0).secret.env, "K2");
+}
+
+}  // namespace
+}  // namespace celeriac::balancer
