@@ -28,11 +28,16 @@ std::unique_ptr<TaskRun> TimerRun::start(balancer::Dispatcher& dispatcher,
   // `alive` guards against the run being destroyed before the timer fires without a
   // cancel(): the callback then does nothing instead of touching freed memory.
   std::weak_ptr<bool> alive = run->alive_;
-  run->timer_ = dispatcher.schedule(
-      delay, [alive, outcome = std::move(outcome), done = std::move(done)]() mutable {
-        if (alive.expired()) return;
-        done(std::move(outcome));
-      });
+  auto complete = [alive, outcome = std::move(outcome), done = std::move(done)]() mutable {
+    if (alive.expired()) return;
+    done(std::move(outcome));
+  };
+  if (delay.count() <= 0) {
+    // Cheaper than a timer handle per task; cancel() still silences it via `alive`.
+    dispatcher.post(std::move(complete));
+  } else {
+    run->timer_ = dispatcher.schedule(delay, std::move(complete));
+  }
   return run;
 }
 
