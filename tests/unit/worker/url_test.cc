@@ -1,0 +1,86 @@
+#include <gtest/gtest.h>
+
+#include "worker/amqp/broker_url.h"
+#include "worker/redis/redis_url.h"
+
+namespace celeriac::worker {
+namespace {
+
+TEST(BrokerUrlTest, ParsesCelerysDefaultSpellingWithDoubleSlashVhost) {
+  std::string error;
+  auto url = amqp::parseBrokerUrl("amqp://guest:guest@127.0.0.1:5672//", error);
+  ASSERT_TRUE(url) << error;
+  EXPECT_EQ(url->host, "127.0.0.1");
+  EXPECT_EQ(url->port, 5672);
+  EXPECT_EQ(url->user, "guest");
+  EXPECT_EQ(url->password, "guest");
+  EXPECT_EQ(url->vhost, "/");
+}
+
+TEST(BrokerUrlTest, DecodesVhostAndCredentialsAndDefaultsTheRest) {
+  std::string error;
+  auto url = amqp::parseBrokerUrl("amqp://us%40er:p%3Ass@rabbit/prod%2Feu", error);
+  ASSERT_TRUE(url) << error;
+  EXPECT_EQ(url->user, "us@er");
+  EXPECT_EQ(url->password, "p:ss");
+  EXPECT_EQ(url->host, "rabbit");
+  EXPECT_EQ(url->port, 5672);
+  EXPECT_EQ(url->vhost, "prod/eu");
+  auto bare = amqp::parseBrokerUrl("amqp://h", error);
+  ASSERT_TRUE(bare);
+  EXPECT_EQ(bare->vhost, "/");
+  EXPECT_EQ(bare->user, "guest");
+}
+
+TEST(BrokerUrlTest, RedactedFormNeverContainsThePassword) {
+  std::string error;
+  auto url = amqp::parseBrokerUrl("amqp://admin:s3cr3t-value@h:5673/v", error);
+  ASSERT_TRUE(url);
+  EXPECT_EQ(url->redacted().find("s3cr3t"), std::string::npos);
+  EXPECT_NE(url->redacted().find("admin"), std::string::npos);
+}
+
+TEST(BrokerUrlTest, RejectsBadInputWithoutQuotingThePassword) {
+  std::string error;
+  EXPECT_FALSE(amqp::parseBrokerUrl("redis://h", error));
+  EXPECT_NE(error.find("amqp://"), std::string::npos);
+  EXPECT_FALSE(amqp::parseBrokerUrl("amqp://u:topsecret@h:notaport/", error));
+  EXPECT_EQ(error.find("topsecret"), std::string::npos);
+  EXPECT_FALSE(amqp::parseBrokerUrl("amqp://u:p@h:70000/", error));
+  EXPECT_FALSE(amqp::parseBrokerUrl("amqp://u:p%zz@h/", error));
+}
+
+TEST(BrokerUrlTest, SplitsSemicolonSeparatedFailoverUrls) {
+  std::string error;
+  auto urls = amqp::parseBrokerUrls("amqp://a:1@n1:5672//; amqp://a:1@n2:5672//", error);
+  ASSERT_TRUE(urls) << error;
+  ASSERT_EQ(urls->size(), 2u);
+  EXPECT_EQ((*urls)[1].host, "n2");
+  EXPECT_FALSE(amqp::parseBrokerUrls(" ; ", error));
+}
+
+TEST(RedisUrlTest, ParsesHostPortDbAndPassword) {
+  std::string error;
+  auto url = redis::parseRedisUrl("redis://:pw@10.0.0.5:6380/3", error);
+  ASSERT_TRUE(url) << error;
+  EXPECT_EQ(url->host, "10.0.0.5");
+  EXPECT_EQ(url->port, 6380);
+  EXPECT_EQ(url->db, 3);
+  EXPECT_EQ(url->password, "pw");
+  EXPECT_EQ(url->redacted().find("pw"), std::string::npos);
+  auto plain = redis::parseRedisUrl("redis://127.0.0.1:6379/0", error);
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(plain->db, 0);
+  EXPECT_TRUE(plain->password.empty());
+}
+
+TEST(RedisUrlTest, RejectsOtherSchemesAndBadNumbers) {
+  std::string error;
+  EXPECT_FALSE(redis::parseRedisUrl("rediss://h", error));
+  EXPECT_FALSE(redis::parseRedisUrl("redis://h:0/0", error));
+  EXPECT_FALSE(redis::parseRedisUrl("redis://h:6379/x", error));
+  EXPECT_FALSE(redis::parseRedisUrl("redis://h:6379/-1", error));
+}
+
+}  // namespace
+}  // namespace celeriac::worker

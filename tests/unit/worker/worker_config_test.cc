@@ -1,0 +1,87 @@
+#include "worker/app/worker_config.h"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+namespace celeriac::worker::app {
+namespace {
+
+ParseOutcome parse(std::vector<const char*> args, std::map<std::string, std::string> env = {}) {
+  args.insert(args.begin(), "worker");
+  return parseWorkerArgs(static_cast<int>(args.size()), args.data(), env, "vm.example.org");
+}
+
+TEST(WorkerConfigTest, FlagsNamedLikeCeleryWorker) {
+  auto out = parse({"-Q", "gpt5-analyzer,response-generator", "-c", "200",
+                    "--prefetch-multiplier", "2", "-n", "w1@%h", "-l", "warning"});
+  ASSERT_TRUE(out.config) << out.message;
+  const WorkerConfig& c = *out.config;
+  ASSERT_EQ(c.topology.queues.size(), 2u);
+  EXPECT_EQ(c.topology.queues[0].name, "gpt5-analyzer");
+  EXPECT_EQ(c.topology.queues[1].name, "response-generator");
+  EXPECT_EQ(c.concurrency, 200u);
+  EXPECT_EQ(c.prefetch(), 400);
+  EXPECT_EQ(c.hostname, "w1@vm.example.org");
+  EXPECT_EQ(c.loglevel, "warning");
+  EXPECT_TRUE(c.acks_late);
+}
+
+TEST(WorkerConfigTest, DefaultsMatchCeleryAndTheIssue) {
+  auto out = parse({});
+  ASSERT_TRUE(out.config) << out.message;
+  EXPECT_EQ(out.config->topology.queues.at(0).name, "celery");
+  EXPECT_EQ(out.config->prefetch(), 400);  // 100 x 4
+  EXPECT_EQ(out.config->hostname, "celeriac@vm.example.org");
+  EXPECT_EQ(out.config->brokers.at(0).vhost, "/");
+  EXPECT_EQ(out.config->result_expires.count(), 86400);
+}
+
+TEST(WorkerConfigTest, EnvironmentGivesBrokerAndBackendAndFlagsWin) {
+  std::map<std::string, std::string> env = {
+      {"CELERY_BROKER_URL", "amqp://u:p@envhost:5673/v"},
+      {"CELERY_RESULT_BACKEND", "redis://envredis:6390/2"}};
+  auto out = parse({}, env);
+  ASSERT_TRUE(out.config) << out.message;
+  EXPECT_EQ(out.config->brokers.at(0).host, "envhost");
+  EXPECT_EQ(out.config->backend.host, "envredis");
+  EXPECT_EQ(out.config->backend.db, 2);
+  auto flag = parse({"--broker", "amqp://u:p@flaghost//"}, env);
+  ASSERT_TRUE(flag.config);
+  EXPECT_EQ(flag.config->brokers.at(0).host, "flaghost");
+}
+
+TEST(WorkerConfigTest, HostnamePlaceholdersExpandAsInCelery) {
+  EXPECT_EQ(expandHostname("a@%h", "vm.example.org"), "a@vm.example.org");
+  EXPECT_EQ(expandHostname("a@%n", "vm.example.org"), "a@vm");
+  EXPECT_EQ(expandHostname("a@%d", "vm.example.org"), "a@example.org");
+  EXPECT_EQ(expandHostname("bare", "vm"), "bare@vm");
+}
+
+TEST(WorkerConfigTest, BadInputGivesAClearErrorAndNonZeroExit) {
+  auto bad_c = parse({"-c", "0"});
+  EXPECT_FALSE(bad_c.config);
+  EXPECT_NE(bad_c.exit_code, 0);
+  auto bad_broker = parse({"--broker", "amqp://u:hunter2@h:99999/"});
+  EXPECT_FALSE(bad_broker.config);
+  EXPECT_NE(bad_broker.message.find("--broker"), std::string::npos);
+  EXPECT_EQ(bad_broker.message.find("hunter2"), std::string::npos);
+  auto no_queue = parse({"-Q", " , "});
+  EXPECT_FALSE(no_queue.config);
+  auto bad_level = parse({"-l", "loud"});
+  EXPECT_FALSE(bad_level.config);
+  auto quorum = parse({"--queue-type", "quorum", "--queue-max-priority", "10"});
+  ASSERT_TRUE(quorum.config);
+  EXPECT_TRUE(quorum.config->topology.queues[0].quorum);
+  EXPECT_EQ(quorum.config->topology.queues[0].max_priority.value_or(0), 10);
+}
+
+TEST(WorkerConfigTest, HelpExitsZeroWithUsage) {
+  auto help = parse({"--help"});
+  EXPECT_FALSE(help.config);
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.message.find("--concurrency"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace celeriac::worker::app
