@@ -201,10 +201,20 @@ class Worker:
                 return None
         return self.proc.returncode if self.proc else None
 
+    def sanitizer_reports(self):
+        """ASan/UBSan/LSan reports in the log (the sanitizer build runs the same tests)."""
+        text = self.log_text()
+        return [line for line in text.splitlines()
+                if "ERROR: AddressSanitizer" in line or "runtime error:" in line
+                or "ERROR: LeakSanitizer" in line]
+
     def cleanup(self):
         self.stop()
         if getattr(self, "log", None):
             self.log.close()
+        reports = self.sanitizer_reports()
+        if reports:
+            raise AssertionError("sanitizer reports in %s: %s" % (self.log_path, reports[:3]))
         if os.environ.get("CELERIAC_KEEP_LOGS"):
             return
         with contextlib.suppress(OSError):
