@@ -19,7 +19,9 @@ import uuid
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "support"))
 
+import amqp.exceptions  # noqa: E402
 import kombu  # noqa: E402
+import kombu.exceptions  # noqa: E402
 import redis as redis_py  # noqa: E402
 
 import testenv  # noqa: E402
@@ -28,22 +30,34 @@ import testenv  # noqa: E402
 def enqueue(broker_url, queue, n):
     body = json.dumps([[{"x": 1}], {}, {"callbacks": None, "errbacks": None, "chain": None,
                                         "chord": None}])
-    # RabbitMQ's flow control stalls a fast publisher; a generous write timeout rides it out.
-    with kombu.Connection(broker_url, transport_options={"write_timeout": 120,
-                                                         "read_timeout": 120}) as conn:
-        channel = conn.channel()
-        kombu.Queue(queue, kombu.Exchange(queue, "direct"), routing_key=queue)(channel).declare()
-        producer = kombu.Producer(channel)
-        for _ in range(n):
-            task_id = str(uuid.uuid4())
-            headers = {"lang": "py", "task": "celeriac.echo", "id": task_id, "shadow": None,
-                       "eta": None, "expires": None, "group": None, "group_index": None,
-                       "retries": 0, "timelimit": [None, None], "root_id": task_id,
-                       "parent_id": None, "argsrepr": "({'x': 1},)", "kwargsrepr": "{}",
-                       "origin": "bench@localhost", "ignore_result": False}
-            producer.publish(body, routing_key=queue, exchange="", headers=headers,
-                             content_type="application/json", content_encoding="utf-8",
-                             delivery_mode=2, correlation_id=task_id)
+    published = 0
+    while published < n:
+        # RabbitMQ's flow control pauses a fast publisher; py-amqp then times out on the
+        # socket. Reconnect and publish the same task id again: the same id writes the
+        # same result key, so the number of results to wait for stays exact.
+        try:
+            with kombu.Connection(broker_url, connect_timeout=120) as conn:
+                channel = conn.channel()
+                kombu.Queue(queue, kombu.Exchange(queue, "direct"),
+                            routing_key=queue)(channel).declare()
+                producer = kombu.Producer(channel)
+                task_id = str(uuid.uuid4())
+                while published < n:
+                    headers = {"lang": "py", "task": "celeriac.echo", "id": task_id,
+                               "shadow": None, "eta": None, "expires": None, "group": None,
+                               "group_index": None, "retries": 0, "timelimit": [None, None],
+                               "root_id": task_id, "parent_id": None,
+                               "argsrepr": "({'x': 1},)", "kwargsrepr": "{}",
+                               "origin": "bench@localhost", "ignore_result": False}
+                    producer.publish(body, routing_key=queue, exchange="", headers=headers,
+                                     content_type="application/json",
+                                     content_encoding="utf-8", delivery_mode=2,
+                                     correlation_id=task_id)
+                    published += 1
+                    task_id = str(uuid.uuid4())
+        except (kombu.exceptions.OperationalError, OSError,
+                amqp.exceptions.RecoverableChannelError) as e:
+            print("publisher paused by the broker (%s); reconnecting" % e, flush=True)
 
 
 def cpu_seconds(pid):
@@ -84,11 +98,19 @@ def main():
         started = time.time()
         worker.start()
         first = None
+        last_n, last_progress = 0, started
         while True:
             n = r.dbsize()
             now = time.time()
             if n and first is None:
                 first = now
+            if n != last_n:
+                last_n, last_progress = n, now
+            elif now - last_progress > 30:
+                print("STALLED: %d of %d results, no progress for 30 s; queue ready/unacked=%s"
+                      % (n, args.tasks, rabbit.queue_counts(queue)))
+                print(worker.log_text()[-4000:])
+                return 1
             if n >= args.tasks:
                 break
             if worker.proc.poll() is not None:

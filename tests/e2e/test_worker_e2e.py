@@ -134,9 +134,14 @@ class WorkerBehaviour(SharedServers):
                     headers=v2_headers("celeriac.echo", garbage))
         publish_raw(self.rabbit.url, q, "no headers and not a task", headers={})
         for task_id in (two, garbage):
-            with self.assertRaises(Exception) as ctx:
+            with self.assertRaises(kombu.exceptions.DecodeError):
                 app.AsyncResult(task_id).get(timeout=10)
-            self.assertEqual(type(ctx.exception).__name__, "InvalidTaskError")
+        bad_eta = str(uuid.uuid4())
+        publish_raw(self.rabbit.url, q, v2_body([1]),
+                    headers=v2_headers("celeriac.echo", bad_eta, eta="not a date"))
+        with self.assertRaises(Exception) as ctx:
+            app.AsyncResult(bad_eta).get(timeout=10)
+        self.assertEqual(type(ctx.exception).__name__, "InvalidTaskError")
         self.assertEqual(app.send_task("celeriac.echo", args=[3], queue=q).get(timeout=10), 3)
 
     def test_unknown_task_gives_not_registered(self):

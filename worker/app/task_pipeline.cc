@@ -68,10 +68,7 @@ void TaskPipeline::onDelivery(amqp::Delivery delivery) {
   celery::DecodeResult decoded = celery::decodeMessage(delivery.message);
   if (!decoded.ok()) {
     const celery::DecodeError& err = decoded.error;
-    celery::ExceptionInfo info = err.kind == celery::DecodeErrorKind::kContentDisallowed
-                                     ? celery::contentDisallowed(err.message)
-                                     : celery::invalidTask(err.message);
-    refuse(delivery, err.task_id, std::move(info), err.message);
+    refuse(delivery, err.task_id, celery::exceptionForDecodeError(err), err.message);
     return;
   }
   auto job = std::make_unique<Job>();
