@@ -184,11 +184,16 @@ class WorkerBehaviour(SharedServers):
 
     def test_late_ack_only_after_result_stored(self):
         q = unique_queue()
-        self.start_worker(q)
-        r = self.app().send_task("celeriac.sleep", args=[2], queue=q)
-        time.sleep(1.0)
-        self.assertEqual(self.rabbit.queue_counts(q), (0, 1), "running task must stay unacked")
-        self.assertEqual(r.get(timeout=10), 2)
+        w = self.start_worker(q)
+        r = self.app().send_task("celeriac.sleep", args=[4], queue=q)
+        self.assertTrue(w.wait_log("received task=celeriac.sleep"))
+        counts = None
+        deadline = time.time() + 3
+        while time.time() < deadline and counts != (0, 1):
+            counts = self.rabbit.queue_counts(q)
+        self.assertEqual(counts, (0, 1), "a running task must stay unacked")
+        self.assertEqual(r.state, "PENDING")
+        self.assertEqual(r.get(timeout=10), 4)
         time.sleep(0.3)
         self.assertEqual(self.rabbit.queue_counts(q), (0, 0))
 
