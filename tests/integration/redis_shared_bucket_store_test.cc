@@ -1,0 +1,203 @@
+// RedisSharedBucketStore against a throwaway redis-server on 127.0.0.1: the real
+// kSharedBucketScript, on a real loop. Bucket capacities are per minute, so the few
+// milliseconds a test takes refill a negligible fraction of a token.
+
+#include "worker/redis/redis_shared_bucket_store.h"
+
+#include <gtest/gtest.h>
+#include <hiredis/hiredis.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "redis_server.h"
+#include "stub_server.h"
+#include "test_loop.h"
+#include "worker/uv/uv_dispatcher.h"
+
+namespace celeriac::testing::integration {
+namespace {
+
+using balancer::SharedBucketSpec;
+using balancer::SharedReserveResult;
+using Status = balancer::SharedReserveResult::Status;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using worker::redis::RedisSharedBucketStore;
+using worker::redis::RedisSharedBucketStoreOptions;
+
+class RedisSharedBucketStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override { dispatcher_ = std::make_unique<worker::uv::UvDispatcher>(loop_.get()); }
+  void TearDown() override {
+    stores_.clear();
+    dispatcher_.reset();
+    EXPECT_EQ(loop_.close(), 0) << "a uv handle was left open";
+  }
+
+  RedisSharedBucketStore& makeStore(int port, RedisSharedBucketStoreOptions options = {}) {
+    worker::redis::RedisUrl url;
+    url.port = port;
+    RedisSharedBucketStore::Callbacks callbacks;
+    callbacks.on_unavailable = [this](const std::string& reason) {
+      ++unavailable_events_;
+      last_reason_ = reason;
+    };
+    stores_.push_back(
+        std::make_unique<RedisSharedBucketStore>(*dispatcher_, url, options, std::move(callbacks)));
+    stores_.back()->start();
+    return *stores_.back();
+  }
+  bool waitAvailable(RedisSharedBucketStore& store) {
+    return loop_.runUntil([&] { return store.available(); }, seconds(5));
+  }
+
+  SharedReserveResult reserve(RedisSharedBucketStore& store, std::vector<SharedBucketSpec> b) {
+    return run(store, std::move(b), false);
+  }
+  SharedReserveResult adjust(RedisSharedBucketStore& store, std::vector<SharedBucketSpec> b) {
+    return run(store, std::move(b), true);
+  }
+  SharedReserveResult run(RedisSharedBucketStore& store, std::vector<SharedBucketSpec> buckets,
+                          bool is_adjust) {
+    std::optional<SharedReserveResult> out;
+    bool inside = true;
+    auto done = [&](SharedReserveResult r) {
+      EXPECT_FALSE(inside) << "callback fired inside the call";
+      out = r;
+    };
+    if (is_adjust) {
+      store.adjust(std::move(buckets), done);
+    } else {
+      store.reserve(std::move(buckets), done);
+    }
+    inside = false;
+    EXPECT_TRUE(loop_.runUntil([&] { return out.has_value(); }, seconds(5)));
+    return out.value_or(SharedReserveResult{});
+  }
+
+  static SharedBucketSpec rpm(const std::string& alias, double capacity, double amount) {
+    return {balancer::sharedBucketTag(alias, "gpt-4o") + ":rpm", capacity, amount};
+  }
+  static SharedBucketSpec tpm(const std::string& alias, double capacity, double amount) {
+    return {balancer::sharedBucketTag(alias, "gpt-4o") + ":tpm", capacity, amount};
+  }
+
+  RedisServer redis_;
+  TestLoop loop_;
+  std::unique_ptr<worker::uv::UvDispatcher> dispatcher_;
+  std::vector<std::unique_ptr<RedisSharedBucketStore>> stores_;
+  int unavailable_events_ = 0;
+  std::string last_reason_;
+};
+
+TEST_F(RedisSharedBucketStoreTest, ReservesEveryBucketOrNone) {
+  auto& store = makeStore(redis_.port());
+  ASSERT_TRUE(waitAvailable(store));
+  EXPECT_EQ(reserve(store, {rpm("k", 10, 1), tpm("k", 100, 60)}).status, Status::kReserved);
+  // TPM holds 40 now: the pair is refused, with the time until 60 would fit (~12 s).
+  const SharedReserveResult refused = reserve(store, {rpm("k", 10, 1), tpm("k", 100, 60)});
+  EXPECT_EQ(refused.status, Status::kRefused);
+  EXPECT_GT(refused.retry_after, seconds(10));
+  EXPECT_LE(refused.retry_after, seconds(13));
+  // The refusal took nothing from the RPM bucket: all 9 remaining requests are there.
+  EXPECT_EQ(reserve(store, {rpm("k", 10, 9)}).status, Status::kReserved);
+  EXPECT_EQ(reserve(store, {rpm("k", 10, 1)}).status, Status::kRefused);
+}
+
+TEST_F(RedisSharedBucketStoreTest, RefundThroughAdjustGivesTokensBack) {
+  auto& store = makeStore(redis_.port());
+  ASSERT_TRUE(waitAvailable(store));
+  EXPECT_EQ(reserve(store, {tpm("k", 500, 500)}).status, Status::kReserved);
+  EXPECT_EQ(reserve(store, {tpm("k", 500, 100)}).status, Status::kRefused);
+  EXPECT_EQ(adjust(store, {tpm("k", 500, -200)}).status, Status::kReserved);  // applied
+  EXPECT_EQ(reserve(store, {tpm("k", 500, 190)}).status, Status::kReserved);
+  EXPECT_EQ(reserve(store, {tpm("k", 500, 100)}).status, Status::kRefused);
+  // A debt (positive adjust) is charged even past empty.
+  EXPECT_EQ(adjust(store, {tpm("k", 500, 300)}).status, Status::kReserved);
+  const SharedReserveResult in_debt = reserve(store, {tpm("k", 500, 1)});
+  EXPECT_EQ(in_debt.status, Status::kRefused);
+  EXPECT_GT(in_debt.retry_after, seconds(30));  // ~290 tokens of debt at 500/min
+}
+
+TEST_F(RedisSharedBucketStoreTest, TwoStoresSharingAKeyStayWithinOneLimit) {
+  auto& a = makeStore(redis_.port());
+  auto& b = makeStore(redis_.port());
+  ASSERT_TRUE(waitAvailable(a));
+  ASSERT_TRUE(waitAvailable(b));
+  // Both fire all their requests at once, interleaved on two connections.
+  int reserved = 0, refused = 0, answered = 0;
+  for (int i = 0; i < 30; ++i) {
+    for (RedisSharedBucketStore* s : {&a, &b}) {
+      s->reserve({rpm("shared", 20, 1), tpm("shared", 10'000, 50)}, [&](SharedReserveResult r) {
+        ++answered;
+        if (r.status == Status::kReserved) ++reserved;
+        if (r.status == Status::kRefused) ++refused;
+      });
+    }
+  }
+  ASSERT_TRUE(loop_.runUntil([&] { return answered == 60; }, seconds(5)));
+  EXPECT_EQ(reserved, 20);
+  EXPECT_EQ(refused, 40);
+}
+
+TEST_F(RedisSharedBucketStoreTest, RunsAgainWithEvalAfterTheScriptCacheIsFlushed) {
+  auto& store = makeStore(redis_.port());
+  ASSERT_TRUE(waitAvailable(store));
+  EXPECT_EQ(reserve(store, {rpm("k", 10, 1)}).status, Status::kReserved);  // EVALSHA path
+  std::unique_ptr<redisContext, void (*)(redisContext*)> sync(
+      redisConnect("127.0.0.1", redis_.port()), &redisFree);
+  ASSERT_TRUE(sync && sync->err == 0);
+  freeReplyObject(redisCommand(sync.get(), "SCRIPT FLUSH"));
+  EXPECT_EQ(reserve(store, {rpm("k", 10, 1)}).status, Status::kReserved);  // NOSCRIPT->EVAL
+  EXPECT_EQ(reserve(store, {rpm("k", 10, 8)}).status, Status::kReserved);
+  EXPECT_EQ(reserve(store, {rpm("k", 10, 1)}).status, Status::kRefused);
+  EXPECT_EQ(unavailable_events_, 0) << last_reason_;
+}
+
+TEST_F(RedisSharedBucketStoreTest, RedisDownIsReportedUnavailableThenRecovers) {
+  RedisSharedBucketStoreOptions options;
+  options.backoff_min = milliseconds(50);
+  options.backoff_max = milliseconds(200);
+  auto& store = makeStore(redis_.port(), options);
+  ASSERT_TRUE(waitAvailable(store));
+  EXPECT_EQ(reserve(store, {rpm("k", 10, 1)}).status, Status::kReserved);
+
+  redis_.stop();
+  ASSERT_TRUE(loop_.runUntil([&] { return !store.available(); }, seconds(5)));
+  EXPECT_GT(unavailable_events_, 0);
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(reserve(store, {rpm("k", 10, 1)}).status, Status::kUnavailable);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, milliseconds(1000));
+
+  redis_.start();  // same port, empty data
+  ASSERT_TRUE(waitAvailable(store));
+  EXPECT_EQ(reserve(store, {rpm("k", 10, 1)}).status, Status::kReserved);
+}
+
+TEST_F(RedisSharedBucketStoreTest, NothingListeningIsUnavailableWithinTheConnectTimeout) {
+  RedisSharedBucketStoreOptions options;
+  options.connect_timeout = milliseconds(200);
+  auto& store = makeStore(unusedLoopbackPort(), options);
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(reserve(store, {rpm("k", 10, 1)}).status, Status::kUnavailable);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, milliseconds(1000));
+  EXPECT_FALSE(store.available());
+  EXPECT_GT(unavailable_events_, 0);
+}
+
+TEST_F(RedisSharedBucketStoreTest, ClosingDropsPendingCallbacks) {
+  auto& store = makeStore(redis_.port());
+  ASSERT_TRUE(waitAvailable(store));
+  int calls = 0;
+  store.reserve({rpm("k", 10, 1)}, [&](SharedReserveResult) { ++calls; });
+  store.close();
+  loop_.runFor(milliseconds(50));
+  EXPECT_EQ(calls, 0);
+  EXPECT_EQ(reserve(store, {rpm("k", 10, 1)}).status, Status::kUnavailable);
+}
+
+}  // namespace
+}  // namespace celeriac::testing::integration
