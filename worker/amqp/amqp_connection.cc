@@ -15,6 +15,9 @@ namespace celeriac::worker::amqp {
 namespace {
 
 constexpr amqp_channel_t kConsumeChannel = 1;
+// Publishing gets a channel of its own in confirm mode: confirms and consumer acks
+// never share delivery-tag sequences.
+constexpr amqp_channel_t kPublishChannel = 2;
 constexpr int kFrameMax = 131072;
 
 amqp_bytes_t bytesOf(const std::string& s) {
@@ -65,7 +68,8 @@ timeval toTimeval(std::chrono::milliseconds ms) {
 // Owns a rabbitmq-c connection; destroying it closes the socket without a handshake.
 struct AmqpConnection::Handle {
   amqp_connection_state_t conn = nullptr;
-  std::vector<std::string> consumer_tags;
+  std::vector<std::string> consumer_tags;  // consumer_tags[i] consumes consumed_queues[i]
+  std::vector<std::string> consumed_queues;
   ~Handle() {
     if (conn != nullptr) amqp_destroy_connection(conn);
   }
@@ -148,13 +152,36 @@ void AmqpConnection::ConnectJob::run() {
                                   0, 0, amqp_empty_table);
     if (!check(amqp_get_rpc_reply(h->conn), "basic.consume " + q.name)) return;
     h->consumer_tags.push_back(bytesToString(ok->consumer_tag));
+    h->consumed_queues.push_back(q.name);
+  }
+  amqp_channel_open(h->conn, kPublishChannel);
+  if (!check(amqp_get_rpc_reply(h->conn), "channel.open (publish)")) return;
+  amqp_confirm_select(h->conn, kPublishChannel);
+  if (!check(amqp_get_rpc_reply(h->conn), "confirm.select")) return;
+  for (const DelayTier& tier : topology.delay_tiers) {
+    const std::string name = tier.exchange();
+    amqp_exchange_declare(h->conn, kPublishChannel, bytesOf(name), amqp_cstring_bytes("fanout"),
+                          0, 1, 0, 0, amqp_empty_table);
+    if (!check(amqp_get_rpc_reply(h->conn), "declare exchange " + name)) return;
+    // Expired messages go to the default exchange with their own routing key: the
+    // task queue they were parked from.
+    nlohmann::json args = {{"x-message-ttl", tier.ttl.count()}, {"x-dead-letter-exchange", ""}};
+    if (topology.quorum_delay_queues) args["x-queue-type"] = "quorum";
+    TableBuilder table(args);
+    amqp_queue_declare(h->conn, kPublishChannel, bytesOf(name), 0, 1, 0, 0, table.table());
+    if (!check(amqp_get_rpc_reply(h->conn), "declare queue " + name)) return;
+    amqp_queue_bind(h->conn, kPublishChannel, bytesOf(name), bytesOf(name), amqp_empty_bytes,
+                    amqp_empty_table);
+    if (!check(amqp_get_rpc_reply(h->conn), "declare binding " + name)) return;
   }
   // From here on the loop thread never waits on a reply, except in close().
   handle = std::move(h);
 }
 
-AmqpConnection::AmqpConnection(uv_loop_t* loop, AmqpOptions options, Callbacks callbacks)
+AmqpConnection::AmqpConnection(uv_loop_t* loop, balancer::Dispatcher& dispatcher,
+                               AmqpOptions options, Callbacks callbacks)
     : loop_(loop),
+      dispatcher_(dispatcher),
       options_(std::move(options)),
       callbacks_(std::move(callbacks)),
       backoff_(options_.backoff_min) {
@@ -221,6 +248,7 @@ void AmqpConnection::onConnected(std::unique_ptr<ConnectJob> job) {
   conn_ = std::move(job->handle);
   ++generation_;
   acks_.reset();
+  publish_seq_ = 0;  // confirm tags restart on the new channel
   state_ = State::kOpen;
   consuming_ = true;
   backoff_ = options_.backoff_min;
@@ -265,6 +293,10 @@ void AmqpConnection::drain() {
     if (reply.reply_type == AMQP_RESPONSE_NORMAL) {
       Delivery d;
       d.ref = DeliveryRef{generation_, envelope.delivery_tag};
+      const std::string consumer_tag = bytesToString(envelope.consumer_tag);
+      for (std::size_t i = 0; i < conn_->consumer_tags.size(); ++i) {
+        if (conn_->consumer_tags[i] == consumer_tag) d.queue = conn_->consumed_queues[i];
+      }
       const amqp_basic_properties_t& p = envelope.message.properties;
       celery::RawMessage& m = d.message;
       if ((p._flags & AMQP_BASIC_CONTENT_TYPE_FLAG) != 0) m.content_type = bytesToString(p.content_type);
@@ -308,6 +340,16 @@ bool AmqpConnection::handleOtherFrame() {
   }
   if (frame.frame_type != AMQP_FRAME_METHOD) return true;  // stray header/body: skip
   switch (frame.payload.method.id) {
+    case AMQP_BASIC_ACK_METHOD: {
+      const auto* m = static_cast<amqp_basic_ack_t*>(frame.payload.method.decoded);
+      if (frame.channel == kPublishChannel) confirmed(m->delivery_tag, m->multiple != 0, true);
+      return state_ == State::kOpen;
+    }
+    case AMQP_BASIC_NACK_METHOD: {
+      const auto* m = static_cast<amqp_basic_nack_t*>(frame.payload.method.decoded);
+      if (frame.channel == kPublishChannel) confirmed(m->delivery_tag, m->multiple != 0, false);
+      return state_ == State::kOpen;
+    }
     case AMQP_BASIC_QOS_OK_METHOD:
     case AMQP_BASIC_CANCEL_OK_METHOD:
     case AMQP_BASIC_CONSUME_OK_METHOD:
@@ -393,6 +435,65 @@ void AmqpConnection::cancelConsumers() {
   }
 }
 
+void AmqpConnection::publish(OutgoingMessage message, std::function<void(bool)> done) {
+  if (state_ != State::kOpen) {
+    dispatcher_.post([done = std::move(done)] { done(false); });
+    return;
+  }
+  amqp_basic_properties_t props{};
+  props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_CONTENT_ENCODING_FLAG |
+                 AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_HEADERS_FLAG;
+  props.content_type = bytesOf(message.content_type);
+  props.content_encoding = bytesOf(message.content_encoding);
+  props.delivery_mode = 2;  // persistent
+  TableBuilder headers(message.headers);
+  props.headers = headers.table();
+  if (!message.correlation_id.empty()) {
+    props._flags |= AMQP_BASIC_CORRELATION_ID_FLAG;
+    props.correlation_id = bytesOf(message.correlation_id);
+  }
+  if (!message.reply_to.empty()) {
+    props._flags |= AMQP_BASIC_REPLY_TO_FLAG;
+    props.reply_to = bytesOf(message.reply_to);
+  }
+  if (message.priority) {
+    props._flags |= AMQP_BASIC_PRIORITY_FLAG;
+    props.priority = *message.priority;
+  }
+  const int rc = amqp_basic_publish(conn_->conn, kPublishChannel, bytesOf(message.exchange),
+                                    bytesOf(message.routing_key), 0, 0, &props,
+                                    bytesOf(message.body));
+  if (rc != AMQP_STATUS_OK) {
+    dispatcher_.post([done = std::move(done)] { done(false); });
+    broken(std::string("publish failed: ") + amqp_error_string2(rc));
+    return;
+  }
+  pending_confirms_.emplace(++publish_seq_, std::move(done));
+}
+
+void AmqpConnection::confirmed(std::uint64_t tag, bool multiple, bool ok) {
+  auto end = multiple ? pending_confirms_.upper_bound(tag) : pending_confirms_.find(tag);
+  auto begin = multiple ? pending_confirms_.begin() : end;
+  if (!multiple) {
+    if (end == pending_confirms_.end()) return;
+    ++end;
+  }
+  std::vector<std::function<void(bool)>> callbacks;
+  for (auto it = begin; it != end; ++it) callbacks.push_back(std::move(it->second));
+  pending_confirms_.erase(begin, end);
+  for (auto& cb : callbacks) cb(ok);
+}
+
+void AmqpConnection::failPendingPublishes() {
+  // The broker may or may not have stored them; callers treat them as not stored.
+  auto pending = std::move(pending_confirms_);
+  pending_confirms_.clear();
+  publish_seq_ = 0;
+  for (auto& [tag, cb] : pending) {
+    dispatcher_.post([cb = std::move(cb)] { cb(false); });
+  }
+}
+
 void AmqpConnection::sendHeartbeat() {
   if (state_ != State::kOpen) return;
   const std::uint64_t silent_ms = uv_now(loop_) - last_receive_ms_;
@@ -414,6 +515,7 @@ void AmqpConnection::broken(const std::string& reason) {
   uv_timer_stop(heartbeat_timer_);
   conn_.reset();
   acks_.reset();
+  failPendingPublishes();
   ++url_index_;
   if (callbacks_.on_broken) callbacks_.on_broken(reason);
   scheduleReconnect();
@@ -452,6 +554,7 @@ void AmqpConnection::close() {
   uv_timer_stop(heartbeat_timer_);
   uv_timer_stop(backoff_timer_);
   conn_.reset();
+  failPendingPublishes();
 }
 
 }  // namespace celeriac::worker::amqp

@@ -45,6 +45,12 @@
 #include <string>
 #include <vector>
 
+#include <map>
+#include <optional>
+
+#include <nlohmann/json.hpp>
+
+#include "balancer/dispatcher.h"
 #include "worker/amqp/ack_tracker.h"
 #include "worker/amqp/broker_url.h"
 #include "worker/amqp/topology.h"
@@ -59,7 +65,21 @@ struct DeliveryRef {
 
 struct Delivery {
   DeliveryRef ref;
+  std::string queue;  // the queue it was consumed from
   celery::RawMessage message;
+};
+
+// A message to publish with publisher confirms (parking, later chain steps).
+struct OutgoingMessage {
+  std::string exchange;
+  std::string routing_key;
+  std::string content_type = "application/json";
+  std::string content_encoding = "utf-8";
+  std::string correlation_id;
+  std::string reply_to;
+  std::optional<std::uint8_t> priority;
+  nlohmann::json headers = nlohmann::json::object();
+  std::string body;
 };
 
 struct AmqpOptions {
@@ -84,7 +104,8 @@ class AmqpConnection {
     std::function<void(const std::string& reason)> on_fatal;
   };
 
-  AmqpConnection(uv_loop_t* loop, AmqpOptions options, Callbacks callbacks);
+  AmqpConnection(uv_loop_t* loop, balancer::Dispatcher& dispatcher, AmqpOptions options,
+                 Callbacks callbacks);
   ~AmqpConnection();
   AmqpConnection(const AmqpConnection&) = delete;
   AmqpConnection& operator=(const AmqpConnection&) = delete;
@@ -104,6 +125,12 @@ class AmqpConnection {
   // Stops consuming (basic.cancel for every queue); deliveries already sent still arrive.
   void cancelConsumers();
 
+  // Publishes persistently on the confirm channel. `done(true)` fires once the broker
+  // confirmed it (it is then durable); `done(false)` if the broker nacked it or the
+  // connection broke first (it may or may not have been stored: callers treat it as
+  // not stored). Fires exactly once, never inside this call.
+  void publish(OutgoingMessage message, std::function<void(bool confirmed)> done);
+
   [[nodiscard]] bool isOpen() const { return state_ == State::kOpen; }
   [[nodiscard]] std::uint64_t generation() const { return generation_; }
   [[nodiscard]] std::uint16_t prefetch() const { return options_.prefetch; }
@@ -121,14 +148,19 @@ class AmqpConnection {
   void scheduleReconnect();
   void flushAcks();
   void sendHeartbeat();
+  void confirmed(std::uint64_t tag, bool multiple, bool ok);
+  void failPendingPublishes();
 
   uv_loop_t* loop_;
+  balancer::Dispatcher& dispatcher_;
   AmqpOptions options_;
   Callbacks callbacks_;
   State state_ = State::kIdle;
   std::unique_ptr<Handle> conn_;
   std::uint64_t generation_ = 0;
   AckTracker acks_;
+  std::uint64_t publish_seq_ = 0;  // confirm-mode delivery tags on the publish channel
+  std::map<std::uint64_t, std::function<void(bool)>> pending_confirms_;
   std::size_t url_index_ = 0;
   std::chrono::milliseconds backoff_;
   bool consuming_ = false;

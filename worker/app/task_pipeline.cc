@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "worker/app/parking.h"
 #include "worker/celery/exception_info.h"
 #include "worker/celery/message_decoder.h"
 #include "worker/celery/result_document.h"
@@ -97,6 +98,10 @@ void TaskPipeline::onDelivery(amqp::Delivery delivery) {
   }
   if (m.eta) {
     const auto delay = duration_cast<milliseconds>(*m.eta - dispatcher_.clock().wallNow());
+    if (delay > options_.eta_hold_limit && ports_.publish && !options_.delay_tiers.empty()) {
+      park(std::move(job), delay, "eta");
+      return;
+    }
     if (delay.count() > 0) {
       hold(std::move(job), delay);
       return;
@@ -142,6 +147,28 @@ void TaskPipeline::hold(std::unique_ptr<Job> job, milliseconds delay) {
   // Like Celery (spec 8.2): each held ETA message raises prefetch by one, so held
   // tasks never starve the window of tasks that can run now.
   updatePrefetch();
+}
+
+void TaskPipeline::park(std::unique_ptr<Job> job, milliseconds delay, const std::string& reason) {
+  const auto tier = pickTier(options_.delay_tiers, delay);
+  const amqp::DeliveryRef ref = job->delivery.ref;
+  amqp::OutgoingMessage out =
+      parkedMessage(job->delivery, *tier, reason, dispatcher_.clock().wallNow());
+  log()->info("parked task_id={} reason={} tier={} due_in_ms={} parks={}", job->message.id,
+              reason, tier->name, delay.count(), out.headers[kParkCountHeader].dump());
+  ++counters_.parked;
+  ++parking_;
+  // The original is acked only once the broker confirmed the parked copy: a crash in
+  // between leaves two copies at worst (at-least-once), never none.
+  ports_.publish(std::move(out), [this, ref, id = job->message.id](bool confirmed) {
+    --parking_;
+    if (confirmed) {
+      ports_.ack(ref);
+    } else {
+      log()->warn("park of task_id={} not confirmed; returning it to its queue", id);
+      ports_.reject(ref, true);
+    }
+  });
 }
 
 void TaskPipeline::updatePrefetch() {

@@ -5,6 +5,7 @@
 //              │       unknown task? ─store FAILURE NotRegistered──────────▶ reject
 //              │       expired? ─────store REVOKED "expired"───────────────▶ ack
 //              ▼
+//           eta far ahead? ─park in a delay tier (confirmed publish)──▶ ack
 //           eta in the future? ─hold (timer, prefetch+1)─┐
 //              ▼                                         ▼
 //           ready queue ──(slot free, results writable)──▶ start
@@ -46,6 +47,8 @@ struct PipelinePorts {
   std::function<void(std::string key, std::string document, std::function<void()> done)> store;
   // False while results cannot be written (Redis down or backlog full).
   std::function<bool()> store_accepting;
+  // Publishes with a broker confirm (parking). Unset: ETA tasks are always held.
+  std::function<void(amqp::OutgoingMessage, std::function<void(bool confirmed)>)> publish;
 };
 
 struct PipelineOptions {
@@ -56,6 +59,10 @@ struct PipelineOptions {
   bool track_started = false;    // default for tasks that do not say
   bool result_extended = false;  // Celery's result_extended: name/args/kwargs/worker/queue
   int pid = 0;                   // reported in STARTED documents
+  // ETAs further away than this are parked in a delay tier instead of being held in
+  // memory, so prefetch never fills with sleeping tasks (issue 5).
+  std::chrono::milliseconds eta_hold_limit{10'000};
+  std::vector<amqp::DelayTier> delay_tiers;  // shortest first; empty: never park
 };
 
 struct PipelineCounters {
@@ -64,6 +71,7 @@ struct PipelineCounters {
   std::uint64_t failed = 0;
   std::uint64_t rejected = 0;
   std::uint64_t revoked = 0;
+  std::uint64_t parked = 0;
   std::map<std::string, std::uint64_t> total_by_task;  // `inspect stats` "total"
 };
 
@@ -93,6 +101,8 @@ class TaskPipeline {
   [[nodiscard]] std::size_t held() const { return held_.size(); }
   // Tasks whose result write is still pending.
   [[nodiscard]] std::size_t storing() const { return storing_; }
+  // Parked messages whose publish the broker has not confirmed yet.
+  [[nodiscard]] std::size_t parking() const { return parking_; }
   [[nodiscard]] const PipelineCounters& counters() const { return counters_; }
 
  private:
@@ -102,6 +112,7 @@ class TaskPipeline {
   void refuse(const amqp::Delivery& delivery, const std::string& task_id,
               celery::ExceptionInfo error, const std::string& log_reason);
   void hold(std::unique_ptr<Job> job, std::chrono::milliseconds delay);
+  void park(std::unique_ptr<Job> job, std::chrono::milliseconds delay, const std::string& reason);
   void enqueue(std::unique_ptr<Job> job);
   void start(std::unique_ptr<Job> job);
   void finish(JobId id, tasks::TaskOutcome outcome);
@@ -122,6 +133,7 @@ class TaskPipeline {
   std::unordered_map<JobId, std::unique_ptr<Job>> active_; // running
   std::size_t running_ = 0;
   std::size_t storing_ = 0;
+  std::size_t parking_ = 0;
   bool starting_ = true;
   JobId starting_job_ = 0;  // the job whose handler is being called right now
   std::uint16_t prefetch_sent_ = 0;

@@ -76,7 +76,7 @@ void WorkerApp::Impl::build() {
   amqp_options.prefetch = config.prefetch();
   amqp_options.heartbeat = config.heartbeat;
   broker = std::make_unique<amqp::AmqpConnection>(
-      &loop, amqp_options,
+      &loop, *dispatcher, amqp_options,
       amqp::AmqpConnection::Callbacks{
           [this](amqp::Delivery d) { pipeline->onDelivery(std::move(d)); },
           [this](std::uint64_t generation) {
@@ -103,6 +103,9 @@ void WorkerApp::Impl::build() {
   ports.store_accepting = [this] {
     return store->connected() && store->backlog() < kMaxStoreBacklog;
   };
+  ports.publish = [this](amqp::OutgoingMessage m, std::function<void(bool)> done) {
+    broker->publish(std::move(m), std::move(done));
+  };
   PipelineOptions options;
   options.concurrency = config.concurrency;
   options.prefetch = config.prefetch();
@@ -111,6 +114,8 @@ void WorkerApp::Impl::build() {
   options.track_started = config.track_started;
   options.result_extended = config.result_extended;
   options.pid = static_cast<int>(getpid());
+  options.eta_hold_limit = config.eta_hold_limit;
+  options.delay_tiers = config.topology.delay_tiers;
   pipeline = std::make_unique<TaskPipeline>(*dispatcher, registry, std::move(ports), options);
 
   const auto install = [this](int signum) {
@@ -156,7 +161,7 @@ void WorkerApp::Impl::checkShutdown() {
   if (finished) return;
   const bool grace_over = uv_now(&loop) - shutdown_started_ms >=
                           static_cast<std::uint64_t>(config.shutdown_grace.count()) * 1000;
-  if (pipeline->running() == 0 && pipeline->storing() == 0) {
+  if (pipeline->running() == 0 && pipeline->storing() == 0 && pipeline->parking() == 0) {
     finish();
     return;
   }

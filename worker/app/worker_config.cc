@@ -6,6 +6,8 @@
 #include <limits>
 #include <sstream>
 
+#include "worker/app/parking.h"
+
 namespace celeriac::worker::app {
 
 std::uint16_t WorkerConfig::prefetch() const {
@@ -51,6 +53,8 @@ ParseOutcome parseWorkerArgs(int argc, const char* const* argv,
   long result_expires_s = 86400;
   long grace_s = 30;
   long heartbeat_s = 60;
+  long eta_hold_s = 10;
+  std::string delay_tiers = "5s,30s,2m,10m,1h";
 
   cli.add_option("-Q,--queues", queues, "Comma-separated queues to consume")->capture_default_str();
   cli.add_option("-c,--concurrency", cfg.concurrency, "Tasks in flight at once (not processes)")
@@ -81,7 +85,13 @@ ParseOutcome parseWorkerArgs(int argc, const char* const* argv,
   cli.add_option("--queue-max-priority", max_priority,
                  "Declare queues with x-max-priority (must match the Python app's setting)")
       ->check(CLI::Range(1, 255));
-  cli.add_option("--queue-type", queue_type, "classic or quorum")
+  cli.add_option("--delay-tiers", delay_tiers,
+                 "Delay-tier queues for parked tasks (celeriac.delay.<tier>); empty: never park")
+      ->capture_default_str();
+  cli.add_option("--eta-hold-limit", eta_hold_s,
+                 "ETAs further than this many seconds are parked, not held in memory")
+      ->check(CLI::Range(0L, 86400L))->capture_default_str();
+  cli.add_option("--queue-type", queue_type, "classic or quorum (also for delay queues)")
       ->check(CLI::IsMember({"classic", "quorum"}))->capture_default_str();
 
   try {
@@ -130,6 +140,15 @@ ParseOutcome parseWorkerArgs(int argc, const char* const* argv,
     }
     cfg.topology.queues.push_back(amqp::QueueSpec{q, max_priority, queue_type == "quorum"});
   }
+  auto tiers = parseDelayTiers(delay_tiers, error);
+  if (!tiers) {
+    outcome.exit_code = 2;
+    outcome.message = "--delay-tiers: " + error;
+    return outcome;
+  }
+  cfg.topology.delay_tiers = std::move(*tiers);
+  cfg.topology.quorum_delay_queues = queue_type == "quorum";
+  cfg.eta_hold_limit = std::chrono::seconds(eta_hold_s);
   if (cfg.topology.queues.empty()) {
     outcome.exit_code = 2;
     outcome.message = "--queues: give at least one queue name";

@@ -35,6 +35,7 @@ struct WorkerConfig {
   std::chrono::seconds result_expires{86400};
   std::chrono::seconds shutdown_grace{30};
   std::chrono::seconds heartbeat{60};
+  std::chrono::seconds eta_hold_limit{10};
 
   [[nodiscard]] std::uint16_t prefetch() const;
 };

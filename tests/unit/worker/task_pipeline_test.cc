@@ -27,6 +27,7 @@ struct FakePorts {
   };
   std::vector<Write> writes;
   bool accepting = true;
+  std::vector<std::pair<amqp::OutgoingMessage, std::function<void(bool)>>> published;
 
   PipelinePorts ports() {
     PipelinePorts p;
@@ -37,6 +38,9 @@ struct FakePorts {
       writes.push_back({std::move(key), json::parse(doc), std::move(done)});
     };
     p.store_accepting = [this] { return accepting; };
+    p.publish = [this](amqp::OutgoingMessage m, std::function<void(bool)> done) {
+      published.emplace_back(std::move(m), std::move(done));
+    };
     return p;
   }
   void completeAll() {
@@ -63,6 +67,7 @@ class TaskPipelineTest : public ::testing::Test {
 
   void make(PipelineOptions options = {}) {
     options.prefetch = 8;
+    options.delay_tiers = {{"5s", milliseconds(5000)}, {"10m", milliseconds(600000)}};
     pipeline_ = std::make_unique<TaskPipeline>(loop_, registry_, fake_.ports(), options);
   }
 
@@ -77,6 +82,7 @@ class TaskPipelineTest : public ::testing::Test {
     for (auto& [k, v] : extra_headers.items()) d.message.headers[k] = v;
     d.message.body = json::array({args, json::object(), nullptr}).dump();
     d.message.routing_key = "q";
+    d.queue = "q";
     return d;
   }
 
@@ -180,14 +186,14 @@ TEST_F(TaskPipelineTest, ExpiredTaskIsRevokedNotRunAndAcked) {
 TEST_F(TaskPipelineTest, EtaTaskIsHeldWithPrefetchRaisedAndRunsWhenDue) {
   make();
   pipeline_->onDelivery(delivery("celeriac.echo", "t5", json::array({"later"}),
-                                 {{"eta", isoIn(seconds(30))}}));
+                                 {{"eta", isoIn(seconds(8))}}));
   pipeline_->onDelivery(delivery("celeriac.echo", "t6", json::array({"now"})));
   loop_.runReady();
   EXPECT_EQ(pipeline_->held(), 1u);
   EXPECT_EQ(fake_.prefetch, std::vector<std::uint16_t>{9});
   EXPECT_EQ(fake_.lastFor("t5"), nullptr);
   ASSERT_NE(fake_.lastFor("t6"), nullptr) << "an ETA task must not block other work";
-  loop_.advance(seconds(29));
+  loop_.advance(seconds(7));
   EXPECT_EQ(fake_.lastFor("t5"), nullptr);
   loop_.advance(seconds(2));
   ASSERT_NE(fake_.lastFor("t5"), nullptr);
@@ -304,6 +310,43 @@ TEST_F(TaskPipelineTest, ChannelLossForgetsReservedAndHeldDeliveries) {
   EXPECT_NE(fake_.lastFor("a"), nullptr);
   EXPECT_EQ(fake_.lastFor("b"), nullptr);
   EXPECT_EQ(fake_.lastFor("c"), nullptr);
+}
+
+TEST_F(TaskPipelineTest, FarEtaIsParkedNotHeldAndAckedOnlyAfterTheBrokerConfirms) {
+  make();
+  pipeline_->onDelivery(delivery("celeriac.echo", "p1", json::array({1}),
+                                 {{"eta", isoIn(seconds(3600))}}));
+  EXPECT_EQ(pipeline_->held(), 0u) << "an hour-ahead task must not occupy prefetch";
+  EXPECT_TRUE(fake_.prefetch.empty());
+  ASSERT_EQ(fake_.published.size(), 1u);
+  EXPECT_EQ(fake_.published[0].first.exchange, "celeriac.delay.10m");
+  EXPECT_EQ(fake_.published[0].first.routing_key, "q");
+  EXPECT_TRUE(fake_.acked.empty()) << "acked before the broker confirmed the parked copy";
+  EXPECT_EQ(pipeline_->parking(), 1u);
+  fake_.published[0].second(true);
+  EXPECT_EQ(fake_.acked, std::vector<std::uint64_t>{1});
+  EXPECT_EQ(pipeline_->parking(), 0u);
+  EXPECT_TRUE(fake_.writes.empty()) << "a countdown task has no state to store";
+}
+
+TEST_F(TaskPipelineTest, UnconfirmedParkReturnsTheMessageToItsQueue) {
+  make();
+  pipeline_->onDelivery(delivery("celeriac.echo", "p2", json::array({1}),
+                                 {{"eta", isoIn(seconds(60))}}));
+  ASSERT_EQ(fake_.published.size(), 1u);
+  EXPECT_EQ(fake_.published[0].first.exchange, "celeriac.delay.5s");
+  fake_.published[0].second(false);
+  ASSERT_EQ(fake_.rejected.size(), 1u);
+  EXPECT_TRUE(fake_.rejected[0].second) << "must requeue, never drop";
+  EXPECT_TRUE(fake_.acked.empty());
+}
+
+TEST_F(TaskPipelineTest, NearEtaIsHeldNotParked) {
+  make();
+  pipeline_->onDelivery(delivery("celeriac.echo", "p3", json::array({1}),
+                                 {{"eta", isoIn(seconds(5))}}));
+  EXPECT_TRUE(fake_.published.empty());
+  EXPECT_EQ(pipeline_->held(), 1u);
 }
 
 }  // namespace

@@ -85,3 +85,23 @@ TEST(WorkerConfigTest, HelpExitsZeroWithUsage) {
 
 }  // namespace
 }  // namespace celeriac::worker::app
+
+namespace celeriac::worker::app {
+namespace {
+
+TEST(WorkerConfigTest, DelayTiersParseSortAndRejectNonsense) {
+  auto out = parse({"--delay-tiers", "2m,5s, 30s", "--eta-hold-limit", "20"});
+  ASSERT_TRUE(out.config) << out.message;
+  const auto& tiers = out.config->topology.delay_tiers;
+  ASSERT_EQ(tiers.size(), 3u);
+  EXPECT_EQ(tiers[0].name, "5s");
+  EXPECT_EQ(tiers[2].ttl.count(), 120000);
+  EXPECT_EQ(tiers[0].exchange(), "celeriac.delay.5s");
+  EXPECT_EQ(out.config->eta_hold_limit.count(), 20);
+  EXPECT_FALSE(parse({"--delay-tiers", "5 parsecs"}).config);
+  EXPECT_FALSE(parse({"--delay-tiers", "0s"}).config);
+  EXPECT_EQ(parse({}).config->topology.delay_tiers.size(), 5u);
+}
+
+}  // namespace
+}  // namespace celeriac::worker::app
