@@ -96,6 +96,27 @@ class WorkerBehaviour(SharedServers):
         self.assertEqual(later.get(timeout=15), "later")
         self.assertGreaterEqual(time.time() - sent, 2.9)
 
+    def test_countdown_an_hour_ahead_is_parked_and_occupies_no_prefetch_slot(self):
+        q = unique_queue()
+        w = self.start_worker(q)
+        r = self.app().send_task("celeriac.echo", args=["much later"], queue=q, countdown=3600)
+        self.assertTrue(w.wait_log("parked task_id=%s reason=eta tier=10m" % r.id), w.log_text())
+        deadline = time.time() + 5
+        while time.time() < deadline and self.rabbit.queue_counts("celeriac.delay.10m") != (1, 0):
+            time.sleep(0.1)
+        self.assertEqual(self.rabbit.queue_counts("celeriac.delay.10m"), (1, 0))
+        self.assertEqual(self.rabbit.queue_counts(q), (0, 0), "parked, so acked: no prefetch slot")
+        self.assertEqual(r.state, "PENDING")
+
+    def test_parked_countdown_comes_back_from_its_tier_and_runs(self):
+        q = unique_queue()
+        w = self.start_worker(q, extra=["--delay-tiers", "2s,1h", "--eta-hold-limit", "1"])
+        sent = time.time()
+        r = self.app().send_task("celeriac.echo", args=["back"], queue=q, countdown=4)
+        self.assertTrue(w.wait_log("parked task_id=%s reason=eta tier=2s" % r.id), w.log_text())
+        self.assertEqual(r.get(timeout=20), "back")
+        self.assertGreaterEqual(time.time() - sent, 3.9)
+
     def test_expired_task_is_revoked_and_not_run(self):
         q = unique_queue()
         self.start_worker(q)
