@@ -35,7 +35,7 @@ AdmissionControl::AdmissionControl(std::chrono::nanoseconds period) : period_(pe
 void AdmissionControl::configure(std::string_view pool, std::string_view model, RateLimits limits,
                                  SteadyTime now) {
   const std::string key = mapKey(pool, model);
-  Entry fresh{TokenBucket(static_cast<double>(limits.rpm), period_, now),
+  Entry fresh{RequestWindow(limits.rpm, period_),
               TokenBucket(static_cast<double>(limits.tpm), period_, now), Pause{}};
   auto it = entries_.find(key);
   if (it != entries_.end()) fresh.pause = it->second.pause;
@@ -49,7 +49,7 @@ AdmissionControl::Entry& AdmissionControl::entry(std::string_view pool, std::str
   if (it == entries_.end()) {
     it = entries_
              .emplace(std::move(key),
-                      Entry{TokenBucket(0, period_, now), TokenBucket(0, period_, now), Pause{}})
+                      Entry{RequestWindow(0, period_), TokenBucket(0, period_, now), Pause{}})
              .first;
   }
   return it->second;
@@ -65,13 +65,14 @@ AdmissionDecision AdmissionControl::check(std::string_view pool, std::string_vie
     return d;
   }
   // Check both before taking either, so that a refusal leaves both untouched.
-  const auto wait_requests = e.requests.timeUntil(1, now);
+  const SteadyTime requests_at = e.requests.availableAt(now);
   const auto wait_tokens = e.tokens.timeUntil(tokens, now);
-  if (wait_requests.count() > 0 || wait_tokens.count() > 0) {
-    d.verdict = wait_requests.count() > 0 ? AdmissionVerdict::kRequestsExhausted
-                                          : AdmissionVerdict::kTokensExhausted;
-    const auto wait = std::max(wait_requests, wait_tokens);
-    d.retry_at = wait == std::chrono::nanoseconds::max() ? SteadyTime::max() : now + wait;
+  if (requests_at > now || wait_tokens.count() > 0) {
+    d.verdict = requests_at > now ? AdmissionVerdict::kRequestsExhausted
+                                  : AdmissionVerdict::kTokensExhausted;
+    d.retry_at = wait_tokens == std::chrono::nanoseconds::max()
+                     ? SteadyTime::max()
+                     : std::max(requests_at, now + wait_tokens);
   }
   return d;
 }
@@ -81,7 +82,7 @@ AdmissionDecision AdmissionControl::tryReserve(std::string_view pool, std::strin
   AdmissionDecision d = check(pool, model, tokens, now);
   if (d.verdict != AdmissionVerdict::kAdmitted) return d;
   Entry& e = entry(pool, model, now);
-  e.requests.forceReserve(1, now);
+  e.requests.forceAdmit(now);
   e.tokens.forceReserve(tokens, now);
   d.reservation = Reservation{std::string(pool), std::string(model), tokens};
   return d;
@@ -90,14 +91,14 @@ AdmissionDecision AdmissionControl::tryReserve(std::string_view pool, std::strin
 SteadyTime AdmissionControl::availableAt(std::string_view pool, std::string_view model,
                                          double tokens, SteadyTime now) {
   Entry& e = entry(pool, model, now);
-  const auto wait = std::max(e.requests.timeUntil(1, now), e.tokens.timeUntil(tokens, now));
-  if (wait == std::chrono::nanoseconds::max()) return SteadyTime::max();
-  return std::max(now + wait, e.pause.until());
+  const auto wait_tokens = e.tokens.timeUntil(tokens, now);
+  if (wait_tokens == std::chrono::nanoseconds::max()) return SteadyTime::max();
+  return std::max({now + wait_tokens, e.requests.availableAt(now), e.pause.until()});
 }
 
 void AdmissionControl::release(const Reservation& r, SteadyTime now) {
   Entry& e = entry(r.pool, r.model, now);
-  e.requests.release(1, now);
+  e.requests.release();
   e.tokens.release(r.tokens, now);
 }
 
@@ -105,6 +106,11 @@ void AdmissionControl::reconcile(const Reservation& r, std::optional<double> act
                                  SteadyTime now) {
   Entry& e = entry(r.pool, r.model, now);
   e.tokens.reconcile(r.tokens, actual_tokens, now);
+}
+
+SteadyTime AdmissionControl::pausedUntil(std::string_view pool, std::string_view model,
+                                         SteadyTime now) {
+  return entry(pool, model, now).pause.until();
 }
 
 void AdmissionControl::pauseUntil(std::string_view pool, std::string_view model, SteadyTime until) {
@@ -125,8 +131,9 @@ void AdmissionControl::syncFromHeaders(std::string_view pool, std::string_view m
 AdmissionSnapshot AdmissionControl::snapshot(std::string_view pool, std::string_view model,
                                              SteadyTime now) {
   Entry& e = entry(pool, model, now);
-  return AdmissionSnapshot{e.requests.level(now), e.tokens.level(now), e.requests.capacity(),
-                           e.tokens.capacity(), e.pause.until()};
+  return AdmissionSnapshot{static_cast<double>(e.requests.remaining(now)), e.tokens.level(now),
+                           static_cast<double>(e.requests.limit()), e.tokens.capacity(),
+                           e.pause.until()};
 }
 
 }  // namespace celeriac::balancer

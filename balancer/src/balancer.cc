@@ -6,7 +6,6 @@
 
 #include "balancer/config_loader.h"
 #include "balancer/provider_codec.h"
-#include "balancer/rate_limit_info.h"
 
 namespace celeriac::balancer {
 namespace {
@@ -18,9 +17,6 @@ bool serves(const EndpointConfig& ep, std::string_view model) {
   return std::any_of(ep.models.begin(), ep.models.end(),
                      [&](const std::string& m) { return m == "*" || m == model; });
 }
-
-// With no Retry-After or reset header, a 429 pauses the key this long.
-constexpr milliseconds kDefault429Pause{1'000};
 
 }  // namespace
 
@@ -41,12 +37,14 @@ std::string_view toString(CallErrorKind kind) {
 }
 
 Balancer::Balancer(BalancerConfig config, Dispatcher& dispatcher, HttpTransport& transport,
-                   const SecretResolver& resolve_secret, std::uint64_t seed)
+                   const SecretResolver& resolve_secret, std::uint64_t seed,
+                   SharedBucketStore* shared_store)
     : config_(std::move(config)),
       dispatcher_(dispatcher),
       transport_(transport),
       seed_(seed),
       backoff_(config_.backoff, seed ^ 0xb0ffULL),
+      shared_store_(shared_store),
       alive_(std::make_shared<Balancer*>(this)) {
   ConfigLoader::validate(config_);
   const SteadyTime now = dispatcher_.clock().now();
@@ -64,19 +62,46 @@ Balancer::Balancer(BalancerConfig config, Dispatcher& dispatcher, HttpTransport&
                           "key '" + key.alias + "': no secret found in " + where);
       }
       const std::string& group = key.quota_group.empty() ? ec.quota_group : key.quota_group;
-      ep.keys.push_back(
-          {key.alias, std::move(*secret), group.empty() ? key.alias : "group:" + group, false});
+      ep.keys.push_back({key.alias, std::move(*secret),
+                         group.empty() ? key.alias : "group:" + group, false,
+                         key.shared.value_or(ec.shared)});
     }
-    if (ep.keys.empty()) ep.keys.push_back({"-", "", "endpoint:" + ec.name, false});
+    if (ep.keys.empty()) ep.keys.push_back({"-", "", "endpoint:" + ec.name, false, ec.shared});
     for (const KeyState& key : ep.keys) {
       for (const auto& [model, limits] : ec.limits) {
         // A quota group is configured once: its keys share one pair of buckets.
-        if (configured.insert(key.pool + '\x1f' + model).second) {
+        if (!configured.insert(key.pool + '\x1f' + model).second) continue;
+        if (!key.shared) {
           admission_.configure(key.pool, model, limits, now);
+          continue;
         }
+        // The store enforces the full limits across replicas; the local buckets are only
+        // the fallback, sized to this replica's share.
+        shared_limits_.emplace(key.pool + '\x1f' + model, limits);
+        const auto share = [&](std::int64_t limit) {
+          return limit == 0 ? 0 : std::max<std::int64_t>(1, limit / ec.replicas);
+        };
+        admission_.configure(key.pool, model, {share(limits.rpm), share(limits.tpm)}, now);
       }
     }
     endpoints_.push_back(std::move(ep));
+  }
+  if (config_.health_check.enabled) {
+    // A probe carries the endpoint's auth headers (a /models GET needs them), built by
+    // its codec like a chat request, then turned into a GET of the probe path.
+    std::vector<HttpRequest> probes;
+    for (const EndpointState& ep : endpoints_) {
+      HttpRequest probe =
+          codecFor(ep.config.provider)
+              .buildRequest(ChatRequest{}, RequestSettings{}, ep.config, ep.keys.front().secret);
+      probe.method = "GET";
+      probe.url = ep.config.base_url + config_.health_check.path;
+      probe.body.clear();
+      probes.push_back(std::move(probe));
+    }
+    health_ = std::make_unique<HealthChecker>(config_.health_check, dispatcher_, transport_,
+                                              std::move(probes));
+    health_->start();
   }
 }
 
@@ -181,7 +206,7 @@ CallId Balancer::submit(ChatRequest request, Callback done) {
 
 void Balancer::step(CallId id) {
   auto it = calls_.find(id);
-  if (it == calls_.end() || it->second->http) return;
+  if (it == calls_.end() || it->second->http || it->second->reserving) return;
   Call& c = *it->second;
   const SteadyTime now = dispatcher_.clock().now();
   auto failure = [&](CallErrorKind kind, std::string message) {
@@ -236,6 +261,10 @@ bool Balancer::tryStart(Call& c, SteadyTime& earliest) {
                            {}});
         earliest = std::min(earliest, retry_at);
       };
+      if (health_ && !health_->healthy(e)) {
+        skip("unhealthy", "", health_->nextRoundAt());
+        continue;
+      }
       if (!t.breaker.canAttempt(now)) {
         skip("breaker_open", "", t.breaker.retryAt(now));
         continue;
@@ -253,23 +282,22 @@ bool Balancer::tryStart(Call& c, SteadyTime& earliest) {
           resolveSettings(c.request, ep.config, model, config_.default_max_tokens).max_tokens);
       // Keys in turn from the endpoint's cursor, so load spreads over a replica's keys.
       std::optional<std::size_t> usable;
-      std::optional<AdmissionDecision> refusal;
+      std::optional<KeyCheck> refusal;
       std::size_t refused_key = 0;
       for (std::size_t n = 0; n < ep.keys.size() && !usable; ++n) {
         const std::size_t k = (ep.key_cursor + n) % ep.keys.size();
         if (ep.keys[k].invalid) continue;
-        AdmissionDecision d = admission_.check(ep.keys[k].pool, model, tokens, now);
-        if (d.verdict == AdmissionVerdict::kAdmitted) {
+        KeyCheck check = checkKey(ep.keys[k], model, tokens, now);
+        if (check.ok) {
           usable = k;
-        } else if (!refusal || d.retry_at < refusal->retry_at) {
-          refusal = d;
+        } else if (!refusal || check.retry_at < refusal->retry_at) {
+          refusal = std::move(check);
           refused_key = k;
         }
       }
       if (!usable) {
         if (refusal) {
-          skip(std::string(toString(refusal->verdict)), ep.keys[refused_key].alias,
-               refusal->retry_at);
+          skip(refusal->reason, ep.keys[refused_key].alias, refusal->retry_at);
         } else {
           skip("key_invalid", "", SteadyTime::max());
         }
@@ -287,151 +315,62 @@ bool Balancer::tryStart(Call& c, SteadyTime& earliest) {
     EndpointState& ep = endpoints_[e];
     const std::size_t k = chosen_key[pick];
     ep.key_cursor = k + 1;
-    Target& t = target(e, model);
     const RequestSettings settings =
         resolveSettings(c.request, ep.config, model, config_.default_max_tokens);
-    AdmissionDecision d = admission_.tryReserve(
-        ep.keys[k].pool, model, static_cast<double>(c.prompt_tokens + settings.max_tokens), now);
-    c.trial = t.breaker.state(now) == BreakerState::kHalfOpen;
-    if (!d.reservation || !t.breaker.tryAcquire(now)) {
-      // Unreachable while check() and canAttempt() above agree; stay safe regardless.
-      if (d.reservation) admission_.release(*d.reservation, now);
-      earliest = std::min(earliest, now + milliseconds(1));
-      return false;
+    const double tokens = static_cast<double>(c.prompt_tokens + settings.max_tokens);
+    if (usesStore(ep.keys[k], model)) {
+      reserveShared(c, e, k, model, tokens);  // answers later, in onSharedReserve()
+      return true;
     }
-    HttpRequest http = codecFor(ep.config.provider)
-                           .buildRequest(c.request, settings, ep.config, ep.keys[k].secret);
-    // The transport enforces our deadline too, so no separate deadline timer is needed.
-    const auto left = std::chrono::ceil<milliseconds>(c.deadline - now);
-    http.total_timeout = std::min(http.total_timeout, left);
-    http.connect_timeout = std::min(http.connect_timeout, http.total_timeout);
-    if (c.attempts == 0) {
-      ep.budget.recordRequest(now);
-    } else {
-      ep.budget.recordRetry(now);
-    }
-    ++c.attempts;
-    ++t.in_flight;
-    t.stats.recordRequest();
-    ++total_requests_;
-    c.endpoint = e;
-    c.key = k;
-    c.model = model;
-    c.reservation = std::move(d.reservation);
-    c.started = now;
-    const CallId id = c.id;
-    c.http = transport_.send(std::move(http),
-                             [weak = std::weak_ptr<Balancer*>(alive_), id](HttpResponse r) {
-                               if (auto self = weak.lock()) (*self)->onResponse(id, std::move(r));
-                             });
-    return true;
+    AdmissionDecision d = admission_.tryReserve(ep.keys[k].pool, model, tokens, now);
+    if (d.reservation && launch(c, e, k, model, std::move(*d.reservation), false)) return true;
+    // Unreachable while checkKey() and canAttempt() above agree; stay safe regardless.
+    if (d.reservation) admission_.release(*d.reservation, now);
+    earliest = std::min(earliest, now + milliseconds(1));
+    return false;
   }
   return false;
 }
 
-void Balancer::onResponse(CallId id, HttpResponse response) {
-  auto it = calls_.find(id);
-  if (it == calls_.end()) return;
-  Call& c = *it->second;
-  c.http.reset();
+// Takes the breaker slot and sends. False (nothing changed, the reservation still held by
+// the caller) when the breaker refuses.
+bool Balancer::launch(Call& c, std::size_t e, std::size_t k, const std::string& model,
+                      Reservation reservation, bool remote) {
   const SteadyTime now = dispatcher_.clock().now();
-  const auto latency = std::chrono::duration_cast<microseconds>(now - c.started);
-  EndpointState& ep = endpoints_[c.endpoint];
-  Target& t = target(c.endpoint, c.model);
-  --t.in_flight;
-  const KeyState& key = ep.keys[c.key];
-  const Reservation reservation = *c.reservation;
-  c.reservation.reset();
-
-  const RateLimitInfo limits =
-      parseRateLimitHeaders(response.headers, dispatcher_.clock().wallNow());
-  if (!limits.empty()) admission_.syncFromHeaders(key.pool, c.model, limits, now);
-
-  const ProviderCodec& codec = codecFor(ep.config.provider);
-  FailureClass fc = classify(response);
-  std::optional<ChatCompletion> completion;
-  if (fc == FailureClass::kNone) {
-    completion = codec.parseResponse(response.body);
-    if (!completion) fc = FailureClass::kMalformed;
-  }
-  c.trace.push_back({TraceEntry::Kind::kAttempt,
-                     std::chrono::duration_cast<microseconds>(c.started - c.submitted),
-                     ep.config.name, c.model, key.alias,
-                     fc == FailureClass::kNone ? "ok" : std::string(toString(fc)), fc,
-                     response.status, latency});
-  const bool trial = std::exchange(c.trial, false);
-
-  if (fc == FailureClass::kNone) {
-    const auto usage = completion->usage;
-    admission_.reconcile(
-        reservation,
-        usage ? std::optional<double>(static_cast<double>(usage->total())) : std::nullopt, now);
-    t.breaker.onSuccess(now);
-    t.latency.observe(latency, now);
-    double cost = 0;
-    if (auto p = config_.pricing.find(c.model); p != config_.pricing.end() && usage) {
-      cost = (static_cast<double>(usage->input_tokens) * p->second.input_per_mtok +
-              static_cast<double>(usage->output_tokens) * p->second.output_per_mtok) /
-             1e6;
-    }
-    t.stats.recordSuccess(latency, usage ? usage->input_tokens : 0,
-                          usage ? usage->output_tokens : 0, cost);
-    ++total_success_;
-    CallSuccess ok{std::move(completion->content),
-                   c.model,
-                   std::move(completion->model),
-                   ep.config.name,
-                   key.alias,
-                   latency,
-                   sinceSubmit(c),
-                   usage,
-                   cost,
-                   c.attempts};
-    return finish(id, std::move(ok));
-  }
-
-  ++total_failures_;
-  t.stats.recordFailure(fc, latency);
-  if (response.error == TransportError::kNone) {
-    c.last_message = codec.errorMessage(response.body);
-    if (c.last_message.empty()) c.last_message = "HTTP " + std::to_string(response.status);
+  EndpointState& ep = endpoints_[e];
+  Target& t = target(e, model);
+  const bool trial = t.breaker.state(now) == BreakerState::kHalfOpen;
+  if (!t.breaker.tryAcquire(now)) return false;
+  c.trial = trial;
+  const RequestSettings settings =
+      resolveSettings(c.request, ep.config, model, config_.default_max_tokens);
+  HttpRequest http =
+      codecFor(ep.config.provider).buildRequest(c.request, settings, ep.config, ep.keys[k].secret);
+  // The transport enforces our deadline too, so no separate deadline timer is needed.
+  const auto left = std::chrono::ceil<milliseconds>(c.deadline - now);
+  http.total_timeout = std::min(http.total_timeout, std::max(left, milliseconds(1)));
+  http.connect_timeout = std::min(http.connect_timeout, http.total_timeout);
+  if (c.attempts == 0) {
+    ep.budget.recordRequest(now);
   } else {
-    c.last_message = response.error_detail;
+    ep.budget.recordRetry(now);
   }
-  c.last_failure = fc;
-  if (fc == FailureClass::kRateLimited) {
-    // The request counted against the provider's RPM; its tokens most likely did not.
-    admission_.reconcile(reservation, 0.0, now);
-  } else if (fc == FailureClass::kKeyInvalid) {
-    admission_.release(reservation, now);
-  } else {
-    admission_.reconcile(reservation, std::nullopt, now);  // unknown usage: no refund
-  }
-  if (countsAgainstEndpoint(fc)) {
-    t.breaker.onFailure(now);
-  } else if (trial) {
-    t.breaker.onAbandon(now);
-  }
-
-  if (c.cancelled || fc == FailureClass::kCancelled) {
-    return finish(id, CallFailure{CallErrorKind::kCancelled, "cancelled", 0, fc, std::nullopt,
-                                  std::nullopt, c.attempts});
-  }
-  if (fc == FailureClass::kCallerError) {
-    return finish(id, CallFailure{CallErrorKind::kCallerError, c.last_message, response.status, fc,
-                                  std::nullopt, std::nullopt, c.attempts});
-  }
-  if (fc == FailureClass::kKeyInvalid) {
-    ep.keys[c.key].invalid = true;  // other keys of this endpoint stay usable at once
-  } else if (fc == FailureClass::kRateLimited) {
-    admission_.pauseUntil(key.pool, c.model,
-                          now + limits.pauseAfter429().value_or(kDefault429Pause));
-  } else {
-    const auto target_key = std::make_pair(c.endpoint, c.model);
-    const int tries = ++c.tries[target_key];
-    c.not_before[target_key] = now + backoff_.delay(tries - 1);
-  }
-  step(id);
+  ++c.attempts;
+  ++t.in_flight;
+  t.stats.recordRequest();
+  ++total_requests_;
+  c.endpoint = e;
+  c.key = k;
+  c.model = model;
+  c.reservation = std::move(reservation);
+  c.remote_reservation = remote;
+  c.started = now;
+  const CallId id = c.id;
+  c.http = transport_.send(std::move(http),
+                           [weak = std::weak_ptr<Balancer*>(alive_), id](HttpResponse r) {
+                             if (auto self = weak.lock()) (*self)->onResponse(id, std::move(r));
+                           });
+  return true;
 }
 
 }  // namespace celeriac::balancer

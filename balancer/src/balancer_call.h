@@ -36,7 +36,9 @@ struct Balancer::Call {
   std::size_t key = 0;
   std::string model;
   std::optional<Reservation> reservation;
-  bool trial = false;  // holds the breaker's half-open trial slot
+  bool remote_reservation = false;         // taken from the SharedBucketStore
+  std::optional<std::uint64_t> reserving;  // a shared reserve awaiting its answer
+  bool trial = false;                      // holds the breaker's half-open trial slot
   SteadyTime started{};
 };
 

@@ -15,6 +15,12 @@ void Balancer::cancel(CallId id) {
   if (it == calls_.end() || it->second->cancelled) return;
   Call& c = *it->second;
   c.cancelled = true;
+  if (c.reserving) {
+    // Do not wait for the store: its answer now only settles the buckets (a grant is
+    // refunded), and the call ends on the next loop turn.
+    reserves_[*c.reserving].call = 0;
+    c.reserving.reset();
+  }
   if (c.http) {
     transport_.cancel(*c.http);  // its completion (kCancelled) finishes the call
     return;
@@ -40,6 +46,7 @@ void Balancer::finish(CallId id, std::variant<CallSuccess, CallFailure> outcome)
   if (it == calls_.end()) return;
   std::unique_ptr<Call> call = std::move(it->second);
   calls_.erase(it);
+  if (call->reserving) reserves_[*call->reserving].call = 0;
   if (call->waiting) {
     waiting_.erase(call->wait_key);
     armWaitTimer();

@@ -8,7 +8,8 @@ nlohmann::json Balancer::stats() {
   const SteadyTime now = dispatcher_.clock().now();
   json endpoints = json::array();
   std::size_t healthy = 0;
-  for (EndpointState& ep : endpoints_) {
+  for (std::size_t e = 0; e < endpoints_.size(); ++e) {
+    EndpointState& ep = endpoints_[e];
     json models = json::array();
     bool any_open = false;
     std::uint32_t in_flight = 0;
@@ -43,12 +44,13 @@ nlohmann::json Balancer::stats() {
     json keys = json::array();
     bool any_key = false;
     for (const KeyState& key : ep.keys) {
-      keys.push_back({{"alias", key.alias}, {"invalid", key.invalid}});
+      keys.push_back({{"alias", key.alias}, {"invalid", key.invalid}, {"shared", key.shared}});
       any_key = any_key || !key.invalid;
     }
-    const bool is_healthy = !any_open && any_key;
+    const bool is_healthy = !any_open && any_key && (!health_ || health_->healthy(e));
     if (is_healthy) ++healthy;
     endpoints.push_back({{"name", ep.config.name},
+                         {"probe", health_ ? health_->stats(e) : json(nullptr)},
                          {"url", ep.config.base_url},
                          {"provider", std::string(toString(ep.config.provider))},
                          {"weight", ep.config.weight},
@@ -69,6 +71,7 @@ nlohmann::json Balancer::stats() {
        finished > 0 ? static_cast<double>(total_success_) / static_cast<double>(finished) : 1.0},
       {"calls_in_flight", calls_.size()},
       {"calls_waiting", waiting_.size()},
+      {"shared_buckets", sharedStats()},
       {"endpoints", std::move(endpoints)}};
 }
 

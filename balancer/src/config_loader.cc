@@ -123,6 +123,7 @@ ApiKeyConfig keyFrom(const At& at, std::initializer_list<std::string_view> allow
     throw ConfigError(at.child("env"), "is required (or file)");
   }
   field(at, "quota_group", [&](const At& a) { key.quota_group = a.nonEmptyStr(); });
+  field(at, "shared", [&](const At& a) { key.shared = a.boolean(); });
   return key;
 }
 
@@ -136,7 +137,7 @@ Provider providerFrom(const At& at) {
 EndpointConfig endpointFrom(const At& at) {
   at.allowOnly({"name", "url", "base_url", "provider", "api_key_env", "api_key_file", "keys",
                 "models", "weight", "max_tokens", "temperature", "limits", "timeouts",
-                "quota_group"});
+                "quota_group", "shared", "replicas"});
   EndpointConfig ep;
   field(at, "name", [&](const At& a) { ep.name = a.nonEmptyStr(); });
   field(at, "url", [&](const At& a) { ep.base_url = a.nonEmptyStr(); });
@@ -158,6 +159,8 @@ EndpointConfig endpointFrom(const At& at) {
     ep.temperature = t;
   });
   field(at, "quota_group", [&](const At& a) { ep.quota_group = a.nonEmptyStr(); });
+  field(at, "shared", [&](const At& a) { ep.shared = a.boolean(); });
+  field(at, "replicas", [&](const At& a) { ep.replicas = a.integer(1); });
   field(at, "timeouts", [&](const At& a) {
     a.allowOnly({"connect", "total"});
     field(a, "connect", [&](const At& t) { ep.connect_timeout = t.seconds(); });
@@ -177,13 +180,14 @@ EndpointConfig endpointFrom(const At& at) {
   });
   const SecretRef single = secretFrom(at, "api_key_env", "api_key_file");
   if (!single.env.empty() || !single.file.empty()) {
-    ep.keys.push_back(ApiKeyConfig{ep.name, single, ""});
+    ep.keys.push_back(ApiKeyConfig{ep.name, single, "", std::nullopt});
   }
   field(at, "keys", [&](const At& a) {
     if (!a.node.IsSequence()) a.fail("must be a list");
     for (std::size_t i = 0; i < a.node.size(); ++i) {
       const YAML::Node item = a.node[i];
-      ep.keys.push_back(keyFrom(At{item, a.index(i)}, {"alias", "env", "file", "quota_group"}));
+      ep.keys.push_back(
+          keyFrom(At{item, a.index(i)}, {"alias", "env", "file", "quota_group", "shared"}));
     }
   });
   return ep;
@@ -261,10 +265,19 @@ BalancerConfig ConfigLoader::fromYaml(std::string_view yaml_text) {
   field(at, "max_queue_wait", [&](const At& a) { cfg.max_queue_wait = a.seconds(); });
   field(at, "default_max_tokens", [&](const At& a) { cfg.default_max_tokens = a.integer(1); });
   field(at, "health_check", [&](const At& a) {
-    a.allowOnly({"enabled", "interval", "path"});
-    field(a, "enabled", [&](const At& b) { cfg.health_check.enabled = b.boolean(); });
-    field(a, "interval", [&](const At& b) { cfg.health_check.interval = b.seconds(); });
-    field(a, "path", [&](const At& b) { cfg.health_check.path = b.nonEmptyStr(); });
+    a.allowOnly({"enabled", "interval", "path", "timeout", "unhealthy_after", "healthy_after"});
+    auto& hc = cfg.health_check;
+    field(a, "enabled", [&](const At& b) { hc.enabled = b.boolean(); });
+    field(a, "interval", [&](const At& b) { hc.interval = b.seconds(); });
+    field(a, "path", [&](const At& b) {
+      hc.path = b.nonEmptyStr();
+      if (!hc.path.starts_with('/')) b.fail("must start with /");
+    });
+    field(a, "timeout", [&](const At& b) { hc.timeout = b.seconds(); });
+    field(a, "unhealthy_after",
+          [&](const At& b) { hc.unhealthy_after = static_cast<int>(b.integer(1)); });
+    field(a, "healthy_after",
+          [&](const At& b) { hc.healthy_after = static_cast<int>(b.integer(1)); });
   });
   field(at, "circuit_breaker", [&](const At& a) {
     a.allowOnly({"consecutive_failures", "error_rate", "min_requests", "window", "cooldown",
@@ -309,7 +322,7 @@ BalancerConfig ConfigLoader::fromYaml(std::string_view yaml_text) {
       field(s, "keys", [&](const At& ks) {
         eachItem(ks, [&](const At& k) {
           KeySetConfig::Key key;
-          key.key = keyFrom(k, {"endpoint", "alias", "env", "file", "quota_group"});
+          key.key = keyFrom(k, {"endpoint", "alias", "env", "file", "quota_group", "shared"});
           field(k, "endpoint", [&](const At& n) { key.endpoint = n.nonEmptyStr(); });
           if (key.endpoint.empty()) throw ConfigError(k.child("endpoint"), "is required");
           set.keys.push_back(std::move(key));

@@ -79,7 +79,7 @@ BalancerConfig ConfigLoader::fromEnv(const EnvMap& env) {
     ep.provider = provider;
     ep.models = models;
     if (!key_list.empty() && !key_list[i].empty()) {
-      ep.keys.push_back(ApiKeyConfig{ep.name, SecretRef{"LLM_API_KEYS", "", i}, ""});
+      ep.keys.push_back(ApiKeyConfig{ep.name, SecretRef{"LLM_API_KEYS", "", i}, "", std::nullopt});
     }
     cfg.endpoints.push_back(std::move(ep));
   }
@@ -163,6 +163,12 @@ void ConfigLoader::validate(const BalancerConfig& cfg) {
       throw ConfigError(path + ".name", "duplicate endpoint name '" + ep.name + "'");
     }
     if (!(ep.weight > 0)) throw ConfigError(path + ".weight", "must be a positive number");
+    if (ep.replicas < 1) throw ConfigError(path + ".replicas", "must be at least 1");
+    if (ep.replicas > 1 && !ep.shared) {
+      // A share only sizes the fallback of shared buckets; alone it would silently cut
+      // this replica's limits.
+      throw ConfigError(path + ".replicas", "only applies with shared: true");
+    }
     for (std::size_t k = 0; k < ep.keys.size(); ++k) {
       if (!aliases.insert(ep.keys[k].alias).second) {
         throw ConfigError(path + ".keys[" + std::to_string(k) + "].alias",

@@ -1,10 +1,13 @@
 #pragma once
-// AdmissionControl: the RPM and TPM buckets, and the 429 pause, of every (pool, model).
+// AdmissionControl: the RPM window, the TPM bucket, and the 429 pause, of every
+// (pool, model).
 //
 // For: answering "may a call of N tokens go out on this key for this model now, and if
 // not, when?". A pool is an API key alias, or the quota group several keys share (they
-// are paced and cooled together). Both buckets are reserved together or neither is:
-// a refused TPM never leaks an RPM token. Reservations are reconciled after the call.
+// are paced and cooled together). Requests are limited by an exact sliding window
+// (RequestWindow: never more than `rpm` sends in any `period`, even with no provider
+// headers); tokens by a TokenBucket (estimates reserved up front, reconciled after).
+// Both are taken together or neither is: a refused TPM never leaks a request slot.
 // Not for: picking keys (Balancer) or shared cross-process buckets (SharedBucketStore).
 // Not thread-safe; owned by the Balancer on its loop. Time is passed in.
 
@@ -18,6 +21,7 @@
 #include "balancer/clock.h"
 #include "balancer/pause.h"
 #include "balancer/rate_limit_info.h"
+#include "balancer/request_window.h"
 #include "balancer/token_bucket.h"
 
 namespace celeriac::balancer {
@@ -46,7 +50,7 @@ struct AdmissionDecision {
 };
 
 struct AdmissionSnapshot {
-  double requests_level = 0;
+  double requests_level = 0;  // admissions left in the current window
   double tokens_level = 0;
   double requests_capacity = 0;  // 0 = unlimited
   double tokens_capacity = 0;
@@ -80,6 +84,10 @@ class AdmissionControl {
   void reconcile(const Reservation& reservation, std::optional<double> actual_tokens,
                  SteadyTime now);
 
+  // The end of the pair's 429 pause (in the past when not paused).
+  [[nodiscard]] SteadyTime pausedUntil(std::string_view pool, std::string_view model,
+                                       SteadyTime now);
+
   // 429: no admission before `until` (a later deadline always wins).
   void pauseUntil(std::string_view pool, std::string_view model, SteadyTime until);
 
@@ -92,7 +100,7 @@ class AdmissionControl {
 
  private:
   struct Entry {
-    TokenBucket requests;
+    RequestWindow requests;
     TokenBucket tokens;
     Pause pause;
   };

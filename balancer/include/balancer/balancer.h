@@ -7,13 +7,23 @@
 // skip recorded in the trace); pick among the rest with the strategy; reserve RPM+TPM;
 // send through HttpTransport; classify the outcome once (FailureClass) and act on it;
 // wait for capacity with Dispatcher timers in a priority queue (no polling); answer once.
-// Not for: I/O (HttpTransport), time (Dispatcher::clock), logging (read stats()), or
-// shared Redis buckets (SharedBucketStore, wired by the worker later).
+// Shared keys (`shared: true`): admission is an asynchronous all-or-none reserve in the
+// SharedBucketStore (full limits, all replicas together) instead of the local buckets:
+//
+//   pick --reserve()--> kReserved    --> send (settled later through adjust())
+//                   \-> kRefused     --> skip that key until retry_after, next candidate
+//                   \                    or wait in the queue (no polling)
+//                    \-> kUnavailable --> local buckets sized to limit / replicas; counted
+//                                         in stats()["shared_buckets"]
+//
+// Not for: I/O (HttpTransport, SharedBucketStore), time (Dispatcher::clock), or logging
+// (read stats()).
 //
 // Threading and ownership: lives on the loop that runs `dispatcher`; every method and
 // callback runs there. The Balancer borrows the dispatcher and transport (they must
-// outlive it) and owns all call state. Destroying it cancels in-flight HTTP requests;
-// their late completions are ignored and pending callbacks are never invoked.
+// outlive it), and the optional SharedBucketStore likewise, and owns all call state.
+// Destroying it cancels in-flight HTTP requests; their late completions (and late shared
+// reserve answers) are ignored and pending callbacks are never invoked.
 
 #include <cstdint>
 #include <functional>
@@ -34,9 +44,11 @@
 #include "balancer/circuit_breaker.h"
 #include "balancer/config.h"
 #include "balancer/dispatcher.h"
+#include "balancer/health_checker.h"
 #include "balancer/http_transport.h"
 #include "balancer/peak_ewma.h"
 #include "balancer/retry_budget.h"
+#include "balancer/shared_bucket_store.h"
 #include "balancer/strategy.h"
 #include "balancer/target_stats.h"
 
@@ -52,8 +64,11 @@ class Balancer {
   // request headers, never in errors, traces or stats.
   // Throws ConfigError if the config is invalid or a key's secret cannot be resolved (the
   // message names the key alias and where it was looked for, never a value).
+  // `shared_store` (borrowed, may be null) serves the keys configured `shared: true`;
+  // without it those keys use local buckets sized to their share.
   Balancer(BalancerConfig config, Dispatcher& dispatcher, HttpTransport& transport,
-           const SecretResolver& resolve_secret, std::uint64_t seed = 0x5eed);
+           const SecretResolver& resolve_secret, std::uint64_t seed = 0x5eed,
+           SharedBucketStore* shared_store = nullptr);
   ~Balancer();
   Balancer(const Balancer&) = delete;
   Balancer& operator=(const Balancer&) = delete;
@@ -69,7 +84,8 @@ class Balancer {
 
   // Stats JSON: strategy, totals, success rate, and per endpoint x model: requests,
   // success, failures by class, p50/p95/p99, tokens, cost, breaker state, in flight,
-  // bucket levels and pauses per key.
+  // bucket levels and pauses per key; "shared_buckets": {"store", "fallback" (the last
+  // answer was "unavailable"), "fallbacks", "reserved", "refused"}.
   [[nodiscard]] nlohmann::json stats();
 
  private:
@@ -78,6 +94,7 @@ class Balancer {
     std::string secret;
     std::string pool;  // bucket/pause pool: the quota group, else the alias
     bool invalid = false;
+    bool shared = false;  // admission through the SharedBucketStore
   };
   struct Target {  // one (endpoint, model)
     CircuitBreaker breaker;
@@ -101,11 +118,39 @@ class Balancer {
     auto operator<=>(const WaitKey&) const = default;
   };
 
+  struct KeyCheck {  // may this key take the call now? if not: why, and until when
+    bool ok = false;
+    std::string reason;
+    SteadyTime retry_at{};
+  };
+  struct PendingReserve {  // a shared reserve awaiting the store's answer
+    CallId call = 0;       // 0 once the call was cancelled: a late grant is refunded
+    std::size_t endpoint = 0;
+    std::size_t key = 0;
+    std::string model;
+    double tokens = 0;
+  };
+
   Target& target(std::size_t endpoint, std::string_view model);
   Strategy& strategyFor(const Call& call, std::string_view model);
   void step(CallId id);
   bool tryStart(Call& call, SteadyTime& earliest);
+  bool launch(Call& call, std::size_t endpoint, std::size_t key, const std::string& model,
+              Reservation reservation, bool remote);
   void onResponse(CallId id, HttpResponse response);
+  // Shared buckets (balancer_shared.cc).
+  [[nodiscard]] bool usesStore(const KeyState& key, std::string_view model) const;
+  KeyCheck checkKey(const KeyState& key, std::string_view model, double tokens, SteadyTime now);
+  void reserveShared(Call& call, std::size_t endpoint, std::size_t key, const std::string& model,
+                     double tokens);
+  void onSharedReserve(std::uint64_t reserve_id, SharedReserveResult result);
+  [[nodiscard]] std::vector<SharedBucketSpec> sharedSpecs(std::string_view pool,
+                                                          std::string_view model, double requests,
+                                                          double tokens) const;
+  void releaseReservation(const Reservation& reservation, bool remote);
+  void reconcileReservation(const Reservation& reservation, bool remote,
+                            std::optional<double> actual_tokens);
+  [[nodiscard]] nlohmann::json sharedStats() const;
   void finish(CallId id, std::variant<CallSuccess, CallFailure> outcome);
   void failLater(CallId id, CallFailure failure);
   void enqueueWait(Call& call, SteadyTime wake, std::string reason);
@@ -129,9 +174,17 @@ class Balancer {
   TimerId wait_timer_ = 0;
   SteadyTime wait_timer_at_{};
   std::int64_t total_requests_ = 0, total_success_ = 0, total_failures_ = 0;
+  SharedBucketStore* shared_store_;
+  std::map<std::string, RateLimits, std::less<>> shared_limits_;         // pool\x1fmodel: full
+  std::map<std::string, SteadyTime, std::less<>> shared_refused_until_;  // pool\x1fmodel
+  std::unordered_map<std::uint64_t, PendingReserve> reserves_;
+  std::uint64_t next_reserve_id_ = 1;
+  bool shared_fallback_ = false;  // the store's last answer was kUnavailable
+  std::int64_t shared_fallbacks_ = 0, shared_reserved_ = 0, shared_refused_ = 0;
   // Lambdas handed to the transport/dispatcher hold a weak_ptr to this: after the
   // Balancer dies they find it expired and do nothing.
   std::shared_ptr<Balancer*> alive_;
+  std::unique_ptr<HealthChecker> health_;  // set iff health_check.enabled
 };
 
 }  // namespace celeriac::balancer

@@ -41,7 +41,8 @@ using SecretResolver = std::function<std::optional<std::string>(const SecretRef&
 struct ApiKeyConfig {
   std::string alias;  // how stats, traces and errors name the key; never the value
   SecretRef secret;
-  std::string quota_group;  // overrides the endpoint's; keys in one group pace together
+  std::string quota_group;     // overrides the endpoint's; keys in one group pace together
+  std::optional<bool> shared;  // overrides the endpoint's `shared`
 };
 
 struct EndpointConfig {
@@ -56,6 +57,11 @@ struct EndpointConfig {
   std::chrono::milliseconds connect_timeout{10'000};
   std::chrono::milliseconds total_timeout{60'000};
   std::string quota_group;
+  // Keys used by several replicas at once: admission goes through the SharedBucketStore
+  // (Redis) with the full limits; if it is unavailable, local buckets sized to this
+  // replica's share (limit / replicas, at least 1) take over.
+  bool shared = false;
+  std::int64_t replicas = 1;
   std::vector<ApiKeyConfig> keys;  // may be empty (keyless local vLLM)
 };
 
@@ -84,7 +90,10 @@ struct PriceConfig {
 struct HealthCheckConfig {
   bool enabled = false;
   std::chrono::milliseconds interval{30'000};
-  std::string path = "/models";
+  std::string path = "/models";              // appended to each endpoint's base URL, sent as GET
+  std::chrono::milliseconds timeout{5'000};  // per probe (capped at the interval)
+  int unhealthy_after = 3;  // consecutive failed probes before skipping the endpoint
+  int healthy_after = 2;    // consecutive good probes before using it again
 };
 
 struct BalancerConfig {

@@ -34,13 +34,14 @@ TEST_F(AdmissionControlTest, TokenRefusalDoesNotLeakARequestToken) {
   EXPECT_DOUBLE_EQ(admission_.snapshot("key-a", "gpt-4.1", clock_.now()).requests_level, 59);
 }
 
-TEST_F(AdmissionControlTest, RequestRefusalReportsRefillTime) {
+TEST_F(AdmissionControlTest, RequestRefusalReportsWhenTheOldestSendLeavesTheWindow) {
   for (int i = 0; i < 60; ++i) {
     ASSERT_TRUE(admission_.tryReserve("key-a", "gpt-4.1", 1, clock_.now()).reservation);
   }
   const auto d = admission_.tryReserve("key-a", "gpt-4.1", 1, clock_.now());
   EXPECT_EQ(d.verdict, AdmissionVerdict::kRequestsExhausted);
-  EXPECT_EQ(d.retry_at, clock_.now() + 1s);
+  // A sliding window: the first send must leave it, a whole period after it went out.
+  EXPECT_EQ(d.retry_at, clock_.now() + 60s);
 }
 
 TEST_F(AdmissionControlTest, ReleaseReturnsBoth) {

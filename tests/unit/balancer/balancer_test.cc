@@ -260,22 +260,25 @@ endpoints:
   EXPECT_EQ(stats.dump().find("sk-"), std::string::npos) << "no secret in stats";
 }
 
-TEST_F(BalancerTest, WaitsForBucketRefillWithATimerNotPolling) {
+TEST_F(BalancerTest, WaitsForTheRequestWindowWithATimerNotPolling) {
   make(R"(
+timeout: 120
+max_queue_wait: 90
 endpoints:
   - {name: e, url: "http://e/v1", models: [m], limits: {m: {rpm: 60}}}
 )");
   for (int i = 0; i < 60; ++i) submitModel("m");
   loop_.runReady();
   EXPECT_EQ(http_.count(), 60u);
+  loop_.advance(10s);
   submitModel("m");
   loop_.runReady();
-  EXPECT_EQ(http_.count(), 60u) << "61st request must wait for the bucket";
+  EXPECT_EQ(http_.count(), 60u) << "61st request must wait for the window to move";
   EXPECT_EQ(loop_.pendingTimers(), 1u);
-  loop_.advance(999ms);
+  loop_.advance(49'999ms);
   EXPECT_EQ(http_.count(), 60u);
   loop_.advance(1ms);
-  EXPECT_EQ(http_.count(), 61u);
+  EXPECT_EQ(http_.count(), 61u) << "due exactly when the first send leaves the window";
 }
 
 TEST_F(BalancerTest, RefillBeyondTheDeadlineReportsAllUnavailable) {

@@ -1,0 +1,127 @@
+// Balancer::onResponse: classifying one attempt's outcome and acting on it (split from
+// balancer.cc to keep files short; see balancer.h for the contracts).
+#include <utility>
+
+#include "balancer/balancer.h"
+#include "balancer/provider_codec.h"
+#include "balancer/rate_limit_info.h"
+#include "balancer_call.h"
+
+namespace celeriac::balancer {
+namespace {
+
+using std::chrono::microseconds;
+using std::chrono::milliseconds;
+
+// With no Retry-After or reset header, a 429 pauses the key this long.
+constexpr milliseconds kDefault429Pause{1'000};
+
+}  // namespace
+
+void Balancer::onResponse(CallId id, HttpResponse response) {
+  auto it = calls_.find(id);
+  if (it == calls_.end()) return;
+  Call& c = *it->second;
+  c.http.reset();
+  const SteadyTime now = dispatcher_.clock().now();
+  const auto latency = std::chrono::duration_cast<microseconds>(now - c.started);
+  EndpointState& ep = endpoints_[c.endpoint];
+  Target& t = target(c.endpoint, c.model);
+  --t.in_flight;
+  const KeyState& key = ep.keys[c.key];
+  const Reservation reservation = *c.reservation;
+  const bool remote = std::exchange(c.remote_reservation, false);
+  c.reservation.reset();
+
+  const RateLimitInfo limits =
+      parseRateLimitHeaders(response.headers, dispatcher_.clock().wallNow());
+  if (!limits.empty()) admission_.syncFromHeaders(key.pool, c.model, limits, now);
+
+  const ProviderCodec& codec = codecFor(ep.config.provider);
+  FailureClass fc = classify(response);
+  std::optional<ChatCompletion> completion;
+  if (fc == FailureClass::kNone) {
+    completion = codec.parseResponse(response.body);
+    if (!completion) fc = FailureClass::kMalformed;
+  }
+  c.trace.push_back({TraceEntry::Kind::kAttempt,
+                     std::chrono::duration_cast<microseconds>(c.started - c.submitted),
+                     ep.config.name, c.model, key.alias,
+                     fc == FailureClass::kNone ? "ok" : std::string(toString(fc)), fc,
+                     response.status, latency});
+  const bool trial = std::exchange(c.trial, false);
+
+  if (fc == FailureClass::kNone) {
+    const auto usage = completion->usage;
+    reconcileReservation(
+        reservation, remote,
+        usage ? std::optional<double>(static_cast<double>(usage->total())) : std::nullopt);
+    t.breaker.onSuccess(now);
+    t.latency.observe(latency, now);
+    double cost = 0;
+    if (auto p = config_.pricing.find(c.model); p != config_.pricing.end() && usage) {
+      cost = (static_cast<double>(usage->input_tokens) * p->second.input_per_mtok +
+              static_cast<double>(usage->output_tokens) * p->second.output_per_mtok) /
+             1e6;
+    }
+    t.stats.recordSuccess(latency, usage ? usage->input_tokens : 0,
+                          usage ? usage->output_tokens : 0, cost);
+    ++total_success_;
+    CallSuccess ok{std::move(completion->content),
+                   c.model,
+                   std::move(completion->model),
+                   ep.config.name,
+                   key.alias,
+                   latency,
+                   sinceSubmit(c),
+                   usage,
+                   cost,
+                   c.attempts};
+    return finish(id, std::move(ok));
+  }
+
+  ++total_failures_;
+  t.stats.recordFailure(fc, latency);
+  if (response.error == TransportError::kNone) {
+    c.last_message = codec.errorMessage(response.body);
+    if (c.last_message.empty()) c.last_message = "HTTP " + std::to_string(response.status);
+  } else {
+    c.last_message = response.error_detail;
+  }
+  c.last_failure = fc;
+  if (fc == FailureClass::kRateLimited) {
+    // The request counted against the provider's RPM; its tokens most likely did not.
+    reconcileReservation(reservation, remote, 0.0);
+  } else if (fc == FailureClass::kKeyInvalid) {
+    releaseReservation(reservation, remote);
+  } else {
+    reconcileReservation(reservation, remote, std::nullopt);  // unknown usage: no refund
+  }
+  if (countsAgainstEndpoint(fc)) {
+    t.breaker.onFailure(now);
+  } else if (trial) {
+    t.breaker.onAbandon(now);
+  }
+
+  if (c.cancelled || fc == FailureClass::kCancelled) {
+    return finish(id, CallFailure{CallErrorKind::kCancelled, "cancelled", 0, fc, std::nullopt,
+                                  std::nullopt, c.attempts});
+  }
+  if (fc == FailureClass::kCallerError) {
+    return finish(id, CallFailure{CallErrorKind::kCallerError, c.last_message, response.status, fc,
+                                  std::nullopt, std::nullopt, c.attempts});
+  }
+  if (fc == FailureClass::kKeyInvalid) {
+    ep.keys[c.key].invalid = true;  // other keys of this endpoint stay usable at once
+  } else if (fc == FailureClass::kRateLimited) {
+    admission_.pauseUntil(key.pool, c.model,
+                          now + limits.pauseAfter429().value_or(kDefault429Pause));
+  } else {
+    const auto target_key = std::make_pair(c.endpoint, c.model);
+    const int tries = ++c.tries[target_key];
+    c.not_before[target_key] = now + backoff_.delay(tries - 1);
+  }
+  step(id);
+}
+
+}  // namespace celeriac::balancer

@@ -1,0 +1,174 @@
+// Balancer: admission of shared keys through the SharedBucketStore, with the fallback to
+// local buckets sized to this replica's share (split from balancer.cc; see balancer.h).
+//
+// Why asynchronous: the store answers from Redis, on a later loop turn. Meanwhile the
+// call is "reserving" (Call::reserving, an entry in reserves_): step() leaves it alone,
+// cancel() detaches it at once (a late grant is then refunded), and the answer resumes it.
+#include <algorithm>
+
+#include "balancer/balancer.h"
+#include "balancer_call.h"
+
+namespace celeriac::balancer {
+namespace {
+
+// The shared buckets of one (pool, model) under its hash tag (shared_bucket_store.h).
+constexpr std::string_view kSharedRequestSuffix = ":rpm";
+constexpr std::string_view kSharedTokenSuffix = ":tpm";
+
+std::string poolModel(std::string_view pool, std::string_view model) {
+  std::string key(pool);
+  key.push_back('\x1f');
+  key.append(model);
+  return key;
+}
+
+}  // namespace
+
+bool Balancer::usesStore(const KeyState& key, std::string_view model) const {
+  return key.shared && shared_store_ != nullptr &&
+         shared_limits_.contains(poolModel(key.pool, model));
+}
+
+Balancer::KeyCheck Balancer::checkKey(const KeyState& key, std::string_view model, double tokens,
+                                      SteadyTime now) {
+  // Local keys, and shared ones while the store is unavailable (their buckets are then
+  // sized to this replica's share).
+  if (!usesStore(key, model) || shared_fallback_) {
+    const AdmissionDecision d = admission_.check(key.pool, model, tokens, now);
+    return {d.verdict == AdmissionVerdict::kAdmitted, std::string(toString(d.verdict)), d.retry_at};
+  }
+  // Shared: a 429 pauses every replica's view of this process too; a refusal from the
+  // store holds until its retry_after, so a busy key is not asked again and again.
+  if (const SteadyTime paused = admission_.pausedUntil(key.pool, model, now); paused > now) {
+    return {false, std::string(toString(AdmissionVerdict::kPaused)), paused};
+  }
+  if (auto it = shared_refused_until_.find(poolModel(key.pool, model));
+      it != shared_refused_until_.end() && it->second > now) {
+    return {false, "shared_exhausted", it->second};
+  }
+  return {true, {}, now};
+}
+
+std::vector<SharedBucketSpec> Balancer::sharedSpecs(std::string_view pool, std::string_view model,
+                                                    double requests, double tokens) const {
+  std::vector<SharedBucketSpec> specs;
+  const auto it = shared_limits_.find(poolModel(pool, model));
+  if (it == shared_limits_.end()) return specs;
+  const std::string tag = sharedBucketTag(pool, model);
+  if (it->second.rpm > 0 && requests != 0) {
+    specs.push_back(
+        {tag + std::string(kSharedRequestSuffix), static_cast<double>(it->second.rpm), requests});
+  }
+  if (it->second.tpm > 0 && tokens != 0) {
+    specs.push_back(
+        {tag + std::string(kSharedTokenSuffix), static_cast<double>(it->second.tpm), tokens});
+  }
+  return specs;
+}
+
+void Balancer::reserveShared(Call& c, std::size_t e, std::size_t k, const std::string& model,
+                             double tokens) {
+  const std::uint64_t reserve_id = next_reserve_id_++;
+  reserves_.emplace(reserve_id, PendingReserve{c.id, e, k, model, tokens});
+  c.reserving = reserve_id;
+  shared_store_->reserve(
+      sharedSpecs(endpoints_[e].keys[k].pool, model, 1, tokens),
+      [weak = std::weak_ptr<Balancer*>(alive_), reserve_id](SharedReserveResult result) {
+        if (auto self = weak.lock()) (*self)->onSharedReserve(reserve_id, result);
+      });
+}
+
+void Balancer::onSharedReserve(std::uint64_t reserve_id, SharedReserveResult result) {
+  auto node = reserves_.extract(reserve_id);
+  if (node.empty()) return;
+  const PendingReserve p = std::move(node.mapped());
+  const KeyState& key = endpoints_[p.endpoint].keys[p.key];
+  const Reservation reservation{key.pool, p.model, p.tokens};
+  const SteadyTime now = dispatcher_.clock().now();
+  auto it = calls_.find(p.call);
+  Call* c = p.call != 0 && it != calls_.end() ? it->second.get() : nullptr;
+  if (c != nullptr) c->reserving.reset();
+  using Status = SharedReserveResult::Status;
+  if (result.status != Status::kUnavailable) shared_fallback_ = false;
+  auto skip = [&](std::string reason) {
+    c->trace.push_back({TraceEntry::Kind::kSkipped,
+                        std::chrono::duration_cast<std::chrono::microseconds>(now - c->submitted),
+                        endpoints_[p.endpoint].config.name,
+                        p.model,
+                        key.alias,
+                        std::move(reason),
+                        FailureClass::kNone,
+                        0,
+                        {}});
+  };
+
+  switch (result.status) {
+    case Status::kReserved:
+      ++shared_reserved_;
+      // A call cancelled or out of time meanwhile never goes out: hand the grant back.
+      // (Launching past the deadline would end in a transport timeout that the breaker
+      // would wrongly count against the endpoint.)
+      if (c != nullptr && !c->cancelled && now < c->deadline &&
+          launch(*c, p.endpoint, p.key, p.model, reservation, true)) {
+        return;
+      }
+      releaseReservation(reservation, true);
+      break;
+    case Status::kRefused: {
+      ++shared_refused_;
+      const SteadyTime until = now + std::max(result.retry_after, std::chrono::milliseconds(1));
+      SteadyTime& held = shared_refused_until_[poolModel(key.pool, p.model)];
+      held = std::max(held, until);
+      if (c != nullptr) skip("shared_exhausted");
+      break;
+    }
+    case Status::kUnavailable: {
+      ++shared_fallbacks_;
+      shared_fallback_ = true;
+      if (c == nullptr || c->cancelled || now >= c->deadline) break;
+      AdmissionDecision d = admission_.tryReserve(key.pool, p.model, p.tokens, now);
+      if (d.reservation && launch(*c, p.endpoint, p.key, p.model, *d.reservation, false)) return;
+      if (d.reservation) admission_.release(*d.reservation, now);
+      skip(d.verdict == AdmissionVerdict::kAdmitted ? "breaker_open"
+                                                    : std::string(toString(d.verdict)));
+      break;
+    }
+  }
+  // Not sent: walk the candidates again (another key, a wait, or the end of the call).
+  if (c != nullptr) step(c->id);
+}
+
+void Balancer::releaseReservation(const Reservation& r, bool remote) {
+  if (!remote) return admission_.release(r, dispatcher_.clock().now());
+  auto specs = sharedSpecs(r.pool, r.model, -1, -r.tokens);
+  // Best effort: if the store is away the refund is lost, which only errs on the safe side.
+  if (!specs.empty()) shared_store_->adjust(std::move(specs), [](SharedReserveResult) {});
+}
+
+void Balancer::reconcileReservation(const Reservation& r, bool remote,
+                                    std::optional<double> actual_tokens) {
+  if (!remote) return admission_.reconcile(r, actual_tokens, dispatcher_.clock().now());
+  if (!actual_tokens) return;  // unknown usage never refunds
+  auto specs = sharedSpecs(r.pool, r.model, 0, *actual_tokens - r.tokens);
+  if (!specs.empty()) shared_store_->adjust(std::move(specs), [](SharedReserveResult) {});
+}
+
+nlohmann::json Balancer::sharedStats() const {
+  std::set<std::string_view> pools;
+  for (const auto& ep : endpoints_) {
+    for (const auto& key : ep.keys) {
+      if (key.shared) pools.insert(key.pool);
+    }
+  }
+  return {{"store", shared_store_ != nullptr},
+          {"shared_pools", pools.size()},
+          // Without a store, shared keys are on their local share for good.
+          {"fallback", !pools.empty() && (shared_fallback_ || shared_store_ == nullptr)},
+          {"fallbacks", shared_fallbacks_},
+          {"reserved", shared_reserved_},
+          {"refused", shared_refused_},
+          {"reserving", reserves_.size()}};
+}
+
+}  // namespace celeriac::balancer

@@ -1,0 +1,262 @@
+// Balancer over a SharedBucketStore: shared keys reserve all their buckets in the store,
+// wait out refusals, fall back to their local share when the store is away, and settle
+// through adjust().
+#include <gtest/gtest.h>
+
+#include <optional>
+
+#include "balancer/balancer.h"
+#include "balancer/config_loader.h"
+#include "fake_loop.h"
+#include "fake_shared_bucket_store.h"
+
+namespace celeriac::balancer {
+namespace {
+
+using namespace std::chrono_literals;
+using celeriac::testing::FakeDispatcher;
+using celeriac::testing::FakeSharedBucketStore;
+using celeriac::testing::FakeTransport;
+using Status = SharedReserveResult::Status;
+
+const std::string kOk =
+    R"({"model":"m","choices":[{"message":{"role":"assistant","content":"hi"},)"
+    R"("finish_reason":"stop"}],"usage":{"prompt_tokens":100,"completion_tokens":50}})";
+
+constexpr const char* kShared = R"(
+timeout: 120
+max_queue_wait: 90
+endpoints:
+  - name: e
+    url: "http://e/v1"
+    models: [m]
+    api_key_env: KEY_A
+    shared: true
+    replicas: 3
+    limits: {m: {rpm: 6, tpm: 100000}}
+)";
+
+class BalancerSharedTest : public ::testing::Test {
+ protected:
+  void make(const std::string& yaml, bool with_store = true) {
+    balancer_ = std::make_unique<Balancer>(
+        ConfigLoader::fromYaml(yaml), loop_, http_,
+        ConfigLoader::secretResolver({{"KEY_A", "sk-a"}, {"KEY_B", "sk-b"}}, nullptr), 1,
+        with_store ? &store_ : nullptr);
+  }
+  CallId submit() {
+    ChatRequest r;
+    r.model = "m";
+    r.messages = {ChatMessage::text("user", "hello")};
+    return balancer_->submit(r, [this](CallResult res) { results_.push_back(std::move(res)); });
+  }
+  static bool traceHas(const CallResult& r, const std::string& reason) {
+    for (const auto& t : r.trace) {
+      if (t.reason == reason) return true;
+    }
+    return false;
+  }
+
+  FakeDispatcher loop_;
+  FakeTransport http_{loop_};
+  FakeSharedBucketStore store_{loop_};
+  std::unique_ptr<Balancer> balancer_;
+  std::vector<CallResult> results_;
+};
+
+TEST_F(BalancerSharedTest, ReservesEveryBucketInTheStoreWithFullLimitsBeforeSending) {
+  make(kShared);
+  submit();
+  loop_.runReady();
+  ASSERT_EQ(store_.reserves(), 1u);
+  EXPECT_EQ(http_.count(), 0u) << "nothing goes out before the store agrees";
+  const auto& specs = store_.reserved(0);
+  ASSERT_EQ(specs.size(), 2u);
+  EXPECT_EQ(specs[0].key, sharedBucketTag("e", "m") + ":rpm");
+  EXPECT_DOUBLE_EQ(specs[0].capacity, 6) << "the store holds the whole key's limit";
+  EXPECT_DOUBLE_EQ(specs[0].amount, 1);
+  EXPECT_EQ(specs[1].key, sharedBucketTag("e", "m") + ":tpm");
+  EXPECT_DOUBLE_EQ(specs[1].capacity, 100000);
+  const double tokens = specs[1].amount;
+  store_.answer(0, Status::kReserved);
+  loop_.runReady();
+  ASSERT_EQ(http_.count(), 1u);
+  http_.reply(0, 200, kOk);
+  loop_.runReady();
+  ASSERT_TRUE(results_.at(0).ok());
+  ASSERT_EQ(store_.adjusts().size(), 1u) << "usage reconciles through the same script";
+  ASSERT_EQ(store_.adjusts()[0].size(), 1u);
+  EXPECT_EQ(store_.adjusts()[0][0].key, sharedBucketTag("e", "m") + ":tpm");
+  EXPECT_DOUBLE_EQ(store_.adjusts()[0][0].amount, 150 - tokens);
+  EXPECT_EQ(balancer_->stats()["shared_buckets"]["reserved"], 1);
+  EXPECT_EQ(balancer_->stats()["shared_buckets"]["fallback"], false);
+}
+
+TEST_F(BalancerSharedTest, RefusedWaitsForRetryAfterWithATimerNotPolling) {
+  make(kShared);
+  submit();
+  loop_.runReady();
+  store_.answer(0, Status::kRefused, 5s);
+  loop_.runReady();
+  EXPECT_EQ(http_.count(), 0u);
+  EXPECT_EQ(loop_.pendingTimers(), 1u);
+  loop_.advance(4999ms);
+  EXPECT_EQ(store_.reserves(), 1u) << "the store is not asked again before retry_after";
+  loop_.advance(1ms);
+  ASSERT_EQ(store_.reserves(), 2u);
+  store_.answer(1, Status::kReserved);
+  loop_.runReady();
+  ASSERT_EQ(http_.count(), 1u);
+  http_.reply(0, 200, kOk);
+  loop_.runReady();
+  ASSERT_TRUE(results_.at(0).ok());
+  EXPECT_TRUE(traceHas(results_[0], "shared_exhausted"));
+}
+
+TEST_F(BalancerSharedTest, RefusedMovesToAnotherKeyWithCapacity) {
+  make(R"(
+endpoints:
+  - name: e
+    url: "http://e/v1"
+    models: [m]
+    limits: {m: {rpm: 60}}
+    keys:
+      - {alias: a, env: KEY_A, shared: true}
+      - {alias: b, env: KEY_B}
+)");
+  submit();
+  loop_.runReady();
+  ASSERT_EQ(store_.reserves(), 1u);
+  store_.answer(0, Status::kRefused, 30s);
+  loop_.runReady();
+  ASSERT_EQ(http_.count(), 1u) << "key b (local) takes the call at once";
+  http_.reply(0, 200, kOk);
+  loop_.runReady();
+  ASSERT_TRUE(results_.at(0).ok());
+  EXPECT_EQ(results_[0].success().key_alias, "b");
+}
+
+TEST_F(BalancerSharedTest, UnavailableFallsBackToThisReplicasShareAndSaysSo) {
+  make(kShared);  // rpm 6 over 3 replicas: 2 per minute locally
+  for (int i = 0; i < 3; ++i) submit();
+  loop_.runReady();
+  ASSERT_EQ(store_.reserves(), 3u);
+  store_.answerAll(Status::kUnavailable);
+  loop_.runReady();
+  EXPECT_EQ(http_.count(), 2u) << "the local share admits 2, the third waits";
+  auto shared = balancer_->stats()["shared_buckets"];
+  EXPECT_EQ(shared["fallback"], true);
+  EXPECT_EQ(shared["fallbacks"], 3);
+  // Sends on the local share are settled locally, never in the store.
+  http_.reply(0, 200, kOk);
+  loop_.runReady();
+  EXPECT_TRUE(store_.adjusts().empty());
+  // The store comes back: the next answer ends the fallback.
+  loop_.advance(60s);
+  ASSERT_EQ(store_.reserves(), 4u) << "the waiting call asks the store again";
+  store_.answer(3, Status::kReserved);
+  loop_.runReady();
+  EXPECT_EQ(http_.count(), 3u);
+  EXPECT_EQ(balancer_->stats()["shared_buckets"]["fallback"], false);
+}
+
+TEST_F(BalancerSharedTest, WithoutAStoreSharedKeysUseTheirLocalShare) {
+  make(kShared, false);
+  for (int i = 0; i < 3; ++i) submit();
+  loop_.runReady();
+  EXPECT_EQ(http_.count(), 2u);
+  EXPECT_EQ(store_.reserves(), 0u);
+  EXPECT_EQ(balancer_->stats()["shared_buckets"]["fallback"], true);
+}
+
+TEST_F(BalancerSharedTest, CancelWhileReservingEndsOnTheNextTurnAndRefundsALateGrant) {
+  make(kShared);
+  const CallId id = submit();
+  loop_.runReady();
+  ASSERT_EQ(store_.reserves(), 1u);
+  balancer_->cancel(id);
+  EXPECT_TRUE(results_.empty()) << "never inside cancel()";
+  loop_.runReady();
+  ASSERT_EQ(results_.size(), 1u);
+  EXPECT_EQ(results_[0].failure().kind, CallErrorKind::kCancelled);
+  store_.answer(0, Status::kReserved);
+  loop_.runReady();
+  EXPECT_EQ(http_.count(), 0u);
+  EXPECT_EQ(results_.size(), 1u) << "exactly once";
+  ASSERT_EQ(store_.adjusts().size(), 1u);
+  const auto& refund = store_.adjusts()[0];
+  ASSERT_EQ(refund.size(), 2u);
+  EXPECT_DOUBLE_EQ(refund[0].amount, -1);
+  EXPECT_DOUBLE_EQ(refund[1].amount, -store_.reserved(0)[1].amount);
+  EXPECT_EQ(balancer_->stats()["shared_buckets"]["reserving"], 0);
+}
+
+TEST_F(BalancerSharedTest, UnknownUsageNeverRefundsAndA429RefundsOnlyTokens) {
+  make(kShared);
+  submit();
+  loop_.runReady();
+  store_.answer(0, Status::kReserved);
+  loop_.runReady();
+  http_.reply(0, 200, R"({"choices":[{"message":{"content":"no usage"}}]})");
+  loop_.runReady();
+  ASSERT_TRUE(results_.at(0).ok());
+  EXPECT_TRUE(store_.adjusts().empty());
+  submit();
+  loop_.runReady();
+  store_.answer(1, Status::kReserved);
+  loop_.runReady();
+  http_.reply(1, 429, "", {{"retry-after", "1"}});
+  loop_.runReady();
+  ASSERT_EQ(store_.adjusts().size(), 1u);
+  ASSERT_EQ(store_.adjusts()[0].size(), 1u) << "the request counted; its tokens did not";
+  EXPECT_EQ(store_.adjusts()[0][0].key, sharedBucketTag("e", "m") + ":tpm");
+  EXPECT_DOUBLE_EQ(store_.adjusts()[0][0].amount, -store_.reserved(1)[1].amount);
+}
+
+TEST_F(BalancerSharedTest, DestroyedWhileReservingIgnoresTheLateAnswer) {
+  make(kShared);
+  submit();
+  loop_.runReady();
+  balancer_.reset();
+  store_.answer(0, Status::kReserved);
+  loop_.runReady();
+  EXPECT_TRUE(results_.empty());
+  EXPECT_EQ(http_.count(), 0u);
+}
+
+TEST(SharedConfigTest, ReplicasWithoutSharedIsAnError) {
+  try {
+    (void)ConfigLoader::fromYaml(R"(
+endpoints:
+  - {name: e, url: "http://e/v1", replicas: 2}
+)");
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.path(), "endpoints[0].replicas");
+  }
+}
+
+TEST(SharedConfigTest, ParsesSharedOnEndpointsAndKeys) {
+  const auto cfg = ConfigLoader::fromYaml(R"(
+endpoints:
+  - name: e
+    url: "http://e/v1"
+    shared: true
+    replicas: 4
+    keys:
+      - {alias: a, env: A}
+      - {alias: b, env: B, shared: false}
+)");
+  EXPECT_TRUE(cfg.endpoints[0].shared);
+  EXPECT_EQ(cfg.endpoints[0].replicas, 4);
+  EXPECT_FALSE(cfg.endpoints[0].keys[0].shared.has_value());
+  EXPECT_EQ(cfg.endpoints[0].keys[1].shared, false);
+  EXPECT_THROW((void)ConfigLoader::fromYaml(R"(
+endpoints:
+  - {name: e, url: "http://e/v1", shared: yes-please}
+)"),
+               ConfigError);
+}
+
+}  // namespace
+}  // namespace celeriac::balancer
