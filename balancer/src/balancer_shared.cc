@@ -12,9 +12,17 @@
 namespace celeriac::balancer {
 namespace {
 
-// The shared buckets of one (pool, model) under its hash tag (shared_bucket_store.h).
-constexpr std::string_view kSharedRequestSuffix = ":rpm";
+// The shared limits of one (pool, model) under its hash tag (shared_bucket_store.h):
+// requests in an exact sliding window (a token bucket would let ~2x the RPM through in
+// one minute: full at start, then refilling), tokens in a bucket.
+constexpr std::string_view kSharedRequestSuffix = ":rpmw";
 constexpr std::string_view kSharedTokenSuffix = ":tpm";
+constexpr std::chrono::milliseconds kSharedPeriod = std::chrono::minutes(1);
+// Providers count a request when it ARRIVES; the store stamps it when it is granted,
+// which is a Redis reply, a loop turn and maybe a connection set-up earlier. If grants
+// exactly one minute apart had different delays, the provider could see both in one
+// minute. So the request window we keep is longer by this much (costs ~1.7 % of RPM).
+constexpr std::chrono::milliseconds kSharedWindowGuard{1000};
 
 std::string poolModel(std::string_view pool, std::string_view model) {
   std::string key(pool);
@@ -51,18 +59,28 @@ Balancer::KeyCheck Balancer::checkKey(const KeyState& key, std::string_view mode
 }
 
 std::vector<SharedBucketSpec> Balancer::sharedSpecs(std::string_view pool, std::string_view model,
-                                                    double requests, double tokens) const {
+                                                    double requests, double tokens,
+                                                    std::string_view grant) const {
   std::vector<SharedBucketSpec> specs;
   const auto it = shared_limits_.find(poolModel(pool, model));
   if (it == shared_limits_.end()) return specs;
   const std::string tag = sharedBucketTag(pool, model);
   if (it->second.rpm > 0 && requests != 0) {
-    specs.push_back(
-        {tag + std::string(kSharedRequestSuffix), static_cast<double>(it->second.rpm), requests});
+    SharedBucketSpec& s = specs.emplace_back();
+    s.key = tag + std::string(kSharedRequestSuffix);
+    s.capacity = static_cast<double>(it->second.rpm);
+    s.amount = requests;
+    s.kind = SharedBucketSpec::Kind::kSlidingWindow;
+    s.period = kSharedPeriod + kSharedWindowGuard;
+    s.grant = grant;
   }
   if (it->second.tpm > 0 && tokens != 0) {
-    specs.push_back(
-        {tag + std::string(kSharedTokenSuffix), static_cast<double>(it->second.tpm), tokens});
+    SharedBucketSpec& s = specs.emplace_back();
+    s.key = tag + std::string(kSharedTokenSuffix);
+    s.capacity = static_cast<double>(it->second.tpm);
+    s.amount = tokens;
+    s.kind = SharedBucketSpec::Kind::kTokenBucket;
+    s.period = kSharedPeriod;
   }
   return specs;
 }
@@ -84,7 +102,7 @@ void Balancer::onSharedReserve(std::uint64_t reserve_id, SharedReserveResult res
   if (node.empty()) return;
   const PendingReserve p = std::move(node.mapped());
   const KeyState& key = endpoints_[p.endpoint].keys[p.key];
-  const Reservation reservation{key.pool, p.model, p.tokens};
+  const Reservation reservation{key.pool, p.model, p.tokens, std::move(result.grant)};
   const SteadyTime now = dispatcher_.clock().now();
   auto it = calls_.find(p.call);
   Call* c = p.call != 0 && it != calls_.end() ? it->second.get() : nullptr;
@@ -141,7 +159,7 @@ void Balancer::onSharedReserve(std::uint64_t reserve_id, SharedReserveResult res
 
 void Balancer::releaseReservation(const Reservation& r, bool remote) {
   if (!remote) return admission_.release(r, dispatcher_.clock().now());
-  auto specs = sharedSpecs(r.pool, r.model, -1, -r.tokens);
+  auto specs = sharedSpecs(r.pool, r.model, -1, -r.tokens, r.shared_grant);
   // Best effort: if the store is away the refund is lost, which only errs on the safe side.
   if (!specs.empty()) shared_store_->adjust(std::move(specs), [](SharedReserveResult) {});
 }

@@ -54,7 +54,8 @@ BalancerConfig stubConfig(const std::string& base_url, const std::vector<std::st
   ep.models = {"*"};
   ep.connect_timeout = seconds(1);
   ep.total_timeout = seconds(5);
-  for (const auto& k : keys) ep.keys.push_back({k, balancer::SecretRef{k, "", std::nullopt}, ""});
+  for (const auto& k : keys)
+    ep.keys.push_back({k, balancer::SecretRef{k, "", std::nullopt}, "", std::nullopt});
   c.endpoints.push_back(std::move(ep));
   return c;
 }

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <hiredis/hiredis.h>
 
+#include <algorithm>
 #include <memory>
 #include <optional>
 #include <string>
@@ -78,11 +79,56 @@ class RedisSharedBucketStoreTest : public ::testing::Test {
     return out.value_or(SharedReserveResult{});
   }
 
+  // Token buckets (per minute): ":rpm" here is only a name, the Balancer counts
+  // requests in a window (":rpmw").
+  static SharedBucketSpec bucket(const std::string& key, double capacity, double amount) {
+    SharedBucketSpec spec;
+    spec.key = key;
+    spec.capacity = capacity;
+    spec.amount = amount;
+    return spec;
+  }
   static SharedBucketSpec rpm(const std::string& alias, double capacity, double amount) {
-    return {balancer::sharedBucketTag(alias, "gpt-4o") + ":rpm", capacity, amount};
+    return bucket(balancer::sharedBucketTag(alias, "gpt-4o") + ":rpm", capacity, amount);
   }
   static SharedBucketSpec tpm(const std::string& alias, double capacity, double amount) {
-    return {balancer::sharedBucketTag(alias, "gpt-4o") + ":tpm", capacity, amount};
+    return bucket(balancer::sharedBucketTag(alias, "gpt-4o") + ":tpm", capacity, amount);
+  }
+  static std::string windowKey(const std::string& alias) {
+    return balancer::sharedBucketTag(alias, "gpt-4o") + ":rpmw";
+  }
+  static SharedBucketSpec window(const std::string& alias, double capacity, double amount,
+                                 milliseconds period = seconds(60), std::string grant = {}) {
+    SharedBucketSpec spec = bucket(windowKey(alias), capacity, amount);
+    spec.kind = SharedBucketSpec::Kind::kSlidingWindow;
+    spec.period = period;
+    spec.grant = std::move(grant);
+    return spec;
+  }
+
+  // A blocking side connection to look at what the script stored (loop not running).
+  std::unique_ptr<redisContext, void (*)(redisContext*)> inspect() {
+    return {redisConnect("127.0.0.1", redis_.port()), &redisFree};
+  }
+  long long integerCommand(redisContext* c, const std::string& cmd, const std::string& key) {
+    auto* reply =
+        static_cast<redisReply*>(redisCommand(c, "%s %b", cmd.c_str(), key.data(), key.size()));
+    const long long value =
+        reply != nullptr && reply->type == REDIS_REPLY_INTEGER ? reply->integer : -99;
+    freeReplyObject(reply);
+    return value;
+  }
+  std::vector<std::string> members(redisContext* c, const std::string& key) {
+    std::vector<std::string> out;
+    auto* reply =
+        static_cast<redisReply*>(redisCommand(c, "ZRANGE %b 0 -1", key.data(), key.size()));
+    if (reply != nullptr && reply->type == REDIS_REPLY_ARRAY) {
+      for (std::size_t i = 0; i < reply->elements; ++i) {
+        out.emplace_back(reply->element[i]->str, reply->element[i]->len);
+      }
+    }
+    freeReplyObject(reply);
+    return out;
   }
 
   RedisServer redis_;
@@ -141,6 +187,110 @@ TEST_F(RedisSharedBucketStoreTest, TwoStoresSharingAKeyStayWithinOneLimit) {
   ASSERT_TRUE(loop_.runUntil([&] { return answered == 60; }, seconds(5)));
   EXPECT_EQ(reserved, 20);
   EXPECT_EQ(refused, 40);
+}
+
+TEST_F(RedisSharedBucketStoreTest, WindowAdmitsCapacityThenWaitsForTheOldestToLeave) {
+  auto& store = makeStore(redis_.port());
+  ASSERT_TRUE(waitAvailable(store));
+  for (int i = 0; i < 3; ++i) {
+    const SharedReserveResult r = reserve(store, {window("w", 3, 1)});
+    EXPECT_EQ(r.status, Status::kReserved);
+    EXPECT_FALSE(r.grant.empty()) << "a window grant is named for its refund";
+  }
+  const SharedReserveResult refused = reserve(store, {window("w", 3, 1)});
+  EXPECT_EQ(refused.status, Status::kRefused);
+  EXPECT_GT(refused.retry_after, seconds(58)) << "until the oldest is a minute old";
+  EXPECT_LE(refused.retry_after, seconds(60));
+  auto c = inspect();
+  ASSERT_TRUE(c && c->err == 0);
+  EXPECT_EQ(integerCommand(c.get(), "ZCARD", windowKey("w")), 3) << "a refusal adds nothing";
+  const long long ttl_ms = integerCommand(c.get(), "PTTL", windowKey("w"));
+  EXPECT_GT(ttl_ms, 0) << "an idle window vanishes";
+  EXPECT_LE(ttl_ms, 60'000);
+}
+
+TEST_F(RedisSharedBucketStoreTest, WindowNeverRefillsMidPeriodUnlikeABucket) {
+  auto& store = makeStore(redis_.port());
+  ASSERT_TRUE(waitAvailable(store));
+  const milliseconds period(600);
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(reserve(store, {window("w", 4, 1, period)}).status, Status::kReserved);
+  }
+  // Half a period later a bucket of 4 per 600 ms would hold 2 again; the window holds 0.
+  loop_.runFor(milliseconds(300));
+  const SharedReserveResult refused = reserve(store, {window("w", 4, 1, period)});
+  ASSERT_EQ(refused.status, Status::kRefused);
+  EXPECT_LE(refused.retry_after, milliseconds(300));
+  // Once the first period has passed, all four slots are back.
+  loop_.runFor(refused.retry_after + milliseconds(50));
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(reserve(store, {window("w", 4, 1, period)}).status, Status::kReserved) << i;
+  }
+  EXPECT_EQ(reserve(store, {window("w", 4, 1, period)}).status, Status::kRefused);
+}
+
+TEST_F(RedisSharedBucketStoreTest, RefundWithTheGrantRemovesExactlyThatEntry) {
+  auto& store = makeStore(redis_.port());
+  ASSERT_TRUE(waitAvailable(store));
+  const SharedReserveResult first = reserve(store, {window("w", 2, 1)});
+  const SharedReserveResult second = reserve(store, {window("w", 2, 1)});
+  ASSERT_EQ(first.status, Status::kReserved);
+  ASSERT_EQ(second.status, Status::kReserved);
+  ASSERT_NE(first.grant, second.grant);
+  EXPECT_EQ(reserve(store, {window("w", 2, 1)}).status, Status::kRefused);
+  // The OLDER grant is handed back: its entry goes, the newer one stays.
+  EXPECT_EQ(adjust(store, {window("w", 2, -1, seconds(60), first.grant)}).status,
+            Status::kReserved);
+  auto c = inspect();
+  ASSERT_TRUE(c && c->err == 0);
+  EXPECT_EQ(members(c.get(), windowKey("w")), std::vector<std::string>{second.grant + "/1"});
+  EXPECT_EQ(reserve(store, {window("w", 2, 1)}).status, Status::kReserved);
+  EXPECT_EQ(reserve(store, {window("w", 2, 1)}).status, Status::kRefused);
+  // Without a grant a refund pops the newest entry.
+  EXPECT_EQ(adjust(store, {window("w", 2, -1)}).status, Status::kReserved);
+  EXPECT_EQ(members(c.get(), windowKey("w")), std::vector<std::string>{second.grant + "/1"});
+}
+
+TEST_F(RedisSharedBucketStoreTest, WindowAndTokenBucketAreTakenTogetherOrNotAtAll) {
+  auto& store = makeStore(redis_.port());
+  ASSERT_TRUE(waitAvailable(store));
+  EXPECT_EQ(reserve(store, {window("k", 5, 1), tpm("k", 100, 60)}).status, Status::kReserved);
+  // Tokens refuse: the window must not have taken a slot.
+  const SharedReserveResult refused = reserve(store, {window("k", 5, 1), tpm("k", 100, 60)});
+  EXPECT_EQ(refused.status, Status::kRefused);
+  EXPECT_GT(refused.retry_after, seconds(10));
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(reserve(store, {window("k", 5, 1)}).status, Status::kReserved) << i;
+  }
+  // The window refuses: the bucket must not have given its 10 tokens.
+  EXPECT_EQ(reserve(store, {window("k", 5, 1), tpm("k", 100, 10)}).status, Status::kRefused);
+  EXPECT_EQ(reserve(store, {tpm("k", 100, 40)}).status, Status::kReserved);
+}
+
+TEST_F(RedisSharedBucketStoreTest, TwoStoresSharingAWindowGetOneLimitTogether) {
+  auto& a = makeStore(redis_.port());
+  auto& b = makeStore(redis_.port());
+  ASSERT_TRUE(waitAvailable(a));
+  ASSERT_TRUE(waitAvailable(b));
+  int reserved = 0, refused = 0, answered = 0;
+  std::vector<std::string> grants;
+  for (int i = 0; i < 30; ++i) {
+    for (RedisSharedBucketStore* s : {&a, &b}) {
+      s->reserve({window("shared", 20, 1)}, [&](SharedReserveResult r) {
+        ++answered;
+        if (r.status == Status::kReserved) {
+          ++reserved;
+          grants.push_back(r.grant);
+        }
+        if (r.status == Status::kRefused) ++refused;
+      });
+    }
+  }
+  ASSERT_TRUE(loop_.runUntil([&] { return answered == 60; }, seconds(5)));
+  EXPECT_EQ(reserved, 20);
+  EXPECT_EQ(refused, 40);
+  std::sort(grants.begin(), grants.end());
+  EXPECT_EQ(std::unique(grants.begin(), grants.end()), grants.end()) << "grant ids are unique";
 }
 
 TEST_F(RedisSharedBucketStoreTest, RunsAgainWithEvalAfterTheScriptCacheIsFlushed) {

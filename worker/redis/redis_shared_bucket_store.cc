@@ -5,7 +5,6 @@
 #include <hiredis/hiredis.h>
 
 #include <algorithm>
-#include <charconv>
 #include <random>
 #include <string_view>
 
@@ -25,13 +24,11 @@ std::uint64_t privdataToSeq(void* p) {
   return static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(p));
 }
 
-std::string formatNumber(double value) {
-  char buf[32];
-  const auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), value);
-  return ec == std::errc() ? std::string(buf, end) : std::string("0");
+SharedReserveResult unavailable() {
+  SharedReserveResult r;
+  r.status = SharedReserveResult::Status::kUnavailable;
+  return r;
 }
-
-SharedReserveResult unavailable() { return {SharedReserveResult::Status::kUnavailable, {}}; }
 
 }  // namespace
 
@@ -145,18 +142,14 @@ void RedisSharedBucketStore::run(std::string mode, std::vector<SharedBucketSpec>
 }
 
 bool RedisSharedBucketStore::sendScript(std::uint64_t seq, const Pending& p, bool use_eval) {
-  // EVAL|EVALSHA script|sha numkeys key... mode capacity_1 amount_1 ...
+  // EVAL|EVALSHA script|sha numkeys key... then balancer::sharedScriptArgv().
   std::vector<std::string> args;
-  args.reserve(4 + 3 * p.buckets.size());
+  args.reserve(4 + 6 * p.buckets.size());
   args.emplace_back(use_eval ? "EVAL" : "EVALSHA");
   args.push_back(use_eval ? script_ : sha_);
   args.push_back(std::to_string(p.buckets.size()));
   for (const SharedBucketSpec& b : p.buckets) args.push_back(b.key);
-  args.push_back(p.mode);
-  for (const SharedBucketSpec& b : p.buckets) {
-    args.push_back(formatNumber(b.capacity));
-    args.push_back(formatNumber(b.amount));
-  }
+  for (std::string& a : balancer::sharedScriptArgv(p.mode, p.buckets)) args.push_back(std::move(a));
   std::vector<const char*> argv;
   std::vector<std::size_t> lens;
   argv.reserve(args.size());
@@ -197,12 +190,16 @@ void RedisSharedBucketStore::onReply(std::uint64_t seq, void* raw_reply) {
     if (done) done(unavailable());
     return;
   }
+  // {1, 0, grant} when applied, {0, wait_ms} when refused (kSharedBucketScript).
   SharedReserveResult result = unavailable();
-  if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
+  if (reply->type == REDIS_REPLY_ARRAY && reply->elements >= 2 &&
       reply->element[0]->type == REDIS_REPLY_INTEGER &&
       reply->element[1]->type == REDIS_REPLY_INTEGER) {
     if (reply->element[0]->integer == 1) {
       result.status = SharedReserveResult::Status::kReserved;
+      if (reply->elements >= 3 && reply->element[2]->type == REDIS_REPLY_STRING) {
+        result.grant.assign(reply->element[2]->str, reply->element[2]->len);
+      }
     } else {
       result.status = SharedReserveResult::Status::kRefused;
       result.retry_after = std::chrono::milliseconds(reply->element[1]->integer);

@@ -1,7 +1,7 @@
 #pragma once
 // RedisSharedBucketStore: balancer::SharedBucketStore over hiredis async on the libuv loop.
 //
-// For: RPM/TPM buckets shared by several replicas. Every reserve/adjust is ONE run of
+// For: RPM windows and TPM buckets shared by several replicas. Every reserve/adjust is ONE run of
 // balancer::kSharedBucketScript (all buckets of a request taken together or none, on the
 // Redis server's clock). The script is loaded with SCRIPT LOAD on each connect and run
 // with EVALSHA; a NOSCRIPT error (cache flushed, failover to a replica without it) runs

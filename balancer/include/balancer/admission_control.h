@@ -37,6 +37,9 @@ struct Reservation {
   std::string pool;
   std::string model;
   double tokens = 0;
+  // Shared keys only: the store's SharedReserveResult::grant, so that handing the
+  // reservation back removes exactly its own request-window entry.
+  std::string shared_grant = {};
 };
 
 enum class AdmissionVerdict { kAdmitted, kPaused, kRequestsExhausted, kTokensExhausted };

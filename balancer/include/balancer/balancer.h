@@ -144,9 +144,12 @@ class Balancer {
   void reserveShared(Call& call, std::size_t endpoint, std::size_t key, const std::string& model,
                      double tokens);
   void onSharedReserve(std::uint64_t reserve_id, SharedReserveResult result);
+  // The store's limits for (pool, model): the request window (`grant` names the entry a
+  // refund removes) and the token bucket, each only when its limit and amount are set.
   [[nodiscard]] std::vector<SharedBucketSpec> sharedSpecs(std::string_view pool,
                                                           std::string_view model, double requests,
-                                                          double tokens) const;
+                                                          double tokens,
+                                                          std::string_view grant = {}) const;
   void releaseReservation(const Reservation& reservation, bool remote);
   void reconcileReservation(const Reservation& reservation, bool remote,
                             std::optional<double> actual_tokens);

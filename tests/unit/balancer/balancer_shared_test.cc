@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "balancer/balancer.h"
 #include "balancer/config_loader.h"
@@ -72,10 +74,19 @@ TEST_F(BalancerSharedTest, ReservesEveryBucketInTheStoreWithFullLimitsBeforeSend
   EXPECT_EQ(http_.count(), 0u) << "nothing goes out before the store agrees";
   const auto& specs = store_.reserved(0);
   ASSERT_EQ(specs.size(), 2u);
-  EXPECT_EQ(specs[0].key, sharedBucketTag("e", "m") + ":rpm");
+  // Requests: an exact sliding window (never a bucket, which allows ~2x in a minute),
+  // a little longer than a minute so arrival jitter cannot fit two windows' worth into
+  // one of the provider's.
+  EXPECT_EQ(specs[0].key, sharedBucketTag("e", "m") + ":rpmw");
+  EXPECT_EQ(specs[0].kind, SharedBucketSpec::Kind::kSlidingWindow);
   EXPECT_DOUBLE_EQ(specs[0].capacity, 6) << "the store holds the whole key's limit";
   EXPECT_DOUBLE_EQ(specs[0].amount, 1);
+  EXPECT_GT(specs[0].period, std::chrono::milliseconds(60s));
+  EXPECT_LE(specs[0].period, std::chrono::milliseconds(61s));
+  EXPECT_TRUE(specs[0].grant.empty());
   EXPECT_EQ(specs[1].key, sharedBucketTag("e", "m") + ":tpm");
+  EXPECT_EQ(specs[1].kind, SharedBucketSpec::Kind::kTokenBucket);
+  EXPECT_EQ(specs[1].period, std::chrono::milliseconds(60s));
   EXPECT_DOUBLE_EQ(specs[1].capacity, 100000);
   const double tokens = specs[1].amount;
   store_.answer(0, Status::kReserved);
@@ -179,14 +190,16 @@ TEST_F(BalancerSharedTest, CancelWhileReservingEndsOnTheNextTurnAndRefundsALateG
   loop_.runReady();
   ASSERT_EQ(results_.size(), 1u);
   EXPECT_EQ(results_[0].failure().kind, CallErrorKind::kCancelled);
-  store_.answer(0, Status::kReserved);
+  store_.answer(0, Status::kReserved, {}, "1700000000000000-1");
   loop_.runReady();
   EXPECT_EQ(http_.count(), 0u);
   EXPECT_EQ(results_.size(), 1u) << "exactly once";
   ASSERT_EQ(store_.adjusts().size(), 1u);
   const auto& refund = store_.adjusts()[0];
   ASSERT_EQ(refund.size(), 2u);
+  EXPECT_EQ(refund[0].key, sharedBucketTag("e", "m") + ":rpmw");
   EXPECT_DOUBLE_EQ(refund[0].amount, -1);
+  EXPECT_EQ(refund[0].grant, "1700000000000000-1") << "frees exactly its own window entry";
   EXPECT_DOUBLE_EQ(refund[1].amount, -store_.reserved(0)[1].amount);
   EXPECT_EQ(balancer_->stats()["shared_buckets"]["reserving"], 0);
 }
@@ -211,6 +224,71 @@ TEST_F(BalancerSharedTest, UnknownUsageNeverRefundsAndA429RefundsOnlyTokens) {
   ASSERT_EQ(store_.adjusts()[0].size(), 1u) << "the request counted; its tokens did not";
   EXPECT_EQ(store_.adjusts()[0][0].key, sharedBucketTag("e", "m") + ":tpm");
   EXPECT_DOUBLE_EQ(store_.adjusts()[0][0].amount, -store_.reserved(1)[1].amount);
+}
+
+TEST_F(BalancerSharedTest, AGrantHandedBackAfterA401NamesItsWindowEntry) {
+  make(kShared);
+  submit();
+  loop_.runReady();
+  store_.answer(0, Status::kReserved, {}, "g-7");
+  loop_.runReady();
+  ASSERT_EQ(http_.count(), 1u);
+  http_.reply(0, 401, R"({"error":{"message":"bad key"}})");
+  loop_.runReady();
+  ASSERT_FALSE(store_.adjusts().empty());
+  const auto& refund = store_.adjusts()[0];
+  ASSERT_FALSE(refund.empty());
+  EXPECT_EQ(refund[0].kind, SharedBucketSpec::Kind::kSlidingWindow);
+  EXPECT_DOUBLE_EQ(refund[0].amount, -1);
+  EXPECT_EQ(refund[0].grant, "g-7");
+}
+
+TEST_F(BalancerSharedTest, ReconcilingUsageNeverTouchesTheRequestWindow) {
+  make(kShared);
+  submit();
+  loop_.runReady();
+  store_.answer(0, Status::kReserved, {}, "g-1");
+  loop_.runReady();
+  http_.reply(0, 200, kOk);
+  loop_.runReady();
+  ASSERT_EQ(store_.adjusts().size(), 1u);
+  for (const auto& spec : store_.adjusts()[0]) {
+    EXPECT_EQ(spec.kind, SharedBucketSpec::Kind::kTokenBucket) << spec.key;
+  }
+}
+
+TEST(SharedScriptArgvTest, WritesModeThenFiveValuesPerLimitInOrder) {
+  SharedBucketSpec window;
+  window.key = "{k}:rpmw";
+  window.capacity = 60;
+  window.amount = -1;
+  window.kind = SharedBucketSpec::Kind::kSlidingWindow;
+  window.period = std::chrono::milliseconds(61000);
+  window.grant = "123-1";
+  SharedBucketSpec bucket;
+  bucket.key = "{k}:tpm";
+  bucket.capacity = 100000;
+  bucket.amount = 0.1;
+  std::vector<std::string> argv = sharedScriptArgv("adjust", {window, bucket});
+  ASSERT_EQ(argv.size(), 11u);
+  EXPECT_EQ(std::stod(argv[7]), 100000) << argv[7];  // shortest form: may read "1e+05"
+  argv[7] = "100000";
+  EXPECT_EQ(argv, (std::vector<std::string>{"adjust", "window", "60", "-1", "61000", "123-1",
+                                            "bucket", "100000", "0.1", "60000", ""}));
+}
+
+TEST(SharedScriptArgvTest, WritesNumbersExactlyInTheirShortestForm) {
+  SharedBucketSpec bucket;
+  bucket.capacity = 12345678901.0;
+  bucket.amount = 1.0 / 3.0;
+  const std::vector<std::string> argv = sharedScriptArgv("reserve", {bucket});
+  ASSERT_EQ(argv.size(), 6u);
+  EXPECT_EQ(argv[2], "12345678901");
+  EXPECT_EQ(std::stod(argv[3]), 1.0 / 3.0) << argv[3];
+}
+
+TEST(SharedBucketTagTest, HashTagsEveryLimitOfAKeyAndModelIntoOneSlot) {
+  EXPECT_EQ(sharedBucketTag("alias", "gpt-4o"), "{celeriac:key:alias:gpt-4o}");
 }
 
 TEST_F(BalancerSharedTest, DestroyedWhileReservingIgnoresTheLateAnswer) {

@@ -6,6 +6,7 @@
 // inside the call that asked, as the Redis store does.
 
 #include <functional>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -32,16 +33,18 @@ class FakeSharedBucketStore final : public balancer::SharedBucketStore {
   void adjust(Specs buckets, Done done) override {
     adjusts_.push_back(std::move(buckets));
     dispatcher_.post([done = std::move(done)] {
-      done({balancer::SharedReserveResult::Status::kReserved, {}});
+      done({balancer::SharedReserveResult::Status::kReserved, {}, {}});
     });
   }
 
   void answer(std::size_t index, balancer::SharedReserveResult::Status status,
-              std::chrono::milliseconds retry_after = {}) {
+              std::chrono::milliseconds retry_after = {}, std::string grant = {}) {
     Reserve& r = reserves_.at(index);
     if (r.answered) return;
     r.answered = true;
-    dispatcher_.post([done = r.done, status, retry_after] { done({status, retry_after}); });
+    dispatcher_.post([done = r.done, status, retry_after, grant = std::move(grant)] {
+      done({status, retry_after, grant});
+    });
   }
   // Answers every reserve not answered yet.
   void answerAll(balancer::SharedReserveResult::Status status) {
