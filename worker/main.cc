@@ -56,6 +56,13 @@ int main(int argc, char** argv) {
                                                 ? "warn" : parsed.config->loglevel));
   logger->set_pattern("[%Y-%m-%d %H:%M:%S.%e] [%l] [%n] %v");
   spdlog::set_default_logger(logger);
-  celeriac::worker::app::WorkerApp app(std::move(*parsed.config));
-  return app.run();
+  try {
+    celeriac::worker::app::WorkerApp app(std::move(*parsed.config));
+    return app.run();
+  } catch (const std::exception& e) {
+    // Start-up configuration errors (balancer config, task config, schemas, prompts).
+    // Their messages name the bad field and never carry a secret.
+    spdlog::critical("cannot start: {}", e.what());
+    return 2;
+  }
 }

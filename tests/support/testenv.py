@@ -219,3 +219,93 @@ class Worker:
             return
         with contextlib.suppress(OSError):
             os.unlink(self.log_path)
+
+
+def llm_stub_binary():
+    path = os.environ.get("LLM_STUB_BIN")
+    if not path:
+        here = os.path.dirname(os.path.abspath(__file__))
+        path = os.path.join(here, "..", "..", "build", "tests", "support", "llm_stub", "llm-stub")
+    return os.path.abspath(path)
+
+
+class LlmStub:
+    """The project's OpenAI-compatible stub backend (tests/support/llm_stub)."""
+
+    def __init__(self, extra=()):
+        self.args = [llm_stub_binary(), "--port", "0"] + list(extra)
+        self.proc = None
+        self.port = None
+
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    def start(self):
+        self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL, text=True)
+        line = self.proc.stdout.readline()
+        if not line.startswith("llm-stub listening on 127.0.0.1:"):
+            raise RuntimeError("llm-stub did not start: %r" % line)
+        self.port = int(line.rsplit(":", 1)[1])
+        return self
+
+    def admin(self, method, path, body=None):
+        import json
+        import urllib.request
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.url + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            text = resp.read().decode()
+            return json.loads(text) if text else None
+
+    def fault(self, **spec):
+        return self.admin("POST", "/admin/faults", spec)
+
+    def clear_faults(self):
+        return self.admin("DELETE", "/admin/faults")
+
+    def stats(self):
+        return self.admin("GET", "/admin/stats")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        if self.proc and self.proc.stdout:
+            self.proc.stdout.close()
+        self.proc = None
+
+    cleanup = stop
+
+
+def write_stub_llm_config(directory, stub, cooldown_s=5, max_queue_wait_s=2):
+    """A balancer config for the LLM tasks against one llm-stub (key from STUB_API_KEY)."""
+    path = os.path.join(directory, "llm-stub.yaml")
+    with open(path, "w") as f:
+        f.write("""# Balancer config for the local stub backend (written by tests/support/testenv.py)
+strategy: round_robin
+timeout: 30
+max_queue_wait: %(wait)d
+circuit_breaker: {consecutive_failures: 3, cooldown: %(cooldown)d}
+endpoints:
+  - name: stub
+    url: %(url)s/v1
+    provider: openai
+    api_key_env: STUB_API_KEY
+    models: [gpt-4o, gpt-4o-mini]
+routes:
+  waste_analysis:
+    normal: [gpt-4o, gpt-4o-mini]
+  response_generation:
+    normal: [gpt-4o-mini, gpt-4o]
+pricing:
+  gpt-4o: {input: 2.5, output: 10}
+  gpt-4o-mini: {input: 0.15, output: 0.6}
+""" % {"url": stub.url, "cooldown": cooldown_s, "wait": max_queue_wait_s})
+    return path

@@ -8,7 +8,9 @@
 #include "worker/app/parking.h"
 #include "worker/celery/exception_info.h"
 #include "worker/celery/message_decoder.h"
+#include "worker/celery/iso_time.h"
 #include "worker/celery/result_document.h"
+#include "worker/tasks/llm_errors.h"
 
 namespace celeriac::worker::app {
 
@@ -57,6 +59,7 @@ TaskPipeline::TaskPipeline(balancer::Dispatcher& dispatcher, const tasks::TaskRe
 
 TaskPipeline::~TaskPipeline() {
   for (auto& [id, job] : held_) dispatcher_.cancel(job->eta_timer);
+  if (backpressure_timer_ != 0) dispatcher_.cancel(backpressure_timer_);
   cancelRunning();
 }
 
@@ -171,9 +174,92 @@ void TaskPipeline::park(std::unique_ptr<Job> job, milliseconds delay, const std:
   });
 }
 
+bool TaskPipeline::parkUnavailable(Job& job, const celery::ExceptionInfo& error) {
+  const auto unavailable = tasks::allModelsUnavailable(error);
+  const auto now = dispatcher_.clock().wallNow();
+  const auto& headers = job.delivery.message.headers;
+  auto since_it = headers.find(kParkedSinceHeader);
+  const auto since = since_it != headers.end() && since_it->is_string()
+                         ? celery::parseIsoTime(since_it->get<std::string>()).value_or(now)
+                         : now;
+  if (options_.delay_tiers.empty() || !ports_.publish) return false;
+  if (now - since >= options_.max_parked) {
+    log()->error("task_id={} parked for longer than {} s with every model down: failing",
+                 job.message.id,
+                 std::chrono::duration_cast<std::chrono::seconds>(options_.max_parked).count());
+    return false;
+  }
+  // The tier: the balancer's earliest retry time when known, else growing with the
+  // number of parks (capped at the longest tier).
+  const int parks = parkCount(job.delivery);
+  milliseconds delay =
+      options_.delay_tiers[std::min<std::size_t>(static_cast<std::size_t>(parks),
+                                                 options_.delay_tiers.size() - 1)]
+          .ttl;
+  if (unavailable->retry_at) {
+    delay = std::max(milliseconds(1000), duration_cast<milliseconds>(*unavailable->retry_at - now));
+  }
+  const auto tier = pickTier(options_.delay_tiers, delay);
+  const auto next_attempt = now + tier->ttl;
+  applyBackpressure(unavailable->retry_at.value_or(next_attempt));
+
+  // RETRY tells a client polling by id that the task is waiting, and until when.
+  celery::ExceptionInfo retry = error;
+  retry.args = nlohmann::json::array(
+      {unavailable->message + "; parked, next attempt at " + celery::formatIsoTime(next_attempt),
+       celery::formatIsoTime(next_attempt), unavailable->models});
+  retry.traceback.clear();
+  celery::ResultRecord record = celery::retryRecord(job.message, retry);
+  amqp::OutgoingMessage out = parkedMessage(job.delivery, *tier, "all_models_unavailable", now);
+  log()->warn("parked task_id={} reason=all_models_unavailable tier={} parks={} models={}",
+              job.message.id, tier->name, parks + 1, nlohmann::json(unavailable->models).dump());
+  ++counters_.parked_unavailable;
+  ++parking_;
+  // Ack only when both the RETRY state and the parked copy are durable.
+  auto pending = std::make_shared<int>(2);
+  auto confirmed_ok = std::make_shared<bool>(true);
+  const amqp::DeliveryRef ref = job.delivery.ref;
+  auto settle = [this, ref, pending, confirmed_ok, id = job.message.id](bool ok) {
+    *confirmed_ok = *confirmed_ok && ok;
+    if (--*pending > 0) return;
+    --parking_;
+    if (*confirmed_ok) {
+      ports_.ack(ref);
+    } else {
+      log()->warn("park of task_id={} not confirmed; returning it to its queue", id);
+      ports_.reject(ref, true);
+    }
+  };
+  const bool ignore = job.ignore_result;
+  if (ignore) {
+    settle(true);
+  } else {
+    storeThen(job.message.id, celery::renderResultDocument(record), [settle] { settle(true); });
+  }
+  ports_.publish(std::move(out), [settle](bool ok) { settle(ok); });
+  return true;
+}
+
+void TaskPipeline::applyBackpressure(std::chrono::system_clock::time_point until) {
+  const auto wait = std::max(milliseconds(1000),
+                             duration_cast<milliseconds>(until - dispatcher_.clock().wallNow()));
+  if (backpressure_timer_ != 0) dispatcher_.cancel(backpressure_timer_);
+  if (!backpressure_) log()->warn("every model is down: prefetch lowered so other replicas take the work");
+  backpressure_ = true;
+  updatePrefetch();
+  backpressure_timer_ = dispatcher_.schedule(wait, [this] {
+    backpressure_timer_ = 0;
+    backpressure_ = false;
+    log()->info("models may be back: prefetch restored");
+    updatePrefetch();
+  });
+}
+
 void TaskPipeline::updatePrefetch() {
-  const std::size_t wanted = std::min<std::size_t>(
-      std::numeric_limits<std::uint16_t>::max(), std::size_t{options_.prefetch} + held_.size());
+  const std::size_t base = backpressure_ ? std::size_t{options_.backpressure_prefetch}
+                                         : std::size_t{options_.prefetch};
+  const std::size_t wanted =
+      std::min<std::size_t>(std::numeric_limits<std::uint16_t>::max(), base + held_.size());
   const auto value = static_cast<std::uint16_t>(wanted);
   if (value == prefetch_sent_) return;
   prefetch_sent_ = value;
@@ -276,6 +362,9 @@ void TaskPipeline::finish(JobId id, tasks::TaskOutcome outcome) {
     ++counters_.succeeded;
     log()->info("succeeded task={} task_id={} runtime_s={:.6f}", m.task, m.id, runtime.count());
     record = celery::successRecord(m, std::move(outcome.value), now);
+  } else if (tasks::allModelsUnavailable(outcome.error) && parkUnavailable(*job, outcome.error)) {
+    pump();
+    return;
   } else {
     ++counters_.failed;
     log()->error("failed task={} task_id={} runtime_s={:.6f} exc={}: {}", m.task, m.id,

@@ -63,6 +63,12 @@ struct PipelineOptions {
   // memory, so prefetch never fills with sleeping tasks (issue 5).
   std::chrono::milliseconds eta_hold_limit{10'000};
   std::vector<amqp::DelayTier> delay_tiers;  // shortest first; empty: never park
+  // A task parked because every model was down fails with AllModelsUnavailable once
+  // it has been parked this long (issue 5).
+  std::chrono::milliseconds max_parked{3'600'000};
+  // While every model is down, prefetch drops to this (other replicas, with other
+  // keys, get the work) until the balancer's earliest retry time.
+  std::uint16_t backpressure_prefetch = 1;
 };
 
 struct PipelineCounters {
@@ -72,6 +78,7 @@ struct PipelineCounters {
   std::uint64_t rejected = 0;
   std::uint64_t revoked = 0;
   std::uint64_t parked = 0;
+  std::uint64_t parked_unavailable = 0;
   std::map<std::string, std::uint64_t> total_by_task;  // `inspect stats` "total"
 };
 
@@ -113,6 +120,10 @@ class TaskPipeline {
               celery::ExceptionInfo error, const std::string& log_reason);
   void hold(std::unique_ptr<Job> job, std::chrono::milliseconds delay);
   void park(std::unique_ptr<Job> job, std::chrono::milliseconds delay, const std::string& reason);
+  // Every model was down: store RETRY, park the message, ack once both are durable.
+  // Returns false when the task must fail instead (parked too long, or no tiers).
+  bool parkUnavailable(Job& job, const celery::ExceptionInfo& error);
+  void applyBackpressure(std::chrono::system_clock::time_point until);
   void enqueue(std::unique_ptr<Job> job);
   void start(std::unique_ptr<Job> job);
   void finish(JobId id, tasks::TaskOutcome outcome);
@@ -135,7 +146,9 @@ class TaskPipeline {
   std::size_t storing_ = 0;
   std::size_t parking_ = 0;
   bool starting_ = true;
-  JobId starting_job_ = 0;  // the job whose handler is being called right now
+  JobId starting_job_ = 0;
+  bool backpressure_ = false;
+  balancer::TimerId backpressure_timer_ = 0;  // the job whose handler is being called right now
   std::uint16_t prefetch_sent_ = 0;
 };
 

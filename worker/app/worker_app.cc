@@ -5,6 +5,7 @@
 #include <uv.h>
 
 #include "worker/amqp/amqp_connection.h"
+#include "worker/app/llm_services.h"
 #include "worker/app/task_pipeline.h"
 #include "worker/redis/result_store.h"
 #include "worker/tasks/builtin_tasks.h"
@@ -28,6 +29,7 @@ struct WorkerApp::Impl {
   std::unique_ptr<redis::ResultStore> store;
   std::unique_ptr<amqp::AmqpConnection> broker;
   std::unique_ptr<TaskPipeline> pipeline;
+  std::unique_ptr<LlmServices> llm;
   uv_signal_t* sigterm = nullptr;
   uv_signal_t* sigint = nullptr;
   uv_timer_t* shutdown_timer = nullptr;
@@ -56,6 +58,15 @@ void WorkerApp::Impl::build() {
   uv_loop_init(&loop);
   dispatcher = std::make_unique<uv::UvDispatcher>(&loop);
   tasks::registerBuiltinTasks(registry);
+  llm = LlmServices::create(config, *dispatcher, registry);
+  if (llm && !config.queues_given) {
+    // Without -Q, a worker with LLM tasks consumes their queues (not `celery`).
+    const amqp::QueueSpec like = config.topology.queues.front();
+    config.topology.queues.clear();
+    for (const std::string& q : llm->queues()) {
+      config.topology.queues.push_back(amqp::QueueSpec{q, like.max_priority, like.quorum});
+    }
+  }
 
   store = std::make_unique<redis::ResultStore>(
       &loop, config.backend,
@@ -116,6 +127,7 @@ void WorkerApp::Impl::build() {
   options.pid = static_cast<int>(getpid());
   options.eta_hold_limit = config.eta_hold_limit;
   options.delay_tiers = config.topology.delay_tiers;
+  options.max_parked = config.max_parked;
   pipeline = std::make_unique<TaskPipeline>(*dispatcher, registry, std::move(ports), options);
 
   const auto install = [this](int signum) {
@@ -188,16 +200,20 @@ void WorkerApp::Impl::finish() {
 int WorkerApp::run() {
   Impl& s = *impl_;
   s.build();
+  std::string queue_names;
+  for (const auto& q : s.config.topology.queues) {
+    queue_names += (queue_names.empty() ? "" : ",") + q.name;
+  }
   s.log->info("celeriac worker {} starting: broker={} backend={} queues={} concurrency={} "
               "prefetch={} acks_late={}",
               s.config.hostname, s.config.brokers.front().redacted(), s.config.backend.redacted(),
-              s.config.topology.queues.front().name, s.config.concurrency, s.config.prefetch(),
-              s.config.acks_late);
+              queue_names, s.config.concurrency, s.config.prefetch(), s.config.acks_late);
   s.store->start();
   s.broker->start();
   uv_run(&s.loop, UV_RUN_DEFAULT);
   // Everything is closed; release the objects, then let their handles close.
   s.pipeline.reset();
+  s.llm.reset();
   s.broker.reset();
   s.store.reset();
   s.dispatcher.reset();

@@ -54,9 +54,13 @@ ParseOutcome parseWorkerArgs(int argc, const char* const* argv,
   long grace_s = 30;
   long heartbeat_s = 60;
   long eta_hold_s = 10;
+  long max_parked_s = 3600;
   std::string delay_tiers = "5s,30s,2m,10m,1h";
 
-  cli.add_option("-Q,--queues", queues, "Comma-separated queues to consume")->capture_default_str();
+  auto* queues_option =
+      cli.add_option("-Q,--queues", queues, "Comma-separated queues to consume (default: "
+                                            "the LLM tasks' queues if configured, else celery)")
+          ->capture_default_str();
   cli.add_option("-c,--concurrency", cfg.concurrency, "Tasks in flight at once (not processes)")
       ->check(CLI::Range(1, 100000))->capture_default_str();
   cli.add_option("--prefetch-multiplier", cfg.prefetch_multiplier,
@@ -91,6 +95,17 @@ ParseOutcome parseWorkerArgs(int argc, const char* const* argv,
   cli.add_option("--eta-hold-limit", eta_hold_s,
                  "ETAs further than this many seconds are parked, not held in memory")
       ->check(CLI::Range(0L, 86400L))->capture_default_str();
+  cli.add_option("--max-parked", max_parked_s,
+                 "Seconds a task may stay parked while every model is down before it fails "
+                 "with AllModelsUnavailable")
+      ->check(CLI::Range(1L, 604800L))->capture_default_str();
+  cli.add_option("--llm-config", cfg.llm_config,
+                 "Balancer YAML (endpoints, keys, routes, prices) [env CELERIAC_LLM_CONFIG; "
+                 "or LLM_ENDPOINTS...]");
+  cli.add_option("--tasks-config", cfg.tasks_config,
+                 "LLM tasks config (names, queues, prompts, routes); default: shipped one");
+  cli.add_option("--data-dir", cfg.data_dir,
+                 "Directory holding schemas/ and worker/tasks/prompts/ [env CELERIAC_DATA_DIR]");
   cli.add_option("--queue-type", queue_type, "classic or quorum (also for delay queues)")
       ->check(CLI::IsMember({"classic", "quorum"}))->capture_default_str();
 
@@ -110,6 +125,10 @@ ParseOutcome parseWorkerArgs(int argc, const char* const* argv,
   if (broker.empty()) broker = env_or("CELERY_BROKER_URL");
   if (broker.empty()) broker = "amqp://guest:guest@127.0.0.1:5672//";
   if (backend.empty()) backend = env_or("CELERY_RESULT_BACKEND");
+  if (cfg.llm_config.empty()) cfg.llm_config = env_or("CELERIAC_LLM_CONFIG");
+  if (cfg.data_dir.empty()) cfg.data_dir = env_or("CELERIAC_DATA_DIR");
+  if (cfg.data_dir.empty()) cfg.data_dir = CELERIAC_DEFAULT_DATA_DIR;
+  cfg.env = env;
   if (backend.empty()) backend = "redis://127.0.0.1:6379/0";
 
   std::string error;
@@ -149,11 +168,13 @@ ParseOutcome parseWorkerArgs(int argc, const char* const* argv,
   cfg.topology.delay_tiers = std::move(*tiers);
   cfg.topology.quorum_delay_queues = queue_type == "quorum";
   cfg.eta_hold_limit = std::chrono::seconds(eta_hold_s);
+  cfg.max_parked = std::chrono::seconds(max_parked_s);
   if (cfg.topology.queues.empty()) {
     outcome.exit_code = 2;
     outcome.message = "--queues: give at least one queue name";
     return outcome;
   }
+  cfg.queues_given = queues_option->count() > 0;
   cfg.acks_late = !acks_early;
   cfg.hostname = expandHostname(hostname, fqdn);
   cfg.result_expires = std::chrono::seconds(result_expires_s);

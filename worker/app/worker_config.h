@@ -25,6 +25,7 @@ struct WorkerConfig {
   std::vector<amqp::BrokerUrl> brokers;
   redis::RedisUrl backend;
   amqp::Topology topology;
+  bool queues_given = false;  // -Q was on the command line
   std::size_t concurrency = 100;
   std::size_t prefetch_multiplier = 4;
   std::string hostname;  // nodename, e.g. celeriac@host
@@ -36,6 +37,14 @@ struct WorkerConfig {
   std::chrono::seconds shutdown_grace{30};
   std::chrono::seconds heartbeat{60};
   std::chrono::seconds eta_hold_limit{10};
+  std::chrono::seconds max_parked{3600};
+  // LLM tasks (issue 4): the balancer config (YAML; else LLM_ENDPOINTS in the
+  // environment; else no LLM tasks), the LLM tasks config, and where schemas/ and
+  // worker/tasks/prompts/ live.
+  std::string llm_config;
+  std::string tasks_config;
+  std::string data_dir;
+  std::map<std::string, std::string> env;  // the process environment, for the balancer
 
   [[nodiscard]] std::uint16_t prefetch() const;
 };

@@ -349,5 +349,61 @@ TEST_F(TaskPipelineTest, NearEtaIsHeldNotParked) {
   EXPECT_EQ(pipeline_->held(), 1u);
 }
 
+// Fails like an LLM task whose every model is down (llm_errors.h's wire form).
+std::unique_ptr<tasks::TaskRun> allDown(const tasks::TaskContext& ctx, tasks::TaskDone done) {
+  celery::ExceptionInfo e;
+  e.type = "AllModelsUnavailable";
+  e.module = "celeriac.errors";
+  e.args = json::array({"all candidates unavailable", nullptr, json::array({"gpt-4o", "gpt-4o-mini"})});
+  return tasks::TimerRun::start(ctx.dispatcher, milliseconds(0),
+                                tasks::TaskOutcome::failure(std::move(e)), std::move(done));
+}
+
+TEST_F(TaskPipelineTest, AllModelsDownParksWithRetryStateAndAcksWhenBothAreDurable) {
+  registry_.add("llm.down", &allDown);
+  make();
+  pipeline_->onDelivery(delivery("llm.down", "u1", json::array()));
+  loop_.runReady();
+  const auto* w = fake_.lastFor("u1");
+  ASSERT_NE(w, nullptr);
+  EXPECT_EQ(w->doc["status"], "RETRY");
+  EXPECT_EQ(w->doc["result"]["exc_type"], "AllModelsUnavailable");
+  EXPECT_NE(w->doc["result"]["exc_message"][0].get<std::string>().find("next attempt at"),
+            std::string::npos);
+  ASSERT_EQ(fake_.published.size(), 1u);
+  EXPECT_EQ(fake_.published[0].first.exchange, "celeriac.delay.5s") << "first park: shortest tier";
+  EXPECT_EQ(fake_.published[0].first.headers["x-celeriac-park-reason"], "all_models_unavailable");
+  EXPECT_EQ(fake_.prefetch.back(), 1) << "prefetch lowered while every model is down";
+  fake_.completeAll();
+  EXPECT_TRUE(fake_.acked.empty()) << "acked before the parked copy was confirmed";
+  fake_.published[0].second(true);
+  EXPECT_EQ(fake_.acked, std::vector<std::uint64_t>{1});
+  loop_.advance(seconds(5));
+  EXPECT_EQ(fake_.prefetch.back(), 8) << "prefetch restored once models may be back";
+}
+
+TEST_F(TaskPipelineTest, ParkedTooLongFailsWithAllModelsUnavailable) {
+  registry_.add("llm.down", &allDown);
+  PipelineOptions o;
+  o.max_parked = std::chrono::minutes(60);
+  make(o);
+  const auto since = loop_.clock().wallNow() - std::chrono::minutes(61);
+  char buf[64];
+  const auto t = std::chrono::system_clock::to_time_t(since);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S+00:00", &tm);
+  pipeline_->onDelivery(delivery("llm.down", "u2", json::array(),
+                                 {{"x-celeriac-parks", 9}, {"x-celeriac-parked-since", buf}}));
+  loop_.runReady();
+  const auto* w = fake_.lastFor("u2");
+  ASSERT_NE(w, nullptr);
+  EXPECT_EQ(w->doc["status"], "FAILURE");
+  EXPECT_EQ(w->doc["result"]["exc_type"], "AllModelsUnavailable");
+  EXPECT_TRUE(fake_.published.empty());
+  fake_.completeAll();
+  EXPECT_EQ(fake_.acked, std::vector<std::uint64_t>{1});
+}
+
 }  // namespace
 }  // namespace celeriac::worker::app
