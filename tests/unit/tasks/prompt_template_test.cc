@@ -1,0 +1,56 @@
+// PromptTemplate: {{placeholder}} substitution and the checks made when loading a file.
+#include "worker/tasks/prompt_template.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "llm_task_harness.h"
+
+namespace celeriac::worker::tasks {
+namespace {
+
+TEST(PromptTemplateTest, ReplacesPlaceholdersAndLeavesOtherBracesAlone) {
+  const PromptTemplate t("Locale {{locale}}; {{missing}}|{ not }|{{Not A Name}}|{{hint}}");
+  EXPECT_EQ(t.render({{"locale", "ko"}, {"hint", "x"}}), "Locale ko; |{ not }|{{Not A Name}}|x");
+  EXPECT_EQ(t.placeholders(), (std::set<std::string, std::less<>>{"hint", "locale", "missing"}));
+}
+
+TEST(PromptTemplateTest, SubstitutedValuesAreNeverExpandedAgain) {
+  const PromptTemplate t("hint: {{hint}} / {{locale}}");
+  EXPECT_EQ(t.render({{"hint", "{{locale}}"}, {"locale", "ko"}}), "hint: {{locale}} / ko");
+}
+
+TEST(PromptTemplateTest, FileWithUnknownPlaceholderIsRefusedNamingIt) {
+  const auto path = std::filesystem::temp_directory_path() / "celeriac_prompt_test.txt";
+  std::ofstream(path) << "Hello {{loclae}}\n";
+  try {
+    (void)PromptTemplate::fromFile(path, {"locale"});
+    FAIL() << "expected PromptError";
+  } catch (const PromptError& e) {
+    EXPECT_NE(std::string(e.what()).find("{{loclae}}"), std::string::npos) << e.what();
+  }
+  std::filesystem::remove(path);
+}
+
+TEST(PromptTemplateTest, MissingOrEmptyFileIsRefused) {
+  EXPECT_THROW((void)PromptTemplate::fromFile("/nonexistent/prompt.txt", {}), PromptError);
+  const auto path = std::filesystem::temp_directory_path() / "celeriac_prompt_empty.txt";
+  std::ofstream(path) << "  \n";
+  EXPECT_THROW((void)PromptTemplate::fromFile(path, {}), PromptError);
+  std::filesystem::remove(path);
+}
+
+TEST(PromptTemplateTest, ShippedPromptsAskForJson) {
+  // OpenAI's JSON mode refuses a request whose messages never mention JSON.
+  for (const char* name : {"analyze_system.txt", "analyze_user.txt", "generate_system.txt",
+                           "generate_user.txt", "repair.txt"}) {
+    const auto t =
+        PromptTemplate::fromFile(task_tests::sourceDir() / "worker" / "tasks" / "prompts" / name,
+                                 {"locale", "hint", "analysis", "rules", "question", "errors"});
+    EXPECT_NE(t.text().find("JSON"), std::string::npos) << name;
+  }
+}
+
+}  // namespace
+}  // namespace celeriac::worker::tasks

@@ -1,0 +1,121 @@
+// SchemaValidator over the shipped schemas: every fixture, the error texts, references
+// across files, and strings long enough to break a naive std::regex pattern.
+#include "worker/tasks/schema_validator.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "llm_task_harness.h"
+
+namespace celeriac::worker::tasks {
+namespace {
+
+using nlohmann::json;
+using task_tests::schemaDir;
+using task_tests::sourceDir;
+
+json readJson(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  return json::parse(in);
+}
+
+std::filesystem::path fixtureDir() { return schemaDir() / "fixtures" / "tasks"; }
+
+TEST(SchemaFixturesTest, EveryValidFixtureValidatesAndEveryInvalidOneNamesItsField) {
+  int valid = 0, invalid = 0;
+  for (const auto& dir : std::filesystem::directory_iterator(fixtureDir())) {
+    if (!dir.is_directory()) continue;
+    const auto name = dir.path().filename().string();
+    SCOPED_TRACE(name);
+    const SchemaValidator schema(schemaDir(), name + ".schema.json");
+    for (const auto& f : std::filesystem::directory_iterator(dir.path() / "valid")) {
+      const auto errors = schema.validate(readJson(f.path()));
+      EXPECT_TRUE(errors.empty()) << f.path().filename() << ": " << joinErrors(errors);
+      ++valid;
+    }
+    const json expected = readJson(dir.path() / "expected_errors.json");
+    for (const auto& f : std::filesystem::directory_iterator(dir.path() / "invalid")) {
+      const auto file = f.path().filename().string();
+      const auto errors = schema.validate(readJson(f.path()));
+      ASSERT_FALSE(errors.empty()) << file << " should be invalid";
+      ASSERT_TRUE(expected.contains(file)) << file << " has no entry in expected_errors.json";
+      EXPECT_EQ(errors.front().path, expected[file].get<std::string>())
+          << file << ": " << joinErrors(errors);
+      ++invalid;
+    }
+  }
+  EXPECT_GE(valid, 10);
+  EXPECT_GE(invalid, 30);
+}
+
+TEST(SchemaValidatorTest, ErrorNamesTheFieldAndTheRule) {
+  const SchemaValidator schema(schemaDir(), "analyze_input.schema.json");
+  const auto errors = schema.validate(json{{"image", "http://x.example/a.jpg"}, {"user_id", "u"}});
+  ASSERT_EQ(errors.size(), 1u) << joinErrors(errors);
+  EXPECT_EQ(errors[0].toString(),
+            "image: must be an https:// URL (at most 4096 characters, no spaces) or a "
+            "data:image/(png|jpeg|webp|gif);base64,... URL");
+}
+
+TEST(SchemaValidatorTest, MissingAndUnknownFieldsAreNamed) {
+  const SchemaValidator schema(schemaDir(), "analyze_input.schema.json");
+  const auto errors = schema.validate(json{{"imgae", "https://x.example/a.jpg"}});
+  std::vector<std::string> texts;
+  for (const auto& e : errors) texts.push_back(e.toString());
+  {
+    EXPECT_NE(std::find(texts.begin(), texts.end(), "image: is required"), texts.end());
+    EXPECT_NE(std::find(texts.begin(), texts.end(), "user_id: is required"), texts.end());
+    EXPECT_NE(std::find(texts.begin(), texts.end(), "imgae: is not an allowed field"), texts.end());
+  }
+}
+
+TEST(SchemaValidatorTest, TypeErrorsWithoutCustomMessageSayTheExpectedType) {
+  const SchemaValidator schema(schemaDir(), "analysis_result.schema.json#/definitions/analysis");
+  auto doc = task_tests::validAnalysis();
+  doc["items"][0]["needs_cleaning"] = "yes";
+  const auto errors = schema.validate(doc);
+  ASSERT_FALSE(errors.empty());
+  EXPECT_EQ(errors[0].toString(), "items[0].needs_cleaning: must be of type boolean");
+}
+
+TEST(SchemaValidatorTest, SubSchemaReferenceValidatesTheModelPartWithoutMeta) {
+  const SchemaValidator part(schemaDir(), "analysis_result.schema.json#/definitions/analysis");
+  const SchemaValidator whole(schemaDir(), "analysis_result.schema.json");
+  EXPECT_TRUE(part.validate(task_tests::validAnalysis()).empty());
+  const auto errors = whole.validate(task_tests::validAnalysis());
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].toString(), "meta: is required");
+}
+
+TEST(SchemaValidatorTest, LongStringsFailCleanlyInsteadOfOverflowingTheRegexStack) {
+  const SchemaValidator schema(schemaDir(), "analyze_input.schema.json");
+  // A 10 MB data URL is valid (the body is checked by the task, not the pattern) ...
+  const std::string big_data = "data:image/jpeg;base64," + std::string(10'000'000, 'A');
+  EXPECT_TRUE(schema.validate(json{{"image", big_data}, {"user_id", "u"}}).empty());
+  // ... a 200 KB https URL is refused without running an unbounded pattern over it.
+  const std::string long_url = "https://x.example/" + std::string(200'000, 'a');
+  const auto errors = schema.validate(json{{"image", long_url}, {"user_id", "u"}});
+  ASSERT_FALSE(errors.empty());
+  EXPECT_EQ(errors[0].path, "image");
+  // ... and a data URL beyond the size cap is refused by maxLength.
+  const std::string huge = "data:image/png;base64," + std::string(14'000'001, 'A');
+  EXPECT_FALSE(schema.validate(json{{"image", huge}, {"user_id", "u"}}).empty());
+}
+
+TEST(SchemaValidatorTest, MissingFileIsALoadErrorNamingIt) {
+  try {
+    const SchemaValidator schema(schemaDir(), "no_such.schema.json");
+    FAIL() << "expected SchemaLoadError";
+  } catch (const SchemaLoadError& e) {
+    EXPECT_NE(std::string(e.what()).find("no_such.schema.json"), std::string::npos) << e.what();
+  }
+}
+
+TEST(SchemaValidatorTest, JoinErrorsCapsTheList) {
+  std::vector<SchemaError> errors(7, SchemaError{"a", "is required"});
+  EXPECT_EQ(joinErrors(errors, 2), "a: is required; a: is required; ... and 5 more");
+}
+
+}  // namespace
+}  // namespace celeriac::worker::tasks

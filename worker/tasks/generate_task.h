@@ -1,0 +1,57 @@
+#pragma once
+// GenerateTask: `response_generator.generate`, the answer the user reads.
+//
+// Signature (Python): generate(analysis, rules=None, locale="ko", question=None,
+// routing=None). In a Celery chain the previous task's return value arrives as the
+// first positional argument; three shapes of it are accepted:
+//   1. the analysis result itself ({items, overall_category, reason, meta}), with rules
+//      given as a keyword (generate.s(rules=...)) or second positional argument;
+//   2. a wrapper {"analysis": {...}, "rules": ..., "locale"?, "question"?} - what a
+//      rule-retriever step that passes the analysis along would return;
+//   3. the analysis dict with a "rules" key added by such a step.
+// Keyword arguments override values found in the first argument. Everything may also
+// be given by keyword alone: generate(analysis=..., rules=..., ...).
+// Input rules: schemas/generate_input.schema.json (rules: an object or an array).
+// Result: schemas/generate_result.schema.json: {answer, steps[], meta}.
+// Loop thread only; immutable after construction and shared by all runs.
+
+#include <memory>
+#include <optional>
+
+#include <nlohmann/json.hpp>
+
+#include "balancer/balancer.h"
+#include "worker/tasks/llm_tasks_config.h"
+#include "worker/tasks/prompt_template.h"
+#include "worker/tasks/schema_validator.h"
+#include "worker/tasks/task_registry.h"
+
+namespace celeriac::worker::tasks {
+
+class GenerateTask {
+ public:
+  // Loads the schemas and prompts. Throws SchemaLoadError / PromptError.
+  GenerateTask(const LlmTaskSpec& spec, const std::filesystem::path& schema_dir);
+
+  // The TaskHandler body. The Balancer must outlive the returned run.
+  std::unique_ptr<TaskRun> run(const TaskContext& ctx, TaskDone done,
+                               balancer::Balancer& balancer) const;
+
+  // The arguments as {analysis, rules, locale?, question?, routing?} (before validation
+  // and defaults), or nullopt with `error` set when their shape is wrong.
+  static std::optional<nlohmann::json> bindArguments(const celery::TaskMessage& message,
+                                                     std::string& error);
+
+  // The ChatRequest for a validated input with defaults applied (exposed for tests).
+  [[nodiscard]] balancer::ChatRequest buildRequest(const nlohmann::json& input) const;
+
+ private:
+  LlmTaskSpec spec_;
+  SchemaValidator input_schema_;
+  SchemaValidator output_schema_;  // the model's part of the result (no meta)
+  PromptTemplate system_prompt_;
+  PromptTemplate user_prompt_;
+  PromptTemplate repair_prompt_;
+};
+
+}  // namespace celeriac::worker::tasks

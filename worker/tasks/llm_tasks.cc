@@ -1,0 +1,23 @@
+#include "worker/tasks/llm_tasks.h"
+
+#include <memory>
+
+#include "worker/tasks/analyze_task.h"
+#include "worker/tasks/generate_task.h"
+
+namespace celeriac::worker::tasks {
+
+void registerLlmTasks(TaskRegistry& registry, balancer::Balancer& balancer,
+                      const LlmTasksConfig& config) {
+  // shared_ptr: TaskHandler is a copyable std::function; every copy uses one loaded task.
+  auto analyze = std::make_shared<const AnalyzeTask>(config.analyze, config.schema_dir);
+  auto generate = std::make_shared<const GenerateTask>(config.generate, config.schema_dir);
+  registry.add(config.analyze.name, [analyze, &balancer](const TaskContext& ctx, TaskDone done) {
+    return analyze->run(ctx, std::move(done), balancer);
+  });
+  registry.add(config.generate.name, [generate, &balancer](const TaskContext& ctx, TaskDone done) {
+    return generate->run(ctx, std::move(done), balancer);
+  });
+}
+
+}  // namespace celeriac::worker::tasks

@@ -1,0 +1,26 @@
+#pragma once
+// registerLlmTasks: adds the two LLM tasks of the waste-classification platform to a
+// TaskRegistry (seeds-digest section 5):
+//   gpt5_analyzer.analyze       on queue gpt5-analyzer        (analyze_task.h)
+//   response_generator.generate on queue response-generator   (generate_task.h)
+// Names, queues, prompt files and routes come from LlmTasksConfig (llm_tasks_config.h);
+// the app consumes the configured queues.
+//
+// Start-up only: loads every schema and prompt once and throws (SchemaLoadError,
+// PromptError) if one is missing or broken, so a bad deployment fails before it
+// consumes a message. The handlers share the loaded state and borrow the Balancer,
+// which must outlive the registry's runs. Loop thread only.
+//
+// Failures are Celery FAILUREs typed as in llm_errors.h; AllModelsUnavailable carries
+// retry_at for parking (read it with allModelsUnavailable(outcome.error)).
+
+#include "balancer/balancer.h"
+#include "worker/tasks/llm_tasks_config.h"
+#include "worker/tasks/task_registry.h"
+
+namespace celeriac::worker::tasks {
+
+void registerLlmTasks(TaskRegistry& registry, balancer::Balancer& balancer,
+                      const LlmTasksConfig& config);
+
+}  // namespace celeriac::worker::tasks

@@ -1,0 +1,51 @@
+#pragma once
+// PromptTemplate: a prompt text loaded from a file, with {{placeholder}} substitution.
+//
+// What for: the LLM tasks' system, user and repair prompts live in files the tasks
+// config points to (defaults in worker/tasks/prompts/), so wording changes need no
+// rebuild. Placeholders are {{name}} with name in [a-z0-9_]; there is no escaping, no
+// logic and no recursion: a substituted value is never scanned again, so user text that
+// contains "{{...}}" stays as it is.
+// What not: no file watching; load once at start-up.
+// Ownership: a plain value; thread-agnostic.
+
+#include <filesystem>
+#include <map>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace celeriac::worker::tasks {
+
+class PromptError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class PromptTemplate {
+ public:
+  PromptTemplate() = default;
+  explicit PromptTemplate(std::string text);
+
+  // Reads the file. Throws PromptError if it cannot be read, is empty, or uses a
+  // placeholder outside `allowed` (a typo would otherwise reach the model verbatim).
+  static PromptTemplate fromFile(const std::filesystem::path& file,
+                                 const std::set<std::string, std::less<>>& allowed);
+
+  // The text with each {{name}} replaced by values[name]; a name without a value is
+  // replaced by the empty string.
+  [[nodiscard]] std::string render(
+      const std::map<std::string, std::string, std::less<>>& values) const;
+
+  [[nodiscard]] const std::string& text() const { return text_; }
+  [[nodiscard]] const std::set<std::string, std::less<>>& placeholders() const {
+    return placeholders_;
+  }
+
+ private:
+  std::string text_;
+  std::set<std::string, std::less<>> placeholders_;
+};
+
+}  // namespace celeriac::worker::tasks
