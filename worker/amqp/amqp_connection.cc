@@ -249,6 +249,8 @@ void AmqpConnection::onConnected(std::unique_ptr<ConnectJob> job) {
   ++generation_;
   acks_.reset();
   publish_seq_ = 0;  // confirm tags restart on the new channel
+  declared_queues_.clear();
+  for (const QueueSpec& q : options_.topology.queues) declared_queues_.insert(q.name);
   state_ = State::kOpen;
   consuming_ = true;
   backoff_ = options_.backoff_min;
@@ -460,6 +462,13 @@ void AmqpConnection::publish(OutgoingMessage message, std::function<void(bool)> 
     props._flags |= AMQP_BASIC_PRIORITY_FLAG;
     props.priority = *message.priority;
   }
+  if (message.exchange.empty() && !declared_queues_.contains(message.routing_key)) {
+    declareQueueNoWait(message.routing_key);
+    if (state_ != State::kOpen) {
+      dispatcher_.post([done = std::move(done)] { done(false); });
+      return;
+    }
+  }
   const int rc = amqp_basic_publish(conn_->conn, kPublishChannel, bytesOf(message.exchange),
                                     bytesOf(message.routing_key), 0, 0, &props,
                                     bytesOf(message.body));
@@ -469,6 +478,43 @@ void AmqpConnection::publish(OutgoingMessage message, std::function<void(bool)> 
     return;
   }
   pending_confirms_.emplace(++publish_seq_, std::move(done));
+}
+
+void AmqpConnection::declareQueueNoWait(const std::string& queue) {
+  // The same declaration as our own task queues (worker/amqp/topology.h), so a Python
+  // worker or client declaring it too sees equivalent arguments.
+  nlohmann::json args = nlohmann::json::object();
+  if (!options_.topology.queues.empty()) {
+    const QueueSpec& like = options_.topology.queues.front();
+    if (like.max_priority) args["x-max-priority"] = *like.max_priority;
+    if (like.quorum) args["x-queue-type"] = "quorum";
+  }
+  TableBuilder table(args);
+  amqp_exchange_declare_t exchange{};
+  exchange.exchange = bytesOf(queue);
+  exchange.type = amqp_cstring_bytes("direct");
+  exchange.durable = 1;
+  exchange.nowait = 1;
+  amqp_queue_declare_t declare{};
+  declare.queue = bytesOf(queue);
+  declare.durable = 1;
+  declare.nowait = 1;
+  declare.arguments = table.table();
+  amqp_queue_bind_t bind{};
+  bind.queue = bytesOf(queue);
+  bind.exchange = bytesOf(queue);
+  bind.routing_key = bytesOf(queue);
+  bind.nowait = 1;
+  if (amqp_send_method(conn_->conn, kPublishChannel, AMQP_EXCHANGE_DECLARE_METHOD, &exchange) !=
+          AMQP_STATUS_OK ||
+      amqp_send_method(conn_->conn, kPublishChannel, AMQP_QUEUE_DECLARE_METHOD, &declare) !=
+          AMQP_STATUS_OK ||
+      amqp_send_method(conn_->conn, kPublishChannel, AMQP_QUEUE_BIND_METHOD, &bind) !=
+          AMQP_STATUS_OK) {
+    broken("declaring queue " + queue + " failed");
+    return;
+  }
+  declared_queues_.insert(queue);
 }
 
 void AmqpConnection::confirmed(std::uint64_t tag, bool multiple, bool ok) {

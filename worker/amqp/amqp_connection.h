@@ -47,6 +47,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -125,7 +126,11 @@ class AmqpConnection {
   // Stops consuming (basic.cancel for every queue); deliveries already sent still arrive.
   void cancelConsumers();
 
-  // Publishes persistently on the confirm channel. `done(true)` fires once the broker
+  // Publishes persistently on the confirm channel. A message for the default exchange
+  // whose queue this connection has not declared yet declares it first, as Celery's
+  // publisher does (task_create_missing_queues, spec 2.2): otherwise RabbitMQ would
+  // drop a message for a queue nobody declared yet. The declaration uses nowait, so
+  // the loop never waits for the broker. `done(true)` fires once the broker
   // confirmed it (it is then durable); `done(false)` if the broker nacked it or the
   // connection broke first (it may or may not have been stored: callers treat it as
   // not stored). Fires exactly once, never inside this call.
@@ -149,6 +154,7 @@ class AmqpConnection {
   void flushAcks();
   void sendHeartbeat();
   void confirmed(std::uint64_t tag, bool multiple, bool ok);
+  void declareQueueNoWait(const std::string& queue);
   void failPendingPublishes();
 
   uv_loop_t* loop_;
@@ -161,6 +167,7 @@ class AmqpConnection {
   AckTracker acks_;
   std::uint64_t publish_seq_ = 0;  // confirm-mode delivery tags on the publish channel
   std::map<std::uint64_t, std::function<void(bool)>> pending_confirms_;
+  std::set<std::string> declared_queues_;  // on this connection, for publishing
   std::size_t url_index_ = 0;
   std::chrono::milliseconds backoff_;
   bool consuming_ = false;

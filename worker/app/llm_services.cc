@@ -82,6 +82,8 @@ std::unique_ptr<LlmServices> LlmServices::create(const WorkerConfig& config,
           : tasks::loadLlmTasksConfig(config.tasks_config, config.data_dir);
   tasks::registerLlmTasks(registry, *p.balancer, tasks_config);
   services->queues_ = {tasks_config.analyze.queue, tasks_config.generate.queue};
+  services->task_queues_ = {{tasks_config.analyze.name, tasks_config.analyze.queue},
+                            {tasks_config.generate.name, tasks_config.generate.queue}};
   log->info("LLM tasks registered: {} on {}, {} on {} (key set {}, shared buckets {})",
             tasks_config.analyze.name, tasks_config.analyze.queue, tasks_config.generate.name,
             tasks_config.generate.queue, key_set.empty() ? "default" : key_set,

@@ -32,12 +32,15 @@ class LlmServices {
 
   // Task queues the LLM tasks are routed to (consumed in addition to -Q).
   [[nodiscard]] const std::vector<std::string>& queues() const { return queues_; }
+  // Task name -> queue, for routing chain steps and callbacks that name no queue.
+  [[nodiscard]] const std::map<std::string, std::string>& taskQueues() const { return task_queues_; }
 
  private:
   LlmServices() = default;
   struct Parts;
   std::unique_ptr<Parts> parts_;
   std::vector<std::string> queues_;
+  std::map<std::string, std::string> task_queues_;
 };
 
 }  // namespace celeriac::worker::app

@@ -2,8 +2,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include <fnmatch.h>
+
 #include <algorithm>
+#include <cstdio>
 #include <limits>
+#include <random>
 
 #include "worker/app/parking.h"
 #include "worker/celery/exception_info.h"
@@ -31,6 +35,33 @@ std::shared_ptr<spdlog::logger> log() {
     return existing ? existing : spdlog::default_logger()->clone("celeriac.task");
   }();
   return logger;
+}
+
+// A random (version 4) UUID, as Celery's uuid() makes task ids.
+std::string uuid4() {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  const std::uint64_t hi = (rng() & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;
+  const std::uint64_t lo = (rng() & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;
+  char buf[37];
+  std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx",
+                static_cast<unsigned>(hi >> 32), static_cast<unsigned>((hi >> 16) & 0xffff),
+                static_cast<unsigned>(hi & 0xffff), static_cast<unsigned>(lo >> 48),
+                static_cast<unsigned long long>(lo & 0xffffffffffffULL));
+  return buf;
+}
+
+amqp::OutgoingMessage toOutgoing(celery::OutboundMessage m) {
+  amqp::OutgoingMessage out;
+  out.exchange = std::move(m.exchange);
+  out.routing_key = std::move(m.routing_key);
+  out.content_type = std::move(m.content_type);
+  out.content_encoding = std::move(m.content_encoding);
+  out.correlation_id = std::move(m.correlation_id);
+  out.reply_to = std::move(m.reply_to);
+  out.priority = m.priority;
+  out.headers = std::move(m.headers);
+  out.body = std::move(m.body);
+  return out;
 }
 
 }  // namespace
@@ -374,7 +405,52 @@ void TaskPipeline::finish(JobId id, tasks::TaskOutcome outcome) {
   }
   const amqp::DeliveryRef ref = job->delivery.ref;
   const bool late = job->acks_late;
-  if (job->ignore_result) {
+  // Canvas (spec 5.2/5.3): chain step and callbacks are published before SUCCESS is
+  // stored (so `children` names them); a failure stores the same FAILURE on the
+  // remaining chain steps and publishes the errbacks.
+  std::vector<celery::OutboundMessage> follow_ups;
+  const bool has_canvas = !m.chain.is_null() || !m.callbacks.is_null() || !m.errbacks.is_null();
+  if (has_canvas && ports_.publish) {
+    const celery::CanvasContext ctx = canvasContext();
+    if (outcome.ok) {
+      auto follow = celery::successFollowUps(m, record.result, ctx);
+      record.children = std::move(follow.children);
+      follow_ups = std::move(follow.messages);
+      for (const auto& e : follow.errors) log()->error("task_id={} canvas: {}", m.id, e);
+    } else {
+      auto follow = celery::failureFollowUps(m, ctx);
+      follow_ups = std::move(follow.errbacks);
+      for (const auto& e : follow.errors) log()->error("task_id={} canvas: {}", m.id, e);
+      for (const std::string& chained_id : follow.remaining_chain_ids) {
+        celery::ResultRecord chained = record;
+        chained.task_id = chained_id;
+        chained.parent_id = m.id;
+        storeThen(chained_id, celery::renderResultDocument(chained), nullptr);
+      }
+    }
+  }
+  if (!follow_ups.empty()) {
+    // Ack once the follow-ups are confirmed and the result is stored; if a follow-up
+    // is not confirmed the message goes back to the queue and the task runs again
+    // (at-least-once) rather than a chain silently ending here.
+    auto pending = std::make_shared<int>(2);
+    auto all_ok = std::make_shared<bool>(true);
+    auto settle = [this, ref, late, pending, all_ok](bool ok) {
+      *all_ok = *all_ok && ok;
+      if (--*pending > 0) return;
+      if (!*all_ok) {
+        ports_.reject(ref, true);
+      } else if (late) {
+        ports_.ack(ref);
+      }
+    };
+    publishAll(std::move(follow_ups), settle);
+    if (job->ignore_result) {
+      settle(true);
+    } else {
+      storeThen(m.id, celery::renderResultDocument(record), [settle] { settle(true); });
+    }
+  } else if (job->ignore_result) {
     if (late) ports_.ack(ref);
   } else {
     if (options_.result_extended) {
@@ -391,6 +467,40 @@ void TaskPipeline::finish(JobId id, tasks::TaskOutcome outcome) {
     });
   }
   pump();
+}
+
+celery::CanvasContext TaskPipeline::canvasContext() const {
+  celery::CanvasContext ctx;
+  ctx.origin = options_.hostname;
+  ctx.now = dispatcher_.clock().wallNow();
+  ctx.new_id = &uuid4;
+  ctx.route_for_task = [this](const std::string& name) -> std::optional<std::string> {
+    auto it = options_.task_queues.find(name);
+    if (it != options_.task_queues.end()) return it->second;
+    for (const auto& [pattern, queue] : options_.task_routes) {
+      if (fnmatch(pattern.c_str(), name.c_str(), 0) == 0) return queue;
+    }
+    return std::nullopt;
+  };
+  ctx.default_queue = options_.default_queue;
+  return ctx;
+}
+
+void TaskPipeline::publishAll(std::vector<celery::OutboundMessage> messages,
+                              std::function<void(bool)> done) {
+  auto pending = std::make_shared<std::size_t>(messages.size());
+  auto all_ok = std::make_shared<bool>(true);
+  ++parking_;  // counted as in-flight publishes for shutdown
+  for (auto& message : messages) {
+    log()->info("published task={} task_id={} queue={}", message.headers.value("task", ""),
+                message.task_id, message.routing_key);
+    ports_.publish(toOutgoing(std::move(message)), [this, pending, all_ok, done](bool ok) {
+      *all_ok = *all_ok && ok;
+      if (--*pending > 0) return;
+      --parking_;
+      done(*all_ok);
+    });
+  }
 }
 
 void TaskPipeline::storeThen(const std::string& task_id, std::string document,

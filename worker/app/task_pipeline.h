@@ -34,6 +34,7 @@
 
 #include "balancer/dispatcher.h"
 #include "worker/amqp/amqp_connection.h"
+#include "worker/celery/canvas.h"
 #include "worker/celery/task_message.h"
 #include "worker/tasks/task_registry.h"
 
@@ -69,6 +70,13 @@ struct PipelineOptions {
   // While every model is down, prefetch drops to this (other replicas, with other
   // keys, get the work) until the balancer's earliest retry time.
   std::uint16_t backpressure_prefetch = 1;
+  // Queue for a task name when a chain step or callback signature names none (the
+  // LLM tasks' queues); anything else goes to `default_queue`, as Celery routes it.
+  std::map<std::string, std::string> task_queues;
+  // Celery's task_routes as (glob pattern, queue), consulted after task_queues: the
+  // worker that runs a step routes the next one, so it needs the Python app's routes.
+  std::vector<std::pair<std::string, std::string>> task_routes;
+  std::string default_queue = "celery";
 };
 
 struct PipelineCounters {
@@ -124,6 +132,10 @@ class TaskPipeline {
   // Returns false when the task must fail instead (parked too long, or no tiers).
   bool parkUnavailable(Job& job, const celery::ExceptionInfo& error);
   void applyBackpressure(std::chrono::system_clock::time_point until);
+  // Publishes canvas follow-ups (chain step, callbacks, errbacks); `done(all_ok)` once
+  // every one is confirmed (at once when there are none).
+  void publishAll(std::vector<celery::OutboundMessage> messages, std::function<void(bool)> done);
+  [[nodiscard]] celery::CanvasContext canvasContext() const;
   void enqueue(std::unique_ptr<Job> job);
   void start(std::unique_ptr<Job> job);
   void finish(JobId id, tasks::TaskOutcome outcome);

@@ -128,6 +128,8 @@ void WorkerApp::Impl::build() {
   options.eta_hold_limit = config.eta_hold_limit;
   options.delay_tiers = config.topology.delay_tiers;
   options.max_parked = config.max_parked;
+  if (llm) options.task_queues = llm->taskQueues();
+  options.task_routes = config.task_routes;
   pipeline = std::make_unique<TaskPipeline>(*dispatcher, registry, std::move(ports), options);
 
   const auto install = [this](int signum) {

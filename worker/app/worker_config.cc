@@ -55,6 +55,7 @@ ParseOutcome parseWorkerArgs(int argc, const char* const* argv,
   long heartbeat_s = 60;
   long eta_hold_s = 10;
   long max_parked_s = 3600;
+  std::string task_routes;
   std::string delay_tiers = "5s,30s,2m,10m,1h";
 
   auto* queues_option =
@@ -95,6 +96,9 @@ ParseOutcome parseWorkerArgs(int argc, const char* const* argv,
   cli.add_option("--eta-hold-limit", eta_hold_s,
                  "ETAs further than this many seconds are parked, not held in memory")
       ->check(CLI::Range(0L, 86400L))->capture_default_str();
+  cli.add_option("--task-routes", task_routes,
+                 "Celery task_routes for chain steps and callbacks with no queue: "
+                 "'rules.*=rule-retriever,report=reports' (glob=queue)");
   cli.add_option("--max-parked", max_parked_s,
                  "Seconds a task may stay parked while every model is down before it fails "
                  "with AllModelsUnavailable")
@@ -169,6 +173,19 @@ ParseOutcome parseWorkerArgs(int argc, const char* const* argv,
   cfg.topology.quorum_delay_queues = queue_type == "quorum";
   cfg.eta_hold_limit = std::chrono::seconds(eta_hold_s);
   cfg.max_parked = std::chrono::seconds(max_parked_s);
+  std::stringstream routes(task_routes);
+  for (std::string route; std::getline(routes, route, ',');) {
+    route.erase(0, route.find_first_not_of(' '));
+    route.erase(route.find_last_not_of(' ') + 1);
+    if (route.empty()) continue;
+    const auto eq = route.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == route.size()) {
+      outcome.exit_code = 2;
+      outcome.message = "--task-routes: '" + route + "' must be pattern=queue";
+      return outcome;
+    }
+    cfg.task_routes.emplace_back(route.substr(0, eq), route.substr(eq + 1));
+  }
   if (cfg.topology.queues.empty()) {
     outcome.exit_code = 2;
     outcome.message = "--queues: give at least one queue name";

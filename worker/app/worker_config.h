@@ -41,6 +41,7 @@ struct WorkerConfig {
   // LLM tasks (issue 4): the balancer config (YAML; else LLM_ENDPOINTS in the
   // environment; else no LLM tasks), the LLM tasks config, and where schemas/ and
   // worker/tasks/prompts/ live.
+  std::vector<std::pair<std::string, std::string>> task_routes;  // glob -> queue
   std::string llm_config;
   std::string tasks_config;
   std::string data_dir;

@@ -138,8 +138,11 @@ std::uint64_t estimateTokens(const PromptView& prompt) {
 }
 
 bool isAnalysisRequest(const PromptView& prompt) {
+  // A waste *photo* analysis carries an image; a text-only request that merely talks
+  // about waste (the user-facing answer built from an analysis) gets the answer shape.
   return prompt.wants_json &&
-         (prompt.schema_says_analysis || containsCi(prompt.system_text, "waste") ||
+         (prompt.schema_says_analysis ||
+          (prompt.image_parts > 0 && containsCi(prompt.system_text, "waste")) ||
           prompt.system_text.find(kAnalysisMarker) != std::string::npos ||
           prompt.all_text.find(kAnalysisMarker) != std::string::npos);
 }
@@ -186,7 +189,9 @@ std::string chatContent(const PromptView& prompt, const std::string& model, Cont
   const std::string echo = firstChars(prompt.last_user_text, 200);
   if (prompt.wants_json) {
     return nlohmann::json{{"answer", "[llm-stub model=" + model + "] " + echo},
-                          {"steps", {"Check the item category.", "Follow the local rule."}},
+                          {"steps",
+                           {{{"order", 1}, {"action", "Check the item category."}},
+                            {{"order", 2}, {"action", "Follow the local rule."}}}},
                           {"model", model}}
         .dump();
   }

@@ -105,3 +105,19 @@ TEST(WorkerConfigTest, DelayTiersParseSortAndRejectNonsense) {
 
 }  // namespace
 }  // namespace celeriac::worker::app
+
+namespace celeriac::worker::app {
+namespace {
+
+TEST(WorkerConfigTest, TaskRoutesAreGlobEqualsQueuePairs) {
+  auto out = parse({"--task-routes", "rules.*=rule-retriever, report=reports"});
+  ASSERT_TRUE(out.config) << out.message;
+  ASSERT_EQ(out.config->task_routes.size(), 2u);
+  EXPECT_EQ(out.config->task_routes[0].first, "rules.*");
+  EXPECT_EQ(out.config->task_routes[1].second, "reports");
+  EXPECT_FALSE(parse({"--task-routes", "no-equals"}).config);
+  EXPECT_FALSE(parse({"--task-routes", "=q"}).config);
+}
+
+}  // namespace
+}  // namespace celeriac::worker::app

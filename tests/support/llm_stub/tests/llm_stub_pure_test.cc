@@ -109,12 +109,21 @@ TEST(LlmStubFaultPlanTest, RejectsBadSpecsWithTheFieldName) {
   EXPECT_TRUE(parseFault({{"fault", "reset"}}).fault.has_value());
 }
 
-TEST(LlmStubContentTest, AnalysisNeedsJsonModeAndAWastePrompt) {
-  nlohmann::json body = {{"model", "m"},
-                         {"messages",
-                          {{{"role", "system"}, {"content", "Waste sorter."}},
-                           {{"role", "user"}, {"content", "a metal can"}}}}};
+TEST(LlmStubContentTest, AnalysisNeedsJsonModeAWastePromptAndAPhoto) {
+  nlohmann::json body = {
+      {"model", "m"},
+      {"messages",
+       {{{"role", "system"}, {"content", "Waste sorter."}},
+        {{"role", "user"},
+         {"content",
+          {{{"type", "text"}, {"text", "a metal can"}},
+           {{"type", "image_url"}, {"image_url", {{"url", "https://example.com/a.jpg"}}}}}}}}}};
   EXPECT_FALSE(isAnalysisRequest(readPrompt(body, ApiFlavor::kOpenAi)));
+  nlohmann::json text_only = body;
+  text_only["messages"][1]["content"] = "Write the answer about this waste: a metal can";
+  text_only["response_format"] = {{"type", "json_object"}};
+  EXPECT_FALSE(isAnalysisRequest(readPrompt(text_only, ApiFlavor::kOpenAi)))
+      << "a text-only answer about waste is not a photo analysis";
   body["response_format"] = {{"type", "json_object"}};
   const PromptView p = readPrompt(body, ApiFlavor::kOpenAi);
   ASSERT_TRUE(isAnalysisRequest(p));
