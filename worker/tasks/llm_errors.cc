@@ -52,6 +52,32 @@ celery::ExceptionInfo invalidModelOutput(std::string_view first_error,
                    " (after repair: " + std::string(repair_error) + ")");
 }
 
+namespace {
+
+bool isTransient(balancer::FailureClass c) {
+  using FC = balancer::FailureClass;
+  return c == FC::kRateLimited || c == FC::kOverloaded || c == FC::kServerError ||
+         c == FC::kTimeout || c == FC::kConnection;
+}
+
+celery::ExceptionInfo allUnavailable(const balancer::CallResult& result) {
+  const auto& f = result.failure();
+  const auto models = modelsTried(result);
+  nlohmann::json retry_at = nullptr;
+  std::string message = "no model can take the call now (tried: " +
+                        (models.empty() ? std::string("none") : joined(models)) + ")";
+  if (f.retry_at_wall) {
+    retry_at = celery::formatIsoTime(*f.retry_at_wall);
+    message += "; retry at " + retry_at.get<std::string>();
+  }
+  if (!f.message.empty()) message += ": " + f.message;
+  auto info = error("AllModelsUnavailable", message);
+  info.args = nlohmann::json::array({info.args.at(0), retry_at, models});
+  return info;
+}
+
+}  // namespace
+
 celery::ExceptionInfo fromCallFailure(const balancer::CallResult& result) {
   const auto& f = result.failure();
   using Kind = balancer::CallErrorKind;
@@ -66,24 +92,17 @@ celery::ExceptionInfo fromCallFailure(const balancer::CallResult& result) {
                                               std::to_string(f.attempts) +
                                               " attempt(s): " + f.message);
     case Kind::kAttemptsExhausted:
+      // Every attempt failed for a reason that passes (5xx, overload, 429, timeout,
+      // reset): the models are down right now, so the task is parked like
+      // kAllUnavailable instead of failing early (issue 5). A bad key or a broken
+      // response format will not heal by waiting: those fail.
+      if (isTransient(f.last_failure)) return allUnavailable(result);
       return error("LlmUnavailable", "LLM call failed after " + std::to_string(f.attempts) +
                                          " attempt(s), last failure " +
                                          std::string(balancer::toString(f.last_failure)) + ": " +
                                          f.message);
-    case Kind::kAllUnavailable: {
-      const auto models = modelsTried(result);
-      nlohmann::json retry_at = nullptr;
-      std::string message = "no model can take the call now (tried: " +
-                            (models.empty() ? std::string("none") : joined(models)) + ")";
-      if (f.retry_at_wall) {
-        retry_at = celery::formatIsoTime(*f.retry_at_wall);
-        message += "; retry at " + retry_at.get<std::string>();
-      }
-      if (!f.message.empty()) message += ": " + f.message;
-      auto info = error("AllModelsUnavailable", message);
-      info.args = nlohmann::json::array({info.args.at(0), retry_at, models});
-      return info;
-    }
+    case Kind::kAllUnavailable:
+      return allUnavailable(result);
     case Kind::kCancelled:
       break;
   }

@@ -30,6 +30,23 @@ TEST(LlmErrorsTest, BalancerFailureKindsMapToDistinctTypes) {
   EXPECT_EQ(fromCallFailure(failed(CallErrorKind::kCallerError, "bad")).module, "celeriac.errors");
 }
 
+TEST(LlmErrorsTest, AttemptsExhaustedOnPassingFailuresParksInsteadOfFailingEarly) {
+  // Every model answering 503 ends in "attempts exhausted" before any breaker opens;
+  // the task must be parked (issue 5), not failed. Caught by the e2e parking test.
+  for (auto cls : {balancer::FailureClass::kOverloaded, balancer::FailureClass::kServerError,
+                   balancer::FailureClass::kTimeout, balancer::FailureClass::kConnection,
+                   balancer::FailureClass::kRateLimited}) {
+    auto result = failed(CallErrorKind::kAttemptsExhausted, "503s");
+    std::get<CallFailure>(result.outcome).last_failure = cls;
+    const auto info = fromCallFailure(result);
+    EXPECT_EQ(info.type, "AllModelsUnavailable");
+    EXPECT_TRUE(allModelsUnavailable(info).has_value());
+  }
+  auto bad_key = failed(CallErrorKind::kAttemptsExhausted, "401s");
+  std::get<CallFailure>(bad_key.outcome).last_failure = balancer::FailureClass::kKeyInvalid;
+  EXPECT_EQ(fromCallFailure(bad_key).type, "LlmUnavailable") << "a bad key does not heal by waiting";
+}
+
 TEST(LlmErrorsTest, AllModelsUnavailableRoundTripsRetryAtAndModels) {
   auto result = failed(CallErrorKind::kAllUnavailable, "no candidate available");
   auto& f = std::get<CallFailure>(result.outcome);
