@@ -125,7 +125,7 @@ int main(int argc, char** argv) {
   ep.name = "stub";
   ep.base_url = stub.baseUrl();
   ep.models = {"*"};
-  ep.keys.push_back({"bench", balancer::SecretRef{"bench", "", std::nullopt}, ""});
+  ep.keys.push_back({"bench", balancer::SecretRef{"bench", "", std::nullopt}, "", std::nullopt});
   config.endpoints.push_back(ep);
   config.retry_budget.min_retries = 1000;
   auto bal = std::make_unique<balancer::Balancer>(
