@@ -2,7 +2,6 @@
 
 #include <array>
 
-#include "worker/tasks/json_llm_call.h"
 #include "worker/tasks/llm_errors.h"
 #include "worker/tasks/llm_task_support.h"
 
@@ -58,12 +57,7 @@ json projectAnalysis(const json& value, const LlmMeta& meta) {
 }  // namespace
 
 AnalyzeTask::AnalyzeTask(const LlmTaskSpec& spec, const std::filesystem::path& schema_dir)
-    : spec_(spec),
-      input_schema_(schema_dir, "analyze_input.schema.json"),
-      output_schema_(schema_dir, "analysis_result.schema.json#/definitions/analysis"),
-      system_prompt_(PromptTemplate::fromFile(spec.system_prompt, kPromptPlaceholders)),
-      user_prompt_(PromptTemplate::fromFile(spec.user_prompt, kPromptPlaceholders)),
-      repair_prompt_(PromptTemplate::fromFile(spec.repair_prompt, {"errors"})) {}
+    : task_(spec, schema_dir, {"analyze_input.schema.json", "analysis_result.schema.json#/definitions/analysis"}, kPromptPlaceholders) {}
 
 std::optional<json> AnalyzeTask::bindArguments(const celery::TaskMessage& message,
                                                std::string& error) {
@@ -83,10 +77,10 @@ balancer::ChatRequest AnalyzeTask::buildRequest(const json& input) const {
       {"locale", input.value("locale", std::string(kDefaultLocale))},
       {"hint", input.contains("hint") ? input["hint"].get<std::string>() : std::string("none")}};
   balancer::ChatRequest request;
-  request.messages.push_back(balancer::ChatMessage::text("system", system_prompt_.render(values)));
+  request.messages.push_back(balancer::ChatMessage::text("system", task_.systemPrompt().render(values)));
   request.messages.push_back(balancer::ChatMessage{
       "user",
-      {balancer::ContentPart::textPart(user_prompt_.render(values)),
+      {balancer::ContentPart::textPart(task_.userPrompt().render(values)),
        balancer::ContentPart::imagePart(input.at("image").get<std::string>())}});
   return request;
 }
@@ -95,9 +89,8 @@ std::unique_ptr<TaskRun> AnalyzeTask::run(const TaskContext& ctx, TaskDone done,
                                           balancer::Balancer& balancer) const {
   std::string bind_error;
   auto input = bindArguments(ctx.message, bind_error);
-  if (!input) return failLater(ctx, std::move(done), validationError(bind_error));
-  if (auto errors = input_schema_.validate(*input); !errors.empty()) {
-    return failLater(ctx, std::move(done), validationError(errors));
+  if (auto error = task_.checkInput(input, bind_error)) {
+    return failLater(ctx, std::move(done), std::move(*error));
   }
   const auto& image = (*input)["image"].get_ref<const std::string&>();
   if (image.starts_with("data:")) {
@@ -111,17 +104,7 @@ std::unique_ptr<TaskRun> AnalyzeTask::run(const TaskContext& ctx, TaskDone done,
   }
   if (!input->contains("locale")) (*input)["locale"] = kDefaultLocale;
 
-  auto request = buildRequest(*input);
-  applyTaskOptions(request, spec_, *input, ctx.message);
-  return JsonLlmCall::start(
-      balancer, std::move(request), output_schema_, repair_prompt_, ctx.message.id,
-      [done = std::move(done)](JsonLlmOutcome outcome) {
-        if (!outcome.ok) {
-          done(TaskOutcome::failure(std::move(outcome.error)));
-          return;
-        }
-        done(TaskOutcome::success(projectAnalysis(outcome.value, outcome.meta)));
-      });
+  return task_.call(ctx, std::move(done), balancer, *input, buildRequest(*input), projectAnalysis);
 }
 
 }  // namespace celeriac::worker::tasks

@@ -22,9 +22,8 @@
 #include <nlohmann/json.hpp>
 
 #include "balancer/balancer.h"
+#include "worker/tasks/json_llm_task.h"
 #include "worker/tasks/llm_tasks_config.h"
-#include "worker/tasks/prompt_template.h"
-#include "worker/tasks/schema_validator.h"
 #include "worker/tasks/task_registry.h"
 
 namespace celeriac::worker::tasks {
@@ -47,12 +46,7 @@ class AnalyzeTask {
   [[nodiscard]] balancer::ChatRequest buildRequest(const nlohmann::json& input) const;
 
  private:
-  LlmTaskSpec spec_;
-  SchemaValidator input_schema_;
-  SchemaValidator output_schema_;  // the model's part of the result (no meta)
-  PromptTemplate system_prompt_;
-  PromptTemplate user_prompt_;
-  PromptTemplate repair_prompt_;
+  JsonLlmTask task_;
 };
 
 }  // namespace celeriac::worker::tasks

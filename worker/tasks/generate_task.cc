@@ -2,7 +2,6 @@
 
 #include <array>
 
-#include "worker/tasks/json_llm_call.h"
 #include "worker/tasks/llm_errors.h"
 #include "worker/tasks/llm_task_support.h"
 
@@ -43,12 +42,7 @@ json projectGeneration(const json& value, const LlmMeta& meta) {
 }  // namespace
 
 GenerateTask::GenerateTask(const LlmTaskSpec& spec, const std::filesystem::path& schema_dir)
-    : spec_(spec),
-      input_schema_(schema_dir, "generate_input.schema.json"),
-      output_schema_(schema_dir, "generate_result.schema.json#/definitions/generation"),
-      system_prompt_(PromptTemplate::fromFile(spec.system_prompt, kPromptPlaceholders)),
-      user_prompt_(PromptTemplate::fromFile(spec.user_prompt, kPromptPlaceholders)),
-      repair_prompt_(PromptTemplate::fromFile(spec.repair_prompt, {"errors"})) {}
+    : task_(spec, schema_dir, {"generate_input.schema.json", "generate_result.schema.json#/definitions/generation"}, kPromptPlaceholders) {}
 
 std::optional<json> GenerateTask::bindArguments(const celery::TaskMessage& message,
                                                 std::string& error) {
@@ -95,8 +89,8 @@ balancer::ChatRequest GenerateTask::buildRequest(const json& input) const {
       {"question",
        input.contains("question") ? input["question"].get<std::string>() : std::string("none")}};
   balancer::ChatRequest request;
-  request.messages.push_back(balancer::ChatMessage::text("system", system_prompt_.render(values)));
-  request.messages.push_back(balancer::ChatMessage::text("user", user_prompt_.render(values)));
+  request.messages.push_back(balancer::ChatMessage::text("system", task_.systemPrompt().render(values)));
+  request.messages.push_back(balancer::ChatMessage::text("user", task_.userPrompt().render(values)));
   return request;
 }
 
@@ -104,23 +98,12 @@ std::unique_ptr<TaskRun> GenerateTask::run(const TaskContext& ctx, TaskDone done
                                            balancer::Balancer& balancer) const {
   std::string bind_error;
   auto input = bindArguments(ctx.message, bind_error);
-  if (!input) return failLater(ctx, std::move(done), validationError(bind_error));
-  if (auto errors = input_schema_.validate(*input); !errors.empty()) {
-    return failLater(ctx, std::move(done), validationError(errors));
+  if (auto error = task_.checkInput(input, bind_error)) {
+    return failLater(ctx, std::move(done), std::move(*error));
   }
   if (!input->contains("locale")) (*input)["locale"] = kDefaultLocale;
 
-  auto request = buildRequest(*input);
-  applyTaskOptions(request, spec_, *input, ctx.message);
-  return JsonLlmCall::start(
-      balancer, std::move(request), output_schema_, repair_prompt_, ctx.message.id,
-      [done = std::move(done)](JsonLlmOutcome outcome) {
-        if (!outcome.ok) {
-          done(TaskOutcome::failure(std::move(outcome.error)));
-          return;
-        }
-        done(TaskOutcome::success(projectGeneration(outcome.value, outcome.meta)));
-      });
+  return task_.call(ctx, std::move(done), balancer, *input, buildRequest(*input), projectGeneration);
 }
 
 }  // namespace celeriac::worker::tasks
