@@ -47,16 +47,23 @@ TEST(ConfigLoaderTest, LoadsTheShippedExample) {
   EXPECT_EQ(cfg.endpoints[1].provider, Provider::kAnthropic);
   EXPECT_EQ(cfg.endpoints[2].keys.at(0).secret.file, "/run/secrets/gemini-api-key");
   EXPECT_DOUBLE_EQ(cfg.pricing.at("deepseek-chat").input_per_mtok, 0.42);
-  EXPECT_EQ(cfg.routes.size(), 12u);
+  EXPECT_EQ(cfg.routes.size(), 18u);
   bool found = false;
+  bool analysis_found = false;
   for (const auto& r : cfg.routes) {
     if (r.task_type == "general" && r.priority == "normal") {
       found = true;
       EXPECT_EQ(r.models,
                 (std::vector<std::string>{"gpt-4.1-mini", "claude-3-5-sonnet-latest", "gpt-4.1"}));
     }
+    // The worker's analysis task routes here by default: its chain must exist.
+    if (r.task_type == "waste_analysis" && r.priority == "normal") {
+      analysis_found = true;
+      EXPECT_EQ(r.models.front(), "gpt-5");
+    }
   }
   EXPECT_TRUE(found);
+  EXPECT_TRUE(analysis_found);
   EXPECT_EQ(ConfigLoader::applyKeySet(cfg, {{"INSTANCE_ID", "3"}}), "replica-1");
   EXPECT_EQ(cfg.endpoints[0].keys.at(0).alias, "openai-1");
 }
