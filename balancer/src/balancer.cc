@@ -149,52 +149,47 @@ microseconds Balancer::sinceSubmit(const Call& call) const {
 }
 
 CallId Balancer::submit(ChatRequest request, Callback done) {
+  return start(ApiRequest(std::move(request)), std::move(done));
+}
+
+CallId Balancer::submit(EmbeddingRequest request, Callback done) {
+  return start(ApiRequest(std::move(request)), std::move(done));
+}
+
+CallId Balancer::start(ApiRequest request, Callback done) {
   const CallId id = next_id_++;
-  auto call = std::make_unique<Call>();
+  auto call = std::make_unique<Call>(std::move(request));
+  const ApiRequest& req = call->request;
   call->id = id;
   call->done = std::move(done);
   call->submitted = dispatcher_.clock().now();
-  call->deadline = call->submitted + request.timeout.value_or(config_.timeout);
-  call->prompt_tokens = estimatePromptTokens(request);
-  std::optional<CallFailure> bad;
-  if (!request.model.empty()) {
-    call->chain.push_back(request.model);
+  call->deadline = call->submitted + req.timeout().value_or(config_.timeout);
+  std::string bad;
+  if (!req.model().empty()) {
+    call->chain.push_back(req.model());
     if (config_.fallback_on_failure) {
-      if (auto it = config_.fallbacks.find(request.model); it != config_.fallbacks.end()) {
+      if (auto it = config_.fallbacks.find(req.model()); it != config_.fallbacks.end()) {
         call->chain.insert(call->chain.end(), it->second.begin(), it->second.end());
       }
     }
   } else {
     for (const RouteConfig& r : config_.routes) {
-      if (r.task_type == request.task_type && r.priority == request.priority) {
+      if (r.task_type == req.taskType() && r.priority == req.priority()) {
         call->chain = r.models;
         call->strategy = r.strategy;
       }
     }
     if (call->chain.empty()) {
-      bad = CallFailure{CallErrorKind::kCallerError,
-                        "no route for task_type '" + request.task_type + "' priority '" +
-                            request.priority + "' and no model given",
-                        0,
-                        FailureClass::kCallerError,
-                        std::nullopt,
-                        std::nullopt,
-                        0};
+      bad = "no route for task_type '" + req.taskType() + "' priority '" + req.priority() +
+            "' and no model given";
     }
   }
-  if (!bad && request.messages.empty()) {
-    bad = CallFailure{CallErrorKind::kCallerError,
-                      "request has no messages",
-                      0,
-                      FailureClass::kCallerError,
-                      std::nullopt,
-                      std::nullopt,
-                      0};
-  }
-  call->request = std::move(request);
+  if (bad.empty()) bad = req.invalidReason();
+  if (bad.empty()) bad = unservedReason(*call);
   calls_.emplace(id, std::move(call));
-  if (bad) {
-    failLater(id, std::move(*bad));
+  if (!bad.empty()) {
+    failLater(id, CallFailure{CallErrorKind::kCallerError, std::move(bad), 0,
+                              FailureClass::kCallerError, std::nullopt, std::nullopt, 0});
   } else {
     // Never start inside submit(): the first step runs on a later loop turn.
     dispatcher_.post([weak = std::weak_ptr<Balancer*>(alive_), id] {
@@ -202,6 +197,25 @@ CallId Balancer::submit(ChatRequest request, Callback done) {
     });
   }
   return id;
+}
+
+std::string Balancer::unservedReason(const Call& c) const {
+  // The config is fixed, so a chain no endpoint can ever serve for this API is the
+  // caller's mistake, not a capacity problem worth waiting or parking for. A chain no
+  // endpoint serves at all is left to step() (all unavailable), as it always was.
+  bool any_endpoint = false;
+  for (const std::string& model : c.chain) {
+    for (const EndpointState& ep : endpoints_) {
+      if (!serves(ep.config, model)) continue;
+      if (c.request.unsupportedBy(codecFor(ep.config.provider)).empty()) return {};
+      any_endpoint = true;
+    }
+  }
+  if (!any_endpoint) return {};
+  std::string models;
+  for (const std::string& model : c.chain) models += (models.empty() ? "" : ", ") + model;
+  return "no endpoint serving " + models + " offers " + std::string(c.request.apiName()) +
+         " (their providers have no such API)";
 }
 
 void Balancer::step(CallId id) {
@@ -248,7 +262,6 @@ bool Balancer::tryStart(Call& c, SteadyTime& earliest) {
     for (std::size_t e = 0; e < endpoints_.size(); ++e) {
       EndpointState& ep = endpoints_[e];
       if (!serves(ep.config, model)) continue;
-      Target& t = target(e, model);
       auto skip = [&](std::string reason, std::string alias, SteadyTime retry_at) {
         c.trace.push_back({TraceEntry::Kind::kSkipped,
                            sinceSubmit(c),
@@ -261,6 +274,12 @@ bool Balancer::tryStart(Call& c, SteadyTime& earliest) {
                            {}});
         earliest = std::min(earliest, retry_at);
       };
+      // Before target(): an API the provider lacks leaves no (endpoint, model) stats.
+      if (const auto why = c.request.unsupportedBy(codecFor(ep.config.provider)); !why.empty()) {
+        skip(std::string(why), "", SteadyTime::max());
+        continue;
+      }
+      Target& t = target(e, model);
       if (health_ && !health_->healthy(e)) {
         skip("unhealthy", "", health_->nextRoundAt());
         continue;
@@ -277,9 +296,7 @@ bool Balancer::tryStart(Call& c, SteadyTime& earliest) {
         skip("retry_budget", "", now + std::chrono::seconds(1));
         continue;
       }
-      const double tokens = static_cast<double>(
-          c.prompt_tokens +
-          resolveSettings(c.request, ep.config, model, config_.default_max_tokens).max_tokens);
+      const double tokens = c.request.admissionTokens(ep.config, model, config_.default_max_tokens);
       // Keys in turn from the endpoint's cursor, so load spreads over a replica's keys.
       std::optional<std::size_t> usable;
       std::optional<KeyCheck> refusal;
@@ -315,9 +332,7 @@ bool Balancer::tryStart(Call& c, SteadyTime& earliest) {
     EndpointState& ep = endpoints_[e];
     const std::size_t k = chosen_key[pick];
     ep.key_cursor = k + 1;
-    const RequestSettings settings =
-        resolveSettings(c.request, ep.config, model, config_.default_max_tokens);
-    const double tokens = static_cast<double>(c.prompt_tokens + settings.max_tokens);
+    const double tokens = c.request.admissionTokens(ep.config, model, config_.default_max_tokens);
     if (usesStore(ep.keys[k], model)) {
       reserveShared(c, e, k, model, tokens);  // answers later, in onSharedReserve()
       return true;
@@ -342,10 +357,8 @@ bool Balancer::launch(Call& c, std::size_t e, std::size_t k, const std::string& 
   const bool trial = t.breaker.state(now) == BreakerState::kHalfOpen;
   if (!t.breaker.tryAcquire(now)) return false;
   c.trial = trial;
-  const RequestSettings settings =
-      resolveSettings(c.request, ep.config, model, config_.default_max_tokens);
-  HttpRequest http =
-      codecFor(ep.config.provider).buildRequest(c.request, settings, ep.config, ep.keys[k].secret);
+  HttpRequest http = c.request.build(codecFor(ep.config.provider), ep.config, model,
+                                     ep.keys[k].secret, config_.default_max_tokens);
   // The transport enforces our deadline too, so no separate deadline timer is needed.
   const auto left = std::chrono::ceil<milliseconds>(c.deadline - now);
   http.total_timeout = std::min(http.total_timeout, std::max(left, milliseconds(1)));

@@ -8,19 +8,21 @@
 #include <utility>
 #include <vector>
 
+#include "api_request.h"
 #include "balancer/balancer.h"
 
 namespace celeriac::balancer {
 
 struct Balancer::Call {
+  explicit Call(ApiRequest r) : request(std::move(r)) {}
+
   CallId id = 0;
-  ChatRequest request;
+  ApiRequest request;  // chat or embeddings; the loop asks it what differs per API
   Callback done;
   std::vector<std::string> chain;
   std::optional<StrategyKind> strategy;  // the route's, else the global one
   SteadyTime submitted{};
   SteadyTime deadline{};
-  std::int64_t prompt_tokens = 0;
   int attempts = 0;
   std::map<std::pair<std::size_t, std::string>, int> tries;              // per target
   std::map<std::pair<std::size_t, std::string>, SteadyTime> not_before;  // backoff

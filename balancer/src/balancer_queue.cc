@@ -60,7 +60,7 @@ void Balancer::enqueueWait(Call& c, SteadyTime wake, std::string reason) {
                      FailureClass::kNone, 0,
                      std::chrono::duration_cast<microseconds>(wake - dispatcher_.clock().now())});
   c.waiting = true;
-  c.wait_key = WaitKey{wake, -c.request.queue_priority, wait_seq_++, c.id};
+  c.wait_key = WaitKey{wake, -c.request.queuePriority(), wait_seq_++, c.id};
   waiting_.insert(c.wait_key);
   armWaitTimer();
 }

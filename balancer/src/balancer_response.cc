@@ -39,10 +39,10 @@ void Balancer::onResponse(CallId id, HttpResponse response) {
 
   const ProviderCodec& codec = codecFor(ep.config.provider);
   FailureClass fc = classify(response);
-  std::optional<ChatCompletion> completion;
+  std::optional<ApiReply> reply;
   if (fc == FailureClass::kNone) {
-    completion = codec.parseResponse(response.body);
-    if (!completion) fc = FailureClass::kMalformed;
+    reply = c.request.parse(codec, response.body);
+    if (!reply) fc = FailureClass::kMalformed;
   }
   c.trace.push_back({TraceEntry::Kind::kAttempt,
                      std::chrono::duration_cast<microseconds>(c.started - c.submitted),
@@ -52,7 +52,7 @@ void Balancer::onResponse(CallId id, HttpResponse response) {
   const bool trial = std::exchange(c.trial, false);
 
   if (fc == FailureClass::kNone) {
-    const auto usage = completion->usage;
+    const auto usage = reply->usage;
     reconcileReservation(
         reservation, remote,
         usage ? std::optional<double>(static_cast<double>(usage->total())) : std::nullopt);
@@ -67,9 +67,10 @@ void Balancer::onResponse(CallId id, HttpResponse response) {
     t.stats.recordSuccess(latency, usage ? usage->input_tokens : 0,
                           usage ? usage->output_tokens : 0, cost);
     ++total_success_;
-    CallSuccess ok{std::move(completion->content),
+    CallSuccess ok{std::move(reply->content),
+                   std::move(reply->vectors),
                    c.model,
-                   std::move(completion->model),
+                   std::move(reply->provider_model),
                    ep.config.name,
                    key.alias,
                    latency,

@@ -1,5 +1,7 @@
 #include "balancer/open_ai_codec.h"
 
+#include "balancer/open_ai_embeddings_codec.h"
+
 namespace celeriac::balancer {
 
 using nlohmann::json;
@@ -88,6 +90,11 @@ std::string OpenAiCodec::errorMessage(std::string_view body) const {
   }
   if (msg.size() > 500) msg.resize(500);
   return msg;
+}
+
+const EmbeddingsCodec* OpenAiCodec::embeddings() const {
+  static const OpenAiEmbeddingsCodec kEmbeddings;
+  return &kEmbeddings;
 }
 
 }  // namespace celeriac::balancer

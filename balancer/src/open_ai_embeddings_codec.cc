@@ -9,7 +9,7 @@ using nlohmann::json;
 HttpRequest OpenAiEmbeddingsCodec::buildRequest(const EmbeddingRequest& request,
                                                 std::string_view model,
                                                 const EndpointConfig& endpoint,
-                                                std::string_view api_key) {
+                                                std::string_view api_key) const {
   json body{{"model", model}};
   if (request.input.size() == 1) {
     body["input"] = request.input.front();
@@ -30,7 +30,7 @@ HttpRequest OpenAiEmbeddingsCodec::buildRequest(const EmbeddingRequest& request,
 }
 
 std::optional<Embeddings> OpenAiEmbeddingsCodec::parseResponse(std::string_view body,
-                                                               std::size_t input_count) {
+                                                               std::size_t input_count) const {
   const json doc = json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (!doc.is_object()) return std::nullopt;
   const auto data = doc.find("data");

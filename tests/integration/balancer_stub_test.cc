@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -25,6 +26,7 @@ using balancer::CallErrorKind;
 using balancer::CallResult;
 using balancer::ChatMessage;
 using balancer::ChatRequest;
+using balancer::EmbeddingRequest;
 using balancer::TraceEntry;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
@@ -93,8 +95,9 @@ class BalancerStubTest : public ::testing::Test {
     balancer_ = std::make_unique<balancer::Balancer>(std::move(config), *dispatcher_, *transport_,
                                                      &secretIsEnvName);
   }
-  // One call, run to completion (bounded).
-  CallResult call(ChatRequest request, milliseconds timeout = seconds(10)) {
+  // One call (ChatRequest or EmbeddingRequest), run to completion (bounded).
+  template <class Request>
+  CallResult call(Request request, milliseconds timeout = seconds(10)) {
     std::optional<CallResult> out;
     balancer_->submit(std::move(request), [&](CallResult r) { out = std::move(r); });
     EXPECT_TRUE(loop_.runUntil([&] { return out.has_value(); }, timeout));
@@ -251,6 +254,65 @@ TEST_F(BalancerStubTest, EveryModelDownFailsFastWithTheEarliestRetryTime) {
   EXPECT_TRUE(skippedBecause(r, "gpt-4o-mini", "breaker_open"));
   stats = stub_.stats();
   EXPECT_EQ(stats["totals"]["received"], sent);  // nothing went out
+}
+
+TEST_F(BalancerStubTest, EmbeddingsRetryPastA503SkipAnthropicAndReturnVectorsInInputOrder) {
+  BalancerConfig config = stubConfig(stub_.baseUrl(), {"key-a"});
+  config.endpoints[0].limits["text-embedding-3-small"] = balancer::RateLimits{100, 10'000};
+  config.pricing["text-embedding-3-small"] = {0.02, 0};
+  // An Anthropic endpoint on the same stub, serving every model and listed first: an
+  // embeddings call must skip it (Anthropic has no embeddings API) and never send to it.
+  balancer::EndpointConfig claude = config.endpoints[0];
+  claude.name = "claude";
+  claude.provider = balancer::Provider::kAnthropic;
+  claude.limits.clear();
+  claude.keys = {{"key-c", balancer::SecretRef{"key-c", "", std::nullopt}, "", std::nullopt}};
+  config.endpoints.insert(config.endpoints.begin(), std::move(claude));
+  start(std::move(config));
+  stub_.armFault(
+      {{"model", "text-embedding-3-small"}, {"fault", "status"}, {"status", 503}, {"count", 1}});
+
+  EmbeddingRequest request;
+  request.model = "text-embedding-3-small";
+  request.input = {"plastic bottle", "glass jar", "plastic bottle"};
+  request.dimensions = 16;
+  const CallResult r = call(request);
+  ASSERT_TRUE(r.ok()) << r.failure().message;
+  const balancer::CallSuccess& s = r.success();
+  ASSERT_EQ(s.vectors.size(), 3u);
+  for (const auto& v : s.vectors) {
+    ASSERT_EQ(v.size(), 16u) << "dimensions reached the provider";
+    double norm = 0;
+    for (double x : v) norm += x * x;
+    EXPECT_NEAR(std::sqrt(norm), 1.0, 1e-4);
+  }
+  EXPECT_EQ(s.vectors[0], s.vectors[2]) << "the same text, the same vector, in input order";
+  EXPECT_NE(s.vectors[0], s.vectors[1]);
+  EXPECT_EQ(s.model, "text-embedding-3-small");
+  EXPECT_EQ(s.provider_model, "text-embedding-3-small");
+  EXPECT_EQ(s.endpoint, "stub");
+  EXPECT_EQ(s.key_alias, "key-a");
+  EXPECT_EQ(s.attempts, 2) << "the 503 was retried";
+  EXPECT_GT(s.latency.count(), 0);
+  ASSERT_TRUE(s.usage.has_value());
+  EXPECT_GT(s.usage->input_tokens, 0);
+  EXPECT_EQ(s.usage->output_tokens, 0);
+  EXPECT_DOUBLE_EQ(s.cost_usd, static_cast<double>(s.usage->input_tokens) * 0.02 / 1e6);
+  bool skipped_claude = false, overloaded = false;
+  for (const TraceEntry& t : r.trace) {
+    skipped_claude =
+        skipped_claude || (t.kind == TraceEntry::Kind::kSkipped && t.endpoint == "claude" &&
+                           t.reason == "embeddings_unsupported");
+    overloaded = overloaded || (t.kind == TraceEntry::Kind::kAttempt && t.http_status == 503);
+  }
+  EXPECT_TRUE(skipped_claude);
+  EXPECT_TRUE(overloaded);
+
+  auto stats = stub_.stats();
+  EXPECT_EQ(received(stats, "models", "text-embedding-3-small"), 2);
+  EXPECT_EQ(received(stats, "keys", "key-c"), 0);
+  const auto balancer_stats = balancer_->stats();
+  EXPECT_EQ(balancer_stats["endpoints"][1]["models"][0]["tokens_in"], s.usage->input_tokens);
 }
 
 TEST_F(BalancerStubTest, KeyLimitedTo60RpmIsNeverSentMoreThan60InAnyMinute) {

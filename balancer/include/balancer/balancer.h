@@ -1,5 +1,5 @@
 #pragma once
-// Balancer: one asynchronous chat call over many endpoints, keys and models.
+// Balancer: one asynchronous chat or embeddings call over many endpoints, keys and models.
 //
 // For: `submit(request, callback)`: resolve the request's route (or model + fallbacks)
 // into an ordered model chain; walk it, skipping candidates whose breaker is open, whose
@@ -7,6 +7,10 @@
 // skip recorded in the trace); pick among the rest with the strategy; reserve RPM+TPM;
 // send through HttpTransport; classify the outcome once (FailureClass) and act on it;
 // wait for capacity with Dispatcher timers in a priority queue (no polling); answer once.
+// Chat (ChatRequest) and embeddings (EmbeddingRequest) calls share all of it; only the
+// request's API differs (reservation: prompt + max_tokens for chat, input tokens for
+// embeddings; body and reply through the provider's codec). Endpoints whose provider
+// has no embeddings API (Anthropic) are skipped for embeddings ("embeddings_unsupported").
 // Shared keys (`shared: true`): admission is an asynchronous all-or-none reserve in the
 // SharedBucketStore (full limits, all replicas together) instead of the local buckets:
 //
@@ -44,6 +48,7 @@
 #include "balancer/circuit_breaker.h"
 #include "balancer/config.h"
 #include "balancer/dispatcher.h"
+#include "balancer/embedding_request.h"
 #include "balancer/health_checker.h"
 #include "balancer/http_transport.h"
 #include "balancer/peak_ewma.h"
@@ -55,6 +60,7 @@
 namespace celeriac::balancer {
 
 using CallId = std::uint64_t;
+class ApiRequest;  // internal: the API one call speaks (balancer/src/api_request.h)
 
 class Balancer {
  public:
@@ -76,6 +82,13 @@ class Balancer {
   // Starts a call. `done` fires exactly once, on the loop, never inside submit() or
   // cancel(), unless the Balancer is destroyed first (then never).
   CallId submit(ChatRequest request, Callback done);
+
+  // Starts an embeddings call, routed like a chat call (route or model + fallbacks, the
+  // same strategies, buckets, breakers, retries and trace); same contract as above. On
+  // success CallSuccess::vectors holds one vector per input, in input order, and `usage`
+  // the input tokens. Fails with kCallerError (on a later loop turn) if the input is
+  // empty or no endpoint serving the chain's models has an embeddings API.
+  CallId submit(EmbeddingRequest request, Callback done);
 
   // Cancels a call still running: `done` fires later with kCancelled. No-op otherwise.
   void cancel(CallId id);
@@ -133,6 +146,9 @@ class Balancer {
 
   Target& target(std::size_t endpoint, std::string_view model);
   Strategy& strategyFor(const Call& call, std::string_view model);
+  CallId start(ApiRequest request, Callback done);
+  // Why no endpoint can ever take the call's chain for its API; empty if one can.
+  [[nodiscard]] std::string unservedReason(const Call& call) const;
   void step(CallId id);
   bool tryStart(Call& call, SteadyTime& earliest);
   bool launch(Call& call, std::size_t endpoint, std::size_t key, const std::string& model,

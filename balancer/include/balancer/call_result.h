@@ -1,5 +1,7 @@
 #pragma once
 // CallResult: how one Balancer::submit ends, with the routing trace that led there.
+// The same for a chat call and an embeddings call: only the payload differs (`content`
+// for chat, `vectors` for embeddings).
 //
 // For: the task layer (worker/tasks) to turn into a Celery result: a success, or a typed
 // failure it can act on (caller error: FAILURE, no retry; all unavailable: park the task
@@ -27,21 +29,24 @@ struct TraceEntry {
   std::string model;
   std::string key_alias;
   std::string reason;  // kSkipped: breaker_open, key_paused, rpm_exhausted, tpm_exhausted,
-                       // key_invalid, backoff, retry_budget. kWait: why. kAttempt: outcome.
+                       // key_invalid, backoff, retry_budget, unhealthy, shared_exhausted,
+                       // embeddings_unsupported (the provider has no embeddings API).
+                       // kWait: why. kAttempt: outcome.
   FailureClass failure = FailureClass::kNone;  // kAttempt
   int http_status = 0;                         // kAttempt
   std::chrono::microseconds latency{0};        // kAttempt
 };
 
 struct CallSuccess {
-  std::string content;
+  std::string content;                       // chat: the reply text (empty for embeddings)
+  std::vector<std::vector<double>> vectors;  // embeddings: vectors[i] embeds input[i]
   std::string model;  // the model we asked for (provider's own id in provider_model)
   std::string provider_model;
   std::string endpoint;
   std::string key_alias;
   std::chrono::microseconds latency{0};  // of the successful attempt
   std::chrono::microseconds total{0};    // since submit, incl. waits and failed attempts
-  std::optional<Usage> usage;
+  std::optional<Usage> usage;            // embeddings: input tokens only (output_tokens 0)
   double cost_usd = 0;
   int attempts = 0;
 };

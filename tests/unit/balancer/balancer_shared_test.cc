@@ -103,6 +103,35 @@ TEST_F(BalancerSharedTest, ReservesEveryBucketInTheStoreWithFullLimitsBeforeSend
   EXPECT_EQ(balancer_->stats()["shared_buckets"]["fallback"], false);
 }
 
+TEST_F(BalancerSharedTest, EmbeddingsReserveTheirInputTokensInTheStoreAndSettleWithUsage) {
+  make(kShared);
+  EmbeddingRequest r;
+  r.model = "m";
+  r.input = {"a", "b"};
+  r.estimated_prompt_tokens = 40;
+  balancer_->submit(r, [this](CallResult res) { results_.push_back(std::move(res)); });
+  loop_.runReady();
+  ASSERT_EQ(store_.reserves(), 1u);
+  const auto& specs = store_.reserved(0);
+  ASSERT_EQ(specs.size(), 2u);
+  EXPECT_DOUBLE_EQ(specs[0].amount, 1);
+  EXPECT_DOUBLE_EQ(specs[1].amount, 40) << "the input estimate only: no max_tokens";
+  store_.answer(0, Status::kReserved);
+  loop_.runReady();
+  ASSERT_EQ(http_.count(), 1u);
+  EXPECT_EQ(http_.request(0).url, "http://e/v1/embeddings");
+  http_.reply(0, 200,
+              R"({"data":[{"index":0,"embedding":[0.1]},{"index":1,"embedding":[0.2]}],)"
+              R"("model":"m","usage":{"prompt_tokens":30,"total_tokens":30}})");
+  loop_.runReady();
+  ASSERT_TRUE(results_.at(0).ok());
+  EXPECT_EQ(results_[0].success().vectors.size(), 2u);
+  ASSERT_EQ(store_.adjusts().size(), 1u);
+  ASSERT_EQ(store_.adjusts()[0].size(), 1u);
+  EXPECT_EQ(store_.adjusts()[0][0].key, sharedBucketTag("e", "m") + ":tpm");
+  EXPECT_DOUBLE_EQ(store_.adjusts()[0][0].amount, 30 - 40);
+}
+
 TEST_F(BalancerSharedTest, RefusedWaitsForRetryAfterWithATimerNotPolling) {
   make(kShared);
   submit();

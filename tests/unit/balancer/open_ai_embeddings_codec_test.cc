@@ -18,6 +18,16 @@ EndpointConfig endpoint() {
   return ep;
 }
 
+EmbeddingRequest request(std::vector<std::string> input, std::optional<std::int64_t> dimensions,
+                         std::string user) {
+  EmbeddingRequest r;
+  r.model = "ignored-the-attempt-names-the-model";
+  r.input = std::move(input);
+  r.dimensions = dimensions;
+  r.user = std::move(user);
+  return r;
+}
+
 std::string headerValue(const HttpRequest& http, const std::string& name) {
   for (const auto& h : http.headers) {
     if (h.name == name) return h.value;
@@ -26,8 +36,8 @@ std::string headerValue(const HttpRequest& http, const std::string& name) {
 }
 
 TEST(OpenAiEmbeddingsCodecTest, SendsOneInputAsAString) {
-  const HttpRequest http = OpenAiEmbeddingsCodec::buildRequest(
-      {{"hello"}, std::nullopt, ""}, "text-embedding-3-small", endpoint(), "sk-x");
+  const HttpRequest http = OpenAiEmbeddingsCodec().buildRequest(
+      request({"hello"}, std::nullopt, ""), "text-embedding-3-small", endpoint(), "sk-x");
   EXPECT_EQ(http.method, "POST");
   EXPECT_EQ(http.url, "https://api.example/v1/embeddings");
   EXPECT_EQ(headerValue(http, "Authorization"), "Bearer sk-x");
@@ -40,7 +50,7 @@ TEST(OpenAiEmbeddingsCodecTest, SendsOneInputAsAString) {
 
 TEST(OpenAiEmbeddingsCodecTest, SendsSeveralInputsAsAnArrayWithDimensionsAndUser) {
   const HttpRequest http =
-      OpenAiEmbeddingsCodec::buildRequest({{"a", "b"}, 256, "u-1"}, "m", endpoint(), "");
+      OpenAiEmbeddingsCodec().buildRequest(request({"a", "b"}, 256, "u-1"), "m", endpoint(), "");
   EXPECT_EQ(headerValue(http, "Authorization"), "") << "keyless servers get no auth header";
   EXPECT_EQ(json::parse(http.body), (json{{"model", "m"},
                                           {"input", json::array({"a", "b"})},
@@ -49,7 +59,7 @@ TEST(OpenAiEmbeddingsCodecTest, SendsSeveralInputsAsAnArrayWithDimensionsAndUser
 }
 
 TEST(OpenAiEmbeddingsCodecTest, ReadsVectorsInInputOrderWhateverTheDataOrder) {
-  const auto out = OpenAiEmbeddingsCodec::parseResponse(R"({
+  const auto out = OpenAiEmbeddingsCodec().parseResponse(R"({
     "object": "list",
     "data": [
       {"object": "embedding", "index": 1, "embedding": [0.5, -0.5]},
@@ -58,7 +68,7 @@ TEST(OpenAiEmbeddingsCodecTest, ReadsVectorsInInputOrderWhateverTheDataOrder) {
     "model": "text-embedding-3-small",
     "usage": {"prompt_tokens": 8, "total_tokens": 8}
   })",
-                                                        2);
+                                                         2);
   ASSERT_TRUE(out.has_value());
   ASSERT_EQ(out->vectors.size(), 2u);
   EXPECT_EQ(out->vectors[0], (std::vector<double>{1, 0.25}));
@@ -71,7 +81,7 @@ TEST(OpenAiEmbeddingsCodecTest, ReadsVectorsInInputOrderWhateverTheDataOrder) {
 
 TEST(OpenAiEmbeddingsCodecTest, MissingUsageIsUnknownNotZero) {
   const auto out =
-      OpenAiEmbeddingsCodec::parseResponse(R"({"data":[{"index":0,"embedding":[0.1]}]})", 1);
+      OpenAiEmbeddingsCodec().parseResponse(R"({"data":[{"index":0,"embedding":[0.1]}]})", 1);
   ASSERT_TRUE(out.has_value());
   EXPECT_FALSE(out->usage.has_value());
 }
@@ -91,8 +101,20 @@ TEST(OpenAiEmbeddingsCodecTest, RejectsRepliesThatDoNotEmbedEveryInputExactlyOnc
       R"({"data":[{"index":0,"embedding":[0.1]},{"embedding":[0.2]}]})",
   };
   for (const char* body : bad) {
-    EXPECT_FALSE(OpenAiEmbeddingsCodec::parseResponse(body, 2).has_value()) << body;
+    EXPECT_FALSE(OpenAiEmbeddingsCodec().parseResponse(body, 2).has_value()) << body;
   }
+}
+
+TEST(OpenAiEmbeddingsCodecTest, OpenAiProvidersServeEmbeddingsAndAnthropicDoesNot) {
+  EXPECT_NE(codecFor(Provider::kOpenAi).embeddings(), nullptr);
+  EXPECT_EQ(codecFor(Provider::kAnthropic).embeddings(), nullptr);
+}
+
+TEST(OpenAiEmbeddingsCodecTest, InputTokenEstimateIsAboutFourCharactersPerTextWithoutOutput) {
+  EmbeddingRequest r = request({"abcd", "abcde", "x"}, std::nullopt, "");
+  EXPECT_EQ(estimateInputTokens(r), 1 + 2 + 1);
+  r.estimated_prompt_tokens = 50;
+  EXPECT_EQ(estimateInputTokens(r), 50) << "the caller's estimate wins";
 }
 
 }  // namespace
