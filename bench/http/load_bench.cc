@@ -1,12 +1,17 @@
 // balancer_load_bench: the latency the Balancer adds on top of a direct HTTP call.
 //
-// Starts one llm-stub on 127.0.0.1 (no added latency), then runs the same open-loop load
-// twice on one libuv loop: (A) chat completions sent straight through CurlTransport,
-// (B) the same requests through Balancer::submit over that CurlTransport. Requests are
-// released on schedule (rate x elapsed, checked every millisecond), whatever the
-// completions do, so a slow path cannot hide by lowering the offered load. Latency is
-// from handing the request to the path (send/submit) to its completion callback. Prints
-// p50/p90/p99/max of both and the differences.
+// Starts one llm-stub on 127.0.0.1 (no added latency) and runs one open-loop load on one
+// libuv loop, alternating request by request between (A) a chat completion sent straight
+// through CurlTransport and (B) the same request through Balancer::submit over that
+// transport. Interleaving makes both paths see the same machine noise; requests are
+// released on schedule (rate x elapsed, checked every millisecond) whatever the
+// completions do, so a slow path cannot hide by lowering the offered load.
+//
+// Two figures for B: end to end (submit -> callback, comparable with A's send ->
+// callback), and the Balancer's own time, measured exactly per request by a timing
+// decorator on the transport: (submit -> the Balancer's send) + (the response -> the
+// caller's callback). The own time excludes the network and the stub, so it is the
+// part of the added latency that is the Balancer's code and its loop turns.
 //
 // Usage: balancer_load_bench [--rate N/s (2000)] [--seconds S (5)] [--warmup S (1)]
 
@@ -38,6 +43,10 @@ struct Figures {
   std::size_t ok = 0;
   std::size_t failed = 0;
   std::vector<double> latency_us;
+  void add(bool ok_, double us) {
+    (ok_ ? ok : failed) += 1;
+    latency_us.push_back(us);
+  }
   double pct(double p) {
     if (latency_us.empty()) return 0;
     std::sort(latency_us.begin(), latency_us.end());
@@ -46,11 +55,12 @@ struct Figures {
   }
 };
 
-// Releases `rate` x `seconds` requests on schedule through `start_one(on_done)`.
-// `on_done(ok)` is called by the path under test. Warm-up requests are not recorded.
-Figures runOpenLoop(TestLoop& loop, double rate, double seconds, double warmup,
-                    const std::function<void(std::function<void(bool)>)>& start_one) {
-  Figures f;
+// Releases `rate` x (`seconds` + `warmup`) requests on schedule through `start_one(n,
+// record, finish)`: `record` is false for warm-up requests, and the path calls
+// `finish()` once when request n completed. Returns when all have finished.
+using Finish = std::function<void()>;
+void runOpenLoop(TestLoop& loop, double rate, double seconds, double warmup,
+                 const std::function<void(std::size_t n, bool record, Finish)>& start_one) {
   const auto total = static_cast<std::size_t>(rate * (seconds + warmup));
   const auto warm = static_cast<std::size_t>(rate * warmup);
   std::size_t released = 0;
@@ -61,15 +71,7 @@ Figures runOpenLoop(TestLoop& loop, double rate, double seconds, double warmup,
     const auto due = std::min(total, static_cast<std::size_t>(elapsed_s * rate) + 1);
     while (released < due) {
       const std::size_t n = released++;
-      // From the moment it is handed to the path (the 1 ms pacer's own lag is the same
-      // for both paths and is left out).
-      const std::uint64_t sent = uv_hrtime();
-      start_one([&f, &finished, n, warm, sent](bool ok) {
-        ++finished;
-        if (n < warm) return;
-        (ok ? f.ok : f.failed) += 1;
-        f.latency_us.push_back(static_cast<double>(uv_hrtime() - sent) / 1e3);
-      });
+      start_one(n, n >= warm, [&finished] { ++finished; });
     }
   };
   auto* pacer = new uv_timer_t;
@@ -82,11 +84,50 @@ Figures runOpenLoop(TestLoop& loop, double rate, double seconds, double warmup,
   uv_close(reinterpret_cast<uv_handle_t*>(pacer),
            [](uv_handle_t* h) noexcept { delete reinterpret_cast<uv_timer_t*>(h); });
   loop.runFor(std::chrono::milliseconds(1));
-  return f;
 }
 
+double microsSince(std::uint64_t start_ns) {
+  return static_cast<double>(uv_hrtime() - start_ns) / 1e3;
+}
+
+// Wraps the real transport and notes, per bench request (found by the "bench-<n>"
+// marker its body carries), when it was sent and when its response arrived.
+class TimingTransport final : public balancer::HttpTransport {
+ public:
+  struct Times {
+    std::uint64_t sent_ns = 0;
+    std::uint64_t answered_ns = 0;
+  };
+  TimingTransport(balancer::HttpTransport& inner, std::size_t requests)
+      : inner_(inner), times_(requests) {}
+
+  balancer::HttpRequestId send(balancer::HttpRequest request,
+                               std::function<void(balancer::HttpResponse)> on_done) override {
+    const std::size_t n = markerOf(request.body);
+    if (n < times_.size()) times_[n].sent_ns = uv_hrtime();
+    return inner_.send(std::move(request),
+                       [this, n, done = std::move(on_done)](balancer::HttpResponse response) {
+                         if (n < times_.size()) times_[n].answered_ns = uv_hrtime();
+                         done(std::move(response));
+                       });
+  }
+  void cancel(balancer::HttpRequestId id) override { inner_.cancel(id); }
+  [[nodiscard]] const Times& times(std::size_t n) const { return times_[n]; }
+
+  static std::string marker(std::size_t n) { return "bench-" + std::to_string(n) + "."; }
+
+ private:
+  static std::size_t markerOf(const std::string& body) {
+    const auto at = body.find("bench-");
+    if (at == std::string::npos) return static_cast<std::size_t>(-1);
+    return static_cast<std::size_t>(std::strtoull(body.c_str() + at + 6, nullptr, 10));
+  }
+  balancer::HttpTransport& inner_;
+  std::vector<Times> times_;
+};
+
 void print(const char* name, Figures& f) {
-  std::printf("%-22s ok=%zu failed=%zu p50=%.1fus p90=%.1fus p99=%.1fus max=%.1fus\n", name, f.ok,
+  std::printf("%-26s ok=%zu failed=%zu p50=%.1fus p90=%.1fus p99=%.1fus max=%.1fus\n", name, f.ok,
               f.failed, f.pct(0.50), f.pct(0.90), f.pct(0.99), f.pct(1.0));
 }
 
@@ -104,20 +145,9 @@ int main(int argc, char** argv) {
   StubServer stub;
   TestLoop loop;
   auto dispatcher = std::make_unique<celeriac::worker::uv::UvDispatcher>(loop.get());
-  auto transport = std::make_unique<celeriac::worker::http::CurlTransport>(*dispatcher);
-
-  const std::string body = nlohmann::json{{"model", "gpt-4o"},
-                                          {"max_tokens", 16},
-                                          {"messages", {{{"role", "user"}, {"content", "hello"}}}}}
-                               .dump();
-  Figures direct = runOpenLoop(loop, rate, seconds, warmup, [&](std::function<void(bool)> done) {
-    balancer::HttpRequest r;
-    r.url = stub.baseUrl() + "/chat/completions";
-    r.headers = {{"Content-Type", "application/json"}, {"Authorization", "Bearer bench"}};
-    r.body = body;
-    transport->send(std::move(r),
-                    [d = std::move(done)](balancer::HttpResponse resp) { d(resp.status == 200); });
-  });
+  auto curl = std::make_unique<celeriac::worker::http::CurlTransport>(*dispatcher);
+  const auto total = static_cast<std::size_t>(rate * (seconds + warmup));
+  auto transport = std::make_unique<TimingTransport>(*curl, total);
 
   balancer::BalancerConfig config;
   config.strategy = balancer::StrategyKind::kRoundRobin;
@@ -131,22 +161,54 @@ int main(int argc, char** argv) {
   auto bal = std::make_unique<balancer::Balancer>(
       config, *dispatcher, *transport,
       [](const balancer::SecretRef& ref) { return std::optional<std::string>(ref.env); });
-  Figures via = runOpenLoop(loop, rate, seconds, warmup, [&](std::function<void(bool)> done) {
-    balancer::ChatRequest r;
+
+  Figures direct;
+  Figures via;
+  Figures own;
+  runOpenLoop(loop, rate, seconds, warmup, [&](std::size_t n, bool record, Finish finish) {
+    const std::string content = TimingTransport::marker(n) + " hello";
+    const std::uint64_t start = uv_hrtime();
+    if (n % 2 == 0) {  // (A) direct
+      balancer::HttpRequest r;
+      r.url = stub.baseUrl() + "/chat/completions";
+      r.headers = {{"Content-Type", "application/json"}, {"Authorization", "Bearer bench"}};
+      r.body = nlohmann::json{{"model", "gpt-4o"},
+                              {"max_tokens", 16},
+                              {"messages", {{{"role", "user"}, {"content", content}}}}}
+                   .dump();
+      transport->send(std::move(r), [&, start, record, finish](balancer::HttpResponse resp) {
+        if (record) direct.add(resp.status == 200, microsSince(start));
+        finish();
+      });
+      return;
+    }
+    balancer::ChatRequest r;  // (B) through the Balancer
     r.model = "gpt-4o";
     r.max_tokens = 16;
-    r.messages.push_back(balancer::ChatMessage::text("user", "hello"));
-    bal->submit(std::move(r), [d = std::move(done)](balancer::CallResult res) { d(res.ok()); });
+    r.messages.push_back(balancer::ChatMessage::text("user", content));
+    bal->submit(std::move(r), [&, n, start, record, finish](balancer::CallResult res) {
+      if (record) {
+        const std::uint64_t now = uv_hrtime();
+        via.add(res.ok(), microsSince(start));
+        const auto& t = transport->times(n);
+        own.add(res.ok() && t.sent_ns != 0,
+                static_cast<double>((t.sent_ns - start) + (now - t.answered_ns)) / 1e3);
+      }
+      finish();
+    });
   });
 
-  std::printf("llm-stub on 127.0.0.1, open loop at %.0f req/s for %.0f s (+%.0f s warm-up)\n", rate,
-              seconds, warmup);
+  std::printf("llm-stub on 127.0.0.1, open loop at %.0f req/s for %.0f s (+%.0f s warm-up),\n"
+              "paths interleaved request by request\n",
+              rate, seconds, warmup);
   print("direct CurlTransport", direct);
   print("Balancer+CurlTransport", via);
-  std::printf("added by the Balancer: p50=%.1fus p99=%.1fus\n", via.pct(0.5) - direct.pct(0.5),
+  print("Balancer's own time", own);
+  std::printf("added end to end (B - A): p50=%.1fus p99=%.1fus\n", via.pct(0.5) - direct.pct(0.5),
               via.pct(0.99) - direct.pct(0.99));
   bal.reset();
   transport.reset();
+  curl.reset();
   dispatcher.reset();
   return loop.close() == 0 && direct.failed == 0 && via.failed == 0 ? 0 : 1;
 }
