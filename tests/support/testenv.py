@@ -11,6 +11,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -144,8 +145,22 @@ class RabbitServer:
 
     def cleanup(self):
         self.stop()
+        self.print_connection_trouble()
         # epmd is shared by every node on the host; leave it running.
         shutil.rmtree(self.dir, ignore_errors=True)
+
+    def print_connection_trouble(self, limit=40):
+        """Copies the node's connection warnings and errors to stderr (ctest shows them
+        when a test failed), since the node's directory is removed after the run."""
+        log_dir = os.path.join(self.dir, "log")
+        lines = []
+        for name in sorted(os.listdir(log_dir)) if os.path.isdir(log_dir) else []:
+            with open(os.path.join(log_dir, name), errors="replace") as f:
+                lines += [line.rstrip() for line in f
+                          if ("[warning]" in line or "[error]" in line)
+                          and "connection" in line.lower()]
+        for line in lines[-limit:]:
+            print("rabbitmq: " + line, file=sys.stderr)
 
 
 def celeriac_binary():
