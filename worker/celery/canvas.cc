@@ -1,10 +1,10 @@
 #include "worker/celery/canvas.h"
 
 #include <cmath>
-#include <cstdio>
 #include <utility>
 
 #include "worker/celery/iso_time.h"
+#include "worker/celery/python_repr.h"
 #include "worker/celery/result_document.h"
 
 namespace celeriac::worker::celery {
@@ -12,111 +12,9 @@ namespace {
 
 using nlohmann::json;
 
-// Celery's argsrepr_maxsize / kwargsrepr_maxsize (spec 1.2).
-constexpr std::size_t kMaxReprBytes = 1024;
 // Beyond this a countdown/expires is certainly a mistake, and the time point arithmetic
 // would overflow (about 317 years).
 constexpr double kMaxOffsetSeconds = 1e10;
-
-// ---- argsrepr / kwargsrepr -------------------------------------------------------------
-
-void appendPythonString(const std::string& text, std::string& out) {
-  // Python's repr picks double quotes only when the text has a ' and no ".
-  const bool double_quoted =
-      text.find('\'') != std::string::npos && text.find('"') == std::string::npos;
-  const char quote = double_quoted ? '"' : '\'';
-  out += quote;
-  for (const char c : text) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (c == '\\' || c == quote) {
-      out += '\\';
-      out += c;
-    } else if (c == '\n') {
-      out += "\\n";
-    } else if (c == '\r') {
-      out += "\\r";
-    } else if (c == '\t') {
-      out += "\\t";
-    } else if (byte < 0x20 || byte == 0x7f) {
-      char escaped[5];
-      std::snprintf(escaped, sizeof escaped, "\\x%02x", static_cast<unsigned>(byte));
-      out += escaped;
-    } else {
-      out += c;
-    }
-  }
-  out += quote;
-}
-
-// Appends a Python-like repr of `value`; stops early once `out` is past the cap (the
-// caller truncates), which also bounds the recursion on deeply nested input.
-void appendPythonRepr(const json& value, std::string& out) {
-  if (out.size() > kMaxReprBytes) return;
-  switch (value.type()) {
-    case json::value_t::null:
-      out += "None";
-      return;
-    case json::value_t::boolean:
-      out += value.get<bool>() ? "True" : "False";
-      return;
-    case json::value_t::string:
-      appendPythonString(value.get_ref<const std::string&>(), out);
-      return;
-    case json::value_t::number_float: {
-      const double number = value.get<double>();
-      if (std::isnan(number)) {
-        out += "nan";
-      } else if (std::isinf(number)) {
-        out += number > 0 ? "inf" : "-inf";
-      } else {
-        out += value.dump();
-      }
-      return;
-    }
-    case json::value_t::array: {
-      out += '[';
-      bool first = true;
-      for (const json& item : value) {
-        if (!first) out += ", ";
-        first = false;
-        appendPythonRepr(item, out);
-        if (out.size() > kMaxReprBytes) return;
-      }
-      out += ']';
-      return;
-    }
-    case json::value_t::object: {
-      out += '{';
-      bool first = true;
-      for (const auto& [key, item] : value.items()) {
-        if (!first) out += ", ";
-        first = false;
-        appendPythonString(key, out);
-        out += ": ";
-        appendPythonRepr(item, out);
-        if (out.size() > kMaxReprBytes) return;
-      }
-      out += '}';
-      return;
-    }
-    default:  // integers; binary cannot come from JSON text
-      out += value.dump();
-      return;
-  }
-}
-
-// Cut at kMaxReprBytes without splitting a UTF-8 sequence, so the header stays valid
-// UTF-8 (AMQP long strings are bytes, but Python decodes them).
-std::string pythonRepr(const json& value) {
-  std::string out;
-  appendPythonRepr(value, out);
-  if (out.size() <= kMaxReprBytes) return out;
-  std::size_t cut = kMaxReprBytes;
-  while (cut > 0 && (static_cast<unsigned char>(out[cut]) & 0xC0u) == 0x80u) --cut;
-  out.resize(cut);
-  out += "...";
-  return out;
-}
 
 // ---- option readers --------------------------------------------------------------------
 // Each returns false and sets `error` when the key is present, not null, and of the wrong
