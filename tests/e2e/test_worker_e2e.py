@@ -5,7 +5,8 @@ What the issue asks to show: echo round trip; a failure raises in Python with ty
 message; countdown honoured; an expired task is REVOKED; a pickle message is refused
 with a FAILURE and the worker keeps serving; an unknown task gives NotRegistered; a
 worker killed with SIGKILL mid-task loses nothing; a RabbitMQ restart mid-run is
-survived; a Redis outage never acks a task whose result is not stored.
+survived; a Redis outage never acks a task whose result is not stored; Task.retry
+semantics (RETRY state, retries + 1, max_retries, a parked retry) as in Celery.
 """
 
 import datetime
@@ -116,6 +117,48 @@ class WorkerBehaviour(SharedServers):
         self.assertTrue(w.wait_log("parked task_id=%s reason=eta tier=2s" % r.id), w.log_text())
         self.assertEqual(r.get(timeout=20), "back")
         self.assertGreaterEqual(time.time() - sent, 3.9)
+
+    def test_retry_behaves_as_celery_retry_with_max_retries(self):
+        q = unique_queue()
+        w = self.start_worker(q)
+        app = self.app()
+        # succeed_after=2: two retries one second apart, RETRY visible in between.
+        r = app.send_task("celeriac.retry", args=[1], kwargs={"succeed_after": 2}, queue=q)
+        seen = set()
+        retry_info = retry_tb = None
+        deadline = time.time() + 20
+        while time.time() < deadline and r.state not in ("SUCCESS", "FAILURE"):
+            state = r.state
+            seen.add(state)
+            if state == "RETRY" and retry_info is None:
+                retry_info, retry_tb = r.info, r.traceback
+            time.sleep(0.05)
+        self.assertIn("RETRY", seen, w.log_text())
+        self.assertIsInstance(retry_info, RuntimeError)
+        self.assertIn("celery.exceptions.Retry: Retry in 1s: RuntimeError(", retry_tb)
+        self.assertEqual(r.get(timeout=10), {"retries": 2})
+        self.assertEqual(r.state, "SUCCESS")
+        self.assertTrue(w.wait_log("retry task=celeriac.retry task_id=%s retries=2" % r.id))
+        # succeed_after=10: Celery's max_retries of 3, then the exc given to retry().
+        sent = time.time()
+        r = app.send_task("celeriac.retry", args=[1], kwargs={"succeed_after": 10}, queue=q)
+        with self.assertRaises(RuntimeError) as ctx:
+            r.get(timeout=30)
+        self.assertEqual(str(ctx.exception), "retry 3")
+        self.assertEqual(r.state, "FAILURE")
+        self.assertGreaterEqual(time.time() - sent, 2.9, "three retries, one second apart")
+        time.sleep(0.3)
+        self.assertEqual(self.rabbit.queue_counts(q), (0, 0), "every copy acked")
+
+    def test_retry_beyond_the_hold_limit_goes_through_a_delay_tier(self):
+        q = unique_queue()
+        w = self.start_worker(q, extra=["--delay-tiers", "2s,1h", "--eta-hold-limit", "1"])
+        sent = time.time()
+        r = self.app().send_task("celeriac.retry", args=[3], kwargs={"succeed_after": 1}, queue=q)
+        self.assertTrue(w.wait_log("retry task=celeriac.retry task_id=%s retries=1 countdown_ms=3000 "
+                                   "via=tier=2s" % r.id), w.log_text())
+        self.assertEqual(r.get(timeout=20), {"retries": 1})
+        self.assertGreaterEqual(time.time() - sent, 2.9)
 
     def test_expired_task_is_revoked_and_not_run(self):
         q = unique_queue()
@@ -243,7 +286,7 @@ class WorkerBehaviour(SharedServers):
         w = self.start_worker(q)
         app = self.app()
         self.assertEqual(app.send_task("celeriac.echo", args=[0], queue=q).get(timeout=10), 0)
-        port = self.redis.port
+        self.addCleanup(self.redis.ensure_running)
         self.redis.stop()
         ids = []
         for i in range(20):
@@ -254,7 +297,6 @@ class WorkerBehaviour(SharedServers):
         time.sleep(1.0)
         ready, unacked = self.rabbit.queue_counts(q)
         self.assertEqual(ready + unacked, 20, "no task may be acked while Redis is down")
-        self.redis.port = port
         self.redis.start()
         app = self.app()
         self.assertEqual([app.AsyncResult(t).get(timeout=20) for t in ids], list(range(20)))

@@ -60,6 +60,12 @@ class RedisServer:
             self.proc.wait(timeout=10)
         self.proc = None
 
+    def ensure_running(self):
+        """Starts it again (same port) if a test stopped it, so one failed outage test
+        does not fail every later test that shares this server."""
+        if self.proc is None or self.proc.poll() is not None:
+            self.start()
+
     def cleanup(self):
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)

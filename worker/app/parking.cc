@@ -18,10 +18,23 @@ std::optional<amqp::DelayTier> pickTier(const std::vector<amqp::DelayTier>& tier
   return best ? best : tiers.front();
 }
 
-int parkCount(const amqp::Delivery& delivery) {
-  const auto& h = delivery.message.headers;
-  auto it = h.find(kParkCountHeader);
-  return it != h.end() && it->is_number_integer() ? it->get<int>() : 0;
+namespace {
+
+int parkCountOf(const nlohmann::json& headers) {
+  if (!headers.is_object()) return 0;
+  auto it = headers.find(kParkCountHeader);
+  return it != headers.end() && it->is_number_integer() ? it->get<int>() : 0;
+}
+
+}  // namespace
+
+int parkCount(const amqp::Delivery& delivery) { return parkCountOf(delivery.message.headers); }
+
+void stripParkHeaders(nlohmann::json& headers) {
+  if (!headers.is_object()) return;
+  headers.erase(kParkCountHeader);
+  headers.erase(kParkReasonHeader);
+  headers.erase(kParkedSinceHeader);
 }
 
 amqp::OutgoingMessage parkedMessage(const amqp::Delivery& delivery, const amqp::DelayTier& tier,
@@ -29,15 +42,22 @@ amqp::OutgoingMessage parkedMessage(const amqp::Delivery& delivery, const amqp::
                                     std::chrono::system_clock::time_point now) {
   const celery::RawMessage& m = delivery.message;
   amqp::OutgoingMessage out;
-  out.exchange = tier.exchange();
-  out.routing_key = delivery.queue;  // where the dead-lettered message lands
   out.content_type = m.content_type;
   out.content_encoding = m.content_encoding;
   out.correlation_id = m.correlation_id;
   out.reply_to = m.reply_to;
   out.priority = m.priority;
   out.body = m.body;
-  out.headers = m.headers.is_object() ? m.headers : nlohmann::json::object();
+  out.headers = m.headers;
+  return parkedCopy(std::move(out), delivery.queue, tier, reason, now);
+}
+
+amqp::OutgoingMessage parkedCopy(amqp::OutgoingMessage out, const std::string& queue,
+                                 const amqp::DelayTier& tier, const std::string& reason,
+                                 std::chrono::system_clock::time_point now) {
+  out.exchange = tier.exchange();
+  out.routing_key = queue;  // where the dead-lettered message lands
+  if (!out.headers.is_object()) out.headers = nlohmann::json::object();
   for (auto it = out.headers.begin(); it != out.headers.end();) {
     if (it.key().rfind("x-death", 0) == 0 || it.key().rfind("x-first-death", 0) == 0 ||
         it.key().rfind("x-last-death", 0) == 0) {
@@ -46,7 +66,7 @@ amqp::OutgoingMessage parkedMessage(const amqp::Delivery& delivery, const amqp::
       ++it;
     }
   }
-  out.headers[kParkCountHeader] = parkCount(delivery) + 1;
+  out.headers[kParkCountHeader] = parkCountOf(out.headers) + 1;
   out.headers[kParkReasonHeader] = reason;
   if (!out.headers.contains(kParkedSinceHeader)) {
     out.headers[kParkedSinceHeader] = celery::formatIsoTime(now);

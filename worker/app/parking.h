@@ -33,6 +33,16 @@ amqp::OutgoingMessage parkedMessage(const amqp::Delivery& delivery, const amqp::
                                     const std::string& reason,
                                     std::chrono::system_clock::time_point now);
 
+// `message` (any task message bound for `queue`) redirected into `tier`, with the park
+// headers updated as above. parkedMessage() is this applied to a delivery's copy; a
+// retry parks its new message this way (worker/app/retry_plan.h).
+amqp::OutgoingMessage parkedCopy(amqp::OutgoingMessage message, const std::string& queue,
+                                 const amqp::DelayTier& tier, const std::string& reason,
+                                 std::chrono::system_clock::time_point now);
+
+// Removes the three park headers: a retry is a new message whose parks start at zero.
+void stripParkHeaders(nlohmann::json& headers);
+
 // How many times a message was parked already (0 if never).
 int parkCount(const amqp::Delivery& delivery);
 

@@ -9,10 +9,12 @@
 #include <limits>
 #include <random>
 
+#include "worker/app/outgoing_message.h"
 #include "worker/app/parking.h"
+#include "worker/app/retry_plan.h"
 #include "worker/celery/exception_info.h"
-#include "worker/celery/message_decoder.h"
 #include "worker/celery/iso_time.h"
+#include "worker/celery/message_decoder.h"
 #include "worker/celery/result_document.h"
 #include "worker/tasks/llm_errors.h"
 
@@ -48,20 +50,6 @@ std::string uuid4() {
                 static_cast<unsigned>(hi & 0xffff), static_cast<unsigned>(lo >> 48),
                 static_cast<unsigned long long>(lo & 0xffffffffffffULL));
   return buf;
-}
-
-amqp::OutgoingMessage toOutgoing(celery::OutboundMessage m) {
-  amqp::OutgoingMessage out;
-  out.exchange = std::move(m.exchange);
-  out.routing_key = std::move(m.routing_key);
-  out.content_type = std::move(m.content_type);
-  out.content_encoding = std::move(m.content_encoding);
-  out.correlation_id = std::move(m.correlation_id);
-  out.reply_to = std::move(m.reply_to);
-  out.priority = m.priority;
-  out.headers = std::move(m.headers);
-  out.body = std::move(m.body);
-  return out;
 }
 
 }  // namespace
@@ -235,40 +223,94 @@ bool TaskPipeline::parkUnavailable(Job& job, const celery::ExceptionInfo& error)
   applyBackpressure(unavailable->retry_at.value_or(next_attempt));
 
   // RETRY tells a client polling by id that the task is waiting, and until when.
-  celery::ExceptionInfo retry = error;
-  retry.args = nlohmann::json::array(
+  celery::ExceptionInfo waiting = error;
+  waiting.args = nlohmann::json::array(
       {unavailable->message + "; parked, next attempt at " + celery::formatIsoTime(next_attempt),
        celery::formatIsoTime(next_attempt), unavailable->models});
-  retry.traceback.clear();
-  celery::ResultRecord record = celery::retryRecord(job.message, retry);
+  waiting.traceback.clear();
+  celery::ResultRecord record = celery::retryRecord(job.message, waiting);
+  fillExtended(record, job);
   amqp::OutgoingMessage out = parkedMessage(job.delivery, *tier, "all_models_unavailable", now);
   log()->warn("parked task_id={} reason=all_models_unavailable tier={} parks={} models={}",
               job.message.id, tier->name, parks + 1, nlohmann::json(unavailable->models).dump());
   ++counters_.parked_unavailable;
-  ++parking_;
-  // Ack only when both the RETRY state and the parked copy are durable.
-  auto pending = std::make_shared<int>(2);
-  auto confirmed_ok = std::make_shared<bool>(true);
-  const amqp::DeliveryRef ref = job.delivery.ref;
-  auto settle = [this, ref, pending, confirmed_ok, id = job.message.id](bool ok) {
-    *confirmed_ok = *confirmed_ok && ok;
-    if (--*pending > 0) return;
-    --parking_;
-    if (*confirmed_ok) {
-      ports_.ack(ref);
-    } else {
-      log()->warn("park of task_id={} not confirmed; returning it to its queue", id);
-      ports_.reject(ref, true);
-    }
-  };
-  const bool ignore = job.ignore_result;
-  if (ignore) {
-    settle(true);
-  } else {
-    storeThen(job.message.id, celery::renderResultDocument(record), [settle] { settle(true); });
-  }
-  ports_.publish(std::move(out), [settle](bool ok) { settle(ok); });
+  republishThenAck(job, std::move(record), std::move(out));
   return true;
+}
+
+bool TaskPipeline::retry(Job& job, const tasks::RetryRequest& request,
+                         tasks::TaskOutcome& outcome) {
+  const celery::TaskMessage& m = job.message;
+  if (!ports_.publish) {
+    // No confirmed publisher (only in tests): nothing could carry the retry.
+    outcome = tasks::TaskOutcome::failure(request.exc.value_or(
+        celery::makeException("RuntimeError", "cannot retry: no publisher", "celeriac.errors")));
+    return false;
+  }
+  RetryRouting routing;
+  routing.eta_hold_limit = options_.eta_hold_limit;
+  routing.delay_tiers = options_.delay_tiers;
+  RetryPlan plan =
+      planRetry(job.delivery, m, job.entry->options, request, routing, canvasContext());
+  if (plan.failure) {
+    log()->warn("retry refused task={} task_id={} retries={}: {}", m.task, m.id, m.retries,
+                plan.failure->type);
+    outcome = tasks::TaskOutcome::failure(std::move(*plan.failure));
+    return false;
+  }
+  ++counters_.retried;
+  log()->info("retry task={} task_id={} retries={} countdown_ms={} via={} exc={}", m.task, m.id,
+              plan.retries, plan.countdown.count(),
+              plan.tier.empty() ? std::string("queue") : "tier=" + plan.tier,
+              request.exc ? request.exc->type : std::string("none"));
+  fillExtended(plan.record, job);
+  republishThenAck(job, std::move(plan.record), std::move(plan.message));
+  return true;
+}
+
+void TaskPipeline::republishThenAck(Job& job, celery::ResultRecord record,
+                                    amqp::OutgoingMessage out) {
+  // Order: RETRY stored, then the copy published, then the original acked. Celery
+  // publishes first (spec 4.2), but then a quick next run (countdown 0, another worker)
+  // can store its SUCCESS or FAILURE before this RETRY lands and be overwritten by it,
+  // leaving get() waiting forever. Acking last keeps at-least-once: a crash in between
+  // leaves the original to be redelivered (two copies at worst, never none).
+  ++parking_;
+  const amqp::DeliveryRef ref = job.delivery.ref;
+  const bool late = job.acks_late;
+  auto publish = [this, ref, late, id = job.message.id, out = std::move(out)]() {
+    ports_.publish(out, [this, ref, late, id](bool confirmed) {
+      --parking_;
+      if (!late) {
+        // Acked at start (acks_late off): nothing to ack, nor to send back.
+        if (!confirmed) log()->error("republish of task_id={} not confirmed; it is lost", id);
+        return;
+      }
+      if (confirmed) {
+        ports_.ack(ref);
+      } else {
+        log()->warn("republish of task_id={} not confirmed; returning it to its queue", id);
+        ports_.reject(ref, true);
+      }
+    });
+  };
+  if (job.ignore_result) {
+    publish();
+  } else {
+    storeThen(job.message.id, celery::renderResultDocument(record), std::move(publish));
+  }
+}
+
+void TaskPipeline::fillExtended(celery::ResultRecord& record, const Job& job) const {
+  if (!options_.result_extended) return;
+  const celery::TaskMessage& m = job.message;
+  record.extended = true;
+  record.name = m.task;
+  record.args = m.args;
+  record.kwargs = m.kwargs;
+  record.worker = options_.hostname;
+  record.retries = m.retries;
+  record.queue = job.delivery.message.routing_key;
 }
 
 void TaskPipeline::applyBackpressure(std::chrono::system_clock::time_point until) {
@@ -386,6 +428,15 @@ void TaskPipeline::finish(JobId id, tasks::TaskOutcome outcome) {
     dispatcher_.post([run = std::shared_ptr<tasks::TaskRun>(std::move(job->run))] {});
   }
   const celery::TaskMessage& m = job->message;
+  // A retry either goes out (done here) or becomes the failure Celery raises instead,
+  // which then runs the ordinary failure path (errbacks, chain) below.
+  if (outcome.retry_request) {
+    const tasks::RetryRequest request = *outcome.retry_request;
+    if (retry(*job, request, outcome)) {
+      pump();
+      return;
+    }
+  }
   const auto runtime = std::chrono::duration<double>(dispatcher_.clock().now() - job->started);
   const auto now = dispatcher_.clock().wallNow();
   celery::ResultRecord record;
@@ -453,15 +504,7 @@ void TaskPipeline::finish(JobId id, tasks::TaskOutcome outcome) {
   } else if (job->ignore_result) {
     if (late) ports_.ack(ref);
   } else {
-    if (options_.result_extended) {
-      record.extended = true;
-      record.name = m.task;
-      record.args = m.args;
-      record.kwargs = m.kwargs;
-      record.worker = options_.hostname;
-      record.retries = m.retries;
-      record.queue = job->delivery.message.routing_key;
-    }
+    fillExtended(record, *job);
     storeThen(m.id, celery::renderResultDocument(record), [this, ref, late] {
       if (late) ports_.ack(ref);
     });

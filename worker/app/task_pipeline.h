@@ -12,6 +12,8 @@
 //              start: early ack unless acks_late; STARTED if track_started;
 //                     arm time limits; run the handler
 //              done:  store SUCCESS/FAILURE ──stored──▶ ack     (acks_late, default)
+//              retry: retries left? store RETRY ─▶ publish copy (retries+1, eta; to its
+//                     queue or a delay tier) ─confirmed─▶ ack; none left: FAILURE
 //
 // At-least-once: a late-acked delivery is acked only from the store's completion
 // callback, so a crash or a Redis outage never acks a task whose result is not
@@ -35,6 +37,7 @@
 #include "balancer/dispatcher.h"
 #include "worker/amqp/amqp_connection.h"
 #include "worker/celery/canvas.h"
+#include "worker/celery/result_document.h"
 #include "worker/celery/task_message.h"
 #include "worker/tasks/task_registry.h"
 
@@ -87,6 +90,7 @@ struct PipelineCounters {
   std::uint64_t revoked = 0;
   std::uint64_t parked = 0;
   std::uint64_t parked_unavailable = 0;
+  std::uint64_t retried = 0;                           // retry messages published (Task.retry)
   std::map<std::string, std::uint64_t> total_by_task;  // `inspect stats` "total"
 };
 
@@ -131,6 +135,15 @@ class TaskPipeline {
   // Every model was down: store RETRY, park the message, ack once both are durable.
   // Returns false when the task must fail instead (parked too long, or no tiers).
   bool parkUnavailable(Job& job, const celery::ExceptionInfo& error);
+  // The handler asked to be retried (retry_plan.h): republish it and store RETRY, and
+  // return true; or set `outcome` to the failure Celery raises instead, and return false.
+  bool retry(Job& job, const tasks::RetryRequest& request, tasks::TaskOutcome& outcome);
+  // Shared by parking and retries: store `record` (unless the task ignores results),
+  // then publish `out` with a confirm, then ack the delivery; an unconfirmed publish
+  // sends the delivery back to its queue.
+  void republishThenAck(Job& job, celery::ResultRecord record, amqp::OutgoingMessage out);
+  // Celery's result_extended fields, when enabled.
+  void fillExtended(celery::ResultRecord& record, const Job& job) const;
   void applyBackpressure(std::chrono::system_clock::time_point until);
   // Publishes canvas follow-ups (chain step, callbacks, errbacks); `done(all_ok)` once
   // every one is confirmed (at once when there are none).

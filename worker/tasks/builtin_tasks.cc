@@ -1,6 +1,8 @@
 #include "worker/tasks/builtin_tasks.h"
 
 #include <cmath>
+#include <optional>
+#include <string>
 
 namespace celeriac::worker::tasks {
 
@@ -74,12 +76,45 @@ std::unique_ptr<TaskRun> sleepTask(const TaskContext& ctx, TaskDone done) {
   return TimerRun::start(ctx.dispatcher, delay, TaskOutcome::success(*seconds), std::move(done));
 }
 
+std::unique_ptr<TaskRun> retryTask(const TaskContext& ctx, TaskDone done) {
+  const auto* countdown = argument(ctx.message, 0, "countdown");
+  const auto* succeed_after = argument(ctx.message, 1, "succeed_after");
+  std::optional<milliseconds> delay;
+  if (countdown != nullptr && !countdown->is_null()) {
+    const double s = countdown->is_number() ? countdown->get<double>() : -1.0;
+    if (!std::isfinite(s) || s < 0 || s > 86400.0) {
+      return fail(ctx, std::move(done),
+                  pythonError("ValueError", "retry() countdown must be between 0 and 86400"));
+    }
+    delay = milliseconds(static_cast<std::int64_t>(std::llround(s * 1000.0)));
+  }
+  if (succeed_after != nullptr && !succeed_after->is_null() &&
+      (!succeed_after->is_number_integer() || succeed_after->get<std::int64_t>() < 0)) {
+    return fail(ctx, std::move(done),
+                pythonError("ValueError", "retry() succeed_after must be a non-negative integer"));
+  }
+  const int retries = ctx.message.retries;
+  if (succeed_after != nullptr && !succeed_after->is_null() &&
+      retries >= succeed_after->get<std::int64_t>()) {
+    return TimerRun::start(ctx.dispatcher, milliseconds(0),
+                           TaskOutcome::success(nlohmann::json{{"retries", retries}}),
+                           std::move(done));
+  }
+  return TimerRun::start(
+      ctx.dispatcher, milliseconds(0),
+      TaskOutcome::retry(pythonError("RuntimeError", "retry " + std::to_string(retries)), delay),
+      std::move(done));
+}
+
 }  // namespace
 
 void registerBuiltinTasks(TaskRegistry& registry) {
   registry.add("celeriac.echo", &echo);
   registry.add("celeriac.fail", &failTask);
   registry.add("celeriac.sleep", &sleepTask);
+  TaskOptions retry_options;
+  retry_options.max_retries = 3;  // Celery's default, stated because the tests rely on it
+  registry.add("celeriac.retry", &retryTask, retry_options);
 }
 
 }  // namespace celeriac::worker::tasks

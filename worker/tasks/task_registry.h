@@ -7,6 +7,7 @@
 // (timers, LLM calls) and guarantees `done` will not fire afterwards.
 // Loop thread only.
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -22,15 +23,33 @@
 
 namespace celeriac::worker::tasks {
 
-// How a task ended: a return value (any JSON) or an exception Python can re-raise.
+// A handler's request to run again later, as Celery's `raise self.retry(exc=..,
+// countdown=..)` (spec 4.1). The pipeline republishes the message with retries + 1 and
+// stores RETRY, or, once the task's max_retries is used up, fails the task with `exc`
+// (MaxRetriesExceededError when there is none), as Celery 5.2 does.
+struct RetryRequest {
+  std::optional<celery::ExceptionInfo> exc;  // the reason; nullopt: retry() without exc
+  // Delay before the next run; nullopt: the task's default_retry_delay.
+  std::optional<std::chrono::milliseconds> countdown;
+};
+
+// How a task ended: a return value (any JSON), an exception Python can re-raise, or a
+// request to be retried.
 struct TaskOutcome {
   bool ok = true;
   nlohmann::json value;          // when ok
-  celery::ExceptionInfo error;   // when !ok
+  celery::ExceptionInfo error;   // when !ok and not a retry
+  std::optional<RetryRequest> retry_request;  // set (ok false) when the task asks to retry
 
-  static TaskOutcome success(nlohmann::json v) { return TaskOutcome{true, std::move(v), {}}; }
+  static TaskOutcome success(nlohmann::json v) {
+    return TaskOutcome{true, std::move(v), {}, std::nullopt};
+  }
   static TaskOutcome failure(celery::ExceptionInfo e) {
-    return TaskOutcome{false, nullptr, std::move(e)};
+    return TaskOutcome{false, nullptr, std::move(e), std::nullopt};
+  }
+  static TaskOutcome retry(std::optional<celery::ExceptionInfo> exc,
+                           std::optional<std::chrono::milliseconds> countdown = std::nullopt) {
+    return TaskOutcome{false, nullptr, {}, RetryRequest{std::move(exc), countdown}};
   }
 };
 
@@ -55,6 +74,12 @@ struct TaskOptions {
   std::optional<bool> acks_late;
   // Store STARTED before running (Celery's track_started).
   std::optional<bool> track_started;
+  // Celery's Task.max_retries: a retry request from a run whose message already says
+  // `retries` >= this fails the task instead. nullopt (Python's None) or a negative
+  // value: retry without limit.
+  std::optional<int> max_retries = 3;
+  // Celery's Task.default_retry_delay: the countdown of a retry request that names none.
+  std::chrono::milliseconds default_retry_delay{180'000};
 };
 
 class TaskRegistry {
