@@ -20,6 +20,7 @@ import uuid
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 
 import celery.exceptions  # noqa: E402
+import kombu  # noqa: E402
 import kombu.exceptions  # noqa: E402
 import redis as redis_py  # noqa: E402
 
@@ -302,6 +303,50 @@ class WorkerBehaviour(SharedServers):
         self.assertEqual([app.AsyncResult(t).get(timeout=20) for t in ids], list(range(20)))
         time.sleep(0.3)
         self.assertEqual(self.rabbit.queue_counts(q), (0, 0))
+
+
+class BrokerOptions(SharedServers):
+    """Issue 5's cluster switches: quorum queues, and several broker URLs for failover."""
+
+    def queue_type(self, name):
+        out = self.rabbit.ctl("-q", "list_queues", "name", "type", "--no-table-headers",
+                              capture=True)
+        for line in out.splitlines():
+            parts = line.split()
+            if len(parts) == 2 and parts[0] == name:
+                return parts[1]
+        return None
+
+    def test_first_broker_url_down_fails_over_to_the_next(self):
+        q = unique_queue()
+        dead = "amqp://guest:guest@127.0.0.1:%d//" % testenv.free_port()
+        w = testenv.Worker(dead + ";" + self.rabbit.url, self.redis.url, [q]).start()
+        self.addCleanup(w.cleanup)
+        self.assertTrue(w.wait_log("broker connected"), w.log_text())
+        r = self.app().send_task("celeriac.echo", args=["failed over"], queue=q)
+        self.assertEqual(r.get(timeout=15), "failed over")
+        log = w.log_text()
+        self.assertIn("cannot connect to amqp://guest:***@127.0.0.1", log)
+        self.assertNotIn(":guest@", log, "a broker password must never be logged")
+
+    def test_quorum_queues_for_tasks_and_delay_tiers(self):
+        q = unique_queue("e2e-quorum")
+        # A tier of its own: the shared node's other tests declared theirs classic.
+        w = self.start_worker(q, extra=["--queue-type", "quorum", "--delay-tiers", "3s",
+                                        "--eta-hold-limit", "2"])
+        app = self.app()
+        # The Python side declares the same queue as quorum, as its task_queues would:
+        # no PRECONDITION_FAILED whichever side declared first.
+        app.conf.task_queues = [kombu.Queue(q, routing_key=q,
+                                            queue_arguments={"x-queue-type": "quorum"})]
+        self.assertEqual(app.send_task("celeriac.echo", args=["now"], queue=q).get(timeout=10),
+                         "now")
+        later = app.send_task("celeriac.echo", args=["later"], queue=q, countdown=5)
+        self.assertTrue(w.wait_log("parked task_id=%s reason=eta tier=3s" % later.id),
+                        w.log_text())
+        self.assertEqual(later.get(timeout=20), "later")
+        self.assertEqual(self.queue_type(q), "quorum")
+        self.assertEqual(self.queue_type("celeriac.delay.3s"), "quorum")
 
 
 class BrokerRestart(unittest.TestCase):
