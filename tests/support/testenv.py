@@ -162,9 +162,12 @@ class RabbitServer:
         lines = []
         for name in sorted(os.listdir(log_dir)) if os.path.isdir(log_dir) else []:
             with open(os.path.join(log_dir, name), errors="replace") as f:
+                # Multi-line entries repeat their "[error]" prefix on every line; the
+                # supervisor reports of channels closing on shutdown are noise.
                 lines += [line.rstrip() for line in f
                           if ("[warning]" in line or "[error]" in line)
-                          and "connection" in line.lower()]
+                          and "supervisor" not in line and "errorContext" not in line
+                          and "offender" not in line and "{" not in line[60:62]]
         for line in lines[-limit:]:
             print("rabbitmq: " + line, file=sys.stderr)
 
