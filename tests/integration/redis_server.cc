@@ -10,8 +10,10 @@
 #include <cstdlib>
 #include <filesystem>
 #include <stdexcept>
+#include <string_view>
 #include <vector>
 
+#include "child_output.h"
 #include "stub_server.h"
 
 extern char** environ;
@@ -63,21 +65,13 @@ void RedisServer::start() {
     pid_ = -1;
     throw std::runtime_error("cannot start redis-server");
   }
-  std::string log;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (log.find("Ready to accept connections") == std::string::npos) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    pollfd p{out[0], POLLIN, 0};
-    if (left.count() <= 0 || poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
-    char buf[1024];
-    const ssize_t n = read(out[0], buf, sizeof(buf));
-    if (n <= 0) break;
-    log.append(buf, static_cast<std::size_t>(n));
-  }
+  constexpr std::string_view kReady = "Ready to accept connections";
+  const std::string log = readChildOutput(
+      out[0], [&](const std::string& text) { return text.find(kReady) != std::string::npos; },
+      std::chrono::seconds(10));
   // Redis ignores SIGPIPE, so its later log lines are simply lost.
   close(out[0]);
-  if (log.find("Ready to accept connections") == std::string::npos) {
+  if (log.find(kReady) == std::string::npos) {
     stop(std::chrono::milliseconds(500));
     throw std::runtime_error("redis-server did not become ready: " + log);
   }

@@ -11,6 +11,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "child_output.h"
+
 namespace celeriac::testing::stub {
 
 StubProcess::StubProcess(const std::vector<std::string>& extra_args) {
@@ -31,18 +33,9 @@ StubProcess::StubProcess(const std::vector<std::string>& extra_args) {
     _exit(127);
   }
   close(out[1]);
-  std::string line;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (line.find('\n') == std::string::npos) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    pollfd p{out[0], POLLIN, 0};
-    if (left.count() <= 0 || poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
-    char buf[256];
-    const ssize_t n = read(out[0], buf, sizeof(buf));
-    if (n <= 0) break;
-    line.append(buf, static_cast<std::size_t>(n));
-  }
+  const std::string line = readChildOutput(
+      out[0], [](const std::string& text) { return text.find('\n') != std::string::npos; },
+      std::chrono::seconds(10));
   close(out[0]);
   const std::string prefix = "llm-stub listening on 127.0.0.1:";
   if (line.rfind(prefix, 0) != 0) {
