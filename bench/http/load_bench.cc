@@ -198,9 +198,10 @@ int main(int argc, char** argv) {
     });
   });
 
-  std::printf("llm-stub on 127.0.0.1, open loop at %.0f req/s for %.0f s (+%.0f s warm-up),\n"
-              "paths interleaved request by request\n",
-              rate, seconds, warmup);
+  std::printf(
+      "llm-stub on 127.0.0.1, open loop at %.0f req/s for %.0f s (+%.0f s warm-up),\n"
+      "paths interleaved request by request\n",
+      rate, seconds, warmup);
   print("direct CurlTransport", direct);
   print("Balancer+CurlTransport", via);
   print("Balancer's own time", own);

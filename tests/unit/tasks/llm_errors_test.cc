@@ -44,7 +44,8 @@ TEST(LlmErrorsTest, AttemptsExhaustedOnPassingFailuresParksInsteadOfFailingEarly
   }
   auto bad_key = failed(CallErrorKind::kAttemptsExhausted, "401s");
   std::get<CallFailure>(bad_key.outcome).last_failure = balancer::FailureClass::kKeyInvalid;
-  EXPECT_EQ(fromCallFailure(bad_key).type, "LlmUnavailable") << "a bad key does not heal by waiting";
+  EXPECT_EQ(fromCallFailure(bad_key).type, "LlmUnavailable")
+      << "a bad key does not heal by waiting";
 }
 
 TEST(LlmErrorsTest, AllModelsUnavailableRoundTripsRetryAtAndModels) {

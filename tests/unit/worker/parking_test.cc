@@ -28,8 +28,11 @@ TEST(ParkingTest, ParkedMessageKeepsTheOriginalAndAddsParkHeaders) {
   d.message.reply_to = "oid";
   d.message.priority = 3;
   d.message.body = R"([[1],{},null])";
-  d.message.headers = {{"task", "celeriac.echo"}, {"id", "id-1"}, {"x-death", nlohmann::json::array()},
-                       {"x-first-death-queue", "q"}, {"x_custom", 1}};
+  d.message.headers = {{"task", "celeriac.echo"},
+                       {"id", "id-1"},
+                       {"x-death", nlohmann::json::array()},
+                       {"x-first-death-queue", "q"},
+                       {"x_custom", 1}};
   const auto now = std::chrono::system_clock::time_point{} + std::chrono::hours(24 * 365 * 56);
   auto out = parkedMessage(d, tiers()[1], "eta", now);
   EXPECT_EQ(out.exchange, "celeriac.delay.30s");

@@ -80,7 +80,8 @@ class TaskPipelineTest : public ::testing::Test {
     d.ref = {1, next_tag_++};
     d.message.content_type = "application/json";
     d.message.content_encoding = "utf-8";
-    d.message.headers = {{"lang", "py"}, {"task", task}, {"id", id}, {"retries", 0},
+    d.message.headers = {{"lang", "py"},  {"task", task},
+                         {"id", id},      {"retries", 0},
                          {"root_id", id}, {"timelimit", json::array({nullptr, nullptr})}};
     for (auto& [k, v] : extra_headers.items()) d.message.headers[k] = v;
     d.message.body = json::array({args, json::object(), nullptr}).dump();
@@ -188,8 +189,8 @@ TEST_F(TaskPipelineTest, ExpiredTaskIsRevokedNotRunAndAcked) {
 
 TEST_F(TaskPipelineTest, EtaTaskIsHeldWithPrefetchRaisedAndRunsWhenDue) {
   make();
-  pipeline_->onDelivery(delivery("celeriac.echo", "t5", json::array({"later"}),
-                                 {{"eta", isoIn(seconds(8))}}));
+  pipeline_->onDelivery(
+      delivery("celeriac.echo", "t5", json::array({"later"}), {{"eta", isoIn(seconds(8))}}));
   pipeline_->onDelivery(delivery("celeriac.echo", "t6", json::array({"now"})));
   loop_.runReady();
   EXPECT_EQ(pipeline_->held(), 1u);
@@ -237,7 +238,8 @@ TEST_F(TaskPipelineTest, NothingStartsWhileResultsCannotBeWritten) {
 
 TEST_F(TaskPipelineTest, IgnoreResultStoresNothingAndAcksAtCompletion) {
   make();
-  pipeline_->onDelivery(delivery("celeriac.echo", "t8", json::array({1}), {{"ignore_result", true}}));
+  pipeline_->onDelivery(
+      delivery("celeriac.echo", "t8", json::array({1}), {{"ignore_result", true}}));
   loop_.runReady();
   EXPECT_TRUE(fake_.writes.empty());
   EXPECT_EQ(fake_.acked, std::vector<std::uint64_t>{1});
@@ -301,7 +303,8 @@ TEST_F(TaskPipelineTest, ChannelLossForgetsReservedAndHeldDeliveries) {
   make(o);
   pipeline_->onDelivery(delivery("celeriac.sleep", "a", json::array({1})));
   pipeline_->onDelivery(delivery("celeriac.echo", "b", json::array({1})));
-  pipeline_->onDelivery(delivery("celeriac.echo", "c", json::array({1}), {{"eta", isoIn(seconds(10))}}));
+  pipeline_->onDelivery(
+      delivery("celeriac.echo", "c", json::array({1}), {{"eta", isoIn(seconds(10))}}));
   EXPECT_EQ(pipeline_->reserved(), 1u);
   EXPECT_EQ(pipeline_->held(), 1u);
   pipeline_->onChannelLost();
@@ -317,8 +320,8 @@ TEST_F(TaskPipelineTest, ChannelLossForgetsReservedAndHeldDeliveries) {
 
 TEST_F(TaskPipelineTest, FarEtaIsParkedNotHeldAndAckedOnlyAfterTheBrokerConfirms) {
   make();
-  pipeline_->onDelivery(delivery("celeriac.echo", "p1", json::array({1}),
-                                 {{"eta", isoIn(seconds(3600))}}));
+  pipeline_->onDelivery(
+      delivery("celeriac.echo", "p1", json::array({1}), {{"eta", isoIn(seconds(3600))}}));
   EXPECT_EQ(pipeline_->held(), 0u) << "an hour-ahead task must not occupy prefetch";
   EXPECT_TRUE(fake_.prefetch.empty());
   ASSERT_EQ(fake_.published.size(), 1u);
@@ -334,8 +337,8 @@ TEST_F(TaskPipelineTest, FarEtaIsParkedNotHeldAndAckedOnlyAfterTheBrokerConfirms
 
 TEST_F(TaskPipelineTest, UnconfirmedParkReturnsTheMessageToItsQueue) {
   make();
-  pipeline_->onDelivery(delivery("celeriac.echo", "p2", json::array({1}),
-                                 {{"eta", isoIn(seconds(60))}}));
+  pipeline_->onDelivery(
+      delivery("celeriac.echo", "p2", json::array({1}), {{"eta", isoIn(seconds(60))}}));
   ASSERT_EQ(fake_.published.size(), 1u);
   EXPECT_EQ(fake_.published[0].first.exchange, "celeriac.delay.5s");
   fake_.published[0].second(false);
@@ -346,8 +349,8 @@ TEST_F(TaskPipelineTest, UnconfirmedParkReturnsTheMessageToItsQueue) {
 
 TEST_F(TaskPipelineTest, NearEtaIsHeldNotParked) {
   make();
-  pipeline_->onDelivery(delivery("celeriac.echo", "p3", json::array({1}),
-                                 {{"eta", isoIn(seconds(5))}}));
+  pipeline_->onDelivery(
+      delivery("celeriac.echo", "p3", json::array({1}), {{"eta", isoIn(seconds(5))}}));
   EXPECT_TRUE(fake_.published.empty());
   EXPECT_EQ(pipeline_->held(), 1u);
 }
@@ -357,7 +360,8 @@ std::unique_ptr<tasks::TaskRun> allDown(const tasks::TaskContext& ctx, tasks::Ta
   celery::ExceptionInfo e;
   e.type = "AllModelsUnavailable";
   e.module = "celeriac.errors";
-  e.args = json::array({"all candidates unavailable", nullptr, json::array({"gpt-4o", "gpt-4o-mini"})});
+  e.args =
+      json::array({"all candidates unavailable", nullptr, json::array({"gpt-4o", "gpt-4o-mini"})});
   return tasks::TimerRun::start(ctx.dispatcher, milliseconds(0),
                                 tasks::TaskOutcome::failure(std::move(e)), std::move(done));
 }

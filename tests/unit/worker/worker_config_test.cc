@@ -13,8 +13,8 @@ ParseOutcome parse(std::vector<const char*> args, std::map<std::string, std::str
 }
 
 TEST(WorkerConfigTest, FlagsNamedLikeCeleryWorker) {
-  auto out = parse({"-Q", "gpt5-analyzer,response-generator", "-c", "200",
-                    "--prefetch-multiplier", "2", "-n", "w1@%h", "-l", "warning"});
+  auto out = parse({"-Q", "gpt5-analyzer,response-generator", "-c", "200", "--prefetch-multiplier",
+                    "2", "-n", "w1@%h", "-l", "warning"});
   ASSERT_TRUE(out.config) << out.message;
   const WorkerConfig& c = *out.config;
   ASSERT_EQ(c.topology.queues.size(), 2u);
@@ -38,9 +38,8 @@ TEST(WorkerConfigTest, DefaultsMatchCeleryAndTheIssue) {
 }
 
 TEST(WorkerConfigTest, EnvironmentGivesBrokerAndBackendAndFlagsWin) {
-  std::map<std::string, std::string> env = {
-      {"CELERY_BROKER_URL", "amqp://u:p@envhost:5673/v"},
-      {"CELERY_RESULT_BACKEND", "redis://envredis:6390/2"}};
+  std::map<std::string, std::string> env = {{"CELERY_BROKER_URL", "amqp://u:p@envhost:5673/v"},
+                                            {"CELERY_RESULT_BACKEND", "redis://envredis:6390/2"}};
   auto out = parse({}, env);
   ASSERT_TRUE(out.config) << out.message;
   EXPECT_EQ(out.config->brokers.at(0).host, "envhost");
