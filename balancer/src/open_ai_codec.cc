@@ -2,6 +2,8 @@
 
 #include "balancer/open_ai_embeddings_codec.h"
 
+#include "open_ai_http_request.h"
+
 namespace celeriac::balancer {
 
 using nlohmann::json;
@@ -35,14 +37,7 @@ HttpRequest OpenAiCodec::buildRequest(const ChatRequest& request, const RequestS
   if (s.temperature) body["temperature"] = *s.temperature;
   if (request.response_format) body["response_format"] = *request.response_format;
 
-  HttpRequest http;
-  http.url = endpoint.base_url + "/chat/completions";
-  http.headers.push_back({"Content-Type", "application/json"});
-  if (!api_key.empty()) http.headers.push_back({"Authorization", "Bearer " + std::string(api_key)});
-  http.body = body.dump();
-  http.connect_timeout = endpoint.connect_timeout;
-  http.total_timeout = endpoint.total_timeout;
-  return http;
+  return openAiPost(endpoint, "/chat/completions", api_key, body);
 }
 
 std::optional<ChatCompletion> OpenAiCodec::parseResponse(std::string_view body) const {

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "open_ai_http_request.h"
+
 namespace celeriac::balancer {
 
 using nlohmann::json;
@@ -19,14 +21,7 @@ HttpRequest OpenAiEmbeddingsCodec::buildRequest(const EmbeddingRequest& request,
   if (request.dimensions) body["dimensions"] = *request.dimensions;
   if (!request.user.empty()) body["user"] = request.user;
 
-  HttpRequest http;
-  http.url = endpoint.base_url + "/embeddings";
-  http.headers.push_back({"Content-Type", "application/json"});
-  if (!api_key.empty()) http.headers.push_back({"Authorization", "Bearer " + std::string(api_key)});
-  http.body = body.dump();
-  http.connect_timeout = endpoint.connect_timeout;
-  http.total_timeout = endpoint.total_timeout;
-  return http;
+  return openAiPost(endpoint, "/embeddings", api_key, body);
 }
 
 std::optional<Embeddings> OpenAiEmbeddingsCodec::parseResponse(std::string_view body,
