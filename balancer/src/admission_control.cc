@@ -88,6 +88,13 @@ AdmissionDecision AdmissionControl::tryReserve(std::string_view pool, std::strin
   return d;
 }
 
+void AdmissionControl::record(std::string_view pool, std::string_view model, double tokens,
+                              SteadyTime now) {
+  Entry& e = entry(pool, model, now);
+  e.requests.forceAdmit(now);
+  e.tokens.forceReserve(tokens, now);
+}
+
 SteadyTime AdmissionControl::availableAt(std::string_view pool, std::string_view model,
                                          double tokens, SteadyTime now) {
   Entry& e = entry(pool, model, now);

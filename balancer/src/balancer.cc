@@ -108,6 +108,7 @@ Balancer::Balancer(BalancerConfig config, Dispatcher& dispatcher, HttpTransport&
 Balancer::~Balancer() {
   alive_.reset();  // in-flight completions and timers now find us gone
   if (wait_timer_ != 0) dispatcher_.cancel(wait_timer_);
+  if (fallback_push_timer_ != 0) dispatcher_.cancel(fallback_push_timer_);
   for (auto& [id, call] : calls_) {
     if (call->http) transport_.cancel(*call->http);
   }
@@ -375,6 +376,9 @@ bool Balancer::launch(Call& c, std::size_t e, std::size_t k, const std::string& 
   c.endpoint = e;
   c.key = k;
   c.model = model;
+  // A store grant is mirrored in the local share (AdmissionControl::record), which then
+  // holds everything this replica sent should the store become unavailable.
+  if (remote) admission_.record(reservation.pool, model, reservation.tokens, now);
   c.reservation = std::move(reservation);
   c.remote_reservation = remote;
   c.started = now;

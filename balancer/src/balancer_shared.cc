@@ -23,6 +23,8 @@ constexpr std::chrono::milliseconds kSharedPeriod = std::chrono::minutes(1);
 // exactly one minute apart had different delays, the provider could see both in one
 // minute. So the request window we keep is longer by this much (costs ~1.7 % of RPM).
 constexpr std::chrono::milliseconds kSharedWindowGuard{1000};
+// How often sends made on the local share are offered to the store until it takes them.
+constexpr std::chrono::milliseconds kFallbackPushInterval{1000};
 
 std::string poolModel(std::string_view pool, std::string_view model) {
   std::string key(pool);
@@ -87,11 +89,16 @@ std::vector<SharedBucketSpec> Balancer::sharedSpecs(std::string_view pool, std::
 
 void Balancer::reserveShared(Call& c, std::size_t e, std::size_t k, const std::string& model,
                              double tokens) {
+  // Sends made while the store was away go into its window first: the store runs one
+  // connection's commands in order, so this reserve already counts them.
+  const std::string& pool = endpoints_[e].keys[k].pool;
+  if (!fallback_sends_.empty())
+    pushFallbackSends(poolModel(pool, model), dispatcher_.clock().now());
   const std::uint64_t reserve_id = next_reserve_id_++;
   reserves_.emplace(reserve_id, PendingReserve{c.id, e, k, model, tokens});
   c.reserving = reserve_id;
   shared_store_->reserve(
-      sharedSpecs(endpoints_[e].keys[k].pool, model, 1, tokens),
+      sharedSpecs(pool, model, 1, tokens),
       [weak = std::weak_ptr<Balancer*>(alive_), reserve_id](SharedReserveResult result) {
         if (auto self = weak.lock()) (*self)->onSharedReserve(reserve_id, result);
       });
@@ -131,7 +138,7 @@ void Balancer::onSharedReserve(std::uint64_t reserve_id, SharedReserveResult res
           launch(*c, p.endpoint, p.key, p.model, reservation, true)) {
         return;
       }
-      releaseReservation(reservation, true);
+      refundSharedGrant(reservation);
       break;
     case Status::kRefused: {
       ++shared_refused_;
@@ -146,7 +153,10 @@ void Balancer::onSharedReserve(std::uint64_t reserve_id, SharedReserveResult res
       shared_fallback_ = true;
       if (c == nullptr || c->cancelled || now >= c->deadline) break;
       AdmissionDecision d = admission_.tryReserve(key.pool, p.model, p.tokens, now);
-      if (d.reservation && launch(*c, p.endpoint, p.key, p.model, *d.reservation, false)) return;
+      if (d.reservation && launch(*c, p.endpoint, p.key, p.model, *d.reservation, false)) {
+        fallbackSent(*d.reservation, now);
+        return;
+      }
       if (d.reservation) admission_.release(*d.reservation, now);
       skip(d.verdict == AdmissionVerdict::kAdmitted ? "breaker_open"
                                                     : std::string(toString(d.verdict)));
@@ -158,7 +168,11 @@ void Balancer::onSharedReserve(std::uint64_t reserve_id, SharedReserveResult res
 }
 
 void Balancer::releaseReservation(const Reservation& r, bool remote) {
-  if (!remote) return admission_.release(r, dispatcher_.clock().now());
+  admission_.release(r, dispatcher_.clock().now());
+  if (remote) refundSharedGrant(r);
+}
+
+void Balancer::refundSharedGrant(const Reservation& r) {
   auto specs = sharedSpecs(r.pool, r.model, -1, -r.tokens, r.shared_grant);
   // Best effort: if the store is away the refund is lost, which only errs on the safe side.
   if (!specs.empty()) shared_store_->adjust(std::move(specs), [](SharedReserveResult) {});
@@ -166,10 +180,83 @@ void Balancer::releaseReservation(const Reservation& r, bool remote) {
 
 void Balancer::reconcileReservation(const Reservation& r, bool remote,
                                     std::optional<double> actual_tokens) {
-  if (!remote) return admission_.reconcile(r, actual_tokens, dispatcher_.clock().now());
-  if (!actual_tokens) return;  // unknown usage never refunds
+  admission_.reconcile(r, actual_tokens, dispatcher_.clock().now());
+  if (!remote || !actual_tokens) return;  // unknown usage never refunds
   auto specs = sharedSpecs(r.pool, r.model, 0, *actual_tokens - r.tokens);
   if (!specs.empty()) shared_store_->adjust(std::move(specs), [](SharedReserveResult) {});
+}
+
+// Why: while the store is unavailable every replica sends on its local share, and the
+// store's window never hears of those sends. When it answers again, a replica granted
+// from that window alone could add a full limit on top of them within the same minute.
+// So each send made on the local share is written into the store's window (an "adjust"
+// adding entries, stamped when the store applies it: later than the real send, so the
+// entries expire late, the safe direction) before this replica's next reserve of that
+// pool and model, and every kFallbackPushInterval until applied, even when idle. Sends
+// older than the window no longer matter and are dropped instead.
+void Balancer::fallbackSent(const Reservation& r, SteadyTime now) {
+  const std::string key = poolModel(r.pool, r.model);
+  auto it = fallback_sends_.find(key);
+  if (it == fallback_sends_.end()) {
+    it = fallback_sends_.emplace(key, FallbackSends{r.pool, r.model, {}, 0}).first;
+  }
+  it->second.sends.emplace_back(now, r.tokens);
+  armFallbackPushTimer();
+}
+
+void Balancer::pushFallbackSends(const std::string& pool_model, SteadyTime now) {
+  auto it = fallback_sends_.find(pool_model);
+  if (it == fallback_sends_.end()) return;
+  FallbackSends& f = it->second;
+  if (f.pushing > 0) return;  // one adjust at a time: its answer says what was written
+  while (!f.sends.empty() && f.sends.front().first + kSharedPeriod + kSharedWindowGuard <= now) {
+    f.sends.pop_front();
+  }
+  if (f.sends.empty()) {
+    fallback_sends_.erase(it);
+    return;
+  }
+  double tokens = 0;
+  for (const auto& send : f.sends) tokens += send.second;
+  f.pushing = f.sends.size();
+  shared_store_->adjust(sharedSpecs(f.pool, f.model, static_cast<double>(f.pushing), tokens),
+                        [weak = std::weak_ptr<Balancer*>(alive_), pool_model,
+                         count = f.pushing](SharedReserveResult result) {
+                          if (auto self = weak.lock())
+                            (*self)->onFallbackPushed(pool_model, count, result.status);
+                        });
+}
+
+void Balancer::onFallbackPushed(const std::string& pool_model, std::size_t count,
+                                SharedReserveResult::Status status) {
+  auto it = fallback_sends_.find(pool_model);
+  if (it == fallback_sends_.end()) return;
+  FallbackSends& f = it->second;
+  f.pushing = 0;
+  // kUnavailable: not written (or unknown: a timed-out adjust may have been applied;
+  // writing it again then counts those sends twice, the safe direction).
+  if (status == SharedReserveResult::Status::kUnavailable) return;
+  ++shared_fallback_pushes_;
+  f.sends.erase(f.sends.begin(),
+                f.sends.begin() + static_cast<std::ptrdiff_t>(std::min(count, f.sends.size())));
+  if (f.sends.empty()) fallback_sends_.erase(it);
+}
+
+void Balancer::armFallbackPushTimer() {
+  if (fallback_push_timer_ != 0 || fallback_sends_.empty()) return;
+  fallback_push_timer_ =
+      dispatcher_.schedule(kFallbackPushInterval, [weak = std::weak_ptr<Balancer*>(alive_)] {
+        if (auto self = weak.lock()) (*self)->onFallbackPushTimer();
+      });
+}
+
+void Balancer::onFallbackPushTimer() {
+  fallback_push_timer_ = 0;
+  const SteadyTime now = dispatcher_.clock().now();
+  std::vector<std::string> keys;  // pushFallbackSends() may erase entries
+  for (const auto& [key, sends] : fallback_sends_) keys.push_back(key);
+  for (const auto& key : keys) pushFallbackSends(key, now);
+  armFallbackPushTimer();
 }
 
 nlohmann::json Balancer::sharedStats() const {
@@ -179,6 +266,8 @@ nlohmann::json Balancer::sharedStats() const {
       if (key.shared) pools.insert(key.pool);
     }
   }
+  std::size_t unsynced = 0;
+  for (const auto& [key, f] : fallback_sends_) unsynced += f.sends.size();
   return {{"store", shared_store_ != nullptr},
           {"shared_pools", pools.size()},
           // Without a store, shared keys are on their local share for good.
@@ -186,6 +275,9 @@ nlohmann::json Balancer::sharedStats() const {
           {"fallbacks", shared_fallbacks_},
           {"reserved", shared_reserved_},
           {"refused", shared_refused_},
+          // Sends made on the local share that the store's window does not hold yet.
+          {"unsynced_sends", unsynced},
+          {"fallback_pushes", shared_fallback_pushes_},
           {"reserving", reserves_.size()}};
 }
 

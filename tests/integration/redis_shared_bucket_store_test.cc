@@ -251,6 +251,23 @@ TEST_F(RedisSharedBucketStoreTest, RefundWithTheGrantRemovesExactlyThatEntry) {
   EXPECT_EQ(members(c.get(), windowKey("w")), std::vector<std::string>{second.grant + "/1"});
 }
 
+// How a replica writes the sends it made on its local share (Redis away) into the
+// window once Redis is back: an unconditional adjust adding entries, even past capacity.
+TEST_F(RedisSharedBucketStoreTest, AdjustAddsWindowEntriesUnconditionallyForSendsMadeElsewhere) {
+  auto& store = makeStore(redis_.port());
+  ASSERT_TRUE(waitAvailable(store));
+  ASSERT_EQ(reserve(store, {window("w", 3, 1)}).status, Status::kReserved);
+  EXPECT_EQ(adjust(store, {window("w", 3, 3), tpm("w", 100, 150)}).status, Status::kReserved)
+      << "applied although it overfills both: those sends happened";
+  auto c = inspect();
+  ASSERT_TRUE(c && c->err == 0);
+  EXPECT_EQ(members(c.get(), windowKey("w")).size(), 4u);
+  const SharedReserveResult refused = reserve(store, {window("w", 3, 1)});
+  EXPECT_EQ(refused.status, Status::kRefused);
+  EXPECT_GT(refused.retry_after, seconds(55)) << "until the window has room again";
+  EXPECT_EQ(reserve(store, {tpm("w", 100, 1)}).status, Status::kRefused) << "tokens in debt";
+}
+
 TEST_F(RedisSharedBucketStoreTest, WindowAndTokenBucketAreTakenTogetherOrNotAtAll) {
   auto& store = makeStore(redis_.port());
   ASSERT_TRUE(waitAvailable(store));

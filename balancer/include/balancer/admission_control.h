@@ -75,6 +75,12 @@ class AdmissionControl {
   [[nodiscard]] AdmissionDecision tryReserve(std::string_view pool, std::string_view model,
                                              double tokens, SteadyTime now);
 
+  // A send admitted elsewhere (a shared key's grant from the SharedBucketStore), recorded
+  // here too and never refused: should the store become unavailable, this replica's local
+  // share then already counts its own recent sends, instead of starting full on top of
+  // them. Settle it like a reservation of (pool, model, tokens): release or reconcile.
+  void record(std::string_view pool, std::string_view model, double tokens, SteadyTime now);
+
   // Earliest time tryReserve(tokens) could succeed (now if it would).
   [[nodiscard]] SteadyTime availableAt(std::string_view pool, std::string_view model, double tokens,
                                        SteadyTime now);

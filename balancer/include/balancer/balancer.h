@@ -20,6 +20,14 @@
 //                    \-> kUnavailable --> local buckets sized to limit / replicas; counted
 //                                         in stats()["shared_buckets"]
 //
+// Switching between the two without exceeding the limit in the minute that straddles it:
+// every store grant is also recorded in the local share, so a replica that falls back
+// already counts its own recent sends; and the sends made on the local share are written
+// into the store's window when it answers again (before this replica's next reserve, and
+// on a 1 s timer even when idle). What remains: a Redis that restarts EMPTY forgets the
+// last minute's grants, and a replica that reconnects later than another one counts its
+// local sends only from then (at most its share, for those seconds).
+//
 // Not for: I/O (HttpTransport, SharedBucketStore), time (Dispatcher::clock), or logging
 // (read stats()).
 //
@@ -30,6 +38,7 @@
 // reserve answers) are ignored and pending callbacks are never invoked.
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -98,7 +107,8 @@ class Balancer {
   // Stats JSON: strategy, totals, success rate, and per endpoint x model: requests,
   // success, failures by class, p50/p95/p99, tokens, cost, breaker state, in flight,
   // bucket levels and pauses per key; "shared_buckets": {"store", "fallback" (the last
-  // answer was "unavailable"), "fallbacks", "reserved", "refused"}.
+  // answer was "unavailable"), "fallbacks", "reserved", "refused", "unsynced_sends"
+  // (sent on the local share, not yet in the store's window), "fallback_pushes"}.
   [[nodiscard]] nlohmann::json stats();
 
  private:
@@ -166,9 +176,21 @@ class Balancer {
                                                           std::string_view model, double requests,
                                                           double tokens,
                                                           std::string_view grant = {}) const;
+  // Settling a call that went out: the local buckets always (for a shared key they hold
+  // the mirror of its grant), the store too when the grant came from it.
   void releaseReservation(const Reservation& reservation, bool remote);
   void reconcileReservation(const Reservation& reservation, bool remote,
                             std::optional<double> actual_tokens);
+  // Gives a store grant back (it was never sent, or its send is being released).
+  void refundSharedGrant(const Reservation& reservation);
+  // Sends made on the local share while the store was unavailable are written into the
+  // store's window once it answers again (fallbackSent() .. onFallbackPushed()).
+  void fallbackSent(const Reservation& reservation, SteadyTime now);
+  void pushFallbackSends(const std::string& pool_model, SteadyTime now);
+  void onFallbackPushed(const std::string& pool_model, std::size_t count,
+                        SharedReserveResult::Status status);
+  void armFallbackPushTimer();
+  void onFallbackPushTimer();
   [[nodiscard]] nlohmann::json sharedStats() const;
   void finish(CallId id, std::variant<CallSuccess, CallFailure> outcome);
   void failLater(CallId id, CallFailure failure);
@@ -199,7 +221,15 @@ class Balancer {
   std::unordered_map<std::uint64_t, PendingReserve> reserves_;
   std::uint64_t next_reserve_id_ = 1;
   bool shared_fallback_ = false;  // the store's last answer was kUnavailable
+  struct FallbackSends {          // of one pool\x1fmodel, oldest first
+    std::string pool, model;
+    std::deque<std::pair<SteadyTime, double>> sends;  // (sent at, tokens reserved)
+    std::size_t pushing = 0;  // the oldest `pushing` are in an adjust awaiting its answer
+  };
+  std::map<std::string, FallbackSends, std::less<>> fallback_sends_;
+  TimerId fallback_push_timer_ = 0;
   std::int64_t shared_fallbacks_ = 0, shared_reserved_ = 0, shared_refused_ = 0;
+  std::int64_t shared_fallback_pushes_ = 0;
   // Lambdas handed to the transport/dispatcher hold a weak_ptr to this: after the
   // Balancer dies they find it expired and do nothing.
   std::shared_ptr<Balancer*> alive_;

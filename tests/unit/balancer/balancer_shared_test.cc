@@ -52,6 +52,15 @@ class BalancerSharedTest : public ::testing::Test {
     r.messages = {ChatMessage::text("user", "hello")};
     return balancer_->submit(r, [this](CallResult res) { results_.push_back(std::move(res)); });
   }
+  // A call sent on the local share: the store said it was unavailable.
+  void sendOneOnTheLocalShare() {
+    make(kShared);
+    submit();
+    loop_.runReady();
+    store_.answerAll(Status::kUnavailable);
+    loop_.runReady();
+    ASSERT_EQ(http_.count(), 1u);
+  }
   static bool traceHas(const CallResult& r, const std::string& reason) {
     for (const auto& t : r.trace) {
       if (t.reason == reason) return true;
@@ -198,6 +207,95 @@ TEST_F(BalancerSharedTest, UnavailableFallsBackToThisReplicasShareAndSaysSo) {
   loop_.runReady();
   EXPECT_EQ(http_.count(), 3u);
   EXPECT_EQ(balancer_->stats()["shared_buckets"]["fallback"], false);
+}
+
+// Before the fix, a replica that fell back started with a full local share on top of
+// what it had just sent through the store: 2 store grants + 2 local sends in one minute.
+TEST_F(BalancerSharedTest, FallingBackCountsThisReplicasOwnStoreGrantsInItsShare) {
+  make(kShared);  // share: 2 per minute
+  submit();
+  submit();
+  loop_.runReady();
+  store_.answerAll(Status::kReserved);
+  loop_.runReady();
+  ASSERT_EQ(http_.count(), 2u);
+  submit();
+  loop_.runReady();
+  store_.answerAll(Status::kUnavailable);
+  loop_.runReady();
+  EXPECT_EQ(http_.count(), 2u) << "the share is already spent by this replica's own sends";
+  EXPECT_EQ(balancer_->stats()["shared_buckets"]["fallback"], true);
+  loop_.advance(59s);
+  store_.answerAll(Status::kUnavailable);
+  loop_.runReady();
+  EXPECT_EQ(http_.count(), 2u);
+  loop_.advance(1s);  // the first grant leaves the window
+  store_.answerAll(Status::kUnavailable);
+  loop_.runReady();
+  EXPECT_EQ(http_.count(), 3u);
+}
+
+// Before the fix, the store's window never heard of the sends made on the local share,
+// so right after the outage it granted a full limit on top of them.
+TEST_F(BalancerSharedTest, LocalSendsAreWrittenIntoTheStoreWindowBeforeTheNextReserve) {
+  ASSERT_NO_FATAL_FAILURE(sendOneOnTheLocalShare());
+  http_.reply(0, 200, kOk);
+  loop_.runReady();
+  EXPECT_EQ(balancer_->stats()["shared_buckets"]["unsynced_sends"], 1);
+  submit();  // the store is back
+  loop_.runReady();
+  ASSERT_EQ(store_.calls(), (std::vector<std::string>{"reserve", "adjust", "reserve"}))
+      << "the local send is written before the next reserve, on the same connection";
+  const auto& pushed = store_.adjusts().at(0);
+  ASSERT_EQ(pushed.size(), 2u);
+  EXPECT_EQ(pushed[0].key, sharedBucketTag("e", "m") + ":rpmw");
+  EXPECT_DOUBLE_EQ(pushed[0].amount, 1) << "one window entry per local send";
+  EXPECT_TRUE(pushed[0].grant.empty());
+  EXPECT_DOUBLE_EQ(pushed[1].amount, store_.reserved(0)[1].amount)
+      << "its reserved tokens (an estimate: the store never saw its usage)";
+  store_.answer(1, Status::kReserved);
+  loop_.runReady();
+  EXPECT_EQ(http_.count(), 2u);
+  const auto shared = balancer_->stats()["shared_buckets"];
+  EXPECT_EQ(shared["unsynced_sends"], 0);
+  EXPECT_EQ(shared["fallback_pushes"], 1);
+  EXPECT_EQ(shared["fallback"], false);
+}
+
+TEST_F(BalancerSharedTest, AnIdleReplicaOffersItsLocalSendsEverySecondUntilTheStoreTakesThem) {
+  ASSERT_NO_FATAL_FAILURE(sendOneOnTheLocalShare());
+  store_.adjust_status = Status::kUnavailable;
+  loop_.advance(1s);
+  loop_.runReady();
+  EXPECT_EQ(store_.adjusts().size(), 1u);
+  EXPECT_EQ(balancer_->stats()["shared_buckets"]["unsynced_sends"], 1) << "kept: not written";
+  loop_.advance(1s);
+  loop_.runReady();
+  EXPECT_EQ(store_.adjusts().size(), 2u);
+  store_.adjust_status = Status::kReserved;
+  loop_.advance(1s);
+  loop_.runReady();
+  ASSERT_EQ(store_.adjusts().size(), 3u);
+  EXPECT_DOUBLE_EQ(store_.adjusts()[2][0].amount, 1);
+  EXPECT_EQ(balancer_->stats()["shared_buckets"]["unsynced_sends"], 0);
+  loop_.advance(10s);
+  loop_.runReady();
+  EXPECT_EQ(store_.adjusts().size(), 3u) << "nothing left to write: the timer stops";
+}
+
+TEST_F(BalancerSharedTest, LocalSendsOlderThanTheWindowAreDroppedNotWritten) {
+  ASSERT_NO_FATAL_FAILURE(sendOneOnTheLocalShare());
+  store_.adjust_status = Status::kUnavailable;  // away for longer than the window
+  loop_.advance(70s);
+  loop_.runReady();
+  const std::size_t tries = store_.adjusts().size();
+  EXPECT_GE(tries, 55u);
+  EXPECT_LE(tries, 62u) << "offered about once a second while it still counts";
+  EXPECT_EQ(balancer_->stats()["shared_buckets"]["unsynced_sends"], 0);
+  store_.adjust_status = Status::kReserved;
+  submit();
+  loop_.runReady();
+  EXPECT_EQ(store_.adjusts().size(), tries) << "a send a window old is not written late";
 }
 
 TEST_F(BalancerSharedTest, WithoutAStoreSharedKeysUseTheirLocalShare) {

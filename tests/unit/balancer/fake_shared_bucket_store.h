@@ -2,8 +2,9 @@
 // FakeSharedBucketStore: a SharedBucketStore the test answers by hand.
 //
 // Every reserve() is recorded and answered only when the test calls answer(); adjust()
-// is recorded and acknowledged at once. Answers go through the FakeDispatcher, never
-// inside the call that asked, as the Redis store does.
+// is recorded and answered at once with `adjust_status` (applied unless a test says the
+// store is away). Answers go through the FakeDispatcher, never inside the call that
+// asked, as the Redis store does. `calls()` is the order of both, as Redis would run them.
 
 #include <functional>
 #include <string>
@@ -29,12 +30,12 @@ class FakeSharedBucketStore final : public balancer::SharedBucketStore {
 
   void reserve(Specs buckets, Done done) override {
     reserves_.push_back({std::move(buckets), std::move(done), false});
+    calls_.push_back("reserve");
   }
   void adjust(Specs buckets, Done done) override {
     adjusts_.push_back(std::move(buckets));
-    dispatcher_.post([done = std::move(done)] {
-      done({balancer::SharedReserveResult::Status::kReserved, {}, {}});
-    });
+    calls_.push_back("adjust");
+    dispatcher_.post([done = std::move(done), status = adjust_status] { done({status, {}, {}}); });
   }
 
   void answer(std::size_t index, balancer::SharedReserveResult::Status status,
@@ -54,11 +55,16 @@ class FakeSharedBucketStore final : public balancer::SharedBucketStore {
   [[nodiscard]] std::size_t reserves() const { return reserves_.size(); }
   [[nodiscard]] const Specs& reserved(std::size_t i) const { return reserves_.at(i).buckets; }
   [[nodiscard]] const std::vector<Specs>& adjusts() const { return adjusts_; }
+  [[nodiscard]] const std::vector<std::string>& calls() const { return calls_; }
+
+  balancer::SharedReserveResult::Status adjust_status =
+      balancer::SharedReserveResult::Status::kReserved;
 
  private:
   FakeDispatcher& dispatcher_;
   std::vector<Reserve> reserves_;
   std::vector<Specs> adjusts_;
+  std::vector<std::string> calls_;
 };
 
 }  // namespace celeriac::testing
