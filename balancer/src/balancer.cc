@@ -187,16 +187,26 @@ CallId Balancer::start(ApiRequest request, Callback done) {
   }
   if (bad.empty()) bad = req.invalidReason();
   if (bad.empty()) bad = unservedReason(*call);
-  calls_.emplace(id, std::move(call));
+  Call& c = *calls_.emplace(id, std::move(call)).first->second;
   if (!bad.empty()) {
     failLater(id, CallFailure{CallErrorKind::kCallerError, std::move(bad), 0,
                               FailureClass::kCallerError, std::nullopt, std::nullopt, 0});
-  } else {
-    // Never start inside submit(): the first step runs on a later loop turn.
-    dispatcher_.post([weak = std::weak_ptr<Balancer*>(alive_), id] {
-      if (auto self = weak.lock()) (*self)->step(id);
-    });
+    return id;
   }
+  // Fast path: with nobody queued ahead, send (or ask the store) now instead of a loop
+  // turn later; a loop turn is most of the latency the Balancer adds. Safe because
+  // neither the transport nor the store ever answers inside the call that asked, so
+  // `done` still never fires inside submit(). Anything else (a wait, a failure, the
+  // end of the call) is left to step() on a later turn, which walks the chain again.
+  SteadyTime earliest = SteadyTime::max();
+  if (waiting_.empty() && c.submitted < c.deadline && config_.max_attempts > 0 &&
+      tryStart(c, earliest)) {
+    return id;
+  }
+  c.trace.clear();  // the skips step() is about to record again
+  dispatcher_.post([weak = std::weak_ptr<Balancer*>(alive_), id] {
+    if (auto self = weak.lock()) (*self)->step(id);
+  });
   return id;
 }
 

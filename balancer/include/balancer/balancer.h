@@ -89,7 +89,8 @@ class Balancer {
   Balancer& operator=(const Balancer&) = delete;
 
   // Starts a call. `done` fires exactly once, on the loop, never inside submit() or
-  // cancel(), unless the Balancer is destroyed first (then never).
+  // cancel(), unless the Balancer is destroyed first (then never). When no call waits
+  // for capacity, the first attempt is sent (or its shared reserve asked) inside submit().
   CallId submit(ChatRequest request, Callback done);
 
   // Starts an embeddings call, routed like a chat call (route or model + fallbacks, the

@@ -111,7 +111,8 @@ class BalancerEmbeddingsTest : public ::testing::Test {
 TEST_F(BalancerEmbeddingsTest, SuccessCarriesVectorsInInputOrderUsageCostAndTrace) {
   make();
   submit(request("emb-large"));
-  EXPECT_EQ(http_.count(), 0u) << "must not send inside submit";
+  EXPECT_EQ(http_.count(), 1u) << "nothing queued: sent at once, inside submit";
+  EXPECT_TRUE(results_.empty());
   loop_.runReady();
   ASSERT_EQ(http_.count(), 1u) << "the Anthropic endpoint is never sent an embeddings call";
   EXPECT_EQ(last().url, "http://oai/v1/embeddings");

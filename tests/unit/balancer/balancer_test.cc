@@ -72,7 +72,8 @@ pricing:
 TEST_F(BalancerTest, SuccessCarriesContentEndpointKeyUsageCostAndTrace) {
   make(kTwoModels);
   submitModel("m1");
-  EXPECT_EQ(http_.count(), 0u) << "must not send inside submit";
+  ASSERT_EQ(http_.count(), 1u) << "nothing queued: sent at once, inside submit";
+  EXPECT_TRUE(results_.empty());
   loop_.runReady();
   ASSERT_EQ(http_.count(), 1u);
   EXPECT_EQ(http_.request(0).url, "http://e1/v1/chat/completions");
@@ -279,6 +280,44 @@ endpoints:
   EXPECT_EQ(http_.count(), 60u);
   loop_.advance(1ms);
   EXPECT_EQ(http_.count(), 61u) << "due exactly when the first send leaves the window";
+}
+
+// The fast path is only taken with nobody waiting for capacity; otherwise a new call
+// starts on the next turn, as every call did before the fast path.
+TEST_F(BalancerTest, WithCallsWaitingForCapacitySubmitLeavesTheNewCallToTheNextTurn) {
+  make(R"(
+timeout: 120
+max_queue_wait: 90
+endpoints:
+  - {name: e, url: "http://e/v1", models: [m], max_tokens: 500, limits: {m: {tpm: 1000}}}
+)");
+  submitModel("m");  // reserves ~500 tokens
+  submitModel("m");  // ~500 more do not fit: waits for the refill
+  ASSERT_EQ(http_.count(), 1u);
+  http_.reply(0, 200, okBody("first", "m"));  // used 150: 350 come back, room for one
+  loop_.runReady();
+  ASSERT_EQ(results_.size(), 1u);
+  ASSERT_EQ(loop_.pendingTimers(), 1u) << "the second still waits for its timer";
+  submitModel("m");
+  EXPECT_EQ(http_.count(), 1u) << "not inside submit while a call waits";
+  loop_.runReady();
+  EXPECT_EQ(http_.count(), 2u);
+}
+
+// A call the fast path cannot start is walked again by step() on the next turn: its
+// trace holds each skip once, not once per walk.
+TEST_F(BalancerTest, ACallNotStartedInsideSubmitRecordsEachSkipOnce) {
+  make(R"(
+endpoints:
+  - {name: e, url: "http://e/v1", models: [m], limits: {m: {rpm: 1}}}
+)");
+  submitModel("m");
+  submitModel("m", 5s);
+  loop_.runReady();
+  ASSERT_EQ(results_.size(), 1u);
+  int skips = 0;
+  for (const auto& t : results_[0].trace) skips += t.kind == TraceEntry::Kind::kSkipped ? 1 : 0;
+  EXPECT_EQ(skips, 1);
 }
 
 TEST_F(BalancerTest, RefillBeyondTheDeadlineReportsAllUnavailable) {
