@@ -10,10 +10,8 @@
 #include <random>
 
 #include "worker/app/outgoing_message.h"
-#include "worker/app/parking.h"
-#include "worker/app/retry_plan.h"
+#include "worker/app/task_pipeline_internal.h"
 #include "worker/celery/exception_info.h"
-#include "worker/celery/iso_time.h"
 #include "worker/celery/message_decoder.h"
 #include "worker/celery/result_document.h"
 #include "worker/tasks/llm_errors.h"
@@ -31,42 +29,20 @@ std::string resultKey(const std::string& task_id) {
   return std::string(kResultKeyPrefix) + task_id;
 }
 
-std::shared_ptr<spdlog::logger> log() {
-  static auto logger = [] {
-    auto existing = spdlog::get("celeriac.task");
-    return existing ? existing : spdlog::default_logger()->clone("celeriac.task");
-  }();
-  return logger;
-}
-
 // A random (version 4) UUID, as Celery's uuid() makes task ids.
 std::string uuid4() {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
   const std::uint64_t hi = (rng() & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;
   const std::uint64_t lo = (rng() & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;
   char buf[37];
-  std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx",
-                static_cast<unsigned>(hi >> 32), static_cast<unsigned>((hi >> 16) & 0xffff),
-                static_cast<unsigned>(hi & 0xffff), static_cast<unsigned>(lo >> 48),
+  std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(hi >> 32),
+                static_cast<unsigned>((hi >> 16) & 0xffff), static_cast<unsigned>(hi & 0xffff),
+                static_cast<unsigned>(lo >> 48),
                 static_cast<unsigned long long>(lo & 0xffffffffffffULL));
   return buf;
 }
 
 }  // namespace
-
-struct TaskPipeline::Job {
-  JobId id = 0;
-  amqp::Delivery delivery;
-  celery::TaskMessage message;
-  const tasks::TaskRegistry::Entry* entry = nullptr;
-  std::unique_ptr<tasks::TaskRun> run;
-  balancer::TimerId eta_timer = 0;
-  balancer::TimerId soft_limit_timer = 0;
-  balancer::TimerId hard_limit_timer = 0;
-  balancer::SteadyTime started{};
-  bool acks_late = true;
-  bool ignore_result = false;
-};
 
 TaskPipeline::TaskPipeline(balancer::Dispatcher& dispatcher, const tasks::TaskRegistry& registry,
                            PipelinePorts ports, PipelineOptions options)
@@ -107,11 +83,11 @@ void TaskPipeline::onDelivery(amqp::Delivery delivery) {
   }
   job->acks_late = job->entry->options.acks_late.value_or(options_.acks_late);
   job->ignore_result = m.ignore_result.value_or(false);
-  log()->info("received task={} task_id={} retries={}", m.task, m.id, m.retries);
+  taskLog()->info("received task={} task_id={} retries={}", m.task, m.id, m.retries);
 
   if (expired(m)) {
     ++counters_.revoked;
-    log()->info("revoked task_id={} reason=expired", m.id);
+    taskLog()->info("revoked task_id={} reason=expired", m.id);
     const amqp::DeliveryRef ref = job->delivery.ref;
     celery::ResultRecord record =
         celery::revokedRecord(m, "expired", dispatcher_.clock().wallNow());
@@ -138,11 +114,11 @@ void TaskPipeline::refuse(const amqp::Delivery& delivery, const std::string& tas
   const amqp::DeliveryRef ref = delivery.ref;
   if (task_id.empty()) {
     // Nothing to tell a client about: reject (dead-letter if the queue has a DLX).
-    log()->error("rejected message without a readable task id: {}", log_reason);
+    taskLog()->error("rejected message without a readable task id: {}", log_reason);
     ports_.reject(ref, false);
     return;
   }
-  log()->error("rejected task_id={}: {}", task_id, log_reason);
+  taskLog()->error("rejected task_id={}: {}", task_id, log_reason);
   celery::ResultRecord record;
   record.task_id = task_id;
   record.state = celery::TaskState::kFailure;
@@ -155,7 +131,7 @@ void TaskPipeline::refuse(const amqp::Delivery& delivery, const std::string& tas
 
 void TaskPipeline::hold(std::unique_ptr<Job> job, milliseconds delay) {
   const JobId id = job->id;
-  log()->info("scheduled task_id={} eta_in_ms={}", job->message.id, delay.count());
+  taskLog()->info("scheduled task_id={} eta_in_ms={}", job->message.id, delay.count());
   job->eta_timer = dispatcher_.schedule(delay, [this, id] {
     auto it = held_.find(id);
     if (it == held_.end()) return;
@@ -171,166 +147,9 @@ void TaskPipeline::hold(std::unique_ptr<Job> job, milliseconds delay) {
   updatePrefetch();
 }
 
-void TaskPipeline::park(std::unique_ptr<Job> job, milliseconds delay, const std::string& reason) {
-  const auto tier = pickTier(options_.delay_tiers, delay);
-  const amqp::DeliveryRef ref = job->delivery.ref;
-  amqp::OutgoingMessage out =
-      parkedMessage(job->delivery, *tier, reason, dispatcher_.clock().wallNow());
-  log()->info("parked task_id={} reason={} tier={} due_in_ms={} parks={}", job->message.id,
-              reason, tier->name, delay.count(), out.headers[kParkCountHeader].dump());
-  ++counters_.parked;
-  ++parking_;
-  // The original is acked only once the broker confirmed the parked copy: a crash in
-  // between leaves two copies at worst (at-least-once), never none.
-  ports_.publish(std::move(out), [this, ref, id = job->message.id](bool confirmed) {
-    --parking_;
-    if (confirmed) {
-      ports_.ack(ref);
-    } else {
-      log()->warn("park of task_id={} not confirmed; returning it to its queue", id);
-      ports_.reject(ref, true);
-    }
-  });
-}
-
-bool TaskPipeline::parkUnavailable(Job& job, const celery::ExceptionInfo& error) {
-  const auto unavailable = tasks::allModelsUnavailable(error);
-  const auto now = dispatcher_.clock().wallNow();
-  const auto& headers = job.delivery.message.headers;
-  auto since_it = headers.find(kParkedSinceHeader);
-  const auto since = since_it != headers.end() && since_it->is_string()
-                         ? celery::parseIsoTime(since_it->get<std::string>()).value_or(now)
-                         : now;
-  if (options_.delay_tiers.empty() || !ports_.publish) return false;
-  if (now - since >= options_.max_parked) {
-    log()->error("task_id={} parked for longer than {} s with every model down: failing",
-                 job.message.id,
-                 std::chrono::duration_cast<std::chrono::seconds>(options_.max_parked).count());
-    return false;
-  }
-  // The tier: the balancer's earliest retry time when known, else growing with the
-  // number of parks (capped at the longest tier).
-  const int parks = parkCount(job.delivery);
-  milliseconds delay =
-      options_.delay_tiers[std::min<std::size_t>(static_cast<std::size_t>(parks),
-                                                 options_.delay_tiers.size() - 1)]
-          .ttl;
-  if (unavailable->retry_at) {
-    delay = std::max(milliseconds(1000), duration_cast<milliseconds>(*unavailable->retry_at - now));
-  }
-  const auto tier = pickTier(options_.delay_tiers, delay);
-  const auto next_attempt = now + tier->ttl;
-  applyBackpressure(unavailable->retry_at.value_or(next_attempt));
-
-  // RETRY tells a client polling by id that the task is waiting, and until when.
-  celery::ExceptionInfo waiting = error;
-  waiting.args = nlohmann::json::array(
-      {unavailable->message + "; parked, next attempt at " + celery::formatIsoTime(next_attempt),
-       celery::formatIsoTime(next_attempt), unavailable->models});
-  waiting.traceback.clear();
-  celery::ResultRecord record = celery::retryRecord(job.message, waiting);
-  fillExtended(record, job);
-  amqp::OutgoingMessage out = parkedMessage(job.delivery, *tier, "all_models_unavailable", now);
-  log()->warn("parked task_id={} reason=all_models_unavailable tier={} parks={} models={}",
-              job.message.id, tier->name, parks + 1, nlohmann::json(unavailable->models).dump());
-  ++counters_.parked_unavailable;
-  republishThenAck(job, std::move(record), std::move(out));
-  return true;
-}
-
-bool TaskPipeline::retry(Job& job, const tasks::RetryRequest& request,
-                         tasks::TaskOutcome& outcome) {
-  const celery::TaskMessage& m = job.message;
-  if (!ports_.publish) {
-    // No confirmed publisher (only in tests): nothing could carry the retry.
-    outcome = tasks::TaskOutcome::failure(request.exc.value_or(
-        celery::makeException("RuntimeError", "cannot retry: no publisher", "celeriac.errors")));
-    return false;
-  }
-  RetryRouting routing;
-  routing.eta_hold_limit = options_.eta_hold_limit;
-  routing.delay_tiers = options_.delay_tiers;
-  RetryPlan plan =
-      planRetry(job.delivery, m, job.entry->options, request, routing, canvasContext());
-  if (plan.failure) {
-    log()->warn("retry refused task={} task_id={} retries={}: {}", m.task, m.id, m.retries,
-                plan.failure->type);
-    outcome = tasks::TaskOutcome::failure(std::move(*plan.failure));
-    return false;
-  }
-  ++counters_.retried;
-  log()->info("retry task={} task_id={} retries={} countdown_ms={} via={} exc={}", m.task, m.id,
-              plan.retries, plan.countdown.count(),
-              plan.tier.empty() ? std::string("queue") : "tier=" + plan.tier,
-              request.exc ? request.exc->type : std::string("none"));
-  fillExtended(plan.record, job);
-  republishThenAck(job, std::move(plan.record), std::move(plan.message));
-  return true;
-}
-
-void TaskPipeline::republishThenAck(Job& job, celery::ResultRecord record,
-                                    amqp::OutgoingMessage out) {
-  // Order: RETRY stored, then the copy published, then the original acked. Celery
-  // publishes first (spec 4.2), but then a quick next run (countdown 0, another worker)
-  // can store its SUCCESS or FAILURE before this RETRY lands and be overwritten by it,
-  // leaving get() waiting forever. Acking last keeps at-least-once: a crash in between
-  // leaves the original to be redelivered (two copies at worst, never none).
-  ++parking_;
-  const amqp::DeliveryRef ref = job.delivery.ref;
-  const bool late = job.acks_late;
-  auto publish = [this, ref, late, id = job.message.id, out = std::move(out)]() {
-    ports_.publish(out, [this, ref, late, id](bool confirmed) {
-      --parking_;
-      if (!late) {
-        // Acked at start (acks_late off): nothing to ack, nor to send back.
-        if (!confirmed) log()->error("republish of task_id={} not confirmed; it is lost", id);
-        return;
-      }
-      if (confirmed) {
-        ports_.ack(ref);
-      } else {
-        log()->warn("republish of task_id={} not confirmed; returning it to its queue", id);
-        ports_.reject(ref, true);
-      }
-    });
-  };
-  if (job.ignore_result) {
-    publish();
-  } else {
-    storeThen(job.message.id, celery::renderResultDocument(record), std::move(publish));
-  }
-}
-
-void TaskPipeline::fillExtended(celery::ResultRecord& record, const Job& job) const {
-  if (!options_.result_extended) return;
-  const celery::TaskMessage& m = job.message;
-  record.extended = true;
-  record.name = m.task;
-  record.args = m.args;
-  record.kwargs = m.kwargs;
-  record.worker = options_.hostname;
-  record.retries = m.retries;
-  record.queue = job.delivery.message.routing_key;
-}
-
-void TaskPipeline::applyBackpressure(std::chrono::system_clock::time_point until) {
-  const auto wait = std::max(milliseconds(1000),
-                             duration_cast<milliseconds>(until - dispatcher_.clock().wallNow()));
-  if (backpressure_timer_ != 0) dispatcher_.cancel(backpressure_timer_);
-  if (!backpressure_) log()->warn("every model is down: prefetch lowered so other replicas take the work");
-  backpressure_ = true;
-  updatePrefetch();
-  backpressure_timer_ = dispatcher_.schedule(wait, [this] {
-    backpressure_timer_ = 0;
-    backpressure_ = false;
-    log()->info("models may be back: prefetch restored");
-    updatePrefetch();
-  });
-}
-
 void TaskPipeline::updatePrefetch() {
-  const std::size_t base = backpressure_ ? std::size_t{options_.backpressure_prefetch}
-                                         : std::size_t{options_.prefetch};
+  const std::size_t base =
+      backpressure_ ? std::size_t{options_.backpressure_prefetch} : std::size_t{options_.prefetch};
   const std::size_t wanted =
       std::min<std::size_t>(std::numeric_limits<std::uint16_t>::max(), base + held_.size());
   const auto value = static_cast<std::uint16_t>(wanted);
@@ -369,10 +188,10 @@ void TaskPipeline::start(std::unique_ptr<Job> job) {
   if (!job->acks_late) ports_.ack(job->delivery.ref);
   const bool track_started = job->entry->options.track_started.value_or(options_.track_started);
   if (track_started && !job->ignore_result) {
-    storeThen(m.id,
-              celery::renderResultDocument(
-                  celery::startedRecord(m, options_.pid, options_.hostname)),
-              nullptr);
+    storeThen(
+        m.id,
+        celery::renderResultDocument(celery::startedRecord(m, options_.pid, options_.hostname)),
+        nullptr);
   }
   job->started = dispatcher_.clock().now();
   const JobId id = job->id;
@@ -411,7 +230,7 @@ void TaskPipeline::timeLimitHit(JobId id, bool hard) {
   if (job.run) job.run->cancel();
   celery::ExceptionInfo e = hard ? celery::timeLimitExceeded(*job.message.time_limits.hard_s)
                                  : celery::softTimeLimitExceeded();
-  log()->warn("time limit task_id={} kind={}", job.message.id, hard ? "hard" : "soft");
+  taskLog()->warn("time limit task_id={} kind={}", job.message.id, hard ? "hard" : "soft");
   finish(id, tasks::TaskOutcome::failure(std::move(e)));
 }
 
@@ -442,16 +261,16 @@ void TaskPipeline::finish(JobId id, tasks::TaskOutcome outcome) {
   celery::ResultRecord record;
   if (outcome.ok) {
     ++counters_.succeeded;
-    log()->info("succeeded task={} task_id={} runtime_s={:.6f}", m.task, m.id, runtime.count());
+    taskLog()->info("succeeded task={} task_id={} runtime_s={:.6f}", m.task, m.id, runtime.count());
     record = celery::successRecord(m, std::move(outcome.value), now);
   } else if (tasks::allModelsUnavailable(outcome.error) && parkUnavailable(*job, outcome.error)) {
     pump();
     return;
   } else {
     ++counters_.failed;
-    log()->error("failed task={} task_id={} runtime_s={:.6f} exc={}: {}", m.task, m.id,
-                 runtime.count(), outcome.error.type,
-                 outcome.error.args.empty() ? std::string() : outcome.error.args.dump());
+    taskLog()->error("failed task={} task_id={} runtime_s={:.6f} exc={}: {}", m.task, m.id,
+                     runtime.count(), outcome.error.type,
+                     outcome.error.args.empty() ? std::string() : outcome.error.args.dump());
     record = celery::failureRecord(m, outcome.error, now);
   }
   const amqp::DeliveryRef ref = job->delivery.ref;
@@ -467,11 +286,11 @@ void TaskPipeline::finish(JobId id, tasks::TaskOutcome outcome) {
       auto follow = celery::successFollowUps(m, record.result, ctx);
       record.children = std::move(follow.children);
       follow_ups = std::move(follow.messages);
-      for (const auto& e : follow.errors) log()->error("task_id={} canvas: {}", m.id, e);
+      for (const auto& e : follow.errors) taskLog()->error("task_id={} canvas: {}", m.id, e);
     } else {
       auto follow = celery::failureFollowUps(m, ctx);
       follow_ups = std::move(follow.errbacks);
-      for (const auto& e : follow.errors) log()->error("task_id={} canvas: {}", m.id, e);
+      for (const auto& e : follow.errors) taskLog()->error("task_id={} canvas: {}", m.id, e);
       for (const std::string& chained_id : follow.remaining_chain_ids) {
         celery::ResultRecord chained = record;
         chained.task_id = chained_id;
@@ -504,7 +323,7 @@ void TaskPipeline::finish(JobId id, tasks::TaskOutcome outcome) {
   } else if (job->ignore_result) {
     if (late) ports_.ack(ref);
   } else {
-    fillExtended(record, *job);
+    markExtended(record);
     storeThen(m.id, celery::renderResultDocument(record), [this, ref, late] {
       if (late) ports_.ack(ref);
     });
@@ -535,8 +354,8 @@ void TaskPipeline::publishAll(std::vector<celery::OutboundMessage> messages,
   auto all_ok = std::make_shared<bool>(true);
   ++parking_;  // counted as in-flight publishes for shutdown
   for (auto& message : messages) {
-    log()->info("published task={} task_id={} queue={}", message.headers.value("task", ""),
-                message.task_id, message.routing_key);
+    taskLog()->info("published task={} task_id={} queue={}", message.headers.value("task", ""),
+                    message.task_id, message.routing_key);
     ports_.publish(toOutgoing(std::move(message)), [this, pending, all_ok, done](bool ok) {
       *all_ok = *all_ok && ok;
       if (--*pending > 0) return;
@@ -570,8 +389,8 @@ void TaskPipeline::cancelRunning() {
     if (job->run) job->run->cancel();
     if (job->soft_limit_timer != 0) dispatcher_.cancel(job->soft_limit_timer);
     if (job->hard_limit_timer != 0) dispatcher_.cancel(job->hard_limit_timer);
-    log()->warn("abandoned task_id={} at shutdown: left unacked for redelivery",
-                   job->message.id);
+    taskLog()->warn("abandoned task_id={} at shutdown: left unacked for redelivery",
+                    job->message.id);
   }
   running_ -= active_.size();
   active_.clear();

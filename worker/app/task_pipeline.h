@@ -143,7 +143,7 @@ class TaskPipeline {
   // sends the delivery back to its queue.
   void republishThenAck(Job& job, celery::ResultRecord record, amqp::OutgoingMessage out);
   // Celery's result_extended fields, when enabled.
-  void fillExtended(celery::ResultRecord& record, const Job& job) const;
+  void markExtended(celery::ResultRecord& record) const;
   void applyBackpressure(std::chrono::system_clock::time_point until);
   // Publishes canvas follow-ups (chain step, callbacks, errbacks); `done(all_ok)` once
   // every one is confirmed (at once when there are none).
@@ -165,8 +165,8 @@ class TaskPipeline {
 
   JobId next_id_ = 1;
   std::deque<std::unique_ptr<Job>> ready_;
-  std::unordered_map<JobId, std::unique_ptr<Job>> held_;   // waiting for their eta
-  std::unordered_map<JobId, std::unique_ptr<Job>> active_; // running
+  std::unordered_map<JobId, std::unique_ptr<Job>> held_;    // waiting for their eta
+  std::unordered_map<JobId, std::unique_ptr<Job>> active_;  // running
   std::size_t running_ = 0;
   std::size_t storing_ = 0;
   std::size_t parking_ = 0;

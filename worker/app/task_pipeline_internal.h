@@ -1,0 +1,37 @@
+#pragma once
+// What the TaskPipeline's source files share (task_pipeline.cc: deliveries, running and
+// settling tasks; task_pipeline_republish.cc: parking and retries): the Job record and
+// the task logger. Private to worker/app; include task_pipeline.h for the class.
+
+#include <spdlog/spdlog.h>
+
+#include <memory>
+
+#include "worker/app/task_pipeline.h"
+
+namespace celeriac::worker::app {
+
+struct TaskPipeline::Job {
+  JobId id = 0;
+  amqp::Delivery delivery;
+  celery::TaskMessage message;
+  const tasks::TaskRegistry::Entry* entry = nullptr;
+  std::unique_ptr<tasks::TaskRun> run;
+  balancer::TimerId eta_timer = 0;
+  balancer::TimerId soft_limit_timer = 0;
+  balancer::TimerId hard_limit_timer = 0;
+  balancer::SteadyTime started{};
+  bool acks_late = true;
+  bool ignore_result = false;
+};
+
+// The "celeriac.task" logger (the application may have registered it with its sinks).
+inline std::shared_ptr<spdlog::logger> taskLog() {
+  static auto logger = [] {
+    auto existing = spdlog::get("celeriac.task");
+    return existing ? existing : spdlog::default_logger()->clone("celeriac.task");
+  }();
+  return logger;
+}
+
+}  // namespace celeriac::worker::app
