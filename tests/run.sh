@@ -3,6 +3,11 @@
 # builds twice (normal, and ASan+UBSan) and runs every test in both builds with ctest.
 # Unit tests are pure; integration and e2e tests start their own RabbitMQ, Redis and
 # llm-stub on loopback. Set CELERIAC_SKIP_SANITIZE=1 to run the normal build only.
+#
+# Time: the servers' tests mostly wait (on RabbitMQ, timers, restarts), so the
+# sanitizer tree is compiled meanwhile, at the lowest CPU priority (nice 19) so that
+# the tests still get the CPU whenever they want it. CELERIAC_OVERLAP_BUILD=0 builds
+# it afterwards instead, one thing at a time.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 jobs="$(nproc 2>/dev/null || echo 2)"
@@ -15,18 +20,54 @@ if grep -rnE '#include[[:space:]]*[<"](uv\.h|curl/|hiredis/|amqp[._a-z]*\.h)' ba
   exit 1
 fi
 
-run_build() {
+build() {
   local dir="$1"; shift
   echo "== configure and build $dir"
   cmake -S . -B "$dir" "$@" >/dev/null
   cmake --build "$dir" -j"$jobs"
-  echo "== test $dir"
-  ctest --test-dir "$dir" --output-on-failure --timeout 900
+}
+unit_tests() {
+  echo "== test $1: unit tests (pure: no servers, no clock, so they run in parallel)"
+  ctest --test-dir "$1" --output-on-failure --timeout 900 -L unit -j"$jobs"
+}
+server_tests() {
+  echo "== test $1: llm-stub, integration and e2e tests (real servers, one at a time)"
+  ctest --test-dir "$1" --output-on-failure --timeout 900 -LE unit
 }
 
-run_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo
-if [ "${CELERIAC_SKIP_SANITIZE:-0}" != "1" ]; then
-  export ASAN_OPTIONS="abort_on_error=1:detect_leaks=1:strict_string_checks=1"
-  export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
-  run_build build-asan -DCMAKE_BUILD_TYPE=Debug -DCELERIAC_SANITIZE=ON -DCELERIAC_BUILD_BENCH=OFF
+sanitize=1
+[ "${CELERIAC_SKIP_SANITIZE:-0}" = "1" ] && sanitize=0
+asan_args=(-DCMAKE_BUILD_TYPE=Debug -DCELERIAC_SANITIZE=ON -DCELERIAC_BUILD_BENCH=OFF)
+export ASAN_OPTIONS="abort_on_error=1:detect_leaks=1:strict_string_checks=1"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+
+build build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+unit_tests build
+asan_pid=""
+asan_log="$(mktemp)"
+stop_background_build() {
+  # Its own process group (setsid), so the compilers go with it.
+  [ -n "$asan_pid" ] && kill -TERM -- "-$asan_pid" 2>/dev/null || true
+  rm -f "$asan_log"
+}
+trap stop_background_build EXIT
+if [ "$sanitize" = 1 ] && [ "${CELERIAC_OVERLAP_BUILD:-1}" = "1" ]; then
+  echo "== build-asan compiles in the background (nice 19) while build's server tests run"
+  setsid nice -n 19 bash -c "$(declare -f build); jobs=$jobs; build build-asan ${asan_args[*]}" \
+    >"$asan_log" 2>&1 &
+  asan_pid=$!
+fi
+server_tests build
+if [ -n "$asan_pid" ]; then
+  asan_status=0
+  wait "$asan_pid" || asan_status=$?
+  asan_pid=""
+  cat "$asan_log"
+  [ "$asan_status" = 0 ] || { echo "build-asan failed" >&2; exit "$asan_status"; }
+fi
+
+if [ "$sanitize" = 1 ]; then
+  [ -n "$asan_pid" ] || build build-asan "${asan_args[@]}"
+  unit_tests build-asan
+  server_tests build-asan
 fi
