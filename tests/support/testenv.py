@@ -110,10 +110,11 @@ class RabbitServer:
         return env
 
     def start(self, timeout=60):
-        log = open(os.path.join(self.dir, "server.out"), "ab")
-        self.proc = subprocess.Popen([os.path.join(RABBIT_BIN, "rabbitmq-server")],
-                                     env=self.env(), stdout=log, stderr=log,
-                                     start_new_session=True)
+        # The child has its own copy of the file; ours is closed at once.
+        with open(os.path.join(self.dir, "server.out"), "ab") as log:
+            self.proc = subprocess.Popen([os.path.join(RABBIT_BIN, "rabbitmq-server")],
+                                         env=self.env(), stdout=log, stderr=log,
+                                         start_new_session=True)
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
@@ -138,6 +139,17 @@ class RabbitServer:
             if len(parts) == 3 and parts[0] == name:
                 return int(parts[1]), int(parts[2])
         return 0, 0
+
+    def wait_queue_counts(self, name, expected, timeout=60):
+        """Polls until queue `name` holds `expected` (ready, unacked); returns the last
+        counts. Give a deadline, never a pause: one rabbitmqctl call takes 1 s on an idle
+        machine and over 10 s while a build runs beside the tests."""
+        deadline = time.time() + timeout
+        counts = self.queue_counts(name)
+        while counts != expected and time.time() < deadline:
+            time.sleep(0.1)
+            counts = self.queue_counts(name)
+        return counts
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
