@@ -7,6 +7,7 @@ The Python lines are those of the README's "Calling from Python" section.
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -78,11 +79,20 @@ class Stack:
         return app
 
     def cleanup(self):
+        problem = None
         if self.worker:
+            # A warm shutdown of a worker with LLM tasks ends the process with 0 (it once
+            # hung after "worker stopped" until killed; see ReplicasSharingOneKey).
+            code = self.worker.stop(timeout=20)
+            if code != 0:
+                problem = "worker exit status %r after SIGTERM: %s" % (
+                    code, self.worker.log_text()[-2000:])
             self.worker.cleanup()
         self.stub.stop()
         self.redis.cleanup()
         self.rabbit.cleanup()
+        if problem:
+            raise AssertionError(problem)
 
 
 class LlmTasks(unittest.TestCase):
@@ -240,6 +250,89 @@ class ParkingWhenEveryModelIsDown(unittest.TestCase):
             r.get(timeout=60)
         self.assertEqual(type(ctx.exception).__name__, "AllModelsUnavailable")
         self.assertIn("gpt-4o", str(ctx.exception))
+
+
+
+class ReplicasSharingOneKey(unittest.TestCase):
+    """Issue 3: two celeriac processes that share one API key through Redis buckets stay
+    within that key's limit together. The stub enforces 60 requests per minute per key
+    (sliding window) and counts what it received: it is the judge, not our stats."""
+
+    RPM = 60
+    TASKS = 150  # far more than one minute of the key
+
+    def write_config(self, directory, stub):
+        # One model only: RPM limits are per (key, model), the stub's per key, so a second
+        # model on the same key would be a second allowance the stub does not grant.
+        path = os.path.join(directory, "shared.yaml")
+        with open(path, "w") as f:
+            f.write("""strategy: round_robin
+timeout: 30
+max_queue_wait: 1
+endpoints:
+  - name: stub
+    url: %(url)s/v1
+    provider: openai
+    api_key_env: STUB_API_KEY
+    models: [gpt-4o]
+    shared: true
+    replicas: 2
+    limits:
+      gpt-4o: {rpm: %(rpm)d}
+routes:
+  waste_analysis:
+    normal: [gpt-4o]
+  response_generation:
+    normal: [gpt-4o]
+""" % {"url": stub.url, "rpm": self.RPM})
+        return path
+
+    def test_two_worker_processes_sharing_redis_buckets_stay_within_one_keys_limit(self):
+        directory = tempfile.mkdtemp(prefix="celeriac-replicas-")
+        self.addCleanup(shutil.rmtree, directory, True)
+        rabbit = testenv.RabbitServer().start()
+        self.addCleanup(rabbit.cleanup)
+        redis = testenv.RedisServer().start()
+        self.addCleanup(redis.cleanup)
+        stub = testenv.LlmStub(["--rpm-limit", str(self.RPM)]).start()
+        self.addCleanup(stub.stop)
+        config = self.write_config(directory, stub)
+        workers = []
+        for _ in range(2):
+            w = testenv.Worker(rabbit.url, redis.url, ["gpt5-analyzer"],
+                               extra=["--llm-config", config], concurrency=100).start()
+            self.addCleanup(w.cleanup)
+            workers.append(w)
+        for w in workers:  # both consume before the first task: RabbitMQ splits the load
+            self.assertTrue(w.wait_log("shared rate-limit buckets available in Redis", timeout=30),
+                            w.log_text())
+            self.assertTrue(w.wait_log("broker connected", timeout=30), w.log_text())
+
+        app = Celery(broker=rabbit.url, backend=redis.url)
+        for i in range(self.TASKS):
+            app.send_task("gpt5_analyzer.analyze", queue="gpt5-analyzer",
+                          kwargs={"image": IMAGE, "user_id": "u%d" % i})
+        sent = time.time()
+
+        def key_stats():
+            return stub.stats()["keys"].get(os.environ["STUB_API_KEY"], {})
+
+        while time.time() - sent < 30 and key_stats().get("received", 0) < self.RPM:
+            time.sleep(0.2)
+        time.sleep(5)  # still within the first minute: nothing more may go out
+        self.assertLess(time.time() - sent, 60, "the checks below need the first minute")
+        key = key_stats()
+        self.assertLessEqual(key.get("max_window_received", 0), self.RPM, key)
+        self.assertEqual(key.get("limiter_rejections"), 0, key)
+        self.assertEqual(key.get("received"), self.RPM, "the key's whole minute was used")
+        succeeded = [w.log_text().count("succeeded task=gpt5_analyzer.analyze") for w in workers]
+        self.assertTrue(all(n > 0 for n in succeeded), "both replicas sent: %s" % succeeded)
+        self.assertEqual(sum(succeeded), self.RPM, succeeded)
+        # A warm shutdown with tasks parked, prefetch lowered and the shared store open
+        # still ends the process (it once logged "worker stopped" and then hung until
+        # SIGKILL: timers and the Redis connection of the LLM services kept the loop).
+        for w in workers:
+            self.assertEqual(w.stop(timeout=20), 0, w.log_text()[-2000:])
 
 
 if __name__ == "__main__":

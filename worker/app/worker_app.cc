@@ -196,6 +196,10 @@ void WorkerApp::Impl::finish() {
   uv::closeAndDelete(shutdown_timer);
   uv::closeAndDelete(sigterm);
   uv::closeAndDelete(sigint);
+  // The pipeline's timers (held ETAs, backpressure) and the LLM services (balancer
+  // timers, HTTP transfers, the shared buckets' Redis connection) would keep the loop
+  // running forever: stop it here; run() then destroys them, which closes their handles.
+  uv_stop(&loop);
   log->info("worker stopped");
 }
 
@@ -212,8 +216,8 @@ int WorkerApp::run() {
               queue_names, s.config.concurrency, s.config.prefetch(), s.config.acks_late);
   s.store->start();
   s.broker->start();
-  uv_run(&s.loop, UV_RUN_DEFAULT);
-  // Everything is closed; release the objects, then let their handles close.
+  uv_run(&s.loop, UV_RUN_DEFAULT);  // returns at finish()
+  // Broker and result store are closed; release the objects, then let their handles close.
   s.pipeline.reset();
   s.llm.reset();
   s.broker.reset();
