@@ -1,6 +1,7 @@
-"""End-to-end tests of the two LLM tasks (issue 4) and of parking when every model is
-down (issue 5): the real Python Celery client, a real Python worker for the chain's
-middle step, RabbitMQ, Redis and the project's llm-stub, all on loopback.
+"""End-to-end tests of the two LLM tasks (issue 4), of parking when every model is down
+(issue 5) and of two worker processes sharing one key's Redis buckets (issue 3): the real
+Python Celery client, a real Python worker for the chain's middle step, RabbitMQ, Redis
+and the project's llm-stub, all on loopback.
 
 The Python lines are those of the README's "Calling from Python" section.
 """
@@ -325,9 +326,17 @@ routes:
         self.assertLessEqual(key.get("max_window_received", 0), self.RPM, key)
         self.assertEqual(key.get("limiter_rejections"), 0, key)
         self.assertEqual(key.get("received"), self.RPM, "the key's whole minute was used")
-        succeeded = [w.log_text().count("succeeded task=gpt5_analyzer.analyze") for w in workers]
-        self.assertTrue(all(n > 0 for n in succeeded), "both replicas sent: %s" % succeeded)
-        self.assertEqual(sum(succeeded), self.RPM, succeeded)
+        # Both processes offered load; which of them got the grants is a race (under ASan
+        # one often takes all 60 before the other asks), so only the sum is fixed. Every
+        # task beyond the minute was refused by the shared window and parked.
+        logs = [w.log_text() for w in workers]
+        received = [t.count("received task=gpt5_analyzer.analyze") for t in logs]
+        succeeded = [t.count("succeeded task=gpt5_analyzer.analyze") for t in logs]
+        parked = [t.count("reason=all_models_unavailable") for t in logs]
+        split = "received %s, succeeded %s, parked %s" % (received, succeeded, parked)
+        self.assertTrue(all(n > 0 for n in received), "both replicas offered load: " + split)
+        self.assertEqual(sum(succeeded), self.RPM, split)
+        self.assertGreaterEqual(sum(parked), self.TASKS - self.RPM, split)
         # A warm shutdown with tasks parked, prefetch lowered and the shared store open
         # still ends the process (it once logged "worker stopped" and then hung until
         # SIGKILL: timers and the Redis connection of the LLM services kept the loop).
