@@ -87,29 +87,39 @@ bool RateLimitInfo::empty() const {
 }
 
 std::optional<milliseconds> RateLimitInfo::pauseAfter429() const {
+  // A reset counts unless its limit is reported as NOT exhausted: a 429 that gives a
+  // reset but no remaining count may well be about that limit.
   std::optional<milliseconds> out = retry_after;
-  if (remaining_requests && *remaining_requests == 0) takeMax(out, reset_requests);
-  if (remaining_tokens && *remaining_tokens == 0) takeMax(out, reset_tokens);
+  if (!remaining_requests || *remaining_requests == 0) takeMax(out, reset_requests);
+  if (!remaining_tokens || *remaining_tokens == 0) takeMax(out, reset_tokens);
   return out;
 }
 
 std::optional<milliseconds> parseRetryAfter(const std::vector<HttpHeader>& headers,
                                             WallTime wall_now) {
-  // `retry-after-ms` is an OpenAI/Azure extension carrying milliseconds; prefer it.
+  // Both headers may come together (OpenAI/Azure add `retry-after-ms` beside the
+  // standard one, rounded differently). Waiting for the later of the two is never too
+  // early for either, so the LATEST wins rather than the finer one.
+  std::optional<milliseconds> out;
+  // `retry-after-ms` is an OpenAI/Azure extension carrying milliseconds.
   if (const HttpHeader* h = findHeader(headers, "retry-after-ms")) {
     if (auto secs = parseDecimalSeconds(h->value)) {
       // parseDecimalSeconds scales by 1000; the value here is already milliseconds.
-      return std::chrono::ceil<milliseconds>(
-          std::chrono::duration<double, std::milli>(static_cast<double>(secs->count()) / 1000.0));
+      takeMax(out, std::optional<milliseconds>{
+                       std::chrono::ceil<milliseconds>(std::chrono::duration<double, std::milli>(
+                           static_cast<double>(secs->count()) / 1000.0))});
     }
   }
   // RFC 9110 section 10.2.3: delay-seconds or an HTTP-date.
   if (const HttpHeader* h = findHeader(headers, "retry-after")) {
     const std::string_view v = trim(h->value);
-    if (auto secs = parseDecimalSeconds(v)) return secs;
-    if (auto at = parseHttpDate(v)) return untilWall(*at, wall_now);
+    if (auto secs = parseDecimalSeconds(v)) {
+      takeMax(out, secs);
+    } else if (auto at = parseHttpDate(v)) {
+      takeMax(out, std::optional<milliseconds>{untilWall(*at, wall_now)});
+    }
   }
-  return std::nullopt;
+  return out;
 }
 
 RateLimitInfo parseRateLimitHeaders(const std::vector<HttpHeader>& headers, WallTime wall_now) {

@@ -30,13 +30,14 @@ struct RateLimitInfo {
   // Delays from the response's arrival until each limit is back to full.
   std::optional<std::chrono::milliseconds> reset_requests;
   std::optional<std::chrono::milliseconds> reset_tokens;
-  // From `retry-after-ms` (preferred: finer) or `retry-after` (seconds or HTTP-date).
+  // The later of `retry-after-ms` and `retry-after` (seconds or HTTP-date).
   std::optional<std::chrono::milliseconds> retry_after;
 
   [[nodiscard]] bool empty() const;
 
   // How long a 429 should pause the key: the LATEST of Retry-After and the reset of
-  // every limit reported as exhausted. nullopt when the headers say nothing useful.
+  // every limit not reported as having room left (remaining 0, or no remaining header).
+  // nullopt when the headers say nothing useful.
   [[nodiscard]] std::optional<std::chrono::milliseconds> pauseAfter429() const;
 };
 
@@ -45,8 +46,8 @@ struct RateLimitInfo {
 [[nodiscard]] RateLimitInfo parseRateLimitHeaders(const std::vector<HttpHeader>& headers,
                                                   WallTime wall_now);
 
-// Just the Retry-After part (`retry-after-ms`, then `retry-after` as seconds or as an
-// HTTP-date relative to `wall_now`).
+// Just the Retry-After part: the later of `retry-after-ms` and `retry-after` (seconds,
+// or an HTTP-date relative to `wall_now`).
 [[nodiscard]] std::optional<std::chrono::milliseconds> parseRetryAfter(
     const std::vector<HttpHeader>& headers, WallTime wall_now);
 

@@ -14,8 +14,17 @@ TEST(RetryAfterTest, ParsesDelaySeconds) {
   EXPECT_EQ(parseRetryAfter({{"Retry-After", "30"}}, kWallNow), 30s);
 }
 
-TEST(RetryAfterTest, PrefersRetryAfterMsOverSeconds) {
-  EXPECT_EQ(parseRetryAfter({{"retry-after", "2"}, {"retry-after-ms", "1500"}}, kWallNow), 1500ms);
+TEST(RetryAfterTest, TakesTheLaterOfRetryAfterMsAndSeconds) {
+  EXPECT_EQ(parseRetryAfter({{"retry-after", "2"}, {"retry-after-ms", "1500"}}, kWallNow), 2s);
+  EXPECT_EQ(parseRetryAfter({{"retry-after", "1"}, {"retry-after-ms", "1500"}}, kWallNow), 1500ms);
+  EXPECT_EQ(parseRetryAfter({{"retry-after-ms", "250"}}, kWallNow), 250ms);
+}
+
+TEST(RetryAfterTest, TakesTheLaterOfRetryAfterMsAndAnHttpDate) {
+  EXPECT_EQ(
+      parseRetryAfter(
+          {{"retry-after-ms", "1500"}, {"Retry-After", "Wed, 01 May 2024 12:00:15 GMT"}}, kWallNow),
+      15s);
 }
 
 TEST(RetryAfterTest, ParsesHttpDateRelativeToWallClock) {
@@ -69,6 +78,21 @@ TEST(RateLimitInfoTest, PauseAfter429TakesTheLatestOfRetryAfterAndExhaustedReset
                                           kWallNow);
   // Tokens are not exhausted, so their longer reset does not count.
   EXPECT_EQ(info.pauseAfter429(), 20s);
+}
+
+TEST(RateLimitInfoTest, PauseAfter429CountsAResetWhoseRemainingIsNotReported) {
+  const auto info = parseRateLimitHeaders(
+      {{"retry-after", "5"}, {"x-ratelimit-reset-tokens", "1m30.5s"}}, kWallNow);
+  EXPECT_EQ(info.pauseAfter429(), 90500ms);
+}
+
+TEST(RateLimitInfoTest, PauseAfter429TakesAnAnthropicResetWhenItIsLaterThanRetryAfter) {
+  const auto info =
+      parseRateLimitHeaders({{"retry-after", "5"},
+                             {"anthropic-ratelimit-requests-remaining", "0"},
+                             {"anthropic-ratelimit-requests-reset", "2024-05-01T12:00:40Z"}},
+                            kWallNow);
+  EXPECT_EQ(info.pauseAfter429(), 40s);
 }
 
 }  // namespace
