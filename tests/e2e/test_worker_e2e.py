@@ -255,21 +255,26 @@ class WorkerBehaviour(SharedServers):
         q = unique_queue()
         w = self.start_worker(q)
         # Each look at the queue is paired with a look at the result taken AFTER it: if the
-        # result was not stored yet, the message must have been unacked. No deadline: one
-        # rabbitmqctl call can take over 10 s on a loaded machine, so the task runs long
-        # enough for a few looks.
-        r = self.app().send_task("celeriac.sleep", args=[8], queue=q)
-        self.assertTrue(w.wait_log("received task=celeriac.sleep"))
-        looks_while_running = 0
-        while True:
-            counts = self.rabbit.queue_counts(q)
-            if r.ready():
-                break
-            self.assertEqual(counts, (0, 1), "a task whose result is not stored must stay unacked")
-            looks_while_running += 1
-        self.assertGreater(looks_while_running, 0, "no look at the queue while the task ran")
-        self.assertEqual(r.get(timeout=10), 8)
-        self.assertEqual(self.rabbit.wait_queue_counts(q, (0, 0)), (0, 0))
+        # result was not stored yet, the message must have been unacked. One rabbitmqctl
+        # call takes 1 s on an idle machine and has taken over 8 s on a loaded one, so a
+        # run in which no look finished while the task ran proves nothing either way: it
+        # is run again with a longer task, never counted as a pass.
+        for seconds in (8, 24, 60):
+            r = self.app().send_task("celeriac.sleep", args=[seconds], queue=q)
+            self.assertTrue(w.wait_log("received task=celeriac.sleep task_id=" + r.id))
+            looks_while_running = 0
+            while True:
+                counts = self.rabbit.queue_counts(q)
+                if r.ready():
+                    break
+                self.assertEqual(counts, (0, 1),
+                                 "a task whose result is not stored must stay unacked")
+                looks_while_running += 1
+            self.assertEqual(r.get(timeout=10), seconds)
+            self.assertEqual(self.rabbit.wait_queue_counts(q, (0, 0)), (0, 0))
+            if looks_while_running > 0:
+                return
+        self.fail("no look at the queue finished while a task ran, even a 60 s one")
 
     def test_sigterm_finishes_running_tasks_and_exits_zero(self):
         q = unique_queue()
