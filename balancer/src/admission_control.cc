@@ -84,7 +84,7 @@ AdmissionDecision AdmissionControl::tryReserve(std::string_view pool, std::strin
   Entry& e = entry(pool, model, now);
   e.requests.forceAdmit(now);
   e.tokens.forceReserve(tokens, now);
-  d.reservation = Reservation{std::string(pool), std::string(model), tokens};
+  d.reservation = Reservation{std::string(pool), std::string(model), tokens, now};
   return d;
 }
 
@@ -105,7 +105,7 @@ SteadyTime AdmissionControl::availableAt(std::string_view pool, std::string_view
 
 void AdmissionControl::release(const Reservation& r, SteadyTime now) {
   Entry& e = entry(r.pool, r.model, now);
-  e.requests.release();
+  e.requests.release(r.admitted_at, now);
   e.tokens.release(r.tokens, now);
 }
 

@@ -388,7 +388,10 @@ bool Balancer::launch(Call& c, std::size_t e, std::size_t k, const std::string& 
   c.model = model;
   // A store grant is mirrored in the local share (AdmissionControl::record), which then
   // holds everything this replica sent should the store become unavailable.
-  if (remote) admission_.record(reservation.pool, model, reservation.tokens, now);
+  if (remote) {
+    admission_.record(reservation.pool, model, reservation.tokens, now);
+    reservation.admitted_at = now;
+  }
   c.reservation = std::move(reservation);
   c.remote_reservation = remote;
   c.started = now;

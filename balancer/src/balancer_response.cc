@@ -33,10 +33,6 @@ void Balancer::onResponse(CallId id, HttpResponse response) {
   const bool remote = std::exchange(c.remote_reservation, false);
   c.reservation.reset();
 
-  const RateLimitInfo limits =
-      parseRateLimitHeaders(response.headers, dispatcher_.clock().wallNow());
-  if (!limits.empty()) admission_.syncFromHeaders(key.pool, c.model, limits, now);
-
   const ProviderCodec& codec = codecFor(ep.config.provider);
   FailureClass fc = classify(response);
   std::optional<ApiReply> reply;
@@ -44,6 +40,26 @@ void Balancer::onResponse(CallId id, HttpResponse response) {
     reply = c.request.parse(codec, response.body);
     if (!reply) fc = FailureClass::kMalformed;
   }
+
+  // Settle the reservation BEFORE the headers tighten the buckets: the provider's
+  // "remaining" already counts this request's real usage, so a refund applied after the
+  // sync would lift our level above what the provider just reported.
+  if (fc == FailureClass::kNone) {
+    const auto& usage = reply->usage;
+    reconcileReservation(
+        reservation, remote,
+        usage ? std::optional<double>(static_cast<double>(usage->total())) : std::nullopt);
+  } else if (fc == FailureClass::kRateLimited) {
+    // The request counted against the provider's RPM; its tokens most likely did not.
+    reconcileReservation(reservation, remote, 0.0);
+  } else if (fc == FailureClass::kKeyInvalid) {
+    releaseReservation(reservation, remote);
+  } else {
+    reconcileReservation(reservation, remote, std::nullopt);  // unknown usage: no refund
+  }
+  const RateLimitInfo limits =
+      parseRateLimitHeaders(response.headers, dispatcher_.clock().wallNow());
+  if (!limits.empty()) admission_.syncFromHeaders(key.pool, c.model, limits, now);
   c.trace.push_back({TraceEntry::Kind::kAttempt,
                      std::chrono::duration_cast<microseconds>(c.started - c.submitted),
                      ep.config.name, c.model, key.alias,
@@ -53,9 +69,6 @@ void Balancer::onResponse(CallId id, HttpResponse response) {
 
   if (fc == FailureClass::kNone) {
     const auto usage = reply->usage;
-    reconcileReservation(
-        reservation, remote,
-        usage ? std::optional<double>(static_cast<double>(usage->total())) : std::nullopt);
     t.breaker.onSuccess(now);
     t.latency.observe(latency, now);
     double cost = 0;
@@ -90,14 +103,6 @@ void Balancer::onResponse(CallId id, HttpResponse response) {
     c.last_message = response.error_detail;
   }
   c.last_failure = fc;
-  if (fc == FailureClass::kRateLimited) {
-    // The request counted against the provider's RPM; its tokens most likely did not.
-    reconcileReservation(reservation, remote, 0.0);
-  } else if (fc == FailureClass::kKeyInvalid) {
-    releaseReservation(reservation, remote);
-  } else {
-    reconcileReservation(reservation, remote, std::nullopt);  // unknown usage: no refund
-  }
   if (countsAgainstEndpoint(fc)) {
     t.breaker.onFailure(now);
   } else if (trial) {

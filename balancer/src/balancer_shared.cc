@@ -109,8 +109,9 @@ void Balancer::onSharedReserve(std::uint64_t reserve_id, SharedReserveResult res
   if (node.empty()) return;
   const PendingReserve p = std::move(node.mapped());
   const KeyState& key = endpoints_[p.endpoint].keys[p.key];
-  const Reservation reservation{key.pool, p.model, p.tokens, std::move(result.grant)};
   const SteadyTime now = dispatcher_.clock().now();
+  // admitted_at is set again by launch(), when the grant is mirrored locally.
+  const Reservation reservation{key.pool, p.model, p.tokens, now, std::move(result.grant)};
   auto it = calls_.find(p.call);
   Call* c = p.call != 0 && it != calls_.end() ? it->second.get() : nullptr;
   if (c != nullptr) c->reserving.reset();

@@ -32,12 +32,12 @@ std::int64_t RequestWindow::remaining(SteadyTime now) const {
 }
 
 SteadyTime RequestWindow::availableAt(SteadyTime now) const {
-  if (unlimited()) return now;
   SteadyTime at = now;
+  // An exhausted header budget holds until the provider's reset, limit or not.
+  if (headerCapActive(now) && header_budget_ <= 0) at = std::max(at, header_until_);
+  if (unlimited()) return at;
   // Full ring: the oldest send must leave the window first.
   if (size_ == ring_.size()) at = std::max(at, ring_[head_] + period_);
-  // An exhausted header budget holds until the provider's reset.
-  if (headerCapActive(now) && header_budget_ <= 0) at = std::max(at, header_until_);
   return at;
 }
 
@@ -48,8 +48,8 @@ bool RequestWindow::tryAdmit(SteadyTime now) {
 }
 
 void RequestWindow::forceAdmit(SteadyTime now) {
-  if (unlimited()) return;
   if (headerCapActive(now)) --header_budget_;
+  if (unlimited()) return;
   // A stale `now` must not reorder the log: entries stay sorted.
   if (size_ > 0) now = std::max(now, ring_[(head_ + size_ - 1) % ring_.size()]);
   if (size_ == ring_.size()) {
@@ -61,17 +61,38 @@ void RequestWindow::forceAdmit(SteadyTime now) {
   }
 }
 
-void RequestWindow::release() {
-  if (unlimited() || size_ == 0) return;
-  --size_;  // drop the newest: a released call was the latest admitted one or close to it
-  ++header_budget_;
+void RequestWindow::release(SteadyTime admitted_at, SteadyTime now) {
+  if (headerCapActive(now)) ++header_budget_;
+  if (unlimited()) return;
+  // Forget the released send itself, not the newest one: dropping a later entry would
+  // leave this earlier time in the log, which leaves the window sooner than the real
+  // later send, and let one request too many through. The first entry at or after
+  // `admitted_at` is the released one (forceAdmit never stores an earlier time) or, with
+  // a stale clock, one of equal or earlier time: keeping the later ones never
+  // under-counts.
+  std::size_t lo = 0, hi = size_;
+  while (lo < hi) {
+    const std::size_t mid = lo + (hi - lo) / 2;
+    if (ring_[(head_ + mid) % ring_.size()] < admitted_at) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  if (lo == size_) return;  // already overwritten: it left the window long ago
+  for (std::size_t i = lo; i + 1 < size_; ++i) {
+    ring_[(head_ + i) % ring_.size()] = ring_[(head_ + i + 1) % ring_.size()];
+  }
+  --size_;
 }
 
 void RequestWindow::syncFromHeaders(std::int64_t remaining,
                                     std::optional<std::chrono::nanoseconds> reset, SteadyTime now) {
-  if (unlimited()) return;
-  const SteadyTime until =
-      now + (reset && reset->count() > 0 ? *reset : period_ / std::max<std::int64_t>(limit_, 1));
+  const bool has_reset = reset && reset->count() > 0;
+  // Without a limit of our own there is no request interval to fall back on: a budget
+  // with no end would never lift, so only a header with a reset paces an unlimited pair.
+  if (unlimited() && !has_reset) return;
+  const SteadyTime until = now + (has_reset ? *reset : period_ / std::max<std::int64_t>(limit_, 1));
   remaining = std::max<std::int64_t>(remaining, 0);
   if (headerCapActive(now)) {
     header_budget_ = std::min(header_budget_, remaining);

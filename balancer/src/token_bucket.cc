@@ -29,7 +29,11 @@ double TokenBucket::level(SteadyTime now) {
 }
 
 bool TokenBucket::tryReserve(double amount, SteadyTime now) {
-  if (unlimited()) return true;
+  if (unlimited()) {
+    if (headerCapActive(now) && header_left_ < amount) return false;
+    forceReserve(amount, now);
+    return true;
+  }
   refill(now);
   if (level_ < std::min(amount, capacity_)) return false;
   level_ -= amount;
@@ -37,7 +41,10 @@ bool TokenBucket::tryReserve(double amount, SteadyTime now) {
 }
 
 void TokenBucket::forceReserve(double amount, SteadyTime now) {
-  if (unlimited()) return;
+  if (unlimited()) {
+    if (headerCapActive(now)) header_left_ -= amount;
+    return;
+  }
   refill(now);
   level_ -= amount;
 }
@@ -45,13 +52,18 @@ void TokenBucket::forceReserve(double amount, SteadyTime now) {
 void TokenBucket::release(double reserved, SteadyTime now) { reconcile(reserved, 0.0, now); }
 
 void TokenBucket::reconcile(double reserved, std::optional<double> actual, SteadyTime now) {
+  // An unlimited bucket's only budget is the provider's own count, which a later header
+  // brings up to date; refunding into it could only overstate what is left.
   if (unlimited() || !actual) return;
   refill(now);
   level_ = std::min(capacity_, level_ + (reserved - *actual));
 }
 
 std::chrono::nanoseconds TokenBucket::timeUntil(double amount, SteadyTime now) {
-  if (unlimited()) return std::chrono::nanoseconds{0};
+  if (unlimited()) {
+    if (headerCapActive(now) && header_left_ < amount) return header_until_ - now;
+    return std::chrono::nanoseconds{0};
+  }
   refill(now);
   const double needed = std::min(amount, capacity_) - level_;
   const std::chrono::nanoseconds hold =
@@ -65,7 +77,20 @@ std::chrono::nanoseconds TokenBucket::timeUntil(double amount, SteadyTime now) {
 
 void TokenBucket::syncFromHeaders(std::int64_t remaining,
                                   std::optional<std::chrono::nanoseconds> reset, SteadyTime now) {
-  if (unlimited()) return;
+  if (unlimited()) {
+    // No capacity of our own: the provider's "N left until the reset" is the whole
+    // budget until then. Without a reset it could never lift, so it is not taken.
+    if (!reset || reset->count() <= 0) return;
+    const double left = static_cast<double>(std::max<std::int64_t>(remaining, 0));
+    if (headerCapActive(now)) {
+      header_left_ = std::min(header_left_, left);
+      header_until_ = std::max(header_until_, now + *reset);
+    } else {
+      header_left_ = left;
+      header_until_ = now + *reset;
+    }
+    return;
+  }
   refill(now);
   level_ = std::min(level_, static_cast<double>(remaining));
   if (remaining <= 0 && reset && reset->count() > 0) {

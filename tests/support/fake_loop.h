@@ -36,6 +36,7 @@ class FakeDispatcher final : public balancer::Dispatcher {
     }
   }
   [[nodiscard]] const balancer::Clock& clock() const override { return clock_; }
+  void setWall(balancer::WallTime t) { clock_.setWall(t); }
 
   // Runs posted work and due timers until nothing is ready.
   void runReady() {

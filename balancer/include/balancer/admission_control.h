@@ -37,6 +37,8 @@ struct Reservation {
   std::string pool;
   std::string model;
   double tokens = 0;
+  // When its request-window entry was made, so that release() forgets that very entry.
+  SteadyTime admitted_at{};
   // Shared keys only: the store's SharedReserveResult::grant, so that handing the
   // reservation back removes exactly its own request-window entry.
   std::string shared_grant = {};

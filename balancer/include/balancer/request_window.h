@@ -12,6 +12,8 @@
 //
 // Provider headers can only TIGHTEN (syncFromHeaders): "n remaining until reset" caps
 // admissions to n until then, on top of the log; a header saying "more" changes nothing.
+// The cap applies to an unlimited window too (a pair with no configured RPM is still
+// paced by what the provider reports), but only while a reported reset bounds it.
 //
 // Not for: token limits (TokenBucket: they reserve estimates and reconcile), or windows
 // shared between processes (SharedBucketStore). Memory: one time point per unit of
@@ -47,8 +49,9 @@ class RequestWindow {
   // Records a send at `now` unconditionally (the caller has already checked).
   void forceAdmit(SteadyTime now);
 
-  // The latest admission never went out: forget it (and give its header budget back).
-  void release();
+  // The admission made at `admitted_at` never went out (or the provider did not count
+  // it): forget that entry, and give its header budget back.
+  void release(SteadyTime admitted_at, SteadyTime now);
 
   // The provider says `remaining` requests are left, back to full after `reset`. Until
   // then, at most `remaining` more are admitted. Without a reset the cap lasts one

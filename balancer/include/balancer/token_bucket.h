@@ -8,7 +8,9 @@
 // level goes negative and the bucket refuses until it has refilled past zero). Unknown
 // usage never refunds: the provider may have charged the whole estimate.
 // Response headers can only TIGHTEN the local view (syncFromHeaders): a provider saying
-// "you have more" is ignored, because other replicas or tools may share the key.
+// "you have more" is ignored, because other replicas or tools may share the key. An
+// unlimited bucket (no configured TPM) is paced by the headers alone: "N left, reset in
+// T" lets at most N through until T, then it is unlimited again.
 //
 // Not for: several buckets at once (AdmissionControl), or buckets shared between
 // processes (SharedBucketStore). Not thread-safe; lives on the balancer's loop.
@@ -60,12 +62,16 @@ class TokenBucket {
 
  private:
   void refill(SteadyTime now);
+  [[nodiscard]] bool headerCapActive(SteadyTime now) const { return now < header_until_; }
 
   double capacity_;
   double tokens_per_ns_;
   double level_;
   SteadyTime last_;
   SteadyTime hold_until_;  // no refill accrues before this instant
+  // Unlimited buckets only: what the provider last said is left, and until when.
+  double header_left_ = 0;
+  SteadyTime header_until_{};
 };
 
 }  // namespace celeriac::balancer

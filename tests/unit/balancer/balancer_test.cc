@@ -234,8 +234,108 @@ endpoints:
     http_.reply(http_.count() - 1, 200, okBody("ok", "m"));
     loop_.advance(1s);
   }
-  EXPECT_TRUE(traceHas(results_.back(), TraceEntry::Kind::kSkipped, "key_paused") ||
-              results_.back().trace.size() == 1);
+  int paused = 0;
+  const auto stats = balancer_->stats();
+  for (const auto& b : stats["endpoints"][0]["models"][0]["buckets"]) {
+    paused += b["paused_for_ms"].get<std::int64_t>() > 0 ? 1 : 0;
+  }
+  EXPECT_EQ(paused, 1) << "stats show the paused key";
+  // After the pause the key takes its turn again.
+  loop_.advance(30s);
+  bool paused_key_back = false;
+  for (int i = 0; i < 2; ++i) {
+    submitModel("m");
+    loop_.runReady();
+    paused_key_back |= http_.request(http_.count() - 1).headers.back().value == first_auth;
+    http_.reply(http_.count() - 1, 200, okBody("ok", "m"));
+    loop_.runReady();
+  }
+  EXPECT_TRUE(paused_key_back);
+}
+
+// No limits are configured for (key, model): the provider's headers alone pace it. The
+// response says no request is left until a reset 20 s away, so the next calls go to the
+// other key, and the first key is not sent anything before its reset.
+TEST_F(BalancerTest, ExhaustedHeadersPaceAnUnlimitedKeyBeforeAny429) {
+  make(R"(
+endpoints:
+  - name: e
+    url: "http://e/v1"
+    models: [m]
+    keys: [{alias: ka, env: KEY_A}, {alias: kb, env: KEY_B}]
+)");
+  submitModel("m");
+  loop_.runReady();
+  const std::string first_auth = http_.request(0).headers.back().value;
+  http_.reply(0, 200, okBody("ok", "m"),
+              {{"x-ratelimit-remaining-requests", "0"}, {"x-ratelimit-reset-requests", "20s"}});
+  loop_.runReady();
+  // Without the headers the key cursor would give the first key every other call.
+  for (int i = 0; i < 4; ++i) {
+    submitModel("m");
+    loop_.runReady();
+    EXPECT_NE(http_.request(http_.count() - 1).headers.back().value, first_auth);
+    http_.reply(http_.count() - 1, 200, okBody("ok", "m"));
+    loop_.runReady();
+    loop_.advance(4s);
+  }
+  loop_.advance(4s);  // 20 s after the response: the reset
+  bool first_key_back = false;
+  for (int i = 0; i < 2; ++i) {
+    submitModel("m");
+    loop_.runReady();
+    first_key_back |= http_.request(http_.count() - 1).headers.back().value == first_auth;
+    http_.reply(http_.count() - 1, 200, okBody("ok", "m"));
+    loop_.runReady();
+  }
+  EXPECT_TRUE(first_key_back);
+}
+
+// The provider's "remaining" already counts this call's real usage: the refund of the
+// unused estimate must not be added on top of it.
+TEST_F(BalancerTest, HeaderRemainingIsTheLevelAfterTheRefundNotBeforeIt) {
+  make(R"(
+endpoints:
+  - {name: e, url: "http://e/v1", models: [m], max_tokens: 500, limits: {m: {tpm: 10000}}}
+)");
+  submitModel("m");
+  loop_.runReady();
+  http_.reply(0, 200, okBody("ok", "m"),  // usage 150 of the ~500 reserved
+              {{"x-ratelimit-remaining-tokens", "9000"}, {"x-ratelimit-reset-tokens", "6s"}});
+  loop_.runReady();
+  ASSERT_TRUE(results_.at(0).ok());
+  const auto stats = balancer_->stats();
+  EXPECT_DOUBLE_EQ(stats["endpoints"][0]["models"][0]["buckets"][0]["tpm_level"].get<double>(),
+                   9000.0);
+}
+
+// Anthropic's token headers, with an RFC 3339 reset, on an Anthropic endpoint with one
+// key: the next call waits for the reset (a timer, no send) instead of earning a 429.
+TEST_F(BalancerTest, AnthropicTokenHeadersMakeTheNextCallWaitForTheReset) {
+  make(R"(
+timeout: 120
+max_queue_wait: 90
+endpoints:
+  - {name: claude, url: "http://claude/v1", provider: anthropic, models: [c], api_key_env: KEY_A}
+)");
+  loop_.setWall(WallTime{std::chrono::sys_days{std::chrono::year{2024} / 5 / 1}} + 12h);
+  submitModel("c");
+  loop_.runReady();
+  ASSERT_EQ(http_.count(), 1u);
+  http_.reply(0, 200,
+              R"({"model":"c","content":[{"type":"text","text":"a"}],"stop_reason":"end_turn",)"
+              R"("usage":{"input_tokens":7,"output_tokens":2}})",
+              {{"anthropic-ratelimit-tokens-remaining", "10"},
+               {"anthropic-ratelimit-tokens-reset", "2024-05-01T12:00:30Z"}});
+  loop_.runReady();
+  ASSERT_TRUE(results_.at(0).ok());
+  submitModel("c");  // needs far more than 10 tokens (prompt estimate + max_tokens)
+  loop_.runReady();
+  EXPECT_EQ(http_.count(), 1u) << "held: the provider said 10 tokens are left";
+  loop_.advance(29'999ms);
+  EXPECT_EQ(http_.count(), 1u);
+  loop_.advance(1ms);
+  EXPECT_EQ(http_.count(), 2u) << "sent at the reset, not before";
 }
 
 TEST_F(BalancerTest, InvalidKeyIsTakenOutAndReported) {

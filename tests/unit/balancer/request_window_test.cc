@@ -85,7 +85,43 @@ TEST(RequestWindowTest, ReleaseForgetsTheLatestAdmission) {
   ManualClock clock;
   RequestWindow w(1, 1min);
   ASSERT_TRUE(w.tryAdmit(clock.now()));
-  w.release();
+  w.release(clock.now(), clock.now());
+  EXPECT_TRUE(w.tryAdmit(clock.now()));
+}
+
+// Sends at 0 s and 30 s; the one at 0 s is released at 31 s. The window must then hold
+// the 30 s send until 90 s: forgetting the newest entry instead would keep 0 s, free a
+// slot at 60 s, and let two requests into (30 s, 90 s].
+TEST(RequestWindowTest, ReleaseForgetsTheReleasedSendNotTheNewest) {
+  ManualClock clock;
+  RequestWindow w(2, 1min);
+  const SteadyTime first = clock.now();
+  ASSERT_TRUE(w.tryAdmit(first));
+  clock.advance(30s);
+  ASSERT_TRUE(w.tryAdmit(clock.now()));
+  clock.advance(1s);
+  w.release(first, clock.now());
+  ASSERT_TRUE(w.tryAdmit(clock.now()));  // the released slot, at 31 s
+  EXPECT_FALSE(w.tryAdmit(clock.now()));
+  EXPECT_EQ(w.availableAt(clock.now()), first + 90s);
+}
+
+TEST(RequestWindowTest, HeaderBudgetPacesAnUnlimitedWindowUntilTheReset) {
+  ManualClock clock;
+  RequestWindow w(0, 1min);
+  w.syncFromHeaders(2, 20s, clock.now());
+  EXPECT_TRUE(w.tryAdmit(clock.now()));
+  EXPECT_TRUE(w.tryAdmit(clock.now()));
+  EXPECT_FALSE(w.tryAdmit(clock.now())) << "the provider said two were left";
+  EXPECT_EQ(w.availableAt(clock.now()), clock.now() + 20s);
+  clock.advance(20s);
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(w.tryAdmit(clock.now())) << "unlimited again";
+}
+
+TEST(RequestWindowTest, HeaderWithoutResetLeavesAnUnlimitedWindowAlone) {
+  ManualClock clock;
+  RequestWindow w(0, 1min);
+  w.syncFromHeaders(0, std::nullopt, clock.now());
   EXPECT_TRUE(w.tryAdmit(clock.now()));
 }
 
