@@ -44,6 +44,7 @@ Balancer::Balancer(BalancerConfig config, Dispatcher& dispatcher, HttpTransport&
       transport_(transport),
       seed_(seed),
       backoff_(config_.backoff, seed ^ 0xb0ffULL),
+      ramp_rng_(seed ^ 0x4a3bULL),
       shared_store_(shared_store),
       alive_(std::make_shared<Balancer*>(this)) {
   ConfigLoader::validate(config_);
@@ -267,9 +268,11 @@ bool Balancer::tryStart(Call& c, SteadyTime& earliest) {
   const SteadyTime now = dispatcher_.clock().now();
   std::vector<Candidate> candidates;
   std::vector<std::size_t> chosen_key;
+  std::vector<double> ramp_share;  // the breaker's load factor of each candidate
   for (const std::string& model : c.chain) {
     candidates.clear();
     chosen_key.clear();
+    ramp_share.clear();
     for (std::size_t e = 0; e < endpoints_.size(); ++e) {
       EndpointState& ep = endpoints_[e];
       if (!serves(ep.config, model)) continue;
@@ -331,14 +334,19 @@ bool Balancer::tryStart(Call& c, SteadyTime& earliest) {
         }
         continue;
       }
-      candidates.push_back({static_cast<std::uint32_t>(e),
-                            ep.config.weight * t.breaker.loadFactor(now), t.in_flight,
+      const double ramp = t.breaker.loadFactor(now);
+      candidates.push_back({static_cast<std::uint32_t>(e), ep.config.weight * ramp, t.in_flight,
                             t.latency.micros(), blendedPrice(model)});
       chosen_key.push_back(*usable);
+      ramp_share.push_back(ramp);
     }
     if (candidates.empty()) continue;
 
-    const std::size_t pick = strategyFor(c, model).pick(candidates);
+    Strategy& strategy = strategyFor(c, model);
+    if (strategy.kind() != StrategyKind::kWeighted) {
+      thinRampingCandidates(c, model, candidates, chosen_key, ramp_share);
+    }
+    const std::size_t pick = strategy.pick(candidates);
     const std::size_t e = candidates[pick].id;
     EndpointState& ep = endpoints_[e];
     const std::size_t k = chosen_key[pick];
@@ -356,6 +364,40 @@ bool Balancer::tryStart(Call& c, SteadyTime& earliest) {
     return false;
   }
   return false;
+}
+
+// A target ramping back after its breaker closed gets only its share of the picks. The
+// weighted strategy reads that share in Candidate::weight; for the others, each ramping
+// candidate stays in this pick with probability equal to its share. Only while a peer at
+// full share remains: with no peer there is nobody to shift the load to, and skipping
+// the only candidate would just delay the call.
+void Balancer::thinRampingCandidates(Call& c, std::string_view model,
+                                     std::vector<Candidate>& candidates,
+                                     std::vector<std::size_t>& chosen_key,
+                                     std::vector<double>& ramp_share) {
+  if (std::find(ramp_share.begin(), ramp_share.end(), 1.0) == ramp_share.end()) return;
+  std::size_t kept = 0;
+  for (std::size_t i = 0; i < candidates.size(); ++i) {
+    if (ramp_share[i] < 1.0 && ramp_rng_.unit() >= ramp_share[i]) {
+      c.trace.push_back({TraceEntry::Kind::kSkipped,
+                         sinceSubmit(c),
+                         endpoints_[candidates[i].id].config.name,
+                         std::string(model),
+                         "",
+                         "ramping",
+                         FailureClass::kNone,
+                         0,
+                         {}});
+      continue;
+    }
+    candidates[kept] = candidates[i];
+    chosen_key[kept] = chosen_key[i];
+    ramp_share[kept] = ramp_share[i];
+    ++kept;
+  }
+  candidates.resize(kept);
+  chosen_key.resize(kept);
+  ramp_share.resize(kept);
 }
 
 // Takes the breaker slot and sends. False (nothing changed, the reservation still held by

@@ -62,6 +62,7 @@
 #include "balancer/http_transport.h"
 #include "balancer/peak_ewma.h"
 #include "balancer/retry_budget.h"
+#include "balancer/rng.h"
 #include "balancer/shared_bucket_store.h"
 #include "balancer/strategy.h"
 #include "balancer/target_stats.h"
@@ -195,6 +196,8 @@ class Balancer {
   [[nodiscard]] nlohmann::json sharedStats() const;
   void finish(CallId id, std::variant<CallSuccess, CallFailure> outcome);
   void failLater(CallId id, CallFailure failure);
+  void thinRampingCandidates(Call& call, std::string_view model, std::vector<Candidate>& candidates,
+                             std::vector<std::size_t>& chosen_key, std::vector<double>& ramp_share);
   void enqueueWait(Call& call, SteadyTime wake, std::string reason);
   void armWaitTimer();
   void onWaitTimer();
@@ -208,6 +211,7 @@ class Balancer {
   std::vector<EndpointState> endpoints_;
   AdmissionControl admission_;
   Backoff backoff_;
+  Rng ramp_rng_;  // draws which ramping candidates take part in a pick
   std::map<std::string, std::unique_ptr<Strategy>, std::less<>> strategies_;
   std::unordered_map<CallId, std::unique_ptr<Call>> calls_;
   CallId next_id_ = 1;

@@ -483,6 +483,51 @@ endpoints:
   EXPECT_EQ(to_a, 200);
 }
 
+// After its breaker closes, a target takes a growing share of the picks over `ramp`,
+// whatever the strategy (weighted reads it as weight; the others draw).
+TEST_F(BalancerTest, ARecoveredEndpointRampsBackUnderRoundRobinToo) {
+  make(R"(
+strategy: round_robin
+max_attempts: 1
+circuit_breaker: {consecutive_failures: 1, cooldown: 10, ramp: 30}
+endpoints:
+  - {name: a, url: "http://a", models: [m]}
+  - {name: b, url: "http://b", models: [m]}
+)");
+  auto sendToA = [&](int status) {  // round robin alternates: one call on each endpoint
+    for (int i = 0; i < 2; ++i) {
+      submitModel("m");
+      loop_.runReady();
+      const std::size_t last = http_.count() - 1;
+      const bool to_a = http_.request(last).url.starts_with("http://a");
+      http_.reply(last, to_a ? status : 200, okBody("ok", "m"));
+      loop_.runReady();
+    }
+  };
+  sendToA(500);  // a's breaker opens
+  loop_.advance(10s);
+  sendToA(200);  // the half-open trial succeeds: a closes and starts ramping
+  auto shareOfA = [&](int calls) {
+    int to_a = 0;
+    for (int i = 0; i < calls; ++i) {
+      submitModel("m");
+      loop_.runReady();
+      const std::size_t last = http_.count() - 1;
+      to_a += http_.request(last).url.starts_with("http://a") ? 1 : 0;
+      http_.reply(last, 200, okBody("ok", "m"));
+      loop_.runReady();
+    }
+    return static_cast<double>(to_a) / calls;
+  };
+  EXPECT_LT(shareOfA(1000), 0.10) << "at 10 % of its share, not the even half";
+  loop_.advance(15s);
+  const double midway = shareOfA(1000);
+  EXPECT_GT(midway, 0.18);
+  EXPECT_LT(midway, 0.32) << "half way through the ramp: about half its share";
+  loop_.advance(15s);
+  EXPECT_NEAR(shareOfA(1000), 0.5, 0.01) << "ramp over: round robin alternates again";
+}
+
 TEST_F(BalancerTest, StatsReportPerEndpointAndModel) {
   make(kTwoModels);
   submitModel("m1");
