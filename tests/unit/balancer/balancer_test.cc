@@ -4,8 +4,7 @@
 
 #include <optional>
 
-#include "balancer/config_loader.h"
-#include "fake_loop.h"
+#include "balancer_fixture.h"
 
 namespace celeriac::balancer {
 namespace {
@@ -13,48 +12,6 @@ namespace {
 using namespace std::chrono_literals;
 using celeriac::testing::FakeDispatcher;
 using celeriac::testing::FakeTransport;
-
-std::string okBody(const std::string& content, const std::string& model = "m1") {
-  return R"({"model":")" + model + R"(","choices":[{"message":{"role":"assistant","content":")" +
-         content +
-         R"("},"finish_reason":"stop"}],"usage":{"prompt_tokens":100,"completion_tokens":50}})";
-}
-
-class BalancerTest : public ::testing::Test {
- protected:
-  void make(const std::string& yaml) {
-    auto cfg = ConfigLoader::fromYaml(yaml);
-    balancer_ = std::make_unique<Balancer>(
-        cfg, loop_, http_,
-        ConfigLoader::secretResolver({{"KEY_A", "sk-a"}, {"KEY_B", "sk-b"}}, nullptr), 1);
-  }
-  CallId submitModel(const std::string& model,
-                     std::optional<std::chrono::milliseconds> timeout = {}) {
-    ChatRequest r;
-    r.model = model;
-    r.messages = {ChatMessage::text("user", "hello")};
-    r.timeout = timeout;
-    return balancer_->submit(r, [this](CallResult res) { results_.push_back(std::move(res)); });
-  }
-  CallId submitRoute(const std::string& task, const std::string& prio) {
-    ChatRequest r;
-    r.task_type = task;
-    r.priority = prio;
-    r.messages = {ChatMessage::text("user", "hello")};
-    return balancer_->submit(r, [this](CallResult res) { results_.push_back(std::move(res)); });
-  }
-  static bool traceHas(const CallResult& r, TraceEntry::Kind kind, const std::string& reason) {
-    for (const auto& t : r.trace) {
-      if (t.kind == kind && t.reason == reason) return true;
-    }
-    return false;
-  }
-
-  FakeDispatcher loop_;
-  FakeTransport http_{loop_};
-  std::unique_ptr<Balancer> balancer_;
-  std::vector<CallResult> results_;
-};
 
 constexpr const char* kTwoModels = R"(
 backoff: {base: 0.1, cap: 1}

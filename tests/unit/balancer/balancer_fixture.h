@@ -1,0 +1,68 @@
+#pragma once
+// BalancerTest: a Balancer on a FakeDispatcher and FakeTransport, built from YAML, with
+// helpers to submit calls and inspect their traces. Shared by the Balancer unit tests.
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "balancer/balancer.h"
+#include "balancer/config_loader.h"
+#include "fake_loop.h"
+
+namespace celeriac::balancer {
+
+using celeriac::testing::FakeDispatcher;
+using celeriac::testing::FakeTransport;
+
+// An OpenAI chat completion reply: usage 100 prompt + 50 completion tokens.
+inline std::string okBody(const std::string& content, const std::string& model = "m1") {
+  return R"({"model":")" + model + R"(","choices":[{"message":{"role":"assistant","content":")" +
+         content +
+         R"("},"finish_reason":"stop"}],"usage":{"prompt_tokens":100,"completion_tokens":50}})";
+}
+
+class BalancerTest : public ::testing::Test {
+ protected:
+  void make(const std::string& yaml) {
+    auto cfg = ConfigLoader::fromYaml(yaml);
+    balancer_ = std::make_unique<Balancer>(
+        cfg, loop_, http_,
+        ConfigLoader::secretResolver({{"KEY_A", "sk-a"}, {"KEY_B", "sk-b"}}, nullptr), 1);
+  }
+  CallId submitModel(const std::string& model,
+                     std::optional<std::chrono::milliseconds> timeout = {}) {
+    ChatRequest r;
+    r.model = model;
+    r.messages = {ChatMessage::text("user", "hello")};
+    r.timeout = timeout;
+    return balancer_->submit(r, [this](CallResult res) { results_.push_back(std::move(res)); });
+  }
+  CallId submit(ChatRequest r) {
+    return balancer_->submit(std::move(r),
+                             [this](CallResult res) { results_.push_back(std::move(res)); });
+  }
+  CallId submitRoute(const std::string& task, const std::string& prio) {
+    ChatRequest r;
+    r.task_type = task;
+    r.priority = prio;
+    r.messages = {ChatMessage::text("user", "hello")};
+    return balancer_->submit(r, [this](CallResult res) { results_.push_back(std::move(res)); });
+  }
+  static bool traceHas(const CallResult& r, TraceEntry::Kind kind, const std::string& reason) {
+    for (const auto& t : r.trace) {
+      if (t.kind == kind && t.reason == reason) return true;
+    }
+    return false;
+  }
+
+  FakeDispatcher loop_;
+  FakeTransport http_{loop_};
+  std::unique_ptr<Balancer> balancer_;
+  std::vector<CallResult> results_;
+};
+
+}  // namespace celeriac::balancer
