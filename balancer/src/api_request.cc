@@ -28,6 +28,10 @@ std::optional<std::chrono::milliseconds> ApiRequest::timeout() const {
 int ApiRequest::queuePriority() const {
   return std::visit([](const auto& r) { return r.queue_priority; }, request_);
 }
+const RoutingConstraints& ApiRequest::constraints() const {
+  return std::visit([](const auto& r) -> const RoutingConstraints& { return r.constraints; },
+                    request_);
+}
 
 std::string ApiRequest::invalidReason() const {
   if (const auto* chat = std::get_if<ChatRequest>(&request_)) {

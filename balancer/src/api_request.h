@@ -44,6 +44,7 @@ class ApiRequest {
   [[nodiscard]] const std::string& priority() const;
   [[nodiscard]] std::optional<std::chrono::milliseconds> timeout() const;
   [[nodiscard]] int queuePriority() const;
+  [[nodiscard]] const RoutingConstraints& constraints() const;
 
   // What the caller got wrong (no messages, no or empty input, ...); empty if nothing.
   [[nodiscard]] std::string invalidReason() const;

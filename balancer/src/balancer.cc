@@ -13,11 +13,6 @@ namespace {
 using std::chrono::microseconds;
 using std::chrono::milliseconds;
 
-bool serves(const EndpointConfig& ep, std::string_view model) {
-  return std::any_of(ep.models.begin(), ep.models.end(),
-                     [&](const std::string& m) { return m == "*" || m == model; });
-}
-
 }  // namespace
 
 std::string_view toString(CallErrorKind kind) {
@@ -188,6 +183,7 @@ CallId Balancer::start(ApiRequest request, Callback done) {
   }
   if (bad.empty()) bad = req.invalidReason();
   if (bad.empty()) bad = unservedReason(*call);
+  if (bad.empty()) bad = unmetConstraintsReason(*call);
   Call& c = *calls_.emplace(id, std::move(call)).first->second;
   if (!bad.empty()) {
     failLater(id, CallFailure{CallErrorKind::kCallerError, std::move(bad), 0,
@@ -201,7 +197,7 @@ CallId Balancer::start(ApiRequest request, Callback done) {
   // end of the call) is left to step() on a later turn, which walks the chain again.
   SteadyTime earliest = SteadyTime::max();
   if (waiting_.empty() && c.submitted < c.deadline && config_.max_attempts > 0 &&
-      tryStart(c, earliest)) {
+      tryStartAny(c, earliest)) {
     return id;
   }
   c.trace.clear();  // the skips step() is about to record again
@@ -250,7 +246,7 @@ void Balancer::step(CallId id) {
                                   (c.last_message.empty() ? "" : " (" + c.last_message + ")")));
   }
   SteadyTime earliest = SteadyTime::max();
-  if (tryStart(c, earliest)) return;
+  if (tryStartAny(c, earliest)) return;
   const SteadyTime limit = std::min(c.deadline, now + config_.max_queue_wait);
   if (earliest <= limit) return enqueueWait(c, earliest, "capacity");
   CallFailure f = failure(CallErrorKind::kAllUnavailable, "no candidate available");
@@ -264,8 +260,9 @@ void Balancer::step(CallId id) {
 
 // Walks the chain; on the first model with an admissible candidate, picks, reserves and
 // sends. Otherwise lowers `earliest` to the first time any skipped candidate could go.
-bool Balancer::tryStart(Call& c, SteadyTime& earliest) {
+bool Balancer::tryStart(Call& c, SteadyTime& earliest, bool honor_latency) {
   const SteadyTime now = dispatcher_.clock().now();
+  if (honor_latency) c.slow_skipped = false;
   std::vector<Candidate> candidates;
   std::vector<std::size_t> chosen_key;
   std::vector<double> ramp_share;  // the breaker's load factor of each candidate
@@ -293,7 +290,16 @@ bool Balancer::tryStart(Call& c, SteadyTime& earliest) {
         skip(std::string(why), "", SteadyTime::max());
         continue;
       }
+      if (const std::string_view why = excludedBy(c, ep, model); !why.empty()) {
+        skip(std::string(why), "", SteadyTime::max());
+        continue;
+      }
       Target& t = target(e, model);
+      if (honor_latency && tooSlow(c, t, model)) {
+        skip("over_latency_limit", "", SteadyTime::max());
+        c.slow_skipped = true;
+        continue;
+      }
       if (health_ && !health_->healthy(e)) {
         skip("unhealthy", "", health_->nextRoundAt());
         continue;
@@ -364,40 +370,6 @@ bool Balancer::tryStart(Call& c, SteadyTime& earliest) {
     return false;
   }
   return false;
-}
-
-// A target ramping back after its breaker closed gets only its share of the picks. The
-// weighted strategy reads that share in Candidate::weight; for the others, each ramping
-// candidate stays in this pick with probability equal to its share. Only while a peer at
-// full share remains: with no peer there is nobody to shift the load to, and skipping
-// the only candidate would just delay the call.
-void Balancer::thinRampingCandidates(Call& c, std::string_view model,
-                                     std::vector<Candidate>& candidates,
-                                     std::vector<std::size_t>& chosen_key,
-                                     std::vector<double>& ramp_share) {
-  if (std::find(ramp_share.begin(), ramp_share.end(), 1.0) == ramp_share.end()) return;
-  std::size_t kept = 0;
-  for (std::size_t i = 0; i < candidates.size(); ++i) {
-    if (ramp_share[i] < 1.0 && ramp_rng_.unit() >= ramp_share[i]) {
-      c.trace.push_back({TraceEntry::Kind::kSkipped,
-                         sinceSubmit(c),
-                         endpoints_[candidates[i].id].config.name,
-                         std::string(model),
-                         "",
-                         "ramping",
-                         FailureClass::kNone,
-                         0,
-                         {}});
-      continue;
-    }
-    candidates[kept] = candidates[i];
-    chosen_key[kept] = chosen_key[i];
-    ramp_share[kept] = ramp_share[i];
-    ++kept;
-  }
-  candidates.resize(kept);
-  chosen_key.resize(kept);
-  ramp_share.resize(kept);
 }
 
 // Takes the breaker slot and sends. False (nothing changed, the reservation still held by

@@ -2,6 +2,7 @@
 // Balancer::Call: the state of one submitted call (internal to the balancer's .cc files).
 // Owned by Balancer::calls_; lives from submit() until its callback has run.
 
+#include <algorithm>
 #include <map>
 #include <optional>
 #include <string>
@@ -12,6 +13,12 @@
 #include "balancer/balancer.h"
 
 namespace celeriac::balancer {
+
+// Does `ep` serve `model` ("*" serves any)?
+inline bool serves(const EndpointConfig& ep, std::string_view model) {
+  return std::any_of(ep.models.begin(), ep.models.end(),
+                     [&](const std::string& m) { return m == "*" || m == model; });
+}
 
 struct Balancer::Call {
   explicit Call(ApiRequest r) : request(std::move(r)) {}
@@ -41,6 +48,7 @@ struct Balancer::Call {
   bool remote_reservation = false;         // taken from the SharedBucketStore
   std::optional<std::uint64_t> reserving;  // a shared reserve awaiting its answer
   bool trial = false;                      // holds the breaker's half-open trial slot
+  bool slow_skipped = false;               // the last walk left out candidates over max_latency
   SteadyTime started{};
 };
 

@@ -246,7 +246,7 @@ BalancerConfig ConfigLoader::fromYaml(std::string_view yaml_text) {
   at.allowOnly({"strategy", "timeout", "retry_count", "fallback_on_failure", "max_attempts",
                 "max_queue_wait", "default_max_tokens", "health_check", "circuit_breaker",
                 "backoff", "retry_budget", "endpoints", "key_sets", "routes", "fallbacks",
-                "pricing"});
+                "pricing", "capabilities"});
   BalancerConfig cfg;
   bool max_attempts_set = false;
   field(at, "strategy", [&](const At& a) {
@@ -356,6 +356,18 @@ BalancerConfig ConfigLoader::fromYaml(std::string_view yaml_text) {
         if (price.output_per_mtok < 0) v.fail("must not be negative");
       });
       cfg.pricing[model] = price;
+    }
+  });
+  field(at, "capabilities", [&](const At& a) {
+    a.requireMap();
+    for (const auto& kv : a.node) {
+      const auto model = kv.first.as<std::string>();
+      const At m{kv.second, a.child(model)};
+      m.allowOnly({"context_window", "typical_latency"});
+      ModelCapability cap;
+      field(m, "context_window", [&](const At& v) { cap.context_window = v.integer(1); });
+      field(m, "typical_latency", [&](const At& v) { cap.typical_latency = v.seconds(); });
+      cfg.capabilities[model] = cap;
     }
   });
   validate(cfg);

@@ -162,7 +162,19 @@ class Balancer {
   // Why no endpoint can ever take the call's chain for its API; empty if one can.
   [[nodiscard]] std::string unservedReason(const Call& call) const;
   void step(CallId id);
-  bool tryStart(Call& call, SteadyTime& earliest);
+  // One walk of the chain; `honor_latency` false also takes candidates that are over the
+  // call's max_latency. tryStartAny: a walk honouring it, then one that does not when
+  // only slow candidates were left out.
+  bool tryStart(Call& call, SteadyTime& earliest, bool honor_latency);
+  bool tryStartAny(Call& call, SteadyTime& earliest);
+  // Filters (balancer_filters.cc). excludedBy: why the call must never go to `model` at
+  // `endpoint` (its context window or price), empty if it may.
+  [[nodiscard]] std::string_view excludedBy(const Call& call, const EndpointState& endpoint,
+                                            const std::string& model) const;
+  [[nodiscard]] bool tooSlow(const Call& call, const Target& target,
+                             const std::string& model) const;
+  // Why no model of the chain can ever meet the call's constraints; empty if one can.
+  [[nodiscard]] std::string unmetConstraintsReason(const Call& call) const;
   bool launch(Call& call, std::size_t endpoint, std::size_t key, const std::string& model,
               Reservation reservation, bool remote);
   void onResponse(CallId id, HttpResponse response);

@@ -37,6 +37,20 @@ struct ChatMessage {
   }
 };
 
+// What a caller may demand of the model that serves it, beyond the route (the seeds'
+// "smart routing by request context"). Models are judged by the capability table
+// (BalancerConfig::capabilities) and the pricing table:
+// - a model whose context window cannot hold the prompt estimate plus max_tokens, or
+//   whose blended price (input:output 3:1) per 1k tokens is over `max_cost_per_1k`, is
+//   never tried (a chain left with none fails at once as a caller error);
+// - a candidate expected slower than `max_latency` (its observed peak-EWMA latency, else
+//   the table's typical latency) is tried only when no faster one can start now:
+//   a slow answer beats none.
+struct RoutingConstraints {
+  std::optional<std::chrono::milliseconds> max_latency;
+  std::optional<double> max_cost_per_1k;  // USD
+};
+
 struct ChatRequest {
   // Either a route (task type x priority) or a model; a model wins if both are set.
   std::string task_type;
@@ -49,6 +63,7 @@ struct ChatRequest {
   int queue_priority = 0;                            // higher waits less for capacity
   std::optional<std::chrono::milliseconds> timeout;  // else the config's
   std::int64_t estimated_prompt_tokens = 0;          // 0: estimated from the text
+  RoutingConstraints constraints;
 };
 
 struct Usage {

@@ -87,6 +87,12 @@ struct PriceConfig {
   double output_per_mtok = 0;  // USD per 1M output tokens
 };
 
+// What a model can do, for routing by request context (RoutingConstraints).
+struct ModelCapability {
+  std::int64_t context_window = 0;                           // tokens; 0 = unknown (never excludes)
+  std::optional<std::chrono::milliseconds> typical_latency;  // before any observed sample
+};
+
 struct HealthCheckConfig {
   bool enabled = false;
   std::chrono::milliseconds interval{30'000};
@@ -113,6 +119,7 @@ struct BalancerConfig {
   std::vector<RouteConfig> routes;
   std::map<std::string, std::vector<std::string>> fallbacks;  // model -> next models
   std::map<std::string, PriceConfig> pricing;
+  std::map<std::string, ModelCapability> capabilities;  // per model
 };
 
 }  // namespace celeriac::balancer

@@ -26,6 +26,7 @@ struct EmbeddingRequest {
   int queue_priority = 0;                            // higher waits less for capacity
   std::optional<std::chrono::milliseconds> timeout;  // else the config's
   std::int64_t estimated_prompt_tokens = 0;          // 0: estimated from the texts
+  RoutingConstraints constraints;                    // as for chat (see chat_request.h)
 };
 
 struct Embeddings {
