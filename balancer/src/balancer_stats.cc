@@ -14,7 +14,7 @@ nlohmann::json Balancer::stats() {
     bool any_open = false;
     std::uint32_t in_flight = 0;
     for (auto& [model, t] : ep.targets) {
-      json m = t.stats.toJson();
+      json m = t.stats.toJson(config_.alerts);
       const BreakerState state = t.breaker.state(now);
       any_open = any_open || state == BreakerState::kOpen;
       in_flight += t.in_flight;

@@ -245,7 +245,7 @@ BalancerConfig ConfigLoader::fromYaml(std::string_view yaml_text) {
   const At at{root, ""};
   at.allowOnly({"strategy", "timeout", "retry_count", "fallback_on_failure", "max_attempts",
                 "max_queue_wait", "default_max_tokens", "health_check", "circuit_breaker",
-                "backoff", "retry_budget", "endpoints", "key_sets", "routes", "fallbacks",
+                "backoff", "retry_budget", "alerts", "endpoints", "key_sets", "routes", "fallbacks",
                 "pricing", "capabilities"});
   BalancerConfig cfg;
   bool max_attempts_set = false;
@@ -300,6 +300,19 @@ BalancerConfig ConfigLoader::fromYaml(std::string_view yaml_text) {
     a.allowOnly({"base", "cap"});
     field(a, "base", [&](const At& v) { cfg.backoff.base = v.seconds(); });
     field(a, "cap", [&](const At& v) { cfg.backoff.cap = v.seconds(); });
+  });
+  field(at, "alerts", [&](const At& a) {
+    a.allowOnly({"slow_call", "error_rate", "min_calls", "consecutive_failures"});
+    field(a, "slow_call", [&](const At& v) { cfg.alerts.slow_call = v.seconds(); });
+    field(a, "error_rate", [&](const At& v) {
+      cfg.alerts.error_rate = v.positive();
+      if (cfg.alerts.error_rate > 1) v.fail("must be at most 1");
+    });
+    field(a, "min_calls", [&](const At& v) {
+      cfg.alerts.min_calls_for_error_rate = static_cast<int>(v.integer(1));
+    });
+    field(a, "consecutive_failures",
+          [&](const At& v) { cfg.alerts.consecutive_failures = static_cast<int>(v.integer(1)); });
   });
   field(at, "retry_budget", [&](const At& a) {
     a.allowOnly({"ratio", "min_retries", "window"});

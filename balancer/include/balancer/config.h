@@ -19,6 +19,7 @@
 #include "balancer/circuit_breaker.h"
 #include "balancer/retry_budget.h"
 #include "balancer/strategy.h"
+#include "balancer/target_stats.h"
 
 namespace celeriac::balancer {
 
@@ -114,6 +115,7 @@ struct BalancerConfig {
   CircuitBreakerOptions breaker;
   BackoffOptions backoff;
   RetryBudgetOptions retry_budget;
+  AlertOptions alerts;
   std::vector<EndpointConfig> endpoints;
   std::vector<KeySetConfig> key_sets;
   std::vector<RouteConfig> routes;

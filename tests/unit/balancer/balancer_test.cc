@@ -499,6 +499,8 @@ TEST_F(BalancerTest, StatsReportPerEndpointAndModel) {
   EXPECT_EQ(m["success"], 1);
   EXPECT_EQ(m["tokens_in"], 100);
   EXPECT_EQ(m["breaker"], "closed");
+  EXPECT_DOUBLE_EQ(m["success_rate"].get<double>(), 1.0);
+  EXPECT_TRUE(m["alerts"].empty());
 }
 
 TEST(BalancerConfigTest, MissingSecretNamesTheAliasNotAValue) {
