@@ -124,6 +124,18 @@ class LlmTasks(unittest.TestCase):
         self.assertGreater(meta["cost_usd"], 0)
         self.assertGreaterEqual(meta["attempts"], 1)
 
+    def test_llm_stats_task_returns_the_balancer_stats_to_python(self):
+        app = self.stack.app()
+        self.analyze(app).get(timeout=30)
+        stats = app.send_task("celeriac.llm_stats", queue="gpt5-analyzer").get(timeout=30)
+        self.assertGreaterEqual(stats["total_success"], 1)
+        endpoint = stats["endpoints"][0]
+        self.assertEqual(endpoint["name"], "stub")
+        served = [m for m in endpoint["models"] if m["success"] > 0]
+        self.assertTrue(served, endpoint)
+        self.assertIn("alerts", served[0])
+        self.assertIn("p95", served[0]["latency_ms"])
+
     def test_invalid_inputs_fail_with_validation_error_before_any_llm_call(self):
         app = self.stack.app()
         before = self.stack.stub.stats()["totals"]["received"]

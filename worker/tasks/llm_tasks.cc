@@ -1,5 +1,6 @@
 #include "worker/tasks/llm_tasks.h"
 
+#include <chrono>
 #include <memory>
 
 #include "worker/tasks/analyze_task.h"
@@ -17,6 +18,12 @@ void registerLlmTasks(TaskRegistry& registry, balancer::Balancer& balancer,
   });
   registry.add(config.generate.name, [generate, &balancer](const TaskContext& ctx, TaskDone done) {
     return generate->run(ctx, std::move(done), balancer);
+  });
+  // The seed's get_stats() as a Celery task: the replica that takes it answers with its
+  // Balancer's stats (endpoints, models, buckets, breakers, alerts; never a secret).
+  registry.add(kLlmStatsTask, [&balancer](const TaskContext& ctx, TaskDone done) {
+    return TimerRun::start(ctx.dispatcher, std::chrono::milliseconds(0),
+                           TaskOutcome::success(balancer.stats()), std::move(done));
   });
 }
 

@@ -3,6 +3,8 @@
 // TaskRegistry (seeds-digest section 5):
 //   gpt5_analyzer.analyze       on queue gpt5-analyzer        (analyze_task.h)
 //   response_generator.generate on queue response-generator   (generate_task.h)
+// and celeriac.llm_stats (any of the worker's queues): the Balancer's stats() as the
+// result, the seed's get_stats() for Python callers.
 // Names, queues, prompt files and routes come from LlmTasksConfig (llm_tasks_config.h);
 // the app consumes the configured queues.
 //
@@ -19,6 +21,8 @@
 #include "worker/tasks/task_registry.h"
 
 namespace celeriac::worker::tasks {
+
+inline constexpr const char* kLlmStatsTask = "celeriac.llm_stats";
 
 void registerLlmTasks(TaskRegistry& registry, balancer::Balancer& balancer,
                       const LlmTasksConfig& config);

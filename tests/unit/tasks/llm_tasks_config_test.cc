@@ -84,8 +84,8 @@ TEST(LlmTasksConfigTest, RegisterUsesConfiguredNamesAndFailsFastOnAMissingPrompt
   config.analyze.name = "custom.analyze";
   TaskRegistry registry;
   registerLlmTasks(registry, balancer, config);
-  EXPECT_EQ(registry.names(),
-            (std::vector<std::string>{"custom.analyze", "response_generator.generate"}));
+  EXPECT_EQ(registry.names(), (std::vector<std::string>{"celeriac.llm_stats", "custom.analyze",
+                                                        "response_generator.generate"}));
   config.generate.user_prompt = "/nonexistent/user.txt";
   TaskRegistry other;
   EXPECT_THROW(registerLlmTasks(other, balancer, config), PromptError);

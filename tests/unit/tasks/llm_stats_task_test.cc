@@ -1,0 +1,33 @@
+// celeriac.llm_stats: the Balancer's stats() as a task result (the seed's get_stats).
+#include "llm_task_harness.h"
+
+namespace celeriac::worker::tasks {
+namespace {
+
+using task_tests::LlmTaskHarness;
+using task_tests::validAnalysis;
+
+using LlmStatsTaskTest = LlmTaskHarness;
+
+TEST_F(LlmStatsTaskTest, ReturnsTheBalancerStatsAfterACallWithoutTheKey) {
+  analyze(nlohmann::json::array(),
+          {{"image", "https://bucket.s3.amazonaws.com/photo.jpg"}, {"user_id", "u-1"}});
+  answer(0, validAnalysis().dump());
+  ASSERT_EQ(outcomes_.size(), 1u);
+  ASSERT_TRUE(outcomes_[0].ok);
+  outcomes_.clear();
+
+  start(kLlmStatsTask, nlohmann::json::array());
+  loop_.runReady();
+  ASSERT_EQ(outcomes_.size(), 1u);
+  ASSERT_TRUE(outcomes_[0].ok);
+  const nlohmann::json& stats = outcomes_[0].value;
+  EXPECT_EQ(stats["total_requests"], 1);
+  EXPECT_EQ(stats["total_success"], 1);
+  EXPECT_EQ(stats["endpoints"][0]["name"], "e1");
+  EXPECT_EQ(stats["endpoints"][0]["models"][0]["success"], 1);
+  EXPECT_EQ(stats.dump().find("sk-test-secret"), std::string::npos) << "never the key";
+}
+
+}  // namespace
+}  // namespace celeriac::worker::tasks
