@@ -4,10 +4,13 @@
 
 namespace celeriac::balancer {
 
+// The ring grows as sends arrive, up to `limit` entries, so memory follows what is
+// really sent in a window, not the configured limit (a generous RPM costs nothing until
+// it is used). While it grows, head_ stays 0: it only moves once the ring is full.
 RequestWindow::RequestWindow(std::int64_t limit, std::chrono::nanoseconds period)
-    : limit_(limit), period_(period) {
-  if (limit_ > 0) ring_.resize(static_cast<std::size_t>(limit_));
-}
+    : limit_(limit), period_(period) {}
+
+bool RequestWindow::full() const { return size_ == static_cast<std::size_t>(limit_); }
 
 // Entries are in send order, so those still in the window are a suffix of the ring:
 // binary search for the first one, O(log limit) per check.
@@ -37,7 +40,7 @@ SteadyTime RequestWindow::availableAt(SteadyTime now) const {
   if (headerCapActive(now) && header_budget_ <= 0) at = std::max(at, header_until_);
   if (unlimited()) return at;
   // Full ring: the oldest send must leave the window first.
-  if (size_ == ring_.size()) at = std::max(at, ring_[head_] + period_);
+  if (full()) at = std::max(at, ring_[head_] + period_);
   return at;
 }
 
@@ -52,9 +55,12 @@ void RequestWindow::forceAdmit(SteadyTime now) {
   if (unlimited()) return;
   // A stale `now` must not reorder the log: entries stay sorted.
   if (size_ > 0) now = std::max(now, ring_[(head_ + size_ - 1) % ring_.size()]);
-  if (size_ == ring_.size()) {
+  if (full()) {
     ring_[head_] = now;  // overwrite the oldest (it has left the window if checked)
     head_ = (head_ + 1) % ring_.size();
+  } else if (size_ == ring_.size()) {
+    ring_.push_back(now);  // still growing, so head_ is 0 and the end is the newest
+    ++size_;
   } else {
     ring_[(head_ + size_) % ring_.size()] = now;
     ++size_;

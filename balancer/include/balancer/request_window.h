@@ -16,8 +16,9 @@
 // paced by what the provider reports), but only while a reported reset bounds it.
 //
 // Not for: token limits (TokenBucket: they reserve estimates and reconcile), or windows
-// shared between processes (SharedBucketStore). Memory: one time point per unit of
-// limit. Not thread-safe; time is passed in, never read.
+// shared between processes (SharedBucketStore). Memory: one time point per send in
+// the window, at most one per unit of limit (the ring grows as it is used). Not thread-safe; time
+// is passed in, never read.
 
 #include <chrono>
 #include <cstdint>
@@ -62,6 +63,7 @@ class RequestWindow {
  private:
   [[nodiscard]] std::size_t inWindow(SteadyTime now) const;
   [[nodiscard]] bool headerCapActive(SteadyTime now) const { return now < header_until_; }
+  [[nodiscard]] bool full() const;  // `limit` sends are logged
 
   std::int64_t limit_;
   std::chrono::nanoseconds period_;

@@ -149,6 +149,30 @@ TEST(RequestWindowTest, HeaderSyncWithoutResetLastsOneRequestInterval) {
   EXPECT_EQ(w.availableAt(clock.now()), clock.now() + 1s);
 }
 
+// Before the ring grew on demand, this allocated 8 GB up front (one time point per unit
+// of limit), for every (key, model) so configured.
+TEST(RequestWindowTest, AHugeLimitCostsNothingUntilUsed) {
+  ManualClock clock;
+  RequestWindow w(1'000'000'000, 1min);
+  for (int i = 0; i < 1000; ++i) ASSERT_TRUE(w.tryAdmit(clock.now()));
+  EXPECT_EQ(w.remaining(clock.now()), 1'000'000'000 - 1000);
+}
+
+TEST(RequestWindowTest, TheGrowingRingWrapsOnceFull) {
+  ManualClock clock;
+  RequestWindow w(3, 1min);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(w.tryAdmit(clock.now()));
+    clock.advance(10s);
+  }
+  EXPECT_FALSE(w.tryAdmit(clock.now()));
+  EXPECT_EQ(w.availableAt(clock.now()), clock.now() + 30s);  // first send at t=0, now t=30s
+  clock.advance(30s);
+  ASSERT_TRUE(w.tryAdmit(clock.now()));
+  EXPECT_FALSE(w.tryAdmit(clock.now()));
+  EXPECT_EQ(w.availableAt(clock.now()), clock.now() + 10s);  // the t=10s send leaves at 70s
+}
+
 TEST(RequestWindowTest, ZeroLimitIsUnlimited) {
   ManualClock clock;
   RequestWindow w(0, 1min);
