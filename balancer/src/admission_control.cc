@@ -38,8 +38,13 @@ void AdmissionControl::configure(std::string_view pool, std::string_view model, 
   Entry fresh{RequestWindow(limits.rpm, period_),
               TokenBucket(static_cast<double>(limits.tpm), period_, now), Pause{}};
   auto it = entries_.find(key);
-  if (it != entries_.end()) fresh.pause = it->second.pause;
-  entries_.insert_or_assign(key, std::move(fresh));
+  if (it == entries_.end()) {
+    entries_.emplace(key, std::move(fresh));
+    return;
+  }
+  // Assign in place: callers may hold the entry's address (entry()).
+  fresh.pause = it->second.pause;
+  it->second = std::move(fresh);
 }
 
 AdmissionControl::Entry& AdmissionControl::entry(std::string_view pool, std::string_view model,
@@ -57,7 +62,10 @@ AdmissionControl::Entry& AdmissionControl::entry(std::string_view pool, std::str
 
 AdmissionDecision AdmissionControl::check(std::string_view pool, std::string_view model,
                                           double tokens, SteadyTime now) {
-  Entry& e = entry(pool, model, now);
+  return check(entry(pool, model, now), tokens, now);
+}
+
+AdmissionDecision AdmissionControl::check(Entry& e, double tokens, SteadyTime now) const {
   AdmissionDecision d;
   if (e.pause.active(now)) {
     d.verdict = AdmissionVerdict::kPaused;

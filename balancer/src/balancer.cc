@@ -118,8 +118,23 @@ Balancer::Target& Balancer::target(std::size_t endpoint, std::string_view model)
              .emplace(std::string(model),
                       Target{CircuitBreaker(config_.breaker), PeakEwma(), TargetStats(), 0})
              .first;
+    const SteadyTime now = dispatcher_.clock().now();
+    for (const KeyState& key : endpoints_[endpoint].keys) {
+      it->second.admission.push_back(&admission_.entry(key.pool, model, now));
+    }
   }
   return it->second;
+}
+
+Balancer::ModelRow& Balancer::modelRow(std::string_view model) {
+  auto it = model_rows_.find(model);
+  if (it != model_rows_.end()) return it->second;
+  ModelRow row;
+  for (std::size_t e = 0; e < endpoints_.size(); ++e) {
+    if (serves(endpoints_[e].config, model)) row.endpoints.push_back(e);
+  }
+  row.targets.assign(row.endpoints.size(), nullptr);
+  return model_rows_.emplace(std::string(model), std::move(row)).first->second;
 }
 
 Strategy& Balancer::strategyFor(const Call& call, std::string_view model) {
@@ -260,114 +275,164 @@ void Balancer::step(CallId id) {
 
 // Walks the chain; on the first model with an admissible candidate, picks, reserves and
 // sends. Otherwise lowers `earliest` to the first time any skipped candidate could go.
+//
+// Per model: every endpoint serving it becomes a candidate with just what strategies
+// read (weight x ramp, in flight, latency, price); the strategy picks; only the pick is
+// then checked (constraints, health, breaker, backoff, retry budget, a key with
+// capacity). A refused pick is traced, dropped, and the strategy picks again. So a pick
+// among 64 endpoints costs one check when the first choice can go, not 64.
 bool Balancer::tryStart(Call& c, SteadyTime& earliest, bool honor_latency) {
   const SteadyTime now = dispatcher_.clock().now();
   if (honor_latency) c.slow_skipped = false;
   std::vector<Candidate> candidates;
-  std::vector<std::size_t> chosen_key;
-  std::vector<double> ramp_share;  // the breaker's load factor of each candidate
+  std::vector<std::size_t> position;  // of each candidate in its ModelRow
+  std::vector<double> ramp_share;     // the breaker's load factor of each candidate
+  candidates.reserve(endpoints_.size());
+  position.reserve(endpoints_.size());
+  ramp_share.reserve(endpoints_.size());
   for (const std::string& model : c.chain) {
     candidates.clear();
-    chosen_key.clear();
+    position.clear();
     ramp_share.clear();
-    for (std::size_t e = 0; e < endpoints_.size(); ++e) {
-      EndpointState& ep = endpoints_[e];
-      if (!serves(ep.config, model)) continue;
-      auto skip = [&](std::string reason, std::string alias, SteadyTime retry_at) {
-        c.trace.push_back({TraceEntry::Kind::kSkipped,
-                           sinceSubmit(c),
-                           ep.config.name,
-                           model,
-                           std::move(alias),
-                           std::move(reason),
-                           FailureClass::kNone,
-                           0,
-                           {}});
-        earliest = std::min(earliest, retry_at);
-      };
+    ModelRow& row = modelRow(model);
+    const double price = blendedPrice(model);
+    auto skip = [&](const EndpointState& ep, std::string reason, std::string alias,
+                    SteadyTime retry_at) {
+      c.trace.push_back({TraceEntry::Kind::kSkipped,
+                         sinceSubmit(c),
+                         ep.config.name,
+                         model,
+                         std::move(alias),
+                         std::move(reason),
+                         FailureClass::kNone,
+                         0,
+                         {}});
+      earliest = std::min(earliest, retry_at);
+    };
+    std::size_t full_share = 0;  // candidates not ramping
+    std::size_t ramping = 0;
+    for (std::size_t i = 0; i < row.endpoints.size(); ++i) {
+      const EndpointState& ep = endpoints_[row.endpoints[i]];
       // Before target(): an API the provider lacks leaves no (endpoint, model) stats.
       if (const auto why = c.request.unsupportedBy(codecFor(ep.config.provider)); !why.empty()) {
-        skip(std::string(why), "", SteadyTime::max());
+        skip(ep, std::string(why), "", SteadyTime::max());
         continue;
       }
-      if (const std::string_view why = excludedBy(c, ep, model); !why.empty()) {
-        skip(std::string(why), "", SteadyTime::max());
-        continue;
-      }
-      Target& t = target(e, model);
-      if (honor_latency && tooSlow(c, t, model)) {
-        skip("over_latency_limit", "", SteadyTime::max());
-        c.slow_skipped = true;
-        continue;
-      }
-      if (health_ && !health_->healthy(e)) {
-        skip("unhealthy", "", health_->nextRoundAt());
-        continue;
-      }
-      if (!t.breaker.canAttempt(now)) {
-        skip("breaker_open", "", t.breaker.retryAt(now));
-        continue;
-      }
-      if (auto nb = c.not_before.find({e, model}); nb != c.not_before.end() && now < nb->second) {
-        skip("backoff", "", nb->second);
-        continue;
-      }
-      if (c.attempts > 0 && !ep.budget.canRetry(now)) {
-        skip("retry_budget", "", now + std::chrono::seconds(1));
-        continue;
-      }
-      const double tokens = c.request.admissionTokens(ep.config, model, config_.default_max_tokens);
-      // Keys in turn from the endpoint's cursor, so load spreads over a replica's keys.
-      std::optional<std::size_t> usable;
-      std::optional<KeyCheck> refusal;
-      std::size_t refused_key = 0;
-      for (std::size_t n = 0; n < ep.keys.size() && !usable; ++n) {
-        const std::size_t k = (ep.key_cursor + n) % ep.keys.size();
-        if (ep.keys[k].invalid) continue;
-        KeyCheck check = checkKey(ep.keys[k], model, tokens, now);
-        if (check.ok) {
-          usable = k;
-        } else if (!refusal || check.retry_at < refusal->retry_at) {
-          refusal = std::move(check);
-          refused_key = k;
-        }
-      }
-      if (!usable) {
-        if (refusal) {
-          skip(refusal->reason, ep.keys[refused_key].alias, refusal->retry_at);
-        } else {
-          skip("key_invalid", "", SteadyTime::max());
-        }
-        continue;
-      }
+      if (row.targets[i] == nullptr) row.targets[i] = &target(row.endpoints[i], model);
+      const Target& t = *row.targets[i];
       const double ramp = t.breaker.loadFactor(now);
-      candidates.push_back({static_cast<std::uint32_t>(e), ep.config.weight * ramp, t.in_flight,
-                            t.latency.micros(), blendedPrice(model)});
-      chosen_key.push_back(*usable);
+      if (ramp >= 1.0) {
+        ++full_share;
+      } else {
+        ++ramping;
+      }
+      candidates.push_back({static_cast<std::uint32_t>(row.endpoints[i]), ep.config.weight * ramp,
+                            t.in_flight, t.latency.micros(), price});
+      position.push_back(i);
       ramp_share.push_back(ramp);
     }
     if (candidates.empty()) continue;
 
     Strategy& strategy = strategyFor(c, model);
-    if (strategy.kind() != StrategyKind::kWeighted) {
-      thinRampingCandidates(c, model, candidates, chosen_key, ramp_share);
+    // The weighted strategy reads the ramp in Candidate::weight; for the others each
+    // ramping candidate takes part in this pick with probability equal to its share,
+    // while a peer at full share is there to take the load (with none, leaving it out
+    // would only delay the call). Drawn before the pick, so that the strategy's own
+    // rotation is not skewed by refusals.
+    if (ramping > 0 && full_share > 0 && strategy.kind() != StrategyKind::kWeighted) {
+      std::size_t kept = 0;
+      for (std::size_t n = 0; n < candidates.size(); ++n) {
+        if (ramp_share[n] < 1.0 && ramp_rng_.unit() >= ramp_share[n]) {
+          skip(endpoints_[candidates[n].id], "ramping", "", now + milliseconds(1));
+          continue;
+        }
+        candidates[kept] = candidates[n];
+        position[kept] = position[n];
+        ramp_share[kept] = ramp_share[n];
+        ++kept;
+      }
+      candidates.resize(kept);
+      position.resize(kept);
+      ramp_share.resize(kept);
     }
-    const std::size_t pick = strategy.pick(candidates);
-    const std::size_t e = candidates[pick].id;
-    EndpointState& ep = endpoints_[e];
-    const std::size_t k = chosen_key[pick];
-    ep.key_cursor = k + 1;
-    const double tokens = c.request.admissionTokens(ep.config, model, config_.default_max_tokens);
-    if (usesStore(ep.keys[k], model)) {
-      reserveShared(c, e, k, model, tokens);  // answers later, in onSharedReserve()
-      return true;
+    // Why the pick cannot go now (traced and dropped), else the key to send it on.
+    auto usableKey = [&](std::size_t pick) -> std::optional<std::size_t> {
+      const std::size_t e = candidates[pick].id;
+      EndpointState& ep = endpoints_[e];
+      Target& t = *row.targets[position[pick]];
+      if (const std::string_view why = excludedBy(c, ep, model); !why.empty()) {
+        skip(ep, std::string(why), "", SteadyTime::max());
+        return std::nullopt;
+      }
+      if (honor_latency && tooSlow(c, t, model)) {
+        skip(ep, "over_latency_limit", "", SteadyTime::max());
+        c.slow_skipped = true;
+        return std::nullopt;
+      }
+      if (health_ && !health_->healthy(e)) {
+        skip(ep, "unhealthy", "", health_->nextRoundAt());
+        return std::nullopt;
+      }
+      if (!t.breaker.canAttempt(now)) {
+        skip(ep, "breaker_open", "", t.breaker.retryAt(now));
+        return std::nullopt;
+      }
+      if (auto nb = c.not_before.empty() ? c.not_before.end() : c.not_before.find({e, model});
+          nb != c.not_before.end() && now < nb->second) {
+        skip(ep, "backoff", "", nb->second);
+        return std::nullopt;
+      }
+      if (c.attempts > 0 && !ep.budget.canRetry(now)) {
+        skip(ep, "retry_budget", "", now + std::chrono::seconds(1));
+        return std::nullopt;
+      }
+      const double tokens = c.request.admissionTokens(ep.config, model, config_.default_max_tokens);
+      // Keys in turn from the endpoint's cursor, so load spreads over a replica's keys.
+      std::optional<KeyCheck> refusal;
+      std::size_t refused_key = 0;
+      for (std::size_t n = 0; n < ep.keys.size(); ++n) {
+        const std::size_t k = (ep.key_cursor + n) % ep.keys.size();
+        if (ep.keys[k].invalid) continue;
+        KeyCheck check = checkKey(ep.keys[k], *t.admission[k], model, tokens, now);
+        if (check.ok) return k;
+        if (!refusal || check.retry_at < refusal->retry_at) {
+          refusal = std::move(check);
+          refused_key = k;
+        }
+      }
+      if (refusal) {
+        skip(ep, refusal->reason, ep.keys[refused_key].alias, refusal->retry_at);
+      } else {
+        skip(ep, "key_invalid", "", SteadyTime::max());
+      }
+      return std::nullopt;
+    };
+
+    while (!candidates.empty()) {
+      const std::size_t pick = strategy.pick(candidates);
+      const std::optional<std::size_t> key = usableKey(pick);
+      if (!key) {
+        candidates.erase(candidates.begin() + static_cast<std::ptrdiff_t>(pick));
+        position.erase(position.begin() + static_cast<std::ptrdiff_t>(pick));
+        ramp_share.erase(ramp_share.begin() + static_cast<std::ptrdiff_t>(pick));
+        continue;
+      }
+      const std::size_t e = candidates[pick].id;
+      EndpointState& ep = endpoints_[e];
+      const std::size_t k = *key;
+      ep.key_cursor = k + 1;
+      const double tokens = c.request.admissionTokens(ep.config, model, config_.default_max_tokens);
+      if (usesStore(ep.keys[k], model)) {
+        reserveShared(c, e, k, model, tokens);  // answers later, in onSharedReserve()
+        return true;
+      }
+      AdmissionDecision d = admission_.tryReserve(ep.keys[k].pool, model, tokens, now);
+      if (d.reservation && launch(c, e, k, model, std::move(*d.reservation), false)) return true;
+      // Unreachable while checkKey() and canAttempt() above agree; stay safe regardless.
+      if (d.reservation) admission_.release(*d.reservation, now);
+      earliest = std::min(earliest, now + milliseconds(1));
+      return false;
     }
-    AdmissionDecision d = admission_.tryReserve(ep.keys[k].pool, model, tokens, now);
-    if (d.reservation && launch(c, e, k, model, std::move(*d.reservation), false)) return true;
-    // Unreachable while checkKey() and canAttempt() above agree; stay safe regardless.
-    if (d.reservation) admission_.release(*d.reservation, now);
-    earliest = std::min(earliest, now + milliseconds(1));
-    return false;
   }
   return false;
 }

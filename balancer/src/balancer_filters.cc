@@ -1,6 +1,5 @@
-// Balancer: the per-call filters on candidates, beyond health, breakers and buckets:
-// the caller's routing constraints (context window, price, latency; see
-// RoutingConstraints in chat_request.h) and the load ramp after a breaker closes.
+// Balancer: the per-call routing constraints on candidates, beyond health, breakers and
+// buckets: context window, price and latency (see RoutingConstraints in chat_request.h).
 // Split from balancer.cc to keep files short; see balancer.h for the contracts.
 #include <algorithm>
 
@@ -62,40 +61,6 @@ std::string Balancer::unmetConstraintsReason(const Call& c) const {
   }
   if (why.empty()) return {};
   return "no model of the chain meets the request's constraints: " + why;
-}
-
-// A target ramping back after its breaker closed gets only its share of the picks. The
-// weighted strategy reads that share in Candidate::weight; for the others, each ramping
-// candidate stays in this pick with probability equal to its share. Only while a peer at
-// full share remains: with no peer there is nobody to shift the load to, and skipping
-// the only candidate would just delay the call.
-void Balancer::thinRampingCandidates(Call& c, std::string_view model,
-                                     std::vector<Candidate>& candidates,
-                                     std::vector<std::size_t>& chosen_key,
-                                     std::vector<double>& ramp_share) {
-  if (std::find(ramp_share.begin(), ramp_share.end(), 1.0) == ramp_share.end()) return;
-  std::size_t kept = 0;
-  for (std::size_t i = 0; i < candidates.size(); ++i) {
-    if (ramp_share[i] < 1.0 && ramp_rng_.unit() >= ramp_share[i]) {
-      c.trace.push_back({TraceEntry::Kind::kSkipped,
-                         sinceSubmit(c),
-                         endpoints_[candidates[i].id].config.name,
-                         std::string(model),
-                         "",
-                         "ramping",
-                         FailureClass::kNone,
-                         0,
-                         {}});
-      continue;
-    }
-    candidates[kept] = candidates[i];
-    chosen_key[kept] = chosen_key[i];
-    ramp_share[kept] = ramp_share[i];
-    ++kept;
-  }
-  candidates.resize(kept);
-  chosen_key.resize(kept);
-  ramp_share.resize(kept);
 }
 
 }  // namespace celeriac::balancer

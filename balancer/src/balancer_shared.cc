@@ -40,17 +40,18 @@ bool Balancer::usesStore(const KeyState& key, std::string_view model) const {
          shared_limits_.contains(poolModel(key.pool, model));
 }
 
-Balancer::KeyCheck Balancer::checkKey(const KeyState& key, std::string_view model, double tokens,
-                                      SteadyTime now) {
+Balancer::KeyCheck Balancer::checkKey(const KeyState& key, AdmissionControl::Entry& pair,
+                                      std::string_view model, double tokens, SteadyTime now) {
   // Local keys, and shared ones while the store is unavailable (their buckets are then
   // sized to this replica's share).
   if (!usesStore(key, model) || shared_fallback_) {
-    const AdmissionDecision d = admission_.check(key.pool, model, tokens, now);
-    return {d.verdict == AdmissionVerdict::kAdmitted, std::string(toString(d.verdict)), d.retry_at};
+    const AdmissionDecision d = admission_.check(pair, tokens, now);
+    if (d.verdict == AdmissionVerdict::kAdmitted) return {true, {}, now};
+    return {false, std::string(toString(d.verdict)), d.retry_at};
   }
   // Shared: a 429 pauses every replica's view of this process too; a refusal from the
   // store holds until its retry_after, so a busy key is not asked again and again.
-  if (const SteadyTime paused = admission_.pausedUntil(key.pool, model, now); paused > now) {
+  if (const SteadyTime paused = AdmissionControl::pausedUntil(pair); paused > now) {
     return {false, std::string(toString(AdmissionVerdict::kPaused)), paused};
   }
   if (auto it = shared_refused_until_.find(poolModel(key.pool, model));

@@ -109,14 +109,20 @@ class AdmissionControl {
   [[nodiscard]] AdmissionSnapshot snapshot(std::string_view pool, std::string_view model,
                                            SteadyTime now);
 
- private:
+  // One (pool, model)'s state. Opaque to callers: they only hold it to skip the lookup.
   struct Entry {
     RequestWindow requests;
     TokenBucket tokens;
     Pause pause;
   };
+  // The pair's state, created unlimited if new, at an address that stays valid for the
+  // AdmissionControl's life (reconfiguring keeps it too), so a hot path can look it up
+  // once and then check() it without hashing strings (Balancer: per endpoint per pick).
   Entry& entry(std::string_view pool, std::string_view model, SteadyTime now);
+  [[nodiscard]] AdmissionDecision check(Entry& pair, double tokens, SteadyTime now) const;
+  [[nodiscard]] static SteadyTime pausedUntil(const Entry& pair) { return pair.pause.until(); }
 
+ private:
   std::chrono::nanoseconds period_;
   std::unordered_map<std::string, Entry> entries_;
 };

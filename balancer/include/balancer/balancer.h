@@ -126,6 +126,9 @@ class Balancer {
     PeakEwma latency;
     TargetStats stats;
     std::uint32_t in_flight = 0;
+    // The admission state of (key's pool, model) for each of the endpoint's keys, by key
+    // index: looked up once here, so a pick does not hash strings per endpoint and key.
+    std::vector<AdmissionControl::Entry*> admission = {};
   };
   struct EndpointState {
     EndpointConfig config;
@@ -133,6 +136,12 @@ class Balancer {
     RetryBudget budget;
     std::size_t key_cursor = 0;
     std::map<std::string, Target, std::less<>> targets;
+  };
+  // What a pick needs to know of one model, looked up once instead of per endpoint (the
+  // config is fixed, so who serves the model never changes).
+  struct ModelRow {
+    std::vector<std::size_t> endpoints;  // the endpoints serving the model, in order
+    std::vector<Target*> targets;        // by position in `endpoints`; null until used
   };
   struct Call;
   struct WaitKey {
@@ -157,6 +166,7 @@ class Balancer {
   };
 
   Target& target(std::size_t endpoint, std::string_view model);
+  ModelRow& modelRow(std::string_view model);
   Strategy& strategyFor(const Call& call, std::string_view model);
   CallId start(ApiRequest request, Callback done);
   // Why no endpoint can ever take the call's chain for its API; empty if one can.
@@ -180,7 +190,9 @@ class Balancer {
   void onResponse(CallId id, HttpResponse response);
   // Shared buckets (balancer_shared.cc).
   [[nodiscard]] bool usesStore(const KeyState& key, std::string_view model) const;
-  KeyCheck checkKey(const KeyState& key, std::string_view model, double tokens, SteadyTime now);
+  // `pair` is the key's admission state for `model` (Target::admission).
+  KeyCheck checkKey(const KeyState& key, AdmissionControl::Entry& pair, std::string_view model,
+                    double tokens, SteadyTime now);
   void reserveShared(Call& call, std::size_t endpoint, std::size_t key, const std::string& model,
                      double tokens);
   void onSharedReserve(std::uint64_t reserve_id, SharedReserveResult result);
@@ -208,8 +220,6 @@ class Balancer {
   [[nodiscard]] nlohmann::json sharedStats() const;
   void finish(CallId id, std::variant<CallSuccess, CallFailure> outcome);
   void failLater(CallId id, CallFailure failure);
-  void thinRampingCandidates(Call& call, std::string_view model, std::vector<Candidate>& candidates,
-                             std::vector<std::size_t>& chosen_key, std::vector<double>& ramp_share);
   void enqueueWait(Call& call, SteadyTime wake, std::string reason);
   void armWaitTimer();
   void onWaitTimer();
@@ -225,6 +235,7 @@ class Balancer {
   Backoff backoff_;
   Rng ramp_rng_;  // draws which ramping candidates take part in a pick
   std::map<std::string, std::unique_ptr<Strategy>, std::less<>> strategies_;
+  std::map<std::string, ModelRow, std::less<>> model_rows_;
   std::unordered_map<CallId, std::unique_ptr<Call>> calls_;
   CallId next_id_ = 1;
   std::set<WaitKey> waiting_;
