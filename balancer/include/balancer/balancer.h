@@ -177,7 +177,7 @@ class Balancer {
   // only slow candidates were left out.
   bool tryStart(Call& call, SteadyTime& earliest, bool honor_latency);
   bool tryStartAny(Call& call, SteadyTime& earliest);
-  // Filters (balancer_filters.cc). excludedBy: why the call must never go to `model` at
+  // Filters (balancer_pick.cc). excludedBy: why the call must never go to `model` at
   // `endpoint` (its context window or price), empty if it may.
   [[nodiscard]] std::string_view excludedBy(const Call& call, const EndpointState& endpoint,
                                             const std::string& model) const;
