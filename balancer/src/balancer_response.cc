@@ -120,8 +120,9 @@ void Balancer::onResponse(CallId id, HttpResponse response) {
   if (fc == FailureClass::kKeyInvalid) {
     ep.keys[c.key].invalid = true;  // other keys of this endpoint stay usable at once
   } else if (fc == FailureClass::kRateLimited) {
-    admission_.pauseUntil(key.pool, c.model,
-                          now + limits.pauseAfter429().value_or(kDefault429Pause));
+    const milliseconds pause = limits.pauseAfter429().value_or(kDefault429Pause);
+    admission_.pauseUntil(key.pool, c.model, now + pause);
+    if (remote) sharePause(key.pool, c.model, pause);
   } else {
     const auto target_key = std::make_pair(c.endpoint, c.model);
     const int tries = ++c.tries[target_key];

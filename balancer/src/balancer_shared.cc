@@ -17,6 +17,7 @@ namespace {
 // one minute: full at start, then refilling), tokens in a bucket.
 constexpr std::string_view kSharedRequestSuffix = ":rpmw";
 constexpr std::string_view kSharedTokenSuffix = ":tpm";
+constexpr std::string_view kSharedPauseSuffix = ":pause";
 constexpr std::chrono::milliseconds kSharedPeriod = std::chrono::minutes(1);
 // Providers count a request when it ARRIVES; the store stamps it when it is granted,
 // which is a Redis reply, a loop turn and maybe a connection set-up earlier. If grants
@@ -88,6 +89,22 @@ std::vector<SharedBucketSpec> Balancer::sharedSpecs(std::string_view pool, std::
   return specs;
 }
 
+SharedBucketSpec Balancer::sharedPauseSpec(std::string_view pool, std::string_view model,
+                                           double pause_ms) {
+  SharedBucketSpec s;
+  s.key = sharedBucketTag(pool, model) + std::string(kSharedPauseSuffix);
+  s.kind = SharedBucketSpec::Kind::kPause;
+  s.amount = pause_ms;
+  return s;
+}
+
+void Balancer::sharePause(std::string_view pool, std::string_view model,
+                          std::chrono::milliseconds pause) {
+  if (pause.count() <= 0) return;
+  shared_store_->adjust({sharedPauseSpec(pool, model, static_cast<double>(pause.count()))},
+                        [](SharedReserveResult) {});
+}
+
 void Balancer::reserveShared(Call& c, std::size_t e, std::size_t k, const std::string& model,
                              double tokens) {
   // Sends made while the store was away go into its window first: the store runs one
@@ -98,11 +115,12 @@ void Balancer::reserveShared(Call& c, std::size_t e, std::size_t k, const std::s
   const std::uint64_t reserve_id = next_reserve_id_++;
   reserves_.emplace(reserve_id, PendingReserve{c.id, e, k, model, tokens});
   c.reserving = reserve_id;
-  shared_store_->reserve(
-      sharedSpecs(pool, model, 1, tokens),
-      [weak = std::weak_ptr<Balancer*>(alive_), reserve_id](SharedReserveResult result) {
-        if (auto self = weak.lock()) (*self)->onSharedReserve(reserve_id, result);
-      });
+  std::vector<SharedBucketSpec> specs = sharedSpecs(pool, model, 1, tokens);
+  specs.push_back(sharedPauseSpec(pool, model, 0));  // a 429 seen by any replica holds
+  shared_store_->reserve(std::move(specs), [weak = std::weak_ptr<Balancer*>(alive_),
+                                            reserve_id](SharedReserveResult result) {
+    if (auto self = weak.lock()) (*self)->onSharedReserve(reserve_id, result);
+  });
 }
 
 void Balancer::onSharedReserve(std::uint64_t reserve_id, SharedReserveResult result) {

@@ -26,6 +26,11 @@ namespace celeriac::balancer {
 // Token bucket (`kind == "bucket"`): a hash {level, ts_us}, starting full, refilled
 // continuously at capacity per period; levels may go negative (debt) through "adjust".
 // It expires after two periods of inactivity, when it would be full anyway.
+//
+// Pause (`kind == "pause"`): a string holding "no grant before" as server ms. "adjust"
+// with amount N ms extends it to now + N (a later deadline always wins, so a short
+// Retry-After never shortens a long one); "reserve" waits until it has passed. One
+// replica's 429 thus holds every replica's sends on that key, on the server's clock.
 const std::string_view kSharedBucketScript = R"lua(
 local mode = ARGV[1]
 local t = redis.call('TIME')
@@ -41,7 +46,12 @@ for i = 1, n do
   amounts[i] = tonumber(ARGV[a + 3])
   periods[i] = tonumber(ARGV[a + 4])
   grants[i] = ARGV[a + 5]
-  if kinds[i] == 'window' then
+  if kinds[i] == 'pause' then
+    if mode == 'reserve' then
+      local until_ms = tonumber(redis.call('GET', KEYS[i]) or '0')
+      if until_ms > now_ms and until_ms - now_ms > wait_ms then wait_ms = until_ms - now_ms end
+    end
+  elseif kinds[i] == 'window' then
     amounts[i] = math.floor(amounts[i] + 0.5)
     -- Half-open windows: an entry exactly one period old no longer counts.
     redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now_ms - periods[i])
@@ -75,7 +85,7 @@ local function saveBucket(i, level)
 end
 if mode == 'reserve' and wait_ms > 0 then
   for i = 1, n do
-    if kinds[i] ~= 'window' then saveBucket(i, levels[i]) end
+    if kinds[i] == 'bucket' then saveBucket(i, levels[i]) end
   end
   return {0, wait_ms}
 end
@@ -97,7 +107,14 @@ for i = 1, n do
 end
 for i = 1, n do
   local amount = amounts[i]
-  if kinds[i] == 'window' then
+  if kinds[i] == 'pause' then
+    if amount > 0 then
+      local until_ms = now_ms + math.ceil(amount)
+      if until_ms > tonumber(redis.call('GET', KEYS[i]) or '0') then
+        redis.call('SET', KEYS[i], string.format('%.0f', until_ms), 'PX', math.ceil(amount))
+      end
+    end
+  elseif kinds[i] == 'window' then
     if amount > 0 then
       for j = 1, amount do redis.call('ZADD', KEYS[i], now_ms, grant .. '/' .. j) end
     elseif amount < 0 and grants[i] ~= '' then
@@ -135,7 +152,17 @@ std::vector<std::string> sharedScriptArgv(std::string_view mode,
   argv.reserve(1 + 5 * buckets.size());
   argv.emplace_back(mode);
   for (const SharedBucketSpec& b : buckets) {
-    argv.emplace_back(b.kind == SharedBucketSpec::Kind::kSlidingWindow ? "window" : "bucket");
+    switch (b.kind) {
+      case SharedBucketSpec::Kind::kSlidingWindow:
+        argv.emplace_back("window");
+        break;
+      case SharedBucketSpec::Kind::kPause:
+        argv.emplace_back("pause");
+        break;
+      case SharedBucketSpec::Kind::kTokenBucket:
+        argv.emplace_back("bucket");
+        break;
+    }
     argv.push_back(formatNumber(b.capacity));
     argv.push_back(formatNumber(b.amount));
     argv.push_back(std::to_string(b.period.count()));

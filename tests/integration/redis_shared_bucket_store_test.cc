@@ -209,6 +209,32 @@ TEST_F(RedisSharedBucketStoreTest, WindowAdmitsCapacityThenWaitsForTheOldestToLe
   EXPECT_LE(ttl_ms, 60'000);
 }
 
+// One replica's 429 (an adjust of the pause) holds every replica's reserves on that key
+// until it ends, on the server's clock; a shorter, later pause never shortens it.
+TEST_F(RedisSharedBucketStoreTest, APauseHoldsEveryStoresReservesUntilItEnds) {
+  auto& a = makeStore(redis_.port());
+  auto& b = makeStore(redis_.port());
+  ASSERT_TRUE(waitAvailable(a));
+  ASSERT_TRUE(waitAvailable(b));
+  auto pause = [](double ms) {
+    SharedBucketSpec spec = bucket(balancer::sharedBucketTag("p", "gpt-4o") + ":pause", 0, ms);
+    spec.kind = SharedBucketSpec::Kind::kPause;
+    return spec;
+  };
+  EXPECT_EQ(reserve(b, {window("p", 10, 1), pause(0)}).status, Status::kReserved);
+  EXPECT_EQ(adjust(a, {pause(800)}).status, Status::kReserved);
+  EXPECT_EQ(adjust(a, {pause(100)}).status, Status::kReserved);  // cannot shorten it
+  const SharedReserveResult held = reserve(b, {window("p", 10, 1), pause(0)});
+  EXPECT_EQ(held.status, Status::kRefused);
+  EXPECT_GT(held.retry_after, milliseconds(500));
+  EXPECT_LE(held.retry_after, milliseconds(800));
+  auto c = inspect();
+  ASSERT_TRUE(c && c->err == 0);
+  EXPECT_EQ(integerCommand(c.get(), "ZCARD", windowKey("p")), 1) << "the refusal took nothing";
+  loop_.runFor(held.retry_after + milliseconds(50));
+  EXPECT_EQ(reserve(b, {window("p", 10, 1), pause(0)}).status, Status::kReserved);
+}
+
 TEST_F(RedisSharedBucketStoreTest, WindowNeverRefillsMidPeriodUnlikeABucket) {
   auto& store = makeStore(redis_.port());
   ASSERT_TRUE(waitAvailable(store));

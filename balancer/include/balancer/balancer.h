@@ -209,6 +209,10 @@ class Balancer {
                             std::optional<double> actual_tokens);
   // Gives a store grant back (it was never sent, or its send is being released).
   void refundSharedGrant(const Reservation& reservation);
+  // A 429 on a shared key: every replica's next reserve for (pool, model) waits `pause`.
+  void sharePause(std::string_view pool, std::string_view model, std::chrono::milliseconds pause);
+  [[nodiscard]] static SharedBucketSpec sharedPauseSpec(std::string_view pool,
+                                                        std::string_view model, double pause_ms);
   // Sends made on the local share while the store was unavailable are written into the
   // store's window once it answers again (fallbackSent() .. onFallbackPushed()).
   void fallbackSent(const Reservation& reservation, SteadyTime now);

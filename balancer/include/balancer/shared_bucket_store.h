@@ -41,7 +41,9 @@ extern const std::string_view kSharedBucketScript;
 [[nodiscard]] std::string sharedBucketTag(std::string_view alias, std::string_view model);
 
 struct SharedBucketSpec {
-  enum class Kind { kTokenBucket, kSlidingWindow };
+  // kPause: "no grant before", set by an adjust of `amount` ms (a 429's Retry-After),
+  // honoured by every reserve that lists it; capacity and period are unused.
+  enum class Kind { kTokenBucket, kSlidingWindow, kPause };
 
   std::string key;      // e.g. sharedBucketTag(alias, model) + ":rpmw"
   double capacity = 0;  // per `period` (a window: the most grants in any `period`)

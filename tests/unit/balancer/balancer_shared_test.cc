@@ -82,7 +82,11 @@ TEST_F(BalancerSharedTest, ReservesEveryBucketInTheStoreWithFullLimitsBeforeSend
   ASSERT_EQ(store_.reserves(), 1u);
   EXPECT_EQ(http_.count(), 0u) << "nothing goes out before the store agrees";
   const auto& specs = store_.reserved(0);
-  ASSERT_EQ(specs.size(), 2u);
+  ASSERT_EQ(specs.size(), 3u);
+  // A pause another replica's 429 may have set holds this reserve too.
+  EXPECT_EQ(specs[2].key, sharedBucketTag("e", "m") + ":pause");
+  EXPECT_EQ(specs[2].kind, SharedBucketSpec::Kind::kPause);
+  EXPECT_DOUBLE_EQ(specs[2].amount, 0);
   // Requests: an exact sliding window (never a bucket, which allows ~2x in a minute),
   // a little longer than a minute so arrival jitter cannot fit two windows' worth into
   // one of the provider's.
@@ -122,9 +126,10 @@ TEST_F(BalancerSharedTest, EmbeddingsReserveTheirInputTokensInTheStoreAndSettleW
   loop_.runReady();
   ASSERT_EQ(store_.reserves(), 1u);
   const auto& specs = store_.reserved(0);
-  ASSERT_EQ(specs.size(), 2u);
+  ASSERT_EQ(specs.size(), 3u);
   EXPECT_DOUBLE_EQ(specs[0].amount, 1);
   EXPECT_DOUBLE_EQ(specs[1].amount, 40) << "the input estimate only: no max_tokens";
+  EXPECT_EQ(specs[2].kind, SharedBucketSpec::Kind::kPause);
   store_.answer(0, Status::kReserved);
   loop_.runReady();
   ASSERT_EQ(http_.count(), 1u);
@@ -347,10 +352,31 @@ TEST_F(BalancerSharedTest, UnknownUsageNeverRefundsAndA429RefundsOnlyTokens) {
   loop_.runReady();
   http_.reply(1, 429, "", {{"retry-after", "1"}});
   loop_.runReady();
-  ASSERT_EQ(store_.adjusts().size(), 1u);
+  ASSERT_EQ(store_.adjusts().size(), 2u);
   ASSERT_EQ(store_.adjusts()[0].size(), 1u) << "the request counted; its tokens did not";
   EXPECT_EQ(store_.adjusts()[0][0].key, sharedBucketTag("e", "m") + ":tpm");
   EXPECT_DOUBLE_EQ(store_.adjusts()[0][0].amount, -store_.reserved(1)[1].amount);
+  // The 429 pauses the key for every replica, through the store.
+  ASSERT_EQ(store_.adjusts()[1].size(), 1u);
+  EXPECT_EQ(store_.adjusts()[1][0].key, sharedBucketTag("e", "m") + ":pause");
+  EXPECT_EQ(store_.adjusts()[1][0].kind, SharedBucketSpec::Kind::kPause);
+  EXPECT_DOUBLE_EQ(store_.adjusts()[1][0].amount, 1000) << "Retry-After: 1 s";
+}
+
+// Another replica's 429 set the shared pause: the store refuses this one's reserve
+// with the pause's remaining time, and the call waits for it (no send, no polling).
+TEST_F(BalancerSharedTest, APauseSetByAnotherReplicaHoldsThisOneToo) {
+  make(kShared);
+  submit();
+  loop_.runReady();
+  store_.answer(0, Status::kRefused, 20s);
+  loop_.runReady();
+  EXPECT_EQ(http_.count(), 0u);
+  EXPECT_EQ(loop_.pendingTimers(), 1u);
+  loop_.advance(19'999ms);
+  EXPECT_EQ(store_.reserves(), 1u) << "not asked again before the pause ends";
+  loop_.advance(1ms);
+  EXPECT_EQ(store_.reserves(), 2u);
 }
 
 TEST_F(BalancerSharedTest, AGrantHandedBackAfterA401NamesItsWindowEntry) {
