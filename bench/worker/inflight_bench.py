@@ -1,0 +1,111 @@
+"""In-flight benchmark: N gpt5_analyzer.analyze tasks held open at once by one worker.
+
+    /usr/bin/python3 bench/worker/inflight_bench.py --tasks 5000 --latency-ms 30000
+
+Starts a throwaway RabbitMQ, Redis and the project's llm-stub (answering every chat
+completion after --latency-ms), one celeriac worker with -c N and the LLM tasks, then
+sends N analysis tasks from Python Celery. It waits until the stub reports N requests
+in flight at once, reads the worker's resident memory then (VmRSS, and the peak VmHWM),
+and waits for every result. This is a program that prints figures, never a test.
+"""
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "support"))
+
+from celery import Celery  # noqa: E402
+
+import testenv  # noqa: E402
+
+IMAGE = "https://example.com/uploads/photo-123.jpg"
+
+
+def status_kb(pid, field):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def open_fds(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--tasks", type=int, default=5000)
+    ap.add_argument("--latency-ms", type=int, default=30000)
+    args = ap.parse_args()
+    os.environ.setdefault("STUB_API_KEY", "sk-stub-bench-not-a-real-key")
+
+    workdir = tempfile.mkdtemp(prefix="celeriac-inflight-")
+    rabbit = testenv.RabbitServer().start()
+    redis = testenv.RedisServer().start()
+    stub = testenv.LlmStub(["--latency-ms", str(args.latency_ms)]).start()
+    worker = None
+    try:
+        config = testenv.write_stub_llm_config(workdir, stub, max_queue_wait_s=10)
+        # Every call must stay open for the whole latency: a deadline above it.
+        with open(config) as f:
+            text = f.read().replace("timeout: 30", "timeout: %d" % (args.latency_ms // 1000 + 60))
+        with open(config, "w") as f:
+            f.write(text)
+        worker = testenv.Worker(rabbit.url, redis.url, ["gpt5-analyzer"],
+                                concurrency=args.tasks,
+                                extra=["--llm-config", config, "--prefetch-multiplier", "1"])
+        worker.args[worker.args.index("-l") + 1] = "warning"
+        worker.start()
+        if not worker.wait_log("broker connected", timeout=30) and worker.proc.poll() is not None:
+            print(worker.log_text())
+            return 1
+        idle_rss = status_kb(worker.proc.pid, "VmRSS")
+
+        app = Celery(broker=rabbit.url, backend=redis.url)
+        app.conf.task_routes = {"gpt5_analyzer.*": {"queue": "gpt5-analyzer"}}
+        t = time.time()
+        results = [app.send_task("gpt5_analyzer.analyze",
+                                 kwargs={"image": IMAGE, "user_id": "u-%d" % i, "locale": "ko"})
+                   for i in range(args.tasks)]
+        print("sent %d tasks in %.1f s" % (args.tasks, time.time() - t), flush=True)
+
+        deadline = time.time() + args.latency_ms / 1000.0 + 60
+        in_flight = 0
+        while time.time() < deadline:
+            in_flight = stub.stats()["totals"]["in_flight"]
+            if in_flight >= args.tasks:
+                break
+            time.sleep(0.2)
+        rss = status_kb(worker.proc.pid, "VmRSS")
+        fds = open_fds(worker.proc.pid)
+        print("stub reports %d requests in flight at once (%.1f s after the first send)"
+              % (in_flight, time.time() - t))
+        print("worker RSS with them in flight: %.1f MB (idle before: %.1f MB); %d open fds"
+              % (rss / 1024.0, idle_rss / 1024.0, fds))
+
+        t_wait = time.time()
+        ok = sum(1 for r in results if r.get(timeout=args.latency_ms / 1000.0 + 120)["meta"])
+        print("results: %d of %d analyses stored, the last %.1f s after the wait began"
+              % (ok, args.tasks, time.time() - t_wait))
+        print("worker peak RSS (VmHWM) over the run: %.1f MB"
+              % (status_kb(worker.proc.pid, "VmHWM") / 1024.0))
+        print("stub in_flight_peak: %d" % stub.stats()["totals"]["in_flight_peak"])
+        del results
+        return 0 if in_flight >= args.tasks and ok == args.tasks else 1
+    finally:
+        if worker:
+            worker.cleanup()
+        stub.stop()
+        redis.cleanup()
+        rabbit.cleanup()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
