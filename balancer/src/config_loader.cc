@@ -234,6 +234,16 @@ std::string_view toString(Provider provider) {
   return provider == Provider::kAnthropic ? "anthropic" : "openai";
 }
 
+bool usesSharedBuckets(const BalancerConfig& config) {
+  for (const EndpointConfig& endpoint : config.endpoints) {
+    if (endpoint.keys.empty() && endpoint.shared) return true;
+    for (const ApiKeyConfig& key : endpoint.keys) {
+      if (key.shared.value_or(endpoint.shared)) return true;
+    }
+  }
+  return false;
+}
+
 BalancerConfig ConfigLoader::fromYaml(std::string_view yaml_text) {
   YAML::Node root;
   try {

@@ -58,16 +58,16 @@ std::unique_ptr<LlmServices> LlmServices::create(const WorkerConfig& config,
   std::unique_ptr<LlmServices> services(new LlmServices());
   services->parts_ = std::make_unique<Parts>();
   Parts& p = *services->parts_;
-  bool any_shared = false;
-  for (const auto& endpoint : balancer_config.endpoints) any_shared = any_shared || endpoint.shared;
-  if (any_shared) {
+  if (balancer::usesSharedBuckets(balancer_config)) {
     p.shared_store = std::make_unique<redis::RedisSharedBucketStore>(
         dispatcher, config.backend, redis::RedisSharedBucketStoreOptions{},
         redis::RedisSharedBucketStore::Callbacks{
             [log] { log->info("shared rate-limit buckets available in Redis"); },
             [log](const std::string& reason) {
-              log->warn("shared rate-limit buckets unavailable ({}): local buckets at this "
-                        "replica's share", reason);
+              log->warn(
+                  "shared rate-limit buckets unavailable ({}): local buckets at this "
+                  "replica's share",
+                  reason);
             }});
     p.shared_store->start();
   }
@@ -77,9 +77,8 @@ std::unique_ptr<LlmServices> LlmServices::create(const WorkerConfig& config,
       balancer::ConfigLoader::secretResolver(env, &readFile), 0x5eed, p.shared_store.get());
 
   const tasks::LlmTasksConfig tasks_config =
-      config.tasks_config.empty()
-          ? tasks::LlmTasksConfig::defaults(config.data_dir)
-          : tasks::loadLlmTasksConfig(config.tasks_config, config.data_dir);
+      config.tasks_config.empty() ? tasks::LlmTasksConfig::defaults(config.data_dir)
+                                  : tasks::loadLlmTasksConfig(config.tasks_config, config.data_dir);
   tasks::registerLlmTasks(registry, *p.balancer, tasks_config);
   services->queues_ = {tasks_config.analyze.queue, tasks_config.generate.queue};
   services->task_queues_ = {{tasks_config.analyze.name, tasks_config.analyze.queue},
@@ -87,7 +86,7 @@ std::unique_ptr<LlmServices> LlmServices::create(const WorkerConfig& config,
   log->info("LLM tasks registered: {} on {}, {} on {} (key set {}, shared buckets {})",
             tasks_config.analyze.name, tasks_config.analyze.queue, tasks_config.generate.name,
             tasks_config.generate.queue, key_set.empty() ? "default" : key_set,
-            any_shared ? "on" : "off");
+            p.shared_store ? "on" : "off");
   return services;
 }
 

@@ -124,4 +124,8 @@ struct BalancerConfig {
   std::map<std::string, ModelCapability> capabilities;  // per model
 };
 
+// Does any key (after its endpoint's default) go through the SharedBucketStore? A
+// caller creates the store (a Redis connection) only then.
+[[nodiscard]] bool usesSharedBuckets(const BalancerConfig& config);
+
 }  // namespace celeriac::balancer

@@ -160,5 +160,26 @@ key_sets:
   EXPECT_EQ(cfg.endpoints[0].keys.at(0).secret.env, "K2");
 }
 
+// A shared key on an endpoint that is not shared as a whole still needs the store (the
+// worker once created it only for endpoint-level `shared: true`).
+TEST(ConfigLoaderTest, ASharedKeyAloneNeedsTheSharedStore) {
+  EXPECT_FALSE(usesSharedBuckets(ConfigLoader::fromYaml(R"(
+endpoints:
+  - {name: e, url: "http://e", keys: [{alias: a, env: A}]}
+)")));
+  EXPECT_TRUE(usesSharedBuckets(ConfigLoader::fromYaml(R"(
+endpoints:
+  - {name: e, url: "http://e", keys: [{alias: a, env: A}, {alias: b, env: B, shared: true}]}
+)")));
+  EXPECT_FALSE(usesSharedBuckets(ConfigLoader::fromYaml(R"(
+endpoints:
+  - {name: e, url: "http://e", shared: true, keys: [{alias: a, env: A, shared: false}]}
+)")));
+  EXPECT_TRUE(usesSharedBuckets(ConfigLoader::fromYaml(R"(
+endpoints:
+  - {name: e, url: "http://e", shared: true}
+)")));
+}
+
 }  // namespace
 }  // namespace celeriac::balancer
