@@ -41,7 +41,7 @@ TEST(ConfigLoaderTest, LoadsTheShippedExample) {
   EXPECT_EQ(cfg.strategy, StrategyKind::kWeighted);
   EXPECT_EQ(cfg.timeout, 60s);
   EXPECT_EQ(cfg.max_attempts, 4);
-  ASSERT_EQ(cfg.endpoints.size(), 4u);
+  ASSERT_EQ(cfg.endpoints.size(), 5u);
   EXPECT_EQ(cfg.endpoints[0].limits.at("gpt-4.1").rpm, 500);
   EXPECT_EQ(cfg.endpoints[0].limits.at("gpt-4.1").tpm, 150000);
   EXPECT_EQ(cfg.endpoints[1].provider, Provider::kAnthropic);
@@ -66,6 +66,14 @@ TEST(ConfigLoaderTest, LoadsTheShippedExample) {
   EXPECT_TRUE(analysis_found);
   EXPECT_EQ(ConfigLoader::applyKeySet(cfg, {{"INSTANCE_ID", "3"}}), "replica-1");
   EXPECT_EQ(cfg.endpoints[0].keys.at(0).alias, "openai-1");
+  // Per-replica keys are this replica's own; the organisation key is shared by all.
+  EXPECT_FALSE(cfg.endpoints[0].shared);
+  EXPECT_FALSE(cfg.endpoints[0].keys.at(0).shared.value_or(false));
+  EXPECT_TRUE(cfg.endpoints[4].shared);
+  EXPECT_EQ(cfg.endpoints[4].replicas, 2);
+  EXPECT_TRUE(usesSharedBuckets(cfg));
+  EXPECT_EQ(cfg.capabilities.at("gpt-5").context_window, 400000);
+  EXPECT_EQ(cfg.alerts.slow_call, 5s);
 }
 
 TEST(ConfigLoaderTest, ErrorNamesThePathOfABadWeight) {
