@@ -48,7 +48,8 @@ struct Balancer::Call {
   bool remote_reservation = false;         // taken from the SharedBucketStore
   std::optional<std::uint64_t> reserving;  // a shared reserve awaiting its answer
   bool trial = false;                      // holds the breaker's half-open trial slot
-  bool slow_skipped = false;               // the last walk left out candidates over max_latency
+  bool quiet = false;         // a walk offered capacity early records no skips (see offer...)
+  bool slow_skipped = false;  // the last walk left out candidates over max_latency
   SteadyTime started{};
 };
 

@@ -36,6 +36,8 @@ bool Balancer::tryStart(Call& c, SteadyTime& earliest, bool honor_latency) {
     const double price = blendedPrice(model);
     auto skip = [&](const EndpointState& ep, std::string reason, std::string alias,
                     SteadyTime retry_at) {
+      earliest = std::min(earliest, retry_at);
+      if (c.quiet) return;
       c.trace.push_back({TraceEntry::Kind::kSkipped,
                          sinceSubmit(c),
                          ep.config.name,
@@ -45,7 +47,6 @@ bool Balancer::tryStart(Call& c, SteadyTime& earliest, bool honor_latency) {
                          FailureClass::kNone,
                          0,
                          {}});
-      earliest = std::min(earliest, retry_at);
     };
     std::size_t full_share = 0;  // candidates not ramping
     std::size_t ramping = 0;

@@ -1,6 +1,7 @@
 // Balancer: ending calls (finish, cancel) and the wait queue for capacity. Split from
 // balancer.cc to keep files short; see balancer.h for the contracts.
 #include <algorithm>
+#include <tuple>
 
 #include "balancer/balancer.h"
 #include "balancer_call.h"
@@ -26,8 +27,7 @@ void Balancer::cancel(CallId id) {
     return;
   }
   if (c.waiting) {
-    waiting_.erase(c.wait_key);
-    c.waiting = false;
+    removeWaiter(c);
     armWaitTimer();
   }
   dispatcher_.post([weak = std::weak_ptr<Balancer*>(alive_), id] {
@@ -48,7 +48,7 @@ void Balancer::finish(CallId id, std::variant<CallSuccess, CallFailure> outcome)
   calls_.erase(it);
   if (call->reserving) reserves_[*call->reserving].call = 0;
   if (call->waiting) {
-    waiting_.erase(call->wait_key);
+    removeWaiter(*call);
     armWaitTimer();
   }
   CallResult result{std::move(outcome), std::move(call->trace)};
@@ -59,9 +59,38 @@ void Balancer::enqueueWait(Call& c, SteadyTime wake, std::string reason) {
   c.trace.push_back({TraceEntry::Kind::kWait, sinceSubmit(c), "", "", "", std::move(reason),
                      FailureClass::kNone, 0,
                      std::chrono::duration_cast<microseconds>(wake - dispatcher_.clock().now())});
-  c.waiting = true;
   c.wait_key = WaitKey{wake, -c.request.queuePriority(), wait_seq_++, c.id};
+  addWaiter(c);
+  armWaitTimer();
+}
+
+void Balancer::addWaiter(Call& c) {
+  c.waiting = true;
   waiting_.insert(c.wait_key);
+  waiting_by_priority_.emplace(c.wait_key.neg_priority, c.wait_key.seq, c.id);
+}
+
+void Balancer::removeWaiter(Call& c) {
+  c.waiting = false;
+  waiting_.erase(c.wait_key);
+  waiting_by_priority_.erase({c.wait_key.neg_priority, c.wait_key.seq, c.id});
+}
+
+void Balancer::offerCapacityToFirstWaiter() {
+  if (waiting_by_priority_.empty()) return;
+  const CallId id = std::get<2>(*waiting_by_priority_.begin());
+  auto it = calls_.find(id);
+  if (it == calls_.end()) return;
+  Call& c = *it->second;
+  const SteadyTime now = dispatcher_.clock().now();
+  // What step() would end instead of trying: leave those to its timer.
+  if (c.cancelled || now >= c.deadline || c.attempts >= config_.max_attempts) return;
+  removeWaiter(c);
+  SteadyTime earliest = SteadyTime::max();
+  c.quiet = true;
+  const bool started = tryStartAny(c, earliest);
+  c.quiet = false;
+  if (!started) addWaiter(c);  // same wake time and place: nothing was taken
   armWaitTimer();
 }
 
@@ -88,8 +117,10 @@ void Balancer::onWaitTimer() {
   const SteadyTime now = dispatcher_.clock().now();
   std::vector<WaitKey> due;
   while (!waiting_.empty() && waiting_.begin()->wake <= now) {
-    due.push_back(*waiting_.begin());
+    const WaitKey w = *waiting_.begin();
+    due.push_back(w);
     waiting_.erase(waiting_.begin());
+    waiting_by_priority_.erase({w.neg_priority, w.seq, w.id});
   }
   // Among the calls due together, higher queue priority first, then first come.
   std::sort(due.begin(), due.end(), [](const WaitKey& a, const WaitKey& b) {

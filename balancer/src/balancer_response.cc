@@ -91,6 +91,7 @@ void Balancer::onResponse(CallId id, HttpResponse response) {
                    usage,
                    cost,
                    c.attempts};
+    offerCapacityToFirstWaiter();  // a refund or a closed breaker may let one go now
     return finish(id, std::move(ok));
   }
 
@@ -107,6 +108,10 @@ void Balancer::onResponse(CallId id, HttpResponse response) {
     t.breaker.onFailure(now);
   } else if (trial) {
     t.breaker.onAbandon(now);
+  }
+  // Before this call's own next step: a waiter was there first.
+  if (fc == FailureClass::kRateLimited || fc == FailureClass::kKeyInvalid || trial) {
+    offerCapacityToFirstWaiter();  // tokens refunded, or the trial slot freed
   }
 
   if (c.cancelled || fc == FailureClass::kCancelled) {

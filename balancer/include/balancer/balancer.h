@@ -45,6 +45,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
@@ -225,6 +226,11 @@ class Balancer {
   void finish(CallId id, std::variant<CallSuccess, CallFailure> outcome);
   void failLater(CallId id, CallFailure failure);
   void enqueueWait(Call& call, SteadyTime wake, std::string reason);
+  void addWaiter(Call& call);
+  void removeWaiter(Call& call);
+  // Capacity may have come back early (a refund, a closed breaker): the first waiter by
+  // priority tries at once, quietly (no trace unless it starts); else it keeps its place.
+  void offerCapacityToFirstWaiter();
   void armWaitTimer();
   void onWaitTimer();
   [[nodiscard]] double blendedPrice(std::string_view model) const;
@@ -242,7 +248,9 @@ class Balancer {
   std::map<std::string, ModelRow, std::less<>> model_rows_;
   std::unordered_map<CallId, std::unique_ptr<Call>> calls_;
   CallId next_id_ = 1;
-  std::set<WaitKey> waiting_;
+  std::set<WaitKey> waiting_;  // by wake time: the timer's order
+  // The same waiters by queue priority, then first come: whom a freed slot goes to.
+  std::set<std::tuple<int, std::uint64_t, CallId>> waiting_by_priority_;
   std::uint64_t wait_seq_ = 0;
   TimerId wait_timer_ = 0;
   SteadyTime wait_timer_at_{};

@@ -339,26 +339,100 @@ endpoints:
   EXPECT_EQ(http_.count(), 61u) << "due exactly when the first send leaves the window";
 }
 
-// The fast path is only taken with nobody waiting for capacity; otherwise a new call
-// starts on the next turn, as every call did before the fast path.
-TEST_F(BalancerTest, WithCallsWaitingForCapacitySubmitLeavesTheNewCallToTheNextTurn) {
+// Capacity that comes back early (here, the refund of an estimate the reply did not
+// use) goes to the call that was waiting for it, at once, not to a newcomer; and the
+// fast path is only taken with nobody waiting.
+TEST_F(BalancerTest, ARefundGoesToTheWaitingCallBeforeANewcomer) {
   make(R"(
 timeout: 120
 max_queue_wait: 90
 endpoints:
   - {name: e, url: "http://e/v1", models: [m], max_tokens: 500, limits: {m: {tpm: 1000}}}
 )");
-  submitModel("m");  // reserves ~500 tokens
-  submitModel("m");  // ~500 more do not fit: waits for the refill
+  ChatRequest first, waiting, newcomer;
+  for (auto* r : {&first, &waiting, &newcomer}) r->model = "m";
+  first.messages = {ChatMessage::text("user", "first")};
+  waiting.messages = {ChatMessage::text("user", "waiting")};
+  newcomer.messages = {ChatMessage::text("user", "newcomer")};
+  submit(first);    // reserves ~500 tokens
+  submit(waiting);  // ~500 more do not fit: waits for the refill
+  loop_.runReady();
   ASSERT_EQ(http_.count(), 1u);
+  ASSERT_EQ(loop_.pendingTimers(), 1u) << "waiting on a timer, not polling";
   http_.reply(0, 200, okBody("first", "m"));  // used 150: 350 come back, room for one
   loop_.runReady();
   ASSERT_EQ(results_.size(), 1u);
-  ASSERT_EQ(loop_.pendingTimers(), 1u) << "the second still waits for its timer";
-  submitModel("m");
-  EXPECT_EQ(http_.count(), 1u) << "not inside submit while a call waits";
+  ASSERT_EQ(http_.count(), 2u) << "the waiting call takes the refund at once";
+  EXPECT_NE(http_.request(1).body.find("waiting"), std::string::npos);
+  submit(newcomer);
+  EXPECT_EQ(http_.count(), 2u) << "not inside submit while it cannot fit";
   loop_.runReady();
-  EXPECT_EQ(http_.count(), 2u);
+  EXPECT_EQ(http_.count(), 2u) << "the newcomer waits its turn";
+  int waits = 0;
+  for (const auto& t : results_.empty() ? std::vector<TraceEntry>{} : results_[0].trace) {
+    waits += t.kind == TraceEntry::Kind::kWait ? 1 : 0;
+  }
+  EXPECT_EQ(waits, 0) << "the first call never waited";
+}
+
+// Offering capacity to a waiter that still cannot go leaves no trace and costs it its
+// place in nothing: fifty answers elsewhere do not grow its trace fifty times.
+TEST_F(BalancerTest, EarlyOffersThatCannotStartAWaiterLeaveItsTraceAlone) {
+  make(R"(
+timeout: 300
+max_queue_wait: 90
+endpoints:
+  - {name: a, url: "http://a/v1", models: [m1], limits: {m1: {rpm: 1}}}
+  - {name: b, url: "http://b/v1", models: [m2]}
+)");
+  submitModel("m1");
+  submitModel("m1");  // waits a minute for a's window
+  loop_.runReady();
+  ASSERT_EQ(http_.count(), 1u);
+  http_.reply(0, 200, okBody("ok", "m1"));
+  loop_.runReady();
+  for (int i = 0; i < 50; ++i) {
+    submitModel("m2");
+    loop_.runReady();
+    http_.reply(http_.count() - 1, 200, okBody("ok", "m2"));
+    loop_.runReady();
+  }
+  loop_.advance(60s);
+  ASSERT_EQ(results_.size(), 51u);
+  http_.reply(http_.count() - 1, 200, okBody("ok", "m1"));
+  loop_.runReady();
+  ASSERT_EQ(results_.size(), 52u);
+  const CallResult& waited = results_.back();
+  ASSERT_TRUE(waited.ok());
+  EXPECT_LE(waited.trace.size(), 6u) << "one skip and one wait per real walk, no more";
+}
+
+// Calls waiting on the same refill go in queue-priority order (Celery's message
+// priority for the worker's tasks), then first come.
+TEST_F(BalancerTest, AtTheRefillTheHigherQueuePriorityGoesFirst) {
+  make(R"(
+timeout: 300
+max_queue_wait: 90
+endpoints:
+  - {name: e, url: "http://e/v1", models: [m], limits: {m: {rpm: 1}}}
+)");
+  ChatRequest first, low, high;
+  for (auto* r : {&first, &low, &high}) r->model = "m";
+  first.messages = {ChatMessage::text("user", "first")};
+  low.messages = {ChatMessage::text("user", "low")};
+  high.messages = {ChatMessage::text("user", "high")};
+  high.queue_priority = 9;
+  submit(first);
+  submit(low);   // waits for the window
+  submit(high);  // waits too, after it
+  loop_.runReady();
+  ASSERT_EQ(http_.count(), 1u);
+  loop_.advance(60s);
+  ASSERT_EQ(http_.count(), 2u);
+  EXPECT_NE(http_.request(1).body.find("high"), std::string::npos) << "priority before age";
+  loop_.advance(60s);
+  ASSERT_EQ(http_.count(), 3u);
+  EXPECT_NE(http_.request(2).body.find("low"), std::string::npos);
 }
 
 // A call the fast path cannot start is walked again by step() on the next turn: its
