@@ -45,6 +45,17 @@ class BalancerTest : public ::testing::Test {
     return balancer_->submit(std::move(r),
                              [this](CallResult res) { results_.push_back(std::move(res)); });
   }
+  // Submits a call for `model`, answers it 200, and returns the Authorization header it
+  // went out with: which key took it.
+  std::string callAndAnswer(const std::string& model) {
+    submitModel(model);
+    loop_.runReady();
+    const std::size_t last = http_.count() - 1;
+    std::string auth = http_.request(last).headers.back().value;
+    http_.reply(last, 200, okBody("ok", model));
+    loop_.runReady();
+    return auth;
+  }
   CallId submitRoute(const std::string& task, const std::string& prio) {
     ChatRequest r;
     r.task_type = task;

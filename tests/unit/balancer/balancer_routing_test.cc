@@ -36,6 +36,13 @@ class BalancerRoutingTest : public BalancerTest {
     r.estimated_prompt_tokens = prompt_tokens;
     return r;
   }
+  // Answers request `i` with a 200 from `model` and expects the call to succeed.
+  void answerOk(std::size_t i, const std::string& model) {
+    http_.reply(i, 200, okBody("ok", model));
+    loop_.runReady();
+    ASSERT_FALSE(results_.empty());
+    ASSERT_TRUE(results_.back().ok());
+  }
   std::string sentTo(std::size_t i) const {
     const std::string& url = http_.request(i).url;
     return url.substr(7, url.find('/', 7) - 7);
@@ -48,9 +55,7 @@ TEST_F(BalancerRoutingTest, AModelWhoseContextWindowIsTooSmallIsNeverTried) {
   loop_.runReady();
   ASSERT_EQ(http_.count(), 1u);
   EXPECT_EQ(sentTo(0), "mid");
-  http_.reply(0, 200, okBody("ok", "mid"));
-  loop_.runReady();
-  ASSERT_TRUE(results_.at(0).ok());
+  answerOk(0, "mid");
   EXPECT_TRUE(traceHas(results_[0], TraceEntry::Kind::kSkipped, "context_too_small"));
 
   submit(request(100));  // fits: the route's first model again
@@ -88,9 +93,7 @@ TEST_F(BalancerRoutingTest, ARouteLeadingWithADearModelSkipsItWithItsReason) {
   loop_.runReady();
   ASSERT_EQ(http_.count(), 1u);
   EXPECT_EQ(sentTo(0), "mid");
-  http_.reply(0, 200, okBody("ok", "mid"));
-  loop_.runReady();
-  ASSERT_TRUE(results_.at(0).ok());
+  answerOk(0, "mid");
   EXPECT_TRUE(traceHas(results_[0], TraceEntry::Kind::kSkipped, "over_cost_limit"));
 }
 
@@ -116,9 +119,7 @@ TEST_F(BalancerRoutingTest, ASlowModelIsPassedOverForAFastOneAndUsedWhenNothingF
   submit(r);
   loop_.runReady();
   EXPECT_EQ(sentTo(0), "mid");
-  http_.reply(0, 200, okBody("ok", "mid"));
-  loop_.runReady();
-  ASSERT_TRUE(results_.at(0).ok());
+  answerOk(0, "mid");
   EXPECT_TRUE(traceHas(results_[0], TraceEntry::Kind::kSkipped, "over_latency_limit"));
 
   // Observed latency replaces the table's guess: mid now answers in 2 s, so nothing of
