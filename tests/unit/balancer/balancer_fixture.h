@@ -25,6 +25,15 @@ inline std::string okBody(const std::string& content, const std::string& model =
          R"("},"finish_reason":"stop"}],"usage":{"prompt_tokens":100,"completion_tokens":50}})";
 }
 
+// One endpoint serving model m with two keys, ka (KEY_A) and kb (KEY_B).
+inline constexpr const char* kTwoKeys = R"(
+endpoints:
+  - name: e
+    url: "http://e/v1"
+    models: [m]
+    keys: [{alias: ka, env: KEY_A}, {alias: kb, env: KEY_B}]
+)";
+
 class BalancerTest : public ::testing::Test {
  protected:
   void make(const std::string& yaml) {
@@ -55,6 +64,19 @@ class BalancerTest : public ::testing::Test {
     http_.reply(last, 200, okBody("ok", model));
     loop_.runReady();
     return auth;
+  }
+  // With two keys taking turns: for `calls` calls, `gap` apart, the key sent as
+  // `rested_auth` takes none; `later` on, one of the next two calls takes it again.
+  void expectKeyRestsThenReturns(const std::string& rested_auth, int calls,
+                                 std::chrono::nanoseconds gap, std::chrono::nanoseconds later) {
+    for (int i = 0; i < calls; ++i) {
+      EXPECT_NE(callAndAnswer("m"), rested_auth) << "call " << i;
+      loop_.advance(gap);
+    }
+    loop_.advance(later);
+    const std::string a = callAndAnswer("m");
+    const std::string b = callAndAnswer("m");
+    EXPECT_TRUE(a == rested_auth || b == rested_auth) << "the key is back in turn";
   }
   CallId submitRoute(const std::string& task, const std::string& prio) {
     ChatRequest r;

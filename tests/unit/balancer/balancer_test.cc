@@ -166,13 +166,7 @@ endpoints:
 }
 
 TEST_F(BalancerTest, RateLimitPausesTheKeyAndMovesToAnotherKey) {
-  make(R"(
-endpoints:
-  - name: e
-    url: "http://e/v1"
-    models: [m]
-    keys: [{alias: ka, env: KEY_A}, {alias: kb, env: KEY_B}]
-)");
+  make(kTwoKeys);
   submitModel("m");
   loop_.runReady();
   const std::string first_auth = http_.request(0).headers.back().value;
@@ -183,52 +177,29 @@ endpoints:
   http_.reply(1, 200, okBody("ok", "m"));
   loop_.runReady();
   ASSERT_TRUE(results_.at(0).ok());
-  // For the next 30 s, only the other key is used.
-  for (int i = 0; i < 4; ++i) {
-    EXPECT_NE(callAndAnswer("m"), first_auth);
-    loop_.advance(1s);
-  }
   int paused = 0;
   const auto stats = balancer_->stats();
   for (const auto& b : stats["endpoints"][0]["models"][0]["buckets"]) {
     paused += b["paused_for_ms"].get<std::int64_t>() > 0 ? 1 : 0;
   }
   EXPECT_EQ(paused, 1) << "stats show the paused key";
-  // After the pause the key takes its turn again.
-  loop_.advance(30s);
-  // Two keys in turn: one of the next two calls takes the first key again.
-  const std::string a = callAndAnswer("m");
-  const std::string b = callAndAnswer("m");
-  EXPECT_TRUE(a == first_auth || b == first_auth);
+  // For the next 30 s only the other key is used; then the paused one is back.
+  expectKeyRestsThenReturns(first_auth, 4, 1s, 26s);
 }
 
 // No limits are configured for (key, model): the provider's headers alone pace it. The
 // response says no request is left until a reset 20 s away, so the next calls go to the
-// other key, and the first key is not sent anything before its reset.
+// other key (without the headers the cursor would give the first key every other call),
+// and the first key is sent nothing before its reset.
 TEST_F(BalancerTest, ExhaustedHeadersPaceAnUnlimitedKeyBeforeAny429) {
-  make(R"(
-endpoints:
-  - name: e
-    url: "http://e/v1"
-    models: [m]
-    keys: [{alias: ka, env: KEY_A}, {alias: kb, env: KEY_B}]
-)");
+  make(kTwoKeys);
   submitModel("m");
   loop_.runReady();
   const std::string first_auth = http_.request(0).headers.back().value;
   http_.reply(0, 200, okBody("ok", "m"),
               {{"x-ratelimit-remaining-requests", "0"}, {"x-ratelimit-reset-requests", "20s"}});
   loop_.runReady();
-  // Without the headers the key cursor would give the first key every other call.
-  for (int i = 0; i < 4; ++i) {
-    EXPECT_NE(callAndAnswer("m"), first_auth);
-    loop_.advance(4s);
-  }
-  loop_.advance(4s);  // 20 s after the response: the reset
-  // Two keys in turn: one of the next two calls takes the first key again.
-  const std::string a = callAndAnswer("m");
-  const std::string b = callAndAnswer("m");
-  EXPECT_TRUE(a == first_auth || b == first_auth);
+  expectKeyRestsThenReturns(first_auth, 4, 4s, 4s);
 }
 
 // The provider's "remaining" already counts this call's real usage: the refund of the
@@ -279,13 +250,7 @@ endpoints:
 }
 
 TEST_F(BalancerTest, InvalidKeyIsTakenOutAndReported) {
-  make(R"(
-endpoints:
-  - name: e
-    url: "http://e/v1"
-    models: [m]
-    keys: [{alias: ka, env: KEY_A}, {alias: kb, env: KEY_B}]
-)");
+  make(kTwoKeys);
   submitModel("m");
   loop_.runReady();
   http_.reply(0, 401, R"({"error":{"message":"Incorrect API key"}})");
