@@ -109,6 +109,15 @@ void Balancer::onResponse(CallId id, HttpResponse response) {
   } else if (trial) {
     t.breaker.onAbandon(now);
   }
+  // What the answer says of the key holds whatever becomes of this call, and must be in
+  // place before any capacity is offered: a waiter must not go out on it.
+  if (fc == FailureClass::kKeyInvalid) {
+    ep.keys[c.key].invalid = true;  // other keys of this endpoint stay usable at once
+  } else if (fc == FailureClass::kRateLimited) {
+    const milliseconds pause = limits.pauseAfter429().value_or(kDefault429Pause);
+    admission_.pauseUntil(key.pool, c.model, now + pause);
+    if (remote) sharePause(key.pool, c.model, pause);
+  }
   // Before this call's own next step: a waiter was there first.
   if (fc == FailureClass::kRateLimited || fc == FailureClass::kKeyInvalid || trial) {
     offerCapacityToFirstWaiter();  // tokens refunded, or the trial slot freed
@@ -122,13 +131,7 @@ void Balancer::onResponse(CallId id, HttpResponse response) {
     return finish(id, CallFailure{CallErrorKind::kCallerError, c.last_message, response.status, fc,
                                   std::nullopt, std::nullopt, c.attempts});
   }
-  if (fc == FailureClass::kKeyInvalid) {
-    ep.keys[c.key].invalid = true;  // other keys of this endpoint stay usable at once
-  } else if (fc == FailureClass::kRateLimited) {
-    const milliseconds pause = limits.pauseAfter429().value_or(kDefault429Pause);
-    admission_.pauseUntil(key.pool, c.model, now + pause);
-    if (remote) sharePause(key.pool, c.model, pause);
-  } else {
+  if (fc != FailureClass::kKeyInvalid && fc != FailureClass::kRateLimited) {
     const auto target_key = std::make_pair(c.endpoint, c.model);
     const int tries = ++c.tries[target_key];
     c.not_before[target_key] = now + backoff_.delay(tries - 1);
