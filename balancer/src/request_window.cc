@@ -59,7 +59,15 @@ void RequestWindow::forceAdmit(SteadyTime now) {
     ring_[head_] = now;  // overwrite the oldest (it has left the window if checked)
     head_ = (head_ + 1) % ring_.size();
   } else if (size_ == ring_.size()) {
-    ring_.push_back(now);  // still growing, so head_ is 0 and the end is the newest
+    // Still growing, so head_ is 0 and the end is the newest. Before the vector would
+    // reallocate, drop what has left the window: memory then follows the sends in one
+    // window (at most twice), not every send since start-up.
+    if (ring_.size() == ring_.capacity()) dropExpired(now);
+    if (size_ == ring_.size()) {
+      ring_.push_back(now);
+    } else {
+      ring_[size_] = now;
+    }
     ++size_;
   } else {
     ring_[(head_ + size_) % ring_.size()] = now;
@@ -67,9 +75,21 @@ void RequestWindow::forceAdmit(SteadyTime now) {
   }
 }
 
+// Only while growing (head_ == 0): the expired entries are a prefix.
+void RequestWindow::dropExpired(SteadyTime now) {
+  const std::size_t expired = size_ - inWindow(now);
+  if (expired == 0) return;
+  ring_.erase(ring_.begin(), ring_.begin() + static_cast<std::ptrdiff_t>(expired));
+  size_ -= expired;
+}
+
 void RequestWindow::release(SteadyTime admitted_at, SteadyTime now) {
-  if (headerCapActive(now)) ++header_budget_;
+  // The header budget is not given back: the cap may have been set after this admission
+  // (then it never counted it), and a provider may count a refused request anyway.
   if (unlimited()) return;
+  // An entry that has left the window counts for nothing any more; it may even have
+  // been overwritten, and the search below would then find a later, real send.
+  if (admitted_at + period_ <= now) return;
   // Forget the released send itself, not the newest one: dropping a later entry would
   // leave this earlier time in the log, which leaves the window sooner than the real
   // later send, and let one request too many through. The first entry at or after
@@ -85,7 +105,7 @@ void RequestWindow::release(SteadyTime admitted_at, SteadyTime now) {
       hi = mid;
     }
   }
-  if (lo == size_) return;  // already overwritten: it left the window long ago
+  if (lo == size_) return;
   for (std::size_t i = lo; i + 1 < size_; ++i) {
     ring_[(head_ + i) % ring_.size()] = ring_[(head_ + i + 1) % ring_.size()];
   }

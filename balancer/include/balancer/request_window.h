@@ -17,8 +17,8 @@
 //
 // Not for: token limits (TokenBucket: they reserve estimates and reconcile), or windows
 // shared between processes (SharedBucketStore). Memory: one time point per send in
-// the window, at most one per unit of limit (the ring grows as it is used). Not thread-safe; time
-// is passed in, never read.
+// the window (up to twice that while the ring grows), at most one per unit of limit.
+// Not thread-safe; time is passed in, never read.
 
 #include <chrono>
 #include <cstdint>
@@ -47,11 +47,13 @@ class RequestWindow {
   // Records a send at `now` iff it is allowed; false (and no change) otherwise.
   [[nodiscard]] bool tryAdmit(SteadyTime now);
 
+  // Time points held, sent or not yet reused (for tests of the memory bound).
+  [[nodiscard]] std::size_t heldEntries() const { return ring_.capacity(); }
   // Records a send at `now` unconditionally (the caller has already checked).
   void forceAdmit(SteadyTime now);
 
   // The admission made at `admitted_at` never went out (or the provider did not count
-  // it): forget that entry, and give its header budget back.
+  // it): forget that entry if it is still in the window. The header budget stays spent.
   void release(SteadyTime admitted_at, SteadyTime now);
 
   // The provider says `remaining` requests are left, back to full after `reset`. Until
@@ -64,6 +66,7 @@ class RequestWindow {
   [[nodiscard]] std::size_t inWindow(SteadyTime now) const;
   [[nodiscard]] bool headerCapActive(SteadyTime now) const { return now < header_until_; }
   [[nodiscard]] bool full() const;  // `limit` sends are logged
+  void dropExpired(SteadyTime now);
 
   std::int64_t limit_;
   std::chrono::nanoseconds period_;

@@ -158,6 +158,35 @@ TEST(RequestWindowTest, AHugeLimitCostsNothingUntilUsed) {
   EXPECT_EQ(w.remaining(clock.now()), 1'000'000'000 - 1000);
 }
 
+TEST(RequestWindowTest, AGenerousLimitHoldsOnlyAboutOneWindowOfSends) {
+  ManualClock clock;
+  RequestWindow w(1'000'000'000, 1min);
+  for (int i = 0; i < 20 * 600; ++i) {  // 600 a minute for 20 minutes
+    ASSERT_TRUE(w.tryAdmit(clock.now()));
+    clock.advance(100ms);
+  }
+  EXPECT_EQ(w.remaining(clock.now()), 1'000'000'000 - 599);  // the oldest just left
+  EXPECT_LE(w.heldEntries(), 2u * 600u + 1u) << "not every send since the start";
+}
+
+// A release that comes after its send has left the window (here the ring has even
+// reused its slot) must not forget a later send that is still in it.
+TEST(RequestWindowTest, ReleasingASendThatLeftTheWindowForgetsNothing) {
+  ManualClock clock;
+  RequestWindow w(2, 1min);
+  const SteadyTime first = clock.now();
+  ASSERT_TRUE(w.tryAdmit(first));
+  clock.advance(61s);
+  ASSERT_TRUE(w.tryAdmit(clock.now()));  // t = 61 s
+  const SteadyTime second = clock.now();
+  clock.advance(1s);
+  ASSERT_TRUE(w.tryAdmit(clock.now()));  // t = 62 s: the ring is full again
+  clock.advance(1s);
+  w.release(first, clock.now());
+  EXPECT_FALSE(w.tryAdmit(clock.now())) << "the sends at 61 s and 62 s both still count";
+  EXPECT_EQ(w.availableAt(clock.now()), second + 60s);
+}
+
 TEST(RequestWindowTest, TheGrowingRingWrapsOnceFull) {
   ManualClock clock;
   RequestWindow w(3, 1min);
