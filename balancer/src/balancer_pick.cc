@@ -77,12 +77,17 @@ bool Balancer::tryStart(Call& c, SteadyTime& earliest, bool honor_latency) {
     // ramping candidate takes part in this pick with probability equal to its share,
     // while a peer at full share is there to take the load (with none, leaving it out
     // would only delay the call). Drawn before the pick, so that the strategy's own
-    // rotation is not skewed by refusals.
+    // rotation is not skewed by refusals. Those held back still serve if every other
+    // candidate is refused (the peers may be the ones that cannot go).
+    std::vector<Candidate> held_back;
+    std::vector<std::size_t> held_back_position;
     if (ramping > 0 && full_share > 0 && strategy.kind() != StrategyKind::kWeighted) {
       std::size_t kept = 0;
       for (std::size_t n = 0; n < candidates.size(); ++n) {
         if (ramp_share[n] < 1.0 && ramp_rng_.unit() >= ramp_share[n]) {
-          skip(endpoints_[candidates[n].id], "ramping", "", now + milliseconds(1));
+          skip(endpoints_[candidates[n].id], "ramping", "", SteadyTime::max());
+          held_back.push_back(candidates[n]);
+          held_back_position.push_back(position[n]);
           continue;
         }
         candidates[kept] = candidates[n];
@@ -147,7 +152,12 @@ bool Balancer::tryStart(Call& c, SteadyTime& earliest, bool honor_latency) {
       return std::nullopt;
     };
 
-    while (!candidates.empty()) {
+    while (!candidates.empty() || !held_back.empty()) {
+      if (candidates.empty()) {  // every peer refused: the ramping ones after all
+        candidates.swap(held_back);
+        position.swap(held_back_position);
+        ramp_share.assign(candidates.size(), 1.0);
+      }
       const std::size_t pick = strategy.pick(candidates);
       const std::optional<std::size_t> key = usableKey(pick);
       if (!key) {
@@ -216,15 +226,20 @@ bool Balancer::tryStartAny(Call& c, SteadyTime& earliest) {
 std::string Balancer::unmetConstraintsReason(const Call& c) const {
   // Context window and price never change, so a chain they rule out entirely is the
   // caller's mistake: fail now rather than wait or park. A chain no endpoint serves at
-  // all is left to step(), as in unservedReason().
+  // all is left to step(), as in unservedReason(). The window check depends on the
+  // endpoint (its max_tokens), so a model counts as ruled out only if every endpoint
+  // serving it is.
   std::string why;
   for (const std::string& model : c.chain) {
+    std::string_view first_reason;
     for (const EndpointState& ep : endpoints_) {
       if (!serves(ep.config, model)) continue;
       const std::string_view reason = excludedBy(c, ep, model);
       if (reason.empty()) return {};
-      why += (why.empty() ? "" : ", ") + model + " (" + std::string(reason) + ")";
-      break;
+      if (first_reason.empty()) first_reason = reason;
+    }
+    if (!first_reason.empty()) {
+      why += (why.empty() ? "" : ", ") + model + " (" + std::string(first_reason) + ")";
     }
   }
   if (why.empty()) return {};

@@ -63,6 +63,26 @@ TEST_F(BalancerRoutingTest, AModelWhoseContextWindowIsTooSmallIsNeverTried) {
   EXPECT_EQ(sentTo(1), "small");
 }
 
+// The window check depends on the endpoint's max_tokens: a model one endpoint cannot
+// fit is still served by another that can, never refused as a caller error.
+TEST_F(BalancerRoutingTest, AModelIsRuledOutOnlyWhenNoEndpointServingItFits) {
+  make(R"(
+endpoints:
+  - {name: wide, url: "http://wide/v1", models: [small], max_tokens: 3900}
+  - {name: narrow, url: "http://narrow/v1", models: [small], max_tokens: 100}
+capabilities:
+  small: {context_window: 4000}
+)");
+  ChatRequest r;
+  r.model = "small";
+  r.messages = {ChatMessage::text("user", "hello")};
+  r.estimated_prompt_tokens = 500;  // + 3900 > 4000 on wide; + 100 fits on narrow
+  submit(r);
+  loop_.runReady();
+  ASSERT_EQ(http_.count(), 1u);
+  EXPECT_EQ(sentTo(0), "narrow");
+}
+
 TEST_F(BalancerRoutingTest, AModelOverTheCostCapIsNeverTriedEvenWhenTheCheapOnesFail) {
   make(kThreeModels);
   ChatRequest r = request(100);

@@ -363,22 +363,6 @@ TEST_F(BalancerSharedTest, UnknownUsageNeverRefundsAndA429RefundsOnlyTokens) {
   EXPECT_DOUBLE_EQ(store_.adjusts()[1][0].amount, 1000) << "Retry-After: 1 s";
 }
 
-// Another replica's 429 set the shared pause: the store refuses this one's reserve
-// with the pause's remaining time, and the call waits for it (no send, no polling).
-TEST_F(BalancerSharedTest, APauseSetByAnotherReplicaHoldsThisOneToo) {
-  make(kShared);
-  submit();
-  loop_.runReady();
-  store_.answer(0, Status::kRefused, 20s);
-  loop_.runReady();
-  EXPECT_EQ(http_.count(), 0u);
-  EXPECT_EQ(loop_.pendingTimers(), 1u);
-  loop_.advance(19'999ms);
-  EXPECT_EQ(store_.reserves(), 1u) << "not asked again before the pause ends";
-  loop_.advance(1ms);
-  EXPECT_EQ(store_.reserves(), 2u);
-}
-
 TEST_F(BalancerSharedTest, AGrantHandedBackAfterA401NamesItsWindowEntry) {
   make(kShared);
   submit();
