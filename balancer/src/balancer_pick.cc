@@ -24,7 +24,7 @@ bool Balancer::tryStart(Call& c, SteadyTime& earliest, bool honor_latency) {
   if (honor_latency) c.slow_skipped = false;
   std::vector<Candidate> candidates;
   std::vector<std::size_t> position;  // of each candidate in its ModelRow
-  std::vector<double> ramp_share;     // the breaker's load factor of each candidate
+  std::vector<double> ramp_share;     // each candidate's breaker load factor (the draw)
   candidates.reserve(endpoints_.size());
   position.reserve(endpoints_.size());
   ramp_share.reserve(endpoints_.size());
@@ -92,12 +92,10 @@ bool Balancer::tryStart(Call& c, SteadyTime& earliest, bool honor_latency) {
         }
         candidates[kept] = candidates[n];
         position[kept] = position[n];
-        ramp_share[kept] = ramp_share[n];
         ++kept;
       }
       candidates.resize(kept);
       position.resize(kept);
-      ramp_share.resize(kept);
     }
     // Why the pick cannot go now (traced and dropped), else the key to send it on.
     auto usableKey = [&](std::size_t pick) -> std::optional<std::size_t> {
@@ -156,14 +154,12 @@ bool Balancer::tryStart(Call& c, SteadyTime& earliest, bool honor_latency) {
       if (candidates.empty()) {  // every peer refused: the ramping ones after all
         candidates.swap(held_back);
         position.swap(held_back_position);
-        ramp_share.assign(candidates.size(), 1.0);
       }
       const std::size_t pick = strategy.pick(candidates);
       const std::optional<std::size_t> key = usableKey(pick);
       if (!key) {
         candidates.erase(candidates.begin() + static_cast<std::ptrdiff_t>(pick));
         position.erase(position.begin() + static_cast<std::ptrdiff_t>(pick));
-        ramp_share.erase(ramp_share.begin() + static_cast<std::ptrdiff_t>(pick));
         continue;
       }
       const std::size_t e = candidates[pick].id;
