@@ -60,11 +60,6 @@ AdmissionControl::Entry& AdmissionControl::entry(std::string_view pool, std::str
   return it->second;
 }
 
-AdmissionDecision AdmissionControl::check(std::string_view pool, std::string_view model,
-                                          double tokens, SteadyTime now) {
-  return check(entry(pool, model, now), tokens, now);
-}
-
 AdmissionDecision AdmissionControl::check(Entry& e, double tokens, SteadyTime now) const {
   AdmissionDecision d;
   if (e.pause.active(now)) {
@@ -87,9 +82,9 @@ AdmissionDecision AdmissionControl::check(Entry& e, double tokens, SteadyTime no
 
 AdmissionDecision AdmissionControl::tryReserve(std::string_view pool, std::string_view model,
                                                double tokens, SteadyTime now) {
-  AdmissionDecision d = check(pool, model, tokens, now);
-  if (d.verdict != AdmissionVerdict::kAdmitted) return d;
   Entry& e = entry(pool, model, now);
+  AdmissionDecision d = check(e, tokens, now);
+  if (d.verdict != AdmissionVerdict::kAdmitted) return d;
   e.requests.forceAdmit(now);
   e.tokens.forceReserve(tokens, now);
   d.reservation = Reservation{std::string(pool), std::string(model), tokens, now};
@@ -121,11 +116,6 @@ void AdmissionControl::reconcile(const Reservation& r, std::optional<double> act
                                  SteadyTime now) {
   Entry& e = entry(r.pool, r.model, now);
   e.tokens.reconcile(r.tokens, actual_tokens, now);
-}
-
-SteadyTime AdmissionControl::pausedUntil(std::string_view pool, std::string_view model,
-                                         SteadyTime now) {
-  return entry(pool, model, now).pause.until();
 }
 
 void AdmissionControl::pauseUntil(std::string_view pool, std::string_view model, SteadyTime until) {

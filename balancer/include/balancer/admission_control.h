@@ -70,10 +70,6 @@ class AdmissionControl {
   // paused). Reconfiguring restarts the pair's buckets full.
   void configure(std::string_view pool, std::string_view model, RateLimits limits, SteadyTime now);
 
-  // Would tryReserve admit now? Same verdict and retry_at, but reserves nothing.
-  [[nodiscard]] AdmissionDecision check(std::string_view pool, std::string_view model,
-                                        double tokens, SteadyTime now);
-
   [[nodiscard]] AdmissionDecision tryReserve(std::string_view pool, std::string_view model,
                                              double tokens, SteadyTime now);
 
@@ -95,10 +91,6 @@ class AdmissionControl {
   void reconcile(const Reservation& reservation, std::optional<double> actual_tokens,
                  SteadyTime now);
 
-  // The end of the pair's 429 pause (in the past when not paused).
-  [[nodiscard]] SteadyTime pausedUntil(std::string_view pool, std::string_view model,
-                                       SteadyTime now);
-
   // 429: no admission before `until` (a later deadline always wins).
   void pauseUntil(std::string_view pool, std::string_view model, SteadyTime until);
 
@@ -119,7 +111,9 @@ class AdmissionControl {
   // AdmissionControl's life (reconfiguring keeps it too), so a hot path can look it up
   // once and then check() it without hashing strings (Balancer: per endpoint per pick).
   Entry& entry(std::string_view pool, std::string_view model, SteadyTime now);
+  // Would tryReserve admit now? Same verdict and retry_at, but reserves nothing.
   [[nodiscard]] AdmissionDecision check(Entry& pair, double tokens, SteadyTime now) const;
+  // The end of the pair's 429 pause (in the past when not paused).
   [[nodiscard]] static SteadyTime pausedUntil(const Entry& pair) { return pair.pause.until(); }
 
  private:
