@@ -30,14 +30,14 @@ std::size_t RequestWindow::inWindow(SteadyTime now) const {
 std::int64_t RequestWindow::remaining(SteadyTime now) const {
   if (unlimited()) return 0;
   std::int64_t left = limit_ - static_cast<std::int64_t>(inWindow(now));
-  if (headerCapActive(now)) left = std::min(left, header_budget_);
+  if (header_.active(now)) left = std::min(left, static_cast<std::int64_t>(header_.left()));
   return std::max<std::int64_t>(left, 0);
 }
 
 SteadyTime RequestWindow::availableAt(SteadyTime now) const {
   SteadyTime at = now;
   // An exhausted header budget holds until the provider's reset, limit or not.
-  if (headerCapActive(now) && header_budget_ <= 0) at = std::max(at, header_until_);
+  if (!header_.admits(1, now)) at = std::max(at, header_.until());
   if (unlimited()) return at;
   // Full ring: the oldest send must leave the window first.
   if (full()) at = std::max(at, ring_[head_] + period_);
@@ -51,7 +51,7 @@ bool RequestWindow::tryAdmit(SteadyTime now) {
 }
 
 void RequestWindow::forceAdmit(SteadyTime now) {
-  if (headerCapActive(now)) --header_budget_;
+  header_.take(1, now);
   if (unlimited()) return;
   // A stale `now` must not reorder the log: entries stay sorted.
   if (size_ > 0) now = std::max(now, ring_[(head_ + size_ - 1) % ring_.size()]);
@@ -119,14 +119,7 @@ void RequestWindow::syncFromHeaders(std::int64_t remaining,
   // with no end would never lift, so only a header with a reset paces an unlimited pair.
   if (unlimited() && !has_reset) return;
   const SteadyTime until = now + (has_reset ? *reset : period_ / std::max<std::int64_t>(limit_, 1));
-  remaining = std::max<std::int64_t>(remaining, 0);
-  if (headerCapActive(now)) {
-    header_budget_ = std::min(header_budget_, remaining);
-    header_until_ = std::max(header_until_, until);
-  } else {
-    header_budget_ = remaining;
-    header_until_ = until;
-  }
+  header_.tighten(static_cast<double>(std::max<std::int64_t>(remaining, 0)), until, now);
 }
 
 }  // namespace celeriac::balancer

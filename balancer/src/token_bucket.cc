@@ -30,7 +30,7 @@ double TokenBucket::level(SteadyTime now) {
 
 bool TokenBucket::tryReserve(double amount, SteadyTime now) {
   if (unlimited()) {
-    if (headerCapActive(now) && header_left_ < amount) return false;
+    if (!header_.admits(amount, now)) return false;
     forceReserve(amount, now);
     return true;
   }
@@ -42,7 +42,7 @@ bool TokenBucket::tryReserve(double amount, SteadyTime now) {
 
 void TokenBucket::forceReserve(double amount, SteadyTime now) {
   if (unlimited()) {
-    if (headerCapActive(now)) header_left_ -= amount;
+    header_.take(amount, now);
     return;
   }
   refill(now);
@@ -61,7 +61,7 @@ void TokenBucket::reconcile(double reserved, std::optional<double> actual, Stead
 
 std::chrono::nanoseconds TokenBucket::timeUntil(double amount, SteadyTime now) {
   if (unlimited()) {
-    if (headerCapActive(now) && header_left_ < amount) return header_until_ - now;
+    if (!header_.admits(amount, now)) return header_.until() - now;
     return std::chrono::nanoseconds{0};
   }
   refill(now);
@@ -81,14 +81,7 @@ void TokenBucket::syncFromHeaders(std::int64_t remaining,
     // No capacity of our own: the provider's "N left until the reset" is the whole
     // budget until then. Without a reset it could never lift, so it is not taken.
     if (!reset || reset->count() <= 0) return;
-    const double left = static_cast<double>(std::max<std::int64_t>(remaining, 0));
-    if (headerCapActive(now)) {
-      header_left_ = std::min(header_left_, left);
-      header_until_ = std::max(header_until_, now + *reset);
-    } else {
-      header_left_ = left;
-      header_until_ = now + *reset;
-    }
+    header_.tighten(static_cast<double>(std::max<std::int64_t>(remaining, 0)), now + *reset, now);
     return;
   }
   refill(now);

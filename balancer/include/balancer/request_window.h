@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "balancer/clock.h"
+#include "balancer/header_cap.h"
 
 namespace celeriac::balancer {
 
@@ -64,7 +65,6 @@ class RequestWindow {
 
  private:
   [[nodiscard]] std::size_t inWindow(SteadyTime now) const;
-  [[nodiscard]] bool headerCapActive(SteadyTime now) const { return now < header_until_; }
   [[nodiscard]] bool full() const;  // `limit` sends are logged
   void dropExpired(SteadyTime now);
 
@@ -73,8 +73,7 @@ class RequestWindow {
   std::vector<SteadyTime> ring_;  // send times, oldest at head_ when full
   std::size_t head_ = 0;          // index of the oldest entry
   std::size_t size_ = 0;
-  std::int64_t header_budget_ = 0;
-  SteadyTime header_until_{};
+  HeaderCap header_;  // what the provider's headers last said is left
 };
 
 }  // namespace celeriac::balancer

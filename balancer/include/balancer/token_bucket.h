@@ -21,6 +21,7 @@
 #include <optional>
 
 #include "balancer/clock.h"
+#include "balancer/header_cap.h"
 
 namespace celeriac::balancer {
 
@@ -62,7 +63,6 @@ class TokenBucket {
 
  private:
   void refill(SteadyTime now);
-  [[nodiscard]] bool headerCapActive(SteadyTime now) const { return now < header_until_; }
 
   double capacity_;
   double tokens_per_ns_;
@@ -70,8 +70,7 @@ class TokenBucket {
   SteadyTime last_;
   SteadyTime hold_until_;  // no refill accrues before this instant
   // Unlimited buckets only: what the provider last said is left, and until when.
-  double header_left_ = 0;
-  SteadyTime header_until_{};
+  HeaderCap header_;
 };
 
 }  // namespace celeriac::balancer
