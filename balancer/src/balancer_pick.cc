@@ -97,7 +97,9 @@ bool Balancer::tryStart(Call& c, SteadyTime& earliest, bool honor_latency) {
       candidates.resize(kept);
       position.resize(kept);
     }
-    // Why the pick cannot go now (traced and dropped), else the key to send it on.
+    // Why the pick cannot go now (traced and dropped), else the key to send it on (and
+    // `tokens`, what it reserves there).
+    double tokens = 0;
     auto usableKey = [&](std::size_t pick) -> std::optional<std::size_t> {
       const std::size_t e = candidates[pick].id;
       EndpointState& ep = endpoints_[e];
@@ -128,7 +130,7 @@ bool Balancer::tryStart(Call& c, SteadyTime& earliest, bool honor_latency) {
         skip(ep, "retry_budget", "", now + std::chrono::seconds(1));
         return std::nullopt;
       }
-      const double tokens = c.request.admissionTokens(ep.config, model, config_.default_max_tokens);
+      tokens = c.request.admissionTokens(ep.config, model, config_.default_max_tokens);
       // Keys in turn from the endpoint's cursor, so load spreads over a replica's keys.
       std::optional<KeyCheck> refusal;
       std::size_t refused_key = 0;
@@ -166,7 +168,6 @@ bool Balancer::tryStart(Call& c, SteadyTime& earliest, bool honor_latency) {
       EndpointState& ep = endpoints_[e];
       const std::size_t k = *key;
       ep.key_cursor = k + 1;
-      const double tokens = c.request.admissionTokens(ep.config, model, config_.default_max_tokens);
       if (usesStore(ep.keys[k], model)) {
         reserveShared(c, e, k, model, tokens);  // answers later, in onSharedReserve()
         return true;
