@@ -13,6 +13,7 @@
 #include "worker/app/task_pipeline_internal.h"
 #include "worker/celery/exception_info.h"
 #include "worker/celery/message_decoder.h"
+#include "worker/celery/python_json.h"
 #include "worker/celery/result_document.h"
 #include "worker/tasks/llm_errors.h"
 
@@ -270,7 +271,7 @@ void TaskPipeline::finish(JobId id, tasks::TaskOutcome outcome) {
     ++counters_.failed;
     taskLog()->error("failed task={} task_id={} runtime_s={:.6f} exc={}: {}", m.task, m.id,
                      runtime.count(), outcome.error.type,
-                     outcome.error.args.empty() ? std::string() : outcome.error.args.dump());
+                     outcome.error.args.empty() ? std::string() : celery::dumpPythonJson(outcome.error.args));
     record = celery::failureRecord(m, outcome.error, now);
   }
   const amqp::DeliveryRef ref = job->delivery.ref;

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "worker/celery/iso_time.h"
+#include "worker/celery/python_json.h"
 #include "worker/celery/python_repr.h"
 #include "worker/celery/result_document.h"
 
@@ -304,8 +305,7 @@ std::optional<OutboundMessage> buildMessage(const Signature& sig, const json& ar
   embed["errbacks"] = errbacks;
   embed["chain"] = chain_rest;
   embed["chord"] = chord != nullptr ? *chord : json(nullptr);
-  message.body = json::array({std::move(args), sig.kwargs, std::move(embed)})
-                     .dump(-1, ' ', false, json::error_handler_t::replace);
+  message.body = dumpPythonJson(json::array({std::move(args), sig.kwargs, std::move(embed)}));
 
   // Spec 2.2: queues hang off direct exchanges, which Python rewrites to the default
   // exchange; an explicit exchange is only used with an explicit routing key too.

@@ -3,6 +3,8 @@
 #include <cmath>
 #include <cstdio>
 
+#include "worker/celery/python_json.h"
+
 namespace celeriac::worker::celery {
 namespace {
 
@@ -87,7 +89,10 @@ void appendPythonRepr(const json& value, std::string& out, std::size_t cap) {
       out += '}';
       return;
     }
-    default:  // integers; binary cannot come from JSON text
+    case json::value_t::binary:  // a big integer (python_json.h): its digits
+      out += bigIntegerDigits(value);
+      return;
+    default:  // integers
       out += value.dump();
       return;
   }
@@ -124,7 +129,14 @@ std::string pythonRepr(const json& value, std::size_t max_bytes) {
 }
 
 std::string pythonTupleRepr(const json& items, std::size_t max_bytes) {
-  if (!items.is_array()) return truncated("(" + pythonRepr(items, max_bytes) + ",)", max_bytes);
+  if (!items.is_array()) {
+    // Appended, not `"(" + ... + ",)"`: GCC 12 -O3 reports a false -Werror=restrict on
+    // that operator+ chain (the Release build stopped here).
+    std::string out = "(";
+    out += pythonRepr(items, max_bytes);
+    out += ",)";
+    return truncated(std::move(out), max_bytes);
+  }
   std::string out = "(";
   appendItems(items, out, max_bytes);
   if (items.size() == 1) out += ',';  // Python's one-element tuple: (1,)

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "worker/celery/iso_time.h"
+#include "worker/celery/python_json.h"
 
 namespace celeriac::worker::celery {
 namespace {
@@ -62,8 +63,7 @@ std::optional<std::string> tracebackFor(const TaskMessage& task, const Exception
 // Roughly Python's str(exc): one argument prints itself, several print as a tuple.
 std::string describeArgs(const json& args) {
   const auto text = [](const json& value) {
-    return value.is_string() ? value.get<std::string>()
-                             : value.dump(-1, ' ', false, json::error_handler_t::replace);
+    return value.is_string() ? value.get<std::string>() : dumpPythonJson(value);
   };
   if (!args.is_array()) return text(args);
   if (args.empty()) return "";
@@ -71,7 +71,7 @@ std::string describeArgs(const json& args) {
   std::string joined = "(";
   for (std::size_t i = 0; i < args.size(); ++i) {
     if (i > 0) joined += ", ";
-    joined += args[i].dump(-1, ' ', false, json::error_handler_t::replace);
+    joined += dumpPythonJson(args[i]);
   }
   return joined + ")";
 }
@@ -100,7 +100,9 @@ std::string renderResultDocument(const ResultRecord& record) {
   }
   // task_id last, and always: a document without it crashes get() (spec 3.2, 9.2).
   doc["task_id"] = record.task_id;
-  return doc.dump(-1, ' ', false, ordered_json::error_handler_t::replace);
+  // Python's json.loads must read back what the task returned: NaN, Infinity and
+  // integers of any size included (python_json.h).
+  return dumpPythonJson(doc);
 }
 
 json resultTuple(std::string_view task_id) {

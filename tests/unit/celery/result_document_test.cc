@@ -2,9 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <limits>
 
 #include "worker/celery/iso_time.h"
+#include "worker/celery/python_json.h"
 
 namespace celeriac::worker::celery {
 namespace {
@@ -148,10 +150,22 @@ TEST(ResultDocumentTest, ResultTupleIsCeleryShape) {
   EXPECT_EQ(resultTuple("c1"), json::parse(R"([["c1", null], null])"));
 }
 
-TEST(ResultDocumentTest, NonFiniteResultRendersAsNull) {
-  const json doc = json::parse(renderResultDocument(
-      successRecord(sampleTask(), std::numeric_limits<double>::quiet_NaN(), kNow)));
-  EXPECT_TRUE(doc.at("result").is_null());
+// Celery's json (kombu) writes float('nan') as NaN and Python reads it back as nan; this
+// test used to expect null, which is what nlohmann's dump() writes, not what Celery does.
+TEST(ResultDocumentTest, NonFiniteResultRendersAsPythonWritesIt) {
+  const std::string text = renderResultDocument(
+      successRecord(sampleTask(), std::numeric_limits<double>::quiet_NaN(), kNow));
+  EXPECT_NE(text.find(R"("result":NaN,)"), std::string::npos) << text;
+  const PythonJsonResult doc = parsePythonJson(text);
+  ASSERT_TRUE(doc.value) << doc.error;
+  EXPECT_TRUE(std::isnan(doc.value->at("result").get<double>()));
+}
+
+TEST(ResultDocumentTest, ABigIntegerResultKeepsItsDigits) {
+  const std::string digits = "1" + std::string(400, '0');
+  const std::string text =
+      renderResultDocument(successRecord(sampleTask(), makeBigInteger(digits), kNow));
+  EXPECT_NE(text.find("\"result\":" + digits + ","), std::string::npos) << text;
 }
 
 TEST(ResultDocumentTest, InvalidUtf8InResultIsReplacedNotThrown) {
