@@ -555,6 +555,10 @@ void AmqpConnection::sendHeartbeat() {
 
 void AmqpConnection::broken(const std::string& reason) {
   if (state_ != State::kOpen) return;
+  // Leave kOpen before anything else runs: on_broken's handlers may call back into
+  // setPrefetch/ack/publish, which must see a closed connection, not the null conn_.
+  // (They did: a held ETA task made onChannelLost send basic.qos on conn_ == nullptr.)
+  state_ = State::kBackoff;
   uv::closeAndDelete(poll_);
   poll_ = nullptr;
   uv_check_stop(check_);

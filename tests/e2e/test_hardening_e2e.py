@@ -1,0 +1,79 @@
+"""End-to-end hardening (issue 9): ordinary messages that used to take a worker down,
+sent with Debian's Python Celery against a real celeriac, RabbitMQ and Redis.
+
+Each case was a crash before its fix, and with late acks a crash is redelivered to the
+next replica, and the next: a worker must never die of one message.
+"""
+
+import json
+import math
+import os
+import sys
+import time
+import unittest
+import uuid
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+
+import testenv  # noqa: E402
+from celery_client import publish_raw, v2_headers  # noqa: E402
+from test_worker_e2e import SharedServers, unique_queue  # noqa: E402
+
+
+def close_worker_connections(rabbit):
+    """Closes every client connection on the node from the broker's side (as an
+    operator's `rabbitmqctl close_connection` or a broker failover does)."""
+    out = rabbit.ctl("-q", "list_connections", "pid", "--no-table-headers", capture=True)
+    pids = [line.strip() for line in out.splitlines() if line.strip().startswith("<")]
+    for pid in pids:
+        rabbit.ctl("close_connection", pid, "e2e: closed by the test", check=False)
+    return len(pids)
+
+
+class NumbersPythonWrites(SharedServers):
+    """Python's json writes integers of any size and NaN/Infinity; Celery returns them."""
+
+    def test_an_integer_past_a_doubles_range_round_trips(self):
+        q = unique_queue()
+        w = self.start_worker(q)
+        app = self.app()
+        big = 10 ** 400
+        self.assertEqual(app.send_task("celeriac.echo", args=[big], queue=q).get(timeout=15), big)
+        self.assertEqual(app.send_task("celeriac.echo", args=[2 ** 70], queue=q).get(timeout=15),
+                         2 ** 70)
+        self.assertIsNone(w.proc.poll(), "worker died:\n" + w.log_text())
+
+    def test_non_finite_floats_round_trip(self):
+        q = unique_queue()
+        w = self.start_worker(q)
+        app = self.app()
+        self.assertEqual(app.send_task("celeriac.echo", args=[float("inf")], queue=q)
+                         .get(timeout=15), float("inf"))
+        self.assertTrue(math.isnan(app.send_task("celeriac.echo", args=[float("nan")], queue=q)
+                                   .get(timeout=15)))
+        # A float literal that overflows a double: Python's json reads it as inf.
+        task_id = str(uuid.uuid4())
+        publish_raw(self.rabbit.url, q, '[[1e999], {}, {"callbacks": null, "errbacks": null, '
+                    '"chain": null, "chord": null}]', headers=v2_headers("celeriac.echo", task_id))
+        self.assertEqual(app.AsyncResult(task_id).get(timeout=15), float("inf"))
+        self.assertIsNone(w.proc.poll(), "worker died:\n" + w.log_text())
+
+
+class BrokerLossWhileHolding(SharedServers):
+    def test_connection_closed_while_a_countdown_task_is_held(self):
+        # The held ETA task made the broken-connection handler send basic.qos on a
+        # connection that was already destroyed: SIGSEGV, on every replica in turn.
+        q = unique_queue()
+        w = self.start_worker(q)
+        app = self.app()
+        r = app.send_task("celeriac.echo", args=["held"], queue=q, countdown=8)
+        self.assertTrue(w.wait_log("scheduled task_id=" + r.id), w.log_text())
+        self.assertGreater(close_worker_connections(self.rabbit), 0)
+        self.assertTrue(w.wait_log("broker connection lost"), w.log_text())
+        self.assertEqual(r.get(timeout=60), "held")
+        self.assertIsNone(w.proc.poll(), "worker died:\n" + w.log_text())
+        self.assertEqual(app.send_task("celeriac.echo", args=[1], queue=q).get(timeout=15), 1)
+
+
+if __name__ == "__main__":
+    unittest.main()
