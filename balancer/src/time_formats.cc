@@ -21,8 +21,15 @@ std::optional<int> fixedInt(std::string_view s, std::size_t pos, std::size_t wid
   return value;
 }
 
+// WallTime counts nanoseconds in 64 bits: 1677-09-21 to 2262-04-11. Years outside
+// [kMinYear, kMaxYear] are refused, with a day of margin for a UTC offset, so the
+// conversion below cannot overflow (a header saying "year 6991" is not a reset time).
+constexpr int kMinYear = 1678;
+constexpr int kMaxYear = 2261;
+
 std::optional<WallTime> civil(int y, int mo, int d, int h, int mi, int s) {
   using namespace std::chrono;
+  if (y < kMinYear || y > kMaxYear) return std::nullopt;
   const year_month_day ymd{year{y}, month{static_cast<unsigned>(mo)},
                            day{static_cast<unsigned>(d)}};
   if (!ymd.ok() || h > 23 || mi > 59 || s > 60) return std::nullopt;
@@ -114,7 +121,7 @@ std::optional<WallTime> parseRfc3339(std::string_view s) {
     ++i;
   } else if (s[i] == '+' || s[i] == '-') {
     const auto oh = fixedInt(s, i + 1, 2), om = fixedInt(s, i + 4, 2);
-    if (!oh || !om || s[i + 3] != ':') return std::nullopt;
+    if (!oh || !om || s[i + 3] != ':' || *oh > 23 || *om > 59) return std::nullopt;
     offset = std::chrono::minutes{*oh * 60 + *om};
     if (s[i] == '-') offset = -offset;
     i += 6;

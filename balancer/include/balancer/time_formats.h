@@ -19,7 +19,11 @@ namespace celeriac::balancer {
 // on anything else, including a negative sign (a reset is never in the past).
 [[nodiscard]] std::optional<std::chrono::nanoseconds> parseGoDuration(std::string_view text);
 
-// RFC 3339 date-time ("2024-05-01T12:00:30Z", "2024-05-01T12:00:30.25+02:00").
+// Both date parsers return nullopt for a year outside 1678..2261 (a WallTime holds
+// nanoseconds since 1970 in 64 bits) and for out-of-range fields.
+
+// RFC 3339 date-time ("2024-05-01T12:00:30Z", "2024-05-01T12:00:30.25+02:00"); the
+// offset is at most 23:59 either way.
 [[nodiscard]] std::optional<WallTime> parseRfc3339(std::string_view text);
 
 // HTTP-date in the preferred IMF-fixdate form of RFC 9110 section 5.6.7

@@ -95,5 +95,18 @@ TEST(RateLimitInfoTest, PauseAfter429TakesAnAnthropicResetWhenItIsLaterThanRetry
   EXPECT_EQ(info.pauseAfter429(), 40s);
 }
 
+// Found by tests/fuzz (rate_limit_fuzz, crashers/rate_limit/rfc3339_year_6991): a reset
+// in a year a WallTime cannot hold overflowed (UB); such a header is now ignored.
+TEST(RateLimitInfoTest, IgnoresResetsInYearsAWallTimeCannotHold) {
+  const auto info =
+      parseRateLimitHeaders({{"anthropic-ratelimit-requests-reset", "6991-05-01T12:00:20Z"},
+                             {"anthropic-ratelimit-tokens-reset", "2024-05-01T12:01:00Z"},
+                             {"retry-after", "Fri, 31 Dec 9999 23:59:59 GMT"}},
+                            kWallNow);
+  EXPECT_FALSE(info.reset_requests);
+  EXPECT_EQ(info.reset_tokens, 60s);
+  EXPECT_FALSE(info.retry_after);
+}
+
 }  // namespace
 }  // namespace celeriac::balancer

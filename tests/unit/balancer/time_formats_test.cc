@@ -45,6 +45,25 @@ TEST(TimeFormatsTest, RejectsMalformedRfc3339) {
   EXPECT_FALSE(parseRfc3339(""));
 }
 
+// Found by tests/fuzz (rate_limit_fuzz): a year past 2262 overflowed the nanosecond
+// time point (signed overflow, UB) instead of being refused.
+TEST(TimeFormatsTest, RejectsYearsAWallTimeCannotHold) {
+  using namespace std::chrono;
+  EXPECT_FALSE(parseRfc3339("6991-05-01T12:00:20Z"));
+  EXPECT_FALSE(parseRfc3339("9999-12-31T23:59:59Z"));
+  EXPECT_FALSE(parseRfc3339("0000-01-01T00:00:00Z"));
+  EXPECT_FALSE(parseHttpDate("Fri, 31 Dec 9999 23:59:59 GMT"));
+  EXPECT_FALSE(parseHttpDate("Sat, 01 Jan 0000 00:00:00 GMT"));
+  EXPECT_EQ(parseRfc3339("2261-12-31T23:59:59Z"),
+            WallTime{sys_days{2261y / December / 31} + 23h + 59min + 59s});
+}
+
+TEST(TimeFormatsTest, RejectsRfc3339OffsetsOutOfRange) {
+  EXPECT_FALSE(parseRfc3339("2024-05-01T12:00:30+24:00"));
+  EXPECT_FALSE(parseRfc3339("2024-05-01T12:00:30-99:99"));
+  EXPECT_TRUE(parseRfc3339("2024-05-01T12:00:30+23:59"));
+}
+
 TEST(TimeFormatsTest, ParsesImfFixdateHttpDate) {
   using namespace std::chrono;
   EXPECT_EQ(parseHttpDate("Sun, 06 Nov 1994 08:49:37 GMT"),
