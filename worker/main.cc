@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstring>
 #include <iostream>
 #include <map>
@@ -39,6 +40,10 @@ void usage() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A write to a peer that closed (hiredis writes with write(2); a Redis that dies
+  // mid-write) must be an EPIPE error the connection handles, not a signal that ends
+  // the process.
+  std::signal(SIGPIPE, SIG_IGN);
   if (argc < 2 || std::strcmp(argv[1], "worker") != 0) {
     usage();
     return argc < 2 ? 0 : 2;

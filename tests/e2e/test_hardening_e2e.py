@@ -8,6 +8,7 @@ next replica, and the next: a worker must never die of one message.
 import json
 import math
 import os
+import signal
 import sys
 import time
 import unittest
@@ -73,6 +74,18 @@ class BrokerLossWhileHolding(SharedServers):
         self.assertEqual(r.get(timeout=60), "held")
         self.assertIsNone(w.proc.poll(), "worker died:\n" + w.log_text())
         self.assertEqual(app.send_task("celeriac.echo", args=[1], queue=q).get(timeout=15), 1)
+
+
+class Signals(SharedServers):
+    def test_sigpipe_does_not_end_the_worker(self):
+        # What a write to a Redis (or broker) that died mid-write raises: the connection
+        # must see EPIPE and reconnect, not the process die of the signal.
+        q = unique_queue()
+        w = self.start_worker(q)
+        w.kill(signal.SIGPIPE)
+        time.sleep(0.5)
+        self.assertIsNone(w.proc.poll(), "worker died of SIGPIPE:\n" + w.log_text())
+        self.assertEqual(self.app().send_task("celeriac.echo", args=[3], queue=q).get(timeout=15), 3)
 
 
 if __name__ == "__main__":

@@ -64,6 +64,24 @@ bool TaskPipeline::expired(const celery::TaskMessage& m) const {
 }
 
 void TaskPipeline::onDelivery(amqp::Delivery delivery) {
+  // One message never ends the process: an exception out of decoding or admission is
+  // this message's FAILURE (when it has an id) and a reject, and the worker goes on.
+  const amqp::Delivery copy_for_refusal{delivery.ref, delivery.queue, {}};
+  const std::string header_id = delivery.message.headers.is_object()
+                                    ? delivery.message.headers.value("id", nlohmann::json())
+                                          .is_string()
+                                          ? delivery.message.headers["id"].get<std::string>()
+                                          : std::string()
+                                    : std::string();
+  try {
+    receive(std::move(delivery));
+  } catch (const std::exception& e) {
+    refuse(copy_for_refusal, header_id, celery::fromCppException(e),
+           std::string("exception while receiving: ") + e.what());
+  }
+}
+
+void TaskPipeline::receive(amqp::Delivery delivery) {
   ++counters_.received;
   celery::DecodeResult decoded = celery::decodeMessage(delivery.message);
   if (!decoded.ok()) {
@@ -79,7 +97,7 @@ void TaskPipeline::onDelivery(amqp::Delivery delivery) {
   job->entry = registry_.find(m.task);
   if (job->entry == nullptr) {
     refuse(job->delivery, m.id, celery::notRegistered(m.task),
-           "task " + m.task + " is not registered");
+           "task " + m.task + " is not registered", &m);
     return;
   }
   job->acks_late = job->entry->options.acks_late.value_or(options_.acks_late);
@@ -92,6 +110,7 @@ void TaskPipeline::onDelivery(amqp::Delivery delivery) {
     const amqp::DeliveryRef ref = job->delivery.ref;
     celery::ResultRecord record =
         celery::revokedRecord(m, "expired", dispatcher_.clock().wallNow());
+    markExtended(record);
     storeThen(m.id, celery::renderResultDocument(record), [this, ref] { ports_.ack(ref); });
     return;
   }
@@ -110,7 +129,8 @@ void TaskPipeline::onDelivery(amqp::Delivery delivery) {
 }
 
 void TaskPipeline::refuse(const amqp::Delivery& delivery, const std::string& task_id,
-                          celery::ExceptionInfo error, const std::string& log_reason) {
+                          celery::ExceptionInfo error, const std::string& log_reason,
+                          const celery::TaskMessage* message) {
   ++counters_.rejected;
   const amqp::DeliveryRef ref = delivery.ref;
   if (task_id.empty()) {
@@ -121,10 +141,17 @@ void TaskPipeline::refuse(const amqp::Delivery& delivery, const std::string& tas
   }
   taskLog()->error("rejected task_id={}: {}", task_id, log_reason);
   celery::ResultRecord record;
-  record.task_id = task_id;
-  record.state = celery::TaskState::kFailure;
-  record.result = celery::encodeException(error);
-  record.date_done = dispatcher_.clock().wallNow();
+  if (message != nullptr) {
+    // Decoded but not runnable (NotRegistered): Celery stores it with the request, so
+    // result_extended fields and group/parent ids are there.
+    record = celery::failureRecord(*message, error, dispatcher_.clock().wallNow());
+    markExtended(record);
+  } else {
+    record.task_id = task_id;
+    record.state = celery::TaskState::kFailure;
+    record.result = celery::encodeException(error);
+    record.date_done = dispatcher_.clock().wallNow();
+  }
   // Reject only once the FAILURE is stored, so the Python caller never hangs.
   storeThen(task_id, celery::renderResultDocument(record),
             [this, ref] { ports_.reject(ref, false); });
@@ -151,8 +178,12 @@ void TaskPipeline::hold(std::unique_ptr<Job> job, milliseconds delay) {
 void TaskPipeline::updatePrefetch() {
   const std::size_t base =
       backpressure_ ? std::size_t{options_.backpressure_prefetch} : std::size_t{options_.prefetch};
+  // 0 is "unlimited" (--prefetch-multiplier 0): held tasks cannot raise it, and adding
+  // them to it would turn it into a limit (it became 1 with one held task).
   const std::size_t wanted =
-      std::min<std::size_t>(std::numeric_limits<std::uint16_t>::max(), base + held_.size());
+      base == 0 ? 0
+                : std::min<std::size_t>(std::numeric_limits<std::uint16_t>::max(),
+                                        base + held_.size());
   const auto value = static_cast<std::uint16_t>(wanted);
   if (value == prefetch_sent_) return;
   prefetch_sent_ = value;
@@ -178,10 +209,10 @@ void TaskPipeline::start(std::unique_ptr<Job> job) {
   if (expired(m)) {  // re-checked at start, as Celery does (spec 8.5)
     ++counters_.revoked;
     const amqp::DeliveryRef ref = job->delivery.ref;
-    storeThen(m.id,
-              celery::renderResultDocument(
-                  celery::revokedRecord(m, "expired", dispatcher_.clock().wallNow())),
-              [this, ref] { ports_.ack(ref); });
+    celery::ResultRecord record =
+        celery::revokedRecord(m, "expired", dispatcher_.clock().wallNow());
+    markExtended(record);
+    storeThen(m.id, celery::renderResultDocument(record), [this, ref] { ports_.ack(ref); });
     return;
   }
   ++running_;
@@ -209,13 +240,22 @@ void TaskPipeline::start(std::unique_ptr<Job> job) {
   // A handler must not complete inside its own call; if one does anyway, finishing
   // is deferred to a later turn so `ref` is not destroyed under our feet.
   starting_job_ = id;
-  ref.run = ref.entry->handler(ctx, [this, id](tasks::TaskOutcome outcome) {
-    if (id == starting_job_) {
-      dispatcher_.post([this, id, o = std::move(outcome)]() mutable { finish(id, std::move(o)); });
-      return;
-    }
-    finish(id, std::move(outcome));
-  });
+  try {
+    ref.run = ref.entry->handler(ctx, [this, id](tasks::TaskOutcome outcome) {
+      if (id == starting_job_) {
+        dispatcher_.post(
+            [this, id, o = std::move(outcome)]() mutable { finish(id, std::move(o)); });
+        return;
+      }
+      finish(id, std::move(outcome));
+    });
+  } catch (const std::exception& e) {
+    // The handler threw instead of starting: the task fails with that exception.
+    // Finished on a later turn, like any completion (finish() ignores a second one).
+    dispatcher_.post([this, id, error = celery::fromCppException(e)] {
+      finish(id, tasks::TaskOutcome::failure(error));
+    });
+  }
   starting_job_ = 0;
 }
 
@@ -247,25 +287,41 @@ void TaskPipeline::finish(JobId id, tasks::TaskOutcome outcome) {
   if (job->run) {
     dispatcher_.post([run = std::shared_ptr<tasks::TaskRun>(std::move(job->run))] {});
   }
-  const celery::TaskMessage& m = job->message;
+  try {
+    settle(*job, std::move(outcome));
+  } catch (const std::exception& e) {
+    // Rendering or routing the outcome threw (a value no codec expected): store that
+    // exception as the task's FAILURE and settle the message, rather than end the
+    // process with it unacked (it would be redelivered to the next replica, and the next).
+    taskLog()->error("task_id={} exception while settling: {}", job->message.id, e.what());
+    const amqp::DeliveryRef ref = job->delivery.ref;
+    const bool late = job->acks_late;
+    celery::ResultRecord record = celery::failureRecord(
+        job->message, celery::fromCppException(e), dispatcher_.clock().wallNow());
+    markExtended(record);
+    storeThen(job->message.id, celery::renderResultDocument(record), [this, ref, late] {
+      if (late) ports_.ack(ref);
+    });
+  }
+  pump();
+}
+
+void TaskPipeline::settle(Job& job, tasks::TaskOutcome outcome) {
+  const celery::TaskMessage& m = job.message;
   // A retry either goes out (done here) or becomes the failure Celery raises instead,
   // which then runs the ordinary failure path (errbacks, chain) below.
   if (outcome.retry_request) {
     const tasks::RetryRequest request = *outcome.retry_request;
-    if (retry(*job, request, outcome)) {
-      pump();
-      return;
-    }
+    if (retry(job, request, outcome)) return;
   }
-  const auto runtime = std::chrono::duration<double>(dispatcher_.clock().now() - job->started);
+  const auto runtime = std::chrono::duration<double>(dispatcher_.clock().now() - job.started);
   const auto now = dispatcher_.clock().wallNow();
   celery::ResultRecord record;
   if (outcome.ok) {
     ++counters_.succeeded;
     taskLog()->info("succeeded task={} task_id={} runtime_s={:.6f}", m.task, m.id, runtime.count());
     record = celery::successRecord(m, std::move(outcome.value), now);
-  } else if (tasks::allModelsUnavailable(outcome.error) && parkUnavailable(*job, outcome.error)) {
-    pump();
+  } else if (tasks::allModelsUnavailable(outcome.error) && parkUnavailable(job, outcome.error)) {
     return;
   } else {
     ++counters_.failed;
@@ -274,8 +330,11 @@ void TaskPipeline::finish(JobId id, tasks::TaskOutcome outcome) {
                      outcome.error.args.empty() ? std::string() : celery::dumpPythonJson(outcome.error.args));
     record = celery::failureRecord(m, outcome.error, now);
   }
-  const amqp::DeliveryRef ref = job->delivery.ref;
-  const bool late = job->acks_late;
+  // Every stored outcome carries the result_extended fields when enabled, follow-ups
+  // or not (they were left out whenever a chain step, link or link_error went out).
+  markExtended(record);
+  const amqp::DeliveryRef ref = job.delivery.ref;
+  const bool late = job.acks_late;
   // Canvas (spec 5.2/5.3): chain step and callbacks are published before SUCCESS is
   // stored (so `children` names them); a failure stores the same FAILURE on the
   // remaining chain steps and publishes the errbacks.
@@ -296,6 +355,9 @@ void TaskPipeline::finish(JobId id, tasks::TaskOutcome outcome) {
         celery::ResultRecord chained = record;
         chained.task_id = chained_id;
         chained.parent_id = m.id;
+        // Its own name and args are in the chain's signature, not in this message;
+        // rather than store this task's as if they were that step's, store none.
+        chained.extended = false;
         storeThen(chained_id, celery::renderResultDocument(chained), nullptr);
       }
     }
@@ -306,7 +368,7 @@ void TaskPipeline::finish(JobId id, tasks::TaskOutcome outcome) {
     // (at-least-once) rather than a chain silently ending here.
     auto pending = std::make_shared<int>(2);
     auto all_ok = std::make_shared<bool>(true);
-    auto settle = [this, ref, late, pending, all_ok](bool ok) {
+    auto settle_message = [this, ref, late, pending, all_ok](bool ok) {
       *all_ok = *all_ok && ok;
       if (--*pending > 0) return;
       if (!*all_ok) {
@@ -315,21 +377,19 @@ void TaskPipeline::finish(JobId id, tasks::TaskOutcome outcome) {
         ports_.ack(ref);
       }
     };
-    publishAll(std::move(follow_ups), settle);
-    if (job->ignore_result) {
-      settle(true);
+    publishAll(std::move(follow_ups), settle_message);
+    if (job.ignore_result) {
+      settle_message(true);
     } else {
-      storeThen(m.id, celery::renderResultDocument(record), [settle] { settle(true); });
+      storeThen(m.id, celery::renderResultDocument(record), [settle_message] { settle_message(true); });
     }
-  } else if (job->ignore_result) {
+  } else if (job.ignore_result) {
     if (late) ports_.ack(ref);
   } else {
-    markExtended(record);
     storeThen(m.id, celery::renderResultDocument(record), [this, ref, late] {
       if (late) ports_.ack(ref);
     });
   }
-  pump();
 }
 
 celery::CanvasContext TaskPipeline::canvasContext() const {

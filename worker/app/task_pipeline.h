@@ -128,8 +128,15 @@ class TaskPipeline {
   struct Job;
   using JobId = std::uint64_t;
 
+  // Stores a FAILURE for `task_id` (when readable) and rejects without requeue;
+  // `message` is the decoded task when there is one (its fields go into the record).
   void refuse(const amqp::Delivery& delivery, const std::string& task_id,
-              celery::ExceptionInfo error, const std::string& log_reason);
+              celery::ExceptionInfo error, const std::string& log_reason,
+              const celery::TaskMessage* message = nullptr);
+  // onDelivery's work; onDelivery contains what it throws.
+  void receive(amqp::Delivery delivery);
+  // The outcome of a finished job: result, follow-ups, ack (finish() contains throws).
+  void settle(Job& job, tasks::TaskOutcome outcome);
   void hold(std::unique_ptr<Job> job, std::chrono::milliseconds delay);
   void park(std::unique_ptr<Job> job, std::chrono::milliseconds delay, const std::string& reason);
   // Every model was down: store RETRY, park the message, ack once both are durable.

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <new>
+#include <stdexcept>
 
 namespace celeriac::worker::celery {
 namespace {
@@ -162,6 +164,23 @@ ExceptionInfo maxRetriesExceeded(std::string_view message) {
   info.module = "celery.exceptions";
   info.args = nlohmann::json::array({std::string(message)});
   return info;
+}
+
+ExceptionInfo fromCppException(const std::exception& error) {
+  std::string_view type = "RuntimeError";
+  if (dynamic_cast<const nlohmann::json::type_error*>(&error) != nullptr) {
+    type = "TypeError";
+  } else if (const auto* range = dynamic_cast<const nlohmann::json::out_of_range*>(&error)) {
+    type = range->id == 403 ? "KeyError" : "IndexError";  // 403: key not found
+  } else if (dynamic_cast<const std::invalid_argument*>(&error) != nullptr ||
+             dynamic_cast<const nlohmann::json::exception*>(&error) != nullptr) {
+    type = "ValueError";
+  } else if (dynamic_cast<const std::out_of_range*>(&error) != nullptr) {
+    type = "IndexError";
+  } else if (dynamic_cast<const std::bad_alloc*>(&error) != nullptr) {
+    type = "MemoryError";
+  }
+  return makeException(type, error.what(), "builtins");
 }
 
 }  // namespace celeriac::worker::celery

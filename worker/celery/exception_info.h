@@ -9,6 +9,7 @@
 // knowledge of task handlers.
 // Ownership: plain values and pure functions.
 
+#include <exception>
 #include <string>
 #include <string_view>
 
@@ -73,5 +74,13 @@ ExceptionInfo softTimeLimitExceeded();
 
 // celery.exceptions.MaxRetriesExceededError([message]) (spec 3.3, 4.1).
 ExceptionInfo maxRetriesExceeded(std::string_view message);
+
+// A C++ exception that escaped task, codec or pipeline code, as the Python builtin a
+// caller would expect for it: nlohmann type errors and std::invalid_argument as
+// TypeError/ValueError, lookups (nlohmann out_of_range, std::out_of_range) as
+// LookupError's KeyError/IndexError, std::bad_alloc as MemoryError, anything else as
+// RuntimeError. The message is what() (ours and nlohmann's never hold a secret), so
+// the task fails with a clear error instead of ending the process.
+ExceptionInfo fromCppException(const std::exception& error);
 
 }  // namespace celeriac::worker::celery

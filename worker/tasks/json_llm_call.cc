@@ -91,7 +91,14 @@ void JsonLlmCall::submit() {
   call_ = balancer_.submit(
       request_, [this, alive = std::weak_ptr<bool>(alive_)](balancer::CallResult result) {
         if (alive.expired()) return;
-        onResult(std::move(result));
+        // Called from the balancer under a C trampoline (noexcept): whatever reading the
+        // model's reply throws fails this call's task, never the process. finish() runs
+        // once; a throw from inside `done` itself finds done_ already taken.
+        try {
+          onResult(std::move(result));
+        } catch (const std::exception& e) {
+          if (!alive.expired()) finish({false, nullptr, {}, celery::fromCppException(e)});
+        }
       });
 }
 

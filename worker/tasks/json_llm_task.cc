@@ -38,7 +38,15 @@ std::unique_ptr<TaskRun> JsonLlmTask::call(const TaskContext& ctx, TaskDone done
                                 done(TaskOutcome::failure(std::move(outcome.error)));
                                 return;
                               }
-                              done(TaskOutcome::success(project(outcome.value, outcome.meta)));
+                              // This runs from a balancer callback under a C trampoline:
+                              // a projection that throws fails this task, not the process.
+                              TaskOutcome result;
+                              try {
+                                result = TaskOutcome::success(project(outcome.value, outcome.meta));
+                              } catch (const std::exception& e) {
+                                result = TaskOutcome::failure(celery::fromCppException(e));
+                              }
+                              done(std::move(result));
                             });
 }
 

@@ -1,0 +1,105 @@
+// TaskPipeline under input and handlers that misbehave (issue 9): an exception is the
+// task's FAILURE, never the end of the process; prefetch 0 stays unlimited; every
+// stored outcome carries the result_extended fields.
+#include <gtest/gtest.h>
+
+#include <stdexcept>
+
+#include "task_pipeline_fixture.h"
+
+namespace celeriac::worker::app::pipeline_test {
+namespace {
+
+json chainOf(const std::string& task, const std::string& id) {
+  json sig = {{"task", task},
+              {"args", json::array()},
+              {"kwargs", json::object()},
+              {"options", {{"task_id", id}}},
+              {"subtask_type", nullptr},
+              {"immutable", false}};
+  return json::array({sig});
+}
+
+TEST_F(TaskPipelineTest, AHandlerThatThrowsFailsItsTaskWithTheExceptionAndTheWorkerGoesOn) {
+  registry_.add("test.throws", [](const tasks::TaskContext&, tasks::TaskDone) -> std::unique_ptr<tasks::TaskRun> {
+    throw std::invalid_argument("bad argument from a handler");
+  });
+  make();
+  pipeline_->onDelivery(delivery("test.throws", "t1", json::array()));
+  loop_.runReady();
+  const auto* w = fake_.lastFor("t1");
+  ASSERT_NE(w, nullptr);
+  EXPECT_EQ(w->doc["status"], "FAILURE");
+  EXPECT_EQ(w->doc["result"]["exc_type"], "ValueError");
+  EXPECT_EQ(w->doc["result"]["exc_module"], "builtins");
+  EXPECT_EQ(w->doc["result"]["exc_message"], json::array({"bad argument from a handler"}));
+  fake_.completeAll();
+  EXPECT_EQ(fake_.acked, std::vector<std::uint64_t>{1});
+  EXPECT_EQ(pipeline_->running(), 0u);
+  // The next task runs as usual.
+  pipeline_->onDelivery(delivery("celeriac.echo", "t2", json::array({7})));
+  loop_.runReady();
+  EXPECT_EQ(fake_.lastFor("t2")->doc["result"], 7);
+}
+
+TEST_F(TaskPipelineTest, ANlohmannTypeErrorInAHandlerIsATypeError) {
+  registry_.add("test.type_error", [](const tasks::TaskContext& ctx, tasks::TaskDone) -> std::unique_ptr<tasks::TaskRun> {
+    (void)ctx.message.args.at(0).get<std::string>();  // args[0] is a number
+    return nullptr;
+  });
+  make();
+  pipeline_->onDelivery(delivery("test.type_error", "t1", json::array({1})));
+  loop_.runReady();
+  const auto* w = fake_.lastFor("t1");
+  ASSERT_NE(w, nullptr);
+  EXPECT_EQ(w->doc["result"]["exc_type"], "TypeError");
+}
+
+TEST_F(TaskPipelineTest, UnlimitedPrefetchStaysUnlimitedWhileAnEtaTaskIsHeld) {
+  // --prefetch-multiplier 0: it used to become basic.qos 1 once one ETA task was held.
+  PipelineOptions options;
+  options.prefetch = 0;
+  pipeline_ = std::make_unique<TaskPipeline>(loop_, registry_, fake_.ports(), options);
+  pipeline_->onDelivery(delivery("celeriac.echo", "t1", json::array({1}), {{"eta", isoIn(seconds(5))}}));
+  EXPECT_EQ(pipeline_->held(), 1u);
+  for (std::uint16_t sent : fake_.prefetch) EXPECT_EQ(sent, 0) << "a limit was set";
+}
+
+TEST_F(TaskPipelineTest, ExtendedFieldsAreStoredWhenAChainStepGoesOut) {
+  PipelineOptions options;
+  options.result_extended = true;
+  make(options);
+  auto d = delivery("celeriac.echo", "t1", json::array({5}));
+  d.message.body =
+      json::array({json::array({5}), json::object(),
+                   {{"callbacks", nullptr}, {"errbacks", nullptr}, {"chain", chainOf("celeriac.echo", "t2")}, {"chord", nullptr}}})
+          .dump();
+  pipeline_->onDelivery(std::move(d));
+  loop_.runReady();
+  const auto* w = fake_.lastFor("t1");
+  ASSERT_NE(w, nullptr);
+  EXPECT_EQ(w->doc["status"], "SUCCESS");
+  EXPECT_EQ(w->doc.value("name", json()), "celeriac.echo") << w->doc.dump();
+  EXPECT_EQ(w->doc.value("args", json()), json::array({5}));
+  EXPECT_EQ(fake_.published.size(), 1u);
+}
+
+TEST_F(TaskPipelineTest, ExtendedFieldsAreStoredForNotRegisteredAndExpiredTasks) {
+  PipelineOptions options;
+  options.result_extended = true;
+  make(options);
+  pipeline_->onDelivery(delivery("no.such", "t1", json::array({1})));
+  pipeline_->onDelivery(delivery("celeriac.echo", "t2", json::array({2}), {{"expires", isoIn(seconds(-60))}}));
+  const auto* refused = fake_.lastFor("t1");
+  ASSERT_NE(refused, nullptr);
+  EXPECT_EQ(refused->doc["result"]["exc_type"], "NotRegistered");
+  EXPECT_EQ(refused->doc.value("name", json()), "no.such") << refused->doc.dump();
+  EXPECT_TRUE(refused->doc["traceback"].is_null());
+  const auto* revoked = fake_.lastFor("t2");
+  ASSERT_NE(revoked, nullptr);
+  EXPECT_EQ(revoked->doc["status"], "REVOKED");
+  EXPECT_EQ(revoked->doc.value("args", json()), json::array({2})) << revoked->doc.dump();
+}
+
+}  // namespace
+}  // namespace celeriac::worker::app::pipeline_test
