@@ -9,6 +9,7 @@
 #include "worker/app/task_pipeline.h"
 #include "worker/redis/result_store.h"
 #include "worker/tasks/builtin_tasks.h"
+#include "worker/uv/loop_lag_probe.h"
 #include "worker/uv/uv_dispatcher.h"
 #include "worker/uv/uv_handle.h"
 
@@ -30,6 +31,7 @@ struct WorkerApp::Impl {
   std::unique_ptr<amqp::AmqpConnection> broker;
   std::unique_ptr<TaskPipeline> pipeline;
   std::unique_ptr<LlmServices> llm;
+  std::unique_ptr<uv::LoopLagProbe> lag_probe;  // --loop-lag-report
   uv_signal_t* sigterm = nullptr;
   uv_signal_t* sigint = nullptr;
   uv_timer_t* shutdown_timer = nullptr;
@@ -128,6 +130,7 @@ void WorkerApp::Impl::build() {
   options.eta_hold_limit = config.eta_hold_limit;
   options.delay_tiers = config.topology.delay_tiers;
   options.max_parked = config.max_parked;
+  options.max_message_size = config.max_message_size;
   if (llm) options.task_queues = llm->taskQueues();
   options.task_routes = config.task_routes;
   pipeline = std::make_unique<TaskPipeline>(*dispatcher, registry, std::move(ports), options);
@@ -141,6 +144,18 @@ void WorkerApp::Impl::build() {
         signum);
     return h;
   };
+  if (config.loop_lag_report.count() > 0) {
+    lag_probe = std::make_unique<uv::LoopLagProbe>(
+        &loop, config.loop_lag_report, [this](const uv::LoopLagSummary& s) {
+          const auto ms = [](std::chrono::microseconds us) {
+            return static_cast<double>(us.count()) / 1000.0;
+          };
+          log->log(s.p99 >= std::chrono::milliseconds(50) ? spdlog::level::warn
+                                                          : spdlog::level::info,
+                   "loop lag p50_ms={:.1f} p99_ms={:.1f} max_ms={:.1f} samples={}", ms(s.p50),
+                   ms(s.p99), ms(s.max), s.samples);
+        });
+  }
   sigterm = install(SIGTERM);
   sigint = install(SIGINT);
   shutdown_timer = new uv_timer_t;
@@ -218,6 +233,7 @@ int WorkerApp::run() {
   s.broker->start();
   uv_run(&s.loop, UV_RUN_DEFAULT);  // returns at finish()
   // Broker and result store are closed; release the objects, then let their handles close.
+  s.lag_probe.reset();
   s.pipeline.reset();
   s.llm.reset();
   s.broker.reset();

@@ -55,6 +55,7 @@ ParseOutcome parseWorkerArgs(int argc, const char* const* argv,
   long heartbeat_s = 60;
   long eta_hold_s = 10;
   long max_parked_s = 3600;
+  double loop_lag_report_s = 0;
   std::string task_routes;
   std::string delay_tiers = "5s,30s,2m,10m,1h";
 
@@ -99,10 +100,19 @@ ParseOutcome parseWorkerArgs(int argc, const char* const* argv,
   cli.add_option("--task-routes", task_routes,
                  "Celery task_routes for chain steps and callbacks with no queue: "
                  "'rules.*=rule-retriever,report=reports' (glob=queue)");
+  cli.add_option("--max-message-size", cfg.max_message_size,
+                 "Refuse a task message whose body is larger than this (FAILURE "
+                 "InvalidTaskError, rejected without requeue); bytes, or with a unit: 16MiB")
+      ->transform(CLI::AsSizeValue(false))
+      ->capture_default_str();
   cli.add_option("--max-parked", max_parked_s,
                  "Seconds a task may stay parked while every model is down before it fails "
                  "with AllModelsUnavailable")
       ->check(CLI::Range(1L, 604800L))->capture_default_str();
+  cli.add_option("--loop-lag-report", loop_lag_report_s,
+                 "Log the event loop's lag (p50/p99/max of a 10 ms timer) every this many "
+                 "seconds (0 = off)")
+      ->check(CLI::Range(0.0, 86400.0));
   cli.add_option("--llm-config", cfg.llm_config,
                  "Balancer YAML (endpoints, keys, routes, prices) [env CELERIAC_LLM_CONFIG; "
                  "or LLM_ENDPOINTS...]");
@@ -173,6 +183,7 @@ ParseOutcome parseWorkerArgs(int argc, const char* const* argv,
   cfg.topology.quorum_delay_queues = queue_type == "quorum";
   cfg.eta_hold_limit = std::chrono::seconds(eta_hold_s);
   cfg.max_parked = std::chrono::seconds(max_parked_s);
+  cfg.loop_lag_report = std::chrono::milliseconds(static_cast<long>(loop_lag_report_s * 1000));
   std::stringstream routes(task_routes);
   for (std::string route; std::getline(routes, route, ',');) {
     route.erase(0, route.find_first_not_of(' '));

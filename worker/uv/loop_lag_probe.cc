@@ -1,0 +1,62 @@
+#include "worker/uv/loop_lag_probe.h"
+
+#include <algorithm>
+
+namespace celeriac::worker::uv {
+
+namespace {
+constexpr std::uint64_t kTickNs = 10'000'000;
+static_assert(LoopLagProbe::kTick == std::chrono::milliseconds(kTickNs / 1'000'000));
+}  // namespace
+
+LoopLagProbe::LoopLagProbe(uv_loop_t* loop, std::chrono::milliseconds report_every,
+                           std::function<void(const LoopLagSummary&)> on_report)
+    : tick_timer_(new uv_timer_t), report_timer_(new uv_timer_t), on_report_(std::move(on_report)) {
+  uv_timer_init(loop, tick_timer_.get());
+  uv_timer_init(loop, report_timer_.get());
+  tick_timer_->data = this;
+  report_timer_->data = this;
+  // A repeating timer is re-armed by libuv for `repeat` after the moment it ran, so
+  // each tick is due 10 ms after the previous one actually ran.
+  due_ns_ = uv_hrtime() + kTickNs;
+  uv_timer_start(
+      tick_timer_.get(),
+      [](uv_timer_t* t) noexcept { static_cast<LoopLagProbe*>(t->data)->tick(); },
+      static_cast<std::uint64_t>(kTick.count()), static_cast<std::uint64_t>(kTick.count()));
+  const auto every_ms = static_cast<std::uint64_t>(std::max<std::int64_t>(1, report_every.count()));
+  uv_timer_start(
+      report_timer_.get(),
+      [](uv_timer_t* t) noexcept { static_cast<LoopLagProbe*>(t->data)->report(); }, every_ms,
+      every_ms);
+  // The probe must not keep a loop alive that has nothing else to do.
+  uv_unref(reinterpret_cast<uv_handle_t*>(tick_timer_.get()));
+  uv_unref(reinterpret_cast<uv_handle_t*>(report_timer_.get()));
+}
+
+LoopLagProbe::~LoopLagProbe() {
+  uv_timer_stop(tick_timer_.get());
+  uv_timer_stop(report_timer_.get());
+}
+
+void LoopLagProbe::tick() {
+  const std::uint64_t now = uv_hrtime();
+  // libuv's timers have millisecond resolution and may run up to ~1 ms early by
+  // uv_hrtime; LoopLagStats counts an early tick as 0.
+  const auto lag_ns = static_cast<std::int64_t>(now) - static_cast<std::int64_t>(due_ns_);
+  stats_.record(std::chrono::duration_cast<std::chrono::microseconds>(
+      std::chrono::nanoseconds(lag_ns)));
+  due_ns_ = now + kTickNs;
+}
+
+void LoopLagProbe::report() {
+  last_ = stats_.take();
+  if (on_report_) {
+    try {
+      on_report_(last_);
+    } catch (...) {
+      // A C callback must not throw; a failed report is not worth the process.
+    }
+  }
+}
+
+}  // namespace celeriac::worker::uv
