@@ -60,6 +60,23 @@ class NumbersPythonWrites(SharedServers):
         self.assertIsNone(w.proc.poll(), "worker died:\n" + w.log_text())
 
 
+class BigMessages(SharedServers):
+    def test_a_body_over_max_message_size_fails_clearly_and_is_not_requeued(self):
+        q = unique_queue()
+        w = self.start_worker(q, extra=["--max-message-size", "1MiB"])
+        app = self.app()
+        r = app.send_task("celeriac.echo", args=["x" * (2 << 20)], queue=q)
+        with self.assertRaises(Exception) as raised:
+            r.get(timeout=30)
+        self.assertEqual(type(raised.exception).__name__, "InvalidTaskError")
+        self.assertIn("--max-message-size", str(raised.exception))
+        self.assertEqual(self.rabbit.wait_queue_counts(q, (0, 0)), (0, 0))
+        # Under the limit, a large body still runs.
+        self.assertEqual(len(app.send_task("celeriac.echo", args=["y" * (512 << 10)], queue=q)
+                             .get(timeout=30)), 512 << 10)
+        self.assertIsNone(w.proc.poll(), "worker died:\n" + w.log_text())
+
+
 class BrokerLossWhileHolding(SharedServers):
     def test_connection_closed_while_a_countdown_task_is_held(self):
         # The held ETA task made the broken-connection handler send basic.qos on a

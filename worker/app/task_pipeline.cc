@@ -43,6 +43,15 @@ std::string uuid4() {
   return buf;
 }
 
+// The task id from the AMQP headers (protocol 2), without decoding the body; "" when
+// there is none (protocol 1 keeps it in the body).
+std::string headerTaskId(const celery::RawMessage& message) {
+  if (!message.headers.is_object()) return {};
+  const auto it = message.headers.find("id");
+  return it != message.headers.end() && it->is_string() ? it->template get<std::string>()
+                                                         : std::string();
+}
+
 }  // namespace
 
 TaskPipeline::TaskPipeline(balancer::Dispatcher& dispatcher, const tasks::TaskRegistry& registry,
@@ -64,15 +73,20 @@ bool TaskPipeline::expired(const celery::TaskMessage& m) const {
 }
 
 void TaskPipeline::onDelivery(amqp::Delivery delivery) {
+  const std::string header_id = headerTaskId(delivery.message);
+  // Refused before anything parses or copies it: an analysis image may be a data: URL
+  // of many megabytes, but a body past the limit is a mistake or an attack.
+  if (delivery.message.body.size() > options_.max_message_size) {
+    ++counters_.received;
+    const std::string reason = "message body of " + std::to_string(delivery.message.body.size()) +
+                               " bytes is over the worker's --max-message-size (" +
+                               std::to_string(options_.max_message_size) + " bytes)";
+    refuse(delivery, header_id, celery::invalidTask(reason), reason);
+    return;
+  }
   // One message never ends the process: an exception out of decoding or admission is
   // this message's FAILURE (when it has an id) and a reject, and the worker goes on.
   const amqp::Delivery copy_for_refusal{delivery.ref, delivery.queue, {}};
-  const std::string header_id = delivery.message.headers.is_object()
-                                    ? delivery.message.headers.value("id", nlohmann::json())
-                                          .is_string()
-                                          ? delivery.message.headers["id"].get<std::string>()
-                                          : std::string()
-                                    : std::string();
   try {
     receive(std::move(delivery));
   } catch (const std::exception& e) {

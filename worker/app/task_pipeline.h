@@ -80,6 +80,9 @@ struct PipelineOptions {
   // worker that runs a step routes the next one, so it needs the Python app's routes.
   std::vector<std::pair<std::string, std::string>> task_routes;
   std::string default_queue = "celery";
+  // A body larger than this is refused (FAILURE InvalidTaskError, reject) before it is
+  // decoded (--max-message-size).
+  std::size_t max_message_size = std::size_t{16} << 20;
 };
 
 struct PipelineCounters {

@@ -101,5 +101,26 @@ TEST_F(TaskPipelineTest, ExtendedFieldsAreStoredForNotRegisteredAndExpiredTasks)
   EXPECT_EQ(revoked->doc.value("args", json()), json::array({2})) << revoked->doc.dump();
 }
 
+TEST_F(TaskPipelineTest, ABodyOverTheSizeLimitIsRefusedBeforeItIsDecoded) {
+  PipelineOptions options;
+  options.max_message_size = 1000;
+  make(options);
+  auto d = delivery("celeriac.echo", "t1", json::array({std::string(2000, 'x')}));
+  pipeline_->onDelivery(std::move(d));
+  const auto* w = fake_.lastFor("t1");
+  ASSERT_NE(w, nullptr);
+  EXPECT_EQ(w->doc["status"], "FAILURE");
+  EXPECT_EQ(w->doc["result"]["exc_type"], "InvalidTaskError");
+  const std::string message = w->doc["result"]["exc_message"][0];
+  EXPECT_NE(message.find("--max-message-size"), std::string::npos) << message;
+  fake_.completeAll();
+  ASSERT_EQ(fake_.rejected.size(), 1u);
+  EXPECT_FALSE(fake_.rejected[0].second) << "requeued";
+  // At the limit it runs.
+  pipeline_->onDelivery(delivery("celeriac.echo", "t2", json::array({1})));
+  loop_.runReady();
+  EXPECT_EQ(fake_.lastFor("t2")->doc["status"], "SUCCESS");
+}
+
 }  // namespace
 }  // namespace celeriac::worker::app::pipeline_test

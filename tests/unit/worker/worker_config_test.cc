@@ -37,6 +37,13 @@ TEST(WorkerConfigTest, DefaultsMatchCeleryAndTheIssue) {
   EXPECT_EQ(out.config->result_expires.count(), 86400);
 }
 
+TEST(WorkerConfigTest, MaxMessageSizeTakesBytesOrAUnit) {
+  EXPECT_EQ(parse({}).config->max_message_size, std::size_t{16} << 20);
+  EXPECT_EQ(parse({"--max-message-size", "1000"}).config->max_message_size, 1000u);
+  EXPECT_EQ(parse({"--max-message-size", "4MiB"}).config->max_message_size, std::size_t{4} << 20);
+  EXPECT_FALSE(parse({"--max-message-size", "lots"}).config);
+}
+
 TEST(WorkerConfigTest, EnvironmentGivesBrokerAndBackendAndFlagsWin) {
   std::map<std::string, std::string> env = {{"CELERY_BROKER_URL", "amqp://u:p@envhost:5673/v"},
                                             {"CELERY_RESULT_BACKEND", "redis://envredis:6390/2"}};
