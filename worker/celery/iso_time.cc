@@ -111,10 +111,19 @@ std::optional<system_clock::time_point> parseIsoTime(std::string_view text) {
                                          std::chrono::day(static_cast<unsigned>(day))};
   if (!date.ok() || hour > 23 || minute > 59 || second > 59) return std::nullopt;
 
-  const auto local = std::chrono::sys_days(date) + std::chrono::hours(hour) +
-                     std::chrono::minutes(minute) + std::chrono::seconds(second) + fraction;
+  if (year < 1) return std::nullopt;  // Python's datetime.MINYEAR
+
+  // In seconds first: any 4-digit year fits, where a nanosecond time point holds only
+  // 1677..2262 (a year-9999 eta overflowed it).
+  const std::chrono::sys_seconds local = std::chrono::sys_days(date) +
+                                         std::chrono::hours(hour) +
+                                         std::chrono::minutes(minute) +
+                                         std::chrono::seconds(second);
   // The wall time is `offset` ahead of UTC, so UTC = local - offset.
-  return std::chrono::time_point_cast<system_clock::duration>(local - offset);
+  const std::chrono::sys_seconds utc = local - offset;
+  if (utc < kEarliestIsoTime) return kEarliestIsoTime;
+  if (utc >= kLatestIsoTime) return kLatestIsoTime;
+  return std::chrono::time_point_cast<system_clock::duration>(utc) + fraction;
 }
 
 std::string formatIsoTime(system_clock::time_point time) {

@@ -19,7 +19,15 @@ namespace celeriac::worker::celery {
 // isoformat(), with or without fraction, `Z` suffix, naive = UTC). The fraction is a
 // real decimal fraction (".123" is 123 ms; Celery <= 5.2 misread it as 123 us).
 // Returns nullopt for anything else, including out-of-range fields (month 13,
-// Feb 30, hour 24, second 60, offset above 23:59) and trailing characters.
+// Feb 30, hour 24, second 60, offset above 23:59, year 0) and trailing characters.
+// Times before kEarliestIsoTime read as kEarliestIsoTime and times from kLatestIsoTime
+// on as kLatestIsoTime: Python accepts years 1 to 9999, and for an eta or expires both
+// ends only mean "long past" or "never", while a system_clock time point (64-bit
+// nanoseconds) holds only 1677 to 2262; clamped, `eta - now` cannot overflow either.
+inline constexpr std::chrono::sys_seconds kEarliestIsoTime{
+    std::chrono::sys_days(std::chrono::year(1900) / 1 / 1)};
+inline constexpr std::chrono::sys_seconds kLatestIsoTime{
+    std::chrono::sys_days(std::chrono::year(2200) / 1 / 1)};
 std::optional<std::chrono::system_clock::time_point> parseIsoTime(std::string_view text);
 
 // "YYYY-MM-DDTHH:MM:SS.ffffff+00:00": UTC, always 6 fraction digits (truncated to

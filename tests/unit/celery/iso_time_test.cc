@@ -82,6 +82,25 @@ TEST(IsoTimeTest, RejectsMalformedAndOutOfRange) {
   }
 }
 
+// Found by tests/fuzz (message_decoder_fuzz, crashers/message_decoder/expires_year_0751):
+// a year outside 1677..2262 overflowed the nanosecond time point (signed overflow, UB).
+// Python accepts years 1 to 9999; both ends are clamped, the fraction dropped there.
+TEST(IsoTimeTest, ClampsYearsASystemClockCannotHold) {
+  using std::chrono::sys_days;
+  using std::chrono::year;
+  const system_clock::time_point earliest{sys_days(year(1900) / 1 / 1)};
+  const system_clock::time_point latest{sys_days(year(2200) / 1 / 1)};
+  EXPECT_EQ(parseIsoTime("0751-11-23T00:11:56Z"), earliest);
+  EXPECT_EQ(parseIsoTime("0001-01-01T00:00:00"), earliest);
+  EXPECT_EQ(parseIsoTime("1899-12-31T23:59:59.999999"), earliest);
+  EXPECT_EQ(parseIsoTime("9999-12-31T23:59:59.999999+00:00"), latest);
+  EXPECT_EQ(parseIsoTime("2200-01-01T00:00:00"), latest);
+  EXPECT_EQ(parseIsoTime("2199-12-31T23:00:00-01:00"), latest);
+  EXPECT_EQ(parseIsoTime("2199-12-31T23:59:59.5"), latest - std::chrono::milliseconds(500));
+  EXPECT_EQ(parseIsoTime("1900-01-01T01:00:00+01:00"), earliest);
+  EXPECT_FALSE(parseIsoTime("0000-01-01T00:00:00"));  // no year 0 in Python
+}
+
 TEST(IsoTimeTest, FormatsUtcWithSixFractionDigits) {
   EXPECT_EQ(formatIsoTime(referenceTime() + std::chrono::microseconds(886040)),
             "2026-11-22T23:59:29.886040+00:00");

@@ -98,6 +98,19 @@ TEST(MessageDecoderTest, ParsesEtaAndExpires) {
   EXPECT_EQ(task.expires, parseIsoTime("2026-11-23T00:13:42+00:00"));
 }
 
+// Found by tests/fuzz (message_decoder_fuzz, crashers/message_decoder/expires_year_0751):
+// Python accepts any year from 1 to 9999; out of a system_clock's range it was UB.
+TEST(MessageDecoderTest, AcceptsEtaAndExpiresInAnyPythonYear) {
+  RawMessage raw = validRaw();
+  raw.headers["eta"] = "9999-12-31T23:59:59.999999+00:00";
+  raw.headers["expires"] = "0751-11-23T00:11:56Z";
+  const TaskMessage task = taskOf(raw);
+  using std::chrono::sys_days;
+  using std::chrono::year;
+  EXPECT_EQ(task.eta, std::chrono::system_clock::time_point(sys_days(year(2200) / 1 / 1)));
+  EXPECT_EQ(task.expires, std::chrono::system_clock::time_point(sys_days(year(1900) / 1 / 1)));
+}
+
 TEST(MessageDecoderTest, KeepsCustomHeadersButDropsDeadLetterKeys) {
   RawMessage raw = validRaw();
   raw.headers["x_custom"] = "v";
