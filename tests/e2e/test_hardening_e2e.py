@@ -16,6 +16,8 @@ import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 
+import redis as redis_py  # noqa: E402
+
 import testenv  # noqa: E402
 from celery_client import publish_raw, v2_headers  # noqa: E402
 from test_worker_e2e import SharedServers, unique_queue  # noqa: E402
@@ -90,6 +92,38 @@ class BrokerLossWhileHolding(SharedServers):
         self.assertTrue(w.wait_log("broker connection lost"), w.log_text())
         self.assertEqual(r.get(timeout=60), "held")
         self.assertIsNone(w.proc.poll(), "worker died:\n" + w.log_text())
+        self.assertEqual(app.send_task("celeriac.echo", args=[1], queue=q).get(timeout=15), 1)
+
+
+class PoisonMessages(SharedServers):
+    def test_a_message_whose_runs_keep_killing_workers_fails_with_worker_lost_error(self):
+        # With late acks, a message that kills its worker is redelivered to the next one,
+        # and the next: the fleet would crash-loop. Each start of a redelivered message
+        # is counted in Redis; at --max-task-crashes (3) it fails instead of running.
+        q = unique_queue()
+        app = self.app()
+        r = app.send_task("celeriac.sleep", args=[60], queue=q)
+        key = "celeriac-redelivered-starts-" + r.id
+        rds = redis_py.Redis.from_url(self.redis.url)
+        for run in range(3):
+            w = testenv.Worker(self.rabbit.url, self.redis.url, [q]).start()
+            self.addCleanup(w.cleanup)
+            self.assertTrue(w.wait_log("received task=celeriac.sleep task_id=" + r.id, 30),
+                            w.log_text())
+            if run > 0:  # the redelivered run is counted before it starts
+                deadline = time.time() + 20
+                while int(rds.get(key) or 0) < run and time.time() < deadline:
+                    time.sleep(0.05)
+                self.assertEqual(int(rds.get(key) or 0), run)
+            w.kill()  # dies under the task, as a crash would
+            w.proc.wait(timeout=10)
+        w = self.start_worker(q)
+        with self.assertRaises(Exception) as raised:
+            r.get(timeout=30)
+        self.assertEqual(type(raised.exception).__name__, "WorkerLostError")
+        self.assertIn("poison", str(raised.exception))
+        self.assertEqual(self.rabbit.wait_queue_counts(q, (0, 0)), (0, 0))
+        self.assertIsNone(rds.get(key), "the count outlived the poison verdict")
         self.assertEqual(app.send_task("celeriac.echo", args=[1], queue=q).get(timeout=15), 1)
 
 

@@ -30,6 +30,11 @@ std::string resultKey(const std::string& task_id) {
   return std::string(kResultKeyPrefix) + task_id;
 }
 
+// Where the starts of a redelivered message are counted (poison detection).
+std::string crashCountKey(const std::string& task_id) {
+  return "celeriac-redelivered-starts-" + task_id;
+}
+
 // A random (version 4) UUID, as Celery's uuid() makes task ids.
 std::string uuid4() {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
@@ -229,6 +234,11 @@ void TaskPipeline::start(std::unique_ptr<Job> job) {
     storeThen(m.id, celery::renderResultDocument(record), [this, ref] { ports_.ack(ref); });
     return;
   }
+  if (job->delivery.message.redelivered && !job->start_counted && options_.max_task_crashes > 0 &&
+      ports_.count_start) {
+    countStartThenRun(std::move(job));
+    return;
+  }
   ++running_;
   ++counters_.total_by_task[m.task];
   if (!job->acks_late) ports_.ack(job->delivery.ref);
@@ -273,6 +283,51 @@ void TaskPipeline::start(std::unique_ptr<Job> job) {
   starting_job_ = 0;
 }
 
+void TaskPipeline::countStartThenRun(std::unique_ptr<Job> job) {
+  // With late acks, a message whose run kills the process comes back to the next
+  // worker, and the next: count the starts of redelivered messages in Redis (shared by
+  // every replica) and stop after max_task_crashes. A first delivery costs nothing.
+  const JobId id = job->id;
+  const std::string key = crashCountKey(job->message.id);
+  ++running_;  // the count holds a slot, so concurrency stays bounded
+  counting_.emplace(id, std::move(job));
+  ports_.count_start(key, [this, id](long long starts) {
+    auto it = counting_.find(id);
+    if (it == counting_.end()) return;  // channel lost meanwhile
+    std::unique_ptr<Job> counted = std::move(it->second);
+    counting_.erase(it);
+    --running_;
+    counted->start_counted = true;
+    if (!starting_) return;  // shutting down: stays unacked for another worker
+    if (starts >= options_.max_task_crashes) {
+      failPoison(std::move(counted), starts);
+    } else {
+      start(std::move(counted));
+    }
+    pump();
+  });
+}
+
+void TaskPipeline::failPoison(std::unique_ptr<Job> job, long long starts) {
+  ++counters_.failed;
+  const celery::TaskMessage& m = job->message;
+  const std::string reason = "Worker exited prematurely: task " + m.task + " was delivered " +
+                             std::to_string(starts + 1) +
+                             " times and no run finished (poison message, --max-task-crashes " +
+                             std::to_string(options_.max_task_crashes) + "); not run again";
+  taskLog()->error("poison task={} task_id={} starts={}: failed with WorkerLostError and "
+                   "rejected without requeue", m.task, m.id, starts);
+  celery::ResultRecord record =
+      celery::failureRecord(m, celery::workerLost(reason), dispatcher_.clock().wallNow());
+  markExtended(record);
+  const amqp::DeliveryRef ref = job->delivery.ref;
+  const std::string key = crashCountKey(m.id);
+  storeThen(m.id, celery::renderResultDocument(record), [this, ref, key] {
+    ports_.reject(ref, false);
+    if (ports_.forget_starts) ports_.forget_starts(key);
+  });
+}
+
 void TaskPipeline::timeLimitHit(JobId id, bool hard) {
   auto it = active_.find(id);
   if (it == active_.end()) return;
@@ -300,6 +355,9 @@ void TaskPipeline::finish(JobId id, tasks::TaskOutcome outcome) {
   // The run object may be the caller of this very callback: destroy it later.
   if (job->run) {
     dispatcher_.post([run = std::shared_ptr<tasks::TaskRun>(std::move(job->run))] {});
+  }
+  if (job->start_counted && ports_.forget_starts) {
+    ports_.forget_starts(crashCountKey(job->message.id));
   }
   try {
     settle(*job, std::move(outcome));
@@ -454,6 +512,8 @@ void TaskPipeline::onChannelLost() {
   for (auto& [id, job] : held_) dispatcher_.cancel(job->eta_timer);
   held_.clear();
   ready_.clear();
+  running_ -= counting_.size();  // their slots: the broker redelivers them
+  counting_.clear();
   updatePrefetch();  // back to the base value for the next channel
 }
 

@@ -51,6 +51,11 @@ struct PipelinePorts {
   std::function<void(std::string key, std::string document, std::function<void()> done)> store;
   // False while results cannot be written (Redis down or backlog full).
   std::function<bool()> store_accepting;
+  // Poison detection: counts one more start of a redelivered message under `key` and
+  // reports the count (Redis INCR); `forget_starts` drops the count once it finished.
+  // Unset: redelivered messages simply run.
+  std::function<void(std::string key, std::function<void(long long starts)>)> count_start;
+  std::function<void(std::string key)> forget_starts;
   // Publishes with a broker confirm (parking). Unset: ETA tasks are always held.
   std::function<void(amqp::OutgoingMessage, std::function<void(bool confirmed)>)> publish;
 };
@@ -83,6 +88,10 @@ struct PipelineOptions {
   // A body larger than this is refused (FAILURE InvalidTaskError, reject) before it is
   // decoded (--max-message-size).
   std::size_t max_message_size = std::size_t{16} << 20;
+  // A message redelivered this many times after runs that never finished (the worker
+  // died under it) is not run again: FAILURE WorkerLostError, rejected without requeue
+  // (dead-lettered when the queue has a DLX). 0: never (--max-task-crashes).
+  int max_task_crashes = 3;
 };
 
 struct PipelineCounters {
@@ -161,6 +170,10 @@ class TaskPipeline {
   [[nodiscard]] celery::CanvasContext canvasContext() const;
   void enqueue(std::unique_ptr<Job> job);
   void start(std::unique_ptr<Job> job);
+  // A redelivered job: count its start in Redis first, then run it or, when its runs
+  // keep ending the process, fail it as a poison message.
+  void countStartThenRun(std::unique_ptr<Job> job);
+  void failPoison(std::unique_ptr<Job> job, long long starts);
   void finish(JobId id, tasks::TaskOutcome outcome);
   void timeLimitHit(JobId id, bool hard);
   void storeThen(const std::string& task_id, std::string document, std::function<void()> then);
@@ -177,6 +190,7 @@ class TaskPipeline {
   std::deque<std::unique_ptr<Job>> ready_;
   std::unordered_map<JobId, std::unique_ptr<Job>> held_;    // waiting for their eta
   std::unordered_map<JobId, std::unique_ptr<Job>> active_;  // running
+  std::unordered_map<JobId, std::unique_ptr<Job>> counting_;  // start being counted (slot held)
   std::size_t running_ = 0;
   std::size_t storing_ = 0;
   std::size_t parking_ = 0;

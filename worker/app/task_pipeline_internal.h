@@ -23,6 +23,9 @@ struct TaskPipeline::Job {
   balancer::SteadyTime started{};
   bool acks_late = true;
   bool ignore_result = false;
+  // A redelivered message whose start was counted in Redis (poison detection); its
+  // count is forgotten once it finishes.
+  bool start_counted = false;
 };
 
 // The "celeriac.task" logger (the application may have registered it with its sinks).

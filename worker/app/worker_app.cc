@@ -113,6 +113,12 @@ void WorkerApp::Impl::build() {
   ports.store = [this](std::string key, std::string doc, std::function<void()> done) {
     store->store(std::move(key), std::move(doc), std::move(done));
   };
+  ports.count_start = [this](std::string key, std::function<void(long long)> done) {
+    const auto ttl = config.result_expires.count() > 0 ? config.result_expires
+                                                       : std::chrono::seconds(86400);
+    store->countStart(std::move(key), ttl, std::move(done));
+  };
+  ports.forget_starts = [this](std::string key) { store->forget(std::move(key)); };
   ports.store_accepting = [this] {
     return store->connected() && store->backlog() < kMaxStoreBacklog;
   };
@@ -131,6 +137,7 @@ void WorkerApp::Impl::build() {
   options.delay_tiers = config.topology.delay_tiers;
   options.max_parked = config.max_parked;
   options.max_message_size = config.max_message_size;
+  options.max_task_crashes = config.max_task_crashes;
   if (llm) options.task_queues = llm->taskQueues();
   options.task_routes = config.task_routes;
   pipeline = std::make_unique<TaskPipeline>(*dispatcher, registry, std::move(ports), options);

@@ -105,6 +105,12 @@ ParseOutcome parseWorkerArgs(int argc, const char* const* argv,
                  "InvalidTaskError, rejected without requeue); bytes, or with a unit: 16MiB")
       ->transform(CLI::AsSizeValue(false))
       ->capture_default_str();
+  cli.add_option("--max-task-crashes", cfg.max_task_crashes,
+                 "A message whose runs ended the worker this many times (redelivered, never "
+                 "finished; counted in Redis across replicas) fails with WorkerLostError and "
+                 "is rejected without requeue (0 = never)")
+      ->check(CLI::Range(0, 1000))
+      ->capture_default_str();
   cli.add_option("--max-parked", max_parked_s,
                  "Seconds a task may stay parked while every model is down before it fails "
                  "with AllModelsUnavailable")

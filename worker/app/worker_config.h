@@ -39,6 +39,7 @@ struct WorkerConfig {
   std::chrono::seconds eta_hold_limit{10};
   std::chrono::seconds max_parked{3600};
   std::size_t max_message_size = std::size_t{16} << 20;  // bytes; larger bodies are refused
+  int max_task_crashes = 3;  // redelivered runs that never finished before a poison FAILURE
   // --loop-lag-report: log the loop-lag probe's p50/p99/max this often (0: no probe).
   std::chrono::milliseconds loop_lag_report{0};
   // LLM tasks (issue 4): the balancer config (YAML; else LLM_ENDPOINTS in the

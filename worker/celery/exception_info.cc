@@ -150,6 +150,14 @@ ExceptionInfo timeLimitExceeded(double hard_limit_s) {
   return celeryOwn("TimeLimitExceeded", "billiard.exceptions", nlohmann::json::array({limit}));
 }
 
+ExceptionInfo workerLost(std::string_view message) {
+  ExceptionInfo info;
+  info.type = "WorkerLostError";
+  info.module = "billiard.exceptions";
+  info.args = nlohmann::json::array({std::string(message)});
+  return info;
+}
+
 ExceptionInfo softTimeLimitExceeded() {
   ExceptionInfo info;
   info.type = "SoftTimeLimitExceeded";

@@ -75,6 +75,10 @@ ExceptionInfo softTimeLimitExceeded();
 // celery.exceptions.MaxRetriesExceededError([message]) (spec 3.3, 4.1).
 ExceptionInfo maxRetriesExceeded(std::string_view message);
 
+// billiard.exceptions.WorkerLostError([message]): the task's runs ended the worker
+// process (Celery stores it when a pool process dies under a task).
+ExceptionInfo workerLost(std::string_view message);
+
 // A C++ exception that escaped task, codec or pipeline code, as the Python builtin a
 // caller would expect for it: nlohmann type errors and std::invalid_argument as
 // TypeError/ValueError, lookups (nlohmann out_of_range, std::out_of_range) as

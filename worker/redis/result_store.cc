@@ -33,6 +33,14 @@ redis.call('PUBLISH', KEYS[1], ARGV[1])
 return 1
 )lua";
 
+// KEYS[1] = celeriac-redelivered-starts-<id>; ARGV[1] = ttl seconds. One more start of
+// a redelivered message; the count lives as long as a result would.
+constexpr const char* kCountStartScript = R"lua(
+local n = redis.call('INCR', KEYS[1])
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1]))
+return n
+)lua";
+
 void* seqToPrivdata(std::uint64_t seq) { return reinterpret_cast<void*>(static_cast<std::uintptr_t>(seq)); }
 std::uint64_t privdataToSeq(void* p) { return static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(p)); }
 
@@ -151,7 +159,21 @@ void ResultStore::scheduleReconnect() {
 }
 
 void ResultStore::store(std::string key, std::string document, std::function<void()> done) {
-  Write w{next_seq_++, std::move(key), std::move(document), std::move(done), 0};
+  enqueue(Write{next_seq_++, std::move(key), std::move(document), std::move(done), 0,
+                Op::kStoreResult, nullptr});
+}
+
+void ResultStore::countStart(std::string key, std::chrono::seconds ttl,
+                             std::function<void(long long)> done) {
+  enqueue(Write{next_seq_++, std::move(key), std::to_string(std::max<long long>(1, ttl.count())),
+                nullptr, 0, Op::kCountStart, std::move(done)});
+}
+
+void ResultStore::forget(std::string key) {
+  enqueue(Write{next_seq_++, std::move(key), {}, nullptr, 0, Op::kForget, nullptr});
+}
+
+void ResultStore::enqueue(Write w) {
   if (connected_ && !retry_pending_ && queued_.empty()) {
     send(std::move(w));
   } else {
@@ -167,20 +189,31 @@ void ResultStore::flushQueue() {
   }
 }
 
-void ResultStore::send(Write w) {
+void ResultStore::send(Write write) {
+  // Pointers into the write are taken from its home in in_flight_: a moved std::string
+  // keeps short (SSO) contents in the moved-from object, which would leave them dangling.
+  const std::uint64_t seq = write.seq;
+  write.sent_at_ms = uv_now(loop_);
+  Write& w = in_flight_.emplace(seq, std::move(write)).first->second;
   const std::string ttl = std::to_string(options_.result_expires.count());
-  const char* argv[] = {"EVAL", kStoreScript, "1", w.key.c_str(), w.document.data(), ttl.c_str()};
-  const size_t lens[] = {4, std::char_traits<char>::length(kStoreScript), 1, w.key.size(),
-                         w.document.size(), ttl.size()};
-  const std::uint64_t seq = w.seq;
-  w.sent_at_ms = uv_now(loop_);
-  in_flight_.emplace(seq, std::move(w));
+  const char* script = w.op == Op::kCountStart ? kCountStartScript : kStoreScript;
+  const char* argv[] = {"EVAL", script, "1", w.key.c_str(), w.document.data(), ttl.c_str()};
+  size_t lens[] = {4, std::char_traits<char>::length(script), 1, w.key.size(), w.document.size(),
+                   ttl.size()};
+  int argc = w.op == Op::kCountStart ? 5 : 6;
+  if (w.op == Op::kForget) {
+    argv[0] = "DEL";
+    lens[0] = 3;
+    argv[1] = w.key.c_str();
+    lens[1] = w.key.size();
+    argc = 2;
+  }
   const int rc = redisAsyncCommandArgv(
       ctx_,
       [](redisAsyncContext* c, void* reply, void* privdata) {
         static_cast<ResultStore*>(c->data)->onReply(privdataToSeq(privdata), reply);
       },
-      seqToPrivdata(seq), 6, argv, lens);
+      seqToPrivdata(seq), argc, argv, lens);
   if (rc != REDIS_OK) {
     // The context is disconnecting; the write goes back to the queue.
     auto it = in_flight_.find(seq);
@@ -209,6 +242,7 @@ void ResultStore::onReply(std::uint64_t seq, void* raw_reply) {
   }
   Write done = std::move(it->second);
   in_flight_.erase(it);
+  if (done.counted) done.counted(reply->type == REDIS_REPLY_INTEGER ? reply->integer : 0);
   if (done.done) done.done();
 }
 

@@ -55,19 +55,28 @@ class ResultStore {
   void close();
 
   void store(std::string key, std::string document, std::function<void()> done);
+  // Poison detection (TaskPipeline): INCR `key` and keep it for `ttl`; `done(count)`
+  // with the count after the increment. Retried like a write.
+  void countStart(std::string key, std::chrono::seconds ttl, std::function<void(long long)> done);
+  // DEL `key`, retried like a write; nothing to wait for.
+  void forget(std::string key);
 
   [[nodiscard]] bool connected() const { return connected_; }
   // Writes accepted but not yet confirmed by Redis.
   [[nodiscard]] std::size_t backlog() const { return queued_.size() + in_flight_.size(); }
 
  private:
+  enum class Op { kStoreResult, kCountStart, kForget };
   struct Write {
     std::uint64_t seq;
     std::string key;
-    std::string document;
+    std::string document;  // kStoreResult: the document; kCountStart: the ttl in seconds
     std::function<void()> done;
     std::uint64_t sent_at_ms = 0;
+    Op op = Op::kStoreResult;
+    std::function<void(long long)> counted;  // kCountStart
   };
+  void enqueue(Write write);
 
   void connect();
   void onConnect(int status);

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <ctime>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -39,6 +40,8 @@ struct FakePorts {
   std::vector<Write> writes;
   bool accepting = true;
   std::vector<std::pair<amqp::OutgoingMessage, std::function<void(bool)>>> published;
+  std::map<std::string, long long> starts;  // poison detection's counts, by key
+  std::vector<std::string> forgotten;
 
   PipelinePorts ports() {
     PipelinePorts p;
@@ -48,6 +51,10 @@ struct FakePorts {
     p.store = [this](std::string key, std::string doc, std::function<void()> done) {
       writes.push_back({std::move(key), json::parse(doc), std::move(done)});
     };
+    p.count_start = [this](std::string key, std::function<void(long long)> done) {
+      done(++starts[key]);
+    };
+    p.forget_starts = [this](std::string key) { forgotten.push_back(std::move(key)); };
     p.store_accepting = [this] { return accepting; };
     p.publish = [this](amqp::OutgoingMessage m, std::function<void(bool)> done) {
       published.emplace_back(std::move(m), std::move(done));

@@ -122,5 +122,39 @@ TEST_F(TaskPipelineTest, ABodyOverTheSizeLimitIsRefusedBeforeItIsDecoded) {
   EXPECT_EQ(fake_.lastFor("t2")->doc["status"], "SUCCESS");
 }
 
+TEST_F(TaskPipelineTest, ARedeliveredMessageWhoseRunsKeepEndingTheWorkerIsFailedNotRunAgain) {
+  make();  // max_task_crashes 3
+  fake_.starts["celeriac-redelivered-starts-t1"] = 2;  // two redelivered runs never finished
+  auto d = delivery("celeriac.echo", "t1", json::array({1}));
+  d.message.redelivered = true;
+  pipeline_->onDelivery(std::move(d));
+  loop_.runReady();
+  const auto* w = fake_.lastFor("t1");
+  ASSERT_NE(w, nullptr);
+  EXPECT_EQ(w->doc["status"], "FAILURE");
+  EXPECT_EQ(w->doc["result"]["exc_type"], "WorkerLostError");
+  EXPECT_EQ(w->doc["result"]["exc_module"], "billiard.exceptions");
+  EXPECT_TRUE(fake_.rejected.empty()) << "rejected before the FAILURE was stored";
+  fake_.completeAll();
+  ASSERT_EQ(fake_.rejected.size(), 1u);
+  EXPECT_FALSE(fake_.rejected[0].second) << "a poison message must not be requeued";
+  EXPECT_EQ(pipeline_->running(), 0u);
+}
+
+TEST_F(TaskPipelineTest, ARedeliveredMessageUnderTheLimitRunsAndItsCountIsForgotten) {
+  make();
+  auto d = delivery("celeriac.echo", "t1", json::array({1}));
+  d.message.redelivered = true;
+  pipeline_->onDelivery(std::move(d));
+  loop_.runReady();
+  EXPECT_EQ(fake_.starts["celeriac-redelivered-starts-t1"], 1);
+  EXPECT_EQ(fake_.lastFor("t1")->doc["status"], "SUCCESS");
+  EXPECT_EQ(fake_.forgotten, std::vector<std::string>{"celeriac-redelivered-starts-t1"});
+  // A first delivery costs no count at all.
+  pipeline_->onDelivery(delivery("celeriac.echo", "t2", json::array({2})));
+  loop_.runReady();
+  EXPECT_EQ(fake_.starts.count("celeriac-redelivered-starts-t2"), 0u);
+}
+
 }  // namespace
 }  // namespace celeriac::worker::app::pipeline_test
