@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <charconv>
+#include <limits>
 #include <set>
 
 namespace celeriac::balancer {
@@ -10,12 +11,20 @@ namespace {
 
 using std::chrono::milliseconds;
 
+// Upper bounds that keep every later computation in range: a duration in seconds
+// becomes milliseconds (then nanoseconds on a clock), a count is added to and
+// multiplied in int arithmetic (max_attempts defaults to 1 + retry_count).
+constexpr double kMaxSeconds = 30.0 * 24 * 3600;  // 30 days
+constexpr std::int64_t kMaxCount = 1'000'000;
+
 // A YAML node and the dotted path that reached it, so every error can name its field.
 struct At {
   const YAML::Node& node;
   std::string path;
 
-  [[noreturn]] void fail(const std::string& message) const { throw ConfigError(path, message); }
+  [[noreturn]] void fail(const std::string& message) const {
+    throw ConfigError(path.empty() ? "(document)" : path, message);
+  }
 
   std::string child(std::string_view key) const {
     return path.empty() ? std::string(key) : path + "." + std::string(key);
@@ -29,11 +38,17 @@ struct At {
   void allowOnly(std::initializer_list<std::string_view> keys) const {
     requireMap();
     for (const auto& kv : node) {
-      const auto name = kv.first.as<std::string>();
+      const auto name = keyOf(kv.first);
       bool known = false;
       for (auto k : keys) known = known || k == name;
       if (!known) throw ConfigError(child(name), "unknown field");
     }
+  }
+  // The name of a mapping key; YAML allows any node as a key ({[a]: 1}), this config
+  // only names fields, models and routes with scalars.
+  std::string keyOf(const YAML::Node& key) const {
+    if (!key.IsScalar() && !key.IsNull()) fail("keys must be plain strings, not lists or maps");
+    return key.as<std::string>();
   }
   std::string str() const {
     if (!node.IsScalar()) fail("must be a string");
@@ -62,15 +77,19 @@ struct At {
     if (!(v > 0)) fail("must be a positive number");
     return v;
   }
-  std::int64_t integer(std::int64_t min) const {
+  std::int64_t integer(std::int64_t min,
+                       std::int64_t max = std::numeric_limits<std::int64_t>::max()) const {
     if (!node.IsScalar()) fail("must be an integer");
     std::int64_t v = 0;
     const std::string& s = node.Scalar();
     const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
     if (ec != std::errc{} || p != s.data() + s.size()) fail("must be an integer");
     if (v < min) fail("must be at least " + std::to_string(min));
+    if (v > max) fail("must be at most " + std::to_string(max));
     return v;
   }
+  // A count held in an int (attempts, probes, failures): at most kMaxCount.
+  int count(int min) const { return static_cast<int>(integer(min, kMaxCount)); }
   bool boolean() const {
     if (!node.IsScalar()) fail("must be true or false");
     try {
@@ -80,8 +99,11 @@ struct At {
     }
   }
   // Seconds in the seed's YAML ("timeout: 60", "interval: 30").
+  // At most kMaxSeconds: 1e300 (or .inf) would not fit the milliseconds count.
   milliseconds seconds() const {
-    return milliseconds{static_cast<std::int64_t>(positive() * 1000.0)};
+    const double v = positive();
+    if (v > kMaxSeconds) fail("must be at most 2592000 seconds (30 days)");
+    return milliseconds{static_cast<std::int64_t>(v * 1000.0)};
   }
   std::vector<std::string> stringList() const {
     if (!node.IsSequence()) fail("must be a list");
@@ -169,7 +191,7 @@ EndpointConfig endpointFrom(const At& at) {
   field(at, "limits", [&](const At& a) {
     a.requireMap();
     for (const auto& kv : a.node) {
-      const auto model = kv.first.as<std::string>();
+      const auto model = a.keyOf(kv.first);
       const At lim{kv.second, a.child(model)};
       lim.allowOnly({"rpm", "tpm"});
       RateLimits limits;
@@ -205,11 +227,11 @@ void eachItem(const At& at, Fn&& fn) {
 void routesFrom(const At& at, BalancerConfig& cfg) {
   at.requireMap();
   for (const auto& tt : at.node) {
-    const auto task_type = tt.first.as<std::string>();
+    const auto task_type = at.keyOf(tt.first);
     const At by_priority{tt.second, at.child(task_type)};
     by_priority.requireMap();
     for (const auto& pr : by_priority.node) {
-      const auto priority = pr.first.as<std::string>();
+      const auto priority = by_priority.keyOf(pr.first);
       const At route{pr.second, by_priority.child(priority)};
       RouteConfig rc{task_type, priority, {}, std::nullopt};
       if (route.node.IsSequence()) {
@@ -265,10 +287,10 @@ BalancerConfig ConfigLoader::fromYaml(std::string_view yaml_text) {
     cfg.strategy = *k;
   });
   field(at, "timeout", [&](const At& a) { cfg.timeout = a.seconds(); });
-  field(at, "retry_count", [&](const At& a) { cfg.retry_count = static_cast<int>(a.integer(0)); });
+  field(at, "retry_count", [&](const At& a) { cfg.retry_count = a.count(0); });
   field(at, "fallback_on_failure", [&](const At& a) { cfg.fallback_on_failure = a.boolean(); });
   field(at, "max_attempts", [&](const At& a) {
-    cfg.max_attempts = static_cast<int>(a.integer(1));
+    cfg.max_attempts = a.count(1);
     max_attempts_set = true;
   });
   if (!max_attempts_set) cfg.max_attempts = 1 + cfg.retry_count;
@@ -285,21 +307,21 @@ BalancerConfig ConfigLoader::fromYaml(std::string_view yaml_text) {
     });
     field(a, "timeout", [&](const At& b) { hc.timeout = b.seconds(); });
     field(a, "unhealthy_after",
-          [&](const At& b) { hc.unhealthy_after = static_cast<int>(b.integer(1)); });
+          [&](const At& b) { hc.unhealthy_after = b.count(1); });
     field(a, "healthy_after",
-          [&](const At& b) { hc.healthy_after = static_cast<int>(b.integer(1)); });
+          [&](const At& b) { hc.healthy_after = b.count(1); });
   });
   field(at, "circuit_breaker", [&](const At& a) {
     a.allowOnly({"consecutive_failures", "error_rate", "min_requests", "window", "cooldown",
                  "cooldown_multiplier", "max_cooldown", "ramp"});
     auto& b = cfg.breaker;
     field(a, "consecutive_failures",
-          [&](const At& v) { b.consecutive_failures = static_cast<int>(v.integer(1)); });
+          [&](const At& v) { b.consecutive_failures = v.count(1); });
     field(a, "error_rate", [&](const At& v) {
       b.error_rate = v.positive();
       if (b.error_rate > 1) v.fail("must be at most 1");
     });
-    field(a, "min_requests", [&](const At& v) { b.min_requests = static_cast<int>(v.integer(1)); });
+    field(a, "min_requests", [&](const At& v) { b.min_requests = v.count(1); });
     field(a, "window", [&](const At& v) { b.window = v.seconds(); });
     field(a, "cooldown", [&](const At& v) { b.cooldown = v.seconds(); });
     field(a, "cooldown_multiplier", [&](const At& v) { b.cooldown_multiplier = v.positive(); });
@@ -319,19 +341,18 @@ BalancerConfig ConfigLoader::fromYaml(std::string_view yaml_text) {
       if (cfg.alerts.error_rate > 1) v.fail("must be at most 1");
     });
     field(a, "min_calls", [&](const At& v) {
-      cfg.alerts.min_calls_for_error_rate = static_cast<int>(v.integer(1));
+      cfg.alerts.min_calls_for_error_rate = v.count(1);
     });
     field(a, "consecutive_failures",
-          [&](const At& v) { cfg.alerts.consecutive_failures = static_cast<int>(v.integer(1)); });
+          [&](const At& v) { cfg.alerts.consecutive_failures = v.count(1); });
   });
   field(at, "retry_budget", [&](const At& a) {
     a.allowOnly({"ratio", "min_retries", "window"});
     field(a, "ratio", [&](const At& v) { cfg.retry_budget.ratio = v.positive(); });
     field(a, "min_retries",
-          [&](const At& v) { cfg.retry_budget.min_retries = static_cast<int>(v.integer(0)); });
+          [&](const At& v) { cfg.retry_budget.min_retries = v.count(0); });
     field(a, "window", [&](const At& v) {
-      cfg.retry_budget.window_seconds = static_cast<int>(v.integer(1));
-      if (cfg.retry_budget.window_seconds > RetryBudget::kMaxSlots) v.fail("must be at most 60");
+      cfg.retry_budget.window_seconds = static_cast<int>(v.integer(1, RetryBudget::kMaxSlots));
     });
   });
   field(at, "endpoints", [&](const At& a) {
@@ -359,14 +380,14 @@ BalancerConfig ConfigLoader::fromYaml(std::string_view yaml_text) {
   field(at, "fallbacks", [&](const At& a) {
     a.requireMap();
     for (const auto& kv : a.node) {
-      const auto model = kv.first.as<std::string>();
+      const auto model = a.keyOf(kv.first);
       cfg.fallbacks[model] = At{kv.second, a.child(model)}.stringList();
     }
   });
   field(at, "pricing", [&](const At& a) {
     a.requireMap();
     for (const auto& kv : a.node) {
-      const auto model = kv.first.as<std::string>();
+      const auto model = a.keyOf(kv.first);
       const At p{kv.second, a.child(model)};
       p.allowOnly({"input", "output"});
       PriceConfig price;
@@ -384,7 +405,7 @@ BalancerConfig ConfigLoader::fromYaml(std::string_view yaml_text) {
   field(at, "capabilities", [&](const At& a) {
     a.requireMap();
     for (const auto& kv : a.node) {
-      const auto model = kv.first.as<std::string>();
+      const auto model = a.keyOf(kv.first);
       const At m{kv.second, a.child(model)};
       m.allowOnly({"context_window", "typical_latency"});
       ModelCapability cap;

@@ -101,6 +101,9 @@ BalancerConfig ConfigLoader::fromEnv(const EnvMap& env) {
     auto secs = parseNonNegative(*t);
     if (!secs || *secs == 0)
       throw ConfigError("LLM_TIMEOUT", "must be a positive number of seconds");
+    // As in the YAML form: a longer one would not fit the milliseconds count.
+    if (*secs > 30 * 24 * 3600)
+      throw ConfigError("LLM_TIMEOUT", "must be at most 2592000 seconds (30 days)");
     cfg.timeout = std::chrono::seconds{*secs};
   }
   validate(cfg);

@@ -110,6 +110,38 @@ TEST(ConfigLoaderTest, RejectsBadValuesWithTheirPaths) {
             "endpoints[0].api_key_env: give either api_key_env or api_key_file, not both");
 }
 
+// Found by tests/fuzz (config_loader_fuzz, crashers/config_loader/): each of these was
+// undefined behaviour or an exception other than ConfigError out of fromYaml.
+TEST(ConfigLoaderTest, RejectsDurationsTooLongForMilliseconds) {
+  constexpr const char* kEndpoint = "endpoints: [{url: 'http://a'}]\n";
+  EXPECT_EQ(errorOf(std::string("timeout: 1e300\n") + kEndpoint),
+            "timeout: must be at most 2592000 seconds (30 days)");
+  EXPECT_EQ(errorOf(std::string("circuit_breaker: {cooldown: .inf}\n") + kEndpoint),
+            "circuit_breaker.cooldown: must be at most 2592000 seconds (30 days)");
+  EXPECT_EQ(errorOf(std::string("max_queue_wait: 2592000\n") + kEndpoint), "(no error)");
+}
+
+TEST(ConfigLoaderTest, RejectsCountsAnIntCannotHold) {
+  constexpr const char* kEndpoint = "endpoints: [{url: 'http://a'}]\n";
+  // 1 + retry_count overflowed int (the default max_attempts).
+  EXPECT_EQ(errorOf(std::string("retry_count: 2147483647\n") + kEndpoint),
+            "retry_count: must be at most 1000000");
+  // Truncated to int, 2^32 + 1 passed the "at most 60" check as 1.
+  EXPECT_EQ(errorOf(std::string("retry_budget: {window: 4294967297}\n") + kEndpoint),
+            "retry_budget.window: must be at most 60");
+  EXPECT_EQ(errorOf(std::string("health_check: {unhealthy_after: 4294967296}\n") + kEndpoint),
+            "health_check.unhealthy_after: must be at most 1000000");
+}
+
+TEST(ConfigLoaderTest, RejectsKeysThatAreNotScalars) {
+  // yaml-cpp's bad-conversion exception escaped fromYaml instead of a ConfigError.
+  EXPECT_EQ(errorOf("{[a]: 1}\n"), "(document): keys must be plain strings, not lists or maps");
+  EXPECT_EQ(errorOf("endpoints: [{url: 'http://a', limits: {{m: 1}: {rpm: 1}}}]\n"),
+            "endpoints[0].limits: keys must be plain strings, not lists or maps");
+  EXPECT_EQ(errorOf("endpoints: [{url: 'http://a'}]\nroutes: {general: {[x]: [m]}}\n"),
+            "routes.general: keys must be plain strings, not lists or maps");
+}
+
 TEST(ConfigLoaderTest, InvalidYamlReportsTheLine) {
   EXPECT_EQ(
       errorOf("endpoints:\n  - {url: 'http://a'\n").rfind("(document): invalid YAML at line", 0),
@@ -154,6 +186,22 @@ TEST(ConfigLoaderEnvTest, RejectsBadValues) {
   EXPECT_THROW(
       (void)ConfigLoader::fromEnv({{"LLM_ENDPOINTS", "http://a"}, {"LLM_STRATEGY", "best"}}),
       ConfigError);
+}
+
+// Found by tests/fuzz (config_loader_fuzz, crashers/config_loader/llm_timeout_huge): the
+// seconds overflowed the milliseconds count (UB).
+TEST(ConfigLoaderEnvTest, RejectsATimeoutTooLongForMilliseconds) {
+  std::string error;
+  try {
+    (void)ConfigLoader::fromEnv(
+        {{"LLM_ENDPOINTS", "http://a"}, {"LLM_TIMEOUT", "3729424100813312634"}});
+  } catch (const ConfigError& e) {
+    error = e.what();
+  }
+  EXPECT_EQ(error, "LLM_TIMEOUT: must be at most 2592000 seconds (30 days)");
+  EXPECT_EQ(ConfigLoader::fromEnv({{"LLM_ENDPOINTS", "http://a"}, {"LLM_TIMEOUT", "2592000"}})
+                .timeout,
+            std::chrono::seconds(2592000));
 }
 
 TEST(ConfigLoaderKeySetTest, PodOrdinalSelectsTheSetWhenNoInstanceId) {
