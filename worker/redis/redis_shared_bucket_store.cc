@@ -212,7 +212,29 @@ void RedisSharedBucketStore::onReply(std::uint64_t seq, void* raw_reply) {
 
 void RedisSharedBucketStore::connect() {
   connect_started_ms_ = uv_now(dispatcher_.loop());
-  ctx_ = redisAsyncConnect(url_.host.c_str(), url_.port);
+  if (HostResolver::isNumeric(url_.host)) {
+    connectTo(url_.host);
+    return;
+  }
+  const std::string error =
+      resolver_.resolve(url_.host, [this](std::string address, std::string reason) {
+        if (closed_) return;
+        if (address.empty()) {
+          notifyUnavailable(reason);
+          scheduleReconnect();
+          return;
+        }
+        connectTo(address);
+      });
+  if (!error.empty()) {
+    notifyUnavailable(error);
+    scheduleReconnect();
+  }
+}
+
+void RedisSharedBucketStore::connectTo(const std::string& address) {
+  // A numeric address: hiredis connects without a blocking lookup.
+  ctx_ = redisAsyncConnect(address.c_str(), url_.port);
   if (ctx_ == nullptr || ctx_->err != 0) {
     const std::string reason = ctx_ != nullptr ? ctx_->errstr : "out of memory";
     if (ctx_ != nullptr) redisAsyncFree(ctx_);

@@ -45,6 +45,7 @@
 #include <vector>
 
 #include "balancer/shared_bucket_store.h"
+#include "worker/redis/host_resolver.h"
 #include "worker/redis/redis_url.h"
 #include "worker/uv/uv_dispatcher.h"
 
@@ -103,7 +104,9 @@ class RedisSharedBucketStore final : public balancer::SharedBucketStore {
   void onConnect(int status, const std::string& reason);
   void onDisconnect(const std::string& reason);
   void onScriptLoaded(void* reply);
+  // Resolves the host off the loop (host_resolver.h), then connectTo() the address.
   void connect();
+  void connectTo(const std::string& address);
   void dropConnection(const std::string& reason);
   void scheduleReconnect();
   void watchdog();
@@ -127,6 +130,7 @@ class RedisSharedBucketStore final : public balancer::SharedBucketStore {
   std::chrono::milliseconds backoff_;
   uv_timer_t* reconnect_timer_;
   uv_timer_t* watchdog_timer_;
+  HostResolver resolver_{dispatcher_.loop()};
   std::shared_ptr<RedisSharedBucketStore*> alive_;
 };
 

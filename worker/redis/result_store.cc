@@ -78,7 +78,29 @@ void ResultStore::start() {
 
 void ResultStore::connect() {
   connect_started_ms_ = uv_now(loop_);
-  ctx_ = redisAsyncConnect(url_.host.c_str(), url_.port);
+  if (HostResolver::isNumeric(url_.host)) {
+    connectTo(url_.host);
+    return;
+  }
+  const std::string error =
+      resolver_.resolve(url_.host, [this](std::string address, std::string reason) {
+        if (closed_) return;
+        if (address.empty()) {
+          if (callbacks_.on_unavailable) callbacks_.on_unavailable(reason);
+          scheduleReconnect();
+          return;
+        }
+        connectTo(address);
+      });
+  if (!error.empty()) {
+    if (callbacks_.on_unavailable) callbacks_.on_unavailable(error);
+    scheduleReconnect();
+  }
+}
+
+void ResultStore::connectTo(const std::string& address) {
+  // A numeric address: hiredis connects without a blocking lookup.
+  ctx_ = redisAsyncConnect(address.c_str(), url_.port);
   if (ctx_ == nullptr || ctx_->err != 0) {
     const std::string reason = ctx_ != nullptr ? ctx_->errstr : "out of memory";
     if (ctx_ != nullptr) redisAsyncFree(ctx_);

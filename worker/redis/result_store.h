@@ -25,6 +25,7 @@
 #include <map>
 #include <string>
 
+#include "worker/redis/host_resolver.h"
 #include "worker/redis/redis_url.h"
 
 struct redisAsyncContext;
@@ -78,7 +79,9 @@ class ResultStore {
   };
   void enqueue(Write write);
 
+  // Resolves the host off the loop (host_resolver.h), then connectTo() the address.
   void connect();
+  void connectTo(const std::string& address);
   void onConnect(int status);
   void onDisconnect(const std::string& reason);
   void onReply(std::uint64_t seq, void* reply);
@@ -103,6 +106,7 @@ class ResultStore {
   std::chrono::milliseconds backoff_;
   uv_timer_t* reconnect_timer_;
   uv_timer_t* watchdog_timer_;
+  HostResolver resolver_{loop_};
 };
 
 }  // namespace celeriac::worker::redis

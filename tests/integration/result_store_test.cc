@@ -1,0 +1,99 @@
+// ResultStore against a throwaway redis-server on 127.0.0.1, on a real loop: results
+// stored, poison-detection counts, and a host name resolved without blocking the loop.
+
+#include "worker/redis/result_store.h"
+
+#include <gtest/gtest.h>
+#include <hiredis/hiredis.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "redis_server.h"
+#include "test_loop.h"
+
+namespace celeriac::testing::integration {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using worker::redis::ResultStore;
+using worker::redis::ResultStoreOptions;
+
+// A synchronous hiredis client for checking what the store wrote.
+std::optional<std::string> get(int port, const std::string& key) {
+  redisContext* c = redisConnect("127.0.0.1", port);
+  if (c == nullptr || c->err != 0) {
+    if (c != nullptr) redisFree(c);
+    return std::nullopt;
+  }
+  auto* reply = static_cast<redisReply*>(redisCommand(c, "GET %s", key.c_str()));
+  std::optional<std::string> value;
+  if (reply != nullptr && reply->type == REDIS_REPLY_STRING) value.emplace(reply->str, reply->len);
+  if (reply != nullptr) freeReplyObject(reply);
+  redisFree(c);
+  return value;
+}
+
+class ResultStoreTest : public ::testing::Test {
+ protected:
+  void TearDown() override {
+    store_.reset();
+    EXPECT_EQ(loop_.close(), 0) << "a uv handle was left open";
+  }
+  ResultStore& make(const std::string& host, int port) {
+    worker::redis::RedisUrl url;
+    url.host = host;
+    url.port = port;
+    ResultStore::Callbacks callbacks;
+    callbacks.on_connected = [this] { ++connected_; };
+    callbacks.on_unavailable = [this](const std::string& reason) { reasons_.push_back(reason); };
+    store_ = std::make_unique<ResultStore>(loop_.get(), url, ResultStoreOptions{}, callbacks);
+    store_->start();
+    return *store_;
+  }
+
+  TestLoop loop_;
+  std::unique_ptr<ResultStore> store_;
+  int connected_ = 0;
+  std::vector<std::string> reasons_;
+};
+
+TEST_F(ResultStoreTest, StoresByHostNameResolvedOffTheLoop) {
+  RedisServer redis;
+  ResultStore& store = make("localhost", redis.port());
+  bool stored = false;
+  store.store("celery-task-meta-x", R"({"status": "SUCCESS"})", [&] { stored = true; });
+  ASSERT_TRUE(loop_.runUntil([&] { return stored; }, seconds(10)));
+  EXPECT_EQ(get(redis.port(), "celery-task-meta-x"), R"({"status": "SUCCESS"})");
+}
+
+TEST_F(ResultStoreTest, CountsStartsAndForgetsThem) {
+  RedisServer redis;
+  ResultStore& store = make("127.0.0.1", redis.port());
+  std::vector<long long> counts;
+  store.countStart("celeriac-redelivered-starts-t", seconds(60), [&](long long n) { counts.push_back(n); });
+  store.countStart("celeriac-redelivered-starts-t", seconds(60), [&](long long n) { counts.push_back(n); });
+  ASSERT_TRUE(loop_.runUntil([&] { return counts.size() == 2; }, seconds(10)));
+  EXPECT_EQ(counts, (std::vector<long long>{1, 2}));
+  store.forget("celeriac-redelivered-starts-t");
+  bool after = false;
+  store.store("marker", "{}", [&] { after = true; });  // writes keep their order
+  ASSERT_TRUE(loop_.runUntil([&] { return after; }, seconds(10)));
+  EXPECT_FALSE(get(redis.port(), "celeriac-redelivered-starts-t").has_value());
+}
+
+TEST_F(ResultStoreTest, AHostThatDoesNotResolveIsLookedUpOffTheLoopAndRetried) {
+  // hiredis 0.14 resolved inside redisAsyncConnect, on the loop, on every reconnect; the
+  // "cannot resolve" reason comes from HostResolver's uv_getaddrinfo (the thread pool).
+  make("no-such-host.invalid", 6379);
+  ASSERT_TRUE(loop_.runUntil([&] { return reasons_.size() >= 2; }, seconds(30)));
+  EXPECT_NE(reasons_.front().find("cannot resolve no-such-host.invalid"), std::string::npos)
+      << reasons_.front();
+  EXPECT_EQ(connected_, 0);
+}
+
+}  // namespace
+}  // namespace celeriac::testing::integration
