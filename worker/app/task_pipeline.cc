@@ -30,6 +30,10 @@ std::string resultKey(const std::string& task_id) {
   return std::string(kResultKeyPrefix) + task_id;
 }
 
+// Bodies at least this large wait (prefetched or held for their ETA) as raw bytes only;
+// a prefetch of 400 multi-megabyte analysis images would otherwise hold each twice.
+constexpr std::size_t kDecodeAtStartBytes = 64 * 1024;
+
 // Where the starts of a redelivered message are counted (poison detection).
 std::string crashCountKey(const std::string& task_id) {
   return "celeriac-redelivered-starts-" + task_id;
@@ -119,6 +123,11 @@ void TaskPipeline::receive(amqp::Delivery delivery) {
            "task " + m.task + " is not registered", &m);
     return;
   }
+  if (job->delivery.message.body.size() >= kDecodeAtStartBytes) {
+    job->message.args = nullptr;
+    job->message.kwargs = nullptr;
+    job->decode_at_start = true;
+  }
   job->acks_late = job->entry->options.acks_late.value_or(options_.acks_late);
   job->ignore_result = m.ignore_result.value_or(false);
   taskLog()->info("received task={} task_id={} retries={}", m.task, m.id, m.retries);
@@ -129,7 +138,7 @@ void TaskPipeline::receive(amqp::Delivery delivery) {
     const amqp::DeliveryRef ref = job->delivery.ref;
     celery::ResultRecord record =
         celery::revokedRecord(m, "expired", dispatcher_.clock().wallNow());
-    markExtended(record);
+    markExtended(record, m);
     storeThen(m.id, celery::renderResultDocument(record), [this, ref] { ports_.ack(ref); });
     return;
   }
@@ -164,7 +173,7 @@ void TaskPipeline::refuse(const amqp::Delivery& delivery, const std::string& tas
     // Decoded but not runnable (NotRegistered): Celery stores it with the request, so
     // result_extended fields and group/parent ids are there.
     record = celery::failureRecord(*message, error, dispatcher_.clock().wallNow());
-    markExtended(record);
+    markExtended(record, *message);
   } else {
     record.task_id = task_id;
     record.state = celery::TaskState::kFailure;
@@ -224,13 +233,23 @@ void TaskPipeline::pump() {
 }
 
 void TaskPipeline::start(std::unique_ptr<Job> job) {
+  if (job->decode_at_start) {
+    celery::DecodeResult decoded = celery::decodeMessage(job->delivery.message);
+    if (!decoded.ok()) {  // it decoded on arrival; only a bug could get here
+      refuse(job->delivery, job->message.id, celery::exceptionForDecodeError(decoded.error),
+             decoded.error.message);
+      return;
+    }
+    job->message = std::move(*decoded.task);
+    job->decode_at_start = false;
+  }
   const celery::TaskMessage& m = job->message;
   if (expired(m)) {  // re-checked at start, as Celery does (spec 8.5)
     ++counters_.revoked;
     const amqp::DeliveryRef ref = job->delivery.ref;
     celery::ResultRecord record =
         celery::revokedRecord(m, "expired", dispatcher_.clock().wallNow());
-    markExtended(record);
+    markExtended(record, m);
     storeThen(m.id, celery::renderResultDocument(record), [this, ref] { ports_.ack(ref); });
     return;
   }
@@ -319,7 +338,7 @@ void TaskPipeline::failPoison(std::unique_ptr<Job> job, long long starts) {
                    "rejected without requeue", m.task, m.id, starts);
   celery::ResultRecord record =
       celery::failureRecord(m, celery::workerLost(reason), dispatcher_.clock().wallNow());
-  markExtended(record);
+  markExtended(record, m);
   const amqp::DeliveryRef ref = job->delivery.ref;
   const std::string key = crashCountKey(m.id);
   storeThen(m.id, celery::renderResultDocument(record), [this, ref, key] {
@@ -370,7 +389,7 @@ void TaskPipeline::finish(JobId id, tasks::TaskOutcome outcome) {
     const bool late = job->acks_late;
     celery::ResultRecord record = celery::failureRecord(
         job->message, celery::fromCppException(e), dispatcher_.clock().wallNow());
-    markExtended(record);
+    markExtended(record, job->message);
     storeThen(job->message.id, celery::renderResultDocument(record), [this, ref, late] {
       if (late) ports_.ack(ref);
     });
@@ -404,7 +423,7 @@ void TaskPipeline::settle(Job& job, tasks::TaskOutcome outcome) {
   }
   // Every stored outcome carries the result_extended fields when enabled, follow-ups
   // or not (they were left out whenever a chain step, link or link_error went out).
-  markExtended(record);
+  markExtended(record, m);
   const amqp::DeliveryRef ref = job.delivery.ref;
   const bool late = job.acks_late;
   // Canvas (spec 5.2/5.3): chain step and callbacks are published before SUCCESS is

@@ -162,7 +162,7 @@ class TaskPipeline {
   // sends the delivery back to its queue.
   void republishThenAck(Job& job, celery::ResultRecord record, amqp::OutgoingMessage out);
   // Celery's result_extended fields, when enabled.
-  void markExtended(celery::ResultRecord& record) const;
+  void markExtended(celery::ResultRecord& record, const celery::TaskMessage& message) const;
   void applyBackpressure(std::chrono::system_clock::time_point until);
   // Publishes canvas follow-ups (chain step, callbacks, errbacks); `done(all_ok)` once
   // every one is confirmed (at once when there are none).

@@ -26,6 +26,9 @@ struct TaskPipeline::Job {
   // A redelivered message whose start was counted in Redis (poison detection); its
   // count is forgotten once it finishes.
   bool start_counted = false;
+  // A large body waits in one form only, the raw message (parking and retries
+  // republish it as it came); its arguments are decoded again when it starts.
+  bool decode_at_start = false;
 };
 
 // The "celeriac.task" logger (the application may have registered it with its sinks).

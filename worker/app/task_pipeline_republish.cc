@@ -76,7 +76,7 @@ bool TaskPipeline::parkUnavailable(Job& job, const celery::ExceptionInfo& error)
        celery::formatIsoTime(next_attempt), unavailable->models});
   waiting.traceback.clear();
   celery::ResultRecord record = celery::retryRecord(job.message, waiting);
-  markExtended(record);
+  markExtended(record, job.message);
   amqp::OutgoingMessage out = parkedMessage(job.delivery, *tier, "all_models_unavailable", now);
   taskLog()->warn("parked task_id={} reason=all_models_unavailable tier={} parks={} models={}",
                   job.message.id, tier->name, parks + 1,
@@ -111,7 +111,7 @@ bool TaskPipeline::retry(Job& job, const tasks::RetryRequest& request,
                   plan.retries, plan.countdown.count(),
                   plan.tier.empty() ? std::string("queue") : "tier=" + plan.tier,
                   request.exc ? request.exc->type : std::string("none"));
-  markExtended(plan.record);
+  markExtended(plan.record, job.message);
   republishThenAck(job, std::move(plan.record), std::move(plan.message));
   return true;
 }
@@ -149,12 +149,9 @@ void TaskPipeline::republishThenAck(Job& job, celery::ResultRecord record,
   }
 }
 
-void TaskPipeline::markExtended(celery::ResultRecord& record) const {
-  if (!options_.result_extended) return;
-  // The task's own fields (name, args, kwargs, retries, queue) are in every record
-  // already (celery::baseRecord); extended mode only writes them out, with the worker.
-  record.extended = true;
-  record.worker = options_.hostname;
+void TaskPipeline::markExtended(celery::ResultRecord& record,
+                                const celery::TaskMessage& message) const {
+  if (options_.result_extended) celery::extendRecord(record, message, options_.hostname);
 }
 
 void TaskPipeline::applyBackpressure(std::chrono::system_clock::time_point until) {

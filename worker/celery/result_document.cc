@@ -47,8 +47,8 @@ ResultRecord baseRecord(const TaskMessage& task, TaskState state) {
   record.group_id = task.group_id;
   record.parent_id = task.parent_id;
   record.name = task.task;
-  record.args = task.args;
-  record.kwargs = task.kwargs;
+  // args and kwargs only with extendRecord(): an analysis image may be megabytes, and
+  // without result_extended nothing renders them.
   record.retries = task.retries;
   record.queue = task.routing_key;
   return record;
@@ -171,6 +171,13 @@ ResultRecord retryRecord(const TaskMessage& task, const std::optional<ExceptionI
   }
   record.children = json::array({resultTuple(task.id)});
   return record;
+}
+
+void extendRecord(ResultRecord& record, const TaskMessage& task, std::string_view worker) {
+  record.extended = true;
+  record.worker = std::string(worker);
+  record.args = task.args;
+  record.kwargs = task.kwargs;
 }
 
 }  // namespace celeriac::worker::celery

@@ -46,7 +46,8 @@ struct ResultRecord {
   std::string group_id;   // rendered only when non-empty
   std::string parent_id;  // rendered only when non-empty
   // result_extended fields, rendered only when `extended` is set. The builders fill
-  // them from the task anyway, so the caller only sets `extended` and `worker`.
+  // name, retries and queue; extendRecord() sets the rest (args and kwargs are copied
+  // only then: they may be megabytes).
   bool extended = false;
   std::string name;  // the task name (not the shadow), as Celery writes request.task
   nlohmann::json args;
@@ -88,6 +89,9 @@ ResultRecord startedRecord(const TaskMessage& task, std::int64_t pid, std::strin
 // exception, or null when retry() had none; children = [resultTuple(task.id)] because
 // the retry is a child with the same id; date_done null. Note the caller passes the
 // task as it was executed (retries = n), not the republished message (n+1).
+// Celery's result_extended: render name, args, kwargs, worker, retries and queue.
+void extendRecord(ResultRecord& record, const TaskMessage& task, std::string_view worker);
+
 ResultRecord retryRecord(const TaskMessage& task, const std::optional<ExceptionInfo>& exc);
 
 }  // namespace celeriac::worker::celery

@@ -66,8 +66,7 @@ ResultRecord ourRecordFor(const json& doc) {
   // Python's chain/link children are published before SUCCESS is stored (spec 5.2);
   // the caller passes them in, as our pipeline will.
   if (status == "SUCCESS") record.children = doc.at("children");
-  record.extended = true;
-  record.worker = doc.at("worker").get<std::string>();
+  extendRecord(record, task, doc.at("worker").get<std::string>());
   return record;
 }
 

@@ -47,8 +47,7 @@ TEST(ResultDocumentTest, GroupAndParentIdsAppearOnlyWhenSetInCeleryOrder) {
   task.group_id = "gid";
   task.parent_id = "pid";
   ResultRecord record = successRecord(task, 5, kNow);
-  record.extended = true;
-  record.worker = "celeriac@host";
+  extendRecord(record, task, "celeriac@host");
   EXPECT_EQ(keysOf(renderResultDocument(record)),
             (std::vector<std::string>{"status", "result", "traceback", "children", "date_done",
                                       "group_id", "parent_id", "name", "args", "kwargs", "worker",
@@ -58,11 +57,21 @@ TEST(ResultDocumentTest, GroupAndParentIdsAppearOnlyWhenSetInCeleryOrder) {
   EXPECT_EQ(doc.at("name"), "celeriac.echo");
 }
 
+TEST(ResultDocumentTest, ArgumentsAreCopiedIntoARecordOnlyWhenExtended) {
+  // An analysis image may be megabytes: a plain SUCCESS record never copied-and-dropped it.
+  TaskMessage task = sampleTask();
+  task.args = json::array({std::string(1 << 20, 'x')});
+  ResultRecord record = successRecord(task, 1, kNow);
+  EXPECT_TRUE(record.args.is_null());
+  extendRecord(record, task, "celeriac@host");
+  EXPECT_EQ(record.args, task.args);
+}
+
 TEST(ResultDocumentTest, ExtendedNameIsTheTaskNotTheShadow) {
   TaskMessage task = sampleTask();
   task.shadow = "pretty-name";
   ResultRecord record = successRecord(task, 1, kNow);
-  record.extended = true;
+  extendRecord(record, task, "celeriac@host");
   EXPECT_EQ(json::parse(renderResultDocument(record)).at("name"), "celeriac.echo");
 }
 

@@ -156,5 +156,20 @@ TEST_F(TaskPipelineTest, ARedeliveredMessageUnderTheLimitRunsAndItsCountIsForgot
   EXPECT_EQ(fake_.starts.count("celeriac-redelivered-starts-t2"), 0u);
 }
 
+TEST_F(TaskPipelineTest, ALargeBodyHeldForItsEtaIsDecodedAgainWhenItStartsAndRunsWhole) {
+  make();
+  const std::string image = "data:image/png;base64," + std::string(200 * 1024, 'A');
+  pipeline_->onDelivery(
+      delivery("celeriac.echo", "t1", json::array({image}), {{"eta", isoIn(seconds(2))}}));
+  EXPECT_EQ(pipeline_->held(), 1u);
+  loop_.advance(seconds(3));
+  loop_.runReady();
+  const auto* w = fake_.lastFor("t1");
+  ASSERT_NE(w, nullptr);
+  EXPECT_EQ(w->doc["status"], "SUCCESS");
+  EXPECT_EQ(w->doc["result"], image);
+  EXPECT_FALSE(w->doc.contains("args")) << "args are rendered only with result_extended";
+}
+
 }  // namespace
 }  // namespace celeriac::worker::app::pipeline_test
