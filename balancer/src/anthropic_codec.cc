@@ -71,8 +71,10 @@ std::optional<ChatCompletion> AnthropicCodec::parseResponse(std::string_view bod
   }
   ChatCompletion out;
   for (const json& block : doc["content"]) {
-    if (block.is_object() && block.value("type", "") == "text" && block.contains("text") &&
-        block["text"].is_string()) {
+    // Not value("type", ""): it throws when "type" is there but not a string. A json
+    // compared with a string is simply unequal when it holds another type.
+    if (block.is_object() && block.contains("type") && block["type"] == "text" &&
+        block.contains("text") && block["text"].is_string()) {
       out.content += block["text"].get<std::string>();
     }
   }

@@ -110,6 +110,16 @@ TEST(AnthropicCodecTest, ParsesTextBlocksAndUsage) {
             "Overloaded");
 }
 
+// Found while writing tests/fuzz/provider_codec_fuzz (crashers/provider_codec/): a block
+// whose "type" is not a string threw nlohmann's type_error out of parseResponse, which
+// the Balancer calls with no try, on whatever the server sent.
+TEST(AnthropicCodecTest, SkipsBlocksWhoseTypeIsNotAString) {
+  const auto c = AnthropicCodec().parseResponse(
+      R"({"content":[{"type":1,"text":"x"},{"type":null},{"text":"y"},{"type":"text","text":"a"}]})");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->content, "a");
+}
+
 TEST(SharedBucketStoreTest, KeysAreHashTaggedAndScriptUsesServerTime) {
   EXPECT_EQ(sharedBucketTag("openai-0", "gpt-4.1"), "{celeriac:key:openai-0:gpt-4.1}");
   EXPECT_NE(kSharedBucketScript.find("redis.call('TIME')"), std::string_view::npos);
