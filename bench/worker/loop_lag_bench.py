@@ -34,7 +34,9 @@ import uuid
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "support"))
 
+import amqp.exceptions  # noqa: E402
 import kombu  # noqa: E402
+import kombu.exceptions  # noqa: E402
 import redis as redis_py  # noqa: E402
 
 import testenv  # noqa: E402
@@ -67,34 +69,64 @@ class SteadyLoad(threading.Thread):
         self.sent = 0
 
     def run(self):
-        with kombu.Connection(self.broker_url) as conn:
-            producer = kombu.Producer(conn.channel())
-            interval = 1.0 / self.rate
-            next_at = time.time()
-            while not self.stop_event.is_set():
-                task_id = str(uuid.uuid4())
-                producer.publish(body_for([{"n": self.sent}]), routing_key=self.queue,
-                                 exchange="", headers=headers_for("celeriac.echo", task_id),
-                                 content_type="application/json", content_encoding="utf-8",
-                                 delivery_mode=2, correlation_id=task_id)
-                self.sent += 1
-                next_at += interval
-                time.sleep(max(0.0, next_at - time.time()))
+        interval = 1.0 / self.rate
+        next_at = time.time()
+        while not self.stop_event.is_set():
+            try:
+                with kombu.Connection(self.broker_url) as conn:
+                    producer = kombu.Producer(conn.channel())
+                    while not self.stop_event.is_set():
+                        task_id = str(uuid.uuid4())
+                        producer.publish(body_for([{"n": self.sent}]), routing_key=self.queue,
+                                         exchange="",
+                                         headers=headers_for("celeriac.echo", task_id),
+                                         content_type="application/json",
+                                         content_encoding="utf-8", delivery_mode=2,
+                                         correlation_id=task_id)
+                        self.sent += 1
+                        next_at += interval
+                        time.sleep(max(0.0, next_at - time.time()))
+            except (OSError, kombu.exceptions.KombuError, amqp.exceptions.AMQPError):
+                # py-amqp's socket gives up while the alarm blocks it: reconnect.
+                time.sleep(0.5)
+                next_at = time.time()
 
 
-def publish_retry_burst(broker_url, queue, count, pad_bytes, countdown_s):
-    """`count` celeriac.retry tasks that retry once (republishing their padded body)."""
-    eta = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() + countdown_s)) + "+00:00"
+def iso_eta(at):
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(at)) + (".%06d+00:00" % ((at % 1) * 1e6))
+
+
+def publish_retry_burst(broker_url, queue, count, pad_bytes, countdown_s, spread_s):
+    """`count` celeriac.retry tasks that retry once (republishing their padded body),
+    due `countdown_s` from now, `spread_s` apart."""
     pad = "x" * pad_bytes
+    start = time.time() + countdown_s
     with kombu.Connection(broker_url) as conn:
         producer = kombu.Producer(conn.channel())
-        for _ in range(count):
+        for i in range(count):
+            eta = iso_eta(start + i * spread_s)
             task_id = str(uuid.uuid4())
             producer.publish(body_for([], {"countdown": 0, "succeed_after": 1, "pad": pad}),
                              routing_key=queue, exchange="",
                              headers=headers_for("celeriac.retry", task_id, eta=eta),
                              content_type="application/json", content_encoding="utf-8",
                              delivery_mode=2, correlation_id=task_id)
+
+
+class DebugRedisServer(testenv.RedisServer):
+    """testenv's throwaway Redis, started with DEBUG allowed (Redis 7 refuses it unless
+    `enable-debug-command` says so at start-up)."""
+
+    def start(self):
+        import subprocess
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+             "--dir", self.dir, "--save", "", "--appendonly", "no",
+             "--enable-debug-command", "local"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if not testenv.wait_port(self.port, 10):
+            raise RuntimeError("redis-server did not start on port %d" % self.port)
+        return self
 
 
 def lag_lines(text):
@@ -118,10 +150,12 @@ def main():
     ap.add_argument("--retry-tasks", type=int, default=40,
                     help="padded retry tasks that republish during the alarm")
     ap.add_argument("--pad-kb", type=int, default=512)
+    ap.add_argument("--eta-spread-ms", type=float, default=50,
+                    help="the retry tasks' ETAs this far apart (0: all due at once)")
     args = ap.parse_args()
 
     rabbit = testenv.RabbitServer().start()
-    redis = testenv.RedisServer().start()
+    redis = DebugRedisServer().start()
     worker = None
     load = None
     try:
@@ -150,7 +184,8 @@ def main():
         phase("baseline", lambda: time.sleep(args.phase_seconds))
 
         def alarm():
-            publish_retry_burst(rabbit.url, queue, args.retry_tasks, args.pad_kb * 1024, 3)
+            publish_retry_burst(rabbit.url, queue, args.retry_tasks, args.pad_kb * 1024, 3,
+                                args.eta_spread_ms / 1000.0)
             rabbit.ctl("set_vm_memory_high_watermark", "0.0001")
             time.sleep(args.phase_seconds)
             rabbit.ctl("set_vm_memory_high_watermark", "0.4")

@@ -1,97 +1,59 @@
 #pragma once
-// AmqpConnection: one RabbitMQ connection (rabbitmq-c) driven by the libuv loop.
+// AmqpConnection: one RabbitMQ connection, as the libuv loop sees it.
 //
-// Design. rabbitmq-c is a blocking library, so:
-//  * Connecting (TCP, login, channel open, queue declarations, qos, consume) runs on
-//    libuv's thread pool (uv_queue_work). The loop keeps serving Redis writes and
-//    running tasks meanwhile. Only the work thread touches the new connection until
-//    its after-work callback hands it to the loop thread; from then on only the loop
-//    thread does.
-//  * Reading: a uv_poll on amqp_get_sockfd(). On readable, drain() calls
-//    amqp_consume_message with a zero timeout until it reports AMQP_STATUS_TIMEOUT,
-//    because rabbitmq-c buffers frames: one readable event may carry many.
-//    Non-delivery frames (qos-ok, cancel-ok, server cancel, channel/connection close)
-//    surface as AMQP_STATUS_UNEXPECTED_STATE and are read with
-//    amqp_simple_wait_frame_noblock.
-//  * Writing: acks, rejects and qos changes are sent as methods without waiting for a
-//    reply (amqp_basic_ack/reject, amqp_send_method), never as blocking RPCs, so the
-//    loop never waits on the broker. Acks are coalesced (AckTracker) and flushed once
-//    per loop turn from a uv_check handle, i.e. in the same turn as the result that
-//    finished them was stored.
-//  * Heartbeats: rabbitmq-c sends them only inside its own calls, so a timer sends a
-//    heartbeat frame every heartbeat/2 and declares the connection dead when nothing
-//    was received for two heartbeat intervals.
+// Design. Nothing here may block the loop (DESIGN.md), and rabbitmq-c blocks: it sends
+// with no deadline when the socket buffer is full (a memory alarm, a slow link),
+// reads message bodies with no deadline and closes with blocking RPCs. So the
+// rabbitmq-c connection lives on a thread of its own (amqp_io_thread.h), and this
+// class is its loop-side half:
+//  * Commands (acks, rejects, qos, consume/cancel, publishes, close) are collected
+//    during a loop turn and handed to the I/O thread once per turn, from a uv_check
+//    handle: acks are coalesced there (AckTracker), in the same turn as the result
+//    that finished them was stored.
+//  * Events from the I/O thread (deliveries, publisher confirms, opened, broken) wake
+//    the loop through a uv_async_t and are handled at most kEventsPerTurn per turn; the
+//    rest wait for the next turn, so timers, Redis and HTTP run in between.
+//  * Prefetch: classic queues get a channel-wide basic.qos (global=1), which RabbitMQ
+//    applies at once when it changes, as Celery 5.2 does; quorum queues refuse global
+//    QoS, so for them a change re-creates the consumers (consumer_window.h).
 //
-// State machine (reconnects forever with backoff until close()):
+// State machine (reconnects forever with jittered backoff until close()):
 //
-//     start()        work done OK
-//   Idle ──▶ Connecting ────────────▶ Open ──(socket error, heartbeat
-//               ▲   │ failed             │    timeout, channel closed)
-//               │   ▼                    ▼
-//               └─ Backoff ◀─────────── Broken (poll stopped, conn destroyed,
-//                                               generation++)
-//   close(): any state ─▶ Closed (a connect in flight is finished and dropped)
+//     start()      Opened event
+//   Idle ──▶ Connecting ──────────▶ Open ──(Broken event: socket error, missed
+//               ▲   │ ConnectFailed   │     heartbeats, channel or connection closed
+//               │   ▼                 ▼     by the broker, consumer cancelled)
+//               └─ Backoff ◀──────────┘   (next broker URL, generation changes)
+//   close(): any state ─▶ Closed; the I/O thread closes politely (queued acks first,
+//   connection.close within close_timeout) and ends; after close_timeout its socket
+//   is shut down, which ends any call blocked in rabbitmq-c.
 //
-// Each successful connection has a new generation number. A DeliveryRef from an
-// older generation is dead: acking it is a no-op (the broker redelivers it).
-// Loop thread only, except the connect job as described.
+// Each successful connection has the next generation number (1, 2, ...). A DeliveryRef from
+// an older generation is dead: acking it is a no-op (the broker redelivers it).
+// on_fatal: a declaration was refused with 406/403 (the connection then stays closed).
+//
+// Loop thread only. Destroying it after close() waits for the polite close at most
+// close_timeout (then forces it); without close() it forces at once.
 
 #include <uv.h>
 
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
-
-#include <map>
-#include <optional>
-#include <set>
-
-#include <nlohmann/json.hpp>
 
 #include "balancer/dispatcher.h"
 #include "worker/amqp/ack_tracker.h"
-#include "worker/amqp/broker_url.h"
-#include "worker/amqp/topology.h"
-#include "worker/celery/raw_message.h"
+#include "worker/amqp/amqp_io_thread.h"
+#include "worker/amqp/amqp_types.h"
+#include "worker/amqp/consumer_window.h"
+#include "worker/amqp/reconnect_backoff.h"
 
 namespace celeriac::worker::amqp {
-
-struct DeliveryRef {
-  std::uint64_t generation = 0;
-  std::uint64_t tag = 0;
-};
-
-struct Delivery {
-  DeliveryRef ref;
-  std::string queue;  // the queue it was consumed from
-  celery::RawMessage message;
-};
-
-// A message to publish with publisher confirms (parking, later chain steps).
-struct OutgoingMessage {
-  std::string exchange;
-  std::string routing_key;
-  std::string content_type = "application/json";
-  std::string content_encoding = "utf-8";
-  std::string correlation_id;
-  std::string reply_to;
-  std::optional<std::uint8_t> priority;
-  nlohmann::json headers = nlohmann::json::object();
-  std::string body;
-};
-
-struct AmqpOptions {
-  std::vector<BrokerUrl> urls;       // tried in turn (cluster failover)
-  Topology topology;
-  std::uint16_t prefetch = 16;        // basic.qos prefetch_count, per consumer
-  std::chrono::seconds heartbeat{60};
-  std::chrono::milliseconds connect_timeout{5000};
-  std::chrono::milliseconds backoff_min{200};
-  std::chrono::milliseconds backoff_max{10'000};
-};
 
 class AmqpConnection {
  public:
@@ -105,6 +67,12 @@ class AmqpConnection {
     std::function<void(const std::string& reason)> on_fatal;
   };
 
+  // Events (deliveries, confirms, ...) handled per loop turn at most, and message
+  // bytes after which a turn takes no more: decoding a few large bodies (a data: URL
+  // image of megabytes) is already milliseconds of loop time.
+  static constexpr std::size_t kEventsPerTurn = 128;
+  static constexpr std::size_t kBytesPerTurn = 1u << 20;
+
   AmqpConnection(uv_loop_t* loop, balancer::Dispatcher& dispatcher, AmqpOptions options,
                  Callbacks callbacks);
   ~AmqpConnection();
@@ -112,16 +80,18 @@ class AmqpConnection {
   AmqpConnection& operator=(const AmqpConnection&) = delete;
 
   void start();
-  // Cancels consumers and closes the connection; unacked deliveries return to the
-  // queue. Pending coalesced acks are flushed first.
+  // Closes the connection without blocking the loop; unacked deliveries return to the
+  // queue. Acks coalesced so far are sent first. Pending publishes fail.
   void close();
 
   // The delivery may be acked; it is, on this loop turn, coalesced with others.
   void ack(DeliveryRef ref);
-  // basic.reject now. requeue=false dead-letters the message if the queue has a DLX.
+  // basic.reject on this loop turn. requeue=false dead-letters the message if the
+  // queue has a DLX.
   void reject(DeliveryRef ref, bool requeue);
-  // Changes basic.qos prefetch for the consumer channel (takes effect on the broker
-  // asynchronously; also applied on every reconnect).
+  // Changes how many unacked deliveries the broker may send (0 = unlimited); takes
+  // effect on the broker within the loop turn (classic queues) or within
+  // ConsumerWindow::kMinInterval (quorum queues), and on every reconnect.
   void setPrefetch(std::uint16_t prefetch);
   // Stops consuming (basic.cancel for every queue); deliveries already sent still arrive.
   void cancelConsumers();
@@ -129,11 +99,11 @@ class AmqpConnection {
   // Publishes persistently on the confirm channel. A message for the default exchange
   // whose queue this connection has not declared yet declares it first, as Celery's
   // publisher does (task_create_missing_queues, spec 2.2): otherwise RabbitMQ would
-  // drop a message for a queue nobody declared yet. The declaration uses nowait, so
-  // the loop never waits for the broker. `done(true)` fires once the broker
-  // confirmed it (it is then durable); `done(false)` if the broker nacked it or the
-  // connection broke first (it may or may not have been stored: callers treat it as
-  // not stored). Fires exactly once, never inside this call.
+  // drop a message for a queue nobody declared yet. The declaration uses nowait.
+  // `done(true)` fires once the broker confirmed it (it is then durable);
+  // `done(false)` if the broker nacked it or the connection broke or closed first (it
+  // may or may not have been stored: callers treat it as not stored). Fires exactly
+  // once, never inside this call.
   void publish(OutgoingMessage message, std::function<void(bool confirmed)> done);
 
   [[nodiscard]] bool isOpen() const { return state_ == State::kOpen; }
@@ -142,41 +112,54 @@ class AmqpConnection {
 
  private:
   enum class State { kIdle, kConnecting, kOpen, kBackoff, kClosed };
-  struct ConnectJob;
-  struct Handle;
+  struct Slot {
+    std::size_t slot = 0;
+    std::uint64_t epoch = 0;
+  };
 
   void connect();
-  void onConnected(std::unique_ptr<ConnectJob> job);
-  void drain();
-  bool handleOtherFrame();
+  void onEvents();
+  void handle(io::Event& event);
+  void onOpened(const io::Opened& e);
+  void onConnectFailed(const io::ConnectFailed& e);
+  void onReceived(io::Received& e);
+  void onConfirmed(const io::Confirmed& e);
+  void onExited();
   void broken(const std::string& reason);
   void scheduleReconnect();
-  void flushAcks();
-  void sendHeartbeat();
-  void confirmed(std::uint64_t tag, bool multiple, bool ok);
-  void declareQueueNoWait(const std::string& queue);
+  void flush();
+  void applyPrefetch();
+  void settleInWindow(std::uint64_t tag);
   void failPendingPublishes();
+  [[nodiscard]] std::string consumerTag(std::size_t slot, std::uint64_t epoch) const;
 
   uv_loop_t* loop_;
   balancer::Dispatcher& dispatcher_;
   AmqpOptions options_;
   Callbacks callbacks_;
   State state_ = State::kIdle;
-  std::unique_ptr<Handle> conn_;
-  std::uint64_t generation_ = 0;
+  bool close_requested_ = false;
+  bool consuming_ = true;
+  bool quorum_ = false;           // any consumed queue is a quorum queue: per-consumer prefetch
+  std::uint64_t generation_ = 0;  // of the open (or last open) connection
+  std::uint64_t last_generation_ = 0;   // the one the connect under way will have
+  std::uint16_t connect_prefetch_ = 0;  // the prefetch the pending connect asked for
+  std::uint16_t prefetch_applied_ = 0;  // classic: the last channel-wide qos sent
   AckTracker acks_;
-  std::uint64_t publish_seq_ = 0;  // confirm-mode delivery tags on the publish channel
-  std::map<std::uint64_t, std::function<void(bool)>> pending_confirms_;
-  std::set<std::string> declared_queues_;  // on this connection, for publishing
+  ConsumerWindow window_;                              // quorum queues only
+  std::unordered_map<std::uint64_t, Slot> tag_slots_;  // quorum: delivery tag -> consumer
+  std::uint64_t next_publish_id_ = 0;
+  std::map<std::uint64_t, std::function<void(bool)>> pending_confirms_;  // by publish id
+  std::vector<io::Command> outbox_;  // this turn's commands, handed over in flush()
   std::size_t url_index_ = 0;
-  std::chrono::milliseconds backoff_;
-  bool consuming_ = false;
-  ConnectJob* pending_job_ = nullptr;  // the connect running on the thread pool
-  std::uint64_t last_receive_ms_ = 0;
-  uv_poll_t* poll_ = nullptr;
+  ReconnectBackoff backoff_;
+  std::uint64_t close_started_ms_ = 0;
+  std::unique_ptr<AmqpIoThread> io_;
+  uv_async_t* async_ = nullptr;
   uv_check_t* check_ = nullptr;
-  uv_timer_t* heartbeat_timer_ = nullptr;
   uv_timer_t* backoff_timer_ = nullptr;
+  uv_timer_t* window_timer_ = nullptr;
+  uv_timer_t* close_timer_ = nullptr;
 };
 
 }  // namespace celeriac::worker::amqp

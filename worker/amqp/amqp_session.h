@@ -1,0 +1,113 @@
+#pragma once
+// AmqpSession: one open rabbitmq-c connection, used only by the AMQP I/O thread.
+//
+// Channel 1 consumes (one consumer per topology queue, with our own consumer tags so
+// basic.consume can be sent without waiting for consume-ok); channel 2 publishes in
+// confirm mode, so confirms and consumer acks never share delivery-tag sequences.
+//
+// Every call may block the calling thread (rabbitmq-c sends with no deadline), which
+// is why only the I/O thread makes them; shutdown(2) on the socket from another thread
+// (AmqpIoThread::forceClose) makes a blocked call fail. A call that returns false has
+// found the connection dead: error() says why and the session must be dropped.
+//
+// Heartbeats are rabbitmq-c's own: every read below passes it a deadline a microsecond
+// away, which lets it send a heartbeat frame when one is due and report
+// AMQP_STATUS_HEARTBEAT_TIMEOUT after two silent intervals (librabbitmq/amqp_socket.c,
+// wait_frame_inner). The I/O thread reads at least every heartbeat/4.
+
+#include <amqp.h>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "worker/amqp/amqp_io_thread.h"
+#include "worker/amqp/confirm_tracker.h"
+#include "worker/amqp/delivery_assembler.h"
+
+namespace celeriac::worker::amqp {
+
+class AmqpSession {
+ public:
+  struct Config {
+    Topology topology;
+    std::chrono::seconds heartbeat{60};
+    std::chrono::milliseconds connect_timeout{5000};
+  };
+  // Told the socket as soon as it exists (so another thread can shut it down), and
+  // -1 before the connection is destroyed.
+  using SocketListener = std::function<void(int fd)>;
+
+  struct OpenResult {
+    std::unique_ptr<AmqpSession> session;  // null on failure
+    std::string error;
+    bool fatal = false;  // a declaration refused with 406/403
+  };
+
+  // Connects, logs in, opens both channels, declares the topology, sets qos and
+  // starts consuming (amqp_connect.cc). Blocking; each step is bounded by
+  // connect_timeout, and `stopping` is checked between steps.
+  static OpenResult open(const Config& config, const io::Connect& request, SocketListener on_socket,
+                         const std::atomic<bool>& stopping);
+
+  ~AmqpSession();
+  AmqpSession(const AmqpSession&) = delete;
+  AmqpSession& operator=(const AmqpSession&) = delete;
+
+  [[nodiscard]] std::uint64_t generation() const { return generation_; }
+  [[nodiscard]] int fd() const;
+  [[nodiscard]] const std::string& error() const { return error_; }
+  // Milliseconds between reads the heartbeat needs (negotiated heartbeat / 4).
+  [[nodiscard]] int readIntervalMs() const;
+
+  bool ack(std::uint64_t tag, bool multiple);
+  bool reject(std::uint64_t tag, bool requeue);
+  bool qos(std::uint16_t prefetch, bool global);
+  bool consume(const io::Consume& request);
+  bool cancel(const std::string& consumer_tag);
+  // Publishes persistently on the confirm channel, declaring a not yet declared queue
+  // first when the message goes to the default exchange.
+  bool publish(io::Publish& request);
+
+  enum class ReadStatus { kDrained, kMore, kFailed };
+  // Reads up to `max_frames` frames without waiting, appending what they mean.
+  ReadStatus read(std::size_t max_frames, std::vector<io::Event>& out);
+  // rabbitmq-c holds input already read from the socket (poll would not see it).
+  [[nodiscard]] bool hasBufferedInput() const;
+
+  // connection.close, waiting at most `timeout` for close-ok. The session is done.
+  void closePolitely(std::chrono::milliseconds timeout);
+
+ private:
+  struct ConsumerInfo {
+    std::size_t slot = 0;
+    std::uint64_t epoch = 0;
+  };
+
+  AmqpSession(std::uint64_t generation, Topology topology, SocketListener on_socket);
+  bool sent(int status, const char* what);
+  bool fail(std::string reason);
+  bool declareQueueNoWait(const std::string& queue);
+  bool onFrame(const amqp_frame_t& frame, std::vector<io::Event>& out);
+  bool onMethod(const amqp_frame_t& frame, std::vector<io::Event>& out);
+
+  std::uint64_t generation_;
+  Topology topology_;
+  SocketListener on_socket_;
+  amqp_connection_state_t conn_ = nullptr;
+  std::map<std::string, ConsumerInfo> consumers_;  // by consumer tag (cancelled ones too)
+  std::set<std::string> declared_queues_;          // on this connection, for publishing
+  DeliveryAssembler assembler_;
+  ConfirmTracker confirms_;
+  std::string error_;
+  bool failed_ = false;
+
+  friend struct SessionOpener;
+};
+
+}  // namespace celeriac::worker::amqp
