@@ -306,17 +306,14 @@ BalancerConfig ConfigLoader::fromYaml(std::string_view yaml_text) {
       if (!hc.path.starts_with('/')) b.fail("must start with /");
     });
     field(a, "timeout", [&](const At& b) { hc.timeout = b.seconds(); });
-    field(a, "unhealthy_after",
-          [&](const At& b) { hc.unhealthy_after = b.count(1); });
-    field(a, "healthy_after",
-          [&](const At& b) { hc.healthy_after = b.count(1); });
+    field(a, "unhealthy_after", [&](const At& b) { hc.unhealthy_after = b.count(1); });
+    field(a, "healthy_after", [&](const At& b) { hc.healthy_after = b.count(1); });
   });
   field(at, "circuit_breaker", [&](const At& a) {
     a.allowOnly({"consecutive_failures", "error_rate", "min_requests", "window", "cooldown",
                  "cooldown_multiplier", "max_cooldown", "ramp"});
     auto& b = cfg.breaker;
-    field(a, "consecutive_failures",
-          [&](const At& v) { b.consecutive_failures = v.count(1); });
+    field(a, "consecutive_failures", [&](const At& v) { b.consecutive_failures = v.count(1); });
     field(a, "error_rate", [&](const At& v) {
       b.error_rate = v.positive();
       if (b.error_rate > 1) v.fail("must be at most 1");
@@ -340,17 +337,14 @@ BalancerConfig ConfigLoader::fromYaml(std::string_view yaml_text) {
       cfg.alerts.error_rate = v.positive();
       if (cfg.alerts.error_rate > 1) v.fail("must be at most 1");
     });
-    field(a, "min_calls", [&](const At& v) {
-      cfg.alerts.min_calls_for_error_rate = v.count(1);
-    });
+    field(a, "min_calls", [&](const At& v) { cfg.alerts.min_calls_for_error_rate = v.count(1); });
     field(a, "consecutive_failures",
           [&](const At& v) { cfg.alerts.consecutive_failures = v.count(1); });
   });
   field(at, "retry_budget", [&](const At& a) {
     a.allowOnly({"ratio", "min_retries", "window"});
     field(a, "ratio", [&](const At& v) { cfg.retry_budget.ratio = v.positive(); });
-    field(a, "min_retries",
-          [&](const At& v) { cfg.retry_budget.min_retries = v.count(0); });
+    field(a, "min_retries", [&](const At& v) { cfg.retry_budget.min_retries = v.count(0); });
     field(a, "window", [&](const At& v) {
       cfg.retry_budget.window_seconds = static_cast<int>(v.integer(1, RetryBudget::kMaxSlots));
     });

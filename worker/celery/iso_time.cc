@@ -115,8 +115,7 @@ std::optional<system_clock::time_point> parseIsoTime(std::string_view text) {
 
   // In seconds first: any 4-digit year fits, where a nanosecond time point holds only
   // 1677..2262 (a year-9999 eta overflowed it).
-  const std::chrono::sys_seconds local = std::chrono::sys_days(date) +
-                                         std::chrono::hours(hour) +
+  const std::chrono::sys_seconds local = std::chrono::sys_days(date) + std::chrono::hours(hour) +
                                          std::chrono::minutes(minute) +
                                          std::chrono::seconds(second);
   // The wall time is `offset` ahead of UTC, so UTC = local - offset.

@@ -199,9 +199,9 @@ TEST(ConfigLoaderEnvTest, RejectsATimeoutTooLongForMilliseconds) {
     error = e.what();
   }
   EXPECT_EQ(error, "LLM_TIMEOUT: must be at most 2592000 seconds (30 days)");
-  EXPECT_EQ(ConfigLoader::fromEnv({{"LLM_ENDPOINTS", "http://a"}, {"LLM_TIMEOUT", "2592000"}})
-                .timeout,
-            std::chrono::seconds(2592000));
+  EXPECT_EQ(
+      ConfigLoader::fromEnv({{"LLM_ENDPOINTS", "http://a"}, {"LLM_TIMEOUT", "2592000"}}).timeout,
+      std::chrono::seconds(2592000));
 }
 
 TEST(ConfigLoaderKeySetTest, PodOrdinalSelectsTheSetWhenNoInstanceId) {
