@@ -1,0 +1,986 @@
+#!/usr/bin/python3
+"""Fault-injection driver (issue 9): a mixed Celery load against TWO celeriac workers,
+RabbitMQ, Redis and the llm-stub, breaking things at random (seeded) points, then
+proving that nothing was lost.
+
+    /usr/bin/python3 tests/reliability/fault_driver.py --mode ci      # ctest, < 4 min
+    /usr/bin/python3 tests/reliability/fault_driver.py --mode long    # the issue's sizes
+    ... --seed N to reproduce a run (the seed is printed first); --keep keeps the logs
+
+The load (sent with Debian's Python Celery, publisher confirms on): celeriac.echo (some
+with a countdown), celeriac.sleep, gpt5_analyzer.analyze and response_generator.generate
+against the llm-stub, and chains built with celery's chain() (echo | echo | echo, and
+analyze | generate). The faults, in a seeded random order at seeded random times:
+  - SIGKILL of a worker, restarted after a pause;
+  - SIGSTOP of a worker for longer than its AMQP heartbeat (--heartbeat 4), then SIGCONT;
+  - RabbitMQ stopped and started again;
+  - Redis down (killed; it runs with appendfsync always, so what was stored stays);
+  - every model down (llm-stub answers 503 for every model);
+  - one of the two API keys answering 401 for a while;
+  - a flood of hostile messages from corpus/ (each judged by its case's expectation).
+At the end every task id sent must have the right terminal state in Redis: SUCCESS with
+the right value, or the FAILURE its input deserves. A logging proxy in front of the
+llm-stub records which task each model call was for (the prompts carry the task id): a
+task whose model answered twice must have had a fault between the two answers (a worker
+killed or stopped, the broker restarted, or a client re-send), else it is reported as an
+unexplained duplicate. Every worker must still serve (an echo through a queue of its
+own), every queue must be empty, and no worker may have exited unless the driver did it.
+The driver prints a table and exits 0 only if all of that holds (lost = 0).
+"""
+
+import argparse
+import collections
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import uuid
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "support"))
+
+import kombu.pools  # noqa: E402
+import redis as redis_py  # noqa: E402
+from celery import Celery, chain  # noqa: E402
+
+import corpus_lib  # noqa: E402
+import testenv  # noqa: E402
+from llm_proxy import LlmProxy  # noqa: E402
+
+DEFAULT_SEED = 20240917
+KEY_A = "sk-driver-key-a"
+KEY_B = "sk-driver-key-b"
+TASK_QUEUES = ["celery", "gpt5-analyzer", "response-generator"]
+DLX = "driver.dlx"
+DEAD = "driver.dead"
+CATEGORIES = ["plastic", "paper", "glass", "metal", "food", "general", "hazardous",
+              "electronics", "textile", "other"]
+IMAGE = "https://example.com/uploads/photo-%d.jpg"
+
+# Sizes. "long" is the issue's: a few thousand tasks, Redis down 30 s, every model down
+# for 2 minutes. "ci" keeps each kind of fault but shorter, to finish in under 4 minutes
+# on a 2-core machine.
+MODES = {
+    "ci": dict(tasks=900, load_s=125, drain_s=75, kills=1, stops=1, stop_s=12,
+               rabbit_restarts=1, redis_outages=1, redis_down_s=10, model_outages=1,
+               models_down_s=20, key401_s=20, flood_copies=1, flood_slow=False,
+               stub_latency_ms=50, delay_tiers="2s,10s", concurrency=100),
+    "long": dict(tasks=4000, load_s=600, drain_s=600, kills=3, stops=2, stop_s=20,
+                 rabbit_restarts=2, redis_outages=1, redis_down_s=30, model_outages=1,
+                 models_down_s=120, key401_s=60, flood_copies=3, flood_slow=True,
+                 stub_latency_ms=150, delay_tiers="2s,10s,30s", concurrency=100),
+}
+HEARTBEAT_S = 4
+# Share of each kind in the load (chains count once here, and as 2-3 ids when sent).
+MIX = [("echo", 30), ("echo_countdown", 5), ("sleep", 15), ("analyze", 20), ("generate", 10),
+       ("chain_echo", 10), ("chain_llm", 10)]
+
+
+def log(msg):
+    print("[driver %6.1fs] %s" % (time.time() - T0, msg), file=sys.stderr, flush=True)
+
+
+T0 = time.time()
+
+
+# --- the services ----------------------------------------------------------------------
+
+class DurableRedis(testenv.RedisServer):
+    """testenv's Redis with an append-only file fsynced on every write, so killing it
+    (our outage) loses nothing that was stored: a lost result is then the worker's."""
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+             "--dir", self.dir, "--save", "", "--appendonly", "yes",
+             "--appendfsync", "always"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if not testenv.wait_port(self.port, 10):
+            raise RuntimeError("redis-server did not start on port %d" % self.port)
+        return self
+
+
+class DriverWorker(testenv.Worker):
+    """A celeriac worker whose logs stay in the run directory, one file per start."""
+
+    def __init__(self, index, generation, run_dir, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        os.unlink(self.log_path)
+        self.log_path = os.path.join(run_dir, "worker%d-%d.log" % (index, generation))
+        self.index = index
+
+
+def write_balancer_config(directory, proxy):
+    path = os.path.join(directory, "driver-llm.yaml")
+    with open(path, "w") as f:
+        f.write("""# Fault driver: one endpoint (the logging proxy in front of the llm-stub), two keys.
+strategy: round_robin
+timeout: 30
+max_queue_wait: 1
+max_attempts: 4
+circuit_breaker: {consecutive_failures: 3, cooldown: 2}
+endpoints:
+  - name: stub
+    url: %s/v1
+    provider: openai
+    keys:
+      - {alias: key-a, env: DRIVER_KEY_A}
+      - {alias: key-b, env: DRIVER_KEY_B}
+    models: [gpt-4o, gpt-4o-mini]
+routes:
+  waste_analysis:
+    normal: [gpt-4o, gpt-4o-mini]
+  response_generation:
+    normal: [gpt-4o-mini, gpt-4o]
+pricing:
+  gpt-4o: {input: 2.5, output: 10}
+  gpt-4o-mini: {input: 0.15, output: 0.6}
+""" % proxy.url)
+    return path
+
+
+# --- what is sent, and what it must end as ------------------------------------------------
+
+class Sent:
+    """One task id the driver is owed a terminal state for."""
+
+    __slots__ = ("id", "kind", "expect", "parent", "resent", "sent_at", "built", "done",
+                 "verdict")
+
+    def __init__(self, task_id, kind, expect, parent=None):
+        self.id = task_id
+        self.kind = kind        # load kind, or "hostile:<case>"
+        self.expect = expect    # callable(doc) -> None if right, else a problem string
+        self.parent = parent    # the chain step before this one
+        self.resent = False     # the client published it more than once
+        self.sent_at = None
+        self.built = None
+        self.done = False
+        self.verdict = None
+
+
+def expect_success(check):
+    def judge(doc):
+        if doc is None or doc.get("status") != "SUCCESS":
+            return "state %s" % (doc.get("status") if doc else "missing")
+        return check(doc.get("result"))
+    return judge
+
+
+def equals(value):
+    return expect_success(lambda got: None if corpus_lib.same_value(got, value)
+                          else "result %s != %s" % (str(got)[:120], str(value)[:120]))
+
+
+def analysis_of(category):
+    def check(got):
+        if not isinstance(got, dict) or got.get("overall_category") != category:
+            return "analysis %s, expected %s" % (str(got)[:160], category)
+        if not got.get("items"):
+            return "analysis without items"
+        return None
+    return expect_success(check)
+
+
+def generation_locale(tid):
+    """A BCP-47 tag that carries 16 hex digits of the task id: the prompt starts with
+    'Locale: <tag>' and the llm-stub's answer echoes the first 200 characters of the
+    prompt, so the answer shows which task's prompt it was made from."""
+    hexid = tid.replace("-", "")
+    return "en-%s-%s" % (hexid[:8], hexid[8:16])
+
+
+def answer_for(tid):
+    locale = generation_locale(tid)
+
+    def check(got):
+        if not isinstance(got, dict) or not isinstance(got.get("answer"), str) \
+                or not got.get("steps"):
+            return "not a generate result: %s" % str(got)[:160]
+        if "Locale: " + locale not in got["answer"]:
+            return "answer %r was not made from this task's prompt (%s)" % (
+                got["answer"][:120], locale)
+        return None
+    return expect_success(check)
+
+
+def random_value(rng):
+    kind = rng.randrange(6)
+    if kind == 0:
+        return rng.randrange(-10 ** 12, 10 ** 12)
+    if kind == 1:
+        return round(rng.uniform(-1e6, 1e6), 6)
+    if kind == 2:
+        return "".join(rng.choice("abcxyz 한글✓é\"\\") for _ in range(rng.randrange(1, 40)))
+    if kind == 3:
+        return [rng.randrange(100), None, True, "s%d" % rng.randrange(1000)]
+    if kind == 4:
+        return {"k%d" % i: {"v": rng.randrange(1000), "l": [i, str(i)]} for i in range(3)}
+    return None
+
+
+CANNED_ANALYSIS = {"items": [{"name": "glass jar", "category": "glass", "material": "glass",
+                              "needs_cleaning": True, "needs_separation": True,
+                              "confidence": 0.9}],
+                   "overall_category": "glass", "reason": "a jar"}
+RULES = {"glass": "rinse, remove the lid, put it in the glass bin"}
+
+
+class Load:
+    """Builds the task list (seeded) and sends it over the load phase."""
+
+    def __init__(self, app, rng, n_ids):
+        self.app = app
+        self.rng = rng
+        self.plan = []   # (kind, [Sent], send function)
+        self.sent = []   # every Sent, in send order
+        count = 0
+        kinds, weights = zip(*MIX)
+        while count < n_ids:
+            kind = rng.choices(kinds, weights)[0]
+            items = getattr(self, "plan_" + kind)(count)
+            self.plan.append(items)
+            count += len(items[1])
+
+    def _tid(self):
+        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+
+    def plan_echo(self, i):
+        tid, value = self._tid(), random_value(self.rng)
+        s = Sent(tid, "celeriac.echo", equals(value))
+        return ("echo", [s], lambda: self.app.send_task("celeriac.echo", args=[value],
+                                                        task_id=tid, retry=False))
+
+    def plan_echo_countdown(self, i):
+        tid, value, countdown = self._tid(), random_value(self.rng), self.rng.randint(2, 8)
+        s = Sent(tid, "celeriac.echo countdown", equals(value))
+        return ("echo_countdown", [s], lambda: self.app.send_task(
+            "celeriac.echo", args=[value], task_id=tid, countdown=countdown, retry=False))
+
+    def plan_sleep(self, i):
+        tid, seconds = self._tid(), round(self.rng.uniform(0.1, 2.5), 2)
+        s = Sent(tid, "celeriac.sleep", equals(seconds))
+        return ("sleep", [s], lambda: self.app.send_task("celeriac.sleep", args=[seconds],
+                                                         task_id=tid, retry=False))
+
+    def _analyze_kwargs(self, tid, category, n):
+        return {"image": IMAGE % n, "user_id": "drv-%d" % n, "locale": "en",
+                "hint": "a %s item atid=%s" % (category, tid)}
+
+    def plan_analyze(self, i):
+        tid, category = self._tid(), self.rng.choice(CATEGORIES)
+        kwargs = self._analyze_kwargs(tid, category, i)
+        s = Sent(tid, "gpt5_analyzer.analyze", analysis_of(category))
+        return ("analyze", [s], lambda: self.app.send_task("gpt5_analyzer.analyze",
+                                                           kwargs=kwargs, task_id=tid,
+                                                           retry=False))
+
+    def plan_generate(self, i):
+        tid = self._tid()
+        kwargs = {"rules": RULES, "locale": generation_locale(tid),
+                  "question": "where does it go? gtid=" + tid}
+        s = Sent(tid, "response_generator.generate", answer_for(tid))
+        return ("generate", [s], lambda: self.app.send_task(
+            "response_generator.generate", args=[CANNED_ANALYSIS], kwargs=kwargs,
+            task_id=tid, retry=False))
+
+    def plan_chain_echo(self, i):
+        t1, t2, t3 = self._tid(), self._tid(), self._tid()
+        v, w = random_value(self.rng), random_value(self.rng)
+        s1 = Sent(t1, "chain echo|echo|echo", equals(v))
+        s2 = Sent(t2, "chain echo|echo|echo", equals([v, w]), parent=s1)
+        s3 = Sent(t3, "chain echo|echo|echo", equals([v, w]), parent=s2)
+        def send():
+            sig = self.app.signature
+            chain(sig("celeriac.echo", args=[v], options={"task_id": t1}),
+                  sig("celeriac.echo", args=[w], options={"task_id": t2}),
+                  sig("celeriac.echo", options={"task_id": t3})).apply_async(retry=False)
+        return ("chain_echo", [s1, s2, s3], send)
+
+    def plan_chain_llm(self, i):
+        t1, t2 = self._tid(), self._tid()
+        category = self.rng.choice(CATEGORIES)
+        s1 = Sent(t1, "chain analyze|generate", analysis_of(category))
+        s2 = Sent(t2, "chain analyze|generate", answer_for(t2), parent=s1)
+        a_kwargs = self._analyze_kwargs(t1, category, i)
+        g_kwargs = {"rules": RULES, "locale": generation_locale(t2),
+                    "question": "and now? gtid=" + t2}
+        def send():
+            sig = self.app.signature
+            chain(sig("gpt5_analyzer.analyze", kwargs=a_kwargs, options={"task_id": t1}),
+                  sig("response_generator.generate", kwargs=g_kwargs,
+                      options={"task_id": t2})).apply_async(retry=False)
+        return ("chain_llm", [s1, s2], send)
+
+
+# --- the driver ---------------------------------------------------------------------------
+
+class Driver:
+    def __init__(self, opts):
+        self.opts = opts
+        self.mode = dict(MODES[opts.mode])
+        if opts.tasks:
+            self.mode["tasks"] = opts.tasks
+        self.seed = opts.seed
+        self.rng = random.Random(self.seed)
+        self.run_dir = tempfile.mkdtemp(prefix="celeriac-driver-")
+        self.faults = []            # (kind, start, end, detail)
+        self.disruptions = []       # (start, end): a worker may have lost unacked work
+        self.unexpected_exits = []  # (worker, exit code, time, log)
+        self.workers = [None, None]
+        self.generations = [0, 0]
+        self.held = set()           # worker indexes the driver has taken down on purpose
+        self.lock = threading.Lock()
+        self.stop_event = threading.Event()
+        self.hostile = []           # Sent for each hostile message
+        self.errors = []            # driver-side problems (a fault that could not run...)
+        self.rabbit_down = threading.Event()
+
+    # services
+
+    def start_services(self):
+        os.environ["DRIVER_KEY_A"] = KEY_A
+        os.environ["DRIVER_KEY_B"] = KEY_B
+        self.rabbit = testenv.RabbitServer().start()
+        self.redis = DurableRedis().start()
+        self.stub = testenv.LlmStub(["--latency-ms", str(self.mode["stub_latency_ms"])]).start()
+        self.proxy = LlmProxy("127.0.0.1", self.stub.port).start()
+        self.llm_config = write_balancer_config(self.run_dir, self.proxy)
+        pub = corpus_lib.RawPublisher(self.rabbit.url)
+        for q in TASK_QUEUES:  # as the workers will declare them (classic, durable)
+            pub.channel.queue_declare(q, durable=True, auto_delete=False)
+        corpus_lib.dead_letter_policy(self.rabbit, pub, "^(%s)$" % "|".join(TASK_QUEUES),
+                                      DLX, DEAD)
+        pub.close()
+        for i in range(2):
+            self.start_worker(i)
+        for i in range(2):
+            if not self.workers[i].wait_log("broker connected", timeout=60):
+                raise RuntimeError("worker %d did not connect:\n%s"
+                                   % (i, self.workers[i].log_text()[-3000:]))
+        self.app = self.make_app()
+        self.load = None
+        self.redis_client = redis_py.Redis.from_url(self.redis.url)
+
+    def make_app(self):
+        """The Python client: Celery with publisher confirms (a send that returns is on
+        the broker) and no result backend (the driver reads Redis itself, so a Redis
+        outage never fails a send)."""
+        app = Celery("fault-driver", broker=self.rabbit.url)
+        app.conf.broker_transport_options = {"confirm_publish": True}
+        app.conf.broker_connection_retry_on_startup = True
+        app.conf.task_routes = {"gpt5_analyzer.*": {"queue": "gpt5-analyzer"},
+                                "response_generator.*": {"queue": "response-generator"}}
+        return app
+
+    def start_worker(self, i):
+        self.generations[i] += 1
+        queues = TASK_QUEUES + ["driver-probe-%d" % i]
+        w = DriverWorker(i, self.generations[i], self.run_dir, self.rabbit.url, self.redis.url,
+                         queues, concurrency=self.mode["concurrency"],
+                         extra=["--llm-config", self.llm_config, "--heartbeat", str(HEARTBEAT_S),
+                                "--delay-tiers", self.mode["delay_tiers"],
+                                "--max-parked", "3600", "-n", "driver%d@%%h" % i])
+        w.start()
+        self.workers[i] = w
+        return w
+
+    def monitor(self):
+        """Restarts a worker that exited without the driver's doing, and records it."""
+        while not self.stop_event.wait(0.2):
+            for i, w in enumerate(self.workers):
+                with self.lock:
+                    if i in self.held or w is None or w.proc.poll() is None:
+                        continue
+                    code = w.proc.returncode
+                    self.unexpected_exits.append((i, code, time.time() - T0, w.log_path))
+                    log("worker %d EXITED on its own (code %s); restarting it" % (i, code))
+                    self.disruptions.append((time.time(), time.time() + 10))
+                    if len(self.unexpected_exits) <= 40:
+                        time.sleep(1)
+                        self.start_worker(i)
+
+    # faults
+
+    def fault_kill(self, i, pause_s):
+        start = time.time()
+        with self.lock:
+            self.held.add(i)
+            self.workers[i].kill(signal.SIGKILL)
+            self.workers[i].proc.wait(timeout=10)
+        time.sleep(pause_s)
+        with self.lock:
+            self.start_worker(i)
+            self.held.discard(i)
+        self.record("worker SIGKILL + restart", start, "worker %d, restarted after %.1f s"
+                    % (i, pause_s))
+
+    def fault_stop(self, i, seconds):
+        start = time.time()
+        with self.lock:
+            self.held.add(i)
+            self.workers[i].kill(signal.SIGSTOP)
+        time.sleep(seconds)
+        with self.lock:
+            self.workers[i].kill(signal.SIGCONT)
+            self.held.discard(i)
+        self.record("worker SIGSTOP > heartbeat", start, "worker %d for %.0f s (heartbeat %d s)"
+                    % (i, seconds, HEARTBEAT_S), grace=10)
+
+    def fault_rabbit(self, pause_s):
+        start = time.time()
+        self.rabbit_down.set()
+        self.rabbit.stop()
+        time.sleep(pause_s)
+        self.rabbit.start()
+        self.rabbit_down.clear()
+        self.record("RabbitMQ stop + start", start, "down %.1f s" % (time.time() - start),
+                    grace=15)
+
+    def fault_redis(self, seconds):
+        start = time.time()
+        self.redis.proc.kill()
+        self.redis.proc.wait(timeout=10)
+        time.sleep(seconds)
+        self.redis.start()
+        self.record("Redis down (killed)", start, "%.0f s" % seconds, grace=10)
+
+    def answers_between(self, start, end, status):
+        return sum(1 for r in self.proxy.snapshot()
+                   if r.status == status and start <= r.start <= end)
+
+    def wait_models_serving(self, since, timeout=60):
+        """After a model fault: until a model answers 200 again (breakers and parked
+        tasks take a while), so the next fault does not fall into the recovery."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.answers_between(since, time.time(), 200):
+                return True
+            time.sleep(0.2)
+        return False
+
+    def fault_models(self, seconds):
+        start = time.time()
+        ids = self.stub.fault(model="*", fault="status", status=503)["ids"]
+        time.sleep(seconds)
+        for fid in ids:
+            self.stub.admin("DELETE", "/admin/faults/%d" % fid)
+        cleared = time.time()
+        back = self.wait_models_serving(cleared)
+        self.record("every model down (503)", start, "%.0f s: %d calls answered 503; models "
+                    "serving again %s" % (seconds, self.answers_between(start, cleared, 503),
+                                          "after %.0f s" % (time.time() - cleared) if back
+                                          else "NOT within 60 s"), disruption=False)
+
+    def fault_key401(self, seconds):
+        start = time.time()
+        ids = self.stub.fault(key=KEY_A, fault="status", status=401)["ids"]
+        time.sleep(seconds)
+        for fid in ids:
+            self.stub.admin("DELETE", "/admin/faults/%d" % fid)
+        self.record("one key answering 401", start, "key-a for %.0f s: %d calls answered 401"
+                    % (seconds, self.answers_between(start, time.time(), 401)),
+                    disruption=False)
+
+    def fault_flood(self, copies, with_slow):
+        start = time.time()
+        cases = [c for c in corpus_lib.load_cases()
+                 if (with_slow or not c.slow) and not self.excluded(c)
+                 and not _may_park(c.expect)]
+        messages = [c for c in cases for _ in range(copies)]
+        self.rng_flood.shuffle(messages)
+        pub = None
+        for case in messages:
+            built = case.build()
+            queue = queue_for(built)
+            while True:
+                try:
+                    if pub is None:
+                        pub = corpus_lib.RawPublisher(self.rabbit.url)
+                    pub.publish(queue, built)
+                    break
+                except Exception as e:  # noqa: BLE001 - broker restarting: publish again
+                    log("flood publish failed (%r); again" % e)
+                    if pub is not None:
+                        pub.close()
+                    pub = None
+                    time.sleep(1)
+            s = Sent(built.result_id, "hostile:" + case.name, None)
+            s.built = built
+            s.sent_at = time.time()
+            self.hostile.append(s)
+        if pub is not None:
+            pub.close()
+        self.record("hostile flood", start, "%d messages from %d corpus cases"
+                    % (len(messages), len(cases)), disruption=False)
+
+    def excluded(self, case):
+        return case.name in self.opts.exclude_case
+
+    def record(self, kind, start, detail, grace=5, disruption=True):
+        end = time.time()
+        with self.lock:
+            self.faults.append((kind, start - T0, end - T0, detail))
+            if disruption:
+                self.disruptions.append((start, end + grace))
+        log("fault done: %s (%s)" % (kind, detail))
+
+    def schedule_faults(self):
+        """Serial faults (workers, broker, Redis, models) in a seeded order with seeded
+        gaps; the 401 window and the flood at seeded times beside them."""
+        m = self.mode
+        rng = self.rng
+        serial = []
+        for _ in range(m["kills"]):
+            serial.append(("kill", rng.randrange(2), round(rng.uniform(0.5, 3.0), 1)))
+        for _ in range(m["stops"]):
+            serial.append(("stop", rng.randrange(2), m["stop_s"]))
+        for _ in range(m["rabbit_restarts"]):
+            serial.append(("rabbit", round(rng.uniform(1.0, 4.0), 1)))
+        for _ in range(m["redis_outages"]):
+            serial.append(("redis", m["redis_down_s"]))
+        for _ in range(m["model_outages"]):
+            serial.append(("models", m["models_down_s"]))
+        serial.append(("key401", m["key401_s"]))
+        rng.shuffle(serial)
+        # Rough durations, to spread the faults over the load phase.
+        est = {"kill": 4, "stop": m["stop_s"] + 1, "rabbit": 20, "redis": m["redis_down_s"] + 1,
+               "models": m["models_down_s"] + 10, "key401": m["key401_s"] + 1}
+        busy = sum(est[f[0]] + (f[2] if f[0] == "kill" else 0) for f in serial)
+        slack = max(0.0, m["load_s"] - 15 - busy)
+        cuts = sorted(rng.uniform(0, slack) for _ in range(len(serial)))
+        gaps = [b - a for a, b in zip([0.0] + cuts[:-1], cuts)]
+        side = [("flood", rng.uniform(5, m["load_s"] * 0.7), None)]
+        return serial, gaps, side
+
+    def run_faults(self, serial, gaps):
+        time.sleep(5)
+        for fault, gap in zip(serial, gaps):
+            if self.stop_event.wait(gap):
+                return
+            log("fault start: %s" % (fault,))
+            try:
+                if fault[0] == "kill":
+                    self.fault_kill(fault[1], fault[2])
+                elif fault[0] == "stop":
+                    self.fault_stop(fault[1], fault[2])
+                elif fault[0] == "rabbit":
+                    self.fault_rabbit(fault[1])
+                elif fault[0] == "redis":
+                    self.fault_redis(fault[1])
+                elif fault[0] == "models":
+                    self.fault_models(fault[1])
+                elif fault[0] == "key401":
+                    self.fault_key401(fault[1])
+            except Exception:  # noqa: BLE001
+                self.errors.append("fault %s failed: %s" % (fault, traceback.format_exc()))
+
+    def run_side(self, kind, at, seconds):
+        if self.stop_event.wait(at):
+            return
+        log("fault start: %s" % kind)
+        try:
+            self.fault_flood(self.mode["flood_copies"], self.mode["flood_slow"])
+        except Exception:  # noqa: BLE001
+            self.errors.append("fault %s failed: %s" % (kind, traceback.format_exc()))
+
+    # the load
+
+    def send_load(self, load, duration):
+        n = len(load.plan)
+        start = time.time()
+        for k, (kind, items, send) in enumerate(load.plan):
+            due = start + duration * k / n
+            delay = due - time.time()
+            if delay > 0:
+                time.sleep(delay)
+            attempts = 0
+            while True:
+                attempts += 1
+                try:
+                    send()
+                    break
+                except Exception as e:  # noqa: BLE001 - broker down: the client sends again
+                    if attempts == 1 or attempts % 20 == 0:
+                        log("send failed (%s: %s); sending again" % (type(e).__name__, e))
+                    self.reset_pool()
+                    time.sleep(0.5)
+            for s in items:
+                s.sent_at = time.time()
+                s.resent = attempts > 1
+                load.sent.append(s)
+
+    def reset_pool(self):
+        """A new client app after a failed publish (a broker restart leaves the old one's
+        pooled connections dead)."""
+        # kombu keeps producer pools in a process-wide registry keyed by broker URL: a new
+        # app alone would get the same dead pool back.
+        kombu.pools.reset()
+        self.app = self.make_app()
+        if self.load is not None:
+            self.load.app = self.app
+
+    # the checks
+
+    def states(self, sents):
+        """Reads the result documents of `sents` in batches."""
+        docs = {}
+        ids = [s.id for s in sents if s.id]
+        for k in range(0, len(ids), 500):
+            batch = ids[k:k + 500]
+            raws = self.redis_client.mget([corpus_lib.result_key(i) for i in batch])
+            for i, raw in zip(batch, raws):
+                docs[i] = None if raw is None else corpus_lib.loads(raw)
+        return docs
+
+    def judge_all(self, sents):
+        """Sets each Sent's verdict (None = right) from Redis; returns the documents."""
+        docs = self.states(sents)
+        for s in sents:
+            doc = docs.get(s.id) if s.id else None
+            if s.kind.startswith("hostile:"):
+                problems, matched = corpus_lib.judge(s.built.case.expect, s.built, doc)
+                s.verdict = "; ".join(problems) if problems else None
+                s.expect = matched
+            else:
+                s.verdict = s.expect(doc)
+        return docs
+
+    def drain(self, everything, seconds):
+        """Waits (bounded) until every id has a terminal state; returns those that do not
+        (the lost ones)."""
+        deadline = time.time() + seconds
+        remaining = list(everything)
+        while True:
+            docs = self.judge_all(remaining)
+            remaining = [s for s in remaining if s.verdict]
+            pending = [s for s in remaining
+                       if s.id and (docs.get(s.id) is None
+                                    or docs[s.id].get("status") in ("PENDING", "RETRY",
+                                                                     "STARTED"))]
+            if not pending or time.time() >= deadline:
+                return pending
+            time.sleep(1)
+
+    def probe_workers(self):
+        """Each worker answers an echo through its own queue."""
+        ok = {}
+        ids = {}
+        for i in range(2):
+            tid = str(uuid.uuid4())
+            ids[i] = tid
+            for _ in range(20):
+                try:
+                    self.app.send_task("celeriac.echo", args=["probe %d" % i], task_id=tid,
+                                  queue="driver-probe-%d" % i, retry=False)
+                    break
+                except Exception:  # noqa: BLE001
+                    self.reset_pool()
+                    time.sleep(0.5)
+        deadline = time.time() + 30
+        while time.time() < deadline and len(ok) < 2:
+            for i, tid in ids.items():
+                doc = corpus_lib.read_result(self.redis_client, tid)
+                if doc and doc.get("status") == "SUCCESS" and doc.get("result") == "probe %d" % i:
+                    ok[i] = True
+            time.sleep(0.2)
+        return [i for i in range(2) if i not in ok]
+
+    def llm_accounting(self, load_sent):
+        by_id = {s.id: s for s in load_sent + self.hostile if s.id}
+        calls = collections.defaultdict(list)
+        unattributed = 0
+        statuses = collections.Counter()
+        records = self.proxy.snapshot()
+        with open(os.path.join(self.run_dir, "llm-calls.jsonl"), "w") as f:
+            for r in records:
+                f.write(json.dumps({"start": round(r.start - T0, 3),
+                                    "end": round(r.end - T0, 3) if r.end else None,
+                                    "status": r.status, "key": r.key, "path": r.path,
+                                    "markers": r.markers}) + "\n")
+        for r in records:
+            statuses[r.status] += 1
+            g = [tid for kind, tid in r.markers if kind == "g"]
+            a = [tid for kind, tid in r.markers if kind in "ac"]
+            # A generation prompt embeds the analysis, which may quote the analysis hint.
+            owners = set(g) if g else set(a)
+            if not owners:
+                unattributed += 1
+            for tid in owners:
+                calls[tid].append(r)
+        duplicates, unexplained = [], []
+        for tid, rs in calls.items():
+            ok = sorted(r.end for r in rs if r.status == 200)
+            if len(ok) <= 1:
+                continue
+            s = by_id.get(tid)
+            duplicates.append(tid)
+            if not self.duplicate_explained(s, ok, calls):
+                unexplained.append((tid, s.kind if s else "?", [round(t - T0, 1) for t in ok]))
+        missing = [s.id for s in load_sent
+                   if ("analyze" in s.kind or "generate" in s.kind) and s.verdict is None
+                   and not [r for r in calls.get(s.id, []) if r.status == 200]]
+        return {"requests": len(records), "statuses": statuses, "unattributed": unattributed,
+                "duplicates": duplicates, "unexplained": unexplained,
+                "succeeded_without_a_call": missing,
+                "stub_received": self.stub.stats()["totals"]["received"]}
+
+    def duplicate_explained(self, s, ok_times, calls):
+        if s is None:
+            return False
+        if s.resent:
+            return True
+        lo, hi = ok_times[0] - 30, ok_times[-1]
+        if any(start <= hi and end >= lo for start, end in self.disruptions):
+            return True
+        # A chain step runs again when the step before it ran again (its copy publishes
+        # the same next step, with the same id).
+        p = s.parent
+        while p is not None:
+            if p.resent or len([r for r in calls.get(p.id, []) if r.status == 200]) > 1:
+                return True
+            if p.kind.startswith("chain echo"):
+                break
+            p = p.parent
+        return False
+
+    def queue_leftovers(self):
+        out = self.rabbit.ctl("-q", "list_queues", "name", "messages_ready",
+                              "messages_unacknowledged", "--no-table-headers", capture=True)
+        left, dead = {}, 0
+        for line in out.splitlines():
+            parts = line.split()
+            if len(parts) != 3:
+                continue
+            name, ready, unacked = parts[0], int(parts[1]), int(parts[2])
+            if name == DEAD:
+                dead = ready + unacked
+            elif ready or unacked:
+                left[name] = (ready, unacked)
+        return left, dead
+
+    # the run
+
+    def run(self):
+        m = self.mode
+        log("mode=%s seed=%d run dir %s" % (self.opts.mode, self.seed, self.run_dir))
+        self.start_services()
+        self.rng_flood = random.Random(self.seed + 1)
+        load = self.load = Load(self.app, random.Random(self.seed + 2), m["tasks"])
+        serial, gaps, side = self.schedule_faults()
+        threads = [threading.Thread(target=self.monitor, daemon=True),
+                   threading.Thread(target=self.run_faults, args=(serial, gaps), daemon=True)]
+        threads += [threading.Thread(target=self.run_side, args=s, daemon=True) for s in side]
+        for t in threads:
+            t.start()
+        load_start = time.time()
+        self.send_load(load, m["load_s"])
+        for t in threads[1:]:
+            t.join()
+        load_s = time.time() - load_start
+        log("load sent: %d ids; every fault done; draining" % len(load.sent))
+        drain_start = time.time()
+        pending = self.drain(load.sent + self.hostile, m["drain_s"])
+        drain_s = time.time() - drain_start
+        not_serving = self.probe_workers()
+        self.stop_event.set()
+        threads[0].join()
+        leftovers, dead = self.queue_leftovers()
+        llm = self.llm_accounting(load.sent)
+        exits = []
+        for i, w in enumerate(self.workers):
+            exits.append(w.stop(timeout=30))
+        report = self.report(load, pending, not_serving, leftovers, dead, llm, exits,
+                             load_s, drain_s)
+        return report
+
+    def report(self, load, pending, not_serving, leftovers, dead, llm, exits, load_s, drain_s):
+        lines = []
+        p = lines.append
+        ok = True
+        p("celeriac fault driver: mode=%s seed=%d (reproduce: fault_driver.py --mode %s --seed %d)"
+          % (self.opts.mode, self.seed, self.opts.mode, self.seed))
+        p("total %.0f s: load %.0f s, drain %.0f s; 2 workers -c %d, --heartbeat %d, llm-stub +%d ms"
+          % (time.time() - T0, load_s, drain_s, self.mode["concurrency"], HEARTBEAT_S,
+             self.mode["stub_latency_ms"]))
+        p("")
+        p("%-30s %5s  %s" % ("faults injected", "count", "at (s from start): detail"))
+        by_kind = collections.OrderedDict()
+        for kind, start, end, detail in sorted(self.faults, key=lambda f: f[1]):
+            by_kind.setdefault(kind, []).append("%.0f-%.0f: %s" % (start, end, detail))
+        for kind, items in by_kind.items():
+            p("  %-28s %5d  %s" % (kind, len(items), items[0]))
+            for item in items[1:]:
+                p("  %-28s %5s  %s" % ("", "", item))
+        p("")
+        rows = collections.OrderedDict()
+        for s in load.sent + self.hostile:
+            kind = s.kind if not s.kind.startswith("hostile:") else "hostile corpus messages"
+            row = rows.setdefault(kind, collections.Counter())
+            row["sent"] += 1
+            if s.verdict is None:
+                row["right"] += 1
+            elif s in pending:
+                row["lost"] += 1
+            else:
+                row["wrong"] += 1
+            if s.kind.startswith("hostile:"):
+                exp = s.expect or {}
+                outcome = exp.get("outcome", "?")
+                row[{"success": "SUCCESS", "failure": "FAILURE", "revoked": "REVOKED",
+                     "no_result": "no id", "parked": "parked"}.get(outcome, outcome)] += 1
+            else:
+                row["SUCCESS" if s.verdict is None else "other"] += 1
+        header = ("tasks sent (ids)", "sent", "SUCCESS", "FAILURE", "REVOKED", "no id",
+                  "right", "wrong", "lost")
+        p("%-32s %6s %8s %8s %8s %6s %6s %6s %5s" % header)
+        total = collections.Counter()
+        for kind, row in rows.items():
+            total.update(row)
+            p("  %-30s %6d %8d %8d %8d %6d %6d %6d %5d" % (
+                kind, row["sent"], row["SUCCESS"], row["FAILURE"], row["REVOKED"],
+                row["no id"], row["right"], row["wrong"], row["lost"]))
+        p("  %-30s %6d %8d %8d %8d %6d %6d %6d %5d" % (
+            "total", total["sent"], total["SUCCESS"], total["FAILURE"], total["REVOKED"],
+            total["no id"], total["right"], total["wrong"], total["lost"]))
+        p("  (hostile rows count the outcome each case expects; 'right' = it happened)")
+        p("")
+        st = llm["statuses"]
+        p("LLM calls: %d through the proxy (llm-stub counted %d): %s; unattributed %d"
+          % (llm["requests"], llm["stub_received"],
+             ", ".join("%s: %d" % (k if k is not None else "no answer", v)
+                       for k, v in sorted(st.items(), key=lambda kv: str(kv[0]))),
+             llm["unattributed"]))
+        p("duplicates (a task's model answered more than once): %d, explained by a fault %d, "
+          "unexplained %d" % (len(llm["duplicates"]),
+                              len(llm["duplicates"]) - len(llm["unexplained"]),
+                              len(llm["unexplained"])))
+        p("worker exits the driver did not cause: %d" % len(self.unexpected_exits))
+        p("queues at the end: %s; dead-lettered %d (hostile messages expecting it: %d)" % (
+            "all empty" if not leftovers else "LEFT %s" % leftovers, dead,
+            sum(1 for h in self.hostile if h.expect and h.expect.get("dead_letter"))))
+        p("every worker serves: %s; warm shutdown exit codes %s" % (
+            "yes" if not not_serving else "NO (worker %s)" % not_serving, exits))
+        lost = total["lost"]
+        p("lost: %d" % lost)
+        expected_dead = sum(1 for h in self.hostile if h.expect and h.expect.get("dead_letter"))
+        failures = []
+        if lost:
+            failures.append("%d task(s) lost (no terminal state)" % lost)
+        if total["wrong"]:
+            failures.append("%d task(s) with a wrong terminal state" % total["wrong"])
+        if llm["unexplained"]:
+            failures.append("%d unexplained duplicate model call(s)" % len(llm["unexplained"]))
+        if self.unexpected_exits:
+            failures.append("%d worker exit(s) the driver did not cause" % len(self.unexpected_exits))
+        if leftovers:
+            failures.append("messages left in queues: %s" % leftovers)
+        if dead != expected_dead:
+            failures.append("dead-lettered %d, expected %d" % (dead, expected_dead))
+        if not_serving:
+            failures.append("worker(s) %s do not serve" % not_serving)
+        if any(code != 0 for code in exits):
+            failures.append("warm shutdown exit codes %s" % exits)
+        if llm["unattributed"]:
+            failures.append("%d model call(s) the driver cannot attribute" % llm["unattributed"])
+        if llm["succeeded_without_a_call"]:
+            failures.append("%d LLM task(s) succeeded with no model answer on record"
+                            % len(llm["succeeded_without_a_call"]))
+        failures += self.errors
+        ok = not failures
+        p("RESULT: %s" % ("PASS" if ok else "FAIL"))
+        for f in failures:
+            p("  - " + f)
+        details = []
+        for s in (load.sent + self.hostile):
+            if s.verdict:
+                details.append("  %s %s %s: %s" % ("LOST" if s in pending else "WRONG", s.kind,
+                                                   s.id, s.verdict))
+        for tid, kind, times in llm["unexplained"]:
+            details.append("  DUPLICATE %s %s: answers at %s s" % (kind, tid, times))
+        for i, code, at, path in self.unexpected_exits:
+            details.append("  EXIT worker %d code %s at %.0f s (log %s)" % (i, code, at, path))
+        if details:
+            p("")
+            p("details (first 60):")
+            lines += details[:60]
+        return ok, "\n".join(lines)
+
+    def cleanup(self, keep):
+        self.stop_event.set()
+        for w in self.workers:
+            if w is not None:
+                if w.proc and w.proc.poll() is None:
+                    w.kill(signal.SIGCONT)
+                try:
+                    w.stop(timeout=10)
+                except Exception:  # noqa: BLE001
+                    pass
+                if getattr(w, "log", None):
+                    w.log.close()
+        for name in ("proxy", "stub"):
+            obj = getattr(self, name, None)
+            if obj is not None:
+                obj.stop()
+        for name in ("redis", "rabbit"):
+            obj = getattr(self, name, None)
+            if obj is not None:
+                if name == "rabbit" and keep:
+                    obj.stop()
+                    continue
+                obj.cleanup()
+        if not keep:
+            shutil.rmtree(self.run_dir, ignore_errors=True)
+
+
+def _may_park(expect):
+    if "any_of" in expect:
+        return any(_may_park(e) for e in expect["any_of"])
+    return expect.get("outcome") == "parked"
+
+
+def queue_for(built):
+    task = built.headers.get("task") if isinstance(built.headers, dict) else None
+    if task == "gpt5_analyzer.analyze":
+        return "gpt5-analyzer"
+    if task == "response_generator.generate":
+        return "response-generator"
+    return "celery"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--mode", choices=sorted(MODES), default="ci")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser.add_argument("--tasks", type=int, help="override the number of task ids")
+    parser.add_argument("--exclude-case", action="append", default=[],
+                        help="leave a corpus case out of the flood (repeatable)")
+    parser.add_argument("--keep", action="store_true", help="keep the run directory and logs")
+    opts = parser.parse_args()
+    # ctest's timeout and Ctrl-C: clean up the servers and workers on the way out.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(2))
+    print("fault driver: mode=%s seed=%d" % (opts.mode, opts.seed), flush=True)
+    driver = Driver(opts)
+    ok = False
+    try:
+        ok, text = driver.run()
+        print(text, flush=True)
+    except Exception:  # noqa: BLE001
+        traceback.print_exc()
+    finally:
+        keep = opts.keep or not ok
+        if keep:
+            print("logs kept in %s" % driver.run_dir, flush=True)
+        driver.cleanup(keep)
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
