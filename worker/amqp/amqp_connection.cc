@@ -20,6 +20,8 @@ T* newHandle(uv_loop_t* loop, void* data) {
     uv_timer_init(loop, h);
   } else if constexpr (std::is_same_v<T, uv_check_t>) {
     uv_check_init(loop, h);
+  } else if constexpr (std::is_same_v<T, uv_idle_t>) {
+    uv_idle_init(loop, h);
   }
   h->data = data;
   return h;
@@ -36,6 +38,7 @@ AmqpConnection::AmqpConnection(uv_loop_t* loop, balancer::Dispatcher& dispatcher
       backoff_(options_.backoff_min, options_.backoff_max) {
   for (const QueueSpec& q : options_.topology.queues) quorum_ = quorum_ || q.quorum;
   check_ = newHandle<uv_check_t>(loop_, this);
+  flush_idle_ = newHandle<uv_idle_t>(loop_, this);
   backoff_timer_ = newHandle<uv_timer_t>(loop_, this);
   window_timer_ = newHandle<uv_timer_t>(loop_, this);
   close_timer_ = newHandle<uv_timer_t>(loop_, this);
@@ -54,6 +57,8 @@ AmqpConnection::~AmqpConnection() {
   }
   uv_check_stop(check_);
   uv::closeAndDelete(check_);
+  uv_idle_stop(flush_idle_);
+  uv::closeAndDelete(flush_idle_);
   uv_timer_stop(backoff_timer_);
   uv::closeAndDelete(backoff_timer_);
   uv_timer_stop(window_timer_);
@@ -114,7 +119,17 @@ void AmqpConnection::onEvents() {
   // A budget per turn: the rest wait for the next one, so a burst of deliveries never
   // holds timers and other sockets back.
   const bool more = io_->takeEvents(kEventsPerTurn, kBytesPerTurn, events);
-  for (io::Event& e : events) handle(e);
+  for (io::Event& e : events) {
+    // Callbacks run from a C callback: nothing may escape (DESIGN.md). The pipeline
+    // contains its own; this is the last line.
+    try {
+      handle(e);
+    } catch (const std::exception& ex) {
+      amqpLog()->error("exception in an AMQP event handler: {}", ex.what());
+    } catch (...) {
+      amqpLog()->error("exception in an AMQP event handler");
+    }
+  }
   if (more && async_ != nullptr) uv_async_send(async_);
 }
 
@@ -163,6 +178,7 @@ void AmqpConnection::onOpened(const io::Opened& e) {
       outbox_.emplace_back(io::Cancel{generation_, consumerTag(i, 0)});
     }
   }
+  wantFlush();
   if (callbacks_.on_open) callbacks_.on_open(generation_);
 }
 
@@ -209,7 +225,18 @@ void AmqpConnection::onExited() {
   async_ = nullptr;
 }
 
+void AmqpConnection::wantFlush() {
+  // Commands made outside an I/O callback (a timer, a posted callback) would otherwise
+  // wait in the outbox while the loop blocks in poll: an active idle handle makes that
+  // poll return at once, so the check handle runs this turn.
+  if (state_ == State::kOpen && uv_is_active(reinterpret_cast<uv_handle_t*>(flush_idle_)) == 0) {
+    uv_idle_start(flush_idle_,
+                  [](uv_idle_t* i) noexcept { static_cast<AmqpConnection*>(i->data)->flush(); });
+  }
+}
+
 void AmqpConnection::flush() {
+  uv_idle_stop(flush_idle_);
   if (state_ != State::kOpen) return;
   if (acks_.hasAckable()) {
     const AckTracker::Plan plan = acks_.takeAcks();
@@ -267,6 +294,7 @@ void AmqpConnection::ack(DeliveryRef ref) {
   if (state_ != State::kOpen || ref.generation != generation_) return;
   acks_.finished(ref.tag);
   settleInWindow(ref.tag);
+  wantFlush();
 }
 
 void AmqpConnection::reject(DeliveryRef ref, bool requeue) {
@@ -274,12 +302,14 @@ void AmqpConnection::reject(DeliveryRef ref, bool requeue) {
   acks_.settled(ref.tag);
   settleInWindow(ref.tag);
   outbox_.emplace_back(io::Reject{generation_, ref.tag, requeue});
+  wantFlush();
 }
 
 void AmqpConnection::setPrefetch(std::uint16_t prefetch) {
   // Applied in this turn's flush() (several changes in one turn send one basic.qos),
   // or by the next connect.
   options_.prefetch = prefetch;
+  wantFlush();
 }
 
 void AmqpConnection::cancelConsumers() {
@@ -292,6 +322,7 @@ void AmqpConnection::cancelConsumers() {
     if (live) outbox_.emplace_back(io::Cancel{generation_, consumerTag(i, epoch)});
   }
   window_.stop();
+  wantFlush();
 }
 
 void AmqpConnection::publish(OutgoingMessage message, std::function<void(bool)> done) {
@@ -302,6 +333,7 @@ void AmqpConnection::publish(OutgoingMessage message, std::function<void(bool)> 
   const std::uint64_t id = ++next_publish_id_;
   pending_confirms_.emplace(id, std::move(done));
   outbox_.emplace_back(io::Publish{generation_, id, std::move(message)});
+  wantFlush();
 }
 
 void AmqpConnection::failPendingPublishes() {
@@ -320,6 +352,7 @@ void AmqpConnection::broken(const std::string& reason) {
   // made onChannelLost send basic.qos on the destroyed connection: SIGSEGV.)
   state_ = State::kBackoff;
   uv_check_stop(check_);
+  uv_idle_stop(flush_idle_);
   uv_timer_stop(window_timer_);
   outbox_.clear();  // all for the dead generation: the I/O thread would drop them
   acks_.reset();
@@ -348,6 +381,7 @@ void AmqpConnection::close() {
   if (state_ == State::kOpen) flush();  // coalesced acks go out before the close
   state_ = State::kClosed;
   uv_check_stop(check_);
+  uv_idle_stop(flush_idle_);
   uv_timer_stop(backoff_timer_);
   uv_timer_stop(window_timer_);
   outbox_.clear();

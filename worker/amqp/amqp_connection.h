@@ -109,6 +109,8 @@ class AmqpConnection {
   [[nodiscard]] bool isOpen() const { return state_ == State::kOpen; }
   [[nodiscard]] std::uint64_t generation() const { return generation_; }
   [[nodiscard]] std::uint16_t prefetch() const { return options_.prefetch; }
+  // close() was called and the I/O thread has ended (its socket is closed).
+  [[nodiscard]] bool closed() const { return close_requested_ && io_ == nullptr; }
 
  private:
   enum class State { kIdle, kConnecting, kOpen, kBackoff, kClosed };
@@ -128,6 +130,7 @@ class AmqpConnection {
   void broken(const std::string& reason);
   void scheduleReconnect();
   void flush();
+  void wantFlush();
   void applyPrefetch();
   void settleInWindow(std::uint64_t tag);
   void failPendingPublishes();
@@ -157,6 +160,7 @@ class AmqpConnection {
   std::unique_ptr<AmqpIoThread> io_;
   uv_async_t* async_ = nullptr;
   uv_check_t* check_ = nullptr;
+  uv_idle_t* flush_idle_ = nullptr;  // active while commands wait for flush()
   uv_timer_t* backoff_timer_ = nullptr;
   uv_timer_t* window_timer_ = nullptr;
   uv_timer_t* close_timer_ = nullptr;

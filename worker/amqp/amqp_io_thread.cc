@@ -170,8 +170,13 @@ bool AmqpIoThread::execute(io::Command& command) {
     session_.reset();
     if (stopping_.load()) return true;
     AmqpSession::Config config{options_.topology, options_.heartbeat, options_.connect_timeout};
-    AmqpSession::OpenResult opened = AmqpSession::open(
-        config, *connect, [this](int fd) { setSocket(fd); }, stopping_);
+    AmqpSession::OpenResult opened;
+    try {
+      opened = AmqpSession::open(
+          config, *connect, [this](int fd) { setSocket(fd); }, stopping_);
+    } catch (const std::exception& e) {
+      opened.error = std::string("connect failed: ") + e.what();
+    }
     if (!opened.session) {
       emit(io::ConnectFailed{connect->generation, opened.error, opened.fatal});
       return true;
@@ -183,33 +188,47 @@ bool AmqpIoThread::execute(io::Command& command) {
   // Everything else is for one connection: a command for another one is stale.
   if (!session_ || generationOf(command) != session_->generation()) return true;
   AmqpSession& s = *session_;
-  const bool ok = std::visit(
-      [&s](auto& c) -> bool {
-        using T = std::decay_t<decltype(c)>;
-        if constexpr (std::is_same_v<T, io::Ack>) {
-          return s.ack(c.tag, c.multiple);
-        } else if constexpr (std::is_same_v<T, io::Reject>) {
-          return s.reject(c.tag, c.requeue);
-        } else if constexpr (std::is_same_v<T, io::Qos>) {
-          return s.qos(c.prefetch, c.global);
-        } else if constexpr (std::is_same_v<T, io::Consume>) {
-          return s.consume(c);
-        } else if constexpr (std::is_same_v<T, io::Cancel>) {
-          return s.cancel(c.consumer_tag);
-        } else if constexpr (std::is_same_v<T, io::Publish>) {
-          return s.publish(c);
-        } else {
-          return true;
-        }
-      },
-      command);
-  if (!ok) dropSession(s.error());
+  // Nothing may escape this thread (std::terminate). Only building a publish's header
+  // table can throw, before anything was sent: that publish fails, the session lives.
+  try {
+    const bool ok = std::visit(
+        [&s](auto& c) -> bool {
+          using T = std::decay_t<decltype(c)>;
+          if constexpr (std::is_same_v<T, io::Ack>) {
+            return s.ack(c.tag, c.multiple);
+          } else if constexpr (std::is_same_v<T, io::Reject>) {
+            return s.reject(c.tag, c.requeue);
+          } else if constexpr (std::is_same_v<T, io::Qos>) {
+            return s.qos(c.prefetch, c.global);
+          } else if constexpr (std::is_same_v<T, io::Consume>) {
+            return s.consume(c);
+          } else if constexpr (std::is_same_v<T, io::Cancel>) {
+            return s.cancel(c.consumer_tag);
+          } else if constexpr (std::is_same_v<T, io::Publish>) {
+            return s.publish(c);
+          } else {
+            return true;
+          }
+        },
+        command);
+    if (!ok) dropSession(s.error());
+  } catch (const std::exception& e) {
+    if (const auto* publish = std::get_if<io::Publish>(&command)) {
+      emit(io::Confirmed{publish->generation, publish->id, false});
+    } else {
+      dropSession(std::string("internal error: ") + e.what());
+    }
+  }
   return true;
 }
 
 void AmqpIoThread::readFrames() {
-  const AmqpSession::ReadStatus status = session_->read(kFramesPerRound, outbox_);
-  if (status == AmqpSession::ReadStatus::kFailed) dropSession(session_->error());
+  try {
+    const AmqpSession::ReadStatus status = session_->read(kFramesPerRound, outbox_);
+    if (status == AmqpSession::ReadStatus::kFailed) dropSession(session_->error());
+  } catch (const std::exception& e) {
+    dropSession(std::string("internal error reading: ") + e.what());
+  }
 }
 
 void AmqpIoThread::waitForWork() {

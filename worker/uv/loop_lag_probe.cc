@@ -43,8 +43,8 @@ void LoopLagProbe::tick() {
   // libuv's timers have millisecond resolution and may run up to ~1 ms early by
   // uv_hrtime; LoopLagStats counts an early tick as 0.
   const auto lag_ns = static_cast<std::int64_t>(now) - static_cast<std::int64_t>(due_ns_);
-  stats_.record(std::chrono::duration_cast<std::chrono::microseconds>(
-      std::chrono::nanoseconds(lag_ns)));
+  stats_.record(
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::nanoseconds(lag_ns)));
   due_ns_ = now + kTickNs;
 }
 
