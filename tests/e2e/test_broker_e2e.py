@@ -67,6 +67,10 @@ class HeldTasksRaisePrefetch(SharedServers):
         self.assertEqual([r.get(timeout=30) for r in held], ["held %d" % i for i in range(10)])
         self.assertLess(now.date_done, min(r.date_done for r in held),
                         "the immediate task must not wait for the held ones")
+        # Every ack landed on the channel, also those of deliveries made to a consumer
+        # that was re-created meanwhile (quorum): nothing left, no channel error.
+        self.assertEqual(self.rabbit.wait_queue_counts(q, (0, 0)), (0, 0))
+        self.assertNotIn("broker connection lost", w.log_text())
         self.assertIsNone(w.proc.poll(), w.log_text()[-3000:])
 
     def test_classic_queue(self):

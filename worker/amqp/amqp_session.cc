@@ -77,8 +77,10 @@ bool AmqpSession::consume(const io::Consume& request) {
 bool AmqpSession::cancel(const std::string& consumer_tag) {
   amqp_basic_cancel_t req{};
   req.consumer_tag = bytesOf(consumer_tag);
-  req.nowait = 1;
-  // The tag stays known: deliveries already on their way still name it.
+  // Not nowait: deliveries already on their way still name the consumer, and the
+  // channel is ordered, so once cancel-ok arrives none is left and the tag is
+  // forgotten (re-created quorum consumers would otherwise pile up here).
+  req.nowait = 0;
   return sent(amqp_send_method(conn_, kConsumeChannel, AMQP_BASIC_CANCEL_METHOD, &req),
               "basic.cancel");
 }
@@ -248,6 +250,11 @@ bool AmqpSession::onMethod(const amqp_frame_t& frame, std::vector<io::Event>& ou
     case AMQP_CONNECTION_BLOCKED_METHOD: {
       const auto* m = static_cast<amqp_connection_blocked_t*>(frame.payload.method.decoded);
       out.emplace_back(io::Blocked{generation_, true, bytesToString(m->reason)});
+      return true;
+    }
+    case AMQP_BASIC_CANCEL_OK_METHOD: {
+      const auto* m = static_cast<amqp_basic_cancel_ok_t*>(frame.payload.method.decoded);
+      consumers_.erase(bytesToString(m->consumer_tag));
       return true;
     }
     case AMQP_CONNECTION_UNBLOCKED_METHOD:

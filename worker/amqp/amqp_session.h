@@ -100,7 +100,8 @@ class AmqpSession {
   Topology topology_;
   SocketListener on_socket_;
   amqp_connection_state_t conn_ = nullptr;
-  std::map<std::string, ConsumerInfo> consumers_;  // by consumer tag (cancelled ones too)
+  // By consumer tag; a cancelled one until its cancel-ok (deliveries may still come).
+  std::map<std::string, ConsumerInfo> consumers_;
   std::set<std::string> declared_queues_;          // on this connection, for publishing
   DeliveryAssembler assembler_;
   ConfirmTracker confirms_;
