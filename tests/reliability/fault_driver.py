@@ -393,19 +393,24 @@ class Driver:
         return w
 
     def monitor(self):
-        """Restarts a worker that exited without the driver's doing, and records it."""
+        """Restarts a worker that exited without the driver's doing, and records it (a
+        worker that keeps dying is given up after 40 restarts in all)."""
+        given_up = set()
         while not self.stop_event.wait(0.2):
             for i, w in enumerate(self.workers):
                 with self.lock:
-                    if i in self.held or w is None or w.proc.poll() is None:
+                    if i in self.held or i in given_up or w is None or w.proc.poll() is None:
                         continue
                     code = w.proc.returncode
                     self.unexpected_exits.append((i, code, time.time() - T0, w.log_path))
-                    log("worker %d EXITED on its own (code %s); restarting it" % (i, code))
                     self.disruptions.append((time.time(), time.time() + 10))
-                    if len(self.unexpected_exits) <= 40:
-                        time.sleep(1)
-                        self.start_worker(i)
+                    if len(self.unexpected_exits) > 40:
+                        log("worker %d EXITED on its own (code %s); not restarted again" % (i, code))
+                        given_up.add(i)
+                        continue
+                    log("worker %d EXITED on its own (code %s); restarting it" % (i, code))
+                    time.sleep(1)
+                    self.start_worker(i)
 
     # faults
 
@@ -899,14 +904,14 @@ class Driver:
         for f in failures:
             p("  - " + f)
         details = []
+        for i, code, at, path in self.unexpected_exits[:10]:
+            details.append("  EXIT worker %d code %s at %.0f s (log %s)" % (i, code, at, path))
+        for tid, kind, times in llm["unexplained"]:
+            details.append("  DUPLICATE %s %s: answers at %s s" % (kind, tid, times))
         for s in (load.sent + self.hostile):
             if s.verdict:
                 details.append("  %s %s %s: %s" % ("LOST" if s in pending else "WRONG", s.kind,
-                                                   s.id, s.verdict))
-        for tid, kind, times in llm["unexplained"]:
-            details.append("  DUPLICATE %s %s: answers at %s s" % (kind, tid, times))
-        for i, code, at, path in self.unexpected_exits:
-            details.append("  EXIT worker %d code %s at %.0f s (log %s)" % (i, code, at, path))
+                                                   s.id, s.verdict[:160]))
         if details:
             p("")
             p("details (first 60):")
