@@ -71,7 +71,7 @@ class AmqpConnection {
   // bytes after which a turn takes no more: decoding a few large bodies (a data: URL
   // image of megabytes) is already milliseconds of loop time.
   static constexpr std::size_t kEventsPerTurn = 128;
-  static constexpr std::size_t kBytesPerTurn = 1u << 20;
+  static constexpr std::size_t kBytesPerTurn = 256u << 10;
 
   AmqpConnection(uv_loop_t* loop, balancer::Dispatcher& dispatcher, AmqpOptions options,
                  Callbacks callbacks);
