@@ -43,6 +43,12 @@ bool Balancer::usesStore(const KeyState& key, std::string_view model) const {
 
 Balancer::KeyCheck Balancer::checkKey(const KeyState& key, AdmissionControl::Entry& pair,
                                       std::string_view model, double tokens, SteadyTime now) {
+  // Within one window of the store going away, a shared key waits (see balancer.h): on
+  // this replica's share it could add to other replicas' grants of that minute, and a
+  // Redis back without its data would grant the whole limit again.
+  if (usesStore(key, model) && now < shared_hold_until_) {
+    return {false, "shared_fallback_hold", shared_hold_until_};
+  }
   // Local keys, and shared ones while the store is unavailable (their buckets are then
   // sized to this replica's share).
   if (!usesStore(key, model) || shared_fallback_) {
@@ -151,6 +157,11 @@ void Balancer::onSharedReserve(std::uint64_t reserve_id, SharedReserveResult res
   switch (result.status) {
     case Status::kReserved:
       ++shared_reserved_;
+      if (now < shared_hold_until_) {  // a store back within the hold: its grant waits too
+        refundSharedGrant(reservation);
+        if (c != nullptr) skip("shared_fallback_hold");
+        break;
+      }
       // A call cancelled or out of time meanwhile never goes out: hand the grant back.
       // (Launching past the deadline would end in a transport timeout that the breaker
       // would wrongly count against the endpoint.)
@@ -170,8 +181,17 @@ void Balancer::onSharedReserve(std::uint64_t reserve_id, SharedReserveResult res
     }
     case Status::kUnavailable: {
       ++shared_fallbacks_;
+      if (!shared_fallback_) {
+        // Every grant the store made was made before now: one window (with its guard)
+        // from now, all of them have expired, and the replicas' shares add up to the limit.
+        shared_hold_until_ = now + kSharedPeriod + kSharedWindowGuard;
+      }
       shared_fallback_ = true;
       if (c == nullptr || c->cancelled || now >= c->deadline) break;
+      if (now < shared_hold_until_) {
+        skip("shared_fallback_hold");
+        break;
+      }
       AdmissionDecision d = admission_.tryReserve(key.pool, p.model, p.tokens, now);
       if (d.reservation && launch(*c, p.endpoint, p.key, p.model, *d.reservation, false)) {
         fallbackSent(*d.reservation, now);

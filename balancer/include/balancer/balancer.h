@@ -261,6 +261,10 @@ class Balancer {
   std::unordered_map<std::uint64_t, PendingReserve> reserves_;
   std::uint64_t next_reserve_id_ = 1;
   bool shared_fallback_ = false;  // the store's last answer was kUnavailable
+  // When the store goes away, shared keys send nothing until one window later: neither on
+  // the local share (other replicas' grants of that window are unknown here) nor on a
+  // store grant (a Redis that restarted without its data forgot them). balancer_shared.cc.
+  SteadyTime shared_hold_until_{};
   struct FallbackSends {          // of one pool\x1fmodel, oldest first
     std::string pool, model;
     std::deque<std::pair<SteadyTime, double>> sends;  // (sent at, tokens reserved)

@@ -52,13 +52,22 @@ class BalancerSharedTest : public ::testing::Test {
     r.messages = {ChatMessage::text("user", "hello")};
     return balancer_->submit(r, [this](CallResult res) { results_.push_back(std::move(res)); });
   }
-  // A call sent on the local share: the store said it was unavailable.
+  // The store went away one window ago: the call's probes are answered "unavailable"
+  // and the fallback hold is over.
+  void passTheFallbackHold() {
+    loop_.advance(61s);
+    store_.answerAll(Status::kUnavailable);
+    loop_.runReady();
+  }
+  // A call sent on the local share: the store said it was unavailable (for a window).
   void sendOneOnTheLocalShare() {
     make(kShared);
     submit();
     loop_.runReady();
     store_.answerAll(Status::kUnavailable);
     loop_.runReady();
+    ASSERT_EQ(http_.count(), 0u);
+    passTheFallbackHold();
     ASSERT_EQ(http_.count(), 1u);
   }
   static bool traceHas(const CallResult& r, const std::string& reason) {
@@ -190,54 +199,70 @@ endpoints:
   EXPECT_EQ(results_[0].success().key_alias, "b");
 }
 
-TEST_F(BalancerSharedTest, UnavailableFallsBackToThisReplicasShareAndSaysSo) {
+TEST_F(BalancerSharedTest, UnavailableHoldsSharedKeysForAWindowThenFallsBackToTheShare) {
   make(kShared);  // rpm 6 over 3 replicas: 2 per minute locally
   for (int i = 0; i < 3; ++i) submit();
   loop_.runReady();
   ASSERT_EQ(store_.reserves(), 3u);
   store_.answerAll(Status::kUnavailable);
   loop_.runReady();
-  EXPECT_EQ(http_.count(), 2u) << "the local share admits 2, the third waits";
+  EXPECT_EQ(http_.count(), 0u) << "other replicas' grants of this window are unknown here";
   auto shared = balancer_->stats()["shared_buckets"];
   EXPECT_EQ(shared["fallback"], true);
   EXPECT_EQ(shared["fallbacks"], 3);
+  // While holding, a waiting call does not ask the store at all.
+  loop_.advance(30s);
+  EXPECT_EQ(store_.reserves(), 3u);
+  passTheFallbackHold();
+  EXPECT_EQ(http_.count(), 2u) << "then the local share admits 2, the third waits";
   // Sends on the local share are settled locally, never in the store.
   http_.reply(0, 200, kOk);
   loop_.runReady();
   EXPECT_TRUE(store_.adjusts().empty());
-  // The store comes back: the next answer ends the fallback.
-  loop_.advance(60s);
-  ASSERT_EQ(store_.reserves(), 4u) << "the waiting call asks the store again";
-  store_.answer(3, Status::kReserved);
+  // The store comes back (the third call has given up waiting by now, after
+  // max_queue_wait): the next answer ends the fallback.
+  loop_.advance(61s);
+  submit();
+  loop_.runReady();
+  store_.answerAll(Status::kReserved);
   loop_.runReady();
   EXPECT_EQ(http_.count(), 3u);
   EXPECT_EQ(balancer_->stats()["shared_buckets"]["fallback"], false);
 }
 
-// Before the fix, a replica that fell back started with a full local share on top of
-// what it had just sent through the store: 2 store grants + 2 local sends in one minute.
-TEST_F(BalancerSharedTest, FallingBackCountsThisReplicasOwnStoreGrantsInItsShare) {
-  make(kShared);  // share: 2 per minute
-  submit();
-  submit();
+// Before the fix, a replica that had no grant of its own fell back to a full share at
+// once, while another replica's grants of the same minute had used the whole limit: rpm
+// 6, replica A granted 6 by the store, then Redis gone, and B sent 2 more in that minute.
+TEST_F(BalancerSharedTest, AReplicaFallingBackNeverAddsToAnotherReplicasGrantsOfTheSameMinute) {
+  make(kShared);
+  FakeTransport other_http{loop_};
+  Balancer other(ConfigLoader::fromYaml(kShared), loop_, other_http,
+                 ConfigLoader::secretResolver({{"KEY_A", "sk-a"}}, nullptr), 2, &store_);
+  for (int i = 0; i < 6; ++i) submit();  // replica A: the whole minute from the store
   loop_.runReady();
   store_.answerAll(Status::kReserved);
   loop_.runReady();
-  ASSERT_EQ(http_.count(), 2u);
-  submit();
+  ASSERT_EQ(http_.count(), 6u);
+  // Redis goes away; replica B, idle until now, gets calls.
+  for (int i = 0; i < 2; ++i) {
+    ChatRequest r;
+    r.model = "m";
+    r.messages = {ChatMessage::text("user", "hello")};
+    other.submit(r, [](CallResult) {});
+  }
   loop_.runReady();
   store_.answerAll(Status::kUnavailable);
   loop_.runReady();
-  EXPECT_EQ(http_.count(), 2u) << "the share is already spent by this replica's own sends";
-  EXPECT_EQ(balancer_->stats()["shared_buckets"]["fallback"], true);
-  loop_.advance(59s);
+  for (int second = 0; second < 60; ++second) {
+    loop_.advance(1s);
+    store_.answerAll(Status::kUnavailable);
+    loop_.runReady();
+    EXPECT_EQ(other_http.count(), 0u) << "B sent within the minute of A's grants, at " << second;
+  }
+  loop_.advance(1s);  // A's grants (and the guard) have left the window
   store_.answerAll(Status::kUnavailable);
   loop_.runReady();
-  EXPECT_EQ(http_.count(), 2u);
-  loop_.advance(1s);  // the first grant leaves the window
-  store_.answerAll(Status::kUnavailable);
-  loop_.runReady();
-  EXPECT_EQ(http_.count(), 3u);
+  EXPECT_EQ(other_http.count(), 2u) << "then B sends its share";
 }
 
 // Before the fix, the store's window never heard of the sends made on the local share,
@@ -249,7 +274,9 @@ TEST_F(BalancerSharedTest, LocalSendsAreWrittenIntoTheStoreWindowBeforeTheNextRe
   EXPECT_EQ(balancer_->stats()["shared_buckets"]["unsynced_sends"], 1);
   submit();  // the store is back
   loop_.runReady();
-  ASSERT_EQ(store_.calls(), (std::vector<std::string>{"reserve", "adjust", "reserve"}))
+  // (the reserve, the one at the end of the fallback hold, the push, the new reserve)
+  ASSERT_EQ(store_.calls(),
+            (std::vector<std::string>{"reserve", "reserve", "adjust", "reserve"}))
       << "the local send is written before the next reserve, on the same connection";
   const auto& pushed = store_.adjusts().at(0);
   ASSERT_EQ(pushed.size(), 2u);
@@ -258,7 +285,7 @@ TEST_F(BalancerSharedTest, LocalSendsAreWrittenIntoTheStoreWindowBeforeTheNextRe
   EXPECT_TRUE(pushed[0].grant.empty());
   EXPECT_DOUBLE_EQ(pushed[1].amount, store_.reserved(0)[1].amount)
       << "its reserved tokens (an estimate: the store never saw its usage)";
-  store_.answer(1, Status::kReserved);
+  store_.answer(2, Status::kReserved);
   loop_.runReady();
   EXPECT_EQ(http_.count(), 2u);
   const auto shared = balancer_->stats()["shared_buckets"];
@@ -286,6 +313,26 @@ TEST_F(BalancerSharedTest, AnIdleReplicaOffersItsLocalSendsEverySecondUntilTheSt
   loop_.advance(10s);
   loop_.runReady();
   EXPECT_EQ(store_.adjusts().size(), 3u) << "nothing left to write: the timer stops";
+}
+
+// A Redis restarted without its data (no persistence) forgets every grant of the minute:
+// its grants within one window of the outage wait like the local share does.
+TEST_F(BalancerSharedTest, AStoreBackWithinTheHoldHasItsGrantsHeldToo) {
+  make(kShared);
+  submit();
+  submit();
+  loop_.runReady();
+  ASSERT_EQ(store_.reserves(), 2u);
+  store_.answer(0, Status::kUnavailable);  // the outage begins
+  loop_.runReady();
+  store_.answer(1, Status::kReserved);  // back at once, but without its data
+  loop_.runReady();
+  EXPECT_EQ(http_.count(), 0u) << "a grant within the hold went out";
+  EXPECT_EQ(store_.adjusts().size(), 1u) << "the held grant is handed back";
+  loop_.advance(61s);
+  store_.answerAll(Status::kReserved);
+  loop_.runReady();
+  EXPECT_GT(http_.count(), 0u);
 }
 
 TEST_F(BalancerSharedTest, LocalSendsOlderThanTheWindowAreDroppedNotWritten) {
