@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command (README "Run the tests", and .ci/run): installs what is needed,
-# builds twice (normal, and ASan+UBSan) and runs every test in both builds with ctest.
+# runs each libFuzzer target for a minute (tests/fuzz/run.sh), builds twice (Release, the
+# configuration users build, and ASan+UBSan) and runs every test in both builds with ctest.
 # Unit tests are pure; integration and e2e tests start their own RabbitMQ, Redis and
 # llm-stub on loopback. Set CELERIAC_SKIP_SANITIZE=1 to run the normal build only.
 #
@@ -19,6 +20,9 @@ if grep -rnE '#include[[:space:]]*[<"](uv\.h|curl/|hiredis/|amqp[._a-z]*\.h)' ba
   echo "pure code (balancer/, worker/celery/) must not include I/O headers" >&2
   exit 1
 fi
+
+echo "== fuzz: every libFuzzer target for ${CELERIAC_FUZZ_SECONDS:-60} s (clang, build-fuzz/)"
+bash tests/fuzz/run.sh "${CELERIAC_FUZZ_SECONDS:-60}"
 
 build() {
   local dir="$1"; shift
@@ -41,7 +45,7 @@ asan_args=(-DCMAKE_BUILD_TYPE=Debug -DCELERIAC_SANITIZE=ON -DCELERIAC_BUILD_BENC
 export ASAN_OPTIONS="abort_on_error=1:detect_leaks=1:strict_string_checks=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 
-build build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+build build -DCMAKE_BUILD_TYPE=Release
 unit_tests build
 asan_pid=""
 asan_log="$(mktemp)"
