@@ -60,11 +60,9 @@ def main():
     stub = testenv.LlmStub(["--latency-ms", str(args.latency_ms)]).start()
     worker = None
     try:
-        config = testenv.write_stub_llm_config(workdir, stub, max_queue_wait_s=10)
-        with open(config) as f:
-            text = f.read().replace("timeout: 30", "timeout: %d" % (args.latency_ms // 1000 + 60))
-        with open(config, "w") as f:
-            f.write(text)
+        # Every call must stay open for the whole latency: a deadline above it.
+        config = testenv.write_stub_llm_config(workdir, stub, max_queue_wait_s=10,
+                                               timeout_s=args.latency_ms // 1000 + 60)
         worker = testenv.Worker(rabbit.url, redis.url, ["gpt5-analyzer"], concurrency=1,
                                 extra=["--llm-config", config,
                                        "--prefetch-multiplier", str(args.tasks)])

@@ -320,13 +320,14 @@ class LlmStub:
     cleanup = stop
 
 
-def write_stub_llm_config(directory, stub, cooldown_s=5, max_queue_wait_s=2):
-    """A balancer config for the LLM tasks against one llm-stub (key from STUB_API_KEY)."""
+def write_stub_llm_config(directory, stub, cooldown_s=5, max_queue_wait_s=2, timeout_s=30):
+    """A balancer config for the LLM tasks against one llm-stub (key from STUB_API_KEY).
+    `timeout_s` is each call's deadline: benchmarks that hold calls open raise it."""
     path = os.path.join(directory, "llm-stub.yaml")
     with open(path, "w") as f:
         f.write("""# Balancer config for the local stub backend (written by tests/support/testenv.py)
 strategy: round_robin
-timeout: 30
+timeout: %(timeout)d
 max_queue_wait: %(wait)d
 circuit_breaker: {consecutive_failures: 3, cooldown: %(cooldown)d}
 endpoints:
@@ -343,5 +344,5 @@ routes:
 pricing:
   gpt-4o: {input: 2.5, output: 10}
   gpt-4o-mini: {input: 0.15, output: 0.6}
-""" % {"url": stub.url, "cooldown": cooldown_s, "wait": max_queue_wait_s})
+""" % {"url": stub.url, "cooldown": cooldown_s, "wait": max_queue_wait_s, "timeout": timeout_s})
     return path
