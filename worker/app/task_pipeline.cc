@@ -34,6 +34,9 @@ std::string resultKey(const std::string& task_id) {
 // a prefetch of 400 multi-megabyte analysis images would otherwise hold each twice.
 constexpr std::size_t kDecodeAtStartBytes = 64 * 1024;
 
+// Time limits at or beyond this (about 31 years) are no limit at all.
+constexpr double kNoTimeLimitBeyondSeconds = 1e9;
+
 // Where the starts of a redelivered message are counted (poison detection).
 std::string crashCountKey(const std::string& task_id) {
   return "celeriac-redelivered-starts-" + task_id;
@@ -254,7 +257,7 @@ void TaskPipeline::start(std::unique_ptr<Job> job) {
     return;
   }
   if (job->delivery.message.redelivered && !job->start_counted && options_.max_task_crashes > 0 &&
-      ports_.count_start) {
+      ports_.count_start && !runningHere(job->message.id)) {
     countStartThenRun(std::move(job));
     return;
   }
@@ -271,7 +274,9 @@ void TaskPipeline::start(std::unique_ptr<Job> job) {
   job->started = dispatcher_.clock().now();
   const JobId id = job->id;
   const auto arm = [this, id](std::optional<double> seconds, bool hard) -> balancer::TimerId {
-    if (!seconds || *seconds <= 0) return 0;
+    // A limit longer than any timer can hold (Python accepts timelimit 1e308) never
+    // fires: no timer, as the converted count would overflow.
+    if (!seconds || *seconds <= 0 || !(*seconds < kNoTimeLimitBeyondSeconds)) return 0;
     const auto delay = milliseconds(static_cast<std::int64_t>(*seconds * 1000.0));
     return dispatcher_.schedule(delay, [this, id, hard] { timeLimitHit(id, hard); });
   };
@@ -300,6 +305,19 @@ void TaskPipeline::start(std::unique_ptr<Job> job) {
     });
   }
   starting_job_ = 0;
+}
+
+bool TaskPipeline::runningHere(const std::string& task_id) const {
+  // A message redelivered because this worker's connection dropped while it ran here:
+  // no worker died under it, so that start is not counted (a flapping link would
+  // otherwise make a healthy long task look like poison).
+  for (const auto& [id, job] : active_) {
+    if (job->message.id == task_id) return true;
+  }
+  for (const auto& [id, job] : counting_) {
+    if (job->message.id == task_id) return true;
+  }
+  return false;
 }
 
 void TaskPipeline::countStartThenRun(std::unique_ptr<Job> job) {

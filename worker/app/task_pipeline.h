@@ -173,6 +173,7 @@ class TaskPipeline {
   // A redelivered job: count its start in Redis first, then run it or, when its runs
   // keep ending the process, fail it as a poison message.
   void countStartThenRun(std::unique_ptr<Job> job);
+  [[nodiscard]] bool runningHere(const std::string& task_id) const;
   void failPoison(std::unique_ptr<Job> job, long long starts);
   void finish(JobId id, tasks::TaskOutcome outcome);
   void timeLimitHit(JobId id, bool hard);

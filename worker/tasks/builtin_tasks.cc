@@ -1,5 +1,7 @@
 #include "worker/tasks/builtin_tasks.h"
 
+#include "worker/celery/python_json.h"
+
 #include <cmath>
 #include <optional>
 #include <string>
@@ -49,7 +51,9 @@ std::unique_ptr<TaskRun> failTask(const TaskContext& ctx, TaskDone done) {
     return fail(ctx, std::move(done),
                 pythonError("TypeError", "fail() missing 1 required positional argument: 'message'"));
   }
-  std::string text = message->is_string() ? message->get<std::string>() : message->dump();
+  // As Python's str() of the value: integers of any size as their digits.
+  std::string text =
+      message->is_string() ? message->get<std::string>() : celery::dumpPythonJson(*message);
   std::string type_name = "RuntimeError";
   if (type != nullptr) {
     if (!type->is_string() || type->get<std::string>().empty()) {

@@ -171,5 +171,51 @@ TEST_F(TaskPipelineTest, ALargeBodyHeldForItsEtaIsDecodedAgainWhenItStartsAndRun
   EXPECT_FALSE(w->doc.contains("args")) << "args are rendered only with result_extended";
 }
 
+TEST_F(TaskPipelineTest, ARedeliveryOfATaskStillRunningHereIsNotCountedAsACrash) {
+  // The connection dropped while celeriac.sleep ran: the broker redelivers it to this
+  // same worker, whose run goes on. Counting that start made a flapping link fail a
+  // healthy task with WorkerLostError (tests/reliability found it).
+  make();
+  pipeline_->onDelivery(delivery("celeriac.sleep", "t1", json::array({8})));
+  loop_.runReady();
+  ASSERT_EQ(pipeline_->running(), 1u);
+  pipeline_->onChannelLost();
+  for (int i = 0; i < 3; ++i) {
+    auto again = delivery("celeriac.sleep", "t1", json::array({8}));
+    again.message.redelivered = true;
+    pipeline_->onDelivery(std::move(again));
+    loop_.runReady();
+  }
+  EXPECT_TRUE(fake_.starts.empty()) << "a start was counted";
+  loop_.advance(seconds(9));
+  loop_.runReady();
+  EXPECT_EQ(fake_.lastFor("t1")->doc["status"], "SUCCESS");
+}
+
+TEST_F(TaskPipelineTest, ATimeLimitTooLongForATimerIsNoLimit) {
+  // timelimit [1e308, null], which Python runs: the millisecond count overflowed and
+  // the task failed at once with TimeLimitExceeded.
+  make();
+  pipeline_->onDelivery(delivery("celeriac.sleep", "t1", json::array({1}),
+                                 {{"timelimit", json::array({1e308, 1e308})}}));
+  loop_.runReady();
+  loop_.advance(seconds(2));
+  loop_.runReady();
+  EXPECT_EQ(fake_.lastFor("t1")->doc["status"], "SUCCESS");
+}
+
+TEST_F(TaskPipelineTest, FailWithABigIntegerMessageSaysItsDigits) {
+  // Python's str(RuntimeError(10**400)); nlohmann's dump() wrote {"bytes":[49,48,...]}.
+  make();
+  const std::string digits = "1" + std::string(400, '0');
+  auto d = delivery("celeriac.fail", "t1", json::array());
+  d.message.body = "[[" + digits + "], {}, null]";
+  pipeline_->onDelivery(std::move(d));
+  loop_.runReady();
+  const auto* w = fake_.lastFor("t1");
+  ASSERT_NE(w, nullptr);
+  EXPECT_EQ(w->doc["result"]["exc_message"], json::array({digits}));
+}
+
 }  // namespace
 }  // namespace celeriac::worker::app::pipeline_test
