@@ -68,7 +68,7 @@ IMAGE = "https://example.com/uploads/photo-%d.jpg"
 # for 2 minutes. "ci" keeps each kind of fault but shorter, to finish in under 4 minutes
 # on a 2-core machine.
 MODES = {
-    "ci": dict(tasks=900, load_s=125, drain_s=75, kills=1, stops=1, stop_s=12,
+    "ci": dict(tasks=900, load_s=135, drain_s=75, kills=1, stops=1, stop_s=12,
                rabbit_restarts=1, redis_outages=1, redis_down_s=10, model_outages=1,
                models_down_s=20, key401_s=20, flood_copies=1, flood_slow=False,
                stub_latency_ms=50, delay_tiers="2s,10s", concurrency=100),
@@ -144,6 +144,58 @@ pricing:
   gpt-4o-mini: {input: 0.15, output: 0.6}
 """ % proxy.url)
     return path
+
+
+class ResultWatcher:
+    """What a client blocked in AsyncResult.get() sees: the first terminal state PUBLISHed
+    for each task id (Celery's Redis backend waits on that channel, not on the key). A
+    FAILURE published first and overwritten later by a SUCCESS has already been raised in
+    the caller. Re-subscribes after a Redis outage; what is published while it is not
+    subscribed is simply not seen (only positive evidence counts)."""
+
+    TERMINAL = ("SUCCESS", "FAILURE", "REVOKED")
+
+    def __init__(self, url):
+        self.url = url
+        self.first = {}  # key bytes -> (status, exception text or None)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, name="result-watcher", daemon=True)
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def run(self):
+        prefix = corpus_lib.RESULT_PREFIX.encode()
+        while not self.stop.is_set():
+            try:
+                client = redis_py.Redis.from_url(self.url, socket_timeout=5)
+                pubsub = client.pubsub(ignore_subscribe_messages=True)
+                pubsub.psubscribe(prefix + b"*")
+                while not self.stop.is_set():
+                    msg = pubsub.get_message(timeout=0.5)
+                    if not msg or msg.get("type") != "pmessage":
+                        continue
+                    key = msg["channel"][len(prefix):]
+                    if key in self.first:
+                        continue
+                    try:
+                        doc = corpus_lib.loads(msg["data"])
+                    except (ValueError, UnicodeDecodeError):
+                        continue
+                    status = doc.get("status") if isinstance(doc, dict) else None
+                    if status in self.TERMINAL:
+                        text = None if status == "SUCCESS" else "%s: %s" % (
+                            (doc.get("result") or {}).get("exc_type")
+                            if isinstance(doc.get("result"), dict) else "?",
+                            corpus_lib.exception_text(doc.get("result"))[:160])
+                        self.first[key] = (status, text)
+            except (redis_py.exceptions.RedisError, OSError):
+                self.stop.wait(0.5)
+
+    def first_terminal(self, task_id):
+        key = task_id if isinstance(task_id, bytes) else task_id.encode("utf-8", "surrogatepass")
+        return self.first.get(key)
 
 
 # --- what is sent, and what it must end as ------------------------------------------------
@@ -335,11 +387,13 @@ class Driver:
         self.disruptions = []       # (start, end): a worker may have lost unacked work
         self.unexpected_exits = []  # (worker, exit code, time, log)
         self.workers = [None, None]
+        self.all_workers = []       # every start, for the sanitizer reports in its log
         self.generations = [0, 0]
         self.held = set()           # worker indexes the driver has taken down on purpose
         self.lock = threading.Lock()
         self.stop_event = threading.Event()
         self.hostile = []           # Sent for each hostile message
+        self.extra_sent = []        # Sent by the faults themselves (flap)
         self.errors = []            # driver-side problems (a fault that could not run...)
         self.rabbit_down = threading.Event()
 
@@ -368,6 +422,7 @@ class Driver:
         self.app = self.make_app()
         self.load = None
         self.redis_client = redis_py.Redis.from_url(self.redis.url)
+        self.watcher = ResultWatcher(self.redis.url).start()
 
     def make_app(self):
         """The Python client: Celery with publisher confirms (a send that returns is on
@@ -390,6 +445,7 @@ class Driver:
                                 "--max-parked", "3600", "-n", "driver%d@%%h" % i])
         w.start()
         self.workers[i] = w
+        self.all_workers.append(w)
         return w
 
     def monitor(self):
@@ -457,6 +513,40 @@ class Driver:
         self.redis.start()
         self.record("Redis down (killed)", start, "%.0f s" % seconds, grace=10)
 
+    def fault_flap(self, times, every_s):
+        """The broker closes every connection `times` times, `every_s` apart (a flapping
+        link, a load balancer, an operator), while long tasks run: each close redelivers
+        what was unacked, and no worker crashed, so nothing may fail as a poison message."""
+        start = time.time()
+        extra = []
+        for _ in range(3):  # long enough to be running at every close
+            tid = str(uuid.uuid4())
+            s = Sent(tid, "celeriac.sleep 8 s (flap)", equals(8))
+            while True:
+                try:
+                    self.app.send_task("celeriac.sleep", args=[8], task_id=tid, retry=False)
+                    break
+                except Exception:  # noqa: BLE001
+                    s.resent = True
+                    self.reset_pool()
+                    time.sleep(0.5)
+            s.sent_at = time.time()
+            extra.append(s)
+        with self.lock:
+            self.extra_sent += extra
+        time.sleep(1.5)
+        closed = 0
+        for n in range(times):
+            out = self.rabbit.ctl("-q", "list_connections", "pid", "--no-table-headers",
+                                  capture=True, check=False) or ""
+            for pid in [line.strip() for line in out.splitlines() if line.strip().startswith("<")]:
+                self.rabbit.ctl("close_connection", pid, "fault driver: flap", check=False)
+                closed += 1
+            if n + 1 < times:
+                time.sleep(every_s)
+        self.record("broker connections closed", start, "%d times %.1f s apart (%d closes), "
+                    "3 sleep(8) tasks running" % (times, every_s, closed), grace=10)
+
     def answers_between(self, start, end, status):
         return sum(1 for r in self.proxy.snapshot()
                    if r.status == status and start <= r.start <= end)
@@ -505,7 +595,9 @@ class Driver:
         for case in messages:
             built = case.build()
             queue = queue_for(built)
+            attempts = 0
             while True:
+                attempts += 1
                 try:
                     if pub is None:
                         pub = corpus_lib.RawPublisher(self.rabbit.url)
@@ -519,6 +611,7 @@ class Driver:
                     time.sleep(1)
             s = Sent(built.result_id, "hostile:" + case.name, None)
             s.built = built
+            s.resent = attempts > 1  # a failed publish may have reached the broker anyway
             s.sent_at = time.time()
             self.hostile.append(s)
         if pub is not None:
@@ -554,10 +647,11 @@ class Driver:
         for _ in range(m["model_outages"]):
             serial.append(("models", m["models_down_s"]))
         serial.append(("key401", m["key401_s"]))
+        serial.append(("flap", 3, 1.5))
         rng.shuffle(serial)
         # Rough durations, to spread the faults over the load phase.
         est = {"kill": 4, "stop": m["stop_s"] + 1, "rabbit": 20, "redis": m["redis_down_s"] + 1,
-               "models": m["models_down_s"] + 10, "key401": m["key401_s"] + 1}
+               "models": m["models_down_s"] + 10, "key401": m["key401_s"] + 1, "flap": 12}
         busy = sum(est[f[0]] + (f[2] if f[0] == "kill" else 0) for f in serial)
         slack = max(0.0, m["load_s"] - 15 - busy)
         cuts = sorted(rng.uniform(0, slack) for _ in range(len(serial)))
@@ -584,6 +678,8 @@ class Driver:
                     self.fault_models(fault[1])
                 elif fault[0] == "key401":
                     self.fault_key401(fault[1])
+                elif fault[0] == "flap":
+                    self.fault_flap(fault[1], fault[2])
             except Exception:  # noqa: BLE001
                 self.errors.append("fault %s failed: %s" % (fault, traceback.format_exc()))
 
@@ -656,6 +752,11 @@ class Driver:
                 s.expect = matched
             else:
                 s.verdict = s.expect(doc)
+            if s.verdict is None and doc and s.id:
+                first = self.watcher.first_terminal(s.id)
+                if first and first[0] != doc.get("status"):
+                    s.verdict = ("a client's get() saw %s (%s) published first; the final "
+                                 "state is %s" % (first[0], first[1], doc.get("status")))
         return docs
 
     def drain(self, everything, seconds):
@@ -756,6 +857,20 @@ class Driver:
             p = p.parent
         return False
 
+    def dead_letters(self):
+        """(task, id) of every message in the dead-letter queue (taken off it)."""
+        out = []
+        pub = corpus_lib.RawPublisher(self.rabbit.url)
+        try:
+            while True:
+                msg = pub.channel.basic_get(DEAD, no_ack=True)
+                if msg is None:
+                    return out
+                headers = msg.headers or {}
+                out.append((headers.get("task"), headers.get("id")))
+        finally:
+            pub.close()
+
     def queue_leftovers(self):
         out = self.rabbit.ctl("-q", "list_queues", "name", "messages_ready",
                               "messages_unacknowledged", "--no-table-headers", capture=True)
@@ -790,14 +905,20 @@ class Driver:
         for t in threads[1:]:
             t.join()
         load_s = time.time() - load_start
+        load.sent += self.extra_sent
         log("load sent: %d ids; every fault done; draining" % len(load.sent))
         drain_start = time.time()
         pending = self.drain(load.sent + self.hostile, m["drain_s"])
         drain_s = time.time() - drain_start
+        self.judge_all(load.sent + self.hostile)  # once more, every id, flips included
         not_serving = self.probe_workers()
         self.stop_event.set()
         threads[0].join()
         leftovers, dead = self.queue_leftovers()
+        load_ids = {s.id for s in load.sent}
+        # Only refused corpus messages belong there; a task of the load never does.
+        self.unexpected_dead = [(task, tid) for task, tid in self.dead_letters()
+                                if isinstance(tid, str) and tid in load_ids]
         llm = self.llm_accounting(load.sent)
         exits = []
         for i, w in enumerate(self.workers):
@@ -867,6 +988,8 @@ class Driver:
           "unexplained %d" % (len(llm["duplicates"]),
                               len(llm["duplicates"]) - len(llm["unexplained"]),
                               len(llm["unexplained"])))
+        p("results a client's get() saw published: %d ids (the first terminal state of each "
+          "is checked against the final one)" % len(self.watcher.first))
         p("worker exits the driver did not cause: %d" % len(self.unexpected_exits))
         p("queues at the end: %s; dead-lettered %d (hostile messages expecting it: %d)" % (
             "all empty" if not leftovers else "LEFT %s" % leftovers, dead,
@@ -887,12 +1010,26 @@ class Driver:
             failures.append("%d worker exit(s) the driver did not cause" % len(self.unexpected_exits))
         if leftovers:
             failures.append("messages left in queues: %s" % leftovers)
-        if dead != expected_dead:
-            failures.append("dead-lettered %d, expected %d" % (dead, expected_dead))
+        resent_dead = sum(1 for h in self.hostile
+                          if h.resent and h.expect and h.expect.get("dead_letter"))
+        if self.unexpected_dead:
+            failures.append("%d task(s) of the load dead-lettered: %s" % (
+                len(self.unexpected_dead), self.unexpected_dead[:5]))
+        if not expected_dead <= dead <= expected_dead + resent_dead:
+            failures.append("dead-lettered %d, expected %d%s" % (
+                dead, expected_dead, " to %d (re-sent)" % (expected_dead + resent_dead)
+                if resent_dead else ""))
         if not_serving:
             failures.append("worker(s) %s do not serve" % not_serving)
         if any(code != 0 for code in exits):
             failures.append("warm shutdown exit codes %s" % exits)
+        if llm["requests"] != llm["stub_received"]:
+            failures.append("the proxy forwarded %d model calls, the llm-stub counted %d"
+                            % (llm["requests"], llm["stub_received"]))
+        for w in self.all_workers:  # the ASan/UBSan build runs this too
+            reports = w.sanitizer_reports()
+            if reports:
+                failures.append("sanitizer reports in %s: %s" % (w.log_path, reports[:2]))
         if llm["unattributed"]:
             failures.append("%d model call(s) the driver cannot attribute" % llm["unattributed"])
         if llm["succeeded_without_a_call"]:
@@ -920,6 +1057,8 @@ class Driver:
 
     def cleanup(self, keep):
         self.stop_event.set()
+        if getattr(self, "watcher", None) is not None:
+            self.watcher.stop.set()
         for w in self.workers:
             if w is not None:
                 if w.proc and w.proc.poll() is None:
@@ -934,12 +1073,9 @@ class Driver:
             obj = getattr(self, name, None)
             if obj is not None:
                 obj.stop()
-        for name in ("redis", "rabbit"):
+        for name in ("redis", "rabbit"):  # their directories go; the worker logs stay
             obj = getattr(self, name, None)
             if obj is not None:
-                if name == "rabbit" and keep:
-                    obj.stop()
-                    continue
                 obj.cleanup()
         if not keep:
             shutil.rmtree(self.run_dir, ignore_errors=True)
