@@ -168,8 +168,8 @@ TEST_F(AmqpConnectionTest, DeliveriesArriveAndAcksLand) {
   EXPECT_EQ(opened_, std::vector<std::uint64_t>{1});
   publish(q, 20);
   publish(q, 1, 1u << 20);  // 1 MiB: eight body frames of 128 KiB
-  ASSERT_TRUE(loop_.runUntil([this] { return deliveries_.size() == 21 && confirmed_ == 21; },
-                             seconds(20)))
+  ASSERT_TRUE(
+      loop_.runUntil([this] { return deliveries_.size() == 21 && confirmed_ == 21; }, seconds(20)))
       << deliveries_.size() << " delivered, " << confirmed_ << " confirmed, " << failed_
       << " failed";
   EXPECT_EQ(deliveries_.back().message.body.size(), 1u << 20);

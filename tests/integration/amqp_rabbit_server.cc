@@ -52,7 +52,8 @@ int run(std::vector<std::string> argv, std::vector<std::string> env, std::string
   }
   std::string text;
   char buf[4096];
-  for (ssize_t n; (n = read(out[0], buf, sizeof buf)) > 0;) text.append(buf, static_cast<std::size_t>(n));
+  for (ssize_t n; (n = read(out[0], buf, sizeof buf)) > 0;)
+    text.append(buf, static_cast<std::size_t>(n));
   close(out[0]);
   int status = 0;
   waitpid(pid, &status, 0);
@@ -122,8 +123,7 @@ std::vector<std::string> RabbitServer::environment() const {
   std::vector<std::string> env;
   for (char** e = environ; *e != nullptr; ++e) {
     const std::string var = *e;
-    if (var.rfind("RABBITMQ_", 0) == 0 || var.rfind("HOME=", 0) == 0 ||
-        var.rfind("ERL_", 0) == 0) {
+    if (var.rfind("RABBITMQ_", 0) == 0 || var.rfind("HOME=", 0) == 0 || var.rfind("ERL_", 0) == 0) {
       continue;
     }
     env.push_back(var);

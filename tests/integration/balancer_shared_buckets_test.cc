@@ -201,7 +201,6 @@ TEST_F(BalancerSharedBucketsTest, TwoReplicasSharingRedisStayWithinOneKeysLimitT
   EXPECT_GT(a.failed + b.failed, 10 * kRpm) << "the offered load really exceeded the limit";
   RecordProperty("replica_a_reserved", shared_a["reserved"].get<int>());
   RecordProperty("replica_b_reserved", shared_b["reserved"].get<int>());
-
 }
 
 // Issue 9: the minute around a Redis outage. Replica A takes the key's whole minute from

@@ -74,8 +74,10 @@ TEST_F(ResultStoreTest, CountsStartsAndForgetsThem) {
   RedisServer redis;
   ResultStore& store = make("127.0.0.1", redis.port());
   std::vector<long long> counts;
-  store.countStart("celeriac-redelivered-starts-t", seconds(60), [&](long long n) { counts.push_back(n); });
-  store.countStart("celeriac-redelivered-starts-t", seconds(60), [&](long long n) { counts.push_back(n); });
+  store.countStart("celeriac-redelivered-starts-t", seconds(60),
+                   [&](long long n) { counts.push_back(n); });
+  store.countStart("celeriac-redelivered-starts-t", seconds(60),
+                   [&](long long n) { counts.push_back(n); });
   ASSERT_TRUE(loop_.runUntil([&] { return counts.size() == 2; }, seconds(10)));
   EXPECT_EQ(counts, (std::vector<long long>{1, 2}));
   store.forget("celeriac-redelivered-starts-t");

@@ -265,7 +265,7 @@ class Balancer {
   // the local share (other replicas' grants of that window are unknown here) nor on a
   // store grant (a Redis that restarted without its data forgot them). balancer_shared.cc.
   SteadyTime shared_hold_until_{};
-  struct FallbackSends {          // of one pool\x1fmodel, oldest first
+  struct FallbackSends {  // of one pool\x1fmodel, oldest first
     std::string pool, model;
     std::deque<std::pair<SteadyTime, double>> sends;  // (sent at, tokens reserved)
     std::size_t pushing = 0;  // the oldest `pushing` are in an adjust awaiting its answer
