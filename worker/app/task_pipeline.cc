@@ -9,7 +9,6 @@
 #include <limits>
 #include <random>
 
-#include "worker/app/outgoing_message.h"
 #include "worker/app/task_pipeline_internal.h"
 #include "worker/celery/exception_info.h"
 #include "worker/celery/message_decoder.h"
@@ -37,11 +36,6 @@ constexpr std::size_t kDecodeAtStartBytes = 64 * 1024;
 // Time limits at or beyond this (about 31 years) are no limit at all.
 constexpr double kNoTimeLimitBeyondSeconds = 1e9;
 
-// Where the starts of a redelivered message are counted (poison detection).
-std::string crashCountKey(const std::string& task_id) {
-  return "celeriac-redelivered-starts-" + task_id;
-}
-
 // A random (version 4) UUID, as Celery's uuid() makes task ids.
 std::string uuid4() {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
@@ -61,7 +55,7 @@ std::string headerTaskId(const celery::RawMessage& message) {
   if (!message.headers.is_object()) return {};
   const auto it = message.headers.find("id");
   return it != message.headers.end() && it->is_string() ? it->template get<std::string>()
-                                                         : std::string();
+                                                        : std::string();
 }
 
 }  // namespace
@@ -212,9 +206,9 @@ void TaskPipeline::updatePrefetch() {
   // 0 is "unlimited" (--prefetch-multiplier 0): held tasks cannot raise it, and adding
   // them to it would turn it into a limit (it became 1 with one held task).
   const std::size_t wanted =
-      base == 0 ? 0
-                : std::min<std::size_t>(std::numeric_limits<std::uint16_t>::max(),
-                                        base + held_.size());
+      base == 0
+          ? 0
+          : std::min<std::size_t>(std::numeric_limits<std::uint16_t>::max(), base + held_.size());
   const auto value = static_cast<std::uint16_t>(wanted);
   if (value == prefetch_sent_) return;
   prefetch_sent_ = value;
@@ -307,64 +301,6 @@ void TaskPipeline::start(std::unique_ptr<Job> job) {
   starting_job_ = 0;
 }
 
-bool TaskPipeline::runningHere(const std::string& task_id) const {
-  // A message redelivered because this worker's connection dropped while it ran here:
-  // no worker died under it, so that start is not counted (a flapping link would
-  // otherwise make a healthy long task look like poison).
-  for (const auto& [id, job] : active_) {
-    if (job->message.id == task_id) return true;
-  }
-  for (const auto& [id, job] : counting_) {
-    if (job->message.id == task_id) return true;
-  }
-  return false;
-}
-
-void TaskPipeline::countStartThenRun(std::unique_ptr<Job> job) {
-  // With late acks, a message whose run kills the process comes back to the next
-  // worker, and the next: count the starts of redelivered messages in Redis (shared by
-  // every replica) and stop after max_task_crashes. A first delivery costs nothing.
-  const JobId id = job->id;
-  const std::string key = crashCountKey(job->message.id);
-  ++running_;  // the count holds a slot, so concurrency stays bounded
-  counting_.emplace(id, std::move(job));
-  ports_.count_start(key, [this, id](long long starts) {
-    auto it = counting_.find(id);
-    if (it == counting_.end()) return;  // channel lost meanwhile
-    std::unique_ptr<Job> counted = std::move(it->second);
-    counting_.erase(it);
-    --running_;
-    counted->start_counted = true;
-    if (!starting_) return;  // shutting down: stays unacked for another worker
-    if (starts >= options_.max_task_crashes) {
-      failPoison(std::move(counted), starts);
-    } else {
-      start(std::move(counted));
-    }
-    pump();
-  });
-}
-
-void TaskPipeline::failPoison(std::unique_ptr<Job> job, long long starts) {
-  ++counters_.failed;
-  const celery::TaskMessage& m = job->message;
-  const std::string reason = "Worker exited prematurely: task " + m.task + " was delivered " +
-                             std::to_string(starts + 1) +
-                             " times and no run finished (poison message, --max-task-crashes " +
-                             std::to_string(options_.max_task_crashes) + "); not run again";
-  taskLog()->error("poison task={} task_id={} starts={}: failed with WorkerLostError and "
-                   "rejected without requeue", m.task, m.id, starts);
-  celery::ResultRecord record =
-      celery::failureRecord(m, celery::workerLost(reason), dispatcher_.clock().wallNow());
-  markExtended(record, m);
-  const amqp::DeliveryRef ref = job->delivery.ref;
-  const std::string key = crashCountKey(m.id);
-  storeThen(m.id, celery::renderResultDocument(record), [this, ref, key] {
-    ports_.reject(ref, false);
-    if (ports_.forget_starts) ports_.forget_starts(key);
-  });
-}
-
 void TaskPipeline::timeLimitHit(JobId id, bool hard) {
   auto it = active_.find(id);
   if (it == active_.end()) return;
@@ -405,8 +341,8 @@ void TaskPipeline::finish(JobId id, tasks::TaskOutcome outcome) {
     taskLog()->error("task_id={} exception while settling: {}", job->message.id, e.what());
     const amqp::DeliveryRef ref = job->delivery.ref;
     const bool late = job->acks_late;
-    celery::ResultRecord record = celery::failureRecord(
-        job->message, celery::fromCppException(e), dispatcher_.clock().wallNow());
+    celery::ResultRecord record = celery::failureRecord(job->message, celery::fromCppException(e),
+                                                        dispatcher_.clock().wallNow());
     markExtended(record, job->message);
     storeThen(job->message.id, celery::renderResultDocument(record), [this, ref, late] {
       if (late) ports_.ack(ref);
@@ -434,9 +370,10 @@ void TaskPipeline::settle(Job& job, tasks::TaskOutcome outcome) {
     return;
   } else {
     ++counters_.failed;
-    taskLog()->error("failed task={} task_id={} runtime_s={:.6f} exc={}: {}", m.task, m.id,
-                     runtime.count(), outcome.error.type,
-                     outcome.error.args.empty() ? std::string() : celery::dumpPythonJson(outcome.error.args));
+    taskLog()->error(
+        "failed task={} task_id={} runtime_s={:.6f} exc={}: {}", m.task, m.id, runtime.count(),
+        outcome.error.type,
+        outcome.error.args.empty() ? std::string() : celery::dumpPythonJson(outcome.error.args));
     record = celery::failureRecord(m, outcome.error, now);
   }
   // Every stored outcome carries the result_extended fields when enabled, follow-ups
@@ -490,7 +427,8 @@ void TaskPipeline::settle(Job& job, tasks::TaskOutcome outcome) {
     if (job.ignore_result) {
       settle_message(true);
     } else {
-      storeThen(m.id, celery::renderResultDocument(record), [settle_message] { settle_message(true); });
+      storeThen(m.id, celery::renderResultDocument(record),
+                [settle_message] { settle_message(true); });
     }
   } else if (job.ignore_result) {
     if (late) ports_.ack(ref);
@@ -516,23 +454,6 @@ celery::CanvasContext TaskPipeline::canvasContext() const {
   };
   ctx.default_queue = options_.default_queue;
   return ctx;
-}
-
-void TaskPipeline::publishAll(std::vector<celery::OutboundMessage> messages,
-                              std::function<void(bool)> done) {
-  auto pending = std::make_shared<std::size_t>(messages.size());
-  auto all_ok = std::make_shared<bool>(true);
-  ++parking_;  // counted as in-flight publishes for shutdown
-  for (auto& message : messages) {
-    taskLog()->info("published task={} task_id={} queue={}", message.headers.value("task", ""),
-                    message.task_id, message.routing_key);
-    ports_.publish(toOutgoing(std::move(message)), [this, pending, all_ok, done](bool ok) {
-      *all_ok = *all_ok && ok;
-      if (--*pending > 0) return;
-      --parking_;
-      done(*all_ok);
-    });
-  }
 }
 
 void TaskPipeline::storeThen(const std::string& task_id, std::string document,

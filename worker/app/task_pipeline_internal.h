@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include <memory>
+#include <string>
 
 #include "worker/app/task_pipeline.h"
 
@@ -30,6 +31,11 @@ struct TaskPipeline::Job {
   // republish it as it came); its arguments are decoded again when it starts.
   bool decode_at_start = false;
 };
+
+// Where the starts of a redelivered message are counted (poison detection).
+inline std::string crashCountKey(const std::string& task_id) {
+  return "celeriac-redelivered-starts-" + task_id;
+}
 
 // The "celeriac.task" logger (the application may have registered it with its sinks).
 inline std::shared_ptr<spdlog::logger> taskLog() {

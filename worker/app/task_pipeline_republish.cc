@@ -170,4 +170,21 @@ void TaskPipeline::applyBackpressure(std::chrono::system_clock::time_point until
   });
 }
 
+void TaskPipeline::publishAll(std::vector<celery::OutboundMessage> messages,
+                              std::function<void(bool)> done) {
+  auto pending = std::make_shared<std::size_t>(messages.size());
+  auto all_ok = std::make_shared<bool>(true);
+  ++parking_;  // counted as in-flight publishes for shutdown
+  for (auto& message : messages) {
+    taskLog()->info("published task={} task_id={} queue={}", message.headers.value("task", ""),
+                    message.task_id, message.routing_key);
+    ports_.publish(toOutgoing(std::move(message)), [this, pending, all_ok, done](bool ok) {
+      *all_ok = *all_ok && ok;
+      if (--*pending > 0) return;
+      --parking_;
+      done(*all_ok);
+    });
+  }
+}
+
 }  // namespace celeriac::worker::app
