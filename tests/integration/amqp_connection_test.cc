@@ -47,6 +47,7 @@ class GapMeter {
     uv_timer_init(loop, timer_.get());
     timer_->data = this;
     last_ns_ = uv_hrtime();
+    uv_update_time(loop);  // the first tick is due 10 ms from now, not from a stale time
     uv_timer_start(
         timer_.get(),
         [](uv_timer_t* t) noexcept {

@@ -50,10 +50,12 @@ class TestLoop {
       auto* s = static_cast<State*>(c->data);
       if ((*s->done)()) uv_stop(s->loop);
     });
+    // The deadline counts from now, not from the loop's cached time: the thread may
+    // have worked for seconds since the loop last ran (a rabbitmqctl call).
+    uv_update_time(&loop_);
     uv_timer_start(
         timer, [](uv_timer_t* t) noexcept { uv_stop(static_cast<State*>(t->data)->loop); },
         static_cast<std::uint64_t>(timeout.count()), 0);
-    uv_update_time(&loop_);
     uv_run(&loop_, UV_RUN_DEFAULT);
     uv_close(reinterpret_cast<uv_handle_t*>(prepare),
              [](uv_handle_t* h) noexcept { delete reinterpret_cast<uv_prepare_t*>(h); });
