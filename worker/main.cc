@@ -1,6 +1,7 @@
 // celeriac: a C++20 worker that speaks Celery. `celeriac worker ...` runs the worker;
 // see worker/app/worker_config.h for the flags and README.md for the whole picture.
 
+#include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -55,8 +56,19 @@ int main(int argc, char** argv) {
                                                      << (parsed.message.ends_with('\n') ? "" : "\n");
     return parsed.exit_code;
   }
-  auto sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
+  spdlog::sink_ptr sink;
+  if (parsed.config->logfile.empty()) {
+    sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
+  } else {
+    try {
+      sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(parsed.config->logfile);
+    } catch (const std::exception& e) {
+      std::cerr << "--logfile: " << e.what() << "\n";
+      return 2;
+    }
+  }
   auto logger = std::make_shared<spdlog::logger>("celeriac", sink);
+  logger->flush_on(spdlog::level::trace);  // a file sink buffers; each line is seen at once, as on stderr
   logger->set_level(spdlog::level::from_str(parsed.config->loglevel == "warning"
                                                 ? "warn" : parsed.config->loglevel));
   logger->set_pattern("[%Y-%m-%d %H:%M:%S.%e] [%l] [%n] %v");

@@ -6,6 +6,7 @@
 #include <limits>
 #include <sstream>
 
+#include "worker/app/celery_worker_flags.h"
 #include "worker/app/parking.h"
 
 namespace celeriac::worker::app {
@@ -46,7 +47,7 @@ ParseOutcome parseWorkerArgs(int argc, const char* const* argv,
   std::string queues = "celery";
   std::string broker;
   std::string backend;
-  std::string hostname = "celeriac@%h";
+  std::string hostname = "celery@%h";  // Celery's default: probes address it
   bool acks_early = false;
   std::optional<int> max_priority;
   std::string queue_type = "classic";
@@ -58,6 +59,7 @@ ParseOutcome parseWorkerArgs(int argc, const char* const* argv,
   double loop_lag_report_s = 0;
   std::string task_routes;
   std::string delay_tiers = "5s,30s,2m,10m,1h";
+  CeleryOperatorFlags celery_flags;
 
   auto* queues_option =
       cli.add_option("-Q,--queues", queues, "Comma-separated queues to consume (default: "
@@ -128,6 +130,7 @@ ParseOutcome parseWorkerArgs(int argc, const char* const* argv,
                  "Directory holding schemas/ and worker/tasks/prompts/ [env CELERIAC_DATA_DIR]");
   cli.add_option("--queue-type", queue_type, "classic or quorum (also for delay queues)")
       ->check(CLI::IsMember({"classic", "quorum"}))->capture_default_str();
+  addCeleryOperatorFlags(cli, cfg, celery_flags);
 
   try {
     cli.parse(argc, argv);
@@ -214,6 +217,10 @@ ParseOutcome parseWorkerArgs(int argc, const char* const* argv,
   cfg.result_expires = std::chrono::seconds(result_expires_s);
   cfg.shutdown_grace = std::chrono::seconds(grace_s);
   cfg.heartbeat = std::chrono::seconds(heartbeat_s);
+  if (!applyCeleryOperatorFlags(celery_flags, cfg, outcome.message)) {
+    outcome.exit_code = 2;
+    return outcome;
+  }
   outcome.config = std::move(cfg);
   return outcome;
 }

@@ -42,6 +42,18 @@ struct WorkerConfig {
   int max_task_crashes = 3;  // redelivered runs that never finished before a poison FAILURE
   // --loop-lag-report: log the loop-lag probe's p50/p99/max this often (0: no probe).
   std::chrono::milliseconds loop_lag_report{0};
+  // Celery's operator flags (issue 10).
+  bool task_events = false;       // -E: task-* events from the start (else enable_events)
+  bool worker_heartbeat = true;   // --without-heartbeat: no worker-online/heartbeat/offline
+  std::chrono::milliseconds event_heartbeat_interval{2000};  // --heartbeat-interval
+  std::string pidfile;   // --pidfile: written at start, removed at exit
+  std::string logfile;   // --logfile: log there instead of stderr
+  std::string statedb;   // --statedb: revoked ids kept across restarts
+  std::optional<double> time_limit;       // --time-limit: default hard limit (s)
+  std::optional<double> soft_time_limit;  // --soft-time-limit: default soft limit (s)
+  // Celery flags accepted for an existing argument line that mean nothing for one
+  // event loop: one line each is logged at start, saying so.
+  std::vector<std::string> notices;
   // LLM tasks (issue 4): the balancer config (YAML; else LLM_ENDPOINTS in the
   // environment; else no LLM tasks), the LLM tasks config, and where schemas/ and
   // worker/tasks/prompts/ live.

@@ -32,9 +32,57 @@ TEST(WorkerConfigTest, DefaultsMatchCeleryAndTheIssue) {
   ASSERT_TRUE(out.config) << out.message;
   EXPECT_EQ(out.config->topology.queues.at(0).name, "celery");
   EXPECT_EQ(out.config->prefetch(), 400);  // 100 x 4
-  EXPECT_EQ(out.config->hostname, "celeriac@vm.example.org");
+  EXPECT_EQ(out.config->hostname, "celery@vm.example.org");  // probes written for Celery
   EXPECT_EQ(out.config->brokers.at(0).vhost, "/");
   EXPECT_EQ(out.config->result_expires.count(), 86400);
+}
+
+TEST(WorkerConfigTest, ACeleryWorkerArgumentLineIsAccepted) {
+  auto out = parse({"-E", "--without-gossip", "--without-mingle", "--without-heartbeat", "-O",
+                    "fair", "-Q", "q", "-c", "100", "-A", "proj", "-P", "prefork",
+                    "--max-tasks-per-child", "50", "--pidfile", "/tmp/w.pid", "--logfile",
+                    "/tmp/w.log", "--statedb", "/tmp/w.db", "--time-limit", "300",
+                    "--soft-time-limit", "240.5"});
+  ASSERT_TRUE(out.config) << out.message;
+  const WorkerConfig& c = *out.config;
+  EXPECT_TRUE(c.task_events);
+  EXPECT_FALSE(c.worker_heartbeat);
+  EXPECT_EQ(c.pidfile, "/tmp/w.pid");
+  EXPECT_EQ(c.logfile, "/tmp/w.log");
+  EXPECT_EQ(c.statedb, "/tmp/w.db");
+  EXPECT_EQ(c.time_limit, 300.0);
+  EXPECT_EQ(c.soft_time_limit, 240.5);
+  // Each flag without a meaning for one event loop says so once.
+  EXPECT_EQ(c.notices.size(), 6u);
+  for (const auto& n : c.notices) EXPECT_NE(n.find("accepted"), std::string::npos) << n;
+}
+
+TEST(WorkerConfigTest, WithoutCeleryFlagsEventsAreOffAndHeartbeatsOn) {
+  auto out = parse({});
+  ASSERT_TRUE(out.config);
+  EXPECT_FALSE(out.config->task_events);
+  EXPECT_TRUE(out.config->worker_heartbeat);
+  EXPECT_EQ(out.config->event_heartbeat_interval, std::chrono::seconds(2));
+  EXPECT_TRUE(out.config->notices.empty());
+}
+
+TEST(WorkerConfigTest, AutoscaleHoldsItsMaximumAndBadValuesAreErrors) {
+  auto out = parse({"--autoscale", "40,3"});
+  ASSERT_TRUE(out.config) << out.message;
+  EXPECT_EQ(out.config->concurrency, 40u);
+  ASSERT_EQ(out.config->notices.size(), 1u);
+  for (const char* bad : {"3,40", "x", "0", "10,", ",3"}) {
+    auto b = parse({"--autoscale", bad});
+    EXPECT_FALSE(b.config) << bad;
+    EXPECT_NE(b.message.find("--autoscale"), std::string::npos) << b.message;
+  }
+}
+
+TEST(WorkerConfigTest, ATrulyUnknownFlagIsStillAnError) {
+  auto out = parse({"--without-anything"});
+  EXPECT_FALSE(out.config);
+  EXPECT_NE(out.message.find("--without-anything"), std::string::npos) << out.message;
+  EXPECT_FALSE(parse({"-O", "fastest"}).config);
 }
 
 TEST(WorkerConfigTest, MaxMessageSizeTakesBytesOrAUnit) {
