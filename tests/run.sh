@@ -21,8 +21,24 @@ if grep -rnE '#include[[:space:]]*[<"](uv\.h|curl/|hiredis/|amqp[._a-z]*\.h)' ba
   exit 1
 fi
 
-echo "== fuzz: every libFuzzer target for ${CELERIAC_FUZZ_SECONDS:-60} s (clang, build-fuzz/)"
-bash tests/fuzz/run.sh "${CELERIAC_FUZZ_SECONDS:-60}"
+# Fuzzing is CPU work with no deadline of its own: it runs in the background at the
+# lowest priority (nice 19) from here on and soaks up the CPU the server tests leave
+# idle while they wait on RabbitMQ, timers and restarts; its result is checked at the
+# end. Its own process group (setsid), so it can be stopped with everything in it.
+asan_pid=""
+fuzz_pid=""
+asan_log="$(mktemp)"
+fuzz_log="$(mktemp)"
+stop_background_build() {
+  # Their own process groups (setsid), so the compilers and fuzzers go with them.
+  [ -n "$asan_pid" ] && kill -TERM -- "-$asan_pid" 2>/dev/null || true
+  [ -n "$fuzz_pid" ] && kill -TERM -- "-$fuzz_pid" 2>/dev/null || true
+  rm -f "$asan_log" "$fuzz_log"
+}
+trap stop_background_build EXIT
+echo "== fuzz: every libFuzzer target for ${CELERIAC_FUZZ_SECONDS:-60} s (clang, build-fuzz/), in the background"
+setsid nice -n 19 bash tests/fuzz/run.sh "${CELERIAC_FUZZ_SECONDS:-60}" >"$fuzz_log" 2>&1 &
+fuzz_pid=$!
 
 build() {
   local dir="$1"; shift
@@ -47,14 +63,6 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 
 build build -DCMAKE_BUILD_TYPE=Release
 unit_tests build
-asan_pid=""
-asan_log="$(mktemp)"
-stop_background_build() {
-  # Its own process group (setsid), so the compilers go with it.
-  [ -n "$asan_pid" ] && kill -TERM -- "-$asan_pid" 2>/dev/null || true
-  rm -f "$asan_log"
-}
-trap stop_background_build EXIT
 if [ "$sanitize" = 1 ] && [ "${CELERIAC_OVERLAP_BUILD:-1}" = "1" ]; then
   echo "== build-asan compiles in the background (nice 19) while build's server tests run"
   setsid nice -n 19 bash -c "$(declare -f build); jobs=$jobs; build build-asan ${asan_args[*]}" \
@@ -75,3 +83,10 @@ if [ "$sanitize" = 1 ]; then
   unit_tests build-asan
   server_tests build-asan
 fi
+
+echo "== fuzz results (ran in the background)"
+fuzz_status=0
+wait "$fuzz_pid" || fuzz_status=$?
+fuzz_pid=""
+cat "$fuzz_log"
+[ "$fuzz_status" = 0 ] || { echo "fuzzing failed" >&2; exit "$fuzz_status"; }
