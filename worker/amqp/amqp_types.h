@@ -31,7 +31,9 @@ struct Delivery {
   celery::RawMessage message;
 };
 
-// A message to publish with publisher confirms (parking, later chain steps).
+// A message to publish: with publisher confirms (parking, later chain steps) through
+// AmqpConnection::publish, or without (events, remote-control replies) through
+// publishTransient.
 struct OutgoingMessage {
   std::string exchange;
   std::string routing_key;
@@ -42,6 +44,7 @@ struct OutgoingMessage {
   std::optional<std::uint8_t> priority;
   nlohmann::json headers = nlohmann::json::object();
   std::string body;
+  bool persistent = true;  // delivery_mode 2, else 1 (transient: events, replies)
 };
 
 struct AmqpOptions {

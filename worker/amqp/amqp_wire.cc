@@ -35,4 +35,14 @@ nlohmann::json queueArguments(const QueueSpec& queue) {
   return args;
 }
 
+nlohmann::json autoAckQueueArguments(const AutoAckQueueSpec& queue) {
+  // kombu's Queue turns message_ttl/expires seconds into integer milliseconds
+  // (kombu/transport/base.py, to_rabbitmq_queue_arguments, maybe_s_to_ms): 300 s -> 300000, 10 s ->
+  // 10000.
+  nlohmann::json args = nlohmann::json::object();
+  if (queue.message_ttl) args["x-message-ttl"] = queue.message_ttl->count();
+  if (queue.expires) args["x-expires"] = queue.expires->count();
+  return args;
+}
+
 }  // namespace celeriac::worker::amqp

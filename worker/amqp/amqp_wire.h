@@ -14,10 +14,26 @@
 
 namespace celeriac::worker::amqp {
 
+// The channels of one connection, each with one job and each opened again on every
+// connection (amqp_connect.cc). A new channel is a constant here, a channel.open there
+// and, if the broker may close it on its own, a case in AmqpSession::onMethod.
+//
+// Task queues, consumed with acks (delivery tags are this channel's).
 inline constexpr amqp_channel_t kConsumeChannel = 1;
 // Publishing gets a channel of its own in confirm mode: confirms and consumer acks
 // never share delivery-tag sequences.
 inline constexpr amqp_channel_t kPublishChannel = 2;
+// Transient publishes (events, remote-control replies) without confirms, so they never
+// take a confirm sequence number. The broker closes it for a publish to a missing
+// exchange (404); it is then re-opened, not the connection broken (AmqpSession).
+inline constexpr amqp_channel_t kTransientChannel = 3;
+// Auto-ack (no_ack) consumers (the remote-control queue): apart from kConsumeChannel so
+// their delivery tags never mix with the acked ones, and from kTransientChannel so a
+// bad reply never cancels them (their queue is auto-delete: it would be deleted).
+inline constexpr amqp_channel_t kAutoAckChannel = 4;
+// Declarations made while running (AmqpConnection::addQueue), as RPCs: a refusal
+// (406) closes only this channel, which is re-opened, and fails only that queue.
+inline constexpr amqp_channel_t kDeclareChannel = 5;
 inline constexpr int kFrameMax = 131072;
 
 // A view of `s` for rabbitmq-c, valid while `s` lives and is not modified.
@@ -46,5 +62,7 @@ std::string describeReply(const amqp_rpc_reply_t& reply, int* server_code = null
 
 // The x-arguments a task queue is declared with (x-max-priority, x-queue-type).
 nlohmann::json queueArguments(const QueueSpec& queue);
+// The x-arguments of an auto-ack queue (x-message-ttl, x-expires, in milliseconds).
+nlohmann::json autoAckQueueArguments(const AutoAckQueueSpec& queue);
 
 }  // namespace celeriac::worker::amqp

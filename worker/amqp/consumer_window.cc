@@ -48,11 +48,36 @@ void ConsumerWindow::settled(std::size_t slot, std::uint64_t epoch) {
   }
 }
 
+void ConsumerWindow::addSlot(std::size_t slot, TimePoint now) {
+  if (slot >= slots_.size()) {
+    Slot gap;
+    gap.consuming = false;
+    gap.removed = true;
+    slots_.resize(slot + 1, gap);
+  }
+  Slot& s = slots_[slot];
+  s = Slot{};
+  s.prefetch = wanted_;
+  s.planned_for = wanted_;
+  s.changed_at = now;
+}
+
+void ConsumerWindow::removeSlot(std::size_t slot) {
+  if (slot >= slots_.size()) return;
+  Slot& s = slots_[slot];
+  s.unacked_old += s.unacked_current;
+  s.unacked_current = 0;
+  s.consuming = false;
+  s.removed = true;
+  s.prefetch = 0;
+}
+
 std::vector<ConsumerWindow::Step> ConsumerWindow::plan(TimePoint now) {
   std::vector<Step> steps;
   retry_at_.reset();
   if (stopped_) return steps;
   for (std::size_t i = 0; i < slots_.size(); ++i) {
+    if (slots_[i].removed) continue;
     if (auto step = planSlot(i, slots_[i], now)) steps.push_back(*step);
   }
   return steps;

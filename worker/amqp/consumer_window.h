@@ -60,6 +60,13 @@ class ConsumerWindow {
   // Deliveries and their settlement (ack or reject), by the consumer that got them.
   void delivered(std::size_t slot, std::uint64_t epoch);
   void settled(std::size_t slot, std::uint64_t epoch);
+  // A queue consumed from now on (AmqpConnection::addQueue): slot `slot` (the window
+  // grows to hold it; slots skipped on the way stay removed) consumes at epoch 0 with
+  // prefetch wanted(), which the caller sends in its basic.consume.
+  void addSlot(std::size_t slot, TimePoint now);
+  // A queue no longer consumed (removeQueue): its consumer was cancelled; plan() leaves
+  // the slot alone from now on, its deliveries still settle.
+  void removeSlot(std::size_t slot);
   // Consumers cancelled for good (shutdown): plan() returns nothing from now on.
   void stop() { stopped_ = true; }
 
@@ -82,6 +89,7 @@ class ConsumerWindow {
   struct Slot {
     std::uint64_t epoch = 0;
     bool consuming = true;
+    bool removed = false;             // no longer consumed: never re-created
     std::uint16_t prefetch = 0;       // the current consumer's
     std::uint16_t planned_for = 0;    // the wanted value it was planned for
     std::size_t unacked_current = 0;  // delivered to the current consumer

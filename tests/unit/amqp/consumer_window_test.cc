@@ -198,3 +198,46 @@ TEST_F(ConsumerWindowTest, StoppedPlansNothing) {
 
 }  // namespace
 }  // namespace celeriac::worker::amqp
+
+namespace celeriac::worker::amqp {
+namespace {
+
+// addQueue on a quorum worker: the new slot consumes at once with the wanted prefetch,
+// at epoch 0, and a prefetch change later re-creates it like any other slot.
+TEST(ConsumerWindowSlotsTest, AnAddedSlotConsumesWithTheWantedPrefetchAndFollowsChanges) {
+  const ConsumerWindow::TimePoint t0 = ConsumerWindow::TimePoint{} + std::chrono::hours(1);
+  ConsumerWindow w;
+  w.reset(1, 10, t0);
+  w.addSlot(3, t0);  // slots 1 and 2 were given to queues removed meanwhile
+  ASSERT_EQ(w.slots(), 4u);
+  EXPECT_TRUE(w.consuming(3));
+  EXPECT_EQ(w.prefetch(3), 10);
+  EXPECT_EQ(w.epoch(3), 0u);
+  EXPECT_FALSE(w.consuming(1));
+  EXPECT_FALSE(w.consuming(2));
+  w.setWanted(20);
+  const auto steps = w.plan(t0 + std::chrono::seconds(1));
+  ASSERT_EQ(steps.size(), 2u) << "the gaps must never get a consumer";
+  EXPECT_EQ(steps[0].slot, 0u);
+  EXPECT_EQ(steps[1].slot, 3u);
+  EXPECT_EQ(steps[1].prefetch, std::optional<std::uint16_t>(20));
+}
+
+// removeQueue: the slot is never re-created, even when room opens up, and its
+// deliveries still settle (acks of a removed queue keep working).
+TEST(ConsumerWindowSlotsTest, ARemovedSlotIsNeverRecreatedAndItsDeliveriesStillSettle) {
+  const ConsumerWindow::TimePoint t0 = ConsumerWindow::TimePoint{} + std::chrono::hours(1);
+  ConsumerWindow w;
+  w.reset(2, 4, t0);
+  for (int i = 0; i < 4; ++i) w.delivered(1, 0);
+  w.removeSlot(1);
+  EXPECT_FALSE(w.consuming(1));
+  EXPECT_EQ(w.unacked(1), 4u);
+  for (int i = 0; i < 4; ++i) w.settled(1, 0);
+  EXPECT_EQ(w.unacked(1), 0u);
+  w.setWanted(8);
+  for (const auto& step : w.plan(t0 + std::chrono::seconds(1))) EXPECT_NE(step.slot, 1u);
+}
+
+}  // namespace
+}  // namespace celeriac::worker::amqp
