@@ -164,6 +164,39 @@ std::pair<int, int> RabbitServer::queueCounts(const std::string& queue) const {
   return {-1, -1};
 }
 
+int RabbitServer::queueConsumers(const std::string& queue) const {
+  // list_consumers, not list_queues' consumers column: for quorum queues that one lags
+  // (it showed a consumer cancelled seconds before).
+  std::string out;
+  if (ctl({"-q", "list_consumers", "queue_name", "--no-table-headers"}, &out) != 0) return -1;
+  std::istringstream lines(out);
+  int n = 0;
+  for (std::string line; std::getline(lines, line);) n += line == queue ? 1 : 0;
+  return n;
+}
+
+std::string RabbitServer::queueInfo(const std::string& queue,
+                                    const std::vector<std::string>& columns) const {
+  std::vector<std::string> args{"-q", "list_queues", "name"};
+  args.insert(args.end(), columns.begin(), columns.end());
+  args.push_back("--no-table-headers");
+  std::string out;
+  ctl(args, &out);
+  std::istringstream lines(out);
+  for (std::string line; std::getline(lines, line);) {
+    const auto tab = line.find('\t');
+    if (tab != std::string::npos && line.substr(0, tab) == queue) return line.substr(tab + 1);
+  }
+  return {};
+}
+
+int RabbitServer::python(const std::string& code, std::string* output) const {
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
+  env.push_back("AMQP_PORT=" + std::to_string(port_));
+  return run({"/usr/bin/python3", "-c", code}, env, output);
+}
+
 int RabbitServer::closeAllConnections(const std::string& reason) const {
   std::string out;
   ctl({"-q", "list_connections", "pid", "--no-table-headers"}, &out);

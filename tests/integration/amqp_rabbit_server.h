@@ -31,6 +31,15 @@ class RabbitServer {
   int ctl(const std::vector<std::string>& args, std::string* output = nullptr) const;
   // (ready, unacked) of `queue`, or (-1, -1) if it is not listed.
   [[nodiscard]] std::pair<int, int> queueCounts(const std::string& queue) const;
+  // Consumers of `queue` now (0 if it does not exist); -1 if rabbitmqctl failed.
+  [[nodiscard]] int queueConsumers(const std::string& queue) const;
+  // One line of `rabbitmqctl list_queues name <columns...>` for `queue` (the columns
+  // tab-separated after the name), empty if it is not listed.
+  [[nodiscard]] std::string queueInfo(const std::string& queue,
+                                      const std::vector<std::string>& columns) const;
+  // Runs /usr/bin/python3 -c `code` (Debian's, with kombu and py-amqp) with
+  // AMQP_PORT=port() in its environment: its exit status; stdout into `output`.
+  int python(const std::string& code, std::string* output = nullptr) const;
   // Closes every client connection from the broker's side (rabbitmqctl close_connection).
   int closeAllConnections(const std::string& reason) const;
   // Sets vm_memory_high_watermark; 0.0001 raises a memory alarm (RabbitMQ then blocks

@@ -1,6 +1,7 @@
 // AmqpSession::open: connecting, logging in and declaring, on the AMQP I/O thread.
 //
-// The blocking RPCs (login, channel.open, declarations, qos, consume, confirm.select)
+// The blocking RPCs (login, channel.open of every channel in amqp_wire.h, declarations
+// (topology_declarer.h), qos, consume, confirm.select)
 // are fine here: this is the I/O thread, and each one is bounded by the connect
 // timeout (amqp_set_rpc_timeout). Declarations are exactly Celery's (topology.h), so
 // either side may declare first without 406 PRECONDITION_FAILED.
@@ -13,6 +14,7 @@
 #include "worker/amqp/amqp_session.h"
 #include "worker/amqp/amqp_table.h"
 #include "worker/amqp/amqp_wire.h"
+#include "worker/amqp/topology_declarer.h"
 
 namespace celeriac::worker::amqp {
 
@@ -37,34 +39,31 @@ struct SessionOpener {
     return false;
   }
 
+  bool declared(const std::optional<DeclareFailure>& failure) {
+    if (failure) return check(failure->reply, failure->what);
+    amqp_rpc_reply_t ok{};
+    ok.reply_type = AMQP_RESPONSE_NORMAL;
+    return check(ok, "declare");  // fails only when closing
+  }
+
+  // Exchanges first (auto-ack queues bind to them), then task queues, delay tiers and
+  // auto-ack queues. A refusal here is fatal (check()): the configuration is wrong.
   bool declareTopology(amqp_connection_state_t conn) {
     const Topology& topology = config.topology;
-    for (const QueueSpec& q : topology.queues) {
-      TableBuilder table(queueArguments(q));
-      amqp_exchange_declare(conn, kConsumeChannel, bytesOf(q.name), amqp_cstring_bytes("direct"), 0,
-                            1, 0, 0, amqp_empty_table);
-      if (!check(amqp_get_rpc_reply(conn), "declare exchange " + q.name)) return false;
-      amqp_queue_declare(conn, kConsumeChannel, bytesOf(q.name), 0, 1, 0, 0, table.table());
-      if (!check(amqp_get_rpc_reply(conn), "declare queue " + q.name)) return false;
-      amqp_queue_bind(conn, kConsumeChannel, bytesOf(q.name), bytesOf(q.name), bytesOf(q.name),
-                      amqp_empty_table);
-      if (!check(amqp_get_rpc_reply(conn), "declare binding " + q.name)) return false;
+    TopologyDeclarer declare(conn, kConsumeChannel);
+    for (const ExchangeSpec& e : topology.exchanges) {
+      if (!declared(declare.exchange(e))) return false;
     }
+    for (const QueueSpec& q : request.queues) {
+      if (!declared(declare.taskQueue(q))) return false;
+    }
+    TopologyDeclarer publish_channel(conn, kPublishChannel);
     for (const DelayTier& tier : topology.delay_tiers) {
-      const std::string name = tier.exchange();
-      amqp_exchange_declare(conn, kPublishChannel, bytesOf(name), amqp_cstring_bytes("fanout"), 0,
-                            1, 0, 0, amqp_empty_table);
-      if (!check(amqp_get_rpc_reply(conn), "declare exchange " + name)) return false;
-      // Expired messages go to the default exchange with their own routing key: the
-      // task queue they were parked from.
-      nlohmann::json args = {{"x-message-ttl", tier.ttl.count()}, {"x-dead-letter-exchange", ""}};
-      if (topology.quorum_delay_queues) args["x-queue-type"] = "quorum";
-      TableBuilder table(args);
-      amqp_queue_declare(conn, kPublishChannel, bytesOf(name), 0, 1, 0, 0, table.table());
-      if (!check(amqp_get_rpc_reply(conn), "declare queue " + name)) return false;
-      amqp_queue_bind(conn, kPublishChannel, bytesOf(name), bytesOf(name), amqp_empty_bytes,
-                      amqp_empty_table);
-      if (!check(amqp_get_rpc_reply(conn), "declare binding " + name)) return false;
+      if (!declared(publish_channel.delayTier(tier, topology.quorum_delay_queues))) return false;
+    }
+    TopologyDeclarer auto_ack_channel(conn, kAutoAckChannel);
+    for (const AutoAckQueueSpec& q : topology.auto_ack_queues) {
+      if (!declared(auto_ack_channel.autoAckQueue(q))) return false;
     }
     return true;
   }
@@ -76,13 +75,24 @@ struct SessionOpener {
     // a per-consumer limit, changed by re-creating the consumer (consumer_window.h).
     amqp_basic_qos(conn, kConsumeChannel, 0, request.prefetch, request.global_qos ? 1 : 0);
     if (!check(amqp_get_rpc_reply(conn), "basic.qos")) return false;
-    const auto& queues = config.topology.queues;
+    const auto& queues = request.queues;
     for (std::size_t i = 0; i < queues.size() && i < request.consumer_tags.size(); ++i) {
       const std::string& tag = request.consumer_tags[i];
       amqp_basic_consume(conn, kConsumeChannel, bytesOf(queues[i].name), bytesOf(tag), 0, 0, 0,
                          amqp_empty_table);
       if (!check(amqp_get_rpc_reply(conn), "basic.consume " + queues[i].name)) return false;
-      s.consumers_[tag] = AmqpSession::ConsumerInfo{i, 0};
+      s.consumers_[tag] = AmqpSession::ConsumerInfo{i, 0, queues[i].name, false};
+    }
+    // Auto-ack consumers (no_ack=1): prefetch does not apply to them, and they are
+    // consumed even after cancelConsumers() (remote control works during shutdown).
+    const auto& auto_ack = config.topology.auto_ack_queues;
+    for (std::size_t i = 0; i < auto_ack.size(); ++i) {
+      const std::string tag =
+          "celeriac." + std::to_string(request.generation) + ".auto." + std::to_string(i);
+      amqp_basic_consume(conn, kAutoAckChannel, bytesOf(auto_ack[i].name), bytesOf(tag), 0, 1, 0,
+                         amqp_empty_table);
+      if (!check(amqp_get_rpc_reply(conn), "basic.consume " + auto_ack[i].name)) return false;
+      s.consumers_[tag] = AmqpSession::ConsumerInfo{i, 0, auto_ack[i].name, true};
     }
     return true;
   }
@@ -90,7 +100,7 @@ struct SessionOpener {
   void run(AmqpSession::SocketListener on_socket) {
     const BrokerUrl& url = request.url;
     std::unique_ptr<AmqpSession> s(
-        new AmqpSession(request.generation, config.topology, std::move(on_socket)));
+        new AmqpSession(request.generation, config, std::move(on_socket)));
     s->conn_ = amqp_new_connection();
     amqp_socket_t* socket = amqp_tcp_socket_new(s->conn_);
     if (socket == nullptr) {
@@ -133,9 +143,13 @@ struct SessionOpener {
     if (!check(amqp_get_rpc_reply(s->conn_), "channel.open (publish)")) return;
     amqp_confirm_select(s->conn_, kPublishChannel);
     if (!check(amqp_get_rpc_reply(s->conn_), "confirm.select")) return;
+    for (const amqp_channel_t channel : {kTransientChannel, kAutoAckChannel, kDeclareChannel}) {
+      amqp_channel_open(s->conn_, channel);
+      if (!check(amqp_get_rpc_reply(s->conn_), "channel.open " + std::to_string(channel))) return;
+    }
     if (!declareTopology(s->conn_)) return;
     if (!consume(*s)) return;
-    for (const QueueSpec& q : config.topology.queues) s->declared_queues_.insert(q.name);
+    for (const QueueSpec& q : request.queues) s->declared_queues_.insert(q.name);
     result.session = std::move(s);
   }
 };

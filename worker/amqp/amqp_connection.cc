@@ -1,17 +1,11 @@
 #include "worker/amqp/amqp_connection.h"
 
-#include <spdlog/spdlog.h>
-
+#include "worker/amqp/amqp_log.h"
 #include "worker/uv/uv_handle.h"
 
 namespace celeriac::worker::amqp {
 
 namespace {
-
-std::shared_ptr<spdlog::logger> amqpLog() {
-  auto existing = spdlog::get("celeriac.amqp");
-  return existing ? existing : spdlog::default_logger()->clone("celeriac.amqp");
-}
 
 template <typename T>
 T* newHandle(uv_loop_t* loop, void* data) {
@@ -35,6 +29,8 @@ AmqpConnection::AmqpConnection(uv_loop_t* loop, balancer::Dispatcher& dispatcher
       dispatcher_(dispatcher),
       options_(std::move(options)),
       callbacks_(std::move(callbacks)),
+      consumers_(options_.topology.queues),
+      transient_(std::make_shared<TransientBacklog>(kTransientBacklogBytes)),
       backoff_(options_.backoff_min, options_.backoff_max) {
   for (const QueueSpec& q : options_.topology.queues) quorum_ = quorum_ || q.quorum;
   check_ = newHandle<uv_check_t>(loop_, this);
@@ -79,16 +75,10 @@ void AmqpConnection::start() {
   io_options.heartbeat = options_.heartbeat;
   io_options.connect_timeout = options_.connect_timeout;
   io_options.close_timeout = options_.close_timeout;
+  io_options.transient_backlog = transient_;
   uv_async_t* async = async_;
   io_ = std::make_unique<AmqpIoThread>(std::move(io_options), [async] { uv_async_send(async); });
   connect();
-}
-
-std::string AmqpConnection::consumerTag(std::size_t slot, std::uint64_t epoch) const {
-  // Our own consumer tags (unique per channel, which is all AMQP asks), so consumers
-  // can be created without waiting for consume-ok and deliveries name their consumer.
-  return "celeriac." + std::to_string(generation_) + "." + std::to_string(slot) + "." +
-         std::to_string(epoch);
 }
 
 void AmqpConnection::connect() {
@@ -103,13 +93,18 @@ void AmqpConnection::connect() {
   c.prefetch = options_.prefetch;
   c.global_qos = !quorum_;
   connect_prefetch_ = options_.prefetch;
+  // Slots 0..n-1 for this connection; queues added or removed while it is under way
+  // are reconciled when it opens (startConsumers).
+  consumers_.renumber();
+  connected_ = consumers_.entries();
+  connect_consumed_ = consuming_;
+  c.queues = consumers_.queues();
   if (consuming_) {
-    for (std::size_t i = 0; i < options_.topology.queues.size(); ++i) {
-      c.consumer_tags.push_back("celeriac." + std::to_string(c.generation) + "." +
-                                std::to_string(i) + ".0");
+    for (const ConsumerSet::Entry& e : connected_) {
+      c.consumer_tags.push_back(consumerTag(c.generation, e.slot, 0));
     }
   }
-  io_->submit({std::move(c)});
+  io_->submit(std::move(c));
 }
 
 void AmqpConnection::onEvents() {
@@ -147,6 +142,12 @@ void AmqpConnection::handle(io::Event& event) {
           onConfirmed(e);
         } else if constexpr (std::is_same_v<T, io::Broken>) {
           if (state_ == State::kOpen && e.generation == generation_) broken(e.reason);
+        } else if constexpr (std::is_same_v<T, io::ConsumeFailed>) {
+          onConsumeFailed(e);
+        } else if constexpr (std::is_same_v<T, io::TransientChannelClosed>) {
+          if (e.generation == generation_) {
+            amqpLog()->warn("broker closed the transient channel (re-opened): {}", e.reason);
+          }
         } else if constexpr (std::is_same_v<T, io::Blocked>) {
           if (e.blocked) {
             amqpLog()->warn("broker blocked the connection (publishes wait): {}", e.reason);
@@ -168,16 +169,9 @@ void AmqpConnection::onOpened(const io::Opened& e) {
   tag_slots_.clear();
   backoff_.reset();
   prefetch_applied_ = connect_prefetch_;
-  window_.reset(consuming_ ? options_.topology.queues.size() : 0, connect_prefetch_,
-                std::chrono::steady_clock::now());
   uv_check_start(check_,
                  [](uv_check_t* c) noexcept { static_cast<AmqpConnection*>(c->data)->flush(); });
-  if (!consuming_) {
-    // cancelConsumers() came while the connect was under way.
-    for (std::size_t i = 0; i < options_.topology.queues.size(); ++i) {
-      outbox_.emplace_back(io::Cancel{generation_, consumerTag(i, 0)});
-    }
-  }
+  startConsumers();
   wantFlush();
   if (callbacks_.on_open) callbacks_.on_open(generation_);
 }
@@ -192,18 +186,6 @@ void AmqpConnection::onConnectFailed(const io::ConnectFailed& e) {
   ++url_index_;  // fail over to the next broker URL, if several
   if (callbacks_.on_broken) callbacks_.on_broken(e.error);
   if (state_ == State::kConnecting) scheduleReconnect();
-}
-
-void AmqpConnection::onReceived(io::Received& e) {
-  // A delivery of a connection that broke or closed meanwhile: the broker requeues it.
-  if (state_ != State::kOpen || e.generation != generation_) return;
-  const std::uint64_t tag = e.delivery.ref.tag;
-  acks_.delivered(tag);
-  if (quorum_) {
-    window_.delivered(e.slot, e.epoch);
-    tag_slots_[tag] = Slot{e.slot, e.epoch};
-  }
-  callbacks_.on_delivery(std::move(e.delivery));
 }
 
 void AmqpConnection::onConfirmed(const io::Confirmed& e) {
@@ -251,78 +233,23 @@ void AmqpConnection::flush() {
   }
 }
 
-void AmqpConnection::applyPrefetch() {
-  if (!consuming_) return;
-  if (!quorum_) {
-    // Channel-wide (global=1): RabbitMQ applies a new value to the running consumers.
-    if (options_.prefetch != prefetch_applied_) {
-      prefetch_applied_ = options_.prefetch;
-      outbox_.emplace_back(io::Qos{generation_, options_.prefetch, true});
+bool AmqpConnection::publishTransient(OutgoingMessage message) {
+  std::optional<TransientBacklog::Lease> lease;
+  if (state_ == State::kOpen) lease = transient_->reserve(message.body.size());
+  if (!lease) {
+    transient_->countDropped();
+    // Rate-limited: the 1st, 2nd, 4th, 8th, ... drop.
+    const std::uint64_t dropped = transient_->dropped();
+    if ((dropped & (dropped - 1)) == 0) {
+      amqpLog()->warn("transient message dropped (connection {}, backlog {} bytes) dropped={}",
+                      state_ == State::kOpen ? "blocked" : "not open", transient_->bytes(),
+                      dropped);
     }
-    return;
+    return false;
   }
-  window_.setWanted(options_.prefetch);
-  const auto now = std::chrono::steady_clock::now();
-  for (const ConsumerWindow::Step& step : window_.plan(now)) {
-    if (step.cancel_current) {
-      // Which consumer is current was just changed by plan(): the previous epoch.
-      outbox_.emplace_back(io::Cancel{generation_, consumerTag(step.slot, step.epoch - 1)});
-    }
-    if (step.prefetch) {
-      outbox_.emplace_back(io::Consume{generation_, step.slot, consumerTag(step.slot, step.epoch),
-                                       *step.prefetch, step.epoch});
-    }
-  }
-  if (auto due = window_.retryAt()) {
-    const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(*due - now);
-    uv_timer_start(
-        window_timer_,
-        [](uv_timer_t* t) noexcept { static_cast<AmqpConnection*>(t->data)->flush(); },
-        static_cast<std::uint64_t>(std::max<std::int64_t>(1, wait.count())), 0);
-  }
-}
-
-void AmqpConnection::settleInWindow(std::uint64_t tag) {
-  if (!quorum_) return;
-  auto it = tag_slots_.find(tag);
-  if (it == tag_slots_.end()) return;
-  window_.settled(it->second.slot, it->second.epoch);
-  tag_slots_.erase(it);
-}
-
-void AmqpConnection::ack(DeliveryRef ref) {
-  if (state_ != State::kOpen || ref.generation != generation_) return;
-  acks_.finished(ref.tag);
-  settleInWindow(ref.tag);
+  outbox_.emplace_back(io::PublishTransient{generation_, std::move(message), std::move(*lease)});
   wantFlush();
-}
-
-void AmqpConnection::reject(DeliveryRef ref, bool requeue) {
-  if (state_ != State::kOpen || ref.generation != generation_) return;
-  acks_.settled(ref.tag);
-  settleInWindow(ref.tag);
-  outbox_.emplace_back(io::Reject{generation_, ref.tag, requeue});
-  wantFlush();
-}
-
-void AmqpConnection::setPrefetch(std::uint16_t prefetch) {
-  // Applied in this turn's flush() (several changes in one turn send one basic.qos),
-  // or by the next connect.
-  options_.prefetch = prefetch;
-  wantFlush();
-}
-
-void AmqpConnection::cancelConsumers() {
-  if (!consuming_) return;
-  consuming_ = false;
-  if (state_ != State::kOpen) return;  // a connect under way cancels when it opens
-  for (std::size_t i = 0; i < options_.topology.queues.size(); ++i) {
-    const bool live = !quorum_ || (i < window_.slots() && window_.consuming(i));
-    const std::uint64_t epoch = quorum_ && i < window_.slots() ? window_.epoch(i) : 0;
-    if (live) outbox_.emplace_back(io::Cancel{generation_, consumerTag(i, epoch)});
-  }
-  window_.stop();
-  wantFlush();
+  return true;
 }
 
 void AmqpConnection::publish(OutgoingMessage message, std::function<void(bool)> done) {
@@ -388,7 +315,7 @@ void AmqpConnection::close() {
   failPendingPublishes();
   if (!io_) return;
   close_started_ms_ = uv_now(loop_);
-  io_->submit({io::Close{}});
+  io_->submit(io::Close{});
   // The polite close may hang in a send (the broker stopped reading): after
   // close_timeout the socket is shut down, which ends it.
   uv_timer_start(

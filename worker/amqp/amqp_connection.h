@@ -16,6 +16,11 @@
 //  * Prefetch: classic queues get a channel-wide basic.qos (global=1), which RabbitMQ
 //    applies at once when it changes, as Celery 5.2 does; quorum queues refuse global
 //    QoS, so for them a change re-creates the consumers (consumer_window.h).
+//  * Channels (amqp_wire.h): task consumers, confirmed publishes, transient publishes
+//    (events, replies; never confirmed, dropped under back-pressure), auto-ack
+//    consumers (remote control) and run-time declarations, all re-created on every
+//    connection. The task queues consumed are a ConsumerSet (addQueue/removeQueue);
+//    the consumer side lives in amqp_connection_consumers.cc.
 //
 // State machine (reconnects forever with jittered backoff until close()):
 //
@@ -50,6 +55,7 @@
 #include "worker/amqp/ack_tracker.h"
 #include "worker/amqp/amqp_io_thread.h"
 #include "worker/amqp/amqp_types.h"
+#include "worker/amqp/consumer_set.h"
 #include "worker/amqp/consumer_window.h"
 #include "worker/amqp/reconnect_backoff.h"
 
@@ -65,6 +71,13 @@ class AmqpConnection {
     // A declaration failed in a way retrying cannot fix (406 PRECONDITION_FAILED,
     // 403 ACCESS_REFUSED): the caller should exit with this message.
     std::function<void(const std::string& reason)> on_fatal;
+    // A delivery from one of Topology::auto_ack_queues (the remote-control queue). It
+    // was consumed no_ack: it needs no ack (its ref.tag is 0; ack() and reject() ignore
+    // it), it never counts against prefetch, and cancelConsumers() does not stop it.
+    // Fires for every such delivery until close(), on the loop thread. (A default
+    // member initializer, so initialisations naming the first four members compile
+    // under -Wmissing-field-initializers.)
+    std::function<void(Delivery)> on_auto_ack_delivery = nullptr;
   };
 
   // Events (deliveries, confirms, ...) handled per loop turn at most, and message
@@ -72,6 +85,9 @@ class AmqpConnection {
   // image of megabytes) is already milliseconds of loop time.
   static constexpr std::size_t kEventsPerTurn = 128;
   static constexpr std::size_t kBytesPerTurn = 256u << 10;
+  // Transient messages (publishTransient) handed to the I/O thread and not yet written
+  // by rabbitmq-c, at most: beyond it they are dropped (transient_backlog.h).
+  static constexpr std::size_t kTransientBacklogBytes = 4u << 20;
 
   AmqpConnection(uv_loop_t* loop, balancer::Dispatcher& dispatcher, AmqpOptions options,
                  Callbacks callbacks);
@@ -93,8 +109,35 @@ class AmqpConnection {
   // effect on the broker within the loop turn (classic queues) or within
   // ConsumerWindow::kMinInterval (quorum queues), and on every reconnect.
   void setPrefetch(std::uint16_t prefetch);
-  // Stops consuming (basic.cancel for every queue); deliveries already sent still arrive.
+  // Stops consuming the task queues (basic.cancel for each; warm shutdown); deliveries
+  // already sent still arrive. Auto-ack queues are still consumed.
   void cancelConsumers();
+
+  // Declares `queue` (as Topology queues are declared) and consumes it from now on and
+  // after every reconnect (Celery's add_consumer). False if it is already consumed, or
+  // if it is a quorum queue while the topology has only classic ones (their channel-wide
+  // QoS would make RabbitMQ refuse the consumer). Should the broker refuse the
+  // declaration (406: it exists with other arguments), the queue is logged and
+  // forgotten; the connection lives on. After cancelConsumers() it is only remembered.
+  bool addQueue(QueueSpec queue);
+  // Stops consuming `name` (basic.cancel) and forgets it for reconnects (Celery's
+  // cancel_consumer); deliveries already sent still arrive and may be acked. False if
+  // it is not consumed.
+  bool removeQueue(const std::string& name);
+  // The task queues consumed now (Topology::queues, then those added), in order.
+  [[nodiscard]] std::vector<QueueSpec> queues() const { return consumers_.queues(); }
+
+  // Sends `message` without a confirm on the transient channel (events and
+  // remote-control replies; message.persistent=false gives delivery_mode 1). Returns
+  // false, and counts the message in droppedTransient(), when the connection is not open
+  // or more than kTransientBacklogBytes of transient messages wait for the I/O thread to
+  // write them: under broker back-pressure (a memory alarm) they are dropped, never
+  // queued without bound. Never blocks the loop. True means handed over, not delivered:
+  // a publish to an exchange that does not exist makes the broker close the transient
+  // channel (404), which is re-opened without touching the task channel; messages sent
+  // meanwhile are lost (counted too when the I/O thread drops them).
+  bool publishTransient(OutgoingMessage message);
+  [[nodiscard]] std::uint64_t droppedTransient() const { return transient_->dropped(); }
 
   // Publishes persistently on the confirm channel. A message for the default exchange
   // whose queue this connection has not declared yet declares it first, as Celery's
@@ -126,6 +169,9 @@ class AmqpConnection {
   void onConnectFailed(const io::ConnectFailed& e);
   void onReceived(io::Received& e);
   void onConfirmed(const io::Confirmed& e);
+  void onConsumeFailed(const io::ConsumeFailed& e);
+  void startConsumers();
+  void startConsumer(const ConsumerSet::Entry& entry, bool declare);
   void onExited();
   void broken(const std::string& reason);
   void scheduleReconnect();
@@ -134,7 +180,11 @@ class AmqpConnection {
   void applyPrefetch();
   void settleInWindow(std::uint64_t tag);
   void failPendingPublishes();
-  [[nodiscard]] std::string consumerTag(std::size_t slot, std::uint64_t epoch) const;
+  [[nodiscard]] std::string consumerTag(std::size_t slot, std::uint64_t epoch) const {
+    return consumerTag(generation_, slot, epoch);
+  }
+  [[nodiscard]] static std::string consumerTag(std::uint64_t generation, std::size_t slot,
+                                               std::uint64_t epoch);
 
   uv_loop_t* loop_;
   balancer::Dispatcher& dispatcher_;
@@ -143,11 +193,15 @@ class AmqpConnection {
   State state_ = State::kIdle;
   bool close_requested_ = false;
   bool consuming_ = true;
+  bool connect_consumed_ = true;  // the connect under way consumes connected_
   bool quorum_ = false;           // any consumed queue is a quorum queue: per-consumer prefetch
   std::uint64_t generation_ = 0;  // of the open (or last open) connection
-  std::uint64_t last_generation_ = 0;   // the one the connect under way will have
-  std::uint16_t connect_prefetch_ = 0;  // the prefetch the pending connect asked for
-  std::uint16_t prefetch_applied_ = 0;  // classic: the last channel-wide qos sent
+  std::uint64_t last_generation_ = 0;            // the one the connect under way will have
+  std::uint16_t connect_prefetch_ = 0;           // the prefetch the pending connect asked for
+  std::uint16_t prefetch_applied_ = 0;           // classic: the last channel-wide qos sent
+  ConsumerSet consumers_;                        // task queues consumed now, by slot
+  std::vector<ConsumerSet::Entry> connected_;    // those the connect under way consumes
+  std::shared_ptr<TransientBacklog> transient_;  // shared with the I/O thread
   AckTracker acks_;
   ConsumerWindow window_;                              // quorum queues only
   std::unordered_map<std::uint64_t, Slot> tag_slots_;  // quorum: delivery tag -> consumer

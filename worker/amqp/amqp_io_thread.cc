@@ -55,6 +55,12 @@ bool AmqpIoThread::joinFor(std::chrono::milliseconds timeout) {
   return true;
 }
 
+void AmqpIoThread::submit(io::Command command) {
+  std::vector<io::Command> commands;
+  commands.push_back(std::move(command));
+  submit(std::move(commands));
+}
+
 void AmqpIoThread::submit(std::vector<io::Command> commands) {
   if (commands.empty()) return;
   bool wake = false;
@@ -96,7 +102,7 @@ void AmqpIoThread::forceClose() {
     if (socket_fd_ >= 0) shutdown(socket_fd_, SHUT_RDWR);
   }
   // A thread waiting in poll() without a socket wakes on the eventfd.
-  submit({io::Close{}});
+  submit(io::Close{});
 }
 
 void AmqpIoThread::setSocket(int fd) {
@@ -169,7 +175,8 @@ bool AmqpIoThread::execute(io::Command& command) {
   if (auto* connect = std::get_if<io::Connect>(&command)) {
     session_.reset();
     if (stopping_.load()) return true;
-    AmqpSession::Config config{options_.topology, options_.heartbeat, options_.connect_timeout};
+    AmqpSession::Config config{options_.topology, options_.heartbeat, options_.connect_timeout,
+                               options_.transient_backlog};
     AmqpSession::OpenResult opened;
     try {
       opened = AmqpSession::open(
@@ -185,14 +192,20 @@ bool AmqpIoThread::execute(io::Command& command) {
     emit(io::Opened{connect->generation});
     return true;
   }
-  // Everything else is for one connection: a command for another one is stale.
-  if (!session_ || generationOf(command) != session_->generation()) return true;
+  // Everything else is for one connection: a command for another one is stale (a
+  // transient publish's lease gives its bytes back when the batch is destroyed).
+  if (!session_ || generationOf(command) != session_->generation()) {
+    if (std::holds_alternative<io::PublishTransient>(command) && options_.transient_backlog) {
+      options_.transient_backlog->countDropped();
+    }
+    return true;
+  }
   AmqpSession& s = *session_;
   // Nothing may escape this thread (std::terminate). Only building a publish's header
   // table can throw, before anything was sent: that publish fails, the session lives.
   try {
     const bool ok = std::visit(
-        [&s](auto& c) -> bool {
+        [this, &s](auto& c) -> bool {
           using T = std::decay_t<decltype(c)>;
           if constexpr (std::is_same_v<T, io::Ack>) {
             return s.ack(c.tag, c.multiple);
@@ -201,11 +214,13 @@ bool AmqpIoThread::execute(io::Command& command) {
           } else if constexpr (std::is_same_v<T, io::Qos>) {
             return s.qos(c.prefetch, c.global);
           } else if constexpr (std::is_same_v<T, io::Consume>) {
-            return s.consume(c);
+            return s.consume(c, outbox_);
           } else if constexpr (std::is_same_v<T, io::Cancel>) {
             return s.cancel(c.consumer_tag);
           } else if constexpr (std::is_same_v<T, io::Publish>) {
             return s.publish(c);
+          } else if constexpr (std::is_same_v<T, io::PublishTransient>) {
+            return s.publishTransient(c);
           } else {
             return true;
           }
@@ -215,6 +230,8 @@ bool AmqpIoThread::execute(io::Command& command) {
   } catch (const std::exception& e) {
     if (const auto* publish = std::get_if<io::Publish>(&command)) {
       emit(io::Confirmed{publish->generation, publish->id, false});
+    } else if (std::holds_alternative<io::PublishTransient>(command)) {
+      if (options_.transient_backlog) options_.transient_backlog->countDropped();
     } else {
       dropSession(std::string("internal error: ") + e.what());
     }

@@ -14,11 +14,13 @@
 //  ───────────                              ──────────
 //  submit(commands) ──mutex+eventfd──▶      poll(eventfd, socket)
 //                                           ├ commands: connect, acks, rejects, qos,
-//                                           │ consume, cancel, publish, close (sent in
-//                                           │ order; a send may block here)
+//                                           │ consume, cancel, publish (confirmed or
+//                                           │ transient), close (sent in order; a send
+//                                           │ may block here)
 //                                           └ frames: read with a ~zero timeout, at most
 //                                             kFramesPerRound before commands again
-//  takeEvents(budget) ◀──mutex+notify()──   deliveries, confirms, opened, broken, ...
+//  takeEvents(budget) ◀──mutex+notify()──   deliveries (acked and auto-ack), confirms,
+//                                           opened, broken, a failed runtime consume...
 //
 // Generations: each connect command names the generation it opens. Commands carry
 // the generation they were made for; the thread drops those for any other (an ack
@@ -41,6 +43,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -48,6 +51,7 @@
 #include <vector>
 
 #include "worker/amqp/amqp_types.h"
+#include "worker/amqp/transient_backlog.h"
 
 namespace celeriac::worker::amqp {
 
@@ -58,8 +62,11 @@ struct Connect {
   std::uint64_t generation = 0;
   BrokerUrl url;
   std::uint16_t prefetch = 0;
-  bool global_qos = false;                 // channel-wide basic.qos (classic queues)
-  std::vector<std::string> consumer_tags;  // one per topology queue, in order
+  bool global_qos = false;  // channel-wide basic.qos (classic queues)
+  // The task queues consumed now (declared in this order) and, unless consumers were
+  // cancelled, one consumer tag each (slot i is queues[i]).
+  std::vector<QueueSpec> queues;
+  std::vector<std::string> consumer_tags;
 };
 struct Ack {
   std::uint64_t generation = 0;
@@ -76,14 +83,19 @@ struct Qos {
   std::uint16_t prefetch = 0;
   bool global = false;
 };
-// basic.qos(prefetch, global=0) then basic.consume (nowait) of topology queue `slot`
-// with the caller's consumer tag.
+// basic.qos(prefetch, global=0) (if per_consumer_qos) then basic.consume (nowait) of
+// `queue` with the caller's consumer tag, for consumer `slot` at `epoch`. With
+// `declare`, the queue is declared first on kDeclareChannel (AmqpConnection::addQueue);
+// if that is refused a ConsumeFailed event says so and nothing is consumed.
 struct Consume {
   std::uint64_t generation = 0;
   std::size_t slot = 0;
   std::string consumer_tag;
   std::uint16_t prefetch = 0;
   std::uint64_t epoch = 0;
+  QueueSpec queue;
+  bool declare = false;
+  bool per_consumer_qos = true;  // false: classic queues, the channel-wide qos applies
 };
 struct Cancel {
   std::uint64_t generation = 0;
@@ -94,8 +106,17 @@ struct Publish {
   std::uint64_t id = 0;  // the caller's; confirms name it
   OutgoingMessage message;
 };
+// A publish without confirm on kTransientChannel. `lease` holds its bytes in the
+// TransientBacklog until rabbitmq-c wrote it (or it was dropped): the command is
+// move-only.
+struct PublishTransient {
+  std::uint64_t generation = 0;
+  OutgoingMessage message;
+  TransientBacklog::Lease lease;
+};
 struct Close {};
-using Command = std::variant<Connect, Ack, Reject, Qos, Consume, Cancel, Publish, Close>;
+using Command =
+    std::variant<Connect, Ack, Reject, Qos, Consume, Cancel, Publish, PublishTransient, Close>;
 
 // I/O thread -> loop.
 struct Opened {
@@ -110,7 +131,21 @@ struct Received {
   std::uint64_t generation = 0;
   std::size_t slot = 0;     // which topology queue's consumer got it
   std::uint64_t epoch = 0;  // and which of its consumers (see ConsumerWindow)
+  bool auto_ack = false;    // from an auto-ack queue (kAutoAckChannel): never acked
   Delivery delivery;
+};
+// A queue added while running could not be declared (Consume with declare).
+struct ConsumeFailed {
+  std::uint64_t generation = 0;
+  std::size_t slot = 0;
+  std::string queue;
+  std::string reason;
+};
+// The broker closed the transient channel (a publish to a missing exchange: 404); it
+// is being re-opened. For the logs.
+struct TransientChannelClosed {
+  std::uint64_t generation = 0;
+  std::string reason;
 };
 struct Confirmed {
   std::uint64_t generation = 0;
@@ -128,7 +163,8 @@ struct Blocked {
   std::string reason;
 };
 struct Exited {};
-using Event = std::variant<Opened, ConnectFailed, Received, Confirmed, Broken, Blocked, Exited>;
+using Event = std::variant<Opened, ConnectFailed, Received, Confirmed, Broken, Blocked,
+                           ConsumeFailed, TransientChannelClosed, Exited>;
 
 }  // namespace io
 
@@ -141,6 +177,7 @@ class AmqpIoThread {
     std::chrono::seconds heartbeat{60};
     std::chrono::milliseconds connect_timeout{5000};
     std::chrono::milliseconds close_timeout{2000};
+    std::shared_ptr<TransientBacklog> transient_backlog;  // counts what is dropped there
   };
   // Frames read before queued commands are looked at again.
   static constexpr std::size_t kFramesPerRound = 256;
@@ -153,6 +190,7 @@ class AmqpIoThread {
   AmqpIoThread& operator=(const AmqpIoThread&) = delete;
 
   void submit(std::vector<io::Command> commands);
+  void submit(io::Command command);
   // Moves events (oldest first) into `out`: at most `max_events`, and no more once
   // the message bodies taken reach `max_bytes` (at least one event is taken). Returns
   // whether more are left.

@@ -4,11 +4,49 @@
 
 #include "worker/amqp/amqp_table.h"
 #include "worker/amqp/amqp_wire.h"
+#include "worker/amqp/topology_declarer.h"
 
 namespace celeriac::worker::amqp {
 
-AmqpSession::AmqpSession(std::uint64_t generation, Topology topology, SocketListener on_socket)
-    : generation_(generation), topology_(std::move(topology)), on_socket_(std::move(on_socket)) {}
+namespace {
+
+// basic.publish properties of `message`; owns the header table they point into.
+class Properties {
+ public:
+  explicit Properties(const OutgoingMessage& message) : headers_(message.headers) {
+    props_._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_CONTENT_ENCODING_FLAG |
+                    AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_HEADERS_FLAG;
+    props_.content_type = bytesOf(message.content_type);
+    props_.content_encoding = bytesOf(message.content_encoding);
+    props_.delivery_mode = message.persistent ? 2 : 1;
+    props_.headers = headers_.table();
+    if (!message.correlation_id.empty()) {
+      props_._flags |= AMQP_BASIC_CORRELATION_ID_FLAG;
+      props_.correlation_id = bytesOf(message.correlation_id);
+    }
+    if (!message.reply_to.empty()) {
+      props_._flags |= AMQP_BASIC_REPLY_TO_FLAG;
+      props_.reply_to = bytesOf(message.reply_to);
+    }
+    if (message.priority) {
+      props_._flags |= AMQP_BASIC_PRIORITY_FLAG;
+      props_.priority = *message.priority;
+    }
+  }
+  [[nodiscard]] const amqp_basic_properties_t* get() const { return &props_; }
+
+ private:
+  TableBuilder headers_;
+  amqp_basic_properties_t props_{};
+};
+
+}  // namespace
+
+AmqpSession::AmqpSession(std::uint64_t generation, const Config& config, SocketListener on_socket)
+    : generation_(generation),
+      topology_(config.topology),
+      transient_backlog_(config.transient_backlog),
+      on_socket_(std::move(on_socket)) {}
 
 AmqpSession::~AmqpSession() {
   // Forget the socket before rabbitmq-c closes it: nobody may shut down its number
@@ -54,13 +92,20 @@ bool AmqpSession::qos(std::uint16_t prefetch, bool global) {
   return sent(amqp_send_method(conn_, kConsumeChannel, AMQP_BASIC_QOS_METHOD, &req), "basic.qos");
 }
 
-bool AmqpSession::consume(const io::Consume& request) {
-  if (request.slot >= topology_.queues.size()) return true;
+bool AmqpSession::consume(const io::Consume& request, std::vector<io::Event>& out) {
+  if (request.declare) {
+    std::string refused;
+    if (!declareTaskQueue(request.queue, refused)) return false;
+    if (!refused.empty()) {
+      out.emplace_back(io::ConsumeFailed{generation_, request.slot, request.queue.name, refused});
+      return true;
+    }
+  }
   // Per-consumer prefetch applies to consumers created after it (RabbitMQ "Consumer
   // Prefetch"): set it right before this consume.
-  if (!qos(request.prefetch, false)) return false;
+  if (request.per_consumer_qos && !qos(request.prefetch, false)) return false;
   amqp_basic_consume_t req{};
-  req.queue = bytesOf(topology_.queues[request.slot].name);
+  req.queue = bytesOf(request.queue.name);
   req.consumer_tag = bytesOf(request.consumer_tag);
   req.no_ack = 0;
   req.exclusive = 0;
@@ -70,7 +115,36 @@ bool AmqpSession::consume(const io::Consume& request) {
             "basic.consume")) {
     return false;
   }
-  consumers_[request.consumer_tag] = ConsumerInfo{request.slot, request.epoch};
+  consumers_[request.consumer_tag] =
+      ConsumerInfo{request.slot, request.epoch, request.queue.name, false};
+  declared_queues_.insert(request.queue.name);
+  return true;
+}
+
+bool AmqpSession::declareTaskQueue(const QueueSpec& queue, std::string& refused) {
+  if (failed_) return false;
+  // Blocking RPCs, bounded by the RPC timeout; deliveries read meanwhile are queued by
+  // rabbitmq-c (amqp_frames_enqueued) and handled by the next read().
+  auto failure = TopologyDeclarer(conn_, kDeclareChannel).taskQueue(queue);
+  if (!failure) return true;
+  const amqp_rpc_reply_t& reply = failure->reply;
+  const std::string why = failure->what + ": " + describeReply(reply);
+  if (reply.reply_type != AMQP_RESPONSE_SERVER_EXCEPTION ||
+      reply.reply.id != AMQP_CHANNEL_CLOSE_METHOD) {
+    return fail(why);  // the connection itself is gone (or timed out)
+  }
+  // Only kDeclareChannel was closed: acknowledge and open it again for the next one.
+  amqp_channel_close_ok_t close_ok{};
+  if (!sent(amqp_send_method(conn_, kDeclareChannel, AMQP_CHANNEL_CLOSE_OK_METHOD, &close_ok),
+            "channel.close-ok")) {
+    return false;
+  }
+  amqp_channel_open(conn_, kDeclareChannel);
+  const amqp_rpc_reply_t reopened = amqp_get_rpc_reply(conn_);
+  if (reopened.reply_type != AMQP_RESPONSE_NORMAL) {
+    return fail("channel.open (declare): " + describeReply(reopened));
+  }
+  refused = why;
   return true;
 }
 
@@ -87,37 +161,59 @@ bool AmqpSession::cancel(const std::string& consumer_tag) {
 
 bool AmqpSession::publish(io::Publish& request) {
   OutgoingMessage& message = request.message;
-  amqp_basic_properties_t props{};
-  props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_CONTENT_ENCODING_FLAG |
-                 AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_HEADERS_FLAG;
-  props.content_type = bytesOf(message.content_type);
-  props.content_encoding = bytesOf(message.content_encoding);
-  props.delivery_mode = 2;  // persistent
-  TableBuilder headers(message.headers);
-  props.headers = headers.table();
-  if (!message.correlation_id.empty()) {
-    props._flags |= AMQP_BASIC_CORRELATION_ID_FLAG;
-    props.correlation_id = bytesOf(message.correlation_id);
-  }
-  if (!message.reply_to.empty()) {
-    props._flags |= AMQP_BASIC_REPLY_TO_FLAG;
-    props.reply_to = bytesOf(message.reply_to);
-  }
-  if (message.priority) {
-    props._flags |= AMQP_BASIC_PRIORITY_FLAG;
-    props.priority = *message.priority;
-  }
+  message.persistent = true;  // confirmed publishes are durable ones
+  const Properties props(message);
   if (message.exchange.empty() && !declared_queues_.contains(message.routing_key) &&
       !declareQueueNoWait(message.routing_key)) {
     return false;
   }
   if (!sent(amqp_basic_publish(conn_, kPublishChannel, bytesOf(message.exchange),
-                               bytesOf(message.routing_key), 0, 0, &props, bytesOf(message.body)),
+                               bytesOf(message.routing_key), 0, 0, props.get(),
+                               bytesOf(message.body)),
             "publish")) {
     return false;
   }
   confirms_.sent(request.id);
   return true;
+}
+
+bool AmqpSession::publishTransient(io::PublishTransient& request) {
+  if (failed_) return false;
+  if (!transient_open_) {
+    // Re-opening after a channel error: a transient message may be lost, and sending
+    // before channel.open-ok would break the protocol.
+    if (transient_backlog_) transient_backlog_->countDropped();
+    request.lease.release();
+    return true;
+  }
+  const OutgoingMessage& message = request.message;
+  const Properties props(message);
+  const int status =
+      amqp_basic_publish(conn_, kTransientChannel, bytesOf(message.exchange),
+                         bytesOf(message.routing_key), 0, 0, props.get(), bytesOf(message.body));
+  request.lease.release();  // written (or failed): no longer waiting for the I/O thread
+  return sent(status, "publish (transient)");
+}
+
+bool AmqpSession::reopenTransientChannel(const amqp_channel_close_t& close,
+                                         std::vector<io::Event>& out) {
+  // Why re-open rather than reconnect: the channel only carries fire-and-forget
+  // messages (events, replies), so nothing on it needs recovering, while a reconnect
+  // would requeue every task in flight and re-create every consumer because one reply
+  // named an exchange nobody declared (RabbitMQ answers that publish with channel.close
+  // 404). Sent asynchronously: close-ok, then channel.open; open-ok arrives in read().
+  out.emplace_back(io::TransientChannelClosed{
+      generation_, std::to_string(close.reply_code) + " " + bytesToString(close.reply_text)});
+  amqp_channel_close_ok_t close_ok{};
+  if (!sent(amqp_send_method(conn_, kTransientChannel, AMQP_CHANNEL_CLOSE_OK_METHOD, &close_ok),
+            "channel.close-ok")) {
+    return false;
+  }
+  amqp_channel_open_t open{};
+  open.out_of_band = amqp_empty_bytes;
+  transient_open_ = false;
+  return sent(amqp_send_method(conn_, kTransientChannel, AMQP_CHANNEL_OPEN_METHOD, &open),
+              "channel.open (transient)");
 }
 
 bool AmqpSession::declareQueueNoWait(const std::string& queue) {
@@ -181,27 +277,36 @@ AmqpSession::ReadStatus AmqpSession::read(std::size_t max_frames, std::vector<io
   return ReadStatus::kMore;
 }
 
+bool AmqpSession::emitDelivery(DeliveryAssembler& assembler, std::vector<io::Event>& out) {
+  DeliveryAssembler::Assembled a = assembler.take();
+  io::Received r;
+  r.generation = generation_;
+  if (auto it = consumers_.find(a.consumer_tag); it != consumers_.end()) {
+    r.slot = it->second.slot;
+    r.epoch = it->second.epoch;
+    r.auto_ack = it->second.auto_ack;
+    r.delivery.queue = it->second.queue;
+  }
+  // An auto-ack delivery's tag belongs to kAutoAckChannel: it must never reach an ack
+  // on kConsumeChannel, where it would name another message. 0 is no delivery's tag.
+  r.delivery.ref = DeliveryRef{generation_, r.auto_ack ? 0 : a.delivery_tag};
+  r.delivery.message = std::move(a.message);
+  out.emplace_back(std::move(r));
+  return true;
+}
+
 bool AmqpSession::onFrame(const amqp_frame_t& frame, std::vector<io::Event>& out) {
-  if (frame.channel == kConsumeChannel) {
-    switch (assembler_.onFrame(frame)) {
+  DeliveryAssembler* assembler = frame.channel == kConsumeChannel   ? &assembler_
+                                 : frame.channel == kAutoAckChannel ? &auto_ack_assembler_
+                                                                    : nullptr;
+  if (assembler != nullptr) {
+    switch (assembler->onFrame(frame)) {
       case DeliveryAssembler::Result::kPending:
         return true;
       case DeliveryAssembler::Result::kError:
-        return fail("bad delivery: " + assembler_.error());
-      case DeliveryAssembler::Result::kComplete: {
-        DeliveryAssembler::Assembled a = assembler_.take();
-        io::Received r;
-        r.generation = generation_;
-        if (auto it = consumers_.find(a.consumer_tag); it != consumers_.end()) {
-          r.slot = it->second.slot;
-          r.epoch = it->second.epoch;
-          if (r.slot < topology_.queues.size()) r.delivery.queue = topology_.queues[r.slot].name;
-        }
-        r.delivery.ref = DeliveryRef{generation_, a.delivery_tag};
-        r.delivery.message = std::move(a.message);
-        out.emplace_back(std::move(r));
-        return true;
-      }
+        return fail("bad delivery: " + assembler->error());
+      case DeliveryAssembler::Result::kComplete:
+        return emitDelivery(*assembler, out);
       case DeliveryAssembler::Result::kNotMine:
         break;
     }
@@ -239,6 +344,7 @@ bool AmqpSession::onMethod(const amqp_frame_t& frame, std::vector<io::Event>& ou
       return fail("consumer cancelled by the broker");
     case AMQP_CHANNEL_CLOSE_METHOD: {
       const auto* m = static_cast<amqp_channel_close_t*>(frame.payload.method.decoded);
+      if (frame.channel == kTransientChannel) return reopenTransientChannel(*m, out);
       return fail("channel closed by broker: " + std::to_string(m->reply_code) + " " +
                   bytesToString(m->reply_text));
     }
@@ -257,6 +363,9 @@ bool AmqpSession::onMethod(const amqp_frame_t& frame, std::vector<io::Event>& ou
       consumers_.erase(bytesToString(m->consumer_tag));
       return true;
     }
+    case AMQP_CHANNEL_OPEN_OK_METHOD:
+      if (frame.channel == kTransientChannel) transient_open_ = true;
+      return true;
     case AMQP_CONNECTION_UNBLOCKED_METHOD:
       out.emplace_back(io::Blocked{generation_, false, {}});
       return true;
