@@ -70,6 +70,7 @@ TaskPipeline::TaskPipeline(balancer::Dispatcher& dispatcher, const tasks::TaskRe
 
 TaskPipeline::~TaskPipeline() {
   for (auto& [id, job] : held_) dispatcher_.cancel(job->eta_timer);
+  for (auto& [id, job] : rate_held_) dispatcher_.cancel(job->rate_timer);
   if (backpressure_timer_ != 0) dispatcher_.cancel(backpressure_timer_);
   cancelRunning();
 }
@@ -129,16 +130,16 @@ void TaskPipeline::receive(amqp::Delivery delivery) {
   job->ignore_result = m.ignore_result.value_or(false);
   taskLog()->info("received task={} task_id={} retries={}", m.task, m.id, m.retries);
 
+  // Expired or revoked on arrival: only task-revoked, no task-received (spec 6.4).
   if (expired(m)) {
-    ++counters_.revoked;
-    taskLog()->info("revoked task_id={} reason=expired", m.id);
-    const amqp::DeliveryRef ref = job->delivery.ref;
-    celery::ResultRecord record =
-        celery::revokedRecord(m, "expired", dispatcher_.clock().wallNow());
-    markExtended(record, m);
-    storeThen(m.id, celery::renderResultDocument(record), [this, ref] { ports_.ack(ref); });
+    storeRevoked(*job, "expired", true);
     return;
   }
+  if (revoked(m)) {
+    storeRevoked(*job, "revoked", true);
+    return;
+  }
+  if (ports_.events != nullptr) ports_.events->received(m);
   if (m.eta) {
     const auto delay = duration_cast<milliseconds>(*m.eta - dispatcher_.clock().wallNow());
     if (delay > options_.eta_hold_limit && ports_.publish && !options_.delay_tiers.empty()) {
@@ -158,6 +159,7 @@ void TaskPipeline::refuse(const amqp::Delivery& delivery, const std::string& tas
                           const celery::TaskMessage* message) {
   ++counters_.rejected;
   const amqp::DeliveryRef ref = delivery.ref;
+  if (ports_.events != nullptr && !task_id.empty()) ports_.events->rejected(task_id, false);
   if (task_id.empty()) {
     // Nothing to tell a client about: reject (dead-letter if the queue has a DLX).
     taskLog()->error("rejected message without a readable task id: {}", log_reason);
@@ -216,6 +218,7 @@ void TaskPipeline::updatePrefetch() {
 }
 
 void TaskPipeline::enqueue(std::unique_ptr<Job> job) {
+  if (waitForRateLimit(job)) return;
   ready_.push_back(std::move(job));
   pump();
 }
@@ -241,13 +244,8 @@ void TaskPipeline::start(std::unique_ptr<Job> job) {
     job->decode_at_start = false;
   }
   const celery::TaskMessage& m = job->message;
-  if (expired(m)) {  // re-checked at start, as Celery does (spec 8.5)
-    ++counters_.revoked;
-    const amqp::DeliveryRef ref = job->delivery.ref;
-    celery::ResultRecord record =
-        celery::revokedRecord(m, "expired", dispatcher_.clock().wallNow());
-    markExtended(record, m);
-    storeThen(m.id, celery::renderResultDocument(record), [this, ref] { ports_.ack(ref); });
+  if (expired(m) || revoked(m)) {  // re-checked at start, as Celery does (spec 8.5)
+    storeRevoked(*job, expired(m) ? "expired" : "revoked", true);
     return;
   }
   if (job->delivery.message.redelivered && !job->start_counted && options_.max_task_crashes > 0 &&
@@ -266,6 +264,8 @@ void TaskPipeline::start(std::unique_ptr<Job> job) {
         nullptr);
   }
   job->started = dispatcher_.clock().now();
+  job->wall_started = dispatcher_.clock().wallNow();
+  if (ports_.events != nullptr) ports_.events->started(m);
   const JobId id = job->id;
   const auto arm = [this, id](std::optional<double> seconds, bool hard) -> balancer::TimerId {
     // A limit longer than any timer can hold (Python accepts timelimit 1e308) never
@@ -274,8 +274,8 @@ void TaskPipeline::start(std::unique_ptr<Job> job) {
     const auto delay = milliseconds(static_cast<std::int64_t>(*seconds * 1000.0));
     return dispatcher_.schedule(delay, [this, id, hard] { timeLimitHit(id, hard); });
   };
-  job->soft_limit_timer = arm(m.time_limits.soft_s, false);
-  job->hard_limit_timer = arm(m.time_limits.hard_s, true);
+  job->soft_limit_timer = arm(softLimitFor(*job), false);
+  job->hard_limit_timer = arm(hardLimitFor(*job), true);
   Job& ref = *job;
   active_.emplace(id, std::move(job));
   tasks::TaskContext ctx{ref.message, dispatcher_};
@@ -311,7 +311,7 @@ void TaskPipeline::timeLimitHit(JobId id, bool hard) {
     job.soft_limit_timer = 0;
   }
   if (job.run) job.run->cancel();
-  celery::ExceptionInfo e = hard ? celery::timeLimitExceeded(*job.message.time_limits.hard_s)
+  celery::ExceptionInfo e = hard ? celery::timeLimitExceeded(hardLimitFor(job).value_or(0))
                                  : celery::softTimeLimitExceeded();
   taskLog()->warn("time limit task_id={} kind={}", job.message.id, hard ? "hard" : "soft");
   finish(id, tasks::TaskOutcome::failure(std::move(e)));
@@ -366,6 +366,7 @@ void TaskPipeline::settle(Job& job, tasks::TaskOutcome outcome) {
     ++counters_.succeeded;
     taskLog()->info("succeeded task={} task_id={} runtime_s={:.6f}", m.task, m.id, runtime.count());
     record = celery::successRecord(m, std::move(outcome.value), now);
+    if (ports_.events != nullptr) ports_.events->succeeded(m, record.result, runtime.count());
   } else if (tasks::allModelsUnavailable(outcome.error) && parkUnavailable(job, outcome.error)) {
     return;
   } else {
@@ -375,6 +376,7 @@ void TaskPipeline::settle(Job& job, tasks::TaskOutcome outcome) {
         outcome.error.type,
         outcome.error.args.empty() ? std::string() : celery::dumpPythonJson(outcome.error.args));
     record = celery::failureRecord(m, outcome.error, now);
+    if (ports_.events != nullptr) ports_.events->failed(m, outcome.error);
   }
   // Every stored outcome carries the result_extended fields when enabled, follow-ups
   // or not (they were left out whenever a chain step, link or link_error went out).
@@ -469,6 +471,8 @@ void TaskPipeline::storeThen(const std::string& task_id, std::string document,
 void TaskPipeline::onChannelLost() {
   for (auto& [id, job] : held_) dispatcher_.cancel(job->eta_timer);
   held_.clear();
+  for (auto& [id, job] : rate_held_) dispatcher_.cancel(job->rate_timer);
+  rate_held_.clear();
   ready_.clear();
   running_ -= counting_.size();  // their slots: the broker redelivers them
   counting_.clear();

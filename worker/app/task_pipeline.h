@@ -31,12 +31,16 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
+#include <vector>
 #include <string>
 #include <unordered_map>
 
 #include "balancer/dispatcher.h"
 #include "worker/amqp/amqp_connection.h"
+#include "worker/app/task_events.h"
 #include "worker/celery/canvas.h"
+#include "worker/celery/rate_limit.h"
 #include "worker/celery/result_document.h"
 #include "worker/celery/task_message.h"
 #include "worker/tasks/task_registry.h"
@@ -58,6 +62,11 @@ struct PipelinePorts {
   std::function<void(std::string key)> forget_starts;
   // Publishes with a broker confirm (parking). Unset: ETA tasks are always held.
   std::function<void(amqp::OutgoingMessage, std::function<void(bool confirmed)>)> publish;
+  // Revoked task ids (remote control): such a task is stored REVOKED and acked, on
+  // arrival and again when it would start. Unset: nothing is revoked.
+  std::function<bool(const std::string& task_id)> is_revoked;
+  // Told about each task as it goes (Celery's task-* events). Null: nobody listens.
+  TaskEventSink* events = nullptr;
 };
 
 struct PipelineOptions {
@@ -92,6 +101,10 @@ struct PipelineOptions {
   // died under it) is not run again: FAILURE WorkerLostError, rejected without requeue
   // (dead-lettered when the queue has a DLX). 0: never (--max-task-crashes).
   int max_task_crashes = 3;
+  // Time limits for tasks whose message and task options set none (--soft-time-limit,
+  // --time-limit), in seconds.
+  std::optional<double> default_soft_time_limit;
+  std::optional<double> default_hard_time_limit;
 };
 
 struct PipelineCounters {
@@ -135,6 +148,37 @@ class TaskPipeline {
   // Parked messages whose publish the broker has not confirmed yet.
   [[nodiscard]] std::size_t parking() const { return parking_; }
   [[nodiscard]] const PipelineCounters& counters() const { return counters_; }
+
+  // Remote control (task_pipeline_control.cc). A view of one task the worker holds.
+  struct JobView {
+    const celery::TaskMessage& message;
+    const amqp::Delivery& delivery;
+    std::optional<std::chrono::system_clock::time_point> started;  // running ones only
+    bool acknowledged = false;
+  };
+  void forEachActive(const std::function<void(const JobView&)>& visit) const;
+  // Waiting for a slot, or for a rate limit's token.
+  void forEachReserved(const std::function<void(const JobView&)>& visit) const;
+  // Held in memory until their eta.
+  void forEachScheduled(const std::function<void(const JobView&)>& visit) const;
+  // Ends the running tasks with these ids (revoke --terminate): their work is
+  // cancelled, REVOKED TaskRevokedError('terminated') is stored, the message acked.
+  // Returns the ids that were running.
+  std::vector<std::string> terminate(const std::vector<std::string>& ids);
+  // Celery's rate_limit command: at most limit.tasks_per_second starts of `task` (0: none),
+  // enforced before the balancer sees the call; waiting tasks stay reserved.
+  void setRateLimit(const std::string& task, const celery::RateLimit& limit);
+  // "name [rate_limit=10/m]" when `task` has a limit (`inspect registered`).
+  [[nodiscard]] std::optional<std::string> describeRateLimit(const std::string& task) const;
+  // Celery's time_limit command: limits for `task` when its message sets none.
+  void setTimeLimits(const std::string& task, std::optional<double> soft_s,
+                     std::optional<double> hard_s);
+  // pool_grow / pool_shrink / autoscale: tasks in flight at once, and the prefetch
+  // that goes with it (concurrency x multiplier).
+  void setConcurrency(std::size_t concurrency, std::uint16_t prefetch);
+  [[nodiscard]] std::size_t concurrency() const { return options_.concurrency; }
+  // The basic.qos value in force (base prefetch + held ETA tasks, or backpressure's).
+  [[nodiscard]] std::uint16_t prefetchInForce() const { return prefetch_sent_; }
 
  private:
   struct Job;
@@ -180,6 +224,14 @@ class TaskPipeline {
   void storeThen(const std::string& task_id, std::string document, std::function<void()> then);
   void updatePrefetch();
   [[nodiscard]] bool expired(const celery::TaskMessage& m) const;
+  [[nodiscard]] bool revoked(const celery::TaskMessage& m) const;
+  // Stores REVOKED for a task that will not run (expired, revoked, terminated) and
+  // acks its message once stored (when `ack`: an early-acked one already was).
+  void storeRevoked(Job& job, const std::string& reason, bool ack);
+  // A rate-limited task without a token waits (reserved) until its token is due.
+  [[nodiscard]] bool waitForRateLimit(std::unique_ptr<Job>& job);
+  [[nodiscard]] std::optional<double> softLimitFor(const Job& job) const;
+  [[nodiscard]] std::optional<double> hardLimitFor(const Job& job) const;
 
   balancer::Dispatcher& dispatcher_;
   const tasks::TaskRegistry& registry_;
@@ -200,6 +252,14 @@ class TaskPipeline {
   bool backpressure_ = false;
   balancer::TimerId backpressure_timer_ = 0;  // the job whose handler is being called right now
   std::uint16_t prefetch_sent_ = 0;
+  // Remote control's per-task settings.
+  celery::TaskRateLimiter rate_limits_;
+  std::unordered_map<JobId, std::unique_ptr<Job>> rate_held_;  // waiting for a token
+  struct TimeLimits {
+    std::optional<double> soft_s;
+    std::optional<double> hard_s;
+  };
+  std::map<std::string, TimeLimits> time_limits_;  // by task name
 };
 
 }  // namespace celeriac::worker::app

@@ -111,6 +111,10 @@ bool TaskPipeline::retry(Job& job, const tasks::RetryRequest& request,
                   plan.retries, plan.countdown.count(),
                   plan.tier.empty() ? std::string("queue") : "tier=" + plan.tier,
                   request.exc ? request.exc->type : std::string("none"));
+  if (ports_.events != nullptr) {
+    celery::ExceptionInfo retry_exc{"Retry", "celery.exceptions", nlohmann::json::array(), {}};
+    ports_.events->retried(m, request.exc ? *request.exc : retry_exc);
+  }
   markExtended(plan.record, job.message);
   republishThenAck(job, std::move(plan.record), std::move(plan.message));
   return true;
