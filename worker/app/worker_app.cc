@@ -5,7 +5,11 @@
 #include <uv.h>
 
 #include "worker/amqp/amqp_connection.h"
+#include "worker/app/event_dispatcher.h"
 #include "worker/app/llm_services.h"
+#include "worker/app/pidfile.h"
+#include "worker/app/remote_control.h"
+#include "worker/app/revoked_store.h"
 #include "worker/app/task_pipeline.h"
 #include "worker/redis/result_store.h"
 #include "worker/tasks/builtin_tasks.h"
@@ -32,6 +36,11 @@ struct WorkerApp::Impl {
   std::unique_ptr<TaskPipeline> pipeline;
   std::unique_ptr<LlmServices> llm;
   std::unique_ptr<uv::LoopLagProbe> lag_probe;  // --loop-lag-report
+  // Celery's operator tools (issue 10): one Lamport clock for events and pidbox.
+  celery::LamportClock clock;
+  std::unique_ptr<RevokedStore> revoked;
+  std::unique_ptr<EventDispatcher> events;
+  std::unique_ptr<RemoteControl> control;
   uv_signal_t* sigterm = nullptr;
   uv_signal_t* sigint = nullptr;
   uv_timer_t* shutdown_timer = nullptr;
@@ -44,6 +53,7 @@ struct WorkerApp::Impl {
   explicit Impl(WorkerConfig c) : config(std::move(c)) {}
 
   void build();
+  void buildOperatorTools();
   void onSignal(int signum);
   void beginShutdown();
   void checkShutdown();
@@ -86,6 +96,11 @@ void WorkerApp::Impl::build() {
   amqp::AmqpOptions amqp_options;
   amqp_options.urls = config.brokers;
   amqp_options.topology = config.topology;
+  // Celery's event exchange and the node's remote-control queue (spec 6.1, 7.1).
+  amqp_options.topology.exchanges = {amqp::ExchangeSpec{"celeryev", "topic", true, false},
+                                     RemoteControl::pidboxExchange(),
+                                     RemoteControl::replyExchange()};
+  amqp_options.topology.auto_ack_queues = {RemoteControl::pidboxQueue(config.hostname)};
   amqp_options.prefetch = config.prefetch();
   amqp_options.heartbeat = config.heartbeat;
   broker = std::make_unique<amqp::AmqpConnection>(
@@ -95,6 +110,7 @@ void WorkerApp::Impl::build() {
           [this](std::uint64_t generation) {
             log->info("broker connected generation={} queues={} prefetch={}", generation,
                       config.topology.queues.size(), broker->prefetch());
+            events->connected();
           },
           [this](const std::string& reason) {
             log->error("broker connection lost: {}; reconnecting", reason);
@@ -104,7 +120,8 @@ void WorkerApp::Impl::build() {
             log->critical("broker refused our declarations: {}", reason);
             exit_code = 2;
             finish();
-          }});
+          },
+          [this](amqp::Delivery d) { control->onRequest(d); }});
 
   PipelinePorts ports;
   ports.ack = [this](amqp::DeliveryRef ref) { broker->ack(ref); };
@@ -125,6 +142,20 @@ void WorkerApp::Impl::build() {
   ports.publish = [this](amqp::OutgoingMessage m, std::function<void(bool)> done) {
     broker->publish(std::move(m), std::move(done));
   };
+  revoked = std::make_unique<RevokedStore>(*dispatcher, config.statedb);
+  ports.is_revoked = [this](const std::string& id) { return revoked->contains(id); };
+  events = std::make_unique<EventDispatcher>(
+      *dispatcher, clock,
+      EventDispatcher::Options{config.hostname, static_cast<int>(getpid()), config.task_events,
+                               config.worker_heartbeat, config.event_heartbeat_interval},
+      EventDispatcher::Ports{
+          [this](amqp::OutgoingMessage m) { return broker->publishTransient(std::move(m)); },
+          [this] { return pipeline->running(); },
+          [this] {
+            const PipelineCounters& c = pipeline->counters();
+            return c.succeeded + c.failed + c.revoked;
+          }});
+  ports.events = events.get();
   PipelineOptions options;
   options.concurrency = config.concurrency;
   options.prefetch = config.prefetch();
@@ -140,7 +171,13 @@ void WorkerApp::Impl::build() {
   options.max_task_crashes = config.max_task_crashes;
   if (llm) options.task_queues = llm->taskQueues();
   options.task_routes = config.task_routes;
+  options.default_soft_time_limit = config.soft_time_limit;
+  options.default_hard_time_limit = config.time_limit;
   pipeline = std::make_unique<TaskPipeline>(*dispatcher, registry, std::move(ports), options);
+  control = std::make_unique<RemoteControl>(RemoteControl::Parts{
+      *dispatcher, *pipeline, *broker, *revoked, *events, clock, registry, config, [this] {
+        if (!shutting_down) beginShutdown();
+      }});
 
   const auto install = [this](int signum) {
     auto* h = new uv_signal_t;
@@ -212,6 +249,8 @@ void WorkerApp::Impl::checkShutdown() {
 void WorkerApp::Impl::finish() {
   if (finished) return;
   finished = true;
+  events->offline();  // handed to the broker before its close, like the acks
+  revoked->flush();
   broker->close();  // flushes coalesced acks first
   store->close();
   uv_timer_stop(shutdown_timer);
@@ -227,7 +266,16 @@ void WorkerApp::Impl::finish() {
 
 int WorkerApp::run() {
   Impl& s = *impl_;
+  Pidfile pidfile;  // before anything starts: a second worker on it must not connect
+  if (!s.config.pidfile.empty()) {
+    std::string error;
+    if (!pidfile.create(s.config.pidfile, error)) {
+      spdlog::critical("--pidfile: {}", error);
+      return 2;
+    }
+  }
   s.build();
+  for (const std::string& notice : s.config.notices) s.log->info("{}", notice);
   std::string queue_names;
   for (const auto& q : s.config.topology.queues) {
     queue_names += (queue_names.empty() ? "" : ",") + q.name;
@@ -241,7 +289,10 @@ int WorkerApp::run() {
   uv_run(&s.loop, UV_RUN_DEFAULT);  // returns at finish()
   // Broker and result store are closed; release the objects, then let their handles close.
   s.lag_probe.reset();
+  s.control.reset();
   s.pipeline.reset();
+  s.events.reset();
+  s.revoked.reset();
   s.llm.reset();
   s.broker.reset();
   s.store.reset();

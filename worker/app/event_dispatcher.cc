@@ -1,0 +1,180 @@
+#include "worker/app/event_dispatcher.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cstdlib>
+#include <ctime>
+
+#include "worker/celery/event_body.h"
+#include "worker/celery/python_json.h"
+#include "worker/celery/python_repr.h"
+
+namespace celeriac::worker::app {
+
+namespace {
+
+// Hours west of UTC, as Python's time.timezone (or altzone in summer time).
+int localUtcOffsetHours(std::chrono::system_clock::time_point now) {
+  const std::time_t t = std::chrono::system_clock::to_time_t(now);
+  std::tm local{};
+  localtime_r(&t, &local);
+  return celery::utcoffsetHours(std::chrono::seconds(local.tm_gmtoff));
+}
+
+std::string exceptionRepr(const celery::ExceptionInfo& e) {
+  return celery::pythonExceptionRepr(e.type, e.args);
+}
+
+}  // namespace
+
+EventDispatcher::EventDispatcher(balancer::Dispatcher& dispatcher, celery::LamportClock& clock,
+                                 Options options, Ports ports)
+    : dispatcher_(dispatcher),
+      clock_(clock),
+      options_(std::move(options)),
+      ports_(std::move(ports)) {}
+
+EventDispatcher::~EventDispatcher() {
+  if (heartbeat_timer_ != 0) dispatcher_.cancel(heartbeat_timer_);
+}
+
+// Each event takes the clock value and time of the moment it happens, not of the flush.
+celery::EventCommon EventDispatcher::commonFields() {
+  const auto now = dispatcher_.clock().wallNow();
+  return celery::EventCommon{options_.hostname, localUtcOffsetHours(now), options_.pid,
+                             clock_.forward(), now};
+}
+
+bool EventDispatcher::setTaskEvents(bool on) {
+  if (options_.task_events == on) return false;
+  options_.task_events = on;
+  spdlog::info("task events {}", on ? "enabled" : "disabled");
+  return true;
+}
+
+void EventDispatcher::connected() {
+  if (!options_.worker_events || online_) return;
+  online_ = true;
+  sendWorkerEvent("worker-online");
+  scheduleHeartbeat();
+}
+
+void EventDispatcher::offline() {
+  if (heartbeat_timer_ != 0) dispatcher_.cancel(heartbeat_timer_);
+  heartbeat_timer_ = 0;
+  flushTaskEvents();
+  if (options_.worker_events && online_) sendWorkerEvent("worker-offline");
+  online_ = false;
+}
+
+void EventDispatcher::heartbeatNow() { sendWorkerEvent("worker-heartbeat"); }
+
+void EventDispatcher::scheduleHeartbeat() {
+  heartbeat_timer_ = dispatcher_.schedule(options_.heartbeat_interval, [this] {
+    heartbeat_timer_ = 0;
+    sendWorkerEvent("worker-heartbeat");
+    scheduleHeartbeat();
+  });
+}
+
+void EventDispatcher::sendWorkerEvent(const std::string& type) {
+  celery::WorkerStatus status;
+  status.freq_s = std::chrono::duration<double>(options_.heartbeat_interval).count();
+  status.active = ports_.active ? ports_.active() : 0;
+  status.processed = ports_.processed ? ports_.processed() : 0;
+  double load[3] = {0, 0, 0};
+  // Raw: workerEvent() rounds as Celery does (rounding twice can round up again).
+  if (getloadavg(load, 3) == 3) status.loadavg = {load[0], load[1], load[2]};
+  status.sw_ver = CELERIAC_VERSION;
+  const celery::WorkerEvent kind = type == "worker-online"    ? celery::WorkerEvent::kOnline
+                                   : type == "worker-offline" ? celery::WorkerEvent::kOffline
+                                                              : celery::WorkerEvent::kHeartbeat;
+  send(celery::eventRoutingKey(type), celery::workerEvent(commonFields(), kind, status), 1);
+}
+
+void EventDispatcher::queueTaskEvent(nlohmann::json event) {
+  batch_.push_back(std::move(event));
+  if (flush_posted_) return;
+  flush_posted_ = true;
+  // Once per loop turn: every event of this turn goes out in one message.
+  dispatcher_.post([this, alive = std::weak_ptr<bool>(alive_)] {
+    if (alive.expired()) return;
+    flush_posted_ = false;
+    flushTaskEvents();
+  });
+}
+
+void EventDispatcher::flushTaskEvents() {
+  if (batch_.empty()) return;
+  nlohmann::json events = std::move(batch_);
+  batch_ = nlohmann::json::array();
+  const std::size_t n = events.size();
+  send("task.multi", events, n);
+}
+
+bool EventDispatcher::send(const std::string& routing_key, const nlohmann::json& body,
+                           std::size_t events) {
+  amqp::OutgoingMessage out;
+  out.exchange = "celeryev";
+  out.routing_key = routing_key;
+  out.persistent = false;
+  out.priority = 0;
+  out.headers = nlohmann::json{{"hostname", options_.hostname}};
+  out.body = celery::dumpPythonJson(body);  // NaN, big ints and bad UTF-8 as Python writes them
+  if (ports_.publish && ports_.publish(std::move(out))) {
+    sent_ += events;
+    return true;
+  }
+  dropped_ += events;
+  return false;
+}
+
+void EventDispatcher::received(const celery::TaskMessage& task) {
+  if (!options_.task_events) return;
+  const celery::EventCommon common = commonFields();
+  queueTaskEvent(celery::taskReceivedEvent(common, task));
+}
+
+void EventDispatcher::started(const celery::TaskMessage& task) {
+  if (!options_.task_events) return;
+  const celery::EventCommon common = commonFields();
+  queueTaskEvent(celery::taskStartedEvent(common, task.id));
+}
+
+void EventDispatcher::succeeded(const celery::TaskMessage& task, const nlohmann::json& result,
+                                double runtime_s) {
+  if (!options_.task_events) return;
+  const celery::EventCommon common = commonFields();
+  queueTaskEvent(celery::taskSucceededEvent(common, task.id, result,
+                                            std::chrono::duration<double>(runtime_s)));
+}
+
+void EventDispatcher::failed(const celery::TaskMessage& task, const celery::ExceptionInfo& error) {
+  if (!options_.task_events) return;
+  const celery::EventCommon common = commonFields();
+  queueTaskEvent(celery::taskFailedEvent(common, task.id, exceptionRepr(error), error.traceback));
+}
+
+void EventDispatcher::retried(const celery::TaskMessage& task, const celery::ExceptionInfo& error) {
+  if (!options_.task_events) return;
+  const celery::EventCommon common = commonFields();
+  queueTaskEvent(celery::taskRetriedEvent(common, task.id, exceptionRepr(error), error.traceback));
+}
+
+void EventDispatcher::rejected(const std::string& task_id, bool requeue) {
+  if (!options_.task_events) return;
+  const celery::EventCommon common = commonFields();
+  queueTaskEvent(celery::taskRejectedEvent(common, task_id, requeue));
+}
+
+void EventDispatcher::revoked(const std::string& task_id, bool terminated, bool expired) {
+  if (!options_.task_events) return;
+  const celery::EventCommon common = commonFields();
+  // Celery reports the signal a terminated task's process got; ours got SIGTERM's
+  // equivalent (its work was cancelled).
+  queueTaskEvent(celery::taskRevokedEvent(common, task_id, terminated,
+                                          terminated ? std::optional<int>(15) : std::nullopt,
+                                          expired));
+}
+
+}  // namespace celeriac::worker::app

@@ -1,0 +1,103 @@
+#pragma once
+// EventDispatcher: Celery's events from this worker (spec 6), for `celery events`,
+// Flower, celery-exporter and celery.events.State.
+//
+//  * Worker events: worker-online when the broker connection first opens,
+//    worker-heartbeat every --heartbeat-interval (2 s), worker-offline at shutdown;
+//    sent unless --without-heartbeat, with or without -E, as Celery does.
+//  * Task events (TaskEventSink): only while task events are on (-E, or the
+//    enable_events command until disable_events).
+//
+// Events never slow the task path: a task event is a JSON body appended to this
+// turn's batch; the batch goes out once per loop turn as one `task.multi` message
+// (a list body, as a Python worker with an event loop sends it) on the broker's
+// transient channel, unconfirmed. When the broker pushes back (publishTransient
+// refuses: not connected, or its backlog is full) the batch is dropped and counted
+// (dropped()), never queued. Every event takes the next Lamport clock value.
+// Loop thread only.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "balancer/dispatcher.h"
+#include "worker/amqp/amqp_types.h"
+#include "worker/app/task_events.h"
+#include "worker/celery/event_body.h"
+#include "worker/celery/lamport_clock.h"
+
+namespace celeriac::worker::app {
+
+class EventDispatcher final : public TaskEventSink {
+ public:
+  struct Options {
+    std::string hostname;  // nodename
+    int pid = 0;
+    bool task_events = false;
+    bool worker_events = true;  // false: --without-heartbeat
+    std::chrono::milliseconds heartbeat_interval{2000};
+  };
+  struct Ports {
+    // AmqpConnection::publishTransient: false when the message was dropped.
+    std::function<bool(amqp::OutgoingMessage)> publish;
+    // Tasks running now and tasks finished since start (worker-heartbeat fields).
+    std::function<std::size_t()> active;
+    std::function<std::uint64_t()> processed;
+  };
+
+  EventDispatcher(balancer::Dispatcher& dispatcher, celery::LamportClock& clock, Options options,
+                  Ports ports);
+  ~EventDispatcher() override;
+  EventDispatcher(const EventDispatcher&) = delete;
+  EventDispatcher& operator=(const EventDispatcher&) = delete;
+
+  // The broker connection opened: worker-online the first time, heartbeats from then.
+  void connected();
+  // Shutdown: worker-offline, heartbeats stop.
+  void offline();
+  // The `heartbeat` control command: one worker-heartbeat now.
+  void heartbeatNow();
+
+  // enable_events / disable_events; true if this changed anything.
+  bool setTaskEvents(bool on);
+  [[nodiscard]] bool taskEvents() const { return options_.task_events; }
+  [[nodiscard]] std::uint64_t sent() const { return sent_; }
+  [[nodiscard]] std::uint64_t dropped() const { return dropped_; }
+
+  // TaskEventSink
+  void received(const celery::TaskMessage& task) override;
+  void started(const celery::TaskMessage& task) override;
+  void succeeded(const celery::TaskMessage& task, const nlohmann::json& result,
+                 double runtime_s) override;
+  void failed(const celery::TaskMessage& task, const celery::ExceptionInfo& error) override;
+  void retried(const celery::TaskMessage& task, const celery::ExceptionInfo& error) override;
+  void rejected(const std::string& task_id, bool requeue) override;
+  void revoked(const std::string& task_id, bool terminated, bool expired) override;
+
+ private:
+  // The common fields (hostname, utcoffset, pid, clock, timestamp) of an event now.
+  [[nodiscard]] celery::EventCommon commonFields();
+  void queueTaskEvent(nlohmann::json event);
+  void flushTaskEvents();
+  void sendWorkerEvent(const std::string& type);
+  void scheduleHeartbeat();
+  bool send(const std::string& routing_key, const nlohmann::json& body, std::size_t events);
+
+  balancer::Dispatcher& dispatcher_;
+  celery::LamportClock& clock_;
+  Options options_;
+  Ports ports_;
+  nlohmann::json batch_ = nlohmann::json::array();
+  bool flush_posted_ = false;
+  bool online_ = false;
+  balancer::TimerId heartbeat_timer_ = 0;
+  std::uint64_t sent_ = 0;
+  std::uint64_t dropped_ = 0;
+  // Guards the posted flush against running after destruction.
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace celeriac::worker::app

@@ -1,0 +1,25 @@
+#pragma once
+// Pidfile: Celery's --pidfile. Created exclusively with this process id at start and
+// removed at exit; a file left by a process that is gone (a crash) is replaced, but
+// one whose process still runs makes the start fail, as Celery refuses a second worker
+// on the same pidfile.
+
+#include <string>
+
+namespace celeriac::worker::app {
+
+class Pidfile {
+ public:
+  Pidfile() = default;
+  ~Pidfile();
+  Pidfile(const Pidfile&) = delete;
+  Pidfile& operator=(const Pidfile&) = delete;
+
+  // False with `error` set when another live process owns `path` or it cannot be written.
+  bool create(const std::string& path, std::string& error);
+
+ private:
+  std::string path_;
+};
+
+}  // namespace celeriac::worker::app
