@@ -2,6 +2,11 @@
 and measure how fast every result lands in Redis, and the worker's peak RSS.
 
     /usr/bin/python3 bench/worker/drain_bench.py --tasks 50000 -c 200 --loglevel warning
+    /usr/bin/python3 bench/worker/drain_bench.py --tasks 50000 -c 200 --events
+
+--events starts the worker with -E and binds a queue to the `celeryev` exchange (as
+`celery events` or Flower would, with Celery's 5 s message TTL), so every task event is
+routed and stored by the broker: what task events cost the drain rate.
 
 Messages are Celery protocol v2, JSON, persistent, exactly as Celery 5.2 sends them
 (headers and 3-element body), published with kombu to a throwaway RabbitMQ; results
@@ -83,6 +88,8 @@ def main():
     ap.add_argument("-c", "--concurrency", type=int, default=200)
     ap.add_argument("--prefetch-multiplier", type=int, default=4)
     ap.add_argument("--loglevel", default="warning")
+    ap.add_argument("--events", action="store_true",
+                    help="-E, with a queue listening on celeryev as a monitor would")
     args = ap.parse_args()
 
     rabbit = testenv.RabbitServer().start()
@@ -99,8 +106,14 @@ def main():
             print("(the publisher sent %d; %d reached the queue: unconfirmed publishes cut "
                   "off by its reconnects)" % (args.tasks, expected), flush=True)
         r = redis_py.Redis.from_url(redis.url)
+        extra = ["--prefetch-multiplier", str(args.prefetch_multiplier)]
+        if args.events:
+            extra.append("-E")
+            with kombu.Connection(rabbit.url) as conn:
+                kombu.Queue("celeryev.bench", kombu.Exchange("celeryev", "topic"),
+                            routing_key="#", message_ttl=5.0)(conn.channel()).declare()
         worker = testenv.Worker(rabbit.url, redis.url, [queue], concurrency=args.concurrency,
-                                extra=["--prefetch-multiplier", str(args.prefetch_multiplier)])
+                                extra=extra)
         worker.args[worker.args.index("-l") + 1] = args.loglevel
         started = time.time()
         worker.start()
@@ -141,8 +154,9 @@ def main():
         print("worker CPU time: %.2f s (%.0f%% of one core while draining; RabbitMQ and Redis "
               "share the same %d cores)" % (cpu_s, 100.0 * cpu_s / total, os.cpu_count()))
         print("queue after drain: ready=%d unacked=%d" % (ready, unacked))
-        print("settings: -c %d --prefetch-multiplier %d -l %s, acks after result stored"
-              % (args.concurrency, args.prefetch_multiplier, args.loglevel))
+        print("settings: -c %d --prefetch-multiplier %d -l %s%s, acks after result stored"
+              % (args.concurrency, args.prefetch_multiplier, args.loglevel,
+                 " -E (task events, a queue bound to celeryev)" if args.events else ""))
         return 0
     finally:
         if worker:
