@@ -90,6 +90,8 @@ def main():
     ap.add_argument("--loglevel", default="warning")
     ap.add_argument("--events", action="store_true",
                     help="-E, with a queue listening on celeryev as a monitor would")
+    ap.add_argument("--no-monitor", action="store_true",
+                    help="with --events: no queue bound to celeryev (the broker drops them)")
     args = ap.parse_args()
 
     rabbit = testenv.RabbitServer().start()
@@ -109,6 +111,7 @@ def main():
         extra = ["--prefetch-multiplier", str(args.prefetch_multiplier)]
         if args.events:
             extra.append("-E")
+        if args.events and not args.no_monitor:
             with kombu.Connection(rabbit.url) as conn:
                 kombu.Queue("celeryev.bench", kombu.Exchange("celeryev", "topic"),
                             routing_key="#", message_ttl=5.0)(conn.channel()).declare()

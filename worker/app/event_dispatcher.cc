@@ -21,6 +21,13 @@ int localUtcOffsetHours(std::chrono::system_clock::time_point now) {
   return celery::utcoffsetHours(std::chrono::seconds(local.tm_gmtoff));
 }
 
+// Every value in an event body is a string or number celeriac made (results, args and
+// exceptions are repr strings), so no Python-only JSON value can occur; a byte that is
+// not UTF-8 (a repr of binary) is replaced rather than thrown on.
+std::string serialise(const nlohmann::json& event) {
+  return event.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 std::string exceptionRepr(const celery::ExceptionInfo& e) {
   return celery::pythonExceptionRepr(e.type, e.args);
 }
@@ -41,8 +48,12 @@ EventDispatcher::~EventDispatcher() {
 // Each event takes the clock value and time of the moment it happens, not of the flush.
 celery::EventCommon EventDispatcher::commonFields() {
   const auto now = dispatcher_.clock().wallNow();
-  return celery::EventCommon{options_.hostname, localUtcOffsetHours(now), options_.pid,
-                             clock_.forward(), now};
+  if (now >= utcoffset_until_) {
+    utcoffset_hours_ = localUtcOffsetHours(now);
+    utcoffset_until_ = now + std::chrono::minutes(1);
+  }
+  return celery::EventCommon{options_.hostname, utcoffset_hours_, options_.pid, clock_.forward(),
+                             now};
 }
 
 bool EventDispatcher::setTaskEvents(bool on) {
@@ -89,11 +100,14 @@ void EventDispatcher::sendWorkerEvent(const std::string& type) {
   const celery::WorkerEvent kind = type == "worker-online"    ? celery::WorkerEvent::kOnline
                                    : type == "worker-offline" ? celery::WorkerEvent::kOffline
                                                               : celery::WorkerEvent::kHeartbeat;
-  send(celery::eventRoutingKey(type), celery::workerEvent(commonFields(), kind, status), 1);
+  send(celery::eventRoutingKey(type), serialise(celery::workerEvent(commonFields(), kind, status)),
+       1);
 }
 
 void EventDispatcher::queueTaskEvent(nlohmann::json event) {
-  batch_.push_back(std::move(event));
+  batch_ += batch_.empty() ? "[" : ",";
+  batch_ += serialise(event);
+  ++batch_events_;
   if (flush_posted_) return;
   flush_posted_ = true;
   // Once per loop turn: every event of this turn goes out in one message.
@@ -106,13 +120,15 @@ void EventDispatcher::queueTaskEvent(nlohmann::json event) {
 
 void EventDispatcher::flushTaskEvents() {
   if (batch_.empty()) return;
-  nlohmann::json events = std::move(batch_);
-  batch_ = nlohmann::json::array();
-  const std::size_t n = events.size();
-  send("task.multi", events, n);
+  std::string body = std::move(batch_);
+  body += "]";
+  batch_.clear();
+  const std::size_t n = batch_events_;
+  batch_events_ = 0;
+  send("task.multi", std::move(body), n);
 }
 
-bool EventDispatcher::send(const std::string& routing_key, const nlohmann::json& body,
+bool EventDispatcher::send(const std::string& routing_key, std::string body,
                            std::size_t events) {
   amqp::OutgoingMessage out;
   out.exchange = "celeryev";
@@ -120,7 +136,7 @@ bool EventDispatcher::send(const std::string& routing_key, const nlohmann::json&
   out.persistent = false;
   out.priority = 0;
   out.headers = nlohmann::json{{"hostname", options_.hostname}};
-  out.body = celery::dumpPythonJson(body);  // NaN, big ints and bad UTF-8 as Python writes them
+  out.body = std::move(body);
   if (ports_.publish && ports_.publish(std::move(out))) {
     sent_ += events;
     return true;

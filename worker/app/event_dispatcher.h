@@ -84,13 +84,19 @@ class EventDispatcher final : public TaskEventSink {
   void flushTaskEvents();
   void sendWorkerEvent(const std::string& type);
   void scheduleHeartbeat();
-  bool send(const std::string& routing_key, const nlohmann::json& body, std::size_t events);
+  bool send(const std::string& routing_key, std::string body, std::size_t events);
 
   balancer::Dispatcher& dispatcher_;
   celery::LamportClock& clock_;
   Options options_;
   Ports ports_;
-  nlohmann::json batch_ = nlohmann::json::array();
+  // This turn's task events, each already serialised: "[e1,e2" (closed at flush).
+  std::string batch_;
+  std::size_t batch_events_ = 0;
+  // Hours west of UTC; looked up once a minute, not per event (localtime_r per event
+  // was a visible part of the cost of -E).
+  int utcoffset_hours_ = 0;
+  std::chrono::system_clock::time_point utcoffset_until_{};
   bool flush_posted_ = false;
   bool online_ = false;
   balancer::TimerId heartbeat_timer_ = 0;
