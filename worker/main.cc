@@ -8,6 +8,7 @@
 
 #include <csignal>
 #include <cstring>
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <string>
@@ -26,6 +27,16 @@ std::map<std::string, std::string> environment() {
     if (eq != nullptr) env.emplace(std::string(*e, static_cast<std::size_t>(eq - *e)), std::string(eq + 1));
   }
   return env;
+}
+
+// <prefix>/share/celeriac when this binary runs from <prefix>/bin and that directory
+// holds the schemas (an installed celeriac, e.g. in the image); empty otherwise.
+std::string installedDataDir() {
+  std::error_code ec;
+  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return {};
+  const std::filesystem::path share = exe.parent_path().parent_path() / "share" / "celeriac";
+  return std::filesystem::is_directory(share / "schemas", ec) ? share.string() : std::string();
 }
 
 std::string hostName() {
@@ -50,7 +61,8 @@ int main(int argc, char** argv) {
     return argc < 2 ? 0 : 2;
   }
   // argv[1] is the subcommand; CLI11 sees it as the program name.
-  auto parsed = celeriac::worker::app::parseWorkerArgs(argc - 1, argv + 1, environment(), hostName());
+  auto parsed = celeriac::worker::app::parseWorkerArgs(argc - 1, argv + 1, environment(), hostName(),
+                                                       installedDataDir());
   if (!parsed.config) {
     (parsed.exit_code == 0 ? std::cout : std::cerr) << parsed.message
                                                      << (parsed.message.ends_with('\n') ? "" : "\n");

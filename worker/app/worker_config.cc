@@ -39,7 +39,7 @@ std::string expandHostname(const std::string& pattern, const std::string& fqdn) 
 
 ParseOutcome parseWorkerArgs(int argc, const char* const* argv,
                              const std::map<std::string, std::string>& env,
-                             const std::string& fqdn) {
+                             const std::string& fqdn, const std::string& installed_data_dir) {
   ParseOutcome outcome;
   WorkerConfig cfg;
   CLI::App cli{"celeriac worker: consumes Celery tasks from RabbitMQ, stores results in Redis",
@@ -75,6 +75,10 @@ ParseOutcome parseWorkerArgs(int argc, const char* const* argv,
   cli.add_option("-l,--loglevel", cfg.loglevel, "debug, info, warning, error, critical")
       ->check(CLI::IsMember({"trace", "debug", "info", "warning", "warn", "error", "critical"},
                             CLI::ignore_case))
+      ->capture_default_str();
+  cli.add_option("--log-format", cfg.log_format,
+                 "text, or json: one JSON object per line (level, time, logger, message)")
+      ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();
   cli.add_option("-b,--broker", broker, "AMQP URL(s), ';'-separated for failover "
                                         "[env CELERY_BROKER_URL]");
@@ -150,6 +154,7 @@ ParseOutcome parseWorkerArgs(int argc, const char* const* argv,
   if (backend.empty()) backend = env_or("CELERY_RESULT_BACKEND");
   if (cfg.llm_config.empty()) cfg.llm_config = env_or("CELERIAC_LLM_CONFIG");
   if (cfg.data_dir.empty()) cfg.data_dir = env_or("CELERIAC_DATA_DIR");
+  if (cfg.data_dir.empty()) cfg.data_dir = installed_data_dir;
   if (cfg.data_dir.empty()) cfg.data_dir = CELERIAC_DEFAULT_DATA_DIR;
   cfg.env = env;
   if (backend.empty()) backend = "redis://127.0.0.1:6379/0";

@@ -30,6 +30,7 @@ struct WorkerConfig {
   std::size_t prefetch_multiplier = 4;
   std::string hostname;  // nodename, e.g. celeriac@host
   std::string loglevel = "info";
+  std::string log_format = "text";  // --log-format: text, or json (one object per line)
   bool acks_late = true;
   bool track_started = false;
   bool result_extended = false;
@@ -76,8 +77,12 @@ struct ParseOutcome {
   int exit_code = 0;
   std::string message;  // help text or error to print
 };
+// `installed_data_dir`: where an installed binary finds schemas/ and prompts
+// (<prefix>/share/celeriac beside <prefix>/bin/celeriac), used when it exists and
+// neither --data-dir nor CELERIAC_DATA_DIR says otherwise; else the source tree.
 ParseOutcome parseWorkerArgs(int argc, const char* const* argv,
                              const std::map<std::string, std::string>& env,
-                             const std::string& fqdn);
+                             const std::string& fqdn,
+                             const std::string& installed_data_dir = {});
 
 }  // namespace celeriac::worker::app
