@@ -83,6 +83,28 @@ BalancerConfig ConfigLoader::fromEnv(const EnvMap& env) {
     }
     cfg.endpoints.push_back(std::move(ep));
   }
+  // Per-replica key sets: LLM_API_KEYS_0, LLM_API_KEYS_1, ... with no gap.
+  for (std::size_t n = 0;; ++n) {
+    const std::string name = "LLM_API_KEYS_" + std::to_string(n);
+    const std::string* keys = lookup(env, name);
+    if (keys == nullptr) break;
+    const auto items = splitComma(*keys);
+    if (items.size() != url_list.size()) {
+      throw ConfigError(name, "has " + std::to_string(items.size()) +
+                                  " entries but LLM_ENDPOINTS has " +
+                                  std::to_string(url_list.size()));
+    }
+    KeySetConfig set;
+    set.name = "env-" + std::to_string(n);
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      if (items[i].empty()) continue;
+      const std::string endpoint = cfg.endpoints[i].name;
+      set.keys.push_back(KeySetConfig::Key{
+          endpoint, ApiKeyConfig{endpoint + "-set" + std::to_string(n), SecretRef{name, "", i}, "",
+                                 std::nullopt}});
+    }
+    cfg.key_sets.push_back(std::move(set));
+  }
   if (const std::string* s = lookup(env, "LLM_STRATEGY")) {
     auto k = parseStrategyKind(*s);
     if (!k) throw ConfigError("LLM_STRATEGY", "unknown strategy '" + *s + "'");
@@ -110,21 +132,36 @@ BalancerConfig ConfigLoader::fromEnv(const EnvMap& env) {
   return cfg;
 }
 
-std::string ConfigLoader::applyKeySet(BalancerConfig& cfg, const EnvMap& env) {
-  if (cfg.key_sets.empty()) return {};
-  std::int64_t instance = 0;
+std::optional<std::size_t> ConfigLoader::pinnedKeySet(const BalancerConfig& cfg,
+                                                      const EnvMap& env) {
+  if (cfg.key_sets.empty()) return std::nullopt;
   if (const std::string* id = lookup(env, "INSTANCE_ID")) {
     auto v = parseNonNegative(*id);
     if (!v) throw ConfigError("INSTANCE_ID", "must be a non-negative integer");
-    instance = *v;
-  } else if (const std::string* host = lookup(env, "HOSTNAME")) {
-    // A StatefulSet pod is named <set>-<ordinal>.
+    return static_cast<std::size_t>(*v) % cfg.key_sets.size();
+  }
+  if (const std::string* host = lookup(env, "HOSTNAME")) {
+    // A StatefulSet pod is named <set>-<ordinal>. A Deployment's is <name>-<hash>-<5
+    // generated characters>, which may happen to be all digits: five or more digits
+    // are not taken for an ordinal (a StatefulSet of 10,000 replicas is not a thing).
     const auto dash = host->rfind('-');
     if (dash != std::string::npos) {
-      if (auto v = parseNonNegative(std::string_view(*host).substr(dash + 1))) instance = *v;
+      const std::string_view tail = std::string_view(*host).substr(dash + 1);
+      if (!tail.empty() && tail.size() <= 4) {
+        if (auto v = parseNonNegative(tail)) return static_cast<std::size_t>(*v) % cfg.key_sets.size();
+      }
     }
   }
-  const auto& set = cfg.key_sets[static_cast<std::size_t>(instance) % cfg.key_sets.size()];
+  return std::nullopt;
+}
+
+std::string ConfigLoader::applyKeySet(BalancerConfig& cfg, const EnvMap& env) {
+  return applyKeySet(cfg, pinnedKeySet(cfg, env).value_or(0));
+}
+
+std::string ConfigLoader::applyKeySet(BalancerConfig& cfg, std::size_t index) {
+  if (cfg.key_sets.empty()) return {};
+  const auto& set = cfg.key_sets[index % cfg.key_sets.size()];
   for (const auto& k : set.keys) {
     for (auto& ep : cfg.endpoints) {
       if (ep.name == k.endpoint) ep.keys.push_back(k.key);

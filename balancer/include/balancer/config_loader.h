@@ -38,13 +38,22 @@ class ConfigLoader {
   // The seed's environment form: LLM_ENDPOINTS (comma list of base URLs), LLM_API_KEYS
   // (comma list matched by position), LLM_STRATEGY, LLM_HEALTH_CHECK (true/false),
   // LLM_TIMEOUT (seconds); and ours: LLM_MODELS (comma list served by every endpoint,
-  // default "*"), LLM_PROVIDER (openai|anthropic). Throws ConfigError.
+  // default "*"), LLM_PROVIDER (openai|anthropic), and per-replica key sets
+  // LLM_API_KEYS_0, LLM_API_KEYS_1, ... (each a comma list matched to LLM_ENDPOINTS by
+  // position, like LLM_API_KEYS; set n is named "env-<n>"). Throws ConfigError.
   [[nodiscard]] static BalancerConfig fromEnv(const EnvMap& env);
 
-  // Adds this replica's key set to the endpoints: INSTANCE_ID, else the ordinal at the
-  // end of HOSTNAME ("gpt5-analyzer-3" -> 3, as a StatefulSet names pods), modulo the
-  // number of sets. No-op without key sets. Throws ConfigError on a bad INSTANCE_ID.
-  // Returns the name of the chosen set (empty if none).
+  // The key set an operator pinned for this replica: INSTANCE_ID, else a StatefulSet
+  // ordinal at the end of HOSTNAME ("gpt5-analyzer-3" -> 3: a last segment of at most
+  // four digits; a Deployment pod's generated suffix such as "-x2k4q" or "-24567" pins
+  // nothing), modulo the number of sets. nullopt: not pinned (the worker then leases a
+  // free set in Redis), or no key sets. Throws ConfigError on a bad INSTANCE_ID.
+  [[nodiscard]] static std::optional<std::size_t> pinnedKeySet(const BalancerConfig& config,
+                                                               const EnvMap& env);
+  // Adds key set `index` to the endpoints; returns its name. No-op (empty name)
+  // without key sets.
+  static std::string applyKeySet(BalancerConfig& config, std::size_t index);
+  // applyKeySet(config, pinnedKeySet(config, env) or 0).
   static std::string applyKeySet(BalancerConfig& config, const EnvMap& env);
 
   // A SecretResolver over an environment map (SecretRef::env, honouring list_index for

@@ -237,5 +237,54 @@ endpoints:
 )")));
 }
 
+// Issue 11: a Deployment pod (<name>-<hash>-<suffix>) pins nothing, so the worker leases
+// a free set instead of every replica silently taking set 0; INSTANCE_ID and a
+// StatefulSet ordinal still pin one.
+TEST(ConfigLoaderKeySetTest, OnlyInstanceIdOrAStatefulSetOrdinalPinsASet) {
+  auto cfg = ConfigLoader::fromYaml(R"(
+endpoints: [{name: o, url: 'http://o'}]
+key_sets:
+  - {name: s0, keys: [{endpoint: o, alias: k0, env: K0}]}
+  - {name: s1, keys: [{endpoint: o, alias: k1, env: K1}]}
+  - {name: s2, keys: [{endpoint: o, alias: k2, env: K2}]}
+)");
+  EXPECT_EQ(ConfigLoader::pinnedKeySet(cfg, {{"HOSTNAME", "gpt5-analyzer-7d9f8-x2k4q"}}), std::nullopt);
+  EXPECT_EQ(ConfigLoader::pinnedKeySet(cfg, {{"HOSTNAME", "gpt5-analyzer-7d9f8-24567"}}), std::nullopt);
+  EXPECT_EQ(ConfigLoader::pinnedKeySet(cfg, {{"HOSTNAME", "worker"}}), std::nullopt);
+  EXPECT_EQ(ConfigLoader::pinnedKeySet(cfg, {}), std::nullopt);
+  EXPECT_EQ(ConfigLoader::pinnedKeySet(cfg, {{"HOSTNAME", "gpt5-analyzer-4"}}), 1u);
+  EXPECT_EQ(ConfigLoader::pinnedKeySet(cfg, {{"INSTANCE_ID", "2"}, {"HOSTNAME", "x-1"}}), 2u);
+  EXPECT_THROW((void)ConfigLoader::pinnedKeySet(cfg, {{"INSTANCE_ID", "two"}}), ConfigError);
+  EXPECT_EQ(ConfigLoader::applyKeySet(cfg, std::size_t{1}), "s1");
+  EXPECT_EQ(cfg.endpoints[0].keys.at(0).secret.env, "K1");
+  BalancerConfig none = ConfigLoader::fromYaml("endpoints: [{name: o, url: 'http://o'}]\n");
+  EXPECT_EQ(ConfigLoader::pinnedKeySet(none, {{"INSTANCE_ID", "1"}}), std::nullopt);
+}
+
+TEST(ConfigLoaderKeySetTest, EnvOnlyConfigurationHasKeySetsFromLlmApiKeysN) {
+  const EnvMap env = {{"LLM_ENDPOINTS", "http://a,http://b"},
+                      {"LLM_API_KEYS_0", "a0,b0"},
+                      {"LLM_API_KEYS_1", "a1,"},
+                      {"LLM_API_KEYS_3", "ignored: there is no LLM_API_KEYS_2"}};
+  BalancerConfig cfg = ConfigLoader::fromEnv(env);
+  ASSERT_EQ(cfg.key_sets.size(), 2u);
+  EXPECT_EQ(cfg.key_sets[0].name, "env-0");
+  EXPECT_EQ(cfg.key_sets[0].keys.size(), 2u);
+  EXPECT_EQ(cfg.key_sets[1].keys.size(), 1u);  // an empty entry: that endpoint gets no key
+  EXPECT_EQ(ConfigLoader::applyKeySet(cfg, std::size_t{1}), "env-1");
+  const auto resolve = ConfigLoader::secretResolver(env, nullptr);
+  EXPECT_EQ(resolve(cfg.endpoints[0].keys.at(0).secret), "a1");
+  EXPECT_TRUE(cfg.endpoints[1].keys.empty());
+  // A set whose count does not match the endpoints is an error naming the variable,
+  // never echoing a key.
+  try {
+    (void)ConfigLoader::fromEnv({{"LLM_ENDPOINTS", "http://a,http://b"}, {"LLM_API_KEYS_0", "sk-x"}});
+    FAIL() << "no error";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("LLM_API_KEYS_0"), std::string::npos);
+    EXPECT_EQ(std::string(e.what()).find("sk-x"), std::string::npos);
+  }
+}
+
 }  // namespace
 }  // namespace celeriac::balancer
