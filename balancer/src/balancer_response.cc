@@ -79,6 +79,11 @@ void Balancer::onResponse(CallId id, HttpResponse response) {
     }
     t.stats.recordSuccess(latency, usage ? usage->input_tokens : 0,
                           usage ? usage->output_tokens : 0, cost);
+    if (attempt_observer_) {
+      attempt_observer_(AttemptRecord{ep.config.name, c.model, key.alias, fc, response.status,
+                                      latency, usage ? usage->input_tokens : 0,
+                                      usage ? usage->output_tokens : 0, cost, milliseconds{0}});
+    }
     ++total_success_;
     CallSuccess ok{std::move(reply->content),
                    std::move(reply->vectors),
@@ -109,6 +114,7 @@ void Balancer::onResponse(CallId id, HttpResponse response) {
   } else if (trial) {
     t.breaker.onAbandon(now);
   }
+  milliseconds paused_for{0};
   // What the answer says of the key holds whatever becomes of this call, and must be in
   // place before any capacity is offered: a waiter must not go out on it.
   if (fc == FailureClass::kKeyInvalid) {
@@ -117,6 +123,11 @@ void Balancer::onResponse(CallId id, HttpResponse response) {
     const milliseconds pause = limits.pauseAfter429().value_or(kDefault429Pause);
     admission_.pauseUntil(key.pool, c.model, now + pause);
     if (remote) sharePause(key.pool, c.model, pause);
+    paused_for = pause;
+  }
+  if (attempt_observer_) {
+    attempt_observer_(AttemptRecord{ep.config.name, c.model, key.alias, fc, response.status,
+                                    latency, 0, 0, 0.0, paused_for});
   }
   // Before this call's own next step: a waiter was there first.
   if (fc == FailureClass::kRateLimited || fc == FailureClass::kKeyInvalid || trial) {

@@ -52,6 +52,7 @@
 #include <nlohmann/json.hpp>
 
 #include "balancer/admission_control.h"
+#include "balancer/attempt_record.h"
 #include "balancer/backoff.h"
 #include "balancer/call_result.h"
 #include "balancer/chat_request.h"
@@ -106,6 +107,13 @@ class Balancer {
   void cancel(CallId id);
 
   [[nodiscard]] std::size_t callsInFlight() const { return calls_.size(); }
+
+  // Told about every attempt that went out, once, when its outcome is classified (on the
+  // loop, inside the transport's completion; before the call's callback, if that attempt
+  // ends the call). For counters that need per-attempt data (metrics); it must return at
+  // once and must not call back into the Balancer. Empty: nobody listens.
+  using AttemptObserver = std::function<void(const AttemptRecord&)>;
+  void setAttemptObserver(AttemptObserver observer) { attempt_observer_ = std::move(observer); }
 
   // Stats JSON: strategy, totals, success rate, and per endpoint x model: requests,
   // success, failures by class, p50/p95/p99, tokens, cost, breaker state, in flight,
@@ -278,6 +286,7 @@ class Balancer {
   // Balancer dies they find it expired and do nothing.
   std::shared_ptr<Balancer*> alive_;
   std::unique_ptr<HealthChecker> health_;  // set iff health_check.enabled
+  AttemptObserver attempt_observer_;
 };
 
 }  // namespace celeriac::balancer
