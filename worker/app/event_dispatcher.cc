@@ -177,18 +177,18 @@ void EventDispatcher::retried(const celery::TaskMessage& task, const celery::Exc
   queueTaskEvent(celery::taskRetriedEvent(common, task.id, exceptionRepr(error), error.traceback));
 }
 
-void EventDispatcher::rejected(const std::string& task_id, bool requeue) {
+void EventDispatcher::rejected(const celery::TaskMessage& task, bool requeue) {
   if (!options_.task_events) return;
   const celery::EventCommon common = commonFields();
-  queueTaskEvent(celery::taskRejectedEvent(common, task_id, requeue));
+  queueTaskEvent(celery::taskRejectedEvent(common, task.id, requeue));
 }
 
-void EventDispatcher::revoked(const std::string& task_id, bool terminated, bool expired) {
+void EventDispatcher::revoked(const celery::TaskMessage& task, bool terminated, bool expired) {
   if (!options_.task_events) return;
   const celery::EventCommon common = commonFields();
   // Celery reports the signal a terminated task's process got; ours got SIGTERM's
   // equivalent (its work was cancelled).
-  queueTaskEvent(celery::taskRevokedEvent(common, task_id, terminated,
+  queueTaskEvent(celery::taskRevokedEvent(common, task.id, terminated,
                                           terminated ? std::optional<int>(15) : std::nullopt,
                                           expired));
 }

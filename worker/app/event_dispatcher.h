@@ -74,8 +74,8 @@ class EventDispatcher final : public TaskEventSink {
                  double runtime_s) override;
   void failed(const celery::TaskMessage& task, const celery::ExceptionInfo& error) override;
   void retried(const celery::TaskMessage& task, const celery::ExceptionInfo& error) override;
-  void rejected(const std::string& task_id, bool requeue) override;
-  void revoked(const std::string& task_id, bool terminated, bool expired) override;
+  void rejected(const celery::TaskMessage& task, bool requeue) override;
+  void revoked(const celery::TaskMessage& task, bool terminated, bool expired) override;
 
  private:
   // The common fields (hostname, utcoffset, pid, clock, timestamp) of an event now.

@@ -5,6 +5,12 @@
 // revoked on arrival only gets rejected or revoked). The implementation decides whether
 // events are on (-E, enable_events) and must return at once: it never does I/O in
 // the call, so the task path never waits for an event.
+//
+// Every call names the task by its TaskMessage, so a listener can label what it counts
+// by task name and queue (metrics). For a message refused before it could be decoded,
+// or naming a task that is not registered, rejected() gets a TaskMessage carrying only
+// the id and the routing key (the task name stays empty: a name nobody registered is
+// not a label value).
 
 #include <string>
 
@@ -24,9 +30,9 @@ class TaskEventSink {
                          double runtime_s) = 0;
   virtual void failed(const celery::TaskMessage& task, const celery::ExceptionInfo& error) = 0;
   virtual void retried(const celery::TaskMessage& task, const celery::ExceptionInfo& error) = 0;
-  virtual void rejected(const std::string& task_id, bool requeue) = 0;
+  virtual void rejected(const celery::TaskMessage& task, bool requeue) = 0;
   // `terminated`: ended while running (revoke --terminate); `expired`: its expires passed.
-  virtual void revoked(const std::string& task_id, bool terminated, bool expired) = 0;
+  virtual void revoked(const celery::TaskMessage& task, bool terminated, bool expired) = 0;
 };
 
 }  // namespace celeriac::worker::app

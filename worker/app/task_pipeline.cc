@@ -159,7 +159,15 @@ void TaskPipeline::refuse(const amqp::Delivery& delivery, const std::string& tas
                           const celery::TaskMessage* message) {
   ++counters_.rejected;
   const amqp::DeliveryRef ref = delivery.ref;
-  if (ports_.events != nullptr && !task_id.empty()) ports_.events->rejected(task_id, false);
+  if (ports_.events != nullptr && !task_id.empty()) {
+    // Only the id and the routing key, plus the name when it is a registered task
+    // (task_events.h: an unregistered name is not a label value).
+    celery::TaskMessage seen;
+    seen.id = task_id;
+    seen.routing_key = delivery.message.routing_key;
+    if (message != nullptr && registry_.find(message->task) != nullptr) seen.task = message->task;
+    ports_.events->rejected(seen, false);
+  }
   if (task_id.empty()) {
     // Nothing to tell a client about: reject (dead-letter if the queue has a DLX).
     taskLog()->error("rejected message without a readable task id: {}", log_reason);

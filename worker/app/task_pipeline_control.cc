@@ -19,7 +19,7 @@ void TaskPipeline::storeRevoked(Job& job, const std::string& reason, bool ack) {
   const celery::TaskMessage& m = job.message;
   taskLog()->info("revoked task_id={} reason={}", m.id, reason);
   if (ports_.events != nullptr) {
-    ports_.events->revoked(m.id, reason == "terminated", reason == "expired");
+    ports_.events->revoked(m, reason == "terminated", reason == "expired");
   }
   const amqp::DeliveryRef ref = job.delivery.ref;
   celery::ResultRecord record = celery::revokedRecord(m, reason, dispatcher_.clock().wallNow());

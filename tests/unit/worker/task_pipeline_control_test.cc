@@ -24,11 +24,12 @@ struct RecordingSink final : TaskEventSink {
   void retried(const celery::TaskMessage& t, const celery::ExceptionInfo&) override {
     seen.push_back("retried:" + t.id);
   }
-  void rejected(const std::string& id, bool requeue) override {
-    seen.push_back("rejected:" + id + (requeue ? ":requeue" : ""));
+  void rejected(const celery::TaskMessage& t, bool requeue) override {
+    seen.push_back("rejected:" + t.id + (requeue ? ":requeue" : ""));
   }
-  void revoked(const std::string& id, bool terminated, bool expired) override {
-    seen.push_back("revoked:" + id + (terminated ? ":terminated" : "") + (expired ? ":expired" : ""));
+  void revoked(const celery::TaskMessage& t, bool terminated, bool expired) override {
+    seen.push_back("revoked:" + t.id + (terminated ? ":terminated" : "") +
+                   (expired ? ":expired" : ""));
   }
 };
 
