@@ -11,6 +11,8 @@ find_package(yaml-cpp REQUIRED)
 find_package(CLI11 REQUIRED)
 find_package(ZLIB REQUIRED)
 find_package(prometheus-cpp CONFIG REQUIRED)
+# civetweb (libcivetweb-dev): the HTTP server of the worker's metrics and probe port.
+find_package(civetweb CONFIG REQUIRED)
 pkg_check_modules(LIBUV REQUIRED IMPORTED_TARGET libuv)
 pkg_check_modules(RABBITMQ REQUIRED IMPORTED_TARGET librabbitmq)
 pkg_check_modules(HIREDIS REQUIRED IMPORTED_TARGET hiredis)

@@ -1,5 +1,7 @@
 #include "worker/app/worker_app.h"
 
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 #include <uv.h>
@@ -11,6 +13,10 @@
 #include "worker/app/remote_control.h"
 #include "worker/app/revoked_store.h"
 #include "worker/app/task_pipeline.h"
+#include "worker/metrics/health_state.h"
+#include "worker/metrics/http_server.h"
+#include "worker/metrics/task_event_fanout.h"
+#include "worker/metrics/task_metrics.h"
 #include "worker/redis/result_store.h"
 #include "worker/tasks/builtin_tasks.h"
 #include "worker/uv/loop_lag_probe.h"
@@ -24,6 +30,9 @@ namespace {
 // backlog keeps memory flat through a Redis outage.
 constexpr std::size_t kMaxStoreBacklog = 20'000;
 constexpr std::uint64_t kShutdownPollMs = 50;
+// The metrics tick: stamps the liveness heartbeat, copies the readiness flags and
+// refreshes the gauges (issue 11).
+constexpr std::uint64_t kMetricsTickMs = 1000;
 }  // namespace
 
 struct WorkerApp::Impl {
@@ -41,6 +50,16 @@ struct WorkerApp::Impl {
   std::unique_ptr<RevokedStore> revoked;
   std::unique_ptr<EventDispatcher> events;
   std::unique_ptr<RemoteControl> control;
+  // The HTTP port (issue 11). The server's threads read only `health` (atomics) and
+  // `metrics_registry` (prometheus-cpp, thread-safe); the loop writes both, from the
+  // pipeline's task events and the 1 s metrics tick. Declared before what they read is
+  // destroyed: run() stops the server first.
+  std::shared_ptr<prometheus::Registry> metrics_registry = std::make_shared<prometheus::Registry>();
+  std::unique_ptr<metrics::TaskMetrics> task_metrics;
+  metrics::TaskEventFanout task_events;  // the pipeline's sink: Celery's events, then metrics
+  metrics::HealthState health;
+  std::unique_ptr<metrics::HttpServer> http;
+  uv::HandlePtr<uv_timer_t> metrics_timer;
   uv_signal_t* sigterm = nullptr;
   uv_signal_t* sigint = nullptr;
   uv_timer_t* shutdown_timer = nullptr;
@@ -54,6 +73,8 @@ struct WorkerApp::Impl {
 
   void build();
   void buildOperatorTools();
+  void startHttp();
+  void tickMetrics();
   void onSignal(int signum);
   void beginShutdown();
   void checkShutdown();
@@ -155,7 +176,10 @@ void WorkerApp::Impl::build() {
             const PipelineCounters& c = pipeline->counters();
             return c.succeeded + c.failed + c.revoked;
           }});
-  ports.events = events.get();
+  task_metrics = std::make_unique<metrics::TaskMetrics>(*metrics_registry, config.hostname);
+  task_events.add(events.get());
+  task_events.add(task_metrics.get());
+  ports.events = &task_events;
   PipelineOptions options;
   options.concurrency = config.concurrency;
   options.prefetch = config.prefetch();
@@ -202,9 +226,57 @@ void WorkerApp::Impl::build() {
   }
   sigterm = install(SIGTERM);
   sigint = install(SIGINT);
+  metrics_timer.reset(new uv_timer_t);
+  uv_timer_init(&loop, metrics_timer.get());
+  metrics_timer->data = this;
+  uv_timer_start(
+      metrics_timer.get(),
+      [](uv_timer_t* t) noexcept { static_cast<Impl*>(t->data)->tickMetrics(); }, 0,
+      kMetricsTickMs);
+  // It must not keep a loop alive that has nothing else to do.
+  uv_unref(reinterpret_cast<uv_handle_t*>(metrics_timer.get()));
   shutdown_timer = new uv_timer_t;
   uv_timer_init(&loop, shutdown_timer);
   shutdown_timer->data = this;
+}
+
+void WorkerApp::Impl::startHttp() {
+  if (config.http_port == 0) return;
+  std::string error;
+  http = metrics::HttpServer::start(
+      config.http_bind, config.http_port,
+      metrics::HttpServer::Routes{
+          [registry = metrics_registry] {
+            return prometheus::TextSerializer().Serialize(registry->Collect());
+          },
+          [this] { return health.healthz(std::chrono::steady_clock::now()); },
+          [this] { return health.readyz(); }},
+      error);
+  if (http) {
+    log->info("HTTP on {}:{}: /metrics /healthz /readyz", config.http_bind, http->port());
+  } else {
+    // Not fatal: tasks still run (a second worker on one host, a taken port). A
+    // liveness probe on this port fails, which is how an orchestrator notices.
+    log->error("{}; no /metrics, /healthz or /readyz (--http-port 0 turns the port off)",
+               error);
+  }
+}
+
+void WorkerApp::Impl::tickMetrics() {
+  try {
+    health.heartbeat(std::chrono::steady_clock::now());
+    health.setBrokerOpen(broker->isOpen());
+    health.setShuttingDown(shutting_down);
+    health.setStoreConnected(store->connected());
+    health.setStoreBacklogFull(store->backlog() >= kMaxStoreBacklog);
+    const PipelineCounters& c = pipeline->counters();
+    task_metrics->refresh(metrics::TaskMetrics::WorkerSnapshot{
+        !finished, pipeline->running(),
+        pipeline->running() + pipeline->reserved() + pipeline->held(),
+        pipeline->prefetchInForce(), c.parked, c.parked_unavailable});
+  } catch (const std::exception& e) {
+    log->warn("metrics tick failed: {}", e.what());  // never through the C callback
+  }
 }
 
 void WorkerApp::Impl::onSignal(int signum) {
@@ -221,6 +293,7 @@ void WorkerApp::Impl::onSignal(int signum) {
 
 void WorkerApp::Impl::beginShutdown() {
   shutting_down = true;
+  health.setShuttingDown(true);  // /readyz fails at once, not at the next tick
   shutdown_started_ms = uv_now(&loop);
   pipeline->stopStarting();
   broker->cancelConsumers();
@@ -249,6 +322,8 @@ void WorkerApp::Impl::checkShutdown() {
 void WorkerApp::Impl::finish() {
   if (finished) return;
   finished = true;
+  task_metrics->refresh(metrics::TaskMetrics::WorkerSnapshot{
+      false, 0, 0, 0, pipeline->counters().parked, pipeline->counters().parked_unavailable});
   events->offline();  // handed to the broker before its close, like the acks
   revoked->flush();
   broker->close();  // flushes coalesced acks first
@@ -284,9 +359,12 @@ int WorkerApp::run() {
               "prefetch={} acks_late={}",
               s.config.hostname, s.config.brokers.front().redacted(), s.config.backend.redacted(),
               queue_names, s.config.concurrency, s.config.prefetch(), s.config.acks_late);
+  s.startHttp();
   s.store->start();
   s.broker->start();
   uv_run(&s.loop, UV_RUN_DEFAULT);  // returns at finish()
+  s.http.reset();  // joins the server's threads before anything they read goes
+  s.metrics_timer.reset();
   // Broker and result store are closed; release the objects, then let their handles close.
   s.lag_probe.reset();
   s.control.reset();

@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <cstdlib>
 #include <limits>
 #include <sstream>
 
@@ -57,6 +58,7 @@ ParseOutcome parseWorkerArgs(int argc, const char* const* argv,
   long eta_hold_s = 10;
   long max_parked_s = 3600;
   double loop_lag_report_s = 0;
+  std::optional<int> http_port;
   std::string task_routes;
   std::string delay_tiers = "5s,30s,2m,10m,1h";
   CeleryOperatorFlags celery_flags;
@@ -125,6 +127,12 @@ ParseOutcome parseWorkerArgs(int argc, const char* const* argv,
                  "Log the event loop's lag (p50/p99/max of a 10 ms timer) every this many "
                  "seconds (0 = off)")
       ->check(CLI::Range(0.0, 86400.0));
+  cli.add_option("--http-port", http_port,
+                 "Port serving /metrics, /healthz and /readyz (0 = off) [env "
+                 "CELERIAC_HTTP_PORT; default 9808]")
+      ->check(CLI::Range(0, 65535));
+  cli.add_option("--http-bind", cfg.http_bind, "Address the HTTP port listens on")
+      ->capture_default_str();
   cli.add_option("--llm-config", cfg.llm_config,
                  "Balancer YAML (endpoints, keys, routes, prices) [env CELERIAC_LLM_CONFIG; "
                  "or LLM_ENDPOINTS...]");
@@ -153,6 +161,18 @@ ParseOutcome parseWorkerArgs(int argc, const char* const* argv,
   if (broker.empty()) broker = "amqp://guest:guest@127.0.0.1:5672//";
   if (backend.empty()) backend = env_or("CELERY_RESULT_BACKEND");
   if (cfg.llm_config.empty()) cfg.llm_config = env_or("CELERIAC_LLM_CONFIG");
+  if (!http_port && !env_or("CELERIAC_HTTP_PORT").empty()) {
+    const std::string text = env_or("CELERIAC_HTTP_PORT");
+    char* end = nullptr;
+    const long port = std::strtol(text.c_str(), &end, 10);
+    if (end == text.c_str() || *end != '\0' || port < 0 || port > 65535) {
+      outcome.exit_code = 2;
+      outcome.message = "CELERIAC_HTTP_PORT: '" + text + "' is not a port (0-65535)";
+      return outcome;
+    }
+    http_port = static_cast<int>(port);
+  }
+  if (http_port) cfg.http_port = static_cast<std::uint16_t>(*http_port);
   if (cfg.data_dir.empty()) cfg.data_dir = env_or("CELERIAC_DATA_DIR");
   if (cfg.data_dir.empty()) cfg.data_dir = installed_data_dir;
   if (cfg.data_dir.empty()) cfg.data_dir = CELERIAC_DEFAULT_DATA_DIR;

@@ -43,6 +43,9 @@ struct WorkerConfig {
   int max_task_crashes = 3;  // redelivered runs that never finished before a poison FAILURE
   // --loop-lag-report: log the loop-lag probe's p50/p99/max this often (0: no probe).
   std::chrono::milliseconds loop_lag_report{0};
+  // --http-port / --http-bind (issue 11): /metrics, /healthz, /readyz (port 0: off).
+  std::uint16_t http_port = 9808;
+  std::string http_bind = "0.0.0.0";
   // Celery's operator flags (issue 10).
   bool task_events = false;       // -E: task-* events from the start (else enable_events)
   bool worker_heartbeat = true;   // --without-heartbeat: no worker-online/heartbeat/offline
