@@ -202,10 +202,11 @@ class Worker:
         fd, self.log_path = tempfile.mkstemp(prefix="celeriac-worker-", suffix=".log")
         os.close(fd)
         self.proc = None
+        self.env = None  # the process environment; None: this one's
 
     def start(self):
         self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=self.log)
+        self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=self.log, env=self.env)
         return self
 
     def log_text(self):

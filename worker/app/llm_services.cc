@@ -1,6 +1,7 @@
 #include "worker/app/llm_services.h"
 
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <sstream>
@@ -8,6 +9,7 @@
 #include "balancer/balancer.h"
 #include "balancer/config_loader.h"
 #include "worker/http/curl_transport.h"
+#include "worker/redis/key_set_lease.h"
 #include "worker/redis/redis_shared_bucket_store.h"
 #include "worker/tasks/llm_tasks.h"
 
@@ -53,9 +55,35 @@ std::unique_ptr<LlmServices> LlmServices::create(const WorkerConfig& config,
     if (!text) throw std::runtime_error("--llm-config: cannot read " + config.llm_config);
     balancer_config = balancer::ConfigLoader::fromYaml(*text);
   }
-  const std::string key_set = balancer::ConfigLoader::applyKeySet(balancer_config, env);
-
   std::unique_ptr<LlmServices> services(new LlmServices());
+  services->dispatcher_ = &dispatcher;
+  KeySet& chosen = services->key_set_;
+  if (!balancer_config.key_sets.empty()) {
+    std::size_t index = 0;
+    if (auto pinned = balancer::ConfigLoader::pinnedKeySet(balancer_config, env)) {
+      index = *pinned;
+      chosen.pinned = true;
+    } else {
+      std::vector<std::string> names;
+      for (const auto& set : balancer_config.key_sets) names.push_back(set.name);
+      services->lease_owner_ = config.hostname + ":" + std::to_string(getpid());
+      services->lease_ttl_ = config.key_set_lease_ttl;
+      services->lease_redis_ = config.backend;
+      const redis::KeySetClaim claim =
+          redis::claimKeySet(config.backend, names, services->lease_owner_, config.key_set_lease_ttl);
+      index = claim.index;
+      chosen.leased = claim.leased;
+      chosen.shared = claim.shared;
+      if (claim.shared) {
+        log->error("{}", claim.detail);
+      } else {
+        log->info("{}", claim.detail);
+      }
+    }
+    chosen.name = balancer::ConfigLoader::applyKeySet(balancer_config, index);
+  }
+  const std::string& key_set = chosen.name;
+
   services->parts_ = std::make_unique<Parts>();
   Parts& p = *services->parts_;
   if (balancer::usesSharedBuckets(balancer_config)) {
@@ -90,7 +118,41 @@ std::unique_ptr<LlmServices> LlmServices::create(const WorkerConfig& config,
   return services;
 }
 
+balancer::Balancer& LlmServices::balancer() { return *parts_->balancer; }
+
+void LlmServices::startLeaseRenewal(RenewLease renew) {
+  if (!key_set_.leased) return;
+  renew_ = std::move(renew);
+  renewLater();
+}
+
+// The next renewal is scheduled when this one is answered, so a Redis outage queues
+// one renewal (the store retries it), not one per period.
+void LlmServices::renewLater() {
+  renew_timer_ = dispatcher_->schedule(lease_ttl_ / 3, [this] {
+    renew_timer_ = 0;
+    renew_(redis::keySetLeaseKey(key_set_.name), lease_owner_, lease_ttl_, [this](long long status) {
+      if (status == 0 && key_set_.leased) {
+        // Another replica took the set after our lease expired (this process was
+        // stopped or cut off from Redis for longer than the TTL): both now use it.
+        key_set_.leased = false;
+        key_set_.shared = true;
+        spdlog::error("key set {} lease lost to another replica: its limits are now shared",
+                      key_set_.name);
+      } else if (status != 0 && !key_set_.leased) {
+        key_set_.leased = true;
+        key_set_.shared = false;
+        spdlog::info("key set {} leased again", key_set_.name);
+      }
+      renewLater();
+    });
+  });
+}
+
 LlmServices::~LlmServices() {
+  if (renew_timer_ != 0) dispatcher_->cancel(renew_timer_);
+  // At exit, after the loop stopped: the next replica may take the set at once.
+  if (key_set_.leased) redis::releaseKeySet(lease_redis_, key_set_.name, lease_owner_);
   if (!parts_) return;
   parts_->balancer.reset();
   parts_->transport.reset();

@@ -50,6 +50,9 @@ class RemoteControl {
     const tasks::TaskRegistry& registry;
     WorkerConfig& config;  // concurrency changes are written back (stats, conf)
     std::function<void()> shutdown;  // warm shutdown, as SIGTERM
+    // This replica's key set for `stats` ({"name", "pinned", "leased", "shared"}); unset
+    // or null: no key sets.
+    std::function<nlohmann::json()> key_set = nullptr;
   };
 
   explicit RemoteControl(Parts parts);

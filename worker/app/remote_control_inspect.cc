@@ -130,7 +130,8 @@ json RemoteControl::stats(const json& /*arguments*/) {
       {"celeriac",
        {{"events_sent", parts_.events.sent()},
         {"events_dropped", parts_.events.dropped()},
-        {"control_dropped_replies", parts_.broker.droppedTransient()}}},
+        {"control_dropped_replies", parts_.broker.droppedTransient()},
+        {"key_set", parts_.key_set ? parts_.key_set() : json(nullptr)}}},
   };
 }
 

@@ -1,5 +1,6 @@
 #include "worker/app/worker_app.h"
 
+#include <prometheus/gauge.h>
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 #include <spdlog/spdlog.h>
@@ -15,6 +16,7 @@
 #include "worker/app/task_pipeline.h"
 #include "worker/metrics/health_state.h"
 #include "worker/metrics/http_server.h"
+#include "worker/metrics/llm_metrics.h"
 #include "worker/metrics/task_event_fanout.h"
 #include "worker/metrics/task_metrics.h"
 #include "worker/redis/result_store.h"
@@ -56,6 +58,8 @@ struct WorkerApp::Impl {
   // destroyed: run() stops the server first.
   std::shared_ptr<prometheus::Registry> metrics_registry = std::make_shared<prometheus::Registry>();
   std::unique_ptr<metrics::TaskMetrics> task_metrics;
+  std::unique_ptr<metrics::LlmMetrics> llm_metrics;  // with LLM tasks only
+  prometheus::Gauge* key_set_shared = nullptr;       // with key sets only
   metrics::TaskEventFanout task_events;  // the pipeline's sink: Celery's events, then metrics
   metrics::HealthState health;
   std::unique_ptr<metrics::HttpServer> http;
@@ -199,9 +203,32 @@ void WorkerApp::Impl::build() {
   options.default_hard_time_limit = config.time_limit;
   pipeline = std::make_unique<TaskPipeline>(*dispatcher, registry, std::move(ports), options);
   control = std::make_unique<RemoteControl>(RemoteControl::Parts{
-      *dispatcher, *pipeline, *broker, *revoked, *events, clock, registry, config, [this] {
+      *dispatcher, *pipeline, *broker, *revoked, *events, clock, registry, config,
+      [this] {
         if (!shutting_down) beginShutdown();
+      },
+      [this]() -> nlohmann::json {
+        if (!llm || llm->keySet().name.empty()) return nullptr;
+        const LlmServices::KeySet& k = llm->keySet();
+        return {{"name", k.name}, {"pinned", k.pinned}, {"leased", k.leased}, {"shared", k.shared}};
       }});
+  if (llm) {
+    llm_metrics = std::make_unique<metrics::LlmMetrics>(*metrics_registry);
+    llm_metrics->attach(llm->balancer());
+    if (!llm->keySet().name.empty()) {
+      key_set_shared = &prometheus::BuildGauge()
+                            .Name("celeriac_key_set_shared")
+                            .Help("1 while this replica shares its LLM key set with another "
+                                  "live replica (every set was leased)")
+                            .Register(*metrics_registry)
+                            .Add({{"key_set", llm->keySet().name}});
+    }
+    llm->startLeaseRenewal([this](std::string key, std::string owner,
+                                  std::chrono::milliseconds ttl,
+                                  std::function<void(long long)> done) {
+      store->renewLease(std::move(key), std::move(owner), ttl, std::move(done));
+    });
+  }
 
   const auto install = [this](int signum) {
     auto* h = new uv_signal_t;
@@ -274,6 +301,8 @@ void WorkerApp::Impl::tickMetrics() {
         !finished, pipeline->running(),
         pipeline->running() + pipeline->reserved() + pipeline->held(),
         pipeline->prefetchInForce(), c.parked, c.parked_unavailable});
+    if (llm_metrics) llm_metrics->refresh();
+    if (key_set_shared != nullptr) key_set_shared->Set(llm->keySet().shared ? 1 : 0);
   } catch (const std::exception& e) {
     log->warn("metrics tick failed: {}", e.what());  // never through the C callback
   }
@@ -371,6 +400,7 @@ int WorkerApp::run() {
   s.pipeline.reset();
   s.events.reset();
   s.revoked.reset();
+  if (s.llm_metrics) s.llm_metrics->detach();
   s.llm.reset();
   s.broker.reset();
   s.store.reset();

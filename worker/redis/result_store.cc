@@ -41,6 +41,20 @@ redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1]))
 return n
 )lua";
 
+// KEYS[1] = celeriac-keyset-lease:<set>; ARGV[1] = owner; ARGV[2] = ttl ms.
+constexpr const char* kRenewLeaseScript = R"lua(
+local owner = redis.call('GET', KEYS[1])
+if owner == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]))
+  return 1
+end
+if not owner then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', tonumber(ARGV[2]))
+  return 2
+end
+return 0
+)lua";
+
 void* seqToPrivdata(std::uint64_t seq) { return reinterpret_cast<void*>(static_cast<std::uintptr_t>(seq)); }
 std::uint64_t privdataToSeq(void* p) { return static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(p)); }
 
@@ -191,6 +205,14 @@ void ResultStore::countStart(std::string key, std::chrono::seconds ttl,
                 nullptr, 0, Op::kCountStart, std::move(done)});
 }
 
+void ResultStore::renewLease(std::string key, std::string owner, std::chrono::milliseconds ttl,
+                             std::function<void(long long)> done) {
+  Write w{next_seq_++, std::move(key), std::move(owner), nullptr, 0, Op::kRenewLease,
+          std::move(done)};
+  w.ttl_ms = std::to_string(std::max<long long>(1, ttl.count()));
+  enqueue(std::move(w));
+}
+
 void ResultStore::forget(std::string key) {
   enqueue(Write{next_seq_++, std::move(key), {}, nullptr, 0, Op::kForget, nullptr});
 }
@@ -223,6 +245,13 @@ void ResultStore::send(Write write) {
   size_t lens[] = {4, std::char_traits<char>::length(script), 1, w.key.size(), w.document.size(),
                    ttl.size()};
   int argc = w.op == Op::kCountStart ? 5 : 6;
+  if (w.op == Op::kRenewLease) {
+    argv[1] = kRenewLeaseScript;
+    lens[1] = std::char_traits<char>::length(kRenewLeaseScript);
+    argv[5] = w.ttl_ms.c_str();
+    lens[5] = w.ttl_ms.size();
+    argc = 6;
+  }
   if (w.op == Op::kForget) {
     argv[0] = "DEL";
     lens[0] = 3;

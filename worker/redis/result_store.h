@@ -61,13 +61,18 @@ class ResultStore {
   void countStart(std::string key, std::chrono::seconds ttl, std::function<void(long long)> done);
   // DEL `key`, retried like a write; nothing to wait for.
   void forget(std::string key);
+  // Key-set leases (key_set_lease.h): keeps `key` = `owner` alive for `ttl`, taking it
+  // again if it expired and nobody else took it. `done(1)` renewed, `done(2)` taken
+  // again, `done(0)` another owner holds it. Retried like a write.
+  void renewLease(std::string key, std::string owner, std::chrono::milliseconds ttl,
+                  std::function<void(long long)> done);
 
   [[nodiscard]] bool connected() const { return connected_; }
   // Writes accepted but not yet confirmed by Redis.
   [[nodiscard]] std::size_t backlog() const { return queued_.size() + in_flight_.size(); }
 
  private:
-  enum class Op { kStoreResult, kCountStart, kForget };
+  enum class Op { kStoreResult, kCountStart, kForget, kRenewLease };
   struct Write {
     std::uint64_t seq;
     std::string key;
@@ -75,7 +80,8 @@ class ResultStore {
     std::function<void()> done;
     std::uint64_t sent_at_ms = 0;
     Op op = Op::kStoreResult;
-    std::function<void(long long)> counted;  // kCountStart
+    std::function<void(long long)> counted;  // kCountStart, kRenewLease
+    std::string ttl_ms{};                    // kRenewLease (document holds the owner)
   };
   void enqueue(Write write);
 
