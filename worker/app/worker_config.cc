@@ -58,6 +58,7 @@ ParseOutcome parseWorkerArgs(int argc, const char* const* argv,
   long eta_hold_s = 10;
   long max_parked_s = 3600;
   double loop_lag_report_s = 0;
+  double key_set_lease_ttl_s = 30;
   std::optional<int> http_port;
   std::string task_routes;
   std::string delay_tiers = "5s,30s,2m,10m,1h";
@@ -138,6 +139,11 @@ ParseOutcome parseWorkerArgs(int argc, const char* const* argv,
                  "or LLM_ENDPOINTS...]");
   cli.add_option("--tasks-config", cfg.tasks_config,
                  "LLM tasks config (names, queues, prompts, routes); default: shipped one");
+  cli.add_option("--key-set-lease-ttl", key_set_lease_ttl_s,
+                 "Seconds a replica's key-set lease in Redis lives unless renewed (a crashed "
+                 "replica's set is taken over after this)")
+      ->check(CLI::Range(1.0, 3600.0))
+      ->capture_default_str();
   cli.add_option("--data-dir", cfg.data_dir,
                  "Directory holding schemas/ and worker/tasks/prompts/ [env CELERIAC_DATA_DIR]");
   cli.add_option("--queue-type", queue_type, "classic or quorum (also for delay queues)")
@@ -218,6 +224,7 @@ ParseOutcome parseWorkerArgs(int argc, const char* const* argv,
   cfg.eta_hold_limit = std::chrono::seconds(eta_hold_s);
   cfg.max_parked = std::chrono::seconds(max_parked_s);
   cfg.loop_lag_report = std::chrono::milliseconds(static_cast<long>(loop_lag_report_s * 1000));
+  cfg.key_set_lease_ttl = std::chrono::milliseconds(static_cast<long>(key_set_lease_ttl_s * 1000));
   std::stringstream routes(task_routes);
   for (std::string route; std::getline(routes, route, ',');) {
     route.erase(0, route.find_first_not_of(' '));

@@ -65,6 +65,9 @@ struct WorkerConfig {
   std::string llm_config;
   std::string tasks_config;
   std::string data_dir;
+  // Key-set leases in Redis (worker/redis/key_set_lease.h): how long a lease lives
+  // unless renewed (--key-set-lease-ttl); a crashed replica's set is free after this.
+  std::chrono::milliseconds key_set_lease_ttl{30'000};
   std::map<std::string, std::string> env;  // the process environment, for the balancer
 
   [[nodiscard]] std::uint16_t prefetch() const;
