@@ -13,6 +13,7 @@
 #include <map>
 #include <string>
 
+#include "worker/app/log_setup.h"
 #include "worker/app/worker_app.h"
 #include "worker/app/worker_config.h"
 
@@ -68,22 +69,29 @@ int main(int argc, char** argv) {
                                                      << (parsed.message.ends_with('\n') ? "" : "\n");
     return parsed.exit_code;
   }
-  spdlog::sink_ptr sink;
+  // Secrets known now are registered before the first line; API keys follow when the
+  // balancer resolves them (redactingResolver).
+  celeriac::worker::app::registerWorkerSecrets(*parsed.config);
+  spdlog::sink_ptr out;
   if (parsed.config->logfile.empty()) {
-    sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
+    out = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
   } else {
     try {
-      sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(parsed.config->logfile);
+      out = std::make_shared<spdlog::sinks::basic_file_sink_mt>(parsed.config->logfile);
     } catch (const std::exception& e) {
       std::cerr << "--logfile: " << e.what() << "\n";
       return 2;
     }
   }
-  auto logger = std::make_shared<spdlog::logger>("celeriac", sink);
+  // Every line is redacted in this sink and formatted as --log-format says (text by
+  // default, for a terminal; the image passes json). No set_pattern here: it would be
+  // ignored by the redacting sink anyway.
+  auto logger = std::make_shared<spdlog::logger>(
+      "celeriac",
+      celeriac::worker::app::makeWorkerLogSink(std::move(out), parsed.config->log_format));
   logger->flush_on(spdlog::level::trace);  // a file sink buffers; each line is seen at once, as on stderr
   logger->set_level(spdlog::level::from_str(parsed.config->loglevel == "warning"
                                                 ? "warn" : parsed.config->loglevel));
-  logger->set_pattern("[%Y-%m-%d %H:%M:%S.%e] [%l] [%n] %v");
   spdlog::set_default_logger(logger);
   try {
     celeriac::worker::app::WorkerApp app(std::move(*parsed.config));
