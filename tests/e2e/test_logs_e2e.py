@@ -105,6 +105,10 @@ class Stack:
             except Exception:  # noqa: BLE001
                 pass
             ids["analysis"] = analysis.id
+            # What every Python client reading these results sees, as stored.
+            stored = redis_py.Redis.from_url(self.backend_url)
+            self.stored_results = {name: stored.get("celery-task-meta-" + task_id)
+                                   for name, task_id in ids.items()}
             # Freed while Redis still answers (a later __del__ prints a traceback).
             del echo, failing, analysis
             gc.collect()
@@ -133,6 +137,25 @@ def setUpModule():
 def tearDownModule():
     if STACK:
         STACK.cleanup()
+
+
+class StoredResults(unittest.TestCase):
+    """Secrets stay out of results too: a provider's error text quoting the key it
+    refused, or a task's own error message, is stored with the secret masked."""
+
+    @classmethod
+    def setUpClass(cls):
+        STACK.run_worker("json")
+        cls.stored = STACK.stored_results
+
+    def test_no_password_or_key_in_a_stored_failure(self):
+        for name in ("fail", "analysis"):
+            doc = self.stored[name]
+            self.assertIsNotNone(doc, name)
+            text = doc.decode("utf-8", "replace")
+            for secret in SECRETS:
+                self.assertNotIn(secret, text, "%s result: %s" % (name, text))
+        self.assertIn("FAILURE", self.stored["fail"].decode())
 
 
 class JsonLogs(unittest.TestCase):

@@ -8,6 +8,7 @@
 
 #include "balancer/balancer.h"
 #include "balancer/config_loader.h"
+#include "worker/app/log_redactor.h"
 #include "worker/http/curl_transport.h"
 #include "worker/redis/key_set_lease.h"
 #include "worker/redis/redis_shared_bucket_store.h"
@@ -102,7 +103,9 @@ std::unique_ptr<LlmServices> LlmServices::create(const WorkerConfig& config,
   p.transport = std::make_unique<http::CurlTransport>(dispatcher);
   p.balancer = std::make_unique<balancer::Balancer>(
       std::move(balancer_config), dispatcher, *p.transport,
-      balancer::ConfigLoader::secretResolver(env, &readFile), 0x5eed, p.shared_store.get());
+      // Every key the balancer resolves is masked in logs and stored errors from then on.
+      redactingResolver(balancer::ConfigLoader::secretResolver(env, &readFile)), 0x5eed,
+      p.shared_store.get());
 
   const tasks::LlmTasksConfig tasks_config =
       config.tasks_config.empty() ? tasks::LlmTasksConfig::defaults(config.data_dir)

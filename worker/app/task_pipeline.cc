@@ -9,6 +9,7 @@
 #include <limits>
 #include <random>
 
+#include "worker/app/error_redaction.h"
 #include "worker/app/task_pipeline_internal.h"
 #include "worker/celery/exception_info.h"
 #include "worker/celery/message_decoder.h"
@@ -128,7 +129,8 @@ void TaskPipeline::receive(amqp::Delivery delivery) {
   }
   job->acks_late = job->entry->options.acks_late.value_or(options_.acks_late);
   job->ignore_result = m.ignore_result.value_or(false);
-  taskLog()->info("received task={} task_id={} retries={}", m.task, m.id, m.retries);
+  taskLog()->info("received task={} task_id={} root_id={} retries={}", m.task, m.id,
+                  m.root_id.empty() ? m.id : m.root_id, m.retries);
 
   // Expired or revoked on arrival: only task-revoked, no task-received (spec 6.4).
   if (expired(m)) {
@@ -361,6 +363,11 @@ void TaskPipeline::finish(JobId id, tasks::TaskOutcome outcome) {
 
 void TaskPipeline::settle(Job& job, tasks::TaskOutcome outcome) {
   const celery::TaskMessage& m = job.message;
+  // A provider's error text may quote the key it refused: never store or publish it.
+  if (!outcome.ok) redactSecrets(outcome.error);
+  if (outcome.retry_request && outcome.retry_request->exc) {
+    redactSecrets(*outcome.retry_request->exc);
+  }
   // A retry either goes out (done here) or becomes the failure Celery raises instead,
   // which then runs the ordinary failure path (errbacks, chain) below.
   if (outcome.retry_request) {
