@@ -18,7 +18,7 @@ json imageBlock(const ContentPart& p) {
               {"media_type", std::string(url.substr(kData.size(), marker - kData.size()))},
               {"data", std::string(url.substr(marker + 8))}}}};
   }
-  return {{"type", "image"}, {"source", {{"type", "url"}, {"url", p.url}}}};
+  return {{"type", "image"}, {"source", {{"type", "url"}, {"url", p.url.str()}}}};
 }
 
 }  // namespace

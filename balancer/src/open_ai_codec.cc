@@ -24,7 +24,7 @@ HttpRequest OpenAiCodec::buildRequest(const ChatRequest& request, const RequestS
         if (p.kind == ContentPart::Kind::kText) {
           parts.push_back({{"type", "text"}, {"text", p.text}});
         } else {
-          json image{{"url", p.url}};
+          json image{{"url", p.url.str()}};
           if (!p.detail.empty()) image["detail"] = p.detail;
           parts.push_back({{"type", "image_url"}, {"image_url", image}});
         }

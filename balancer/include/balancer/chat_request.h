@@ -7,19 +7,40 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 namespace celeriac::balancer {
 
+// Text shared, not copied, by every copy of a request: an image's data: URL can be
+// megabytes, and a request is copied into the balancer's call while the task keeps its
+// own for a repair turn. Immutable once made.
+class SharedText {
+ public:
+  SharedText() = default;
+  SharedText(std::string text)  // NOLINT(google-explicit-constructor): a string is one
+      : text_(std::make_shared<const std::string>(std::move(text))) {}
+  [[nodiscard]] const std::string& str() const {
+    static const std::string kEmpty;
+    return text_ ? *text_ : kEmpty;
+  }
+  operator std::string_view() const { return str(); }  // NOLINT(google-explicit-constructor)
+  bool operator==(const SharedText& other) const { return str() == other.str(); }
+
+ private:
+  std::shared_ptr<const std::string> text_;
+};
+
 struct ContentPart {
   enum class Kind { kText, kImageUrl };
   Kind kind = Kind::kText;
   std::string text;    // kText
-  std::string url;     // kImageUrl: https URL or data: URL (base64)
+  SharedText url;      // kImageUrl: https URL or data: URL (base64)
   std::string detail;  // kImageUrl: OpenAI's "low" | "high" | "auto"; empty = unset
 
   static ContentPart textPart(std::string t) { return {Kind::kText, std::move(t), {}, {}}; }
