@@ -143,7 +143,7 @@ class MetricNamesTest(unittest.TestCase):
                      "celery_task_failed_total", "celery_task_runtime_seconds",
                      "celery_worker_up", "celery_worker_tasks_active",
                      "celeriac_llm_requests_total", "celeriac_llm_request_duration_seconds",
-                     "celeriac_llm_breaker_state", "celeriac_tasks_parked",
+                     "celeriac_llm_breaker_state", "celeriac_tasks_parked_total",
                      "celeriac_key_set_shared", "rabbitmq_queue_messages_ready"):
             self.assertIn(name, listed)
         self.assertEqual(listed["rabbitmq_queue_messages_ready"][1], "rabbitmq")
