@@ -3,6 +3,7 @@ and Debian's prometheus is installed) really runs: two replicas answer /healthz 
 /metrics, Prometheus scrapes both, and Ctrl-C (SIGINT) stops every process it started
 and removes its directory."""
 
+import gc
 import json
 import os
 import re
@@ -103,6 +104,11 @@ class FleetRunTest(unittest.TestCase):
                     break
                 time.sleep(1)
             self.assertEqual(len(up), 2, body)
+            broker = re.search(r"broker\s+(amqp://\S+)", out).group(1)
+            backend = re.search(r"backend\s+(redis://\S+)", out).group(1)
+            self.run_tasks(broker, backend)
+            self.check_metrics_in_prometheus(prom)
+            self.check_key_sets(run_dir)
         finally:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C at a terminal
@@ -112,6 +118,61 @@ class FleetRunTest(unittest.TestCase):
         while leftovers(proc.pid, run_dir) and time.time() < deadline:
             time.sleep(0.5)
         self.assertEqual(leftovers(proc.pid, run_dir), [], rest)
+
+
+    def run_tasks(self, broker, backend):
+        from celery import Celery  # Debian's python3-celery
+        app = Celery(broker=broker, backend=backend)
+        try:
+            analysis = app.send_task(
+                "gpt5_analyzer.analyze", queue="gpt5-analyzer",
+                kwargs={"image": "https://example.com/photo.jpg", "user_id": "u-1"}).get(timeout=90)
+            answer = app.send_task("response_generator.generate", args=[analysis],
+                                   kwargs={"rules": {"glass": "rinse, then the glass bin"}},
+                                   queue="response-generator").get(timeout=90)
+            self.assertIn("answer", answer)
+            # A failure, so celery_task_failed_total{exception} has a series.
+            with self.assertRaises(ValueError):
+                app.send_task("celeriac.fail", args=["on purpose", "ValueError"],
+                              queue="response-generator").get(timeout=90)
+        finally:
+            gc.collect()  # AsyncResult.__del__ talks to Redis: let it run while Redis is up
+            app.close()
+
+    def check_metrics_in_prometheus(self, prom):
+        """Every metric the rules and the dashboard query (metric_names.txt) is in what
+        Prometheus scraped from the replicas and RabbitMQ, and the tasks just run are
+        counted under celery-exporter's name."""
+        listed = {}
+        for line in d.read(d.path("deploy", "prometheus", "metric_names.txt")).splitlines():
+            f = line.split("#", 1)[0].split()
+            if f:
+                listed[f[0]] = f[1]
+        want = {n + "_bucket" if kind == "histogram" else n for n, kind in listed.items()}
+        deadline = time.time() + 90
+        missing = want
+        while time.time() < deadline:
+            _, body = get(prom + "/api/v1/label/__name__/values")
+            missing = want - set(json.loads(body)["data"])
+            if not missing:
+                break
+            time.sleep(2)
+        self.assertEqual(missing, set(), "listed in metric_names.txt, absent from the scrape")
+        query = urllib.request.quote('sum by (name) (celery_task_succeeded_total)')
+        _, body = get(prom + "/api/v1/query?query=" + query)
+        done = {r["metric"]["name"]: float(r["value"][1]) for r in json.loads(body)["data"]["result"]}
+        self.assertGreaterEqual(done.get("gpt5_analyzer.analyze", 0), 1, done)
+        self.assertGreaterEqual(done.get("response_generator.generate", 0), 1, done)
+
+    def check_key_sets(self, run_dir):
+        """Two replicas, two key sets in the one config: each took its own."""
+        taken = []
+        for r in (1, 2):
+            log = d.read(os.path.join(run_dir, "replica-%d.log" % r))
+            m = re.search(r"key set (stub-\d+)", log)
+            self.assertTrue(m, log[-2000:])
+            taken.append(m.group(1))
+        self.assertEqual(sorted(taken), ["stub-0", "stub-1"])
 
 
 if __name__ == "__main__":
