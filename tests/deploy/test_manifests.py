@@ -156,12 +156,21 @@ class ArgsAndEnvAcceptedTest(unittest.TestCase):
         self.assertIn("management", compose["services"]["rabbitmq"]["image"])
         self.assertEqual(compose["services"]["llm-stub"]["build"]["target"], "llm-stub")
 
-    def test_compose_prometheus_scrapes_both_workers(self):
+    def test_compose_prometheus_scrapes_both_workers_and_rabbitmq_per_queue(self):
         prom = d.load_yaml_docs(d.path("deploy", "compose", "prometheus.yml"))[0]
         targets = [t for job in prom["scrape_configs"] for sc in job["static_configs"]
                    for t in sc["targets"]]
         self.assertIn("worker-1:9808", targets)
         self.assertIn("worker-2:9808", targets)
+        self.assertIn("rabbitmq:15692", targets)
+        compose = d.load_yaml_docs(d.path("deploy", "compose", "compose.yaml"))[0]
+        mounts = compose["services"]["rabbitmq"]["volumes"]
+        self.assertIn("./rabbitmq.conf:/etc/rabbitmq/conf.d/20-celeriac.conf:ro", mounts)
+        conf = d.read(d.path("deploy", "compose", "rabbitmq.conf"))
+        self.assertIn("prometheus.return_per_object_metrics = true", conf)
+        # fleet.sh, which the run test exercises, sets the same.
+        self.assertIn("prometheus.return_per_object_metrics = true",
+                      d.read(d.path("deploy", "local", "fleet.sh")))
 
     def test_dockerfile_cmd(self):
         runtime = [s for s in d.dockerfile_stages() if s["name"] == "runtime"][0]
