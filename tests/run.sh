@@ -52,7 +52,7 @@ unit_tests() {
 }
 server_tests() {
   echo "== test $1: llm-stub, integration and e2e tests (real servers, one at a time)"
-  ctest --test-dir "$1" --output-on-failure --timeout 900 -LE unit
+  ctest --test-dir "$1" --output-on-failure --timeout 900 -LE "${2:-unit}"
 }
 
 sanitize=1
@@ -81,7 +81,9 @@ fi
 if [ "$sanitize" = 1 ]; then
   [ -n "$asan_pid" ] || build build-asan "${asan_args[@]}"
   unit_tests build-asan
-  server_tests build-asan
+  # The deployment artifacts' checks (label deploy: manifests, rules, image, install,
+  # fleet) test files and the Release build users install, not memory safety: once.
+  server_tests build-asan "unit|deploy"
 fi
 
 echo "== fuzz results (ran in the background)"
