@@ -327,9 +327,9 @@ void TaskPipeline::timeLimitHit(JobId id, bool hard) {
   finish(id, tasks::TaskOutcome::failure(std::move(e)));
 }
 
-void TaskPipeline::finish(JobId id, tasks::TaskOutcome outcome) {
+std::unique_ptr<TaskPipeline::Job> TaskPipeline::takeActive(JobId id) {
   auto it = active_.find(id);
-  if (it == active_.end()) return;
+  if (it == active_.end()) return nullptr;
   std::unique_ptr<Job> job = std::move(it->second);
   active_.erase(it);
   --running_;
@@ -342,6 +342,12 @@ void TaskPipeline::finish(JobId id, tasks::TaskOutcome outcome) {
   if (job->start_counted && ports_.forget_starts) {
     ports_.forget_starts(crashCountKey(job->message.id));
   }
+  return job;
+}
+
+void TaskPipeline::finish(JobId id, tasks::TaskOutcome outcome) {
+  std::unique_ptr<Job> job = takeActive(id);
+  if (!job) return;
   try {
     settle(*job, std::move(outcome));
   } catch (const std::exception& e) {

@@ -220,6 +220,10 @@ class TaskPipeline {
   [[nodiscard]] bool runningHere(const std::string& task_id) const;
   void failPoison(std::unique_ptr<Job> job, long long starts);
   void finish(JobId id, tasks::TaskOutcome outcome);
+  // Removes a running job and releases what it holds (its slot, time-limit timers, run
+  // object on a later turn, poison count); null if it is not running. finish() and
+  // terminate() settle it afterwards.
+  std::unique_ptr<Job> takeActive(JobId id);
   void timeLimitHit(JobId id, bool hard);
   void storeThen(const std::string& task_id, std::string document, std::function<void()> then);
   void updatePrefetch();

@@ -55,21 +55,9 @@ std::vector<std::string> TaskPipeline::terminate(const std::vector<std::string>&
     if (std::find(ids.begin(), ids.end(), job->message.id) != ids.end()) hit.push_back(id);
   }
   for (const JobId id : hit) {
-    auto it = active_.find(id);
-    std::unique_ptr<Job> job = std::move(it->second);
-    active_.erase(it);
-    --running_;
-    if (job->soft_limit_timer != 0) dispatcher_.cancel(job->soft_limit_timer);
-    if (job->hard_limit_timer != 0) dispatcher_.cancel(job->hard_limit_timer);
-    // Cancelling ends its LLM call; the run object may be on the stack of a callback
-    // that is calling us, so it goes on a later turn, as in finish().
-    if (job->run) {
-      job->run->cancel();
-      dispatcher_.post([run = std::shared_ptr<tasks::TaskRun>(std::move(job->run))] {});
-    }
-    if (job->start_counted && ports_.forget_starts) {
-      ports_.forget_starts(crashCountKey(job->message.id));
-    }
+    // Cancelling ends its LLM call; takeActive() then releases the job as finish() does.
+    if (const auto& run = active_.at(id)->run) run->cancel();
+    std::unique_ptr<Job> job = takeActive(id);
     terminated.push_back(job->message.id);
     // An early-acked message was acked when it started; acking it again would close
     // the channel (PRECONDITION_FAILED unknown delivery tag).
