@@ -99,9 +99,9 @@ BalancerConfig ConfigLoader::fromEnv(const EnvMap& env) {
     for (std::size_t i = 0; i < items.size(); ++i) {
       if (items[i].empty()) continue;
       const std::string endpoint = cfg.endpoints[i].name;
-      set.keys.push_back(KeySetConfig::Key{
-          endpoint, ApiKeyConfig{endpoint + "-set" + std::to_string(n), SecretRef{name, "", i}, "",
-                                 std::nullopt}});
+      set.keys.push_back(
+          KeySetConfig::Key{endpoint, ApiKeyConfig{endpoint + "-set" + std::to_string(n),
+                                                   SecretRef{name, "", i}, "", std::nullopt}});
     }
     cfg.key_sets.push_back(std::move(set));
   }
@@ -148,7 +148,8 @@ std::optional<std::size_t> ConfigLoader::pinnedKeySet(const BalancerConfig& cfg,
     if (dash != std::string::npos) {
       const std::string_view tail = std::string_view(*host).substr(dash + 1);
       if (!tail.empty() && tail.size() <= 4) {
-        if (auto v = parseNonNegative(tail)) return static_cast<std::size_t>(*v) % cfg.key_sets.size();
+        if (auto v = parseNonNegative(tail))
+          return static_cast<std::size_t>(*v) % cfg.key_sets.size();
       }
     }
   }

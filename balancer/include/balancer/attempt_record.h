@@ -15,9 +15,9 @@
 namespace celeriac::balancer {
 
 struct AttemptRecord {
-  std::string endpoint;   // EndpointConfig::name
-  std::string model;      // the model asked for
-  std::string key_alias;  // empty for a keyless endpoint
+  std::string endpoint;                        // EndpointConfig::name
+  std::string model;                           // the model asked for
+  std::string key_alias;                       // empty for a keyless endpoint
   FailureClass outcome = FailureClass::kNone;  // kNone: success
   int http_status = 0;
   std::chrono::microseconds latency{0};  // send to answer

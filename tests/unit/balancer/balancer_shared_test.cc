@@ -275,8 +275,7 @@ TEST_F(BalancerSharedTest, LocalSendsAreWrittenIntoTheStoreWindowBeforeTheNextRe
   submit();  // the store is back
   loop_.runReady();
   // (the reserve, the one at the end of the fallback hold, the push, the new reserve)
-  ASSERT_EQ(store_.calls(),
-            (std::vector<std::string>{"reserve", "reserve", "adjust", "reserve"}))
+  ASSERT_EQ(store_.calls(), (std::vector<std::string>{"reserve", "reserve", "adjust", "reserve"}))
       << "the local send is written before the next reserve, on the same connection";
   const auto& pushed = store_.adjusts().at(0);
   ASSERT_EQ(pushed.size(), 2u);

@@ -248,8 +248,10 @@ key_sets:
   - {name: s1, keys: [{endpoint: o, alias: k1, env: K1}]}
   - {name: s2, keys: [{endpoint: o, alias: k2, env: K2}]}
 )");
-  EXPECT_EQ(ConfigLoader::pinnedKeySet(cfg, {{"HOSTNAME", "gpt5-analyzer-7d9f8-x2k4q"}}), std::nullopt);
-  EXPECT_EQ(ConfigLoader::pinnedKeySet(cfg, {{"HOSTNAME", "gpt5-analyzer-7d9f8-24567"}}), std::nullopt);
+  EXPECT_EQ(ConfigLoader::pinnedKeySet(cfg, {{"HOSTNAME", "gpt5-analyzer-7d9f8-x2k4q"}}),
+            std::nullopt);
+  EXPECT_EQ(ConfigLoader::pinnedKeySet(cfg, {{"HOSTNAME", "gpt5-analyzer-7d9f8-24567"}}),
+            std::nullopt);
   EXPECT_EQ(ConfigLoader::pinnedKeySet(cfg, {{"HOSTNAME", "worker"}}), std::nullopt);
   EXPECT_EQ(ConfigLoader::pinnedKeySet(cfg, {}), std::nullopt);
   EXPECT_EQ(ConfigLoader::pinnedKeySet(cfg, {{"HOSTNAME", "gpt5-analyzer-4"}}), 1u);
@@ -278,7 +280,8 @@ TEST(ConfigLoaderKeySetTest, EnvOnlyConfigurationHasKeySetsFromLlmApiKeysN) {
   // A set whose count does not match the endpoints is an error naming the variable,
   // never echoing a key.
   try {
-    (void)ConfigLoader::fromEnv({{"LLM_ENDPOINTS", "http://a,http://b"}, {"LLM_API_KEYS_0", "sk-x"}});
+    (void)ConfigLoader::fromEnv(
+        {{"LLM_ENDPOINTS", "http://a,http://b"}, {"LLM_API_KEYS_0", "sk-x"}});
     FAIL() << "no error";
   } catch (const ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("LLM_API_KEYS_0"), std::string::npos);

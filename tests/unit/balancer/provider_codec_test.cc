@@ -132,15 +132,15 @@ TEST(PromptEstimateTest, CountsTextAndImages) {
   EXPECT_EQ(estimatePromptTokens(r), 42);
 }
 
-
 // Issue 9: a data: URL of megabytes is held once however often the request is copied
 // (into the balancer's call, kept by the task for a repair turn), and still encoded.
 TEST(ChatRequestTest, CopiesShareTheImageBytesInsteadOfCopyingThem) {
   ChatRequest original;
   original.model = "gpt-4o";
-  original.messages = {ChatMessage{
-      "user", {ContentPart::textPart("what is it?"),
-               ContentPart::imagePart("data:image/png;base64," + std::string(4u << 20, 'A'))}}};
+  original.messages = {
+      ChatMessage{"user",
+                  {ContentPart::textPart("what is it?"),
+                   ContentPart::imagePart("data:image/png;base64," + std::string(4u << 20, 'A'))}}};
   const ChatRequest copy = original;  // NOLINT(performance-unnecessary-copy-initialization)
   EXPECT_EQ(copy.messages[0].parts[1].url.str().data(),
             original.messages[0].parts[1].url.str().data());
