@@ -21,13 +21,6 @@ int localUtcOffsetHours(std::chrono::system_clock::time_point now) {
   return celery::utcoffsetHours(std::chrono::seconds(local.tm_gmtoff));
 }
 
-// Every value in an event body is a string or number celeriac made (results, args and
-// exceptions are repr strings), so no Python-only JSON value can occur; a byte that is
-// not UTF-8 (a repr of binary) is replaced rather than thrown on.
-std::string serialise(const nlohmann::json& event) {
-  return event.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
 std::string exceptionRepr(const celery::ExceptionInfo& e) {
   return celery::pythonExceptionRepr(e.type, e.args);
 }
@@ -78,7 +71,11 @@ void EventDispatcher::offline() {
   online_ = false;
 }
 
-void EventDispatcher::heartbeatNow() { sendWorkerEvent("worker-heartbeat"); }
+// Celery's `heartbeat` command sends its extra heartbeat with freq=5, whatever the
+// worker's interval; receivers read it as they read Celery's.
+void EventDispatcher::heartbeatNow() {
+  sendWorkerEvent("worker-heartbeat", std::chrono::seconds(5));
+}
 
 void EventDispatcher::scheduleHeartbeat() {
   heartbeat_timer_ = dispatcher_.schedule(options_.heartbeat_interval, [this] {
@@ -88,9 +85,10 @@ void EventDispatcher::scheduleHeartbeat() {
   });
 }
 
-void EventDispatcher::sendWorkerEvent(const std::string& type) {
+void EventDispatcher::sendWorkerEvent(const std::string& type,
+                                      std::optional<std::chrono::milliseconds> freq) {
   celery::WorkerStatus status;
-  status.freq_s = std::chrono::duration<double>(options_.heartbeat_interval).count();
+  status.freq_s = std::chrono::duration<double>(freq.value_or(options_.heartbeat_interval)).count();
   status.active = ports_.active ? ports_.active() : 0;
   status.processed = ports_.processed ? ports_.processed() : 0;
   double load[3] = {0, 0, 0};
@@ -100,13 +98,12 @@ void EventDispatcher::sendWorkerEvent(const std::string& type) {
   const celery::WorkerEvent kind = type == "worker-online"    ? celery::WorkerEvent::kOnline
                                    : type == "worker-offline" ? celery::WorkerEvent::kOffline
                                                               : celery::WorkerEvent::kHeartbeat;
-  send(celery::eventRoutingKey(type), serialise(celery::workerEvent(commonFields(), kind, status)),
-       1);
+  send(celery::eventRoutingKey(type), celery::workerEvent(commonFields(), kind, status), 1);
 }
 
-void EventDispatcher::queueTaskEvent(nlohmann::json event) {
+void EventDispatcher::queueTaskEvent(const std::string& event) {
   batch_ += batch_.empty() ? "[" : ",";
-  batch_ += serialise(event);
+  batch_ += event;
   ++batch_events_;
   if (flush_posted_) return;
   flush_posted_ = true;
@@ -128,8 +125,7 @@ void EventDispatcher::flushTaskEvents() {
   send("task.multi", std::move(body), n);
 }
 
-bool EventDispatcher::send(const std::string& routing_key, std::string body,
-                           std::size_t events) {
+bool EventDispatcher::send(const std::string& routing_key, std::string body, std::size_t events) {
   amqp::OutgoingMessage out;
   out.exchange = "celeryev";
   out.routing_key = routing_key;
@@ -188,9 +184,8 @@ void EventDispatcher::revoked(const celery::TaskMessage& task, bool terminated, 
   const celery::EventCommon common = commonFields();
   // Celery reports the signal a terminated task's process got; ours got SIGTERM's
   // equivalent (its work was cancelled).
-  queueTaskEvent(celery::taskRevokedEvent(common, task.id, terminated,
-                                          terminated ? std::optional<int>(15) : std::nullopt,
-                                          expired));
+  queueTaskEvent(celery::taskRevokedEvent(
+      common, task.id, terminated, terminated ? std::optional<int>(15) : std::nullopt, expired));
 }
 
 }  // namespace celeriac::worker::app

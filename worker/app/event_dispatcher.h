@@ -8,7 +8,7 @@
 //  * Task events (TaskEventSink): only while task events are on (-E, or the
 //    enable_events command until disable_events).
 //
-// Events never slow the task path: a task event is a JSON body appended to this
+// Events never slow the task path: a task event is a JSON text appended to this
 // turn's batch; the batch goes out once per loop turn as one `task.multi` message
 // (a list body, as a Python worker with an event loop sends it) on the broker's
 // transient channel, unconfirmed. When the broker pushes back (publishTransient
@@ -19,6 +19,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -58,7 +59,7 @@ class EventDispatcher final : public TaskEventSink {
   void connected();
   // Shutdown: worker-offline, heartbeats stop.
   void offline();
-  // The `heartbeat` control command: one worker-heartbeat now.
+  // The `heartbeat` control command: one worker-heartbeat now, with freq 5 as Celery sends it.
   void heartbeatNow();
 
   // enable_events / disable_events; true if this changed anything.
@@ -80,9 +81,11 @@ class EventDispatcher final : public TaskEventSink {
  private:
   // The common fields (hostname, utcoffset, pid, clock, timestamp) of an event now.
   [[nodiscard]] celery::EventCommon commonFields();
-  void queueTaskEvent(nlohmann::json event);
+  void queueTaskEvent(const std::string& event);
   void flushTaskEvents();
-  void sendWorkerEvent(const std::string& type);
+  // `freq`: the event's freq field when not the heartbeat interval.
+  void sendWorkerEvent(const std::string& type,
+                       std::optional<std::chrono::milliseconds> freq = std::nullopt);
   void scheduleHeartbeat();
   bool send(const std::string& routing_key, std::string body, std::size_t events);
 

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <utility>
 
+#include "worker/celery/json_object_text.h"
 #include "worker/celery/python_isoformat.h"
 #include "worker/celery/python_repr.h"
 
@@ -16,16 +17,56 @@ double epochSeconds(std::chrono::system_clock::time_point time) {
   return std::chrono::duration<double>(time.time_since_epoch()).count();
 }
 
-json isoOrNull(const std::optional<std::chrono::system_clock::time_point>& time) {
-  return time ? json(pythonIsoformat(*time)) : json(nullptr);
+void isoOrNull(JsonObjectText& body, std::string_view key,
+               const std::optional<std::chrono::system_clock::time_point>& time) {
+  if (time) {
+    body.string(key, pythonIsoformat(*time));
+  } else {
+    body.null(key);
+  }
 }
 
-json idOrNull(const std::string& id) { return id.empty() ? json(nullptr) : json(id); }
+void idOrNull(JsonObjectText& body, std::string_view key, const std::string& id) {
+  if (id.empty()) {
+    body.null(key);
+  } else {
+    body.string(key, id);
+  }
+}
 
-json uuidEvent(std::string_view type, const EventCommon& common, std::string_view task_id,
-               json fields = json::object()) {
-  fields["uuid"] = std::string(task_id);
-  return eventBody(type, common, std::move(fields));
+// The fields every event starts with (spec 6.2); the caller adds its own and closes.
+void writeCommon(JsonObjectText& body, std::string_view type, const EventCommon& common) {
+  body.string("type", type)
+      .string("hostname", common.hostname)
+      .integer("utcoffset", common.utcoffset_hours)
+      .integer("pid", common.pid)
+      .unsignedInteger("clock", common.clock)
+      .number("timestamp", epochSeconds(common.timestamp));
+}
+
+// Room for the common fields and a uuid, so most bodies are one allocation.
+constexpr std::size_t kTypicalEventBytes = 320;
+
+std::string uuidEvent(std::string_view type, const EventCommon& common, std::string_view task_id) {
+  std::string text;
+  text.reserve(kTypicalEventBytes);
+  JsonObjectText body(text);
+  writeCommon(body, type, common);
+  body.string("uuid", task_id);
+  body.close();
+  return text;
+}
+
+std::string exceptionEvent(std::string_view type, const EventCommon& common,
+                           std::string_view task_id, std::string_view exception_repr,
+                           std::string_view traceback) {
+  std::string text;
+  text.reserve(kTypicalEventBytes + exception_repr.size() + traceback.size());
+  JsonObjectText body(text);
+  writeCommon(body, type, common);
+  body.string("uuid", task_id).string("exception", exception_repr).string("traceback", traceback);
+  body.close();
+  return text;
 }
 
 std::string_view workerEventType(WorkerEvent type) {
@@ -56,79 +97,114 @@ std::string eventRoutingKey(std::string_view type) {
   return key;
 }
 
-json eventBody(std::string_view type, const EventCommon& common, json fields) {
-  json body = fields.is_object() ? std::move(fields) : json::object();
-  body["type"] = std::string(type);
-  body["hostname"] = common.hostname;
-  body["utcoffset"] = common.utcoffset_hours;
-  body["pid"] = common.pid;
-  body["clock"] = common.clock;
-  body["timestamp"] = epochSeconds(common.timestamp);
-  return body;
+std::string eventBody(std::string_view type, const EventCommon& common, const json& fields) {
+  std::string text;
+  JsonObjectText body(text);
+  writeCommon(body, type, common);
+  if (fields.is_object()) {
+    for (const auto& [key, value] : fields.items()) {
+      // The common fields are the event's own; a field of the same name does not replace them.
+      if (key == "type" || key == "hostname" || key == "utcoffset" || key == "pid" ||
+          key == "clock" || key == "timestamp") {
+        continue;
+      }
+      body.value(key, value);
+    }
+  }
+  body.close();
+  return text;
 }
 
-json taskReceivedEvent(const EventCommon& common, const TaskMessage& message) {
-  json fields = json::object();
-  fields["name"] = message.shadow.empty() ? message.task : message.shadow;
+std::string taskReceivedEvent(const EventCommon& common, const TaskMessage& message) {
+  std::string text;
+  text.reserve(kTypicalEventBytes + 256 + message.argsrepr.size() + message.kwargsrepr.size());
+  JsonObjectText body(text);
+  writeCommon(body, "task-received", common);
+  body.string("uuid", message.id);
+  body.string("name", message.shadow.empty() ? message.task : message.shadow);
   // Celery sends the argsrepr/kwargsrepr headers ('' when absent); a repr of the
   // values is more useful to Flower for messages without them (protocol v1).
-  fields["args"] = message.argsrepr.empty() ? pythonTupleRepr(message.args) : message.argsrepr;
-  fields["kwargs"] = message.kwargsrepr.empty() ? pythonRepr(message.kwargs) : message.kwargsrepr;
-  fields["root_id"] = idOrNull(message.root_id);
-  fields["parent_id"] = idOrNull(message.parent_id);
-  fields["retries"] = message.retries;
-  fields["eta"] = isoOrNull(message.eta);
-  fields["expires"] = isoOrNull(message.expires);
-  return uuidEvent("task-received", common, message.id, std::move(fields));
+  body.string("args", message.argsrepr.empty() ? pythonTupleRepr(message.args) : message.argsrepr);
+  body.string("kwargs",
+              message.kwargsrepr.empty() ? pythonRepr(message.kwargs) : message.kwargsrepr);
+  idOrNull(body, "root_id", message.root_id);
+  idOrNull(body, "parent_id", message.parent_id);
+  body.integer("retries", message.retries);
+  isoOrNull(body, "eta", message.eta);
+  isoOrNull(body, "expires", message.expires);
+  body.close();
+  return text;
 }
 
-json taskStartedEvent(const EventCommon& common, std::string_view task_id) {
+std::string taskStartedEvent(const EventCommon& common, std::string_view task_id) {
   return uuidEvent("task-started", common, task_id);
 }
 
-json taskSucceededEvent(const EventCommon& common, std::string_view task_id, const json& result,
-                        std::chrono::duration<double> runtime) {
-  return uuidEvent("task-succeeded", common, task_id,
-                   json{{"result", pythonRepr(result)}, {"runtime", runtime.count()}});
+std::string taskSucceededEvent(const EventCommon& common, std::string_view task_id,
+                               const json& result, std::chrono::duration<double> runtime) {
+  std::string text;
+  text.reserve(kTypicalEventBytes + 64);
+  JsonObjectText body(text);
+  writeCommon(body, "task-succeeded", common);
+  body.string("uuid", task_id)
+      .string("result", pythonRepr(result))
+      .number("runtime", runtime.count());
+  body.close();
+  return text;
 }
 
-json taskFailedEvent(const EventCommon& common, std::string_view task_id,
-                     std::string_view exception_repr, std::string_view traceback) {
-  return uuidEvent(
-      "task-failed", common, task_id,
-      json{{"exception", std::string(exception_repr)}, {"traceback", std::string(traceback)}});
+std::string taskFailedEvent(const EventCommon& common, std::string_view task_id,
+                            std::string_view exception_repr, std::string_view traceback) {
+  return exceptionEvent("task-failed", common, task_id, exception_repr, traceback);
 }
 
-json taskRetriedEvent(const EventCommon& common, std::string_view task_id,
-                      std::string_view exception_repr, std::string_view traceback) {
-  return uuidEvent(
-      "task-retried", common, task_id,
-      json{{"exception", std::string(exception_repr)}, {"traceback", std::string(traceback)}});
+std::string taskRetriedEvent(const EventCommon& common, std::string_view task_id,
+                             std::string_view exception_repr, std::string_view traceback) {
+  return exceptionEvent("task-retried", common, task_id, exception_repr, traceback);
 }
 
-json taskRejectedEvent(const EventCommon& common, std::string_view task_id, bool requeue) {
-  return uuidEvent("task-rejected", common, task_id, json{{"requeue", requeue}});
+std::string taskRejectedEvent(const EventCommon& common, std::string_view task_id, bool requeue) {
+  std::string text;
+  text.reserve(kTypicalEventBytes);
+  JsonObjectText body(text);
+  writeCommon(body, "task-rejected", common);
+  body.string("uuid", task_id).boolean("requeue", requeue);
+  body.close();
+  return text;
 }
 
-json taskRevokedEvent(const EventCommon& common, std::string_view task_id, bool terminated,
-                      std::optional<int> signum, bool expired) {
-  return uuidEvent("task-revoked", common, task_id,
-                   json{{"terminated", terminated},
-                        {"signum", signum ? json(*signum) : json(nullptr)},
-                        {"expired", expired}});
+std::string taskRevokedEvent(const EventCommon& common, std::string_view task_id, bool terminated,
+                             std::optional<int> signum, bool expired) {
+  std::string text;
+  text.reserve(kTypicalEventBytes);
+  JsonObjectText body(text);
+  writeCommon(body, "task-revoked", common);
+  body.string("uuid", task_id).boolean("terminated", terminated);
+  if (signum) {
+    body.integer("signum", *signum);
+  } else {
+    body.null("signum");
+  }
+  body.boolean("expired", expired);
+  body.close();
+  return text;
 }
 
-json workerEvent(const EventCommon& common, WorkerEvent type, const WorkerStatus& status) {
+std::string workerEvent(const EventCommon& common, WorkerEvent type, const WorkerStatus& status) {
   const auto load = celeryLoadAverage(status.loadavg);
-  json fields = json::object();
-  fields["freq"] = status.freq_s;
-  fields["active"] = status.active;
-  fields["processed"] = status.processed;
-  fields["loadavg"] = json::array({load[0], load[1], load[2]});
-  fields["sw_ident"] = status.sw_ident;
-  fields["sw_ver"] = status.sw_ver;
-  fields["sw_sys"] = status.sw_sys;
-  return eventBody(workerEventType(type), common, std::move(fields));
+  std::string text;
+  text.reserve(kTypicalEventBytes + 128);
+  JsonObjectText body(text);
+  writeCommon(body, workerEventType(type), common);
+  body.number("freq", status.freq_s)
+      .unsignedInteger("active", status.active)
+      .unsignedInteger("processed", status.processed)
+      .value("loadavg", json::array({load[0], load[1], load[2]}))
+      .string("sw_ident", status.sw_ident)
+      .string("sw_ver", status.sw_ver)
+      .string("sw_sys", status.sw_sys);
+  body.close();
+  return text;
 }
 
 std::array<double, 3> celeryLoadAverage(const std::array<double, 3>& raw) {

@@ -5,8 +5,9 @@
 // What for: the app builds each body here, forwards the LamportClock for it, and
 // publishes it (JSON, delivery_mode 1, headers {"hostname": nodename}) with routing key
 // eventRoutingKey(type). Field names and types are those of the 5.2.6 captures
-// (ev1.jsonl / ev4.jsonl); nlohmann::json orders keys alphabetically, which receivers
-// (Python dicts) do not care about.
+// (ev1.jsonl / ev4.jsonl). Bodies are returned as JSON text, written field by field
+// (json_object_text.h) rather than built as a tree: three per task with -E, and the
+// tree cost more than everything else events add to a task.
 // Receivers correct `timestamp` by `utcoffset` (celery.events.receiver: ts - (utcoffset
 // - their own utcoffset) * 3600), so a wrong utcoffset shifts every timestamp by hours
 // and Flower then thinks the worker's heartbeats are stale: compute it with
@@ -47,36 +48,35 @@ int utcoffsetHours(std::chrono::seconds local_offset_east);
 std::string eventRoutingKey(std::string_view type);
 
 // Builds {hostname, utcoffset, pid, clock, timestamp, type} plus `fields` (an object).
-nlohmann::json eventBody(std::string_view type, const EventCommon& common,
-                         nlohmann::json fields = nlohmann::json::object());
+std::string eventBody(std::string_view type, const EventCommon& common,
+                      const nlohmann::json& fields = nlohmann::json::object());
 
 // --- task events (spec 6.3) ---
 
 // uuid, name (the shadow name when set, as Celery's req.name), args / kwargs (the
 // argsrepr / kwargsrepr headers; repr of the values when a message has none), root_id,
 // parent_id (null when absent), retries, eta / expires (isoformat or null).
-nlohmann::json taskReceivedEvent(const EventCommon& common, const TaskMessage& message);
+std::string taskReceivedEvent(const EventCommon& common, const TaskMessage& message);
 
-nlohmann::json taskStartedEvent(const EventCommon& common, std::string_view task_id);
+std::string taskStartedEvent(const EventCommon& common, std::string_view task_id);
 
 // `result` is the task's return value; the event carries its repr (a string, e.g. "5").
-nlohmann::json taskSucceededEvent(const EventCommon& common, std::string_view task_id,
-                                  const nlohmann::json& result,
-                                  std::chrono::duration<double> runtime);
+std::string taskSucceededEvent(const EventCommon& common, std::string_view task_id,
+                               const nlohmann::json& result, std::chrono::duration<double> runtime);
 
 // `exception_repr` as Python's repr() of the exception (pythonExceptionRepr in
 // python_repr.h); `traceback` the text stored in the result document.
-nlohmann::json taskFailedEvent(const EventCommon& common, std::string_view task_id,
-                               std::string_view exception_repr, std::string_view traceback);
-nlohmann::json taskRetriedEvent(const EventCommon& common, std::string_view task_id,
-                                std::string_view exception_repr, std::string_view traceback);
+std::string taskFailedEvent(const EventCommon& common, std::string_view task_id,
+                            std::string_view exception_repr, std::string_view traceback);
+std::string taskRetriedEvent(const EventCommon& common, std::string_view task_id,
+                             std::string_view exception_repr, std::string_view traceback);
 
-nlohmann::json taskRejectedEvent(const EventCommon& common, std::string_view task_id, bool requeue);
+std::string taskRejectedEvent(const EventCommon& common, std::string_view task_id, bool requeue);
 
 // terminated: killed by `revoke --terminate`; signum: the signal then, else null;
 // expired: the message's `expires` had passed.
-nlohmann::json taskRevokedEvent(const EventCommon& common, std::string_view task_id,
-                                bool terminated, std::optional<int> signum, bool expired);
+std::string taskRevokedEvent(const EventCommon& common, std::string_view task_id, bool terminated,
+                             std::optional<int> signum, bool expired);
 
 // --- worker events ---
 
@@ -100,7 +100,7 @@ enum class WorkerEvent { kOnline, kHeartbeat, kOffline };
 
 // "worker-online" / "worker-heartbeat" / "worker-offline" with freq, active, processed,
 // loadavg, sw_ident, sw_ver, sw_sys.
-nlohmann::json workerEvent(const EventCommon& common, WorkerEvent type, const WorkerStatus& status);
+std::string workerEvent(const EventCommon& common, WorkerEvent type, const WorkerStatus& status);
 
 // Celery's load_average(): each value ceil'ed (not rounded) to 2 decimals,
 // ceil(x * 100) / 100, float quirks included (0.07 becomes 0.08, as in Python).

@@ -134,6 +134,18 @@ TEST_F(EventDispatcherTest, WorkerOnlineOnConnectHeartbeatsEveryIntervalOfflineA
   EXPECT_EQ(sent_.size(), 4u) << "heartbeats after offline";
 }
 
+// Celery's `heartbeat` command sends freq=5 whatever the worker's interval.
+TEST_F(EventDispatcherTest, TheHeartbeatCommandSendsOneNowWithCeleryFreqOf5) {
+  make(false);
+  events_->heartbeatNow();
+  ASSERT_EQ(sent_.size(), 1u);
+  EXPECT_EQ(sent_[0].routing_key, "worker.heartbeat");
+  const json body = json::parse(sent_[0].body);
+  EXPECT_EQ(body.at("type"), "worker-heartbeat");
+  EXPECT_EQ(body.at("freq"), 5.0);
+  EXPECT_EQ(body.at("hostname"), "celery@test");
+}
+
 TEST_F(EventDispatcherTest, WithoutHeartbeatNoWorkerEventsButTaskEventsStillGo) {
   make(true, false);
   events_->connected();
