@@ -310,6 +310,10 @@ bool Balancer::launch(Call& c, std::size_t e, std::size_t k, const std::string& 
   c.reservation = std::move(reservation);
   c.remote_reservation = remote;
   c.started = now;
+  // A shared reservation's answer came from Redis: the walk's start is that long ago,
+  // so the overhead counts from this launch instead.
+  const SteadyTime sending = dispatcher_.clock().now();
+  c.send_overhead = sending - (remote ? now : c.walk_started);
   const CallId id = c.id;
   c.http = transport_.send(std::move(http),
                            [weak = std::weak_ptr<Balancer*>(alive_), id](HttpResponse r) {

@@ -51,6 +51,11 @@ struct Balancer::Call {
   bool quiet = false;         // a walk offered capacity early records no skips (see offer...)
   bool slow_skipped = false;  // the last walk left out candidates over max_latency
   SteadyTime started{};
+  // Balancer overhead of the attempt in flight (AttemptRecord::overhead): when the
+  // current walk over candidates began, and the time from then to handing the request
+  // to the transport (pick, admission, encoding).
+  SteadyTime walk_started{};
+  std::chrono::nanoseconds send_overhead{0};
 };
 
 }  // namespace celeriac::balancer

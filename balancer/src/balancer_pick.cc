@@ -215,6 +215,7 @@ bool Balancer::tooSlow(const Call& c, const Target& t, const std::string& model)
 }
 
 bool Balancer::tryStartAny(Call& c, SteadyTime& earliest) {
+  c.walk_started = dispatcher_.clock().now();
   if (tryStart(c, earliest, true)) return true;
   // Nothing fast enough could start: a slow answer beats none.
   return c.slow_skipped && tryStart(c, earliest, false);

@@ -80,9 +80,18 @@ void Balancer::onResponse(CallId id, HttpResponse response) {
     t.stats.recordSuccess(latency, usage ? usage->input_tokens : 0,
                           usage ? usage->output_tokens : 0, cost);
     if (attempt_observer_) {
-      attempt_observer_(AttemptRecord{ep.config.name, c.model, key.alias, fc, response.status,
-                                      latency, usage ? usage->input_tokens : 0,
-                                      usage ? usage->output_tokens : 0, cost, milliseconds{0}});
+      AttemptRecord record{ep.config.name,
+                           c.model,
+                           key.alias,
+                           fc,
+                           response.status,
+                           latency,
+                           usage ? usage->input_tokens : 0,
+                           usage ? usage->output_tokens : 0,
+                           cost,
+                           milliseconds{0}};
+      record.overhead = c.send_overhead + (dispatcher_.clock().now() - now);
+      attempt_observer_(record);
     }
     ++total_success_;
     CallSuccess ok{std::move(reply->content),
@@ -126,8 +135,10 @@ void Balancer::onResponse(CallId id, HttpResponse response) {
     paused_for = pause;
   }
   if (attempt_observer_) {
-    attempt_observer_(AttemptRecord{ep.config.name, c.model, key.alias, fc, response.status,
-                                    latency, 0, 0, 0.0, paused_for});
+    AttemptRecord record{ep.config.name, c.model, key.alias, fc,  response.status,
+                         latency,        0,       0,         0.0, paused_for};
+    record.overhead = c.send_overhead + (dispatcher_.clock().now() - now);
+    attempt_observer_(record);
   }
   // Before this call's own next step: a waiter was there first.
   if (fc == FailureClass::kRateLimited || fc == FailureClass::kKeyInvalid || trial) {

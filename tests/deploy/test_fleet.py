@@ -163,6 +163,18 @@ class FleetRunTest(unittest.TestCase):
         done = {r["metric"]["name"]: float(r["value"][1]) for r in json.loads(body)["data"]["result"]}
         self.assertGreaterEqual(done.get("gpt5_analyzer.analyze", 0), 1, done)
         self.assertGreaterEqual(done.get("response_generator.generate", 0), 1, done)
+        # Every LLM attempt observed the balancer's overhead once: the histogram counts
+        # exactly the attempts (two tasks, at least two attempts).
+        def instant(expr):
+            _, body = get(prom + "/api/v1/query?query=" + urllib.request.quote(expr))
+            result = json.loads(body)["data"]["result"]
+            return float(result[0]["value"][1]) if result else None
+        deadline = time.time() + 60
+        while (instant("sum(celeriac_llm_balancer_overhead_seconds_count)") or 0) < 2:
+            self.assertLess(time.time(), deadline, "no overhead observed for the LLM calls")
+            time.sleep(1)
+        self.assertEqual(instant("sum(celeriac_llm_balancer_overhead_seconds_count)"
+                                 " - sum(celeriac_llm_requests_total)"), 0.0)
 
     def check_key_sets(self, run_dir):
         """Two replicas, two key sets in the one config: each took its own."""

@@ -14,7 +14,13 @@ class ManualClock final : public balancer::Clock {
       : steady_(std::chrono::steady_clock::time_point{} + std::chrono::hours(1)),
         wall_(std::chrono::system_clock::time_point{} + std::chrono::hours(24 * 365 * 56)) {}
 
-  [[nodiscard]] balancer::SteadyTime now() const override { return steady_; }
+  // Each read of now() first moves the steady time on by the tick (zero by default):
+  // lets a test see time pass inside synchronous code, deterministically.
+  [[nodiscard]] balancer::SteadyTime now() const override {
+    steady_ += tick_per_read_;
+    return steady_;
+  }
+  void tickOnEveryRead(std::chrono::nanoseconds tick) { tick_per_read_ = tick; }
   [[nodiscard]] balancer::WallTime wallNow() const override { return wall_; }
 
   void advance(std::chrono::nanoseconds by) {
@@ -24,8 +30,9 @@ class ManualClock final : public balancer::Clock {
   void setWall(balancer::WallTime t) { wall_ = t; }
 
  private:
-  balancer::SteadyTime steady_;
+  mutable balancer::SteadyTime steady_;
   balancer::WallTime wall_;
+  std::chrono::nanoseconds tick_per_read_{0};
 };
 
 }  // namespace celeriac::testing

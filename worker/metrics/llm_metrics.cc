@@ -14,6 +14,10 @@ using prometheus::BuildHistogram;
 const prometheus::Histogram::BucketBoundaries kDurationBuckets = {
     0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300};
 
+// The balancer's own work per attempt is microseconds; the top buckets catch a stall.
+const prometheus::Histogram::BucketBoundaries kOverheadBuckets = {
+    5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 5e-3, 2.5e-2};
+
 // A number field of stats(), or `fallback` when absent or not a number (an unlimited
 // bucket may be reported as null).
 double number(const nlohmann::json& j, const std::string& key, double fallback = 0) {
@@ -81,7 +85,13 @@ LlmMetrics::LlmMetrics(prometheus::Registry& registry)
                      .Name("celeriac_llm_calls_in_flight")
                      .Help("LLM calls submitted and not answered yet.")
                      .Register(registry)
-                     .Add({})) {}
+                     .Add({})),
+      overhead_(BuildHistogram()
+                    .Name("celeriac_llm_balancer_overhead_seconds")
+                    .Help("The balancer's own time per LLM attempt (pick, admission, encoding, "
+                          "decoding), waiting excluded.")
+                    .Register(registry)
+                    .Add({}, kOverheadBuckets)) {}
 
 LlmMetrics::Target& LlmMetrics::target(const std::string& endpoint, const std::string& model) {
   auto key = std::make_pair(endpoint, model);
@@ -125,6 +135,7 @@ void LlmMetrics::observe(const balancer::AttemptRecord& a) {
   it->second->Increment();
   Target& t = target(a.endpoint, a.model);
   t.duration->Observe(std::chrono::duration<double>(a.latency).count());
+  overhead_.Observe(std::chrono::duration<double>(a.overhead).count());
   if (a.input_tokens > 0) t.input_tokens->Increment(static_cast<double>(a.input_tokens));
   if (a.output_tokens > 0) t.output_tokens->Increment(static_cast<double>(a.output_tokens));
   if (a.cost_usd > 0) t.cost->Increment(a.cost_usd);

@@ -9,6 +9,8 @@
 //   celeriac_llm_tokens_total{endpoint, model, type="input"|"output"}
 //   celeriac_llm_cost_usd_total{endpoint, model}  from the config's pricing table
 //   celeriac_llm_header_pauses_total{endpoint, model, key}  429s that paused the key
+//   celeriac_llm_balancer_overhead_seconds  histogram, the balancer's own time per
+//       attempt (AttemptRecord::overhead): what it adds to a direct HTTP call
 // From Balancer::stats() (refresh(), a 1 s timer):
 //   celeriac_llm_bucket_level{endpoint, model, key, bucket="rpm"|"tpm"} and
 //   celeriac_llm_bucket_capacity{...}; celeriac_llm_breaker_state{endpoint, model}
@@ -73,6 +75,7 @@ class LlmMetrics {
   prometheus::Family<prometheus::Gauge>& breaker_;
   prometheus::Gauge& waiting_;
   prometheus::Gauge& in_flight_;
+  prometheus::Histogram& overhead_;
   balancer::Balancer* balancer_ = nullptr;
   std::map<std::pair<std::string, std::string>, Target> targets_;
   std::map<std::tuple<std::string, std::string, std::string, int>, prometheus::Counter*> requests_by_;

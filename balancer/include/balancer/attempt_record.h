@@ -27,6 +27,11 @@ struct AttemptRecord {
   double cost_usd = 0;
   // A 429 paused (key, model) for this long (zero: no pause).
   std::chrono::milliseconds pause{0};
+  // The balancer's own time on this attempt, on the loop: from the start of the walk
+  // that picked it to the hand-over to the transport (pick, admission, encoding), plus
+  // classifying and decoding the answer. Waiting (queues, backoff, the provider) is not
+  // in it; it is what the balancer adds to a direct HTTP call.
+  std::chrono::nanoseconds overhead{0};
 };
 
 }  // namespace celeriac::balancer

@@ -68,6 +68,22 @@ TEST_F(LlmMetricsTest, ASuccessfulAttemptCountsRequestLatencyTokensAndCost) {
       (100 * 2.0 + 50 * 8.0) / 1e6);
 }
 
+TEST_F(LlmMetricsTest, EveryAttemptObservesTheBalancersOverhead) {
+  loop_.manualClock().tickOnEveryRead(std::chrono::microseconds(1));
+  submitModel("m");
+  loop_.runReady();
+  loop_.advance(std::chrono::seconds(1));  // the provider's wait: not overhead
+  http_.reply(0, 200, balancer::okBody("hi", "m"));
+  loop_.runReady();
+  EXPECT_EQ(sample(registry_, "celeriac_llm_balancer_overhead_seconds", {}), 1);
+  const std::string text = render(registry_);
+  // The one observation is microseconds: in the 1 ms bucket, which has it, and above
+  // the 5 us one only if the balancer read its clock more than five times.
+  EXPECT_NE(text.find("celeriac_llm_balancer_overhead_seconds_bucket{le=\"0.001\"} 1"),
+            std::string::npos)
+      << text;
+}
+
 TEST_F(LlmMetricsTest, AFailedAttemptIsCountedByItsFailureClassAndA429ByItsPause) {
   submitModel("m");
   loop_.runReady();
