@@ -73,6 +73,7 @@ bool applyCeleryOperatorFlags(const CeleryOperatorFlags& flags, WorkerConfig& co
       return false;
     }
     config.concurrency = max;
+    config.autoscale_min = min;
     config.notices.push_back("--autoscale " + flags.autoscale + ": one event loop holds " +
                              std::to_string(max) + " tasks in flight (-c " +
                              std::to_string(max) + "); nothing to scale");

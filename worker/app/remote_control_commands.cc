@@ -39,6 +39,12 @@ std::optional<double> optionalSeconds(const json& arguments, const char* name) {
   return it->get<double>();
 }
 
+// Celery's answer when its autoscaler owns the pool size.
+json refusedUnderAutoscale(const char* command) {
+  return celery::controlError(std::string(command) +
+                              " is not supported with autoscale. Adjust autoscale range instead.");
+}
+
 }  // namespace
 
 json RemoteControl::revoke(const json& arguments) {
@@ -119,25 +125,33 @@ void RemoteControl::resize(std::size_t concurrency) {
 }
 
 json RemoteControl::poolGrow(const json& arguments) {
+  if (parts_.config.autoscale_min) return refusedUnderAutoscale("pool_grow");
   resize(parts_.pipeline.concurrency() + arguments.value("n", std::size_t{1}));
   return celery::controlOk("pool will grow");
 }
 
 json RemoteControl::poolShrink(const json& arguments) {
+  if (parts_.config.autoscale_min) return refusedUnderAutoscale("pool_shrink");
   const std::size_t n = arguments.value("n", std::size_t{1});
   const std::size_t now = parts_.pipeline.concurrency();
   resize(now > n ? now - n : 1);
   return celery::controlOk("pool will shrink");
 }
 
-// One event loop has nothing to scale: the maximum is what it holds in flight.
+// One event loop has nothing to scale: the maximum is what it holds in flight. As in
+// Celery, only a worker started with --autoscale has an autoscaler to update; the
+// command's ValueError is replied as its repr.
 json RemoteControl::autoscale(const json& arguments) {
+  if (!parts_.config.autoscale_min) {
+    return celery::controlError("ValueError('Autoscale not enabled')");
+  }
   const auto number = [&arguments](const char* name, std::size_t fallback) -> std::size_t {
     auto it = arguments.find(name);
     return it == arguments.end() || it->is_null() ? fallback : it->get<std::size_t>();
   };
   const std::size_t max = number("max", parts_.pipeline.concurrency());
-  const std::size_t min = number("min", 0);
+  const std::size_t min = number("min", *parts_.config.autoscale_min);
+  parts_.config.autoscale_min = min;
   resize(max);
   return celery::controlOk("autoscale now max=" + std::to_string(max) +
                            " min=" + std::to_string(min));

@@ -27,6 +27,9 @@ struct WorkerConfig {
   amqp::Topology topology;
   bool queues_given = false;  // -Q was on the command line
   std::size_t concurrency = 100;
+  // --autoscale MAX,MIN was given: MIN (MAX is `concurrency`). As with Celery's
+  // autoscaler, the `autoscale` command then works and pool_grow/pool_shrink refuse.
+  std::optional<std::size_t> autoscale_min;
   std::size_t prefetch_multiplier = 4;
   std::string hostname;  // nodename, e.g. celeriac@host
   std::string loglevel = "info";

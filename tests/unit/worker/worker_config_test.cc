@@ -70,7 +70,9 @@ TEST(WorkerConfigTest, AutoscaleHoldsItsMaximumAndBadValuesAreErrors) {
   auto out = parse({"--autoscale", "40,3"});
   ASSERT_TRUE(out.config) << out.message;
   EXPECT_EQ(out.config->concurrency, 40u);
+  EXPECT_EQ(out.config->autoscale_min, 3u);
   ASSERT_EQ(out.config->notices.size(), 1u);
+  EXPECT_FALSE(parse({"-c", "4"}).config->autoscale_min);  // no --autoscale: no autoscaler
   for (const char* bad : {"3,40", "x", "0", "10,", ",3"}) {
     auto b = parse({"--autoscale", bad});
     EXPECT_FALSE(b.config) << bad;
