@@ -27,7 +27,6 @@
 // Loop thread only.
 
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -256,7 +255,8 @@ class TaskPipeline {
   PipelineCounters counters_;
 
   JobId next_id_ = 1;
-  ReadyQueue<std::unique_ptr<Job>> ready_;  // by message priority, then arrival
+  // Waiting for a slot: by message priority, then arrival.
+  ReadyQueue<std::unique_ptr<Job>> ready_;
   std::unordered_map<JobId, std::unique_ptr<Job>> held_;    // waiting for their eta
   std::unordered_map<JobId, std::unique_ptr<Job>> active_;  // running
   std::unordered_map<JobId, std::unique_ptr<Job>> counting_;  // start being counted (slot held)
@@ -276,7 +276,8 @@ class TaskPipeline {
     std::optional<double> hard_s;
   };
   std::map<std::string, TimeLimits> time_limits_;  // by task name
-  std::mt19937_64 jitter_rng_{std::random_device{}()};  // retry_jitter's randomness
+  // retry_jitter's randomness.
+  std::mt19937_64 jitter_rng_{std::random_device{}()};
 };
 
 }  // namespace celeriac::worker::app
