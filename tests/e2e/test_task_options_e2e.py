@@ -33,7 +33,7 @@ import redis  # noqa: E402
 import testenv  # noqa: E402
 from celery_client import client  # noqa: E402
 from test_operator_e2e import (  # noqa: E402
-    WORKER_KIND, CeleriacWorker, EventCollector, PythonCeleryWorker)
+    WORKER_KIND, CeleriacWorker, EventCollector, PythonCeleryWorker, wait_for)
 
 TASK_OPTIONS_YAML = """\
 task_options:
@@ -45,7 +45,12 @@ task_options:
     retry_jitter: false
     max_retries: 2
   celeriac.retry: {rate_limit: 1/h}
+  gpt5_analyzer.analyze: {soft_time_limit: 1}
 """
+
+# The balancer's key for the llm-stub (a test key; the stub accepts any).
+os.environ.setdefault("STUB_API_KEY", "sk-stub-e2e-not-a-real-key")
+IMAGE = "https://example.com/uploads/photo-123.jpg"
 
 celeriac_only = unittest.skipIf(WORKER_KIND == "python",
                                 "celeriac's own behaviour, not Celery's")
@@ -81,14 +86,19 @@ class TaskOptions(unittest.TestCase):
         with open(cls.config, "w") as f:
             f.write(TASK_OPTIONS_YAML)
         cls.events = EventCollector(cls.app, cls.rabbit.url).start()
+        cls.stub = None
         args = ["-Q", cls.queue, "-c", "1", "--prefetch-multiplier", "20", "-E",
                 "--without-mingle", "--without-gossip", "-n", "opts-%s@%%h" % uuid.uuid4().hex[:6]]
         if WORKER_KIND == "python":
             cls.worker = OptionsPythonWorker(cls.rabbit.url, cls.redis.url)
             cls.worker.start(*args)
         else:
+            # With the LLM tasks too, against the llm-stub (they run from this queue as well).
+            cls.stub = testenv.LlmStub().start()
+            llm_config = testenv.write_stub_llm_config(cls.dir, cls.stub)
             cls.worker = CeleriacWorker(cls.rabbit.url, cls.redis.url)
-            cls.worker.start(*args, "--queue-max-priority", "10", "--tasks-config", cls.config)
+            cls.worker.start(*args, "--queue-max-priority", "10", "--tasks-config", cls.config,
+                             "--llm-config", llm_config)
         if not cls.worker.wait_ready():
             log = cls.worker.log[-4000:]
             cls.tearDownClass()
@@ -98,6 +108,8 @@ class TaskOptions(unittest.TestCase):
     def tearDownClass(cls):
         cls.worker.cleanup()
         cls.events.stop()
+        if cls.stub:
+            cls.stub.stop()
         cls.app.close()
         cls.redis.cleanup()
         cls.rabbit.cleanup()
@@ -121,6 +133,20 @@ class TaskOptions(unittest.TestCase):
         with self.assertRaises(celery.exceptions.SoftTimeLimitExceeded):
             r.get(timeout=20)
         self.assertEqual(r.state, "FAILURE")
+
+    @celeriac_only
+    def test_soft_time_limit_cancels_the_llm_call(self):
+        self.stub.fault(model="*", fault="hang")  # the call is answered never
+        self.addCleanup(self.stub.clear_faults)
+        r = self.send("gpt5_analyzer.analyze", [], kwargs={"image": IMAGE, "user_id": "u1"})
+        with self.assertRaises(celery.exceptions.SoftTimeLimitExceeded):
+            r.get(timeout=20)
+        # The stub held the request open until the worker closed it: the call was
+        # cancelled, not left running (the balancer's own deadline is 30 s).
+        totals = wait_for(lambda: (lambda t: t if t["in_flight"] == 0 else None)(
+            self.stub.stats()["totals"]), 10)
+        self.assertTrue(totals, self.stub.stats()["totals"])
+        self.assertEqual(totals["dropped"], 1)
 
     def test_message_time_limit_wins_over_the_config(self):
         r = self.send("celeriac.sleep", [2], soft_time_limit=30)
