@@ -67,7 +67,9 @@ TaskPipeline::TaskPipeline(balancer::Dispatcher& dispatcher, const tasks::TaskRe
       registry_(registry),
       ports_(std::move(ports)),
       options_(std::move(options)),
-      prefetch_sent_(options_.prefetch) {}
+      prefetch_sent_(options_.prefetch) {
+  applyTaskDefaults();
+}
 
 TaskPipeline::~TaskPipeline() {
   for (auto& [id, job] : held_) dispatcher_.cancel(job->eta_timer);
@@ -128,7 +130,8 @@ void TaskPipeline::receive(amqp::Delivery delivery) {
     job->decode_at_start = true;
   }
   job->acks_late = job->entry->options.acks_late.value_or(options_.acks_late);
-  job->ignore_result = m.ignore_result.value_or(false);
+  // Celery: the task's ignore_result, or the message's (which can only add to it).
+  job->ignore_result = m.ignore_result.value_or(false) || job->entry->options.ignore_result;
   taskLog()->info("received task={} task_id={} root_id={} retries={}", m.task, m.id,
                   m.root_id.empty() ? m.id : m.root_id, m.retries);
 
@@ -229,16 +232,15 @@ void TaskPipeline::updatePrefetch() {
 
 void TaskPipeline::enqueue(std::unique_ptr<Job> job) {
   if (waitForRateLimit(job)) return;
-  ready_.push_back(std::move(job));
+  const int priority = priorityOf(*job);
+  ready_.push(priority, std::move(job));
   pump();
 }
 
 void TaskPipeline::pump() {
   while (starting_ && running_ < options_.concurrency && !ready_.empty() &&
          ports_.store_accepting()) {
-    std::unique_ptr<Job> job = std::move(ready_.front());
-    ready_.pop_front();
-    start(std::move(job));
+    start(ready_.pop());
   }
 }
 
@@ -258,7 +260,7 @@ void TaskPipeline::start(std::unique_ptr<Job> job) {
     storeRevoked(*job, expired(m) ? "expired" : "revoked", true);
     return;
   }
-  if (job->delivery.message.redelivered && !job->start_counted && options_.max_task_crashes > 0 &&
+  if (job->delivery.message.redelivered && !job->start_counted && maxCrashesFor(*job) > 0 &&
       ports_.count_start && !runningHere(job->message.id)) {
     countStartThenRun(std::move(job));
     return;
@@ -376,6 +378,7 @@ void TaskPipeline::settle(Job& job, tasks::TaskOutcome outcome) {
   }
   // A retry either goes out (done here) or becomes the failure Celery raises instead,
   // which then runs the ordinary failure path (errbacks, chain) below.
+  if (!outcome.ok && !outcome.retry_request) autoRetry(job, outcome);
   if (outcome.retry_request) {
     const tasks::RetryRequest request = *outcome.retry_request;
     if (retry(job, request, outcome)) return;
@@ -404,6 +407,7 @@ void TaskPipeline::settle(Job& job, tasks::TaskOutcome outcome) {
   markExtended(record, m);
   const amqp::DeliveryRef ref = job.delivery.ref;
   const bool late = job.acks_late;
+  const bool drop = !outcome.ok && !job.entry->options.acks_on_failure_or_timeout;
   // Canvas (spec 5.2/5.3): chain step and callbacks are published before SUCCESS is
   // stored (so `children` names them); a failure stores the same FAILURE on the
   // remaining chain steps and publishes the errbacks.
@@ -437,13 +441,13 @@ void TaskPipeline::settle(Job& job, tasks::TaskOutcome outcome) {
     // (at-least-once) rather than a chain silently ending here.
     auto pending = std::make_shared<int>(2);
     auto all_ok = std::make_shared<bool>(true);
-    auto settle_message = [this, ref, late, pending, all_ok](bool ok) {
+    auto settle_message = [this, ref, late, drop, pending, all_ok](bool ok) {
       *all_ok = *all_ok && ok;
       if (--*pending > 0) return;
       if (!*all_ok) {
         ports_.reject(ref, true);
-      } else if (late) {
-        ports_.ack(ref);
+      } else {
+        ackSettled(ref, late, drop);
       }
     };
     publishAll(std::move(follow_ups), settle_message);
@@ -454,11 +458,10 @@ void TaskPipeline::settle(Job& job, tasks::TaskOutcome outcome) {
                 [settle_message] { settle_message(true); });
     }
   } else if (job.ignore_result) {
-    if (late) ports_.ack(ref);
+    ackSettled(ref, late, drop);
   } else {
-    storeThen(m.id, celery::renderResultDocument(record), [this, ref, late] {
-      if (late) ports_.ack(ref);
-    });
+    storeThen(m.id, celery::renderResultDocument(record),
+              [this, ref, late, drop] { ackSettled(ref, late, drop); });
   }
 }
 

@@ -8,7 +8,7 @@
 //           eta far ahead? ─park in a delay tier (confirmed publish)──▶ ack
 //           eta in the future? ─hold (timer, prefetch+1)─┐
 //              ▼                                         ▼
-//           ready queue ──(slot free, results writable)──▶ start
+//           ready queue ──(slot free, results writable; highest priority first)──▶ start
 //              start: early ack unless acks_late; STARTED if track_started;
 //                     arm time limits; run the handler
 //              done:  store SUCCESS/FAILURE ──stored──▶ ack     (acks_late, default)
@@ -27,17 +27,18 @@
 // Loop thread only.
 
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
 #include <optional>
+#include <random>
 #include <vector>
 #include <string>
 #include <unordered_map>
 
 #include "balancer/dispatcher.h"
 #include "worker/amqp/amqp_connection.h"
+#include "worker/app/ready_queue.h"
 #include "worker/app/task_events.h"
 #include "worker/celery/canvas.h"
 #include "worker/celery/rate_limit.h"
@@ -236,6 +237,16 @@ class TaskPipeline {
   [[nodiscard]] bool waitForRateLimit(std::unique_ptr<Job>& job);
   [[nodiscard]] std::optional<double> softLimitFor(const Job& job) const;
   [[nodiscard]] std::optional<double> hardLimitFor(const Job& job) const;
+  // Per-task options (task_pipeline_options.cc): the registry's rate and time limits
+  // as the starting values the control commands change; a job's start priority; the
+  // crash count that makes it poison; autoretry_for turning a failure into a retry.
+  void applyTaskDefaults();
+  [[nodiscard]] int priorityOf(const Job& job) const;
+  [[nodiscard]] int maxCrashesFor(const Job& job) const;
+  void autoRetry(const Job& job, tasks::TaskOutcome& outcome);
+  // Acks a settled message, or rejects it without requeue when `drop` (a failure of a
+  // task with acks_on_failure_or_timeout off); nothing for an early-acked one.
+  void ackSettled(amqp::DeliveryRef ref, bool late, bool drop);
 
   balancer::Dispatcher& dispatcher_;
   const tasks::TaskRegistry& registry_;
@@ -244,7 +255,8 @@ class TaskPipeline {
   PipelineCounters counters_;
 
   JobId next_id_ = 1;
-  std::deque<std::unique_ptr<Job>> ready_;
+  // Waiting for a slot: by message priority, then arrival.
+  ReadyQueue<std::unique_ptr<Job>> ready_;
   std::unordered_map<JobId, std::unique_ptr<Job>> held_;    // waiting for their eta
   std::unordered_map<JobId, std::unique_ptr<Job>> active_;  // running
   std::unordered_map<JobId, std::unique_ptr<Job>> counting_;  // start being counted (slot held)
@@ -264,6 +276,8 @@ class TaskPipeline {
     std::optional<double> hard_s;
   };
   std::map<std::string, TimeLimits> time_limits_;  // by task name
+  // retry_jitter's randomness.
+  std::mt19937_64 jitter_rng_{std::random_device{}()};
 };
 
 }  // namespace celeriac::worker::app

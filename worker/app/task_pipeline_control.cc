@@ -36,7 +36,9 @@ void TaskPipeline::forEachActive(const std::function<void(const JobView&)>& visi
 }
 
 void TaskPipeline::forEachReserved(const std::function<void(const JobView&)>& visit) const {
-  for (const auto& job : ready_) visit(JobView{job->message, job->delivery, std::nullopt, false});
+  ready_.forEach([&visit](const std::unique_ptr<Job>& job) {
+    visit(JobView{job->message, job->delivery, std::nullopt, false});
+  });
   for (const auto& [id, job] : rate_held_) {
     visit(JobView{job->message, job->delivery, std::nullopt, false});
   }

@@ -38,7 +38,7 @@ void TaskPipeline::countStartThenRun(std::unique_ptr<Job> job) {
     --running_;
     counted->start_counted = true;
     if (!starting_) return;  // shutting down: stays unacked for another worker
-    if (starts >= options_.max_task_crashes) {
+    if (starts >= maxCrashesFor(*counted)) {
       failPoison(std::move(counted), starts);
     } else {
       start(std::move(counted));
@@ -52,8 +52,11 @@ void TaskPipeline::failPoison(std::unique_ptr<Job> job, long long starts) {
   const celery::TaskMessage& m = job->message;
   const std::string reason = "Worker exited prematurely: task " + m.task + " was delivered " +
                              std::to_string(starts + 1) +
-                             " times and no run finished (poison message, --max-task-crashes " +
-                             std::to_string(options_.max_task_crashes) + "); not run again";
+                             " times and no run finished (poison message, " +
+                             (job->entry->options.reject_on_worker_lost
+                                  ? std::string("reject_on_worker_lost false")
+                                  : "--max-task-crashes " + std::to_string(maxCrashesFor(*job))) +
+                             "); not run again";
   taskLog()->error(
       "poison task={} task_id={} starts={}: failed with WorkerLostError and "
       "rejected without requeue",

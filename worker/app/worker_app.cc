@@ -21,6 +21,7 @@
 #include "worker/metrics/task_metrics.h"
 #include "worker/redis/result_store.h"
 #include "worker/tasks/builtin_tasks.h"
+#include "worker/tasks/task_options_config.h"
 #include "worker/uv/loop_lag_probe.h"
 #include "worker/uv/uv_dispatcher.h"
 #include "worker/uv/uv_handle.h"
@@ -96,6 +97,8 @@ void WorkerApp::Impl::build() {
   dispatcher = std::make_unique<uv::UvDispatcher>(&loop);
   tasks::registerBuiltinTasks(registry);
   llm = LlmServices::create(config, *dispatcher, registry);
+  // After every task is registered: the config's options name them (a typo is an error).
+  tasks::configureTaskOptions(registry, config.tasks_config, config.data_dir);
   if (llm && !config.queues_given) {
     // Without -Q, a worker with LLM tasks consumes their queues (not `celery`).
     const amqp::QueueSpec like = config.topology.queues.front();

@@ -138,7 +138,8 @@ ParseOutcome parseWorkerArgs(int argc, const char* const* argv,
                  "Balancer YAML (endpoints, keys, routes, prices) [env CELERIAC_LLM_CONFIG; "
                  "or LLM_ENDPOINTS...]");
   cli.add_option("--tasks-config", cfg.tasks_config,
-                 "LLM tasks config (names, queues, prompts, routes); default: shipped one");
+                 "Tasks config: LLM task names, queues, prompts, routes, and Celery's per-task "
+                 "options (task_options) for every task; default: shipped one");
   cli.add_option("--key-set-lease-ttl", key_set_lease_ttl_s,
                  "Seconds a replica's key-set lease in Redis lives unless renewed (a crashed "
                  "replica's set is taken over after this)")

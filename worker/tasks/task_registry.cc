@@ -13,6 +13,13 @@ const TaskRegistry::Entry* TaskRegistry::find(const std::string& name) const {
   return it == entries_.end() ? nullptr : &it->second;
 }
 
+bool TaskRegistry::setOptions(const std::string& name, TaskOptions options) {
+  auto it = entries_.find(name);
+  if (it == entries_.end()) return false;
+  it->second.options = std::move(options);
+  return true;
+}
+
 std::vector<std::string> TaskRegistry::names() const {
   std::vector<std::string> out;
   out.reserve(entries_.size());

@@ -80,6 +80,29 @@ struct TaskOptions {
   std::optional<int> max_retries = 3;
   // Celery's Task.default_retry_delay: the countdown of a retry request that names none.
   std::chrono::milliseconds default_retry_delay{180'000};
+  // The rest come only from the tasks config (task_options_config.h); names and
+  // meanings are Celery's Task attributes.
+  // Store no result (nor STARTED, nor a failure), as Celery's Task.ignore_result; a
+  // message's ignore_result header can ignore a result this leaves on, not the reverse.
+  bool ignore_result = false;
+  // Seconds; the message's `timelimit` header wins, the worker's flags apply otherwise.
+  std::optional<double> time_limit;
+  std::optional<double> soft_time_limit;
+  std::string rate_limit;  // "10/m" (celery/rate_limit.h); empty: none
+  // With acks_late: false rejects (dead-letters) a failed or timed-out task's message
+  // after storing its FAILURE instead of acking it.
+  bool acks_on_failure_or_timeout = true;
+  // Runs that end the worker process: true requeues the message every time, false
+  // fails it with WorkerLostError at its first redelivery; unset: --max-task-crashes.
+  std::optional<bool> reject_on_worker_lost;
+  // Failures of these exception types retry by themselves (celery/auto_retry.h), with
+  // an exponential countdown when retry_backoff (a factor in seconds; 0: off) is set.
+  std::vector<std::string> autoretry_for;
+  int retry_backoff = 0;
+  int retry_backoff_max = 600;  // seconds
+  bool retry_jitter = true;
+  // The start order among prefetched tasks whose message carries no priority.
+  std::optional<int> priority;
 };
 
 class TaskRegistry {
@@ -91,6 +114,8 @@ class TaskRegistry {
     TaskOptions options;
   };
   [[nodiscard]] const Entry* find(const std::string& name) const;
+  // Replaces a registered task's options (the tasks config); false if there is none.
+  bool setOptions(const std::string& name, TaskOptions options);
   // Sorted names, as `celery inspect registered` lists them.
   [[nodiscard]] std::vector<std::string> names() const;
 
