@@ -32,7 +32,7 @@ import redis  # noqa: E402
 
 import testenv  # noqa: E402
 from celery_client import client  # noqa: E402
-from test_operator_e2e import (  # noqa: E402
+from operator_harness import (  # noqa: E402
     WORKER_KIND, CeleriacWorker, EventCollector, PythonCeleryWorker, wait_for)
 
 TASK_OPTIONS_YAML = """\
