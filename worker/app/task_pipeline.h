@@ -47,6 +47,13 @@
 
 namespace celeriac::worker::app {
 
+// What the result store says after a chord member's part was recorded (spec 3.8).
+struct ChordPartResult {
+  bool completed = false;             // this part completed the header
+  std::vector<std::string> members;   // when completed: the parts, in header order
+  bool complex_header = false;        // Python saved a GroupResult for this header
+};
+
 struct PipelinePorts {
   std::function<void(amqp::DeliveryRef)> ack;
   std::function<void(amqp::DeliveryRef, bool requeue)> reject;
@@ -65,6 +72,14 @@ struct PipelinePorts {
   // Revoked task ids (remote control): such a task is stored REVOKED and acked, on
   // arrival and again when it would start. Unset: nothing is revoked.
   std::function<bool(const std::string& task_id)> is_revoked;
+  // Chords on Redis (task_pipeline_chord.cc): records one member's part atomically and
+  // says whether it completed the header; writes a chord's size before its header goes
+  // out. Unset: chord membership is ignored (tests without Redis).
+  std::function<void(std::string group_id, std::string score, std::string part,
+                     std::function<void(ChordPartResult)>)>
+      chord_part;
+  std::function<void(std::string group_id, std::int64_t size, std::function<void()>)>
+      set_chord_size;
   // Told about each task as it goes (Celery's task-* events). Null: nobody listens.
   TaskEventSink* events = nullptr;
 };
@@ -212,6 +227,18 @@ class TaskPipeline {
   // every one is confirmed (at once when there are none).
   void publishAll(std::vector<celery::OutboundMessage> messages, std::function<void(bool)> done);
   [[nodiscard]] celery::CanvasContext canvasContext() const;
+  // Chords (task_pipeline_chord.cc). Writes the chord sizes, then publishes; `done(ok)`.
+  void publishExpansion(std::vector<celery::ChordSize> sizes,
+                        std::vector<celery::OutboundMessage> messages,
+                        std::function<void(bool)> done);
+  // `next`, or a function that first reports these chord members' part (state and
+  // encoded result) and, for the member completing its header, publishes the body or
+  // fails it with ChordError; then calls `next`.
+  std::function<void()> withChordParts(std::vector<celery::ChordMember> members,
+                                       std::string state, nlohmann::json encoded_result,
+                                       std::function<void()> next);
+  void completeChord(const celery::ChordMember& member, const ChordPartResult& parts,
+                     std::function<void()> done);
   void enqueue(std::unique_ptr<Job> job);
   void start(std::unique_ptr<Job> job);
   // A redelivered job: count its start in Redis first, then run it or, when its runs

@@ -1,0 +1,134 @@
+// TaskPipeline's chord half (spec 3.8): after a chord member's result is stored, its
+// part goes into the chord's Redis set (PipelinePorts::chord_part, one atomic script);
+// the member that completes the header then does what Celery 5.2's
+// RedisBackend.on_chord_part_return() does: publish the body with the results in
+// header order, or, when a member failed, run the body's errbacks and store
+// ChordError on the body (backends/base.py chord_error_from_stack()).
+
+#include "worker/app/task_pipeline.h"
+#include "worker/app/task_pipeline_internal.h"
+#include "worker/celery/canvas_expand.h"
+#include "worker/celery/chord_part.h"
+#include "worker/celery/result_document.h"
+
+namespace celeriac::worker::app {
+
+using nlohmann::json;
+
+void TaskPipeline::publishExpansion(std::vector<celery::ChordSize> sizes,
+                                    std::vector<celery::OutboundMessage> messages,
+                                    std::function<void(bool)> done) {
+  if (messages.empty()) {
+    done(true);
+    return;
+  }
+  if (sizes.empty() || !ports_.set_chord_size) {
+    publishAll(std::move(messages), std::move(done));
+    return;
+  }
+  // Every size is written before any header member goes out: a member may finish
+  // before the next one is published, and it must find the size (redis.py reads .s).
+  auto pending = std::make_shared<std::size_t>(sizes.size());
+  auto shared = std::make_shared<std::vector<celery::OutboundMessage>>(std::move(messages));
+  for (const celery::ChordSize& size : sizes) {
+    ports_.set_chord_size(size.group_id, size.size, [this, pending, shared, done] {
+      if (--*pending > 0) return;
+      publishAll(std::move(*shared), done);
+    });
+  }
+}
+
+std::function<void()> TaskPipeline::withChordParts(std::vector<celery::ChordMember> members,
+                                                   std::string state, json encoded_result,
+                                                   std::function<void()> next) {
+  if (members.empty() || !ports_.chord_part) return next;
+  return [this, members = std::move(members), state = std::move(state),
+          encoded_result = std::move(encoded_result), next = std::move(next)] {
+    auto pending = std::make_shared<std::size_t>(members.size());
+    auto one_done = [pending, next] {
+      if (--*pending == 0 && next) next();
+    };
+    for (const celery::ChordMember& member : members) {
+      ports_.chord_part(member.group_id, celery::chordPartScore(member.group_index),
+                        celery::encodeChordPart(member.task_id, state, encoded_result),
+                        [this, member, one_done](ChordPartResult parts) {
+                          if (!parts.completed) {
+                            one_done();
+                            return;
+                          }
+                          completeChord(member, parts, one_done);
+                        });
+    }
+  };
+}
+
+void TaskPipeline::completeChord(const celery::ChordMember& member, const ChordPartResult& parts,
+                                 std::function<void()> done) {
+  const celery::CanvasContext ctx = canvasContext();
+  celery::ChordJoin join;
+  if (parts.complex_header) {
+    // Python joins a saved GroupResult here (a header member that is a group); the
+    // flat member list would give the body the wrong shape, so the chord fails.
+    join.error =
+        celery::chordError("Join error: celeriac cannot join a chord header that holds groups");
+  } else {
+    join = celery::joinChordParts(parts.members);
+  }
+  const json& body = member.body;
+  if (join.ok) {
+    celery::Expansion expansion;
+    celery::applySignature(
+        body,
+        {json::array({std::move(join.results)}), json::object(), member.task_id, member.root_id},
+        ctx, expansion);
+    for (const auto& e : expansion.errors) {
+      taskLog()->error("task_id={} chord body: {}", member.task_id, e);
+    }
+    taskLog()->info("chord complete group_id={} task_id={}", member.group_id, member.task_id);
+    publishExpansion(std::move(expansion.chord_sizes), std::move(expansion.messages),
+                     [member, done](bool ok) {
+                       if (!ok) {
+                         taskLog()->error("chord body of group_id={} not confirmed by the broker",
+                                          member.group_id);
+                       }
+                       done();
+                     });
+    return;
+  }
+  // chord_error_from_stack(): the body's errbacks get the body's id, then the body is
+  // marked FAILURE with the ChordError.
+  const json options = body.is_object() ? body.value("options", json::object()) : json::object();
+  const std::string body_id = options.value("task_id", json("")).is_string()
+                                  ? options.value("task_id", std::string())
+                                  : std::string();
+  taskLog()->error("chord failed group_id={} body_id={}: {}", member.group_id, body_id,
+                   join.error.args.dump());
+  celery::Expansion errbacks;
+  json link_error = options.value("link_error", json(nullptr));
+  if (link_error.is_object()) link_error = json::array({link_error});
+  if (link_error.is_array() && !link_error.empty() && !body_id.empty()) {
+    celery::applySignature(celery::groupSignature(link_error),
+                           {json::array({body_id}), json::object(), body_id, body_id}, ctx,
+                           errbacks);
+  }
+  celery::ResultRecord record;
+  record.task_id = body_id;
+  record.state = celery::TaskState::kFailure;
+  record.result = celery::encodeException(join.error);
+  record.traceback =
+      "Traceback (most recent call last):\n  (joining the chord's header results)\n"
+      "celery.exceptions.ChordError: " +
+      join.error.args.at(0).get<std::string>() + "\n";
+  record.date_done = dispatcher_.clock().wallNow();
+  const std::string document = celery::renderResultDocument(record);
+  publishExpansion(std::move(errbacks.chord_sizes), std::move(errbacks.messages),
+                   [this, body_id, document, done](bool) {
+                     if (body_id.empty()) {
+                       done();
+                       return;
+                     }
+                     storeThen(body_id, document, done);
+                   });
+}
+
+}  // namespace celeriac::worker::app
