@@ -145,9 +145,12 @@ class Canvas(unittest.TestCase):
 
     def test_chord_with_a_mixed_header_completes_either_way_round(self):
         header = [self.s("pyapp.add", 1, 1), self.s("celeriac.echo", 5), self.s("pyapp.add", 2, 2),
-                  self.s("celeriac.echo", [7])]
-        self.assertEqual(self.get(chord(header)(self.s("celeriac.echo"))), [2, 5, 4, [7]])
-        self.assertEqual(self.get(chord(header)(self.s("pyapp.collect"))), [2, 5, 4, [7]])
+                  self.s("celeriac.echo", [7]),
+                  chain(self.s("celeriac.echo", 3), self.s("pyapp.add", 10)),
+                  chain(self.s("pyapp.add", 1, 1), self.s("celeriac.echo"))]
+        expected = [2, 5, 4, [7], 13, 2]
+        self.assertEqual(self.get(chord(header)(self.s("celeriac.echo"))), expected)
+        self.assertEqual(self.get(chord(header)(self.s("pyapp.collect"))), expected)
 
     def test_chord_with_a_python_header_and_a_celeriac_body(self):
         header = [self.s("pyapp.add", i, i) for i in range(3)]
