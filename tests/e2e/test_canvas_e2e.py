@@ -152,6 +152,18 @@ class Canvas(unittest.TestCase):
         self.assertEqual(self.get(chord(header)(self.s("celeriac.echo"))), expected)
         self.assertEqual(self.get(chord(header)(self.s("pyapp.collect"))), expected)
 
+    def test_chord_whose_header_holds_groups(self):
+        # A group in the header is unrolled by the client (Celery 5.2 gives its members
+        # reversed group indexes); a chain ending in a group makes Python save the
+        # header's GroupResult, and the body gets that group's results as a list.
+        flat = [group(self.s("celeriac.echo", 1), self.s("pyapp.add", 2, 2)),
+                self.s("celeriac.echo", 3)]
+        self.assertEqual(self.get(chord(flat)(self.s("pyapp.collect"))), [4, 1, 3])
+        nested = [chain(self.s("celeriac.echo", 1),
+                        group(self.s("celeriac.echo"), self.s("pyapp.add", 2))),
+                  self.s("celeriac.echo", 3)]
+        self.assertEqual(self.get(chord(nested)(self.s("pyapp.collect"))), [[1, 3], 3])
+
     def test_chord_with_a_python_header_and_a_celeriac_body(self):
         header = [self.s("pyapp.add", i, i) for i in range(3)]
         self.assertEqual(self.get(chord(header)(self.s("celeriac.echo"))), [0, 2, 4])

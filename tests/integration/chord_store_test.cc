@@ -126,6 +126,24 @@ TEST_F(ChordStoreTest, NoSizeNeverCompletesAndAFailureKeepsTheKeys) {
   EXPECT_EQ(sync.run({"EXISTS", "celery-taskset-meta-g4.j"}), "1");
 }
 
+TEST_F(ChordStoreTest, AComplexHeaderReturnsTheSavedGroupAndItsLeaves) {
+  Sync sync(redis_.port());
+  sync.run({"SET", "celery-taskset-meta-g6.s", "2"});
+  sync.run(
+      {"SET", "celery-taskset-meta-g6",
+       R"({"result": [["g6", null], [[["g7", null], [[["a", null], null]]], [["b", null], null]]]})"});
+  sync.run({"SET", "celery-task-meta-a", R"({"status": "SUCCESS", "result": 1})"});
+  sync.run({"SET", "celery-task-meta-b", R"({"status": "SUCCESS", "result": 2})"});
+  EXPECT_FALSE(part("g6", 0, "a", "SUCCESS", 1).completed);
+  const ChordPartReply last = part("g6", 1, "b", "SUCCESS", 2);
+  ASSERT_TRUE(last.completed);
+  ASSERT_TRUE(last.saved_group);
+  ASSERT_EQ(last.saved_docs.size(), 2u);
+  EXPECT_EQ(last.saved_docs[0], R"({"status": "SUCCESS", "result": 1})");
+  EXPECT_TRUE(last.members.empty());
+  EXPECT_EQ(sync.run({"EXISTS", "celery-taskset-meta-g6.j"}), "0");
+}
+
 TEST_F(ChordStoreTest, ScriptsGoByShaAndTheSourceFollowsANoScript) {
   Sync sync(redis_.port());
   sync.run({"SET", "celery-taskset-meta-g5.s", "2"});

@@ -49,9 +49,11 @@ namespace celeriac::worker::app {
 
 // What the result store says after a chord member's part was recorded (spec 3.8).
 struct ChordPartResult {
-  bool completed = false;             // this part completed the header
-  std::vector<std::string> members;   // when completed: the parts, in header order
-  bool complex_header = false;        // Python saved a GroupResult for this header
+  bool completed = false;            // this part completed the header
+  std::vector<std::string> members;  // when completed: the parts, in header order
+  // A complex header: Python saved its GroupResult; its leaves' result documents.
+  std::optional<std::string> saved_group{};
+  std::vector<std::optional<std::string>> saved_docs{};
 };
 
 struct PipelinePorts {
@@ -80,6 +82,10 @@ struct PipelinePorts {
       chord_part;
   std::function<void(std::string group_id, std::int64_t size, std::function<void()>)>
       set_chord_size;
+  // Result documents of these task ids (nullopt: none yet), for a complex chord header.
+  std::function<void(std::vector<std::string> task_ids,
+                     std::function<void(std::vector<std::optional<std::string>>)>)>
+      fetch_results;
   // Told about each task as it goes (Celery's task-* events). Null: nobody listens.
   TaskEventSink* events = nullptr;
 };
@@ -239,6 +245,12 @@ class TaskPipeline {
                                        std::function<void()> next);
   void completeChord(const celery::ChordMember& member, const ChordPartResult& parts,
                      std::function<void()> done);
+  // Python's join_native() waits (result_chord_join_timeout, 3 s) for a complex header's
+  // leaves that are not ready yet: read them again every 100 ms until then.
+  void waitForSavedGroup(celery::ChordMember member, std::string saved,
+                         balancer::SteadyTime deadline, std::function<void()> done);
+  void finishChord(const celery::ChordMember& member, celery::ChordJoin join,
+                   std::function<void()> done);
   void enqueue(std::unique_ptr<Job> job);
   void start(std::unique_ptr<Job> job);
   // A redelivered job: count its start in Redis first, then run it or, when its runs

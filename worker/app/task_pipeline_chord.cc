@@ -15,6 +15,12 @@ namespace celeriac::worker::app {
 
 using nlohmann::json;
 
+namespace {
+// Celery's result_chord_join_timeout (3 s) and a poll period for the leaves.
+constexpr std::chrono::milliseconds kChordJoinTimeout{3000};
+constexpr std::chrono::milliseconds kChordJoinPoll{100};
+}  // namespace
+
 void TaskPipeline::publishExpansion(std::vector<celery::ChordSize> sizes,
                                     std::vector<celery::OutboundMessage> messages,
                                     std::function<void(bool)> done) {
@@ -64,16 +70,40 @@ std::function<void()> TaskPipeline::withChordParts(std::vector<celery::ChordMemb
 
 void TaskPipeline::completeChord(const celery::ChordMember& member, const ChordPartResult& parts,
                                  std::function<void()> done) {
-  const celery::CanvasContext ctx = canvasContext();
-  celery::ChordJoin join;
-  if (parts.complex_header) {
-    // Python joins a saved GroupResult here (a header member that is a group); the
-    // flat member list would give the body the wrong shape, so the chord fails.
-    join.error =
-        celery::chordError("Join error: celeriac cannot join a chord header that holds groups");
-  } else {
-    join = celery::joinChordParts(parts.members);
+  celery::ChordJoin join = parts.saved_group
+                               ? celery::joinSavedGroup(*parts.saved_group, parts.saved_docs)
+                               : celery::joinChordParts(parts.members);
+  if (join.pending && parts.saved_group && ports_.fetch_results) {
+    waitForSavedGroup(member, *parts.saved_group, dispatcher_.clock().now() + kChordJoinTimeout,
+                      std::move(done));
+    return;
   }
+  finishChord(member, std::move(join), std::move(done));
+}
+
+void TaskPipeline::waitForSavedGroup(celery::ChordMember member, std::string saved,
+                                     balancer::SteadyTime deadline, std::function<void()> done) {
+  dispatcher_.schedule(kChordJoinPoll, [this, member = std::move(member), saved = std::move(saved),
+                                        deadline, done = std::move(done)]() mutable {
+    const std::vector<std::string> leaves = celery::savedGroupLeaves(saved);
+    ports_.fetch_results(leaves, [this, member, saved, deadline,
+                                  done](std::vector<std::optional<std::string>> docs) {
+      celery::ChordJoin join = celery::joinSavedGroup(saved, docs);
+      if (join.pending && dispatcher_.clock().now() < deadline) {
+        waitForSavedGroup(member, saved, deadline, done);
+        return;
+      }
+      if (join.pending) {
+        join.error = celery::chordError("Join error: TimeoutError('The operation timed out.')");
+      }
+      finishChord(member, std::move(join), done);
+    });
+  });
+}
+
+void TaskPipeline::finishChord(const celery::ChordMember& member, celery::ChordJoin join,
+                               std::function<void()> done) {
+  const celery::CanvasContext ctx = canvasContext();
   const json& body = member.body;
   if (join.ok) {
     celery::Expansion expansion;

@@ -192,8 +192,13 @@ void WorkerApp::Impl::build() {
     redis::reportChordPart(*store, group_id, score, std::move(part), expires,
                            [done = std::move(done)](redis::ChordPartReply reply) {
                              done(ChordPartResult{reply.completed, std::move(reply.members),
-                                                  reply.saved_group.has_value()});
+                                                  std::move(reply.saved_group),
+                                                  std::move(reply.saved_docs)});
                            });
+  };
+  ports.fetch_results = [this](std::vector<std::string> ids,
+                               std::function<void(std::vector<std::optional<std::string>>)> done) {
+    redis::fetchResults(*store, ids, std::move(done));
   };
   ports.set_chord_size = [this](std::string group_id, std::int64_t size,
                                 std::function<void()> done) {

@@ -21,8 +21,7 @@
 //   chunks (chunks.group): a group of celery.starmap signatures over slices of `it`;
 //   xmap/xstarmap: one celery.map/celery.starmap message, routed by the inner task.
 // What not: no I/O, no clock, no randomness (CanvasContext brings all three); eager
-// mode, protocol 1 `use_link` and complex chord headers saved as GroupResults
-// (header members that are groups) are not reproduced.
+// mode and protocol 1 `use_link` are not reproduced.
 // Ownership: pure functions over JSON values.
 
 #include <cstdint>

@@ -126,4 +126,92 @@ ChordJoin joinChordParts(const std::vector<std::string>& members) {
   return join;
 }
 
+namespace {
+
+// Walks a result tuple: [[id, parent], null] is a task, [[gid, parent], [children]] a
+// group. Returns false (and sets join.error) on the first leaf that fails the join.
+bool joinTuple(const json& tuple, const std::vector<std::optional<std::string>>& docs,
+               std::size_t& next, json& out, ChordJoin& join) {
+  if (!tuple.is_array() || tuple.size() != 2) {
+    join.error = chordError("Join error: malformed result tuple " + pythonRepr(tuple));
+    return false;
+  }
+  if (tuple[1].is_array()) {
+    json values = json::array();
+    for (const json& child : tuple[1]) {
+      if (!joinTuple(child, docs, next, values, join)) return false;
+    }
+    out.push_back(std::move(values));
+    return true;
+  }
+  const std::size_t index = next++;
+  const std::optional<json> meta =
+      index < docs.size() && docs[index] ? parsePythonJson(*docs[index]).value : std::nullopt;
+  if (index >= docs.size() || !docs[index]) {
+    join.pending = true;
+    join.error = chordError("Join error: no result for " + tuple[0].dump());
+    return false;
+  }
+  if (!meta || !meta->is_object()) {
+    join.error = chordError("Join error: undecodable result for " + tuple[0].dump());
+    return false;
+  }
+  const std::string status = meta->value("status", "");
+  if (status != "SUCCESS" && status != "FAILURE" && status != "REVOKED") {
+    join.pending = true;
+    join.error = chordError("Join error: result of " + tuple[0].dump() + " is not ready");
+    return false;
+  }
+  const json result = meta->value("result", json(nullptr));
+  if (status == "FAILURE" || status == "REVOKED") {
+    join.error = chordError("Join error: " + exceptionRepr(result));
+    return false;
+  }
+  out.push_back(result);
+  return true;
+}
+
+}  // namespace
+
+namespace {
+
+void leavesOf(const json& tuple, std::vector<std::string>& out) {
+  if (!tuple.is_array() || tuple.size() != 2) return;
+  if (tuple[1].is_array()) {
+    for (const json& child : tuple[1]) leavesOf(child, out);
+  } else if (tuple[0].is_array() && !tuple[0].empty() && tuple[0][0].is_string()) {
+    out.push_back(tuple[0][0].get<std::string>());
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> savedGroupLeaves(const std::string& saved) {
+  std::vector<std::string> out;
+  const std::optional<json> group = parsePythonJson(saved).value;
+  if (group && group->is_object() && group->contains("result")) leavesOf((*group)["result"], out);
+  return out;
+}
+
+ChordJoin joinSavedGroup(const std::string& saved,
+                         const std::vector<std::optional<std::string>>& leaf_documents) {
+  ChordJoin join;
+  const std::optional<json> group = parsePythonJson(saved).value;
+  if (!group || !group->is_object() || !group->contains("result") ||
+      !(*group)["result"].is_array() || (*group)["result"].size() != 2 ||
+      !(*group)["result"][1].is_array()) {
+    join.error = chordError("Join error: undecodable saved group " + pythonRepr(json(saved)));
+    return join;
+  }
+  std::size_t next = 0;
+  for (const json& child : (*group)["result"][1]) {
+    if (!joinTuple(child, leaf_documents, next, join.results, join)) {
+      join.results = json::array();
+      return join;
+    }
+  }
+  join.ok = true;
+  return join;
+}
+
 }  // namespace celeriac::worker::celery

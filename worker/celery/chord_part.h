@@ -51,11 +51,25 @@ struct ChordJoin {
   bool ok = false;
   nlohmann::json results = nlohmann::json::array();  // when ok: the body's first argument
   ExceptionInfo error;  // when !ok: ChordError("Dependency <tid> raised <repr>")
+  // joinSavedGroup() only: a leaf has no ready result yet (Python's join_native()
+  // would wait for it); fetch the documents again and retry.
+  bool pending = false;
 };
 // _unpack_chord_result(): the first FAILURE/REVOKED member (in order) fails the chord
 // with ChordError naming it and its exception's repr; an undecodable member fails it
 // with ChordError("Join error: ...").
 ChordJoin joinChordParts(const std::vector<std::string>& members);
+
+// A complex header (Python's apply_chord() saved its GroupResult because a member is a
+// group): join_native() over `saved` (the stored {"result": <GroupResult tuple>}) with
+// the leaves' result documents in tuple order. A nested group's results form a list
+// of their own. A leaf without a document or still unready sets `pending`; one that
+// FAILED or was REVOKED, or an undecodable document, fails the chord with ChordError("Join error:
+// <repr>"), as Python's on_chord_part_return() wraps the exception join() raised.
+ChordJoin joinSavedGroup(const std::string& saved,
+                         const std::vector<std::optional<std::string>>& leaf_documents);
+// The leaf task ids of a saved group, in tuple order (empty if it does not decode).
+std::vector<std::string> savedGroupLeaves(const std::string& saved);
 
 // celery.exceptions.ChordError([message]).
 ExceptionInfo chordError(std::string_view message);

@@ -7,7 +7,8 @@
 //   ZCOUNT .j -inf +inf ; GET .t ; GET .s ; EXPIRE .j/.t/.s <result_expires>
 //   if .s is set and count == .s + .t:        (this member completes the header)
 //     GET celery-taskset-meta-<gid>           (a saved GroupResult: a complex header)
-//     ZRANGE .j 0 -1
+//     ZRANGE .j 0 -1                          (simple header), or
+//     MGET celery-task-meta-<leaf>...         (complex: join_native over the saved group)
 //     DEL .j .t .s   unless a member FAILED/was REVOKED or did not decode (Python
 //                    raises before its `finally: DEL` then, and the keys expire)
 //
@@ -36,6 +37,9 @@ struct ChordPartReply {
   // When completed and `celery-taskset-meta-<gid>` exists: Python's saved GroupResult
   // of a complex header (a header member that is a group), as stored.
   std::optional<std::string> saved_group;
+  // With saved_group: the result documents of its leaves, in the group's order
+  // (nullopt: no document).
+  std::vector<std::optional<std::string>> saved_docs;
 };
 
 // The part of task `task_id` in chord group `group_id`: `encoded_part` is
@@ -44,6 +48,11 @@ struct ChordPartReply {
 void reportChordPart(ResultStore& store, const std::string& group_id, const std::string& score,
                      std::string encoded_part, std::chrono::seconds expires,
                      std::function<void(ChordPartReply)> done);
+
+// MGET of the result documents of these task ids (a complex header's leaves, read
+// again while Python's join_native() would still be waiting); nullopt for a missing one.
+void fetchResults(ResultStore& store, const std::vector<std::string>& task_ids,
+                  std::function<void(std::vector<std::optional<std::string>>)> done);
 
 // Python's key for a group: "celery-taskset-meta-<gid>" + suffix (".j", ".t", ".s").
 std::string groupKey(const std::string& group_id, const char* suffix = "");

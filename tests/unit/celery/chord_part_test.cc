@@ -59,6 +59,28 @@ TEST(ChordPartTest, AnUndecodableMemberIsAJoinError) {
   EXPECT_EQ(join.error.args.at(0).get<std::string>().rfind("Join error: ", 0), 0u);
 }
 
+TEST(ChordPartTest, ASavedGroupIsJoinedWithItsNestedGroupsAsLists) {
+  // {"result": GroupResult tuple} as GroupResult.save() stores it: [a, group(b, c), d].
+  const std::string saved =
+      R"({"result": [["g", null], [[["a", null], null], [["g2", null], [[["b", null], null],)"
+      R"( [["c", null], null]]], [["d", null], null]]]})";
+  const auto doc = [](const std::string& status, const json& result) {
+    return std::optional<std::string>(json{{"status", status}, {"result", result}}.dump());
+  };
+  const ChordJoin join = joinSavedGroup(
+      saved, {doc("SUCCESS", 1), doc("SUCCESS", 2), doc("SUCCESS", "three"), doc("SUCCESS", 4)});
+  ASSERT_TRUE(join.ok) << join.error.args.dump();
+  EXPECT_EQ(join.results, json::parse(R"([1, [2, "three"], 4])"));
+
+  const json exc = encodeException(makeException("KeyError", "k", "x"));
+  const ChordJoin failed = joinSavedGroup(
+      saved, {doc("SUCCESS", 1), doc("FAILURE", exc), doc("SUCCESS", 3), doc("SUCCESS", 4)});
+  ASSERT_FALSE(failed.ok);
+  EXPECT_EQ(failed.error.args, json::array({"Join error: KeyError('k')"}));
+  EXPECT_FALSE(joinSavedGroup(saved, {doc("SUCCESS", 1), std::nullopt}).ok);
+  EXPECT_FALSE(joinSavedGroup("not json", {}).ok);
+}
+
 TEST(ChordPartTest, MembershipNeedsAChordAndAGroup) {
   TaskMessage task;
   task.id = "t1";

@@ -81,7 +81,7 @@ TEST_F(TaskPipelineChordTest, TheCompletingMemberPublishesTheBodyWithTheResults)
   runMember("m1", 1, 4);
   ASSERT_EQ(calls_.size(), 1u);
   calls_[0].done(
-      ChordPartResult{true, {R"([1, "m0", "SUCCESS", 2])", R"([1, "m1", "SUCCESS", 4])"}, false});
+      ChordPartResult{true, {R"([1, "m0", "SUCCESS", 2])", R"([1, "m1", "SUCCESS", 4])"}});
   ASSERT_EQ(fake_.published.size(), 1u);
   const amqp::OutgoingMessage& body = fake_.published[0].first;
   EXPECT_EQ(json::parse(body.body)[0], json::parse("[[2, 4]]"));
@@ -98,8 +98,7 @@ TEST_F(TaskPipelineChordTest, AFailedMemberFailsTheBodyWithChordErrorAndRunsItsE
   calls_[0].done(ChordPartResult{
       true,
       {R"([1, "m0", "FAILURE", {"exc_type": "ValueError", "exc_message": ["bad"], "exc_module": "builtins"}])",
-       R"([1, "m1", "SUCCESS", 4])"},
-      false});
+       R"([1, "m1", "SUCCESS", 4])"}});
   ASSERT_EQ(fake_.published.size(), 1u);  // the body's errback, with the body's id
   EXPECT_EQ(json::parse(fake_.published[0].first.body)[0], json::array({"body-id"}));
   fake_.published[0].second(true);
