@@ -73,6 +73,7 @@ TaskPipeline::~TaskPipeline() {
   for (auto& [id, job] : held_) dispatcher_.cancel(job->eta_timer);
   for (auto& [id, job] : rate_held_) dispatcher_.cancel(job->rate_timer);
   if (backpressure_timer_ != 0) dispatcher_.cancel(backpressure_timer_);
+  for (const balancer::TimerId timer : chord_join_timers_) dispatcher_.cancel(timer);
   cancelRunning();
 }
 

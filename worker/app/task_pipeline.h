@@ -31,6 +31,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <optional>
 #include <vector>
 #include <string>
@@ -303,6 +304,8 @@ class TaskPipeline {
     std::optional<double> hard_s;
   };
   std::map<std::string, TimeLimits> time_limits_;  // by task name
+  // Chord joins waiting for a complex header's leaves (cancelled with the pipeline).
+  std::set<balancer::TimerId> chord_join_timers_;
 };
 
 }  // namespace celeriac::worker::app

@@ -83,22 +83,26 @@ void TaskPipeline::completeChord(const celery::ChordMember& member, const ChordP
 
 void TaskPipeline::waitForSavedGroup(celery::ChordMember member, std::string saved,
                                      balancer::SteadyTime deadline, std::function<void()> done) {
-  dispatcher_.schedule(kChordJoinPoll, [this, member = std::move(member), saved = std::move(saved),
-                                        deadline, done = std::move(done)]() mutable {
-    const std::vector<std::string> leaves = celery::savedGroupLeaves(saved);
-    ports_.fetch_results(leaves, [this, member, saved, deadline,
-                                  done](std::vector<std::optional<std::string>> docs) {
-      celery::ChordJoin join = celery::joinSavedGroup(saved, docs);
-      if (join.pending && dispatcher_.clock().now() < deadline) {
-        waitForSavedGroup(member, saved, deadline, done);
-        return;
-      }
-      if (join.pending) {
-        join.error = celery::chordError("Join error: TimeoutError('The operation timed out.')");
-      }
-      finishChord(member, std::move(join), done);
-    });
-  });
+  auto timer = std::make_shared<balancer::TimerId>(0);
+  *timer = dispatcher_.schedule(
+      kChordJoinPoll, [this, timer, member = std::move(member), saved = std::move(saved), deadline,
+                       done = std::move(done)]() mutable {
+        chord_join_timers_.erase(*timer);
+        const std::vector<std::string> leaves = celery::savedGroupLeaves(saved);
+        ports_.fetch_results(leaves, [this, member, saved, deadline,
+                                      done](std::vector<std::optional<std::string>> docs) {
+          celery::ChordJoin join = celery::joinSavedGroup(saved, docs);
+          if (join.pending && dispatcher_.clock().now() < deadline) {
+            waitForSavedGroup(member, saved, deadline, done);
+            return;
+          }
+          if (join.pending) {
+            join.error = celery::chordError("Join error: TimeoutError('The operation timed out.')");
+          }
+          finishChord(member, std::move(join), done);
+        });
+      });
+  chord_join_timers_.insert(*timer);
 }
 
 void TaskPipeline::finishChord(const celery::ChordMember& member, celery::ChordJoin join,

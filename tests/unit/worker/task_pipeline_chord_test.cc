@@ -25,6 +25,19 @@ class TaskPipelineChordTest : public TaskPipelineTest {
                               std::function<void(ChordPartResult)> done) {
       calls_.push_back({std::move(gid), std::move(score), std::move(part), std::move(done)});
     };
+    ports.fetch_results = [this](
+                              std::vector<std::string> ids,
+                              std::function<void(std::vector<std::optional<std::string>>)> done) {
+      fetched_.push_back(ids);
+      std::vector<std::optional<std::string>> docs;
+      for (const auto& id : ids) {
+        docs.push_back(
+            id == "c" && fetched_.size() < 2
+                ? std::nullopt
+                : std::optional<std::string>(json{{"status", "SUCCESS"}, {"result", id}}.dump()));
+      }
+      done(std::move(docs));
+    };
     PipelineOptions options;
     options.prefetch = 8;
     pipeline_ = std::make_unique<TaskPipeline>(loop_, registry_, std::move(ports), options);
@@ -61,6 +74,7 @@ class TaskPipelineChordTest : public TaskPipelineTest {
   }
 
   std::vector<ChordCall> calls_;
+  std::vector<std::vector<std::string>> fetched_;
 };
 
 TEST_F(TaskPipelineChordTest, AMemberIsAckedOnlyAfterItsPartIsRecorded) {
@@ -111,6 +125,27 @@ TEST_F(TaskPipelineChordTest, AFailedMemberFailsTheBodyWithChordErrorAndRunsItsE
   EXPECT_TRUE(fake_.acked.empty());  // not before the body's FAILURE is stored
   fake_.completeAll();
   EXPECT_EQ(fake_.acked.size(), 1u);
+}
+
+TEST_F(TaskPipelineChordTest, AComplexHeaderWaitsForItsLeavesLikeJoinNative) {
+  makeWithChords();
+  runMember("m1", 1, 4);
+  const std::string saved =
+      R"({"result": [["g", null], [[["g2", null], [[["b", null], null], [["c", null], null]]],)"
+      R"( [["a", null], null]]]})";
+  ChordPartResult parts;
+  parts.completed = true;
+  parts.saved_group = saved;
+  parts.saved_docs = {json{{"status", "SUCCESS"}, {"result", "b"}}.dump(), std::nullopt,
+                      json{{"status", "SUCCESS"}, {"result", "a"}}.dump()};
+  calls_[0].done(parts);
+  EXPECT_TRUE(fake_.published.empty());  // "c" has no result yet
+  loop_.advance(std::chrono::milliseconds(100));
+  loop_.advance(std::chrono::milliseconds(100));
+  ASSERT_EQ(fetched_.size(), 2u);
+  EXPECT_EQ(fetched_[0], (std::vector<std::string>{"b", "c", "a"}));
+  ASSERT_EQ(fake_.published.size(), 1u);
+  EXPECT_EQ(json::parse(fake_.published[0].first.body)[0], json::parse(R"([[["b", "c"], "a"]])"));
 }
 
 }  // namespace
