@@ -70,7 +70,7 @@ struct CurlTransportOptions {
   std::size_t easy_pool_size = 64;
   // curl's receive buffer per transfer (CURLOPT_BUFFERSIZE, at least 1024; curl's own
   // default is 16 KiB). Held by every call waiting for its reply, so kept small.
-  long receive_buffer_bytes = 4096;
+  long receive_buffer_bytes = 1024;
   std::string user_agent = "celeriac/0.1";
   // Extra CA bundle (PEM file) for private endpoints; empty = the system store.
   std::string ca_file;
