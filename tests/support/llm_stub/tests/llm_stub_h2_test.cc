@@ -119,6 +119,21 @@ TEST(LlmStubH2Test, AHangingStreamDoesNotHoldTheOthersAndCountsAsDroppedWhenTheC
   EXPECT_EQ(t["in_flight"], 0);
 }
 
+TEST(LlmStubH2Test, SlowDripOverHttp2DeliversTheWholeNormalAnswer) {
+  StubProcess stub;
+  ASSERT_EQ(
+      armFault(stub.port(),
+               {{"fault", "slow_drip"}, {"duration_ms", 300}, {"chunk_bytes", 64}, {"count", 1}})
+          .status,
+      200);
+  const H2Exchange x = h2Exchange(stub.port(), {h2Chat("k1", "gpt-4o", "drip")});
+  ASSERT_FALSE(x.timed_out || x.connection_failed);
+  ASSERT_EQ(x.results[0].status, 200);
+  EXPECT_NE(content(x.results[0]).find("drip"), std::string::npos);
+  EXPECT_EQ(x.results[0].headers.at("content-length"), std::to_string(x.results[0].body.size()));
+  EXPECT_EQ(stats(stub.port())["totals"]["faults"]["slow_drip"], 1);
+}
+
 TEST(LlmStubH2Test, AnHttp11RequestAskingForH2cIsAnsweredWith101) {
   StubProcess stub;
   const int fd = connectLoopback(stub.port());
