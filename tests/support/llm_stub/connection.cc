@@ -255,6 +255,7 @@ void Connection::upgradeToHttp2(const char* rest, std::size_t rest_len) {
   const std::string settings_header = *request.header("http2-settings");
   request.protocol = "HTTP/2";  // answered as stream 1 of the HTTP/2 connection
   write("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n", false);
+  if (closing_) return;  // the 101 could not be written
   protocol_ = WireProtocol::kHttp2;
   handler_.connectionUpgraded();
   startHttp2();
