@@ -222,9 +222,11 @@ void Connection::consumeHttp1(const char* data, std::size_t len) {
   const std::size_t parsed = http_parser_execute(&parser_, &kParserSettings, data, len);
   const auto err = static_cast<http_errno>(parser_.http_errno);
   if (err == HPE_OK && parser_.upgrade != 0) {
-    // http_parser stops after a request asking to upgrade; what follows is the new
+    // http_parser flags the upgrade at the headers but stops only after the whole
+    // request (body included, which may take more reads); what follows is the new
     // protocol's (the HTTP/2 client preface).
-    upgradeToHttp2(data + parsed, len - parsed);
+    const bool complete = !queue_.empty() && queue_.back().header("upgrade") != nullptr;
+    if (complete) upgradeToHttp2(data + parsed, len - parsed);
     return;
   }
   if (err != HPE_OK) {

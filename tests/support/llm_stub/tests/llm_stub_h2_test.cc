@@ -160,5 +160,34 @@ TEST(LlmStubH2Test, AnHttp11RequestAskingForH2cIsAnsweredWith101) {
   EXPECT_EQ(h2["accepted"], 1);
 }
 
+TEST(LlmStubH2Test, AnUpgradeRequestWhoseBodyArrivesInPiecesIsUpgradedWhenComplete) {
+  StubProcess stub;
+  const int fd = connectLoopback(stub.port());
+  ASSERT_GE(fd, 0);
+  const std::string body = simpleChat("gpt-4o", "split body").dump();
+  const std::string req = formatRequest("POST", "/v1/chat/completions", body,
+                                        {{"Authorization", "Bearer k1"},
+                                         {"Content-Type", "application/json"},
+                                         {"Connection", "Upgrade, HTTP2-Settings"},
+                                         {"Upgrade", "h2c"},
+                                         {"HTTP2-Settings", ""}});
+  // Headers and half the body first, the rest later: the stub must wait for it.
+  const std::size_t cut = req.size() - body.size() / 2;
+  ASSERT_EQ(::send(fd, req.data(), cut, MSG_NOSIGNAL), static_cast<ssize_t>(cut));
+  std::this_thread::sleep_for(milliseconds(100));
+  ASSERT_EQ(::send(fd, req.data() + cut, req.size() - cut, MSG_NOSIGNAL),
+            static_cast<ssize_t>(req.size() - cut));
+  std::string got;
+  char buf[4096];
+  while (got.find("\r\n\r\n") == std::string::npos) {
+    const ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+    if (n <= 0) break;
+    got.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  EXPECT_EQ(got.rfind("HTTP/1.1 101 Switching Protocols\r\n", 0), 0u) << got;
+  EXPECT_EQ(stats(stub.port())["totals"]["requests_by_protocol"]["HTTP/2"], 1);
+}
+
 }  // namespace
 }  // namespace celeriac::testing::stub
