@@ -22,7 +22,7 @@ BENCH = contenders.BENCH
 
 # echo counts: Python Celery's pools drain ~1,000/s here, so they get fewer tasks than
 # the others (a rate, not a total, is compared).
-FULL = {"echo": 100000, "echo_py": 10000, "levels": [100, 1000, 5000], "duration_s": 20,
+FULL = {"echo": 50000, "echo_py": 10000, "levels": [100, 1000, 5000], "duration_s": 20,
         "latency_s": 2.0, "rpm": 600, "rl_duration_s": 60, "fe_in_flight": 100,
         "fe_duration_s": 60, "fault_from_s": 15, "fault_s": 30}
 # Quick (CI): every contender drains its echo queue, and the LLM workloads run for

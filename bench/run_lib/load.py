@@ -48,9 +48,10 @@ def _publisher(broker_url, queue, call, first, n, step, start_at, rate, out):
     out.put(sent)
 
 
-def publish(broker_url, queue, call, n, rate=None, procs=2):
+def publish(broker_url, queue, call, n, rate=None, procs=None):
     """Sends n tasks from `procs` processes (paced at `rate` tasks/s in all when given);
     returns {task_id: send time} and the seconds the sending took."""
+    procs = procs or (2 if rate is not None and rate < 500 else 4)
     ctx = multiprocessing.get_context("fork")
     out = ctx.Queue()
     start_at = time.time() + 1.0  # every publisher connected before the first send
