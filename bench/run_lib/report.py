@@ -98,22 +98,23 @@ def markdown(res):
         any_fig = next(iter(rl.values()))
         L += ["", "## (c) rate-limited: 4 keys x %s RPM, offered 10 %% over the ceiling"
               % _f(any_fig.get("ceiling_per_min", 0) / 4), "",
-              "| worker | achieved / min | of the %s / min ceiling | 429s | not succeeded | "
+              "| worker | achieved / min | of the %s / min ceiling | 429s | failed tasks | "
               "peak RSS | CPU s / 1,000 |" % _f(any_fig.get("ceiling_per_min")),
               "|---|---|---|---|---|---|---|"]
         for name, fig in rl.items():
             L.append("| %s | %s | %s | %s | %s | %s |" % (
                 name, _f(fig.get("achieved_per_min")), _pct(fig.get("of_ceiling")),
-                _f(fig.get("http_429")), _f(fig.get("failed")), _common(fig)))
+                _f(fig.get("http_429")), _f(fig.get("failures")), _common(fig)))
     fe = res.get("failing_endpoint", {})
     if fe:
         L += ["", "## (d) one of three endpoints answering 503 for %s s mid-run"
               % res.get("fault_s"), "",
-              "| worker | tasks | failed or not done | 503s sent | p50 | p99 | peak RSS | "
-              "CPU s / 1,000 |", "|---|---|---|---|---|---|---|---|"]
+              "| worker | tasks | failed | no result | 503s sent | p50 | p99 | peak RSS | "
+              "CPU s / 1,000 |", "|---|---|---|---|---|---|---|---|---|"]
         for name, fig in fe.items():
-            L.append("| %s | %s | %s | %s | %s | %s | %s |" % (
-                name, _f(fig.get("sent")), _f(fig.get("failed")), _f(fig.get("http_503")),
+            L.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                name, _f(fig.get("sent")), _f(fig.get("failures")),
+                _f(fig.get("failed", 0) - fig.get("failures", 0)), _f(fig.get("http_503")),
                 _s(fig.get("p50")), _s(fig.get("p99")), _common(fig)))
     L += ["", res.get("notes", ""), ""]
     return "\n".join(L)

@@ -118,10 +118,12 @@ def _open_loop(servers, name, in_flight, latency_s, duration_s, config, endpoint
         time.sleep(0.2)
     sender.join()
     t0 = min(box["sent"].values())
-    results = dict(listener.results)
+    # Only this run's tasks: a stopped worker of an earlier run may still publish.
+    results = {i: v for i, v in listener.results.items() if i in box["sent"]}
     completed = sum(1 for _, st in results.values() if st == "SUCCESS")
     fig = {"concurrency": conc, "sent": len(box["sent"]), "completed": completed,
            "failed": len(box["sent"]) - completed, "offered_rate": rate,
+           "failures": sum(1 for _, st in results.values() if st == "FAILURE"),
            "sent_rate": len(box["sent"]) / max(box["send_s"], 1e-9), "t0": t0,
            "last_send": last_send, "stub": servers.stub.stats()}
     lat = [results[i][0] - t if i in results and results[i][1] == "SUCCESS"
