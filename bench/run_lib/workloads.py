@@ -119,7 +119,8 @@ def _open_loop(servers, name, in_flight, latency_s, duration_s, config, endpoint
     sender.join()
     t0 = min(box["sent"].values())
     # Only this run's tasks: a stopped worker of an earlier run may still publish.
-    results = {i: v for i, v in listener.results.items() if i in box["sent"]}
+    # dict() first: the listener's thread may still be adding results.
+    results = {i: v for i, v in dict(listener.results).items() if i in box["sent"]}
     completed = sum(1 for _, st in results.values() if st == "SUCCESS")
     fig = {"concurrency": conc, "sent": len(box["sent"]), "completed": completed,
            "failed": len(box["sent"]) - completed, "offered_rate": rate,
