@@ -1,0 +1,1 @@
+"""bench/run's modules: servers, contenders, load, workloads, report (see bench/run)."""
