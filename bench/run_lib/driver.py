@@ -83,11 +83,13 @@ def main(argv):
         print("[bench %5.0f s] %s" % (time.time() - started, msg), flush=True)
 
     skipped = []
+    head = None  # written at the start: the date and load average before the run
     if "celery-node" in names and not contenders.install_node(log):
         names.remove("celery-node")
         skipped.append("celery-node (npm could not install it)")
     res = {"latency_s": mode["latency_s"], "fault_s": mode["fault_s"], "echo": {}, "llm": {},
            "rate_limited": {}, "failing_endpoint": {}}
+    head = header(args, mode, skipped)
     workdir = tempfile.mkdtemp(prefix="bench-run-")
     servers = Servers()
     try:
@@ -130,7 +132,7 @@ def main(argv):
             for fig in (figs.values() if kind == "llm" else [figs]):
                 fig.pop("done_times", None)
                 fig.pop("stub", None)
-    res["header"] = header(args, mode, skipped)
+    res["header"] = head
     res["notes"] = NOTES
     report.write(res, args.out)
     log("wrote %s" % args.out)
