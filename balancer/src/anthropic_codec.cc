@@ -1,7 +1,5 @@
 #include "balancer/anthropic_codec.h"
 
-#include "endpoint_http.h"
-
 namespace celeriac::balancer {
 
 using nlohmann::json;
@@ -61,7 +59,8 @@ HttpRequest AnthropicCodec::buildRequest(const ChatRequest& request, const Reque
   http.headers.push_back({"anthropic-version", std::string(kApiVersion)});
   if (!api_key.empty()) http.headers.push_back({"x-api-key", std::string(api_key)});
   http.body = body.dump();
-  withEndpointConnection(http, endpoint);
+  http.connect_timeout = endpoint.connect_timeout;
+  http.total_timeout = endpoint.total_timeout;
   return http;
 }
 

@@ -2,17 +2,218 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <charconv>
+#include <limits>
 #include <set>
-
-#include "config_yaml.h"
 
 namespace celeriac::balancer {
 namespace {
 
-using config_yaml::At;
-using config_yaml::endpointFrom;
-using config_yaml::field;
-using config_yaml::keyFrom;
+using std::chrono::milliseconds;
+
+// Upper bounds that keep every later computation in range: a duration in seconds
+// becomes milliseconds (then nanoseconds on a clock), a count is added to and
+// multiplied in int arithmetic (max_attempts defaults to 1 + retry_count).
+constexpr double kMaxSeconds = 30.0 * 24 * 3600;  // 30 days
+constexpr std::int64_t kMaxCount = 1'000'000;
+
+// A YAML node and the dotted path that reached it, so every error can name its field.
+struct At {
+  const YAML::Node& node;
+  std::string path;
+
+  [[noreturn]] void fail(const std::string& message) const {
+    throw ConfigError(path.empty() ? "(document)" : path, message);
+  }
+
+  std::string child(std::string_view key) const {
+    return path.empty() ? std::string(key) : path + "." + std::string(key);
+  }
+  std::string index(std::size_t i) const { return path + "[" + std::to_string(i) + "]"; }
+
+  void requireMap() const {
+    if (!node.IsMap()) fail("must be a mapping");
+  }
+  // Rejects unknown fields so that a typo ("wieght") is an error, not a silent default.
+  void allowOnly(std::initializer_list<std::string_view> keys) const {
+    requireMap();
+    for (const auto& kv : node) {
+      const auto name = keyOf(kv.first);
+      bool known = false;
+      for (auto k : keys) known = known || k == name;
+      if (!known) throw ConfigError(child(name), "unknown field");
+    }
+  }
+  // The name of a mapping key; YAML allows any node as a key ({[a]: 1}), this config
+  // only names fields, models and routes with scalars.
+  std::string keyOf(const YAML::Node& key) const {
+    if (!key.IsScalar() && !key.IsNull()) fail("keys must be plain strings, not lists or maps");
+    return key.as<std::string>();
+  }
+  std::string str() const {
+    if (!node.IsScalar()) fail("must be a string");
+    return node.Scalar();
+  }
+  std::string nonEmptyStr() const {
+    auto s = str();
+    if (s.empty()) fail("must not be empty");
+    return s;
+  }
+  double number() const {
+    if (!node.IsScalar()) fail("must be a number");
+    try {
+      return node.as<double>();
+    } catch (const YAML::Exception&) {
+      fail("must be a number");
+    }
+  }
+  double positive() const {
+    double v = 0;
+    try {
+      v = number();
+    } catch (const ConfigError&) {
+      fail("must be a positive number");
+    }
+    if (!(v > 0)) fail("must be a positive number");
+    return v;
+  }
+  std::int64_t integer(std::int64_t min,
+                       std::int64_t max = std::numeric_limits<std::int64_t>::max()) const {
+    if (!node.IsScalar()) fail("must be an integer");
+    std::int64_t v = 0;
+    const std::string& s = node.Scalar();
+    const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec != std::errc{} || p != s.data() + s.size()) fail("must be an integer");
+    if (v < min) fail("must be at least " + std::to_string(min));
+    if (v > max) fail("must be at most " + std::to_string(max));
+    return v;
+  }
+  // A count held in an int (attempts, probes, failures): at most kMaxCount.
+  int count(int min) const { return static_cast<int>(integer(min, kMaxCount)); }
+  bool boolean() const {
+    if (!node.IsScalar()) fail("must be true or false");
+    try {
+      return node.as<bool>();
+    } catch (const YAML::Exception&) {
+      fail("must be true or false");
+    }
+  }
+  // Seconds in the seed's YAML ("timeout: 60", "interval: 30").
+  // At most kMaxSeconds: 1e300 (or .inf) would not fit the milliseconds count.
+  milliseconds seconds() const {
+    const double v = positive();
+    if (v > kMaxSeconds) fail("must be at most 2592000 seconds (30 days)");
+    return milliseconds{static_cast<std::int64_t>(v * 1000.0)};
+  }
+  std::vector<std::string> stringList() const {
+    if (!node.IsSequence()) fail("must be a list");
+    std::vector<std::string> out;
+    for (std::size_t i = 0; i < node.size(); ++i) {
+      const YAML::Node item = node[i];
+      out.push_back(At{item, index(i)}.nonEmptyStr());
+    }
+    if (out.empty()) fail("must not be empty");
+    return out;
+  }
+};
+
+// Calls fn(At) when `key` is present.
+template <typename Fn>
+void field(const At& at, std::string_view key, Fn&& fn) {
+  const YAML::Node child = at.node[std::string(key)];
+  if (child) fn(At{child, at.child(key)});
+}
+
+SecretRef secretFrom(const At& at, std::string_view env_key, std::string_view file_key) {
+  SecretRef ref;
+  field(at, env_key, [&](const At& a) { ref.env = a.nonEmptyStr(); });
+  field(at, file_key, [&](const At& a) { ref.file = a.nonEmptyStr(); });
+  if (!ref.env.empty() && !ref.file.empty()) {
+    throw ConfigError(at.child(env_key), std::string("give either ") + std::string(env_key) +
+                                             " or " + std::string(file_key) + ", not both");
+  }
+  return ref;
+}
+
+ApiKeyConfig keyFrom(const At& at, std::initializer_list<std::string_view> allowed) {
+  at.allowOnly(allowed);
+  ApiKeyConfig key;
+  field(at, "alias", [&](const At& a) { key.alias = a.nonEmptyStr(); });
+  if (key.alias.empty()) throw ConfigError(at.child("alias"), "is required");
+  key.secret = secretFrom(at, "env", "file");
+  if (key.secret.env.empty() && key.secret.file.empty()) {
+    throw ConfigError(at.child("env"), "is required (or file)");
+  }
+  field(at, "quota_group", [&](const At& a) { key.quota_group = a.nonEmptyStr(); });
+  field(at, "shared", [&](const At& a) { key.shared = a.boolean(); });
+  return key;
+}
+
+Provider providerFrom(const At& at) {
+  const std::string p = at.str();
+  if (p == "openai") return Provider::kOpenAi;
+  if (p == "anthropic") return Provider::kAnthropic;
+  at.fail("must be openai or anthropic");
+}
+
+EndpointConfig endpointFrom(const At& at) {
+  at.allowOnly({"name", "url", "base_url", "provider", "api_key_env", "api_key_file", "keys",
+                "models", "weight", "max_tokens", "temperature", "limits", "timeouts",
+                "quota_group", "shared", "replicas"});
+  EndpointConfig ep;
+  field(at, "name", [&](const At& a) { ep.name = a.nonEmptyStr(); });
+  field(at, "url", [&](const At& a) { ep.base_url = a.nonEmptyStr(); });
+  field(at, "base_url", [&](const At& a) { ep.base_url = a.nonEmptyStr(); });
+  if (ep.base_url.empty()) throw ConfigError(at.child("url"), "is required");
+  if (!ep.base_url.starts_with("http://") && !ep.base_url.starts_with("https://")) {
+    throw ConfigError(at.child("url"), "must start with http:// or https://");
+  }
+  while (ep.base_url.ends_with('/')) ep.base_url.pop_back();
+  if (ep.name.empty()) ep.name = ep.base_url;
+  field(at, "provider", [&](const At& a) { ep.provider = providerFrom(a); });
+  field(at, "models", [&](const At& a) { ep.models = a.stringList(); });
+  if (ep.models.empty()) ep.models = {"*"};
+  field(at, "weight", [&](const At& a) { ep.weight = a.positive(); });
+  field(at, "max_tokens", [&](const At& a) { ep.max_tokens = a.integer(1); });
+  field(at, "temperature", [&](const At& a) {
+    const double t = a.number();
+    if (t < 0 || t > 2) a.fail("must be between 0 and 2");
+    ep.temperature = t;
+  });
+  field(at, "quota_group", [&](const At& a) { ep.quota_group = a.nonEmptyStr(); });
+  field(at, "shared", [&](const At& a) { ep.shared = a.boolean(); });
+  field(at, "replicas", [&](const At& a) { ep.replicas = a.integer(1); });
+  field(at, "timeouts", [&](const At& a) {
+    a.allowOnly({"connect", "total"});
+    field(a, "connect", [&](const At& t) { ep.connect_timeout = t.seconds(); });
+    field(a, "total", [&](const At& t) { ep.total_timeout = t.seconds(); });
+  });
+  field(at, "limits", [&](const At& a) {
+    a.requireMap();
+    for (const auto& kv : a.node) {
+      const auto model = a.keyOf(kv.first);
+      const At lim{kv.second, a.child(model)};
+      lim.allowOnly({"rpm", "tpm"});
+      RateLimits limits;
+      field(lim, "rpm", [&](const At& r) { limits.rpm = r.integer(1); });
+      field(lim, "tpm", [&](const At& r) { limits.tpm = r.integer(1); });
+      ep.limits[model] = limits;
+    }
+  });
+  const SecretRef single = secretFrom(at, "api_key_env", "api_key_file");
+  if (!single.env.empty() || !single.file.empty()) {
+    ep.keys.push_back(ApiKeyConfig{ep.name, single, "", std::nullopt});
+  }
+  field(at, "keys", [&](const At& a) {
+    if (!a.node.IsSequence()) a.fail("must be a list");
+    for (std::size_t i = 0; i < a.node.size(); ++i) {
+      const YAML::Node item = a.node[i];
+      ep.keys.push_back(
+          keyFrom(At{item, a.index(i)}, {"alias", "env", "file", "quota_group", "shared"}));
+    }
+  });
+  return ep;
+}
 
 template <typename Fn>
 void eachItem(const At& at, Fn&& fn) {

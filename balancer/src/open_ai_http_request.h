@@ -12,8 +12,6 @@
 #include "balancer/config.h"
 #include "balancer/http_transport.h"
 
-#include "endpoint_http.h"
-
 namespace celeriac::balancer {
 
 inline HttpRequest openAiPost(const EndpointConfig& endpoint, std::string_view path,
@@ -23,7 +21,8 @@ inline HttpRequest openAiPost(const EndpointConfig& endpoint, std::string_view p
   http.headers.push_back({"Content-Type", "application/json"});
   if (!api_key.empty()) http.headers.push_back({"Authorization", "Bearer " + std::string(api_key)});
   http.body = body.dump();
-  withEndpointConnection(http, endpoint);
+  http.connect_timeout = endpoint.connect_timeout;
+  http.total_timeout = endpoint.total_timeout;
   return http;
 }
 
