@@ -84,6 +84,7 @@ struct WorkerApp::Impl {
   void beginShutdown();
   void checkShutdown();
   void finish();
+  void releaseAndCloseLoop();
 };
 
 WorkerApp::WorkerApp(WorkerConfig config) : impl_(std::make_unique<Impl>(std::move(config))) {}
@@ -371,6 +372,24 @@ void WorkerApp::Impl::finish() {
   log->info("worker stopped");
 }
 
+void WorkerApp::Impl::releaseAndCloseLoop() {
+  http.reset();  // joins the server's threads before anything they read goes
+  metrics_timer.reset();
+  // Broker and result store are closed; release the objects, then let their handles close.
+  lag_probe.reset();
+  control.reset();
+  pipeline.reset();
+  events.reset();
+  revoked.reset();
+  if (llm_metrics) llm_metrics->detach();
+  llm.reset();
+  broker.reset();
+  store.reset();
+  dispatcher.reset();
+  uv_run(&loop, UV_RUN_DEFAULT);
+  if (uv_loop_close(&loop) != 0) log->warn("loop closed with handles still open");
+}
+
 int WorkerApp::run() {
   Impl& s = *impl_;
   Pidfile pidfile;  // before anything starts: a second worker on it must not connect
@@ -381,7 +400,14 @@ int WorkerApp::run() {
       return 2;
     }
   }
-  s.build();
+  try {
+    s.build();
+  } catch (...) {
+    // A start-up error (a bad task option, say) after the loop has handles: close them
+    // so nothing leaks, then let main report the error.
+    s.releaseAndCloseLoop();
+    throw;
+  }
   for (const std::string& notice : s.config.notices) s.log->info("{}", notice);
   std::string queue_names;
   for (const auto& q : s.config.topology.queues) {
@@ -395,21 +421,7 @@ int WorkerApp::run() {
   s.store->start();
   s.broker->start();
   uv_run(&s.loop, UV_RUN_DEFAULT);  // returns at finish()
-  s.http.reset();  // joins the server's threads before anything they read goes
-  s.metrics_timer.reset();
-  // Broker and result store are closed; release the objects, then let their handles close.
-  s.lag_probe.reset();
-  s.control.reset();
-  s.pipeline.reset();
-  s.events.reset();
-  s.revoked.reset();
-  if (s.llm_metrics) s.llm_metrics->detach();
-  s.llm.reset();
-  s.broker.reset();
-  s.store.reset();
-  s.dispatcher.reset();
-  uv_run(&s.loop, UV_RUN_DEFAULT);
-  if (uv_loop_close(&s.loop) != 0) s.log->warn("loop closed with handles still open");
+  s.releaseAndCloseLoop();
   return s.exit_code;
 }
 
