@@ -1,11 +1,11 @@
 #pragma once
-// inflateBody(): undo kombu's `compression` of a task body (spec 1.6).
+// inflateBody(): undo kombu's `compression` of a task body.
 //
 // What for: a message with header `compression: application/x-gzip` carries a zlib
 // stream (kombu registers zlib.compress under that content type, aliases "gzip" and
 // "zlib"); this inflates it in memory before the JSON decode. RFC 1952 gzip framing is
-// accepted too, since non-Python publishers send it under the same name (celery
-// issue 9825 shows how under-documented the header is).
+// accepted too, since non-Python publishers send it under the same name (celery/
+// celery#9825 shows how under-documented the header is).
 // What not: bz2, lzma, brotli and zstd are not supported (isSupportedCompression()
 // tells); no streaming, the whole body is in memory anyway.
 // Ownership: pure functions.

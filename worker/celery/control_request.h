@@ -3,11 +3,11 @@
 // whether this node handles it and the shapes of its reply.
 //
 // What for: `celery inspect ...`, `celery control ...`, `celery status` and Flower
-// publish JSON requests to the fanout exchange `celery.pidbox` (spec 7.2); every worker
+// publish JSON requests to the fanout exchange `celery.pidbox`; every worker
 // gets each one and decides by destination / pattern whether it is addressed. The app
 // parses with parseControlRequest(), checks addressedTo(), runs the command and, when
 // wantsReply(), publishes controlReply() to reply_exchange / reply_routing_key with
-// headers {"ticket": ticket, "clock": clock.forward()} (spec 7.3).
+// headers {"ticket": ticket, "clock": clock.forward()}.
 // Behaviour follows kombu 5.2 (kombu/pidbox.py Node.handle_message / dispatch) and
 // celery 5.2 (celery/worker/control.py):
 //  * a reply goes out iff the request has a `reply_to` mapping: the ticket is only

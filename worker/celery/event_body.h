@@ -1,6 +1,6 @@
 #pragma once
 // Celery event bodies: what the worker publishes on the `celeryev` topic exchange so
-// that Flower, `celery events` and celery.events.state see it (spec 6).
+// that Flower, `celery events` and celery.events.state see it.
 //
 // What for: the app builds each body here, forwards the LamportClock for it, and
 // publishes it (JSON, delivery_mode 1, headers {"hostname": nodename}) with routing key
@@ -12,8 +12,8 @@
 // - their own utcoffset) * 3600), so a wrong utcoffset shifts every timestamp by hours
 // and Flower then thinks the worker's heartbeats are stale: compute it with
 // utcoffsetHours() from the host's real offset.
-// What not: no batching into `task.multi` (a C++ worker may publish one event per
-// message, spec 6.1), no decision of when to send (spec 6.4 is the app's job).
+// What not: no batching into `task.multi` (receivers accept one event per message
+// too), no decision of when to send (the app's job: task_events.h, event_dispatcher.h).
 // Ownership: pure functions returning values.
 
 #include <array>
@@ -30,7 +30,7 @@
 
 namespace celeriac::worker::celery {
 
-// The fields every event carries (spec 6.2).
+// The fields every event carries.
 struct EventCommon {
   std::string hostname;     // the worker's nodename, e.g. "celeriac@host"
   int utcoffset_hours = 0;  // utcoffsetHours(): hours WEST of UTC, 0 on UTC hosts
@@ -51,7 +51,7 @@ std::string eventRoutingKey(std::string_view type);
 std::string eventBody(std::string_view type, const EventCommon& common,
                       const nlohmann::json& fields = nlohmann::json::object());
 
-// --- task events (spec 6.3) ---
+// --- task events ---
 
 // uuid, name (the shadow name when set, as Celery's req.name), args / kwargs (the
 // argsrepr / kwargsrepr headers; repr of the values when a message has none), root_id,

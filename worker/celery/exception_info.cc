@@ -163,7 +163,7 @@ ExceptionInfo softTimeLimitExceeded() {
   info.type = "SoftTimeLimitExceeded";
   info.module = "billiard.exceptions";
   info.args = nlohmann::json::array();
-  return info;  // Celery keeps the traceback here (spec 8.4): the task saw the signal.
+  return info;  // Celery keeps the traceback here: the task saw the exception.
 }
 
 ExceptionInfo maxRetriesExceeded(std::string_view message) {

@@ -2,9 +2,9 @@
 // ExceptionInfo: an exception as Celery stores it in a result document.
 //
 // What for: FAILURE, RETRY and REVOKED results carry {"exc_type", "exc_message",
-// "exc_module"} (spec 3.3); the Python client rebuilds a real exception from it, so
+// "exc_module"}; the Python client rebuilds a real exception from it, so
 // the type/module pair decides what `AsyncResult.get()` raises. Factories here produce
-// the exact triples Celery itself stores for its own failures (spec 3.3 table).
+// the exact triples Celery itself stores for its own failures.
 // What not: no traceback formatting (result_document.h writes the text) and no
 // knowledge of task handlers.
 // Ownership: plain values and pure functions.
@@ -19,13 +19,13 @@ namespace celeriac::worker::celery {
 
 struct ExceptionInfo {
   std::string type;    // class __qualname__, e.g. "ValueError"
-  std::string module;  // e.g. "builtins"; empty is written as null (spec 3.3)
+  std::string module;  // e.g. "builtins"; empty is written as null
   nlohmann::json args = nlohmann::json::array();  // exception args, the exc_message
   // Traceback text for the result document. Empty: result_document.h writes a short
   // text of its own, unless omit_traceback is set.
   std::string traceback;
   // Celery stores `traceback: null` for its own refusals and kills (NotRegistered,
-  // TimeLimitExceeded, revokes; spec 3.3); the factories below set this.
+  // TimeLimitExceeded, revokes); the factories below set this.
   bool omit_traceback = false;
 };
 
@@ -37,7 +37,7 @@ nlohmann::json encodeException(const ExceptionInfo& info);
 // The module a task's error type should be stored under. Python builtin exception
 // names (ValueError, KeyError, TimeoutError, ...) map to "builtins" so the client
 // raises the real builtin class; anything else gets `default_module` (the client then
-// synthesises a class of that name unless the module is imported there, spec 3.3).
+// synthesises a class of that name unless the module is imported there).
 // BaseException-only builtins (SystemExit, KeyboardInterrupt, GeneratorExit) are not
 // mapped: re-raising those in a client would stop it rather than report an error.
 std::string moduleForExceptionType(std::string_view type, std::string_view default_module);
@@ -47,14 +47,14 @@ std::string moduleForExceptionType(std::string_view type, std::string_view defau
 ExceptionInfo makeException(std::string_view type, std::string_view message,
                             std::string_view default_module);
 
-// celery.exceptions.NotRegistered([task_name]), traceback null (spec 3.3, 8.6).
+// celery.exceptions.NotRegistered([task_name]), traceback null.
 ExceptionInfo notRegistered(std::string_view task_name);
 
 // celery.exceptions.TaskRevokedError([reason]) with reason "expired", "revoked" or
-// "terminated" (spec 3.3, 8.5); traceback null.
+// "terminated"; traceback null.
 ExceptionInfo taskRevoked(std::string_view reason);
 
-// kombu.exceptions.ContentDisallowed([message]) (spec 1.6: importable on every client,
+// kombu.exceptions.ContentDisallowed([message]) (kombu is importable on every client,
 // so the caller gets a real ContentDisallowed); traceback null.
 ExceptionInfo contentDisallowed(std::string_view message);
 
@@ -66,13 +66,13 @@ ExceptionInfo decodeFailure(std::string_view message);
 // valid task (bad eta, kwargs not a mapping, ...); traceback null.
 ExceptionInfo invalidTask(std::string_view message);
 
-// billiard.exceptions.TimeLimitExceeded([hard_limit_s]), traceback null (spec 3.3, 8.4).
+// billiard.exceptions.TimeLimitExceeded([hard_limit_s]), traceback null.
 ExceptionInfo timeLimitExceeded(double hard_limit_s);
 
-// billiard.exceptions.SoftTimeLimitExceeded([]) (spec 3.3, 8.4).
+// billiard.exceptions.SoftTimeLimitExceeded([]); the traceback is kept.
 ExceptionInfo softTimeLimitExceeded();
 
-// celery.exceptions.MaxRetriesExceededError([message]) (spec 3.3, 4.1).
+// celery.exceptions.MaxRetriesExceededError([message]), when retry() had no exc.
 ExceptionInfo maxRetriesExceeded(std::string_view message);
 
 // billiard.exceptions.WorkerLostError([message]): the task's runs ended the worker

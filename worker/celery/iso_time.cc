@@ -53,7 +53,7 @@ bool readFraction(Cursor& cursor, std::chrono::nanoseconds& out) {
   return true;
 }
 
-// Z, ±HH:MM, ±HHMM or ±HH; absent means UTC (naive, spec 1.4).
+// Z, ±HH:MM, ±HHMM or ±HH; absent (naive) means UTC.
 bool readOffset(Cursor& cursor, std::chrono::minutes& out) {
   out = std::chrono::minutes(0);
   if (cursor.done()) return true;

@@ -4,8 +4,8 @@
 // What for: parse the `eta`/`expires` strings of task messages and format the
 // `date_done` of result documents.
 // What not: no clock is read here; callers pass time points in. No time zones other
-// than explicit numeric offsets: naive strings are UTC (the worker's timezone is UTC,
-// spec 1.4).
+// than explicit numeric offsets: naive strings are UTC (Celery reads them in the worker's
+// timezone, UTC by default).
 // Ownership: pure functions, no state.
 
 #include <chrono>
@@ -15,7 +15,7 @@
 
 namespace celeriac::worker::celery {
 
-// Accepts YYYY-MM-DD{T| }HH:MM[:SS[.f{1,9}]][Z|±HH:MM|±HHMM|±HH] (spec 1.4: Python's
+// Accepts YYYY-MM-DD{T| }HH:MM[:SS[.f{1,9}]][Z|±HH:MM|±HHMM|±HH] (Python's
 // isoformat(), with or without fraction, `Z` suffix, naive = UTC). The fraction is a
 // real decimal fraction (".123" is 123 ms; Celery <= 5.2 misread it as 123 us).
 // Returns nullopt for anything else, including out-of-range fields (month 13,
@@ -31,8 +31,7 @@ inline constexpr std::chrono::sys_seconds kLatestIsoTime{
 std::optional<std::chrono::system_clock::time_point> parseIsoTime(std::string_view text);
 
 // "YYYY-MM-DDTHH:MM:SS.ffffff+00:00": UTC, always 6 fraction digits (truncated to
-// the microsecond), so Celery <= 5.2's literal-microseconds parser reads it right
-// (spec 1.4, 3.2 and pitfall 9.15).
+// the microsecond), so Celery <= 5.2's literal-microseconds parser reads it right.
 std::string formatIsoTime(std::chrono::system_clock::time_point time);
 
 }  // namespace celeriac::worker::celery

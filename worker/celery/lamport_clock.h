@@ -1,8 +1,8 @@
 #pragma once
 // LamportClock: the logical clock Celery stamps on events and pidbox messages.
 //
-// What for: every event body carries `clock` (spec 6.2), every pidbox reply a `clock`
-// header (spec 7.3), and `clock` / `stats` / `hello` report the value (spec 7.4).
+// What for: every event body carries `clock`, every pidbox reply a `clock` header, and
+// `clock` / `stats` / `hello` report the value.
 // Python tools order events of one worker by it. Semantics are kombu's
 // (kombu/clocks.py, LamportClock): forward() adds one and returns the new value;
 // adjust(other) sets max(own, other) + 1.

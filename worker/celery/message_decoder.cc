@@ -85,7 +85,7 @@ DecodeResult failure(DecodeErrorKind kind, std::string message, const Identity& 
   return result;
 }
 
-// The embed dict (spec 1.3): null or an object whose four keys may each be missing or
+// The embed dict: null or an object whose four keys may each be missing or
 // null. Container types are checked here; signatures are the canvas code's business.
 std::string readEmbed(const json& embed, TaskMessage& task) {
   if (embed.is_null()) return {};
@@ -119,7 +119,7 @@ std::string readArgsKwargs(const json& args, const json& kwargs, TaskMessage& ta
   return {};
 }
 
-// A v1 or hybrid dict body (spec 1.5): args/kwargs default to empty, embed comes from
+// A v1 or hybrid dict body: args/kwargs default to empty, embed comes from
 // the top-level callbacks/errbacks/chord keys, and v1 has no chain.
 std::string readDictBody(const json& body, TaskMessage& task) {
   const json args = body.value("args", json::array());
@@ -146,11 +146,11 @@ void copyEnvelope(const RawMessage& raw, TaskMessage& task) {
 DecodeResult decodeMessage(const RawMessage& raw) {
   static const json kNoHeaders = json::object();
   const json& headers = raw.headers.is_object() ? raw.headers : kNoHeaders;
-  // Protocol detection (spec 1.5): a `task` header means v2, whatever its value.
+  // Protocol detection, as Celery's consumer does: a `task` header means v2, whatever its value.
   const bool v2 = headers.contains("task");
   Identity who = identityOf(headers);
 
-  // 1. Content type and encoding, before touching the body (spec 1.6).
+  // 1. Content type and encoding, before touching the body.
   if (mediaType(raw.content_type) != "application/json") {
     return failure(DecodeErrorKind::kContentDisallowed, refusalText(raw.content_type), who);
   }
@@ -161,7 +161,7 @@ DecodeResult decodeMessage(const RawMessage& raw) {
                    who);
   }
 
-  // 2. Compression (spec 1.6, pitfall 9.4).
+  // 2. Compression: header `compression` names the compressor, content_type the serializer.
   std::string inflated;
   std::string_view body_text = raw.body;
   if (const auto it = headers.find("compression"); it != headers.end() && !it->is_null()) {
@@ -184,7 +184,7 @@ DecodeResult decodeMessage(const RawMessage& raw) {
     body_text = inflated;
   }
 
-  // 3. JSON (spec 1.7: Python's NaN/Infinity tokens allowed).
+  // 3. JSON (Python's NaN/Infinity tokens allowed).
   PythonJsonResult parsed = parsePythonJson(body_text);
   if (!parsed.value) {
     return failure(DecodeErrorKind::kMalformedBody, "body is not valid JSON: " + parsed.error, who);
@@ -197,7 +197,7 @@ DecodeResult decodeMessage(const RawMessage& raw) {
   json merged;
   std::string body_error;  // reported after the metadata's own errors
   if (v2 && body.is_object() && body.contains("args")) {
-    // Hybrid (spec 1.5, celery hybrid_to_proto2): v1-style body, headers win.
+    // Hybrid (celery hybrid_to_proto2): v1-style body, headers win.
     merged = body;
     for (const auto& [key, value] : headers.items()) merged[key] = value;
     meta = &merged;
@@ -209,7 +209,7 @@ DecodeResult decodeMessage(const RawMessage& raw) {
           std::string("body must be a JSON array [args, kwargs, embed], got ") + body.type_name(),
           who);
     }
-    // Exactly three: a 2-element body crashes the Python worker (spec 1.3, 8.6).
+    // Exactly three: a 2-element body crashes the Python worker; we reject it.
     if (body.size() != 3) {
       return failure(DecodeErrorKind::kMalformedBody,
                      "body must have exactly 3 elements [args, kwargs, embed], got " +
@@ -225,7 +225,7 @@ DecodeResult decodeMessage(const RawMessage& raw) {
     body_error = readArgsKwargs(body[0], body[1], task);
     if (body_error.empty()) body_error = readEmbed(body[2], task);
   } else if (body.is_object() && body.contains("task")) {
-    // Protocol v1 (spec 1.5): the body is the whole request.
+    // Protocol v1: the body is the whole request.
     task.protocol = 1;
     meta = &body;
     who = identityOf(body);

@@ -1,13 +1,13 @@
 #pragma once
 // decodeMessage(): turn one AMQP delivery into a validated TaskMessage, or say why not.
 //
-// What for: the single place that knows Celery's message formats (spec 1): protocol v2
+// What for: the single place that knows Celery's message formats: protocol v2
 // (headers + [args, kwargs, embed] body), protocol v1 (everything in a dict body), and
-// the "hybrid" form (v2 headers + v1-style dict body with `args`, spec 1.5). The
-// pipeline acts on the error kind (spec 8.6, 8.9):
+// the "hybrid" form (v2 headers + v1-style dict body with `args`). The
+// pipeline acts on the error kind:
 //   kContentDisallowed  pickle/yaml/msgpack/unknown type or encoding, unsupported
 //                       compression: reject(requeue=false); we also store a FAILURE
-//                       (exceptionForDecodeError) when task_id is known (spec 1.6).
+//                       (exceptionForDecodeError) when task_id is known (Celery stores none).
 //   kMalformedBody      the body does not decode (bad JSON, bad compression, over the
 //                       size cap) or has the wrong shape (not a 3-element array, embed
 //                       not an object).
@@ -27,7 +27,7 @@
 //   false` flag is ignored: this worker runs in UTC.
 // * v1 `taskset` is the old name of `group`; when both are present the non-null wins
 //   (Python lets `taskset` overwrite `group` even when null).
-// * kombu >= 5.3 typed envelopes {"__type__": ..., "__value__": ...} (spec 1.7) stay
+// * kombu >= 5.3 typed envelopes {"__type__": ..., "__value__": ...} stay
 //   as-is inside args/kwargs: handlers see them as plain objects.
 
 #include <string>

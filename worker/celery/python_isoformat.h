@@ -1,8 +1,8 @@
 #pragma once
 // pythonIsoformat(): a UTC time as Python's aware datetime.isoformat() writes it.
 //
-// What for: the `eta` / `expires` of `task-received` events (spec 6.3) and the `eta` of
-// `inspect scheduled` entries (spec 7.4), which Celery fills with `req.eta.isoformat()`.
+// What for: the `eta` / `expires` of `task-received` events and the `eta` of `inspect
+// scheduled` entries, which Celery fills with `req.eta.isoformat()`.
 // Unlike formatIsoTime() (iso_time.h, always 6 fraction digits for result documents),
 // Python leaves the fraction out when the microseconds are zero.
 // What not: the sender's own UTC offset is not kept (TaskMessage holds a time point),

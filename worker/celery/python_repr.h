@@ -1,9 +1,9 @@
 #pragma once
 // Python's repr() of JSON values, as Celery puts it into headers and messages.
 //
-// What for: `argsrepr`/`kwargsrepr` headers of published messages (spec 1.2), and the
+// What for: `argsrepr`/`kwargsrepr` headers of published messages, and the
 // texts Celery builds with repr(): the MaxRetriesExceededError message ("args:(1,)
-// kwargs:{}") and the "Retry in 5s: KeyError('k0')" line of a RETRY traceback (spec 4.2).
+// kwargs:{}") and the "Retry in 5s: KeyError('k0')" line of a RETRY traceback.
 // What not: not a Python literal parser, and not exact for every value: finite floats
 // print as nlohmann writes them (rarely unlike Python's shortest repr), and dict keys
 // come out in nlohmann's sorted order, not the sender's insertion order.
@@ -17,7 +17,7 @@
 
 namespace celeriac::worker::celery {
 
-// Celery's argsrepr_maxsize / kwargsrepr_maxsize (spec 1.2).
+// Celery's argsrepr_maxsize / kwargsrepr_maxsize.
 inline constexpr std::size_t kMaxReprBytes = 1024;
 
 // repr(value): None/True/False, 'strings' (double quotes only when the text has a ' and

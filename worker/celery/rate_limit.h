@@ -3,7 +3,7 @@
 // per-task token bucket the worker holds tasks in.
 //
 // What for: a task's configured rate limit and the `rate_limit` control command
-// (spec 7.4: {"task_name", "rate_limit": "10/m"}); `inspect registered` lists a limited
+// (arguments {"task_name", "rate_limit": "10/m"}); `inspect registered` lists a limited
 // task as "name [rate_limit=10/m]".
 // Semantics from Celery 5.2 / kombu 5.2:
 //  * celery.utils.time.rate(): "N/s", "N/m", "N/h", a bare number per second, "" / "0"

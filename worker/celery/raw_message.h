@@ -16,7 +16,7 @@
 namespace celeriac::worker::celery {
 
 struct RawMessage {
-  // AMQP basic properties (spec 1.1).
+  // AMQP basic properties.
   std::string content_type;      // e.g. "application/json"
   std::string content_encoding;  // "utf-8" for json, "binary" for pickle
   // application_headers converted to JSON by the AMQP layer: strings, numbers, bool,
@@ -25,7 +25,7 @@ struct RawMessage {
   std::string body;  // raw bytes, possibly compressed (header `compression`)
   std::string correlation_id;
   std::string reply_to;
-  std::optional<std::uint8_t> priority;  // absent when the publisher left it out (spec 1.1)
+  std::optional<std::uint8_t> priority;  // absent: apply_async(queue=...) omits it
   // Delivery info.
   std::string exchange;
   std::string routing_key;

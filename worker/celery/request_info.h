@@ -1,6 +1,6 @@
 #pragma once
-// The request-info dict of `inspect active / reserved / scheduled / query_task`
-// (spec 7.4), built from a decoded task message.
+// The request-info dict of `inspect active / reserved / scheduled / query_task`,
+// built from a decoded task message.
 //
 // What for: Celery's Request.info() (celery/worker/request.py), which `celery inspect`,
 // Flower and scripts read by key:

@@ -22,7 +22,7 @@ bool isStartedInfo(const json& value) {
 }
 
 // nlohmann::json keeps object keys sorted; Celery writes an exception as exc_type,
-// exc_message, exc_module (spec 3.3) and STARTED info as pid, hostname (spec 3.6).
+// exc_message, exc_module and STARTED info as pid, hostname.
 // Other objects keep their (sorted) order: clients read them as dicts.
 ordered_json toOrdered(const json& value) {
   if (isStartedInfo(value)) {
@@ -87,7 +87,7 @@ std::string renderResultDocument(const ResultRecord& record) {
   doc["date_done"] = (isReady(record.state) && record.date_done)
                          ? ordered_json(formatIsoTime(*record.date_done))
                          : ordered_json(nullptr);
-  // group_id / parent_id appear only when the request had them (spec 3.2).
+  // group_id / parent_id appear only when the request had them.
   if (!record.group_id.empty()) doc["group_id"] = record.group_id;
   if (!record.parent_id.empty()) doc["parent_id"] = record.parent_id;
   if (record.extended) {
@@ -98,7 +98,7 @@ std::string renderResultDocument(const ResultRecord& record) {
     doc["retries"] = record.retries;
     doc["queue"] = record.queue;
   }
-  // task_id last, and always: a document without it crashes get() (spec 3.2, 9.2).
+  // task_id last, and always: a document without it makes get() raise KeyError('task_id').
   doc["task_id"] = record.task_id;
   // Python's json.loads must read back what the task returned: NaN, Infinity and
   // integers of any size included (python_json.h).

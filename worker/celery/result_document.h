@@ -1,14 +1,14 @@
 #pragma once
 // ResultRecord and renderResultDocument(): the JSON document Celery's Redis backend
-// stores under `celery-task-meta-<id>` and PUBLISHes on the same channel (spec 3.2).
+// stores under `celery-task-meta-<id>` and PUBLISHes on the same channel.
 //
 // What for: produce exactly what a Python worker would write, so AsyncResult.get(),
 // .state, .traceback, Flower and the celery CLI read our results as their own.
-// What not: no Redis commands (worker/redis owns SETEX/PUBLISH, spec 3.4) and no clock:
+// What not: no Redis commands (worker/redis owns SETEX/PUBLISH) and no clock:
 // `now` is an argument of every builder that needs one.
 // Ownership: plain values and pure functions.
 //
-// Field order follows Celery 5.2.6 (captures/rs1.jsonl): status, result, traceback,
+// Field order follows Celery 5.2.6 (schemas/fixtures/celery/rs1.jsonl): status, result, traceback,
 // children, date_done, [group_id], [parent_id], [name, args, kwargs, worker, retries,
 // queue], task_id.
 //
@@ -41,7 +41,7 @@ struct ResultRecord {
   nlohmann::json result;                 // return value, encoded exception, or STARTED info
   std::optional<std::string> traceback;  // nullopt renders as null
   nlohmann::json children = nlohmann::json::array();  // result tuples, see resultTuple()
-  // Rendered only for ready states (SUCCESS/FAILURE/REVOKED); null otherwise (spec 3.2).
+  // Rendered only for ready states (SUCCESS/FAILURE/REVOKED); null otherwise.
   std::optional<std::chrono::system_clock::time_point> date_done;
   std::string group_id;   // rendered only when non-empty
   std::string parent_id;  // rendered only when non-empty
@@ -62,8 +62,8 @@ struct ResultRecord {
 // replaced with U+FFFD rather than throwing.
 std::string renderResultDocument(const ResultRecord& record);
 
-// Celery's result tuple for a child task published by this one: [[id, null], null]
-// (spec 3.2 `children`, 4.2, 5.2).
+// Celery's result tuple for a child task published by this one: [[id, null], null],
+// listed in `children` (chain steps, callbacks, retries).
 nlohmann::json resultTuple(std::string_view task_id);
 
 // The short traceback text described above.
@@ -78,20 +78,20 @@ ResultRecord failureRecord(const TaskMessage& task, const ExceptionInfo& exc,
                            std::chrono::system_clock::time_point now);
 
 // REVOKED with TaskRevokedError([reason]) ("expired", "revoked", "terminated"),
-// traceback null, date_done = now (spec 8.5).
+// traceback null, date_done = now.
 ResultRecord revokedRecord(const TaskMessage& task, std::string_view reason,
                            std::chrono::system_clock::time_point now);
 
-// STARTED with result {"pid": pid, "hostname": hostname}, date_done null (spec 3.6).
+// STARTED with result {"pid": pid, "hostname": hostname}, date_done null.
 ResultRecord startedRecord(const TaskMessage& task, std::int64_t pid, std::string_view hostname);
 
-// RETRY after the retry message was published (spec 4.2): result = the encoded
-// exception, or null when retry() had none; children = [resultTuple(task.id)] because
-// the retry is a child with the same id; date_done null. Note the caller passes the
-// task as it was executed (retries = n), not the republished message (n+1).
 // Celery's result_extended: render name, args, kwargs, worker, retries and queue.
 void extendRecord(ResultRecord& record, const TaskMessage& task, std::string_view worker);
 
+// RETRY for a task whose copy is (re)published: result = the encoded exception, or
+// null when retry() had none; children = [resultTuple(task.id)] because the retry is
+// a child with the same id; date_done null. Note the caller passes the task as it was
+// executed (retries = n), not the republished message (n+1).
 ResultRecord retryRecord(const TaskMessage& task, const std::optional<ExceptionInfo>& exc);
 
 }  // namespace celeriac::worker::celery

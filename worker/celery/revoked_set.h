@@ -3,9 +3,8 @@
 // in celery/utils/collections.py, `worker_state.revoked`).
 //
 // What for: a task whose id is in the set is not run: REVOKED `TaskRevokedError('revoked')`
-// + ack (spec 8.5); `inspect revoked` lists it (spec 7.4); `hello` (mingle) swaps it
-// with Python workers (spec 7.4, 7.5); `--statedb` persists it (toJson / fromJson; the
-// app writes the file).
+// + ack; `inspect revoked` lists it; `hello` (mingle) swaps it with Python workers;
+// `--statedb` persists it (toJson / fromJson; the app writes the file).
 // Limits as Celery's: at most `max_entries` (CELERY_WORKER_REVOKES_MAX, 50,000), the
 // oldest evicted first, each kept `expiry` (CELERY_WORKER_REVOKE_EXPIRES, 10,800 s).
 //

@@ -13,7 +13,7 @@ namespace {
 
 using nlohmann::json;
 
-// Header keys Celery defines (spec 1.2), across 5.2 to 5.6.
+// Header keys Celery defines, across 5.2 to 5.6.
 constexpr auto kCeleryHeaders = std::to_array<std::string_view>({
     "lang",
     "task",
@@ -96,14 +96,14 @@ std::string readTime(const json& meta, const char* key,
   if (!value->is_string()) return typeError(key, "an ISO-8601 string", *value);
   out = parseIsoTime(value->get_ref<const std::string&>());
   if (!out) {
-    // Python raises InvalidTaskError here (spec 1.4).
+    // Python raises InvalidTaskError here and rejects the message.
     return std::string("invalid ") + key + " '" + value->get<std::string>() +
            "': expected ISO-8601 like 2026-11-22T23:59:29.886040+00:00";
   }
   return {};
 }
 
-// timelimit = [hard, soft] (spec 1.2, pitfall 9.3). 0 means no limit, as in Python.
+// timelimit = [hard, soft] (Celery's docs say the opposite). 0 means no limit, as in Python.
 std::string readTimeLimits(const json& meta, TimeLimits& out) {
   const json* value = field(meta, "timelimit");
   if (value == nullptr) return {};
@@ -127,7 +127,7 @@ std::string readTimeLimits(const json& meta, TimeLimits& out) {
 std::string readTaskFields(const json& meta, int protocol, TaskMessage& task) {
   if (!meta.is_object()) return "task metadata must be an object";
 
-  // The two required fields (spec 1.2).
+  // The two fields Python's worker requires.
   const json* id = field(meta, "id");
   if (id == nullptr || !id->is_string() || id->get_ref<const std::string&>().empty()) {
     return "missing task id: 'id' must be a non-empty string";
@@ -142,7 +142,7 @@ std::string readTaskFields(const json& meta, int protocol, TaskMessage& task) {
   std::string error = readId(meta, "root_id", task.root_id);
   if (error.empty()) error = readId(meta, "parent_id", task.parent_id);
   if (error.empty()) error = readId(meta, "group", task.group_id);
-  // v1: `taskset` is the old name of `group` (spec 1.5).
+  // v1: `taskset` is the old name of `group`.
   if (error.empty() && protocol == 1 && task.group_id.empty()) {
     error = readId(meta, "taskset", task.group_id);
   }

@@ -1,6 +1,6 @@
 #pragma once
 // readTaskFields(): the request metadata of a task message, validated into a
-// TaskMessage (spec 1.2 for v2 headers, 1.5 for v1 and hybrid bodies).
+// TaskMessage (v2 headers, or v1 and hybrid dict bodies).
 //
 // What for: message_decoder.cc finds where the metadata lives (the v2 header table, a
 // v1 body dict, or the merge of both for hybrid messages) and hands it here; this file
@@ -8,7 +8,7 @@
 // What not: no body, content-type or protocol detection logic (message_decoder.cc).
 // Ownership: pure functions.
 //
-// Tolerance (spec 1.2: "accept any subset"): only `id` and `task` are required; every
+// Tolerance (Python's worker accepts any subset): only `id` and `task` are required; every
 // other field may be absent or null and takes Celery's default. Fields whose meaning
 // the worker acts on (ids, eta, expires, retries, group_index, timelimit,
 // ignore_result) must have the right type or the task is invalid; display-only
@@ -30,8 +30,7 @@ namespace celeriac::worker::celery {
 std::string readTaskFields(const nlohmann::json& meta, int protocol, TaskMessage& task);
 
 // The top-level header keys Celery does not define, minus RabbitMQ's dead-letter keys
-// (x-death, x-first-death-*, x-last-death-*), which must not travel on a retry
-// (spec 1.2, 4.1).
+// (x-death, x-first-death-*, x-last-death-*), which must not travel on a retry.
 nlohmann::json customHeaders(const nlohmann::json& headers);
 
 }  // namespace celeriac::worker::celery

@@ -1,6 +1,6 @@
 #pragma once
 // Celery's Task.retry(), the pure part: may this run retry, what is republished, and
-// what is stored meanwhile (spec 4.1, 4.2; celery/app/task.py `retry` and
+// what is stored meanwhile (celery/app/task.py `retry` and
 // `signature_from_request`, celery/app/trace.py `handle_retry`, Celery 5.2.6).
 //
 // What for: a handler that completes with TaskOutcome::retry() is turned into (a) the
@@ -40,7 +40,7 @@ ExceptionInfo retriesExhausted(const TaskMessage& task, const std::optional<Exce
 // group_index, shadow, chord, chain, link, link_error, expires, time limits, reply_to,
 // priority and custom headers; retries = task.retries + 1; eta = ctx.now + countdown
 // (null for a zero countdown, as Python's falsy countdown); parent_id = task.parent_id,
-// or the task's own id when it had none (spec 4.1 quirk); argsrepr the tuple repr;
+// or the task's own id when it had none (Python's quirk); argsrepr the tuple repr;
 // origin = ctx.origin. Routing as the delivery came: default exchange -> its routing key
 // as queue, else the same exchange and routing key. Celery 5.3+ stamps and 5.4
 // replaced_task_nesting are carried when present. Returns nullopt and sets `error` when
@@ -58,7 +58,7 @@ std::string retryReason(const std::optional<ExceptionInfo>& exc,
 // The RETRY document handle_retry stores via mark_as_retry: retryRecord() (result = the
 // encoded exc or null, children = [this id], date_done null), with the traceback of
 // the Retry exception itself, ending "celery.exceptions.Retry: <retryReason()>" as in
-// captures/rs1.jsonl; written even without an exc, as Python does.
+// schemas/fixtures/celery/rs1.jsonl; written even without an exc, as Python does.
 ResultRecord retryStateRecord(const TaskMessage& task, const std::optional<ExceptionInfo>& exc,
                               std::chrono::milliseconds countdown);
 
