@@ -2,10 +2,11 @@
 // AckTracker: which deliveries on one channel may be acknowledged, coalesced.
 //
 // Why: the broker's throughput ceiling for this worker is set by ack frames (measured
-// in ../shared/DESIGN.md: ~17k msg/s with one ack per message, ~74k/s coalesced). So
-// finished deliveries are acked once per loop turn with `multiple=true` up to the
-// highest finished tag below the lowest unfinished one; finished tags above a still
-// running delivery (a long task, a held ETA) are acked singly so they are never held.
+// with rabbitmq-c over 50,000 persistent messages: ~17k msg/s with one ack per message,
+// ~74k/s coalesced). So finished deliveries are acked once per loop turn with
+// `multiple=true` up to the highest finished tag below the lowest unfinished one;
+// finished tags above a still running delivery (a long task, a held ETA) are acked
+// singly so they are never held.
 //
 // A rejected delivery is settled at once by the caller (basic.reject) and only marked
 // here so the prefix can move past it. A multiple-ack never names a rejected tag

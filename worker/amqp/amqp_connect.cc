@@ -34,7 +34,7 @@ struct SessionOpener {
     int code = 0;
     result.error = what + ": " + describeReply(reply, &code);
     // 406 PRECONDITION_FAILED (queue declared with other arguments) and 403
-    // ACCESS_REFUSED on a declaration cannot be fixed by retrying (spec 2.3).
+    // ACCESS_REFUSED on a declaration cannot be fixed by retrying.
     result.fatal = (code == 406 || code == 403) && what.rfind("declare", 0) == 0;
     return false;
   }

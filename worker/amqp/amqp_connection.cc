@@ -115,7 +115,7 @@ void AmqpConnection::onEvents() {
   // holds timers and other sockets back.
   const bool more = io_->takeEvents(kEventsPerTurn, kBytesPerTurn, events);
   for (io::Event& e : events) {
-    // Callbacks run from a C callback: nothing may escape (DESIGN.md). The pipeline
+    // Callbacks run from a C callback: no exception may escape into C. The pipeline
     // contains its own; this is the last line.
     try {
       handle(e);

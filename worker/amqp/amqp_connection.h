@@ -1,7 +1,7 @@
 #pragma once
 // AmqpConnection: one RabbitMQ connection, as the libuv loop sees it.
 //
-// Design. Nothing here may block the loop (DESIGN.md), and rabbitmq-c blocks: it sends
+// Design. Nothing here may block the loop, and rabbitmq-c blocks: it sends
 // with no deadline when the socket buffer is full (a memory alarm, a slow link),
 // reads message bodies with no deadline and closes with blocking RPCs. So the
 // rabbitmq-c connection lives on a thread of its own (amqp_io_thread.h), and this
@@ -141,7 +141,7 @@ class AmqpConnection {
 
   // Publishes persistently on the confirm channel. A message for the default exchange
   // whose queue this connection has not declared yet declares it first, as Celery's
-  // publisher does (task_create_missing_queues, spec 2.2): otherwise RabbitMQ would
+  // publisher does (task_create_missing_queues): otherwise RabbitMQ would
   // drop a message for a queue nobody declared yet. The declaration uses nowait.
   // `done(true)` fires once the broker confirmed it (it is then durable);
   // `done(false)` if the broker nacked it or the connection broke or closed first (it

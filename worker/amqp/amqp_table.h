@@ -1,7 +1,7 @@
 #pragma once
 // Conversions between AMQP field tables (rabbitmq-c) and JSON.
 //
-// Celery headers arrive as an AMQP table written by py-amqp (spec 1.1): strings as
+// Celery headers arrive as an AMQP table written by py-amqp: strings as
 // 'S', bool 't', ints 'I'/'L'/'l', floats 'd', None as 'V' (void), lists 'A', dicts
 // 'F', datetimes 'T'. Every kind rabbitmq-c decodes is mapped; timestamps become
 // integer epoch seconds; byte arrays become strings. Loop thread; no allocation

@@ -1,13 +1,13 @@
 #pragma once
 // Topology: the exchanges and queues this worker declares on every connection.
 //
-// Task queues are declared exactly as Celery declares them (spec 2.1/2.2) so that either
+// Task queues are declared exactly as Celery declares them so that either
 // side may declare first without 406 PRECONDITION_FAILED: a durable direct exchange
 // named after the queue, a durable non-auto-delete queue, bound with the queue name as
 // key. Arguments are added only when configured (x-max-priority, x-queue-type), matching
 // Celery's `task_queue_max_priority` and quorum settings. Exchanges and auto-ack queues
 // (remote control) are declared with exactly the flags and arguments given, which the
-// caller copies from Celery (spec 6.1, 7.1). Pure data.
+// caller copies from Celery. Pure data.
 
 #include <chrono>
 #include <optional>
@@ -22,7 +22,7 @@ struct QueueSpec {
   bool quorum = false;              // x-queue-type: quorum
 };
 
-// A delay tier for parked tasks (issue 5): a durable fanout exchange and a durable
+// A delay tier for parked tasks (every model down): a durable fanout exchange and a durable
 // queue, both named `celeriac.delay.<name>`, whose queue-level message TTL dead-letters
 // every message to the default exchange with the routing key it was published with,
 // i.e. back to the task queue it came from. One queue per tier, shared by all task
@@ -36,8 +36,8 @@ struct DelayTier {
 };
 
 // An exchange declared on every connection, before any queue. Celery's: `celeryev`
-// topic durable (events, spec 6.1); `celery.pidbox` fanout and `reply.celery.pidbox`
-// direct, both durable=false (remote control, spec 7.1). Flags must equal what Celery
+// topic durable (events); `celery.pidbox` fanout and `reply.celery.pidbox` direct,
+// both durable=false (remote control). Flags must equal what Celery
 // declares, or whichever side declares second gets 406.
 struct ExchangeSpec {
   std::string name;

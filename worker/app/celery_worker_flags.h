@@ -1,7 +1,7 @@
 #pragma once
 // Celery's own `celery worker` flags that operators already have in their argument lines
 // (`-E --without-gossip --without-mingle -O fair ...`), so such a line starts celeriac
-// instead of failing on an unknown flag (issue 10).
+// instead of failing on an unknown flag.
 //
 // Flags with a meaning here set WorkerConfig fields (-E, --without-heartbeat,
 // --heartbeat-interval, --pidfile, --logfile, --statedb, --time-limit,

@@ -1,5 +1,5 @@
 #pragma once
-// EventDispatcher: Celery's events from this worker (spec 6), for `celery events`,
+// EventDispatcher: Celery's events from this worker, for `celery events`,
 // Flower, celery-exporter and celery.events.State.
 //
 //  * Worker events: worker-online when the broker connection first opens,

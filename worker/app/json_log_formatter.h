@@ -1,5 +1,5 @@
 #pragma once
-// JsonLogFormatter: `--log-format json`, one JSON object per line (issue 11):
+// JsonLogFormatter: `--log-format json`, one JSON object per line:
 //
 //   {"time":"2024-05-01T12:00:07.123Z","level":"info","logger":"celeriac.task",
 //    "message":"received task=echo task_id=5f0c… retries=0","task_id":"5f0c…"}

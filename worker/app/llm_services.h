@@ -43,7 +43,7 @@ class LlmServices {
   // Task name -> queue, for routing chain steps and callbacks that name no queue.
   [[nodiscard]] const std::map<std::string, std::string>& taskQueues() const { return task_queues_; }
 
-  // This replica's key set (issue 11): pinned by the operator, leased in Redis, or
+  // This replica's key set: pinned by the operator, leased in Redis, or
   // shared with another replica because every set was taken (said loudly at start).
   struct KeySet {
     std::string name;     // empty: the configuration has no key sets

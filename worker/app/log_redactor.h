@@ -1,5 +1,5 @@
 #pragma once
-// LogRedactor: masks credentials in log text before any line is written (issue 11).
+// LogRedactor: masks credentials in log text before any line is written.
 //
 // Two kinds of masking, both replacing the secret with "***":
 //  - registered secrets: exact values the process knows (API keys resolved from the

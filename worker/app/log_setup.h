@@ -1,6 +1,6 @@
 #pragma once
 // The worker's log sink: the output sink (stderr or --logfile) behind a RedactingSink,
-// formatted as --log-format says (issue 11).
+// formatted as --log-format says.
 //
 //   logger ──▶ RedactingSink ──(message masked by LogRedactor)──▶ out sink
 //                                                                   └ text pattern or

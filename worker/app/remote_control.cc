@@ -19,7 +19,7 @@ std::shared_ptr<spdlog::logger> log() {
   return logger;
 }
 
-// Celery 5.2's control_queue_ttl and control_queue_expires (spec 7.1).
+// Celery 5.2's control_queue_ttl and control_queue_expires.
 constexpr std::chrono::milliseconds kPidboxMessageTtl{300'000};
 constexpr std::chrono::milliseconds kPidboxQueueExpires{10'000};
 

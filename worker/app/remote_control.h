@@ -6,7 +6,7 @@
 // exchange `celery.pidbox`, declared by the broker connection); each is parsed
 // (celery::parseControlRequest), dropped unless addressed to this node, run, and, when
 // the client asked for one, answered on the transient channel to reply_to with the
-// request's ticket and our Lamport clock (spec 7.3). A command that fails replies
+// request's ticket and our Lamport clock. A command that fails replies
 // {"error": repr(exc)}, an unknown one {"error": "KeyError('name')"}, as Celery does;
 // nothing a request carries can end the process.
 //
@@ -57,7 +57,7 @@ class RemoteControl {
 
   explicit RemoteControl(Parts parts);
 
-  // The exchange and queue Celery 5.2 declares for this node (spec 7.1).
+  // The exchange and queue Celery 5.2 declares for this node.
   static amqp::ExchangeSpec pidboxExchange();
   static amqp::ExchangeSpec replyExchange();
   static amqp::AutoAckQueueSpec pidboxQueue(const std::string& nodename);

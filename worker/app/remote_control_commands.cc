@@ -1,5 +1,5 @@
 // RemoteControl's commands that change the worker (`celery control ...`), answering
-// as Celery 5.2's celery/worker/control.py does (spec 7.4).
+// as Celery 5.2's celery/worker/control.py does.
 
 #include <spdlog/spdlog.h>
 
@@ -172,7 +172,7 @@ json RemoteControl::heartbeat(const json& /*arguments*/) {
   return nullptr;
 }
 
-// Mingle: a starting Python worker swaps revoked ids with us (spec 7.5).
+// Mingle: a starting Python worker swaps revoked ids with us.
 json RemoteControl::hello(const json& arguments) {
   if (arguments.value("from_node", std::string()) == parts_.config.hostname) return nullptr;
   auto it = arguments.find("revoked");

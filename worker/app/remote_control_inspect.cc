@@ -1,5 +1,5 @@
 // RemoteControl's read-only commands (`celery inspect ...`), with Celery 5.2's reply
-// shapes (spec 7.4, captures/ctl1_out.json).
+// shapes (captured ones in tests/unit/celery/control_event_captures.h).
 
 #include <sys/resource.h>
 #include <sys/utsname.h>

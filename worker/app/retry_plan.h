@@ -1,6 +1,6 @@
 #pragma once
 // planRetry(): what the pipeline does when a handler completes with
-// TaskOutcome::retry() (Celery's `raise self.retry(...)`, spec 4.1/4.2).
+// TaskOutcome::retry() (Celery's `raise self.retry(...)`).
 //
 //   retry requested ─ retries left? (task.retries + 1 <= max_retries) ─ no ─▶ fail with
 //        │                                   exc, or MaxRetriesExceededError

@@ -1,6 +1,6 @@
 #pragma once
 // TaskEventSink: what the TaskPipeline tells about each task as it goes, for Celery's
-// task-* events (issue 10). The pipeline calls it on the loop, in Celery's order
+// task-* events. The pipeline calls it on the loop, in Celery's order
 // (received, started, then succeeded | failed | retried; a task refused, expired or
 // revoked on arrival only gets rejected or revoked). The implementation decides whether
 // events are on (-E, enable_events) and must return at once: it never does I/O in

@@ -46,10 +46,10 @@ struct WorkerConfig {
   int max_task_crashes = 3;  // redelivered runs that never finished before a poison FAILURE
   // --loop-lag-report: log the loop-lag probe's p50/p99/max this often (0: no probe).
   std::chrono::milliseconds loop_lag_report{0};
-  // --http-port / --http-bind (issue 11): /metrics, /healthz, /readyz (port 0: off).
+  // --http-port / --http-bind: /metrics, /healthz, /readyz (port 0: off).
   std::uint16_t http_port = 9808;
   std::string http_bind = "0.0.0.0";
-  // Celery's operator flags (issue 10).
+  // Celery's operator flags.
   bool task_events = false;       // -E: task-* events from the start (else enable_events)
   bool worker_heartbeat = true;   // --without-heartbeat: no worker-online/heartbeat/offline
   std::chrono::milliseconds event_heartbeat_interval{2000};  // --heartbeat-interval
@@ -61,7 +61,7 @@ struct WorkerConfig {
   // Celery flags accepted for an existing argument line that mean nothing for one
   // event loop: one line each is logged at start, saying so.
   std::vector<std::string> notices;
-  // LLM tasks (issue 4): the balancer config (YAML; else LLM_ENDPOINTS in the
+  // LLM tasks: the balancer config (YAML; else LLM_ENDPOINTS in the
   // environment; else no LLM tasks), the LLM tasks config, and where schemas/ and
   // worker/tasks/prompts/ live.
   std::vector<std::pair<std::string, std::string>> task_routes;  // glob -> queue

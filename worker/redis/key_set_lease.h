@@ -2,7 +2,7 @@
 // Key-set leases: which per-replica key set (balancer key_sets) a worker uses when the
 // operator pinned none (no INSTANCE_ID, no StatefulSet ordinal), so that N replicas of a
 // Deployment take N different sets instead of all taking set 0 and sharing one key's
-// limit (issue 11).
+// limit.
 //
 // A set is held by one key in Redis, `celeriac-keyset-lease:<set name>` = the owner
 // (node name and pid), with a TTL. At start-up the worker claims the first free set with

@@ -94,7 +94,7 @@ celery::ExceptionInfo fromCallFailure(const balancer::CallResult& result) {
     case Kind::kAttemptsExhausted:
       // Every attempt failed for a reason that passes (5xx, overload, 429, timeout,
       // reset): the models are down right now, so the task is parked like
-      // kAllUnavailable instead of failing early (issue 5). A bad key or a broken
+      // kAllUnavailable instead of failing early. A bad key or a broken
       // response format will not heal by waiting: those fail.
       if (isTransient(f.last_failure)) return allUnavailable(result);
       return error("LlmUnavailable", "LLM call failed after " + std::to_string(f.attempts) +

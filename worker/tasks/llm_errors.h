@@ -14,7 +14,7 @@
 //                          [message, retry_at (ISO 8601 UTC or null), [models tried]]
 //   LlmCancelled           the balancer cancelled the call on its own (not via TaskRun)
 // AllModelsUnavailable is the one outcome that should not be final: the worker will
-// park the task until retry_at (issue 5). Until then it is a FAILURE, and
+// park the task until retry_at. Until then it is a FAILURE, and
 // allModelsUnavailable() reads the retry time back out of the ExceptionInfo so the
 // pipeline can make that decision from the TaskOutcome alone.
 //

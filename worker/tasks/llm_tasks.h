@@ -1,6 +1,6 @@
 #pragma once
 // registerLlmTasks: adds the two LLM tasks of the waste-classification platform to a
-// TaskRegistry (seeds-digest section 5):
+// TaskRegistry:
 //   gpt5_analyzer.analyze       on queue gpt5-analyzer        (analyze_task.h)
 //   response_generator.generate on queue response-generator   (generate_task.h)
 // and celeriac.llm_stats (any of the worker's queues): the Balancer's stats() as the

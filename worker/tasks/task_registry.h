@@ -24,7 +24,7 @@
 namespace celeriac::worker::tasks {
 
 // A handler's request to run again later, as Celery's `raise self.retry(exc=..,
-// countdown=..)` (spec 4.1). The pipeline republishes the message with retries + 1 and
+// countdown=..)`. The pipeline republishes the message with retries + 1 and
 // stores RETRY, or, once the task's max_retries is used up, fails the task with `exc`
 // (MaxRetriesExceededError when there is none), as Celery 5.2 does.
 struct RetryRequest {
