@@ -12,8 +12,8 @@
 // - their own utcoffset) * 3600), so a wrong utcoffset shifts every timestamp by hours
 // and Flower then thinks the worker's heartbeats are stale: compute it with
 // utcoffsetHours() from the host's real offset.
-// What not: no batching into `task.multi` (receivers accept one event per message
-// too), no decision of when to send (the app's job: task_events.h, event_dispatcher.h).
+// What not: no batching into `task.multi` and no decision of when to send (both the
+// app's: event_dispatcher.h batches, the pipeline calls task_events.h when).
 // Ownership: pure functions returning values.
 
 #include <array>
