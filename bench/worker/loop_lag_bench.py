@@ -18,7 +18,7 @@ publisher thread keeps a steady load of celeriac.echo tasks going throughout. Ph
 
 For each phase it prints the worker's loop lag over that phase's report lines: the
 median of the per-second p50s, the highest per-second p99 and the highest max. The
-target (issue 9) is p99 under 50 ms in every phase. This is a program that prints
+target is p99 under 50 ms in every phase. This is a program that prints
 figures, never a test.
 """
 

@@ -61,7 +61,7 @@ class FleetScriptTest(unittest.TestCase):
 class FleetRunTest(unittest.TestCase):
     def test_two_replicas_scraped_then_everything_stopped(self):
         if "--http-port" not in d.worker_options():
-            self.fail("this build has no --http-port: rebuild celeriac (the HTTP port is part of issue 11)")
+            self.fail("this build has no --http-port: rebuild celeriac")
         env = dict(os.environ, CELERIAC_BIN=d.celeriac_bin(), LLM_STUB_BIN=d.stub_bin())
         proc = subprocess.Popen(["bash", FLEET, "-n", "2"], env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True, start_new_session=True)

@@ -1,5 +1,6 @@
 """Kubernetes manifests (deploy/k8s), compose (deploy/compose) and the dashboard parse,
-have the platform's fields (../shared/seeds-digest.md section 5), and pass celeriac only
+have the platform's fields (namespace `workers`, gpt5-analyzer x5 and response-generator x3,
+100m CPU / 256Mi each, nodes labelled workload=async-workers), and pass celeriac only
 flags and environment variables that this build accepts."""
 
 import json

@@ -1,4 +1,4 @@
-"""End-to-end: prefetch changes at run time reach RabbitMQ (issue 9), from Debian's Python
+"""End-to-end: prefetch changes at run time reach RabbitMQ, from Debian's Python
 Celery against a real celeriac, RabbitMQ and Redis.
 
 Celery raises the prefetch by one for each ETA task it holds, so held tasks never

@@ -1,4 +1,4 @@
-"""End-to-end hardening (issue 9): ordinary messages that used to take a worker down,
+"""End-to-end hardening: ordinary messages that used to take a worker down,
 sent with Debian's Python Celery against a real celeriac, RabbitMQ and Redis.
 
 Each case was a crash before its fix, and with late acks a crash is redelivered to the

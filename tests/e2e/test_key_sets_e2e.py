@@ -1,4 +1,4 @@
-"""End-to-end: replicas of one Deployment take different key sets (issue 11).
+"""End-to-end: replicas of one Deployment take different key sets.
 
 Pod names of a Deployment carry no ordinal, so replicas lease a free key set in Redis:
 three replicas against one Redis hold three different sets; a replica killed with

@@ -1,7 +1,7 @@
-"""End-to-end tests of the two LLM tasks (issue 4), of parking when every model is down
-(issue 5) and of two worker processes sharing one key's Redis buckets (issue 3): the real
-Python Celery client, a real Python worker for the chain's middle step, RabbitMQ, Redis
-and the project's llm-stub, all on loopback.
+"""End-to-end tests of the two LLM tasks, of parking when every model is down and of
+two worker processes sharing one key's Redis buckets: the real Python Celery client, a
+real Python worker for the chain's middle step, RabbitMQ, Redis and the project's
+llm-stub, all on loopback.
 
 The Python lines are those of the README's "Calling from Python" section.
 """

@@ -1,4 +1,4 @@
-"""End-to-end: the worker's logs (issue 11). A celeriac worker runs with
+"""End-to-end: the worker's logs. A celeriac worker runs with
 `--log-format json` against a RabbitMQ user with a real password, a Redis that requires
 one, and the llm-stub with a fake provider key that the stub refuses with an error whose
 body quotes the key (as OpenAI's "Incorrect API key provided: sk-..." did). Then:

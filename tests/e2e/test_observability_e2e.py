@@ -1,4 +1,4 @@
-"""End-to-end observability (issue 11): the worker's one HTTP port.
+"""End-to-end observability: the worker's one HTTP port.
 
 A live scrape of a running worker passes Debian's `promtool check metrics`; Debian's
 `prometheus` server scrapes the worker and its query API returns the tasks just run;

@@ -45,7 +45,7 @@ def message(options, content_type, encoding, headers, body):
     return head.encode() + (body.encode() if isinstance(body, str) else body)
 
 
-# The v1 body of spec 1.5 (tests/unit/celery/message_protocol_test.cc, kV1Body).
+# A v1 body as Celery 5.2.6 sends it (tests/unit/celery/message_protocol_test.cc, kV1Body).
 V1_BODY = ('{"task": "rapp.show_req", "id": "47a7fe45-1", "args": [1, 2], "kwargs": {"z": 3}, '
            '"group": null, "group_index": null, "retries": 0, '
            '"eta": "2026-11-23T00:10:01.171123+00:00", '
@@ -91,7 +91,7 @@ def message_decoder_seeds():
     write('message_decoder', 'v1_body', message('', 'application/json', 'utf-8', {}, V1_BODY))
     write('message_decoder', 'hybrid',
           message('', 'application/json', 'utf-8', HYBRID_HEADERS, HYBRID_BODY))
-    # Python's json.dumps of float('nan'), float('inf'), 10**400 and 1e999 (issue 9).
+    # Python's json.dumps of float('nan'), float('inf'), 10**400 and 1e999.
     write('message_decoder', 'python_numbers',
           message('', 'application/json', 'utf-8', {'task': 'celeriac.echo', 'id': 'n1'},
                   '[[NaN, Infinity, -Infinity, 1' + '0' * 400 + ', 1e999], {}, null]'))

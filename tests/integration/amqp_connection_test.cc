@@ -1,8 +1,8 @@
 // AmqpConnection against a throwaway RabbitMQ node on 127.0.0.1 (amqp_rabbit_server.h),
 // on a real loop: deliveries and acks, a broker-side close and the reconnect that
-// follows, a hung broker (missed heartbeats), and the promise of issue 9 that a broker
-// which stops reading (a memory alarm) never blocks the loop, not even close(). Issue
-// 10: Celery's exchanges and the auto-ack remote-control queue (checked against what
+// follows, a hung broker (missed heartbeats), and the promise that a broker which
+// stops reading (a memory alarm) never blocks the loop, not even close(); then
+// Celery's exchanges and the auto-ack remote-control queue (checked against what
 // Python Celery declares), queues added and removed while running, and transient
 // publishes (delivery_mode 1, a 404 that must not break the task channel, dropped
 // under a memory alarm).
@@ -309,7 +309,7 @@ TEST_F(AmqpConnectionTest, ARefusedDeclarationIsFatal) {
   EXPECT_TRUE(opened_.empty());
 }
 
-// Issue 10: what Celery 5.2 declares for events and remote control (spec 6.1, 7.1),
+// What Celery 5.2 declares for events and remote control,
 // with `node`'s remote-control queue consumed no_ack.
 void addCeleryControl(AmqpOptions& o, const std::string& node) {
   o.topology.exchanges = {ExchangeSpec{"celeryev", "topic", true, false},

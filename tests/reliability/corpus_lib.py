@@ -91,7 +91,7 @@ def echo_of(args, kwargs):
 # --- building messages ---------------------------------------------------------------
 
 def v2_headers(task, task_id):
-    """The headers Celery 5.2's send_task puts on a protocol 2 message (spec 1.1)."""
+    """The headers Celery 5.2's send_task puts on a protocol 2 message."""
     return {"lang": "py", "task": task, "id": task_id, "shadow": None, "eta": None,
             "expires": None, "group": None, "group_index": None, "retries": 0,
             "timelimit": [None, None], "root_id": task_id, "parent_id": None,
@@ -145,7 +145,7 @@ def generate_body(gen):
         return json.dumps([[], kwargs, EMBED]).encode()
     if kind == "pickle":  # what Celery's pickle serializer sends (protocol 2 body)
         return pickle.dumps((gen.get("args", [1]), {}, EMBED), protocol=2)
-    if kind == "zlib_json":  # kombu's gzip compression is a zlib stream (spec 1.6)
+    if kind == "zlib_json":  # kombu's gzip compression is a zlib stream
         return zlib.compress(json.dumps(gen["value"]).encode())
     if kind == "file":  # a file under the repository root, e.g. a fixture
         with open(os.path.join(ROOT, gen["path"]), "rb") as f:

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Fault-injection driver (issue 9): a mixed Celery load against TWO celeriac workers,
+"""Fault-injection driver: a mixed Celery load against TWO celeriac workers,
 RabbitMQ, Redis and the llm-stub, breaking things at random (seeded) points, then
 proving that nothing was lost.
 

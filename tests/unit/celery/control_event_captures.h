@@ -1,8 +1,8 @@
 #pragma once
-// Test data: excerpts of the pidbox and event captures from real Celery 5.2.6
-// (/work/shared/spec/captures/ctl1_cap.json, ctl1_out.json, ev1.jsonl; spec sections 6
-// and 7). Only the bodies, copied verbatim (tracebacks shortened). They live here
-// because schemas/fixtures/celery does not carry these captures.
+// Test data: excerpts of captures from real Celery 5.2.6: pidbox requests and replies
+// (remote control) and events of a worker run with -E. Only the bodies, copied
+// verbatim (tracebacks shortened). They live here because schemas/fixtures/celery does
+// not carry these captures.
 
 #include <string>
 

@@ -59,7 +59,7 @@ TEST(ExceptionInfoTest, CelerysOwnExceptionsAreExact) {
 }
 
 TEST(ExceptionInfoTest, TimeLimitKeepsWholeSecondsIntegral) {
-  // Celery stored [30] for time_limit=30 (spec 3.3), not [30.0].
+  // Celery stored [30] for time_limit=30, not [30.0].
   EXPECT_EQ(encodeException(timeLimitExceeded(30)).at("exc_message").dump(), "[30]");
   EXPECT_EQ(encodeException(timeLimitExceeded(2.5)).at("exc_message").dump(), "[2.5]");
   EXPECT_EQ(timeLimitExceeded(30).module, "billiard.exceptions");

@@ -31,7 +31,7 @@ TEST(IsoTimeTest, AcceptsZSuffixAndSpaceSeparator) {
 }
 
 TEST(IsoTimeTest, FractionIsDecimalNotLiteralMicros) {
-  // Celery <= 5.2 misread ".123" as 123 us (spec 1.4); it is 123 ms.
+  // Celery <= 5.2 misread ".123" as 123 us; it is 123 ms.
   EXPECT_EQ(parseIsoTime("2026-11-22T23:59:29.123Z"),
             referenceTime() + std::chrono::milliseconds(123));
   EXPECT_EQ(parseIsoTime("2026-11-22T23:59:29.1Z"),

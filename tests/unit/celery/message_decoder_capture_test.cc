@@ -79,7 +79,7 @@ TEST_F(CapturedMessageTest, ShadowTimeLimitAndPriorityOfFirstCapture) {
   EXPECT_EQ(task.id, "fixed-id-1");
   EXPECT_EQ(task.task, "rapp.add");
   EXPECT_EQ(task.shadow, "add-shadow");
-  // timelimit [30, 20] is [hard, soft] (spec 1.2, pitfall 9.3).
+  // timelimit [30, 20] is [hard, soft] (Celery's docs say the opposite).
   EXPECT_EQ(task.time_limits.hard_s, std::optional<double>(30));
   EXPECT_EQ(task.time_limits.soft_s, std::optional<double>(20));
   EXPECT_EQ(task.priority, std::optional<std::uint8_t>(5));
@@ -98,7 +98,7 @@ TEST_F(CapturedMessageTest, ChainKeepsReversedOrderWithPreassignedIds) {
   const TaskMessage task = decoded(1);
   ASSERT_TRUE(task.chain.is_array());
   ASSERT_EQ(task.chain.size(), 2u);
-  // Next step is the LAST element (spec 5.2): mul(10), then the immutable add(100, 1).
+  // Next step is the LAST element: mul(10), then the immutable add(100, 1).
   EXPECT_EQ(task.chain[1].at("task"), "rapp.mul");
   EXPECT_EQ(task.chain[1].at("options").at("task_id"), "d7df0e29-29d7-45bd-9425-2cd6802e5a6d");
   EXPECT_EQ(task.chain[1].at("immutable"), false);

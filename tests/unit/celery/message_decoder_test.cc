@@ -17,7 +17,7 @@ using nlohmann::json;
 constexpr const char* kEmbed =
     R"({"callbacks": null, "errbacks": null, "chain": null, "chord": null})";
 
-// A protocol v2 message shaped like Celery 5.2.6's add.delay(2, 3) (spec 1.1).
+// A protocol v2 message shaped like Celery 5.2.6's add.delay(2, 3).
 RawMessage validRaw() {
   RawMessage raw;
   raw.content_type = "application/json";
@@ -59,7 +59,7 @@ void expectError(const RawMessage& raw, DecodeErrorKind kind, const std::string&
 TEST(MessageDecoderTest, DecodesMinimalV2WithDefaults) {
   RawMessage raw;
   raw.content_type = "application/json";
-  raw.headers = {{"task", "celeriac.echo"}, {"id", "x"}};  // spec 1.2: only these two
+  raw.headers = {{"task", "celeriac.echo"}, {"id", "x"}};  // Python needs only these two
   raw.body = "[[], {}, null]";
   const TaskMessage task = taskOf(raw);
   EXPECT_EQ(task.protocol, 2);
@@ -84,7 +84,7 @@ TEST(MessageDecoderTest, EmbedMayBeNullOrMissKeys) {
   RawMessage raw = validRaw();
   raw.body = R"([[1], {"a": 1}, {"chain": []}])";
   const TaskMessage task = taskOf(raw);
-  EXPECT_EQ(task.chain, json::array());  // last chain step: [] not null (spec 5.2)
+  EXPECT_EQ(task.chain, json::array());  // last chain step: [] not null, as Celery sends
   EXPECT_TRUE(task.callbacks.is_null());
   EXPECT_EQ(task.kwargs, json({{"a", 1}}));
 }
@@ -182,7 +182,7 @@ TEST(MessageDecoderTest, RejectsBodyThatIsNotAnArray) {
 }
 
 TEST(MessageDecoderTest, RejectsTwoAndFourElementBodies) {
-  // A 2-element body crashes a Python worker (spec 1.3); we reject it with a reason.
+  // A 2-element body crashes a Python worker; we reject it with a reason.
   RawMessage raw = validRaw();
   raw.body = "[[2, 3], {}]";
   expectError(raw, DecodeErrorKind::kMalformedBody, "exactly 3 elements");

@@ -1,5 +1,4 @@
-// decodeMessage(): protocol v1 and hybrid bodies (spec 1.5) and compressed bodies
-// (spec 1.6).
+// decodeMessage(): protocol v1 and hybrid bodies, and compressed bodies.
 
 #include <gtest/gtest.h>
 
@@ -14,7 +13,7 @@ namespace {
 using nlohmann::json;
 using testing::readFixture;
 
-// The v1 body captured in spec 1.5, with a callback.
+// A v1 body captured from Celery 5.2.6 (task_protocol=1), with a callback.
 constexpr const char* kV1Body = R"({"task": "rapp.show_req", "id": "47a7fe45-1",
   "args": [1, 2], "kwargs": {"z": 3}, "group": null, "group_index": null, "retries": 0,
   "eta": "2026-11-23T00:10:01.171123+00:00", "expires": "2026-11-23T00:11:56.171123+00:00",

@@ -24,7 +24,7 @@ TaskMessage message() {
 }
 
 // Request.info() of Celery 5.2.6 (celery/worker/request.py) for a running task, with
-// the types spec 7.4 recorded.
+// the types a captured `inspect active` reply showed.
 const char* kActiveInfo = R"({
   "id": "4410d731-67bd-4715-8338-196195ee0f9f", "name": "rapp.add", "args": [2, 3],
   "kwargs": {}, "type": "rapp.add", "hostname": "research1@vm",

@@ -1,7 +1,7 @@
 // renderResultDocument() against every result document real Celery 5.2.6 PUBLISHed
 // (schemas/fixtures/celery/rs1.jsonl): for each captured document we build the same
 // record through our builders and compare field by field, then key order, then
-// date_done separately (Celery 5.2 wrote naive UTC; we write +00:00, spec 3.2).
+// date_done separately (Celery 5.2 wrote naive UTC; we write +00:00).
 
 #include <gtest/gtest.h>
 
@@ -63,7 +63,7 @@ ResultRecord ourRecordFor(const json& doc) {
   } else {
     ADD_FAILURE() << "unexpected status " << status;
   }
-  // Python's chain/link children are published before SUCCESS is stored (spec 5.2);
+  // Python's chain/link children are published before SUCCESS is stored;
   // the caller passes them in, as our pipeline will.
   if (status == "SUCCESS") record.children = doc.at("children");
   extendRecord(record, task, doc.at("worker").get<std::string>());

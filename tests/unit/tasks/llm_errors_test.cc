@@ -32,7 +32,7 @@ TEST(LlmErrorsTest, BalancerFailureKindsMapToDistinctTypes) {
 
 TEST(LlmErrorsTest, AttemptsExhaustedOnPassingFailuresParksInsteadOfFailingEarly) {
   // Every model answering 503 ends in "attempts exhausted" before any breaker opens;
-  // the task must be parked (issue 5), not failed. Caught by the e2e parking test.
+  // the task must be parked, not failed. Caught by the e2e parking test.
   for (auto cls : {balancer::FailureClass::kOverloaded, balancer::FailureClass::kServerError,
                    balancer::FailureClass::kTimeout, balancer::FailureClass::kConnection,
                    balancer::FailureClass::kRateLimited}) {

@@ -1,4 +1,4 @@
-// EventDispatcher: Celery's events as celeriac sends them (issue 10). Task events are
+// EventDispatcher: Celery's events as celeriac sends them. Task events are
 // batched per loop turn into one task.multi message, dropped and counted rather than
 // queued when the broker refuses them, and only sent while switched on; worker events
 // follow the connection and the heartbeat interval. A fake loop: nothing sleeps.

@@ -1,6 +1,6 @@
 // planRetry() and the Celery texts behind it (worker/celery/task_retry.h): what a retry
 // republishes and stores, checked against Celery 5.2.6's task.py `retry`,
-// `signature_from_request` and the captured RETRY documents (spec 4.1, 4.2).
+// `signature_from_request` and the captured RETRY documents (schemas/fixtures/celery/rs1.jsonl).
 
 #include "worker/app/retry_plan.h"
 
@@ -176,7 +176,7 @@ TEST(RetryTextTest, RetryDocumentMatchesWhatCeleryStores) {
   const auto exc = celery::makeException("KeyError", "k0", "rapp");
   const json doc =
       json::parse(celery::renderResultDocument(celery::retryStateRecord(task, exc, seconds(1))));
-  // captures/rs1.jsonl, first RETRY of rapp.flaky (traceback frames aside).
+  // schemas/fixtures/celery/rs1.jsonl, first RETRY of rapp.flaky (traceback frames aside).
   EXPECT_EQ(doc["status"], "RETRY");
   EXPECT_EQ(doc["result"], (json{{"exc_type", "KeyError"},
                                  {"exc_message", json::array({"k0"})},
