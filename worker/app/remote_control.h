@@ -14,7 +14,8 @@
 // active, reserved, scheduled, revoked, registered, query_task, active_queues, clock,
 // conf, report) and remote_control_commands.cc (revoke, terminate, rate_limit,
 // time_limit, add_consumer, cancel_consumer, pool_grow, pool_shrink, autoscale,
-// enable_events, disable_events, heartbeat, hello, election, shutdown).
+// enable_events, disable_events, heartbeat, hello, election); `shutdown` is run() in
+// remote_control.cc, and never replies.
 // Loop thread only.
 
 #include <chrono>

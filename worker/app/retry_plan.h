@@ -11,7 +11,7 @@
 //   back to the queue it came from (exchange/routing key as delivered)   to its queue)
 //
 // The pipeline then stores the RETRY record, publishes the message with a confirm and
-// acks the original once both are durable (task_pipeline.cc, republishThenAck).
+// acks the original once both are durable (TaskPipeline::republishThenAck).
 // What not: no I/O and no clock read (`ctx.now` is the retry's time); the RETRY record
 // and the message themselves come from worker/celery/task_retry.h.
 // Ownership: pure function returning a value.

@@ -24,8 +24,8 @@
 namespace celeriac::worker::tasks {
 
 // A handler's request to run again later, as Celery's `raise self.retry(exc=..,
-// countdown=..)`. The pipeline republishes the message with retries + 1 and
-// stores RETRY, or, once the task's max_retries is used up, fails the task with `exc`
+// countdown=..)`. The pipeline stores RETRY and republishes the message with
+// retries + 1, or, once the task's max_retries is used up, fails the task with `exc`
 // (MaxRetriesExceededError when there is none), as Celery 5.2 does.
 struct RetryRequest {
   std::optional<celery::ExceptionInfo> exc;  // the reason; nullopt: retry() without exc

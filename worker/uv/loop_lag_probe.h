@@ -1,8 +1,8 @@
 #pragma once
 // LoopLagProbe: how late the libuv loop runs a 10 ms repeating timer.
 //
-// Why: "nothing blocks the loop" is a promise that needs a number. Every
-// tick the probe measures, with uv_hrtime, how long after its due time the timer ran;
+// Why: "nothing blocks the loop" is the design's first promise, and it needs a number.
+// Every tick the probe measures, with uv_hrtime, how long after its due time the timer ran;
 // anything that holds the loop (a blocking send, a long loop turn) shows up as lag.
 // Every `report_every` it hands the interval's p50/p99/max to `on_report` and starts a
 // new interval; last() keeps the latest report for readers such as a health check.
