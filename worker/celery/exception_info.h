@@ -19,7 +19,7 @@ namespace celeriac::worker::celery {
 
 struct ExceptionInfo {
   std::string type;    // class __qualname__, e.g. "ValueError"
-  std::string module;  // e.g. "builtins"; empty is written as null
+  std::string module;  // e.g. "builtins"; empty is written as null (client synthesises the class)
   nlohmann::json args = nlohmann::json::array();  // exception args, the exc_message
   // Traceback text for the result document. Empty: result_document.h writes a short
   // text of its own, unless omit_traceback is set.
