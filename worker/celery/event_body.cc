@@ -34,7 +34,7 @@ void idOrNull(JsonObjectText& body, std::string_view key, const std::string& id)
   }
 }
 
-// The fields every event starts with, in Celery's order; the caller adds its own and closes.
+// The fields every event starts with; the caller adds its own and closes.
 void writeCommon(JsonObjectText& body, std::string_view type, const EventCommon& common) {
   body.string("type", type)
       .string("hostname", common.hostname)

@@ -4,10 +4,10 @@
 //
 // What for: the app builds each body here, forwards the LamportClock for it, and
 // publishes it (JSON, delivery_mode 1, headers {"hostname": nodename}) with routing key
-// eventRoutingKey(type). Field names and types are those of the 5.2.6 captures
-// (ev1.jsonl / ev4.jsonl). Bodies are returned as JSON text, written field by field
-// (json_object_text.h) rather than built as a tree: three per task with -E, and the
-// tree cost more than everything else events add to a task.
+// eventRoutingKey(type). Field names and types are those Celery 5.2.6 sent (captured
+// in tests/unit/celery/control_event_captures.h). Bodies are returned as JSON text,
+// written field by field (json_object_text.h) rather than built as a tree: three per
+// task with -E, and the tree cost more than everything else events add to a task.
 // Receivers correct `timestamp` by `utcoffset` (celery.events.receiver: ts - (utcoffset
 // - their own utcoffset) * 3600), so a wrong utcoffset shifts every timestamp by hours
 // and Flower then thinks the worker's heartbeats are stale: compute it with

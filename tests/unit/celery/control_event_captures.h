@@ -11,7 +11,7 @@
 
 namespace celeriac::worker::celery::testing {
 
-// ctl1_cap.json: request bodies as published by `celery inspect` / `control`.
+// Request bodies as `celery inspect` / `celery control` published them.
 inline constexpr const char* kPingRequest =
     R"J({"method": "ping", "arguments": {}, "destination": null, "pattern": null, "matcher": null, "ticket": "14cd5122-ecd7-4bb0-8ee7-2f90690a292d", "reply_to": {"exchange": "reply.celery.pidbox", "routing_key": "3241cc50-0ac2-3eeb-a907-88c1a9e13a31"}})J";
 inline constexpr const char* kPingDestinationRequest =
@@ -21,13 +21,13 @@ inline constexpr const char* kRevokeRequest =
 inline constexpr const char* kRateLimitRequest =
     R"J({"method": "rate_limit", "arguments": {"task_name": "rapp.add", "rate_limit": "10/m"}, "destination": null, "pattern": null, "matcher": null, "ticket": "062009ab-a7d8-4e0d-afff-ae7e28529e1b", "reply_to": {"exchange": "reply.celery.pidbox", "routing_key": "ae599ed8-b436-3f18-a885-99b5edecbb50"}})J";
 
-// ctl1_out.json: replies as the client received them.
+// Replies as the client received them.
 inline constexpr const char* kPingReply = R"J({"research1@vm": {"ok": "pong"}})J";
 inline constexpr const char* kRevokeReply =
     R"J({"research1@vm": {"ok": "tasks research-revoked-id-1 flagged as revoked"}})J";
 inline constexpr const char* kHeartbeatReply = R"J({"research1@vm": null})J";
 
-// ev1.jsonl: one body of each type.
+// Events of a worker run with -E: one body of each type.
 inline constexpr const char* kWorkerOnlineEvent =
     R"J({"hostname": "research1@vm", "utcoffset": 0, "pid": 18490, "clock": 1, "freq": 2.0, "active": 0, "processed": 0, "loadavg": [0.0, 0.0, 0.07], "sw_ident": "py-celery", "sw_ver": "5.2.6", "sw_sys": "Linux", "timestamp": 1795392023.1280997, "type": "worker-online"})J";
 inline constexpr const char* kWorkerHeartbeatEvent =
