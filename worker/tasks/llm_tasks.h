@@ -4,7 +4,7 @@
 //   gpt5_analyzer.analyze       on queue gpt5-analyzer        (analyze_task.h)
 //   response_generator.generate on queue response-generator   (generate_task.h)
 // and celeriac.llm_stats (any of the worker's queues): the Balancer's stats() as the
-// result, the seed's get_stats() for Python callers.
+// result, for Python callers used to the Python balancer module's get_stats().
 // Names, queues, prompt files and routes come from LlmTasksConfig (llm_tasks_config.h);
 // the app consumes the configured queues.
 //
