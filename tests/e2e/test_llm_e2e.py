@@ -208,7 +208,7 @@ class LlmTasks(unittest.TestCase):
 
 
 class ParkingWhenEveryModelIsDown(unittest.TestCase):
-    """Issue 5: parked in RabbitMQ, RETRY visible, nothing fails early or is lost."""
+    """Every model down: parked in RabbitMQ, RETRY visible, nothing fails early or is lost."""
 
     def test_500_tasks_parked_survive_sigkill_and_broker_restart_then_all_succeed(self):
         stack = Stack(worker_extra=["--delay-tiers", "2s,5s", "--max-parked", "600"])
@@ -267,7 +267,7 @@ class ParkingWhenEveryModelIsDown(unittest.TestCase):
 
 
 class ReplicasSharingOneKey(unittest.TestCase):
-    """Issue 3: two celeriac processes that share one API key through Redis buckets stay
+    """Two celeriac processes that share one API key through Redis buckets stay
     within that key's limit together. The stub enforces 60 requests per minute per key
     (sliding window) and counts what it received: it is the judge, not our stats."""
 

@@ -242,7 +242,7 @@ TEST_F(AmqpConnectionTest, AHungBrokerIsDetectedByMissedHeartbeatsAndReconnected
   EXPECT_TRUE(loop_.runUntil([this] { return opened_.size() == 2; }, seconds(30)));
 }
 
-// Issue 9: RabbitMQ's memory alarm stops reading from a connection that publishes, so
+// RabbitMQ's memory alarm stops reading from a connection that publishes, so
 // its socket buffer fills and rabbitmq-c's send waits with no deadline. It used to wait
 // on the loop thread (publish() did not return), freezing every timer and socket of the
 // worker until the alarm cleared.
