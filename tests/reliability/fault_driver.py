@@ -4,7 +4,7 @@ RabbitMQ, Redis and the llm-stub, breaking things at random (seeded) points, the
 proving that nothing was lost.
 
     /usr/bin/python3 tests/reliability/fault_driver.py --mode ci      # ctest, < 4 min
-    /usr/bin/python3 tests/reliability/fault_driver.py --mode long    # the issue's sizes
+    /usr/bin/python3 tests/reliability/fault_driver.py --mode long    # full sizes
     ... --seed N to reproduce a run (the seed is printed first); --keep keeps the logs
 
 The load (sent with Debian's Python Celery, publisher confirms on): celeriac.echo (some
@@ -64,7 +64,7 @@ CATEGORIES = ["plastic", "paper", "glass", "metal", "food", "general", "hazardou
               "electronics", "textile", "other"]
 IMAGE = "https://example.com/uploads/photo-%d.jpg"
 
-# Sizes. "long" is the issue's: a few thousand tasks, Redis down 30 s, every model down
+# Sizes. "long" is the full run: a few thousand tasks, Redis down 30 s, every model down
 # for 2 minutes. "ci" keeps each kind of fault but shorter, to finish in under 4 minutes
 # on a 2-core machine.
 MODES = {
