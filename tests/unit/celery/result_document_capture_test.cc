@@ -64,7 +64,7 @@ ResultRecord ourRecordFor(const json& doc) {
     ADD_FAILURE() << "unexpected status " << status;
   }
   // Python's chain/link children are published before SUCCESS is stored;
-  // the caller passes them in, as our pipeline will.
+  // the caller passes them in, as our pipeline does.
   if (status == "SUCCESS") record.children = doc.at("children");
   extendRecord(record, task, doc.at("worker").get<std::string>());
   return record;
