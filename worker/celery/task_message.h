@@ -3,7 +3,8 @@
 //
 // What for: the typed form of a task message (protocol v2 headers + body, or a v1 /
 // hybrid body mapped onto the same fields) that the pipeline, the task handlers, the
-// canvas and the result builders read. Field meanings are Celery's (celery/app/amqp.py as_task_v2).
+// canvas and the result builders read. Field meanings are Celery's (celery/app/amqp.py,
+// as_task_v2).
 // What not: no behaviour, no I/O; produced only by decodeMessage() (message_decoder.h)
 // or by tests. Canvas signatures (callbacks, chain, ...) stay raw JSON here: validating
 // and publishing them is the canvas code's job.
