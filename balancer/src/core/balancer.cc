@@ -1,3 +1,22 @@
+// Balancer: the call loop, in six files under balancer/src/core/. One call goes round
+// this loop until it ends (the contracts are in balancer.h, one call's state in
+// balancer_call.h):
+//
+//   submit() -> start()      balancer.cc           the model chain; tried at once unless
+//                                                  calls are waiting
+//   step()                   balancer.cc           end the call (cancelled, past its
+//                                                  deadline, out of attempts), try it, or
+//                                                  make it wait
+//   tryStartAny()            balancer_pick.cc      walk the chain: filter, pick, admit
+//   reserveShared() ...      balancer_shared.cc    admission of shared keys (answers later)
+//   launch()                 balancer.cc           the breaker's slot; send
+//   onResponse()             balancer_response.cc  classify the outcome, act, step() again
+//   enqueueWait(), finish()  balancer_queue.cc     the wait queue; ending a call
+//   stats()                  balancer_stats.cc     the JSON snapshot
+//
+// This file: construction (endpoints, keys, strategies, the health checker), the lookups
+// and helpers the other files share (target, modelRow, strategyFor, blendedPrice), and
+// start, step and launch.
 #include "balancer/balancer.h"
 
 #include "core/balancer_call.h"

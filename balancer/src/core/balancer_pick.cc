@@ -1,7 +1,8 @@
-// Balancer: choosing where an attempt goes (tryStart: the chain walk, candidates, the
-// strategy's pick and the checks on it) and the caller's routing constraints (context
-// window, price, latency; see RoutingConstraints in chat_request.h). Split from
-// balancer.cc to keep files short; see balancer.h for the contracts.
+// Balancer call loop, picking: where an attempt goes (tryStart: the chain walk,
+// candidates, the strategy's pick and the checks on it) and the caller's routing
+// constraints (context window, price, latency; see RoutingConstraints in chat_request.h).
+// Called from step() and the wait queue; a pick ends in launch() or reserveShared(). The
+// map of the loop is at the top of balancer.cc; the contracts are in balancer.h.
 #include <algorithm>
 
 #include "balancer/balancer.h"

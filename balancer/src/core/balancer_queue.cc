@@ -1,5 +1,7 @@
-// Balancer: ending calls (finish, cancel) and the wait queue for capacity. Split from
-// balancer.cc to keep files short; see balancer.h for the contracts.
+// Balancer call loop, waiting and ending: the wait queue for capacity (a call that step()
+// could not start waits here for its timer, or for capacity offered back early) and
+// ending calls (finish, failLater, cancel). The map of the loop is at the top of
+// balancer.cc; the contracts are in balancer.h.
 #include <algorithm>
 #include <tuple>
 

@@ -1,5 +1,7 @@
-// Balancer::onResponse: classifying one attempt's outcome and acting on it (split from
-// balancer.cc to keep files short; see balancer.h for the contracts).
+// Balancer call loop, the answer: onResponse classifies one attempt's outcome once
+// (FailureClass) and acts on it: settles the reservation, reads the rate-limit headers,
+// feeds the breaker, stats and pauses, then ends the call or hands it back to step(). The
+// map of the loop is at the top of balancer.cc; the contracts are in balancer.h.
 #include <utility>
 
 #include "balancer/balancer.h"

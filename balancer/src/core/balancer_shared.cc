@@ -1,5 +1,7 @@
-// Balancer: admission of shared keys through the SharedBucketStore, with the fallback to
-// local buckets sized to this replica's share (split from balancer.cc; see balancer.h).
+// Balancer call loop, shared admission: keys used by several replicas are admitted
+// through the SharedBucketStore, with the fallback to local buckets sized to this
+// replica's share. The map of the loop is at the top of balancer.cc; the contracts (and
+// the picture of the reserve's three answers) are in balancer.h.
 //
 // Why asynchronous: the store answers from Redis, on a later loop turn. Meanwhile the
 // call is "reserving" (Call::reserving, an entry in reserves_): step() leaves it alone,

@@ -1,4 +1,6 @@
-// Balancer::stats(): the JSON snapshot (split from balancer.cc to keep files short).
+// Balancer::stats(): the JSON snapshot of what the call loop counts (totals, per endpoint
+// x model, keys, the health checker, shared buckets). Read only; the map of the loop is
+// at the top of balancer.cc.
 #include "balancer/balancer.h"
 
 #include "health/health_checker.h"
