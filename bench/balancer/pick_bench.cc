@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "balancer/rng.h"
-#include "balancer/strategy.h"
+#include "balancer/routing/strategy.h"
 
 namespace {
 

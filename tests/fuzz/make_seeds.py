@@ -118,7 +118,7 @@ def python_json_seeds():
     write('python_json', 'strings', '["\\u00e9\\ud83d\\ude00", "caf\u00e9", "\\"\\\\\\/\\b\\f"]')
 
 
-# Bodies from tests/unit/balancer/provider_codec_test.cc and
+# Bodies from tests/unit/balancer/providers/provider_codec_test.cc and
 # open_ai_embeddings_codec_test.cc, and error bodies as the providers document them.
 CODEC_BODIES = {
     'openai_chat': '{"model":"gpt-4.1-2025","choices":[{"message":{"content":"hi"},'
@@ -143,7 +143,7 @@ CODEC_BODIES = {
                          '"usage":{"prompt_tokens":8,"total_tokens":8}}',
 }
 
-# Headers from tests/unit/balancer/rate_limit_info_test.cc and time_formats_test.cc.
+# Headers from tests/unit/balancer/providers/rate_limit_info_test.cc and time_formats_test.cc.
 HEADER_SETS = {
     'openai': 'x-ratelimit-limit-requests: 500\nx-ratelimit-remaining-requests: 499\n'
               'x-ratelimit-reset-requests: 120ms\nx-ratelimit-limit-tokens: 30000\n'

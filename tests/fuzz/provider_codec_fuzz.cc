@@ -13,10 +13,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "balancer/anthropic_codec.h"
-#include "balancer/open_ai_codec.h"
-#include "balancer/provider_codec.h"
 #include "fuzz_input.h"
+#include "providers/anthropic_codec.h"
+#include "providers/open_ai_codec.h"
+#include "providers/provider_codec.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace celeriac::balancer;

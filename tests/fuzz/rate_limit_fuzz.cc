@@ -16,9 +16,9 @@
 #include <vector>
 
 #include "balancer/http_transport.h"
-#include "balancer/rate_limit_info.h"
-#include "balancer/time_formats.h"
+#include "balancer/providers/rate_limit_info.h"
 #include "fuzz_input.h"
+#include "providers/time_formats.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace celeriac::balancer;

@@ -51,28 +51,28 @@
 
 #include <nlohmann/json.hpp>
 
-#include "balancer/admission_control.h"
+#include "balancer/admission/admission_control.h"
 #include "balancer/attempt_record.h"
-#include "balancer/backoff.h"
 #include "balancer/call_result.h"
 #include "balancer/chat_request.h"
-#include "balancer/circuit_breaker.h"
 #include "balancer/config.h"
 #include "balancer/dispatcher.h"
 #include "balancer/embedding_request.h"
-#include "balancer/health_checker.h"
+#include "balancer/health/backoff.h"
+#include "balancer/health/circuit_breaker.h"
+#include "balancer/health/peak_ewma.h"
+#include "balancer/health/retry_budget.h"
+#include "balancer/health/target_stats.h"
 #include "balancer/http_transport.h"
-#include "balancer/peak_ewma.h"
-#include "balancer/retry_budget.h"
 #include "balancer/rng.h"
+#include "balancer/routing/strategy.h"
 #include "balancer/shared_bucket_store.h"
-#include "balancer/strategy.h"
-#include "balancer/target_stats.h"
 
 namespace celeriac::balancer {
 
 using CallId = std::uint64_t;
-class ApiRequest;  // internal: the API one call speaks (balancer/src/api_request.h)
+class ApiRequest;     // internal: the API one call speaks (balancer/src/core/api_request.h)
+class HealthChecker;  // internal: probes endpoints (balancer/src/health/health_checker.h)
 
 class Balancer {
  public:

@@ -14,12 +14,12 @@
 #include <string>
 #include <vector>
 
-#include "balancer/admission_control.h"
-#include "balancer/backoff.h"
-#include "balancer/circuit_breaker.h"
-#include "balancer/retry_budget.h"
-#include "balancer/strategy.h"
-#include "balancer/target_stats.h"
+#include "balancer/admission/admission_control.h"
+#include "balancer/health/backoff.h"
+#include "balancer/health/circuit_breaker.h"
+#include "balancer/health/retry_budget.h"
+#include "balancer/health/target_stats.h"
+#include "balancer/routing/strategy.h"
 
 namespace celeriac::balancer {
 

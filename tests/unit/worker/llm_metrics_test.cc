@@ -6,7 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "registry_reader.h"
-#include "tests/unit/balancer/balancer_fixture.h"
+#include "tests/unit/balancer/core/balancer_fixture.h"
 
 namespace celeriac::worker::metrics {
 namespace {

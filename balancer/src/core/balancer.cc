@@ -1,0 +1,345 @@
+// Balancer: the call loop, in six files under balancer/src/core/. One call goes round
+// this loop until it ends (the contracts are in balancer.h, one call's state in
+// balancer_call.h):
+//
+//   submit() -> start()      balancer.cc           the model chain; tried at once unless
+//                                                  calls are waiting
+//   step()                   balancer.cc           end the call (cancelled, past its
+//                                                  deadline, out of attempts), try it, or
+//                                                  make it wait
+//   tryStartAny()            balancer_pick.cc      walk the chain: filter, pick, admit
+//   reserveShared() ...      balancer_shared.cc    admission of shared keys (answers later)
+//   launch()                 balancer.cc           the breaker's slot; send
+//   onResponse()             balancer_response.cc  classify the outcome, act, step() again
+//   enqueueWait(), finish()  balancer_queue.cc     the wait queue; ending a call
+//   stats()                  balancer_stats.cc     the JSON snapshot
+//
+// This file: construction (endpoints, keys, strategies, the health checker), the lookups
+// and helpers the other files share (target, modelRow, strategyFor, blendedPrice), and
+// start, step and launch.
+#include "balancer/balancer.h"
+
+#include "core/balancer_call.h"
+
+#include <algorithm>
+
+#include "balancer/config_loader.h"
+#include "health/health_checker.h"
+#include "providers/provider_codec.h"
+
+namespace celeriac::balancer {
+namespace {
+
+using std::chrono::microseconds;
+using std::chrono::milliseconds;
+
+}  // namespace
+
+std::string_view toString(CallErrorKind kind) {
+  switch (kind) {
+    case CallErrorKind::kCallerError:
+      return "caller_error";
+    case CallErrorKind::kAllUnavailable:
+      return "all_unavailable";
+    case CallErrorKind::kDeadlineExceeded:
+      return "deadline_exceeded";
+    case CallErrorKind::kAttemptsExhausted:
+      return "attempts_exhausted";
+    case CallErrorKind::kCancelled:
+      return "cancelled";
+  }
+  return "unknown";
+}
+
+Balancer::Balancer(BalancerConfig config, Dispatcher& dispatcher, HttpTransport& transport,
+                   const SecretResolver& resolve_secret, std::uint64_t seed,
+                   SharedBucketStore* shared_store)
+    : config_(std::move(config)),
+      dispatcher_(dispatcher),
+      transport_(transport),
+      seed_(seed),
+      backoff_(config_.backoff, seed ^ 0xb0ffULL),
+      ramp_rng_(seed ^ 0x4a3bULL),
+      shared_store_(shared_store),
+      alive_(std::make_shared<Balancer*>(this)) {
+  ConfigLoader::validate(config_);
+  const SteadyTime now = dispatcher_.clock().now();
+  std::set<std::string> configured;
+  for (std::size_t i = 0; i < config_.endpoints.size(); ++i) {
+    const EndpointConfig& ec = config_.endpoints[i];
+    EndpointState ep{ec, {}, RetryBudget(config_.retry_budget), 0, {}};
+    for (std::size_t k = 0; k < ec.keys.size(); ++k) {
+      const ApiKeyConfig& key = ec.keys[k];
+      auto secret = resolve_secret ? resolve_secret(key.secret) : std::nullopt;
+      if (!secret) {
+        const std::string where =
+            key.secret.env.empty() ? "file " + key.secret.file : "env var " + key.secret.env;
+        throw ConfigError("endpoints[" + std::to_string(i) + "].keys[" + std::to_string(k) + "]",
+                          "key '" + key.alias + "': no secret found in " + where);
+      }
+      const std::string& group = key.quota_group.empty() ? ec.quota_group : key.quota_group;
+      ep.keys.push_back({key.alias, std::move(*secret),
+                         group.empty() ? key.alias : "group:" + group, false,
+                         key.shared.value_or(ec.shared)});
+    }
+    if (ep.keys.empty()) ep.keys.push_back({"-", "", "endpoint:" + ec.name, false, ec.shared});
+    for (const KeyState& key : ep.keys) {
+      for (const auto& [model, limits] : ec.limits) {
+        // A quota group is configured once: its keys share one pair of buckets.
+        if (!configured.insert(key.pool + '\x1f' + model).second) continue;
+        if (!key.shared) {
+          admission_.configure(key.pool, model, limits, now);
+          continue;
+        }
+        // The store enforces the full limits across replicas; the local buckets are only
+        // the fallback, sized to this replica's share.
+        shared_limits_.emplace(key.pool + '\x1f' + model, limits);
+        const auto share = [&](std::int64_t limit) {
+          return limit == 0 ? 0 : std::max<std::int64_t>(1, limit / ec.replicas);
+        };
+        admission_.configure(key.pool, model, {share(limits.rpm), share(limits.tpm)}, now);
+      }
+    }
+    endpoints_.push_back(std::move(ep));
+  }
+  if (config_.health_check.enabled) {
+    // A probe carries the endpoint's auth headers (a /models GET needs them), built by
+    // its codec like a chat request, then turned into a GET of the probe path.
+    std::vector<HttpRequest> probes;
+    for (const EndpointState& ep : endpoints_) {
+      HttpRequest probe =
+          codecFor(ep.config.provider)
+              .buildRequest(ChatRequest{}, RequestSettings{}, ep.config, ep.keys.front().secret);
+      probe.method = "GET";
+      probe.url = ep.config.base_url + config_.health_check.path;
+      probe.body.clear();
+      probes.push_back(std::move(probe));
+    }
+    health_ = std::make_unique<HealthChecker>(config_.health_check, dispatcher_, transport_,
+                                              std::move(probes));
+    health_->start();
+  }
+}
+
+Balancer::~Balancer() {
+  alive_.reset();  // in-flight completions and timers now find us gone
+  if (wait_timer_ != 0) dispatcher_.cancel(wait_timer_);
+  if (fallback_push_timer_ != 0) dispatcher_.cancel(fallback_push_timer_);
+  for (auto& [id, call] : calls_) {
+    if (call->http) transport_.cancel(*call->http);
+  }
+}
+
+Balancer::Target& Balancer::target(std::size_t endpoint, std::string_view model) {
+  auto& targets = endpoints_[endpoint].targets;
+  auto it = targets.find(model);
+  if (it == targets.end()) {
+    it = targets
+             .emplace(std::string(model),
+                      Target{CircuitBreaker(config_.breaker), PeakEwma(), TargetStats(), 0})
+             .first;
+    const SteadyTime now = dispatcher_.clock().now();
+    for (const KeyState& key : endpoints_[endpoint].keys) {
+      it->second.admission.push_back(&admission_.entry(key.pool, model, now));
+    }
+  }
+  return it->second;
+}
+
+Balancer::ModelRow& Balancer::modelRow(std::string_view model) {
+  auto it = model_rows_.find(model);
+  if (it != model_rows_.end()) return it->second;
+  ModelRow row;
+  for (std::size_t e = 0; e < endpoints_.size(); ++e) {
+    if (serves(endpoints_[e].config, model)) row.endpoints.push_back(e);
+  }
+  row.targets.assign(row.endpoints.size(), nullptr);
+  return model_rows_.emplace(std::string(model), std::move(row)).first->second;
+}
+
+Strategy& Balancer::strategyFor(const Call& call, std::string_view model) {
+  // One strategy per (kind, model) so that weighted/round-robin state is per model.
+  const StrategyKind kind = call.strategy.value_or(config_.strategy);
+  std::string key(toString(kind));
+  key.append("/").append(model);
+  auto it = strategies_.find(key);
+  if (it == strategies_.end()) {
+    it = strategies_.emplace(key, makeStrategy(kind, seed_ + strategies_.size())).first;
+  }
+  return *it->second;
+}
+
+double Balancer::blendedPrice(std::string_view model) const {
+  const auto it = config_.pricing.find(std::string(model));
+  if (it == config_.pricing.end()) return 0;
+  // Chat replies run shorter than prompts; weigh input 3:1 as a neutral guess.
+  return (3 * it->second.input_per_mtok + it->second.output_per_mtok) / 4;
+}
+
+microseconds Balancer::sinceSubmit(const Call& call) const {
+  return std::chrono::duration_cast<microseconds>(dispatcher_.clock().now() - call.submitted);
+}
+
+CallId Balancer::submit(ChatRequest request, Callback done) {
+  return start(ApiRequest(std::move(request)), std::move(done));
+}
+
+CallId Balancer::submit(EmbeddingRequest request, Callback done) {
+  return start(ApiRequest(std::move(request)), std::move(done));
+}
+
+CallId Balancer::start(ApiRequest request, Callback done) {
+  const CallId id = next_id_++;
+  auto call = std::make_unique<Call>(std::move(request));
+  const ApiRequest& req = call->request;
+  call->id = id;
+  call->done = std::move(done);
+  call->submitted = dispatcher_.clock().now();
+  call->deadline = call->submitted + req.timeout().value_or(config_.timeout);
+  std::string bad;
+  if (!req.model().empty()) {
+    call->chain.push_back(req.model());
+    if (config_.fallback_on_failure) {
+      if (auto it = config_.fallbacks.find(req.model()); it != config_.fallbacks.end()) {
+        call->chain.insert(call->chain.end(), it->second.begin(), it->second.end());
+      }
+    }
+  } else {
+    for (const RouteConfig& r : config_.routes) {
+      if (r.task_type == req.taskType() && r.priority == req.priority()) {
+        call->chain = r.models;
+        call->strategy = r.strategy;
+      }
+    }
+    if (call->chain.empty()) {
+      bad = "no route for task_type '" + req.taskType() + "' priority '" + req.priority() +
+            "' and no model given";
+    }
+  }
+  if (bad.empty()) bad = req.invalidReason();
+  if (bad.empty()) bad = unservedReason(*call);
+  if (bad.empty()) bad = unmetConstraintsReason(*call);
+  Call& c = *calls_.emplace(id, std::move(call)).first->second;
+  if (!bad.empty()) {
+    failLater(id, CallFailure{CallErrorKind::kCallerError, std::move(bad), 0,
+                              FailureClass::kCallerError, std::nullopt, std::nullopt, 0});
+    return id;
+  }
+  // Fast path: with nobody queued ahead, send (or ask the store) now instead of a loop
+  // turn later; a loop turn is most of the latency the Balancer adds. Safe because
+  // neither the transport nor the store ever answers inside the call that asked, so
+  // `done` still never fires inside submit(). Anything else (a wait, a failure, the
+  // end of the call) is left to step() on a later turn, which walks the chain again.
+  SteadyTime earliest = SteadyTime::max();
+  if (waiting_.empty() && c.submitted < c.deadline && config_.max_attempts > 0 &&
+      tryStartAny(c, earliest)) {
+    return id;
+  }
+  c.trace.clear();  // the skips step() is about to record again
+  dispatcher_.post([weak = std::weak_ptr<Balancer*>(alive_), id] {
+    if (auto self = weak.lock()) (*self)->step(id);
+  });
+  return id;
+}
+
+std::string Balancer::unservedReason(const Call& c) const {
+  // The config is fixed, so a chain no endpoint can ever serve for this API is the
+  // caller's mistake, not a capacity problem worth waiting or parking for. A chain no
+  // endpoint serves at all is left to step() (all unavailable), as it always was.
+  bool any_endpoint = false;
+  for (const std::string& model : c.chain) {
+    for (const EndpointState& ep : endpoints_) {
+      if (!serves(ep.config, model)) continue;
+      if (c.request.unsupportedBy(codecFor(ep.config.provider)).empty()) return {};
+      any_endpoint = true;
+    }
+  }
+  if (!any_endpoint) return {};
+  std::string models;
+  for (const std::string& model : c.chain) models += (models.empty() ? "" : ", ") + model;
+  return "no endpoint serving " + models + " offers " + std::string(c.request.apiName()) +
+         " (their providers have no such API)";
+}
+
+void Balancer::step(CallId id) {
+  auto it = calls_.find(id);
+  if (it == calls_.end() || it->second->http || it->second->reserving) return;
+  Call& c = *it->second;
+  const SteadyTime now = dispatcher_.clock().now();
+  auto failure = [&](CallErrorKind kind, std::string message) {
+    return CallFailure{kind,         std::move(message), 0,         c.last_failure,
+                       std::nullopt, std::nullopt,       c.attempts};
+  };
+  if (c.cancelled) return finish(id, failure(CallErrorKind::kCancelled, "cancelled"));
+  if (now >= c.deadline) {
+    return finish(id, failure(CallErrorKind::kDeadlineExceeded, "deadline exceeded"));
+  }
+  if (c.attempts >= config_.max_attempts) {
+    return finish(id, failure(CallErrorKind::kAttemptsExhausted,
+                              "gave up after " + std::to_string(c.attempts) +
+                                  " attempts; last: " + std::string(toString(c.last_failure)) +
+                                  (c.last_message.empty() ? "" : " (" + c.last_message + ")")));
+  }
+  SteadyTime earliest = SteadyTime::max();
+  if (tryStartAny(c, earliest)) return;
+  const SteadyTime limit = std::min(c.deadline, now + config_.max_queue_wait);
+  if (earliest <= limit) return enqueueWait(c, earliest, "capacity");
+  CallFailure f = failure(CallErrorKind::kAllUnavailable, "no candidate available");
+  if (earliest != SteadyTime::max()) {
+    f.retry_at = earliest;
+    f.retry_at_wall = dispatcher_.clock().wallNow() +
+                      std::chrono::duration_cast<WallTime::duration>(earliest - now);
+  }
+  finish(id, std::move(f));
+}
+
+// Takes the breaker slot and sends. False (nothing changed, the reservation still held by
+// the caller) when the breaker refuses.
+bool Balancer::launch(Call& c, std::size_t e, std::size_t k, const std::string& model,
+                      Reservation reservation, bool remote) {
+  const SteadyTime now = dispatcher_.clock().now();
+  EndpointState& ep = endpoints_[e];
+  Target& t = target(e, model);
+  const bool trial = t.breaker.state(now) == BreakerState::kHalfOpen;
+  if (!t.breaker.tryAcquire(now)) return false;
+  c.trial = trial;
+  HttpRequest http = c.request.build(codecFor(ep.config.provider), ep.config, model,
+                                     ep.keys[k].secret, config_.default_max_tokens);
+  // The transport enforces our deadline too, so no separate deadline timer is needed.
+  const auto left = std::chrono::ceil<milliseconds>(c.deadline - now);
+  http.total_timeout = std::min(http.total_timeout, std::max(left, milliseconds(1)));
+  http.connect_timeout = std::min(http.connect_timeout, http.total_timeout);
+  if (c.attempts == 0) {
+    ep.budget.recordRequest(now);
+  } else {
+    ep.budget.recordRetry(now);
+  }
+  ++c.attempts;
+  ++t.in_flight;
+  t.stats.recordRequest();
+  ++total_requests_;
+  c.endpoint = e;
+  c.key = k;
+  c.model = model;
+  // A store grant is mirrored in the local share (AdmissionControl::record), which then
+  // holds everything this replica sent should the store become unavailable.
+  if (remote) {
+    admission_.record(reservation.pool, model, reservation.tokens, now);
+    reservation.admitted_at = now;
+  }
+  c.reservation = std::move(reservation);
+  c.remote_reservation = remote;
+  c.started = now;
+  // A shared reservation's answer came from Redis: the walk's start is that long ago,
+  // so the overhead counts from this launch instead.
+  const SteadyTime sending = dispatcher_.clock().now();
+  c.send_overhead = sending - (remote ? now : c.walk_started);
+  const CallId id = c.id;
+  c.http = transport_.send(std::move(http),
+                           [weak = std::weak_ptr<Balancer*>(alive_), id](HttpResponse r) {
+                             if (auto self = weak.lock()) (*self)->onResponse(id, std::move(r));
+                           });
+  return true;
+}
+
+}  // namespace celeriac::balancer

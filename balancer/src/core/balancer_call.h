@@ -1,0 +1,61 @@
+#pragma once
+// Balancer::Call: the state of one submitted call (internal to the balancer's .cc files).
+// Owned by Balancer::calls_; lives from submit() until its callback has run.
+
+#include <algorithm>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "balancer/balancer.h"
+#include "core/api_request.h"
+
+namespace celeriac::balancer {
+
+// Does `ep` serve `model` ("*" serves any)?
+inline bool serves(const EndpointConfig& ep, std::string_view model) {
+  return std::any_of(ep.models.begin(), ep.models.end(),
+                     [&](const std::string& m) { return m == "*" || m == model; });
+}
+
+struct Balancer::Call {
+  explicit Call(ApiRequest r) : request(std::move(r)) {}
+
+  CallId id = 0;
+  ApiRequest request;  // chat or embeddings; the loop asks it what differs per API
+  Callback done;
+  std::vector<std::string> chain;
+  std::optional<StrategyKind> strategy;  // the route's, else the global one
+  SteadyTime submitted{};
+  SteadyTime deadline{};
+  int attempts = 0;
+  std::map<std::pair<std::size_t, std::string>, int> tries;              // per target
+  std::map<std::pair<std::size_t, std::string>, SteadyTime> not_before;  // backoff
+  std::vector<TraceEntry> trace;
+  FailureClass last_failure = FailureClass::kNone;
+  std::string last_message;
+  bool cancelled = false;
+  bool waiting = false;
+  WaitKey wait_key{};
+  // The attempt in flight.
+  std::optional<HttpRequestId> http;
+  std::size_t endpoint = 0;
+  std::size_t key = 0;
+  std::string model;
+  std::optional<Reservation> reservation;
+  bool remote_reservation = false;         // taken from the SharedBucketStore
+  std::optional<std::uint64_t> reserving;  // a shared reserve awaiting its answer
+  bool trial = false;                      // holds the breaker's half-open trial slot
+  bool quiet = false;         // a walk offered capacity early records no skips (see offer...)
+  bool slow_skipped = false;  // the last walk left out candidates over max_latency
+  SteadyTime started{};
+  // Balancer overhead of the attempt in flight (AttemptRecord::overhead): when the
+  // current walk over candidates began, and the time from then to handing the request
+  // to the transport (pick, admission, encoding).
+  SteadyTime walk_started{};
+  std::chrono::nanoseconds send_overhead{0};
+};
+
+}  // namespace celeriac::balancer
