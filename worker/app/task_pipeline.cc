@@ -75,6 +75,7 @@ TaskPipeline::~TaskPipeline() {
   for (auto& [id, job] : held_) dispatcher_.cancel(job->eta_timer);
   for (auto& [id, job] : rate_held_) dispatcher_.cancel(job->rate_timer);
   if (backpressure_timer_ != 0) dispatcher_.cancel(backpressure_timer_);
+  for (const balancer::TimerId timer : chord_join_timers_) dispatcher_.cancel(timer);
   cancelRunning();
 }
 
@@ -412,6 +413,10 @@ void TaskPipeline::settle(Job& job, tasks::TaskOutcome outcome) {
   // stored (so `children` names them); a failure stores the same FAILURE on the
   // remaining chain steps and publishes the errbacks.
   std::vector<celery::OutboundMessage> follow_ups;
+  std::vector<celery::ChordSize> chord_sizes;
+  // Chord bookkeeping (spec 3.8) runs after the result is stored, before the ack.
+  std::vector<celery::ChordMember> chord_parts;
+  if (auto member = celery::chordMemberOf(m)) chord_parts.push_back(std::move(*member));
   const bool has_canvas = !m.chain.is_null() || !m.callbacks.is_null() || !m.errbacks.is_null();
   if (has_canvas && ports_.publish) {
     const celery::CanvasContext ctx = canvasContext();
@@ -419,10 +424,13 @@ void TaskPipeline::settle(Job& job, tasks::TaskOutcome outcome) {
       auto follow = celery::successFollowUps(m, record.result, ctx);
       record.children = std::move(follow.children);
       follow_ups = std::move(follow.messages);
+      chord_sizes = std::move(follow.chord_sizes);
       for (const auto& e : follow.errors) taskLog()->error("task_id={} canvas: {}", m.id, e);
     } else {
       auto follow = celery::failureFollowUps(m, ctx);
       follow_ups = std::move(follow.errbacks);
+      chord_sizes = std::move(follow.chord_sizes);
+      for (auto& part : follow.chord_parts) chord_parts.push_back(std::move(part));
       for (const auto& e : follow.errors) taskLog()->error("task_id={} canvas: {}", m.id, e);
       for (const std::string& chained_id : follow.remaining_chain_ids) {
         celery::ResultRecord chained = record;
@@ -435,6 +443,10 @@ void TaskPipeline::settle(Job& job, tasks::TaskOutcome outcome) {
       }
     }
   }
+  const auto with_parts = [&](std::function<void()> next) {
+    return withChordParts(chord_parts, std::string(celery::stateName(record.state)), record.result,
+                          std::move(next));
+  };
   if (!follow_ups.empty()) {
     // Ack once the follow-ups are confirmed and the result is stored; if a follow-up
     // is not confirmed the message goes back to the queue and the task runs again
@@ -450,18 +462,18 @@ void TaskPipeline::settle(Job& job, tasks::TaskOutcome outcome) {
         ackSettled(ref, late, drop);
       }
     };
-    publishAll(std::move(follow_ups), settle_message);
+    publishExpansion(std::move(chord_sizes), std::move(follow_ups), settle_message);
     if (job.ignore_result) {
-      settle_message(true);
+      with_parts([settle_message] { settle_message(true); })();
     } else {
       storeThen(m.id, celery::renderResultDocument(record),
-                [settle_message] { settle_message(true); });
+                with_parts([settle_message] { settle_message(true); }));
     }
   } else if (job.ignore_result) {
-    ackSettled(ref, late, drop);
+    with_parts([this, ref, late, drop] { ackSettled(ref, late, drop); })();
   } else {
     storeThen(m.id, celery::renderResultDocument(record),
-              [this, ref, late, drop] { ackSettled(ref, late, drop); });
+              with_parts([this, ref, late, drop] { ackSettled(ref, late, drop); }));
   }
 }
 
