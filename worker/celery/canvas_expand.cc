@@ -62,21 +62,14 @@ void applyGroup(const json& sig, const ApplyCall& call, const CanvasContext& ctx
   merged["group_id"] = group_id;
   json members = json::array();
   unrollInto(kwargOf(sig, "tasks"), members);
-  std::int64_t size = 0;
-  bool has_chord = false;
   json results = json::array();
-  for (json& member : members) {
-    freeze(member, {"", group_id, nullptr, std::nullopt}, ctx);
-    size += chordCompletions(member);
-    if (member.is_object() && member.value("options", json::object()).contains("chord")) {
-      has_chord = true;
-    }
-  }
-  bool size_known = false;
-  for (const ChordSize& known : out.chord_sizes) size_known |= known.group_id == group_id;
-  // _apply_tasks(): a group of chord members sets the chord's size (applyChord already
-  // did when it built this group).
-  if (has_chord && !size_known) out.chord_sizes.push_back({group_id, size});
+  for (json& member : members) freeze(member, {"", group_id, nullptr, std::nullopt}, ctx);
+  // No chord size here. Members carrying a chord belong to a header whose size its
+  // applier wrote (applyChord, or Python's chord.run) from _chord._descend() over the
+  // WHOLE header. Python's _apply_tasks() also writes this group's own count when the
+  // group is a later chain step of one header member (chain(a, group(b, c)) next to d):
+  // that replaces 3 with 2, the header "completes" before d has run and a Python
+  // completer's join gives the body None for d. Not reproduced.
   for (const json& member : members) {
     Expansion one;
     applySignature(member, {call.args, merged, call.parent_id, call.root_id}, ctx, one);

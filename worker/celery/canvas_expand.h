@@ -13,7 +13,9 @@
 //          chord and group_index go to its LAST step, link too; link_error to every step;
 //   group  (group.apply_async/_prepared/_apply_tasks): nested groups are unrolled,
 //          each member gets the group id (options.task_id, else a fresh one) and the
-//          partial args; members carrying a chord set that chord's size;
+//          partial args; chord sizes are written only where a chord is applied (a
+//          group that is one header member's later chain step does not overwrite its
+//          header's size with its own count, as Python's _apply_tasks() does);
 //   chord  (_chord.run): the body takes the chord's options (chain, link, link_error,
 //          group_id, chord, ...) and the chord's task_id; each header member gets
 //          group_id, group_index (its position) and chord = body; size = sum of

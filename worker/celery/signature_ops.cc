@@ -112,11 +112,23 @@ void freeze(json& sig, const Freeze& f, const CanvasContext& ctx) {
     return;
   }
   if (type == "group") {
-    if (!hasString(options, "task_id")) options["task_id"] = newId(ctx);
+    // group._freeze_group_tasks(): the group keeps its own task_id, else takes the id of
+    // the group it is frozen into (a chain ending in a group inside a chord header: its
+    // members report to the header's group, which counted them), else a new one. The
+    // members get that enclosing group id (or, standalone, the group's own), the chord
+    // and their position.
+    if (!hasString(options, "task_id")) {
+      options["task_id"] = f.group_id.empty() ? newId(ctx) : f.group_id;
+    }
+    if (!f.group_id.empty()) options["group_id"] = f.group_id;
+    if (f.chord.is_object()) options["chord"] = f.chord;
+    if (f.group_index) options["group_index"] = *f.group_index;
+    const std::string members_group =
+        f.group_id.empty() ? options["task_id"].get<std::string>() : f.group_id;
     json& tasks = sig["kwargs"]["tasks"];
     if (!tasks.is_array()) return;
     for (std::size_t i = 0; i < tasks.size(); ++i) {
-      freeze(tasks[i], {"", options["task_id"].get<std::string>(), f.chord, std::nullopt}, ctx);
+      freeze(tasks[i], {"", members_group, f.chord, static_cast<int>(i)}, ctx);
     }
     return;
   }

@@ -184,5 +184,65 @@ TEST_F(CanvasExpandTest, FailedChainStepReportsTheChordPartsOfTheRest) {
   EXPECT_EQ(follow.remaining_chain_ids, std::vector<std::string>{"last-id"});
 }
 
+// chord([chain(a, group(b, c)), d], body) as Python's client sends it: the header's size
+// (3) is written by the client; the group step is frozen into the header's group. When
+// the worker that ran `a` publishes b and c, it must not write 2 over that 3 (Python's
+// _apply_tasks() does, and the header then completes before d has run).
+TEST_F(CanvasExpandTest, ChainStepGroupInAChordHeaderLeavesTheHeaderSizeAlone) {
+  const json chord_body = sig("collect", {}, {{"task_id", "body-id"}});
+  const json member_options = {{"group_id", "G"}, {"chord", chord_body}, {"group_index", 0}};
+  json b = sig("b", {}, member_options);
+  b["options"]["task_id"] = "b-id";
+  json c = sig("c", {}, member_options);
+  c["options"]["task_id"] = "c-id";
+  TaskMessage task;
+  task.id = "a-id";
+  task.chain = json::array({canvas(
+      "group", {{"tasks", json::array({b, c})}},
+      {{"task_id", "G"}, {"group_id", "G"}, {"chord", chord_body}, {"group_index", 0}})});
+  const SuccessFollowUps follow = successFollowUps(task, 1, ctx_);
+  ASSERT_TRUE(follow.errors.empty()) << follow.errors.front();
+  EXPECT_TRUE(follow.chord_sizes.empty());
+  ASSERT_EQ(follow.messages.size(), 2u);
+  for (const OutboundMessage& m : follow.messages) {
+    EXPECT_EQ(m.headers.at("group"), "G");
+    EXPECT_EQ(body(m)[2]["chord"]["options"]["task_id"], "body-id");
+    EXPECT_EQ(body(m)[0], json::array({1}));
+  }
+}
+
+// The same chord applied by celeriac (a chord as a chain step, or a chord body): the
+// size covers the whole header, and the chain's group is frozen into the header's group
+// (group._freeze_group_tasks()), so its members report there, not to a group of their own.
+TEST_F(CanvasExpandTest, ChordWhoseHeaderHoldsAChainEndingInAGroup) {
+  const json inner = canvas("group", {{"tasks", json::array({sig("b", {}), sig("c", {})})}});
+  const json chord = canvas(
+      "chord",
+      {{"header", json::array({canvas("chain", {{"tasks", json::array({sig("a", {1}), inner})}}),
+                               sig("d", {3})})},
+       {"body", sig("collect", {}, {{"task_id", "body-id"}})}});
+  const Expansion out = apply(chord);
+  ASSERT_EQ(out.chord_sizes.size(), 1u);
+  const std::string gid = out.chord_sizes[0].group_id;
+  EXPECT_EQ(out.chord_sizes[0].size, 3);
+  ASSERT_EQ(out.messages.size(), 2u);  // a (carrying the group as its chain) and d
+  EXPECT_EQ(out.messages[1].headers.at("group"), gid);
+  const json rest = body(out.messages[0])[2]["chain"];
+  ASSERT_EQ(rest.size(), 1u);
+  EXPECT_EQ(rest[0]["options"]["task_id"], gid);
+
+  TaskMessage a;
+  a.id = out.messages[0].task_id;
+  a.chain = rest;
+  const SuccessFollowUps follow = successFollowUps(a, 1, ctx_);
+  ASSERT_TRUE(follow.errors.empty()) << follow.errors.front();
+  EXPECT_TRUE(follow.chord_sizes.empty());
+  ASSERT_EQ(follow.messages.size(), 2u);
+  for (const OutboundMessage& m : follow.messages) {
+    EXPECT_EQ(m.headers.at("group"), gid);
+    EXPECT_EQ(body(m)[2]["chord"]["options"]["task_id"], "body-id");
+  }
+}
+
 }  // namespace
 }  // namespace celeriac::worker::celery
