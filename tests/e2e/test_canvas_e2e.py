@@ -29,6 +29,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "support"))
 import redis as redis_py  # noqa: E402
 from celery import Celery, chain, chord, chunks, group  # noqa: E402
 from celery.exceptions import ChordError  # noqa: E402
+from celery.result import result_from_tuple  # noqa: E402
 
 import testenv  # noqa: E402
 
@@ -68,7 +69,9 @@ def setUpModule():
     STACK["rabbit"] = testenv.RabbitServer().start()
     STACK["redis"] = testenv.RedisServer().start()
     if WORKER_KIND == "python":
-        STACK["python"] = start_python_worker("py,celeriac,gpt5-analyzer")
+        # "celery" too: Python's celery.chunks task routes its starmaps by the signature
+        # dict it got (task_name_from()), which matches no route: the default queue.
+        STACK["python"] = start_python_worker("py,celeriac,gpt5-analyzer,celery")
         return
     if WORKER_KIND != "celeriac":
         raise ValueError("CELERIAC_E2E_WORKER must be celeriac or python")
@@ -211,6 +214,18 @@ class Canvas(unittest.TestCase):
         self.assertEqual(self.get(starmap.apply_async()), [[1, 2], 3])
         res = chunks(echo, [(1,), (2,), (3,), (4, 5)], 3).apply_async()
         self.assertEqual(self.get(res), [[1, 2, 3], [[4, 5]]])
+        # The celery.chunks task itself: the worker publishes the group of starmaps and
+        # returns its GroupResult, stored as the result tuple.
+        task = self.app.signature("celery.chunks",
+                                  kwargs={"task": echo, "it": list(zip([1, 2, 3], "abc")), "n": 2})
+        res = task.apply_async()
+        returned = self.get(res)
+        # The stored children name the same group; the client registered those result
+        # objects when it read them (a second object for one id would never be told).
+        group_result = res.children[0]
+        self.assertEqual(result_from_tuple(returned, self.app).as_tuple(), group_result.as_tuple())
+        self.assertEqual(len(group_result.results), 2)
+        self.assertEqual(group_result.join(timeout=30), [[[1, "a"], [2, "b"]], [[3, "c"]]])
 
     def test_accumulate_and_backend_cleanup(self):
         self.assertEqual(self.get(self.s("celery.accumulate", 1, [2], 3).apply_async()), [1, [2], 3])

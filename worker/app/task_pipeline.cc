@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <iterator>
 #include <limits>
 #include <random>
 
@@ -386,6 +387,17 @@ void TaskPipeline::settle(Job& job, tasks::TaskOutcome outcome) {
   }
   const auto runtime = std::chrono::duration<double>(dispatcher_.clock().now() - job.started);
   const auto now = dispatcher_.clock().wallNow();
+  // A canvas applied from inside the task (celery.chunks) goes out with the follow-ups.
+  std::vector<celery::OutboundMessage> applied;
+  std::vector<celery::ChordSize> applied_sizes;
+  if (outcome.ok && !outcome.applies.is_null()) {
+    if (ports_.publish) {
+      outcome.value = applyFromTask(m, outcome.applies, applied, applied_sizes);
+    } else {
+      outcome = tasks::TaskOutcome::failure(celery::makeException(
+          "RuntimeError", "this worker cannot publish the canvas the task applies", "builtins"));
+    }
+  }
   celery::ResultRecord record;
   if (outcome.ok) {
     ++counters_.succeeded;
@@ -442,6 +454,12 @@ void TaskPipeline::settle(Job& job, tasks::TaskOutcome outcome) {
         storeThen(chained_id, celery::renderResultDocument(chained), nullptr);
       }
     }
+  }
+  if (!applied.empty()) {
+    record.children.insert(record.children.begin(), record.result);
+    follow_ups.insert(follow_ups.begin(), std::make_move_iterator(applied.begin()),
+                      std::make_move_iterator(applied.end()));
+    for (auto& size : applied_sizes) chord_sizes.push_back(std::move(size));
   }
   const auto with_parts = [&](std::function<void()> next) {
     return withChordParts(chord_parts, std::string(celery::stateName(record.state)), record.result,

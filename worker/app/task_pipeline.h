@@ -235,6 +235,11 @@ class TaskPipeline {
   // every one is confirmed (at once when there are none).
   void publishAll(std::vector<celery::OutboundMessage> messages, std::function<void(bool)> done);
   [[nodiscard]] celery::CanvasContext canvasContext() const;
+  // A canvas the task applies from inside (TaskOutcome::applies; task_pipeline_applied.cc):
+  // appends what to publish and the chord sizes to write first; returns its result tuple.
+  nlohmann::json applyFromTask(const celery::TaskMessage& task, const nlohmann::json& signature,
+                               std::vector<celery::OutboundMessage>& messages,
+                               std::vector<celery::ChordSize>& sizes);
   // Chords (task_pipeline_chord.cc). Writes the chord sizes, then publishes; `done(ok)`.
   void publishExpansion(std::vector<celery::ChordSize> sizes,
                         std::vector<celery::OutboundMessage> messages,

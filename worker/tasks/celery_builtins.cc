@@ -1,5 +1,6 @@
 #include "worker/tasks/celery_builtins.h"
 
+#include <cstdint>
 #include <utility>
 
 namespace celeriac::worker::tasks {
@@ -152,6 +153,29 @@ std::unique_ptr<TaskRun> accumulate(const TaskContext& ctx, TaskDone done) {
   return finishWith(ctx, std::move(done), TaskOutcome::success(args[static_cast<std::size_t>(i)]));
 }
 
+// add_chunk_task(): chunks(task, it, n)() applies a group of celery.starmap over
+// slices of n items and returns its GroupResult; the pipeline publishes it.
+std::unique_ptr<TaskRun> chunks(const TaskContext& ctx, TaskDone done) {
+  const json* task = argument(ctx.message, 0, "task");
+  const json* items = argument(ctx.message, 1, "it");
+  const json* n = argument(ctx.message, 2, "n");
+  if (task == nullptr || !task->is_object() || !task->value("task", json()).is_string() ||
+      items == nullptr || !items->is_array() || n == nullptr || !n->is_number_integer() ||
+      n->get<std::int64_t>() < 1) {
+    return finishWith(
+        ctx, std::move(done),
+        TaskOutcome::failure(typeError(
+            "celery.chunks() needs task (a signature), it (a list) and n (a positive integer)")));
+  }
+  json signature = {{"task", "celery.chunks"},
+                    {"args", json::array()},
+                    {"kwargs", {{"task", *task}, {"it", *items}, {"n", *n}}},
+                    {"options", json::object()},
+                    {"subtask_type", "chunks"},
+                    {"immutable", true}};
+  return finishWith(ctx, std::move(done), TaskOutcome::applying(std::move(signature)));
+}
+
 std::unique_ptr<TaskRun> backendCleanup(const TaskContext& ctx, TaskDone done) {
   return finishWith(ctx, std::move(done), TaskOutcome::success(nullptr));
 }
@@ -161,6 +185,7 @@ std::unique_ptr<TaskRun> backendCleanup(const TaskContext& ctx, TaskDone done) {
 void registerCeleryBuiltins(TaskRegistry& registry) {
   registry.add("celery.map", mapHandler(registry, false));
   registry.add("celery.starmap", mapHandler(registry, true));
+  registry.add("celery.chunks", &chunks);
   registry.add("celery.accumulate", &accumulate);
   registry.add("celery.backend_cleanup", &backendCleanup);
 }

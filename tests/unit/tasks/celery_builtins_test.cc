@@ -1,5 +1,6 @@
 // Celery's built-in tasks on celeriac (celery_builtins.h): celery.map / celery.starmap
-// run the inner task's handler per item, in order; accumulate and backend_cleanup.
+// run the inner task's handler per item, in order; chunks hands its canvas to the
+// pipeline; accumulate and backend_cleanup.
 
 #include "worker/tasks/celery_builtins.h"
 
@@ -86,6 +87,23 @@ TEST_F(CeleryBuiltinsTest, AccumulateAndBackendCleanup) {
   const TaskOutcome cleanup = run("celery.backend_cleanup", json::array());
   ASSERT_TRUE(cleanup.ok);
   EXPECT_TRUE(cleanup.value.is_null());
+}
+
+TEST_F(CeleryBuiltinsTest, ChunksAppliesItsChunksSignature) {
+  const json items = json::array({json::array({1}), json::array({2}), json::array({3})});
+  const TaskOutcome out = run("celery.chunks", json::array({echoSignature(), items, 2}));
+  ASSERT_TRUE(out.ok);
+  EXPECT_EQ(out.applies["subtask_type"], "chunks");
+  EXPECT_EQ(out.applies["kwargs"]["task"], echoSignature());
+  EXPECT_EQ(out.applies["kwargs"]["it"], items);
+  EXPECT_EQ(out.applies["kwargs"]["n"], 2);
+  const TaskOutcome by_name =
+      run("celery.chunks", json::array(), {{"task", echoSignature()}, {"it", items}, {"n", 3}});
+  ASSERT_TRUE(by_name.ok);
+  EXPECT_EQ(by_name.applies["kwargs"]["n"], 3);
+  const TaskOutcome zero = run("celery.chunks", json::array({echoSignature(), items, 0}));
+  ASSERT_FALSE(zero.ok);
+  EXPECT_EQ(zero.error.type, "TypeError");
 }
 
 }  // namespace
