@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <iterator>
 #include <limits>
 #include <random>
 
@@ -75,6 +76,7 @@ TaskPipeline::~TaskPipeline() {
   for (auto& [id, job] : held_) dispatcher_.cancel(job->eta_timer);
   for (auto& [id, job] : rate_held_) dispatcher_.cancel(job->rate_timer);
   if (backpressure_timer_ != 0) dispatcher_.cancel(backpressure_timer_);
+  for (const balancer::TimerId timer : chord_join_timers_) dispatcher_.cancel(timer);
   cancelRunning();
 }
 
@@ -385,6 +387,17 @@ void TaskPipeline::settle(Job& job, tasks::TaskOutcome outcome) {
   }
   const auto runtime = std::chrono::duration<double>(dispatcher_.clock().now() - job.started);
   const auto now = dispatcher_.clock().wallNow();
+  // A canvas applied from inside the task (celery.chunks) goes out with the follow-ups.
+  std::vector<celery::OutboundMessage> applied;
+  std::vector<celery::ChordSize> applied_sizes;
+  if (outcome.ok && !outcome.applies.is_null()) {
+    if (ports_.publish) {
+      outcome.value = applyFromTask(m, outcome.applies, applied, applied_sizes);
+    } else {
+      outcome = tasks::TaskOutcome::failure(celery::makeException(
+          "RuntimeError", "this worker cannot publish the canvas the task applies", "builtins"));
+    }
+  }
   celery::ResultRecord record;
   if (outcome.ok) {
     ++counters_.succeeded;
@@ -412,6 +425,10 @@ void TaskPipeline::settle(Job& job, tasks::TaskOutcome outcome) {
   // stored (so `children` names them); a failure stores the same FAILURE on the
   // remaining chain steps and publishes the errbacks.
   std::vector<celery::OutboundMessage> follow_ups;
+  std::vector<celery::ChordSize> chord_sizes;
+  // Chord bookkeeping (spec 3.8) runs after the result is stored, before the ack.
+  std::vector<celery::ChordMember> chord_parts;
+  if (auto member = celery::chordMemberOf(m)) chord_parts.push_back(std::move(*member));
   const bool has_canvas = !m.chain.is_null() || !m.callbacks.is_null() || !m.errbacks.is_null();
   if (has_canvas && ports_.publish) {
     const celery::CanvasContext ctx = canvasContext();
@@ -419,10 +436,13 @@ void TaskPipeline::settle(Job& job, tasks::TaskOutcome outcome) {
       auto follow = celery::successFollowUps(m, record.result, ctx);
       record.children = std::move(follow.children);
       follow_ups = std::move(follow.messages);
+      chord_sizes = std::move(follow.chord_sizes);
       for (const auto& e : follow.errors) taskLog()->error("task_id={} canvas: {}", m.id, e);
     } else {
       auto follow = celery::failureFollowUps(m, ctx);
       follow_ups = std::move(follow.errbacks);
+      chord_sizes = std::move(follow.chord_sizes);
+      for (auto& part : follow.chord_parts) chord_parts.push_back(std::move(part));
       for (const auto& e : follow.errors) taskLog()->error("task_id={} canvas: {}", m.id, e);
       for (const std::string& chained_id : follow.remaining_chain_ids) {
         celery::ResultRecord chained = record;
@@ -435,6 +455,16 @@ void TaskPipeline::settle(Job& job, tasks::TaskOutcome outcome) {
       }
     }
   }
+  if (!applied.empty()) {
+    record.children.insert(record.children.begin(), record.result);
+    follow_ups.insert(follow_ups.begin(), std::make_move_iterator(applied.begin()),
+                      std::make_move_iterator(applied.end()));
+    for (auto& size : applied_sizes) chord_sizes.push_back(std::move(size));
+  }
+  const auto with_parts = [&](std::function<void()> next) {
+    return withChordParts(chord_parts, std::string(celery::stateName(record.state)), record.result,
+                          std::move(next));
+  };
   if (!follow_ups.empty()) {
     // Ack once the follow-ups are confirmed and the result is stored; if a follow-up
     // is not confirmed the message goes back to the queue and the task runs again
@@ -450,18 +480,18 @@ void TaskPipeline::settle(Job& job, tasks::TaskOutcome outcome) {
         ackSettled(ref, late, drop);
       }
     };
-    publishAll(std::move(follow_ups), settle_message);
+    publishExpansion(std::move(chord_sizes), std::move(follow_ups), settle_message);
     if (job.ignore_result) {
-      settle_message(true);
+      with_parts([settle_message] { settle_message(true); })();
     } else {
       storeThen(m.id, celery::renderResultDocument(record),
-                [settle_message] { settle_message(true); });
+                with_parts([settle_message] { settle_message(true); }));
     }
   } else if (job.ignore_result) {
-    ackSettled(ref, late, drop);
+    with_parts([this, ref, late, drop] { ackSettled(ref, late, drop); })();
   } else {
     storeThen(m.id, celery::renderResultDocument(record),
-              [this, ref, late, drop] { ackSettled(ref, late, drop); });
+              with_parts([this, ref, late, drop] { ackSettled(ref, late, drop); }));
   }
 }
 

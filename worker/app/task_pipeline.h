@@ -30,6 +30,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <optional>
 #include <random>
 #include <vector>
@@ -47,6 +48,15 @@
 #include "worker/tasks/task_registry.h"
 
 namespace celeriac::worker::app {
+
+// What the result store says after a chord member's part was recorded (spec 3.8).
+struct ChordPartResult {
+  bool completed = false;            // this part completed the header
+  std::vector<std::string> members;  // when completed: the parts, in header order
+  // A complex header: Python saved its GroupResult; its leaves' result documents.
+  std::optional<std::string> saved_group{};
+  std::vector<std::optional<std::string>> saved_docs{};
+};
 
 struct PipelinePorts {
   std::function<void(amqp::DeliveryRef)> ack;
@@ -66,6 +76,18 @@ struct PipelinePorts {
   // Revoked task ids (remote control): such a task is stored REVOKED and acked, on
   // arrival and again when it would start. Unset: nothing is revoked.
   std::function<bool(const std::string& task_id)> is_revoked;
+  // Chords on Redis (task_pipeline_chord.cc): records one member's part atomically and
+  // says whether it completed the header; writes a chord's size before its header goes
+  // out. Unset: chord membership is ignored (tests without Redis).
+  std::function<void(std::string group_id, std::string score, std::string part,
+                     std::function<void(ChordPartResult)>)>
+      chord_part;
+  std::function<void(std::string group_id, std::int64_t size, std::function<void()>)>
+      set_chord_size;
+  // Result documents of these task ids (nullopt: none yet), for a complex chord header.
+  std::function<void(std::vector<std::string> task_ids,
+                     std::function<void(std::vector<std::optional<std::string>>)>)>
+      fetch_results;
   // Told about each task as it goes (Celery's task-* events). Null: nobody listens.
   TaskEventSink* events = nullptr;
 };
@@ -213,6 +235,29 @@ class TaskPipeline {
   // every one is confirmed (at once when there are none).
   void publishAll(std::vector<celery::OutboundMessage> messages, std::function<void(bool)> done);
   [[nodiscard]] celery::CanvasContext canvasContext() const;
+  // A canvas the task applies from inside (TaskOutcome::applies; task_pipeline_applied.cc):
+  // appends what to publish and the chord sizes to write first; returns its result tuple.
+  nlohmann::json applyFromTask(const celery::TaskMessage& task, const nlohmann::json& signature,
+                               std::vector<celery::OutboundMessage>& messages,
+                               std::vector<celery::ChordSize>& sizes);
+  // Chords (task_pipeline_chord.cc). Writes the chord sizes, then publishes; `done(ok)`.
+  void publishExpansion(std::vector<celery::ChordSize> sizes,
+                        std::vector<celery::OutboundMessage> messages,
+                        std::function<void(bool)> done);
+  // `next`, or a function that first reports these chord members' part (state and
+  // encoded result) and, for the member completing its header, publishes the body or
+  // fails it with ChordError; then calls `next`.
+  std::function<void()> withChordParts(std::vector<celery::ChordMember> members,
+                                       std::string state, nlohmann::json encoded_result,
+                                       std::function<void()> next);
+  void completeChord(const celery::ChordMember& member, const ChordPartResult& parts,
+                     std::function<void()> done);
+  // Python's join_native() waits (result_chord_join_timeout, 3 s) for a complex header's
+  // leaves that are not ready yet: read them again every 100 ms until then.
+  void waitForSavedGroup(celery::ChordMember member, std::string saved,
+                         balancer::SteadyTime deadline, std::function<void()> done);
+  void finishChord(const celery::ChordMember& member, celery::ChordJoin join,
+                   std::function<void()> done);
   void enqueue(std::unique_ptr<Job> job);
   void start(std::unique_ptr<Job> job);
   // A redelivered job: count its start in Redis first, then run it or, when its runs
@@ -278,6 +323,8 @@ class TaskPipeline {
   std::map<std::string, TimeLimits> time_limits_;  // by task name
   // retry_jitter's randomness.
   std::mt19937_64 jitter_rng_{std::random_device{}()};
+  // Chord joins waiting for a complex header's leaves (cancelled with the pipeline).
+  std::set<balancer::TimerId> chord_join_timers_;
 };
 
 }  // namespace celeriac::worker::app

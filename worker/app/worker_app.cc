@@ -19,6 +19,8 @@
 #include "worker/metrics/llm_metrics.h"
 #include "worker/metrics/task_event_fanout.h"
 #include "worker/metrics/task_metrics.h"
+#include "worker/redis/chord_store.h"
+#include "worker/tasks/celery_builtins.h"
 #include "worker/redis/result_store.h"
 #include "worker/tasks/builtin_tasks.h"
 #include "worker/tasks/task_options_config.h"
@@ -97,6 +99,7 @@ void WorkerApp::Impl::build() {
   uv_loop_init(&loop);
   dispatcher = std::make_unique<uv::UvDispatcher>(&loop);
   tasks::registerBuiltinTasks(registry);
+  tasks::registerCeleryBuiltins(registry);
   llm = LlmServices::create(config, *dispatcher, registry);
   // After every task is registered: the config's options name them (a typo is an error).
   tasks::configureTaskOptions(registry, config.tasks_config, config.data_dir);
@@ -187,6 +190,25 @@ void WorkerApp::Impl::build() {
   task_metrics = std::make_unique<metrics::TaskMetrics>(*metrics_registry, config.hostname);
   task_events.add(events.get());
   task_events.add(task_metrics.get());
+  ports.chord_part = [this, expires = config.result_expires](
+                         std::string group_id, std::string score, std::string part,
+                         std::function<void(ChordPartResult)> done) {
+    redis::reportChordPart(*store, group_id, score, std::move(part), expires,
+                           [done = std::move(done)](redis::ChordPartReply reply) {
+                             done(ChordPartResult{reply.completed, std::move(reply.members),
+                                                  std::move(reply.saved_group),
+                                                  std::move(reply.saved_docs)});
+                           });
+  };
+  ports.fetch_results = [this](std::vector<std::string> ids,
+                               std::function<void(std::vector<std::optional<std::string>>)> done) {
+    redis::fetchResults(*store, ids, std::move(done));
+  };
+  ports.set_chord_size = [this](std::string group_id, std::int64_t size,
+                                std::function<void()> done) {
+    // Python's set_chord_size(): SETEX + PUBLISH like any result write.
+    store->store(redis::groupKey(group_id, ".s"), std::to_string(size), std::move(done));
+  };
   ports.events = &task_events;
   PipelineOptions options;
   options.concurrency = config.concurrency;

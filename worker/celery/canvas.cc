@@ -114,10 +114,6 @@ std::optional<std::string> freshId(const CanvasContext& ctx, std::string& error)
   return id;
 }
 
-std::string rootOf(const TaskMessage& task) {
-  return task.root_id.empty() ? task.id : task.root_id;
-}
-
 // The pieces of a signature dict, validated (spec 5.1).
 struct Signature {
   std::string task;
@@ -344,113 +340,6 @@ std::optional<OutboundMessage> messageForSignature(const json& signature, const 
       buildMessage(*sig, args_prefix, parent_id, root_id, chain_rest, ctx, error);
   if (!message) error = "signature " + sig->task + ": " + error;
   return message;
-}
-
-SuccessFollowUps successFollowUps(const TaskMessage& task, const json& retval,
-                                  const CanvasContext& ctx) {
-  SuccessFollowUps out;
-  const std::string root_id = rootOf(task);
-  const json prefix = json::array({retval});
-  std::string error;
-
-  if (!task.callbacks.is_null() && !task.callbacks.is_array()) {
-    out.errors.push_back("embed.callbacks is not a list");
-  } else if (task.callbacks.size() == 1) {
-    if (auto message = messageForSignature(task.callbacks.front(), prefix, task.id, root_id,
-                                           nullptr, ctx, error)) {
-      out.children.push_back(resultTuple(message->task_id));
-      out.messages.push_back(std::move(*message));
-    } else {
-      out.errors.push_back("callback: " + error);
-    }
-  } else if (task.callbacks.size() > 1) {
-    // Python: group(callbacks).apply_async((retval,), ...): each member carries the
-    // group's fresh id, and the parent's children get one GroupResult tuple (trace.py).
-    if (const std::optional<std::string> group_id = freshId(ctx, error)) {
-      json members = json::array();
-      for (std::size_t i = 0; i < task.callbacks.size(); ++i) {
-        auto message =
-            messageForSignature(task.callbacks[i], prefix, task.id, root_id, nullptr, ctx, error);
-        if (!message) {
-          out.errors.push_back("callback " + std::to_string(i) + ": " + error);
-          continue;
-        }
-        message->headers["group"] = *group_id;
-        members.push_back(resultTuple(message->task_id));
-        out.messages.push_back(std::move(*message));
-      }
-      if (!members.empty()) {
-        out.children.push_back(
-            json::array({json::array({*group_id, nullptr}), std::move(members)}));
-      }
-    } else {
-      out.errors.push_back("callbacks: " + error);
-    }
-  }
-
-  if (!task.chain.is_null() && !task.chain.is_array()) {
-    out.errors.push_back("embed.chain is not a list");
-  } else if (!task.chain.empty()) {
-    // Reversed on the wire (spec 5.2): the next step is the last element, and the rest
-    // travels on with it, an empty list for the final step.
-    json rest = json::array();
-    for (std::size_t i = 0; i + 1 < task.chain.size(); ++i) rest.push_back(task.chain[i]);
-    if (auto message =
-            messageForSignature(task.chain.back(), prefix, task.id, root_id, rest, ctx, error)) {
-      out.children.push_back(resultTuple(message->task_id));
-      out.messages.push_back(std::move(*message));
-    } else {
-      out.errors.push_back("chain step: " + error);
-    }
-  }
-  return out;
-}
-
-FailureFollowUps failureFollowUps(const TaskMessage& task, const CanvasContext& ctx) {
-  FailureFollowUps out;
-  std::string error;
-
-  // backends/base.py mark_as_failure(): every remaining step with a pre-assigned id
-  // gets the FAILURE, so a client waiting on the chain's last result sees the error.
-  if (task.chain.is_array()) {
-    for (const json& step : task.chain) {
-      if (!step.is_object()) continue;
-      const auto options = step.find("options");
-      if (options == step.end() || !options->is_object()) continue;
-      const auto task_id = options->find("task_id");
-      if (task_id != options->end() && task_id->is_string() &&
-          !task_id->get_ref<const std::string&>().empty()) {
-        out.remaining_chain_ids.push_back(task_id->get<std::string>());
-      }
-    }
-  } else if (!task.chain.is_null()) {
-    out.errors.push_back("embed.chain is not a list");
-  }
-
-  if (!task.errbacks.is_null() && !task.errbacks.is_array()) {
-    out.errors.push_back("embed.errbacks is not a list");
-  } else if (!task.errbacks.empty()) {
-    // backends/base.py _call_task_errbacks(): "old style" errbacks always go out as a
-    // group, even a single one, so each carries a fresh group id (spec 5.3).
-    const std::optional<std::string> group_id = freshId(ctx, error);
-    if (!group_id) {
-      out.errors.push_back("errbacks: " + error);
-      return out;
-    }
-    const std::string root_id = rootOf(task);
-    const json prefix = json::array({task.id});
-    for (std::size_t i = 0; i < task.errbacks.size(); ++i) {
-      auto message =
-          messageForSignature(task.errbacks[i], prefix, task.id, root_id, nullptr, ctx, error);
-      if (!message) {
-        out.errors.push_back("errback " + std::to_string(i) + ": " + error);
-        continue;
-      }
-      message->headers["group"] = *group_id;
-      out.errbacks.push_back(std::move(*message));
-    }
-  }
-  return out;
 }
 
 }  // namespace celeriac::worker::celery

@@ -4,13 +4,15 @@
 //
 // What for: after a task SUCCEEDS the worker publishes its link callbacks and the next
 // chain step BEFORE storing the result (so `children` lists them); after it FAILS it
-// stores the same FAILURE on the remaining chain steps' ids and publishes the errbacks.
-// This file decides what to publish and what to store; the shell publishes (with
-// publisher confirms) and writes Redis.
+// stores the same FAILURE on the remaining chain steps' ids, reports the chord parts of
+// those steps, and publishes the errbacks. This file builds one message from one
+// signature (messageForSignature) and decides what follows a task
+// (canvas_follow_ups.cc); signatures of every canvas kind (chain, group, chord, chunks,
+// xmap/xstarmap, nested in each other) are expanded by canvas_expand.h, and chord
+// bookkeeping (spec 3.8) is chord_part.h's. The shell publishes (with publisher
+// confirms), writes the chord sizes and Redis.
 // What not: no I/O, no clock read and no randomness: `now` and a uuid4 generator come in
-// through CanvasContext. No nested canvas objects (a callback or chain step whose
-// `subtask_type` is chain/group/chord/...): those are reported as errors, not expanded.
-// No chord bookkeeping (spec 3.8) and no `task_inherit_parent_priority`.
+// through CanvasContext. No `task_inherit_parent_priority`.
 // Ownership: pure functions returning values; CanvasContext's functions are called
 // synchronously, during the call only, and never retained.
 //
@@ -35,6 +37,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "worker/celery/chord_part.h"
 #include "worker/celery/task_message.h"
 
 namespace celeriac::worker::celery {
@@ -91,8 +94,15 @@ std::optional<OutboundMessage> messageForSignature(const nlohmann::json& signatu
                                                    const nlohmann::json& chain_rest,
                                                    const CanvasContext& ctx, std::string& error);
 
+// A chord's size, `celery-taskset-meta-<group_id>.s`, written before its header goes out.
+struct ChordSize {
+  std::string group_id;
+  std::int64_t size = 0;
+};
+
 struct SuccessFollowUps {
   std::vector<OutboundMessage> messages;  // in publish order: callbacks, then chain step
+  std::vector<ChordSize> chord_sizes{};   // write these before publishing `messages`
   // The SUCCESS document's `children`, as Python writes them: resultTuple(id) for a
   // single callback and for the chain step; for two or more callbacks (published as one
   // group) a GroupResult tuple [[group_id, null], [resultTuple(member)...]].
@@ -103,9 +113,11 @@ struct SuccessFollowUps {
 // After `task` returned `retval` (spec 5.2, 5.3): publish these, then store SUCCESS with
 // `children`. Callbacks get args [retval] + sig.args, parent_id = task.id, root_id =
 // task.root_id or task.id; with more than one they form a group sharing one fresh group
-// id. The next chain step is task.chain's last element, published with chain = the rest
-// (an empty list for the last step, never null). A malformed signature is skipped and
-// reported in `errors`; the others are still returned.
+// id (group callbacks are applied on their own, as trace.py does). The next chain step
+// is task.chain's last element, applied with chain = the rest (an empty list for the
+// last step, never null); a step that is a group or chord is expanded
+// (canvas_expand.h). A malformed signature is skipped and reported in `errors`; the
+// others are still returned.
 SuccessFollowUps successFollowUps(const TaskMessage& task, const nlohmann::json& retval,
                                   const CanvasContext& ctx);
 
@@ -115,6 +127,9 @@ struct FailureFollowUps {
   // execution order): store the same FAILURE document under each id.
   std::vector<std::string> remaining_chain_ids;
   std::vector<std::string> errors;
+  // Remaining chain steps that are chord members: each reports FAILURE as its part.
+  std::vector<ChordMember> chord_parts{};
+  std::vector<ChordSize> chord_sizes{};  // an errback that is a chord
 };
 
 // After `task` FAILED (spec 5.2, 5.3): the remaining chain steps are not published;

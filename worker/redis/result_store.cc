@@ -17,7 +17,7 @@ namespace {
 // KEYS[1] = celery-task-meta-<id>; ARGV[1] = document; ARGV[2] = ttl seconds (0 = none).
 // Celery's backend does GET, then MULTI/SETEX/PUBLISH/EXEC, and refuses to overwrite
 // a SUCCESS (spec 3.4). One script does the same atomically in one round trip.
-constexpr const char* kStoreScript = R"lua(
+const RedisScript kStoreScript(R"lua(
 local current = redis.call('GET', KEYS[1])
 if current then
   local ok, doc = pcall(cjson.decode, current)
@@ -31,18 +31,18 @@ else
 end
 redis.call('PUBLISH', KEYS[1], ARGV[1])
 return 1
-)lua";
+)lua");
 
 // KEYS[1] = celeriac-redelivered-starts-<id>; ARGV[1] = ttl seconds. One more start of
 // a redelivered message; the count lives as long as a result would.
-constexpr const char* kCountStartScript = R"lua(
+const RedisScript kCountStartScript(R"lua(
 local n = redis.call('INCR', KEYS[1])
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1]))
 return n
-)lua";
+)lua");
 
 // KEYS[1] = celeriac-keyset-lease:<set>; ARGV[1] = owner; ARGV[2] = ttl ms.
-constexpr const char* kRenewLeaseScript = R"lua(
+const RedisScript kRenewLeaseScript(R"lua(
 local owner = redis.call('GET', KEYS[1])
 if owner == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]))
@@ -53,7 +53,7 @@ if not owner then
   return 2
 end
 return 0
-)lua";
+)lua");
 
 void* seqToPrivdata(std::uint64_t seq) { return reinterpret_cast<void*>(static_cast<std::uintptr_t>(seq)); }
 std::uint64_t privdataToSeq(void* p) { return static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(p)); }
@@ -195,29 +195,53 @@ void ResultStore::scheduleReconnect() {
 }
 
 void ResultStore::store(std::string key, std::string document, std::function<void()> done) {
-  enqueue(Write{next_seq_++, std::move(key), std::move(document), std::move(done), 0,
-                Op::kStoreResult, nullptr});
+  Write w;
+  w.script = &kStoreScript;
+  w.keys = {std::move(key)};
+  w.args = {std::move(document), std::to_string(options_.result_expires.count())};
+  if (done) w.done = [done = std::move(done)](const RedisValue&) { done(); };
+  enqueue(std::move(w));
 }
 
 void ResultStore::countStart(std::string key, std::chrono::seconds ttl,
                              std::function<void(long long)> done) {
-  enqueue(Write{next_seq_++, std::move(key), std::to_string(std::max<long long>(1, ttl.count())),
-                nullptr, 0, Op::kCountStart, std::move(done)});
+  Write w;
+  w.script = &kCountStartScript;
+  w.keys = {std::move(key)};
+  w.args = {std::to_string(std::max<long long>(1, ttl.count()))};
+  if (done) w.done = [done = std::move(done)](const RedisValue& v) { done(v.integer); };
+  enqueue(std::move(w));
 }
 
 void ResultStore::renewLease(std::string key, std::string owner, std::chrono::milliseconds ttl,
                              std::function<void(long long)> done) {
-  Write w{next_seq_++, std::move(key), std::move(owner), nullptr, 0, Op::kRenewLease,
-          std::move(done)};
-  w.ttl_ms = std::to_string(std::max<long long>(1, ttl.count()));
+  Write w;
+  w.script = &kRenewLeaseScript;
+  w.keys = {std::move(key)};
+  w.args = {std::move(owner), std::to_string(std::max<long long>(1, ttl.count()))};
+  if (done) w.done = [done = std::move(done)](const RedisValue& v) { done(v.integer); };
+  enqueue(std::move(w));
+}
+
+void ResultStore::runScript(const RedisScript& script, std::vector<std::string> keys,
+                            std::vector<std::string> args,
+                            std::function<void(const RedisValue&)> done) {
+  Write w;
+  w.script = &script;
+  w.keys = std::move(keys);
+  w.args = std::move(args);
+  w.done = std::move(done);
   enqueue(std::move(w));
 }
 
 void ResultStore::forget(std::string key) {
-  enqueue(Write{next_seq_++, std::move(key), {}, nullptr, 0, Op::kForget, nullptr});
+  Write w;
+  w.keys = {std::move(key)};
+  enqueue(std::move(w));
 }
 
 void ResultStore::enqueue(Write w) {
+  w.seq = next_seq_++;
   if (connected_ && !retry_pending_ && queued_.empty()) {
     send(std::move(w));
   } else {
@@ -234,37 +258,25 @@ void ResultStore::flushQueue() {
 }
 
 void ResultStore::send(Write write) {
-  // Pointers into the write are taken from its home in in_flight_: a moved std::string
-  // keeps short (SSO) contents in the moved-from object, which would leave them dangling.
   const std::uint64_t seq = write.seq;
   write.sent_at_ms = uv_now(loop_);
   Write& w = in_flight_.emplace(seq, std::move(write)).first->second;
-  const std::string ttl = std::to_string(options_.result_expires.count());
-  const char* script = w.op == Op::kCountStart ? kCountStartScript : kStoreScript;
-  const char* argv[] = {"EVAL", script, "1", w.key.c_str(), w.document.data(), ttl.c_str()};
-  size_t lens[] = {4, std::char_traits<char>::length(script), 1, w.key.size(), w.document.size(),
-                   ttl.size()};
-  int argc = w.op == Op::kCountStart ? 5 : 6;
-  if (w.op == Op::kRenewLease) {
-    argv[1] = kRenewLeaseScript;
-    lens[1] = std::char_traits<char>::length(kRenewLeaseScript);
-    argv[5] = w.ttl_ms.c_str();
-    lens[5] = w.ttl_ms.size();
-    argc = 6;
+  const std::vector<std::string> command =
+      w.script != nullptr ? scriptCommand(*w.script, w.with_source, w.keys, w.args)
+                          : std::vector<std::string>{"DEL", w.keys.at(0)};
+  std::vector<const char*> argv;
+  std::vector<size_t> lens;
+  for (const std::string& part : command) {
+    argv.push_back(part.data());
+    lens.push_back(part.size());
   }
-  if (w.op == Op::kForget) {
-    argv[0] = "DEL";
-    lens[0] = 3;
-    argv[1] = w.key.c_str();
-    lens[1] = w.key.size();
-    argc = 2;
-  }
+  // hiredis formats the command into its output buffer here, so `command` may go.
   const int rc = redisAsyncCommandArgv(
       ctx_,
       [](redisAsyncContext* c, void* reply, void* privdata) {
         static_cast<ResultStore*>(c->data)->onReply(privdataToSeq(privdata), reply);
       },
-      seqToPrivdata(seq), argc, argv, lens);
+      seqToPrivdata(seq), static_cast<int>(argv.size()), argv.data(), lens.data());
   if (rc != REDIS_OK) {
     // The context is disconnecting; the write goes back to the queue.
     auto it = in_flight_.find(seq);
@@ -278,6 +290,15 @@ void ResultStore::onReply(std::uint64_t seq, void* raw_reply) {
   if (it == in_flight_.end()) return;  // already requeued by the watchdog
   auto* reply = static_cast<redisReply*>(raw_reply);
   if (reply == nullptr) return;  // disconnecting: requeueInFlight() takes it back
+  if (isNoScript(reply) && it->second.script != nullptr && !it->second.with_source) {
+    // Redis lost its script cache (restart, SCRIPT FLUSH, failover): send the source
+    // once, which caches it again for the next EVALSHA.
+    Write again = std::move(it->second);
+    in_flight_.erase(it);
+    again.with_source = true;
+    send(std::move(again));
+    return;
+  }
   if (reply->type == REDIS_REPLY_ERROR) {
     // OOM, READONLY (failover in progress), LOADING, NOAUTH...: keep the write and
     // try again after a backoff; never report it stored.
@@ -293,8 +314,7 @@ void ResultStore::onReply(std::uint64_t seq, void* raw_reply) {
   }
   Write done = std::move(it->second);
   in_flight_.erase(it);
-  if (done.counted) done.counted(reply->type == REDIS_REPLY_INTEGER ? reply->integer : 0);
-  if (done.done) done.done();
+  if (done.done) done.done(copyReply(reply));
 }
 
 void ResultStore::requeueInFlight() {

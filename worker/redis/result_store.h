@@ -1,7 +1,9 @@
 #pragma once
 // ResultStore: writes Celery result documents to Redis (hiredis async on libuv).
 //
-// Each write is ONE atomic script: skip if the stored document is already SUCCESS
+// Each write is ONE atomic script, sent as EVALSHA (the source only after Redis answers
+// NOSCRIPT; redis_script.h), and runScript() runs other scripts the same way (the chord
+// part, chord_store.h): skip if the stored document is already SUCCESS
 // (Celery's dedupe guard, spec 3.4), then SETEX (or SET when ttl is 0) and PUBLISH
 // the same text on the key's channel. PUBLISH is what wakes AsyncResult.get()
 // (spec 3.4: without it, get() hangs until timeout).
@@ -24,8 +26,10 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "worker/redis/host_resolver.h"
+#include "worker/redis/redis_script.h"
 #include "worker/redis/redis_url.h"
 
 struct redisAsyncContext;
@@ -67,21 +71,27 @@ class ResultStore {
   void renewLease(std::string key, std::string owner, std::chrono::milliseconds ttl,
                   std::function<void(long long)> done);
 
+  // Runs `script` (EVALSHA, EVAL after NOSCRIPT) with these keys and args, retried like
+  // a write until Redis answers; `done` gets the reply (never an error reply: those are
+  // retried). The script must be safe to run twice (a reply lost in a disconnect).
+  // `script` must outlive the call (a static).
+  void runScript(const RedisScript& script, std::vector<std::string> keys,
+                 std::vector<std::string> args, std::function<void(const RedisValue&)> done);
+
   [[nodiscard]] bool connected() const { return connected_; }
   // Writes accepted but not yet confirmed by Redis.
   [[nodiscard]] std::size_t backlog() const { return queued_.size() + in_flight_.size(); }
 
  private:
-  enum class Op { kStoreResult, kCountStart, kForget, kRenewLease };
+  // One command: DEL `keys[0]` when script is null, else the script call.
   struct Write {
-    std::uint64_t seq;
-    std::string key;
-    std::string document;  // kStoreResult: the document; kCountStart: the ttl in seconds
-    std::function<void()> done;
+    std::uint64_t seq = 0;
+    const RedisScript* script = nullptr;
+    std::vector<std::string> keys{};
+    std::vector<std::string> args{};
+    std::function<void(const RedisValue&)> done{};
     std::uint64_t sent_at_ms = 0;
-    Op op = Op::kStoreResult;
-    std::function<void(long long)> counted;  // kCountStart, kRenewLease
-    std::string ttl_ms{};                    // kRenewLease (document holds the owner)
+    bool with_source = false;  // Redis said NOSCRIPT: send the source (EVAL)
   };
   void enqueue(Write write);
 

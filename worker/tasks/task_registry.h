@@ -40,16 +40,24 @@ struct TaskOutcome {
   nlohmann::json value;          // when ok
   celery::ExceptionInfo error;   // when !ok and not a retry
   std::optional<RetryRequest> retry_request;  // set (ok false) when the task asks to retry
+  // When ok: a canvas signature the task applies from inside, as a Python task calling
+  // sig.apply_async() (celery.chunks). The pipeline publishes it with this task as
+  // parent, and the task's return value becomes its result tuple (a GroupResult is
+  // stored as its as_tuple(), backends/base.py prepare_value()), listed in children.
+  nlohmann::json applies = nullptr;
 
   static TaskOutcome success(nlohmann::json v) {
-    return TaskOutcome{true, std::move(v), {}, std::nullopt};
+    return TaskOutcome{true, std::move(v), {}, std::nullopt, nullptr};
   }
   static TaskOutcome failure(celery::ExceptionInfo e) {
-    return TaskOutcome{false, nullptr, std::move(e), std::nullopt};
+    return TaskOutcome{false, nullptr, std::move(e), std::nullopt, nullptr};
   }
   static TaskOutcome retry(std::optional<celery::ExceptionInfo> exc,
                            std::optional<std::chrono::milliseconds> countdown = std::nullopt) {
-    return TaskOutcome{false, nullptr, {}, RetryRequest{std::move(exc), countdown}};
+    return TaskOutcome{false, nullptr, {}, RetryRequest{std::move(exc), countdown}, nullptr};
+  }
+  static TaskOutcome applying(nlohmann::json signature) {
+    return TaskOutcome{true, nullptr, {}, std::nullopt, std::move(signature)};
   }
 };
 

@@ -1,0 +1,168 @@
+// TaskPipeline's chord half (spec 3.8): after a chord member's result is stored, its
+// part goes into the chord's Redis set (PipelinePorts::chord_part, one atomic script);
+// the member that completes the header then does what Celery 5.2's
+// RedisBackend.on_chord_part_return() does: publish the body with the results in
+// header order, or, when a member failed, run the body's errbacks and store
+// ChordError on the body (backends/base.py chord_error_from_stack()).
+
+#include "worker/app/task_pipeline.h"
+#include "worker/app/task_pipeline_internal.h"
+#include "worker/celery/canvas_expand.h"
+#include "worker/celery/chord_part.h"
+#include "worker/celery/result_document.h"
+
+namespace celeriac::worker::app {
+
+using nlohmann::json;
+
+namespace {
+// Celery's result_chord_join_timeout (3 s) and a poll period for the leaves.
+constexpr std::chrono::milliseconds kChordJoinTimeout{3000};
+constexpr std::chrono::milliseconds kChordJoinPoll{100};
+}  // namespace
+
+void TaskPipeline::publishExpansion(std::vector<celery::ChordSize> sizes,
+                                    std::vector<celery::OutboundMessage> messages,
+                                    std::function<void(bool)> done) {
+  if (messages.empty()) {
+    done(true);
+    return;
+  }
+  if (sizes.empty() || !ports_.set_chord_size) {
+    publishAll(std::move(messages), std::move(done));
+    return;
+  }
+  // Every size is written before any header member goes out: a member may finish
+  // before the next one is published, and it must find the size (redis.py reads .s).
+  auto pending = std::make_shared<std::size_t>(sizes.size());
+  auto shared = std::make_shared<std::vector<celery::OutboundMessage>>(std::move(messages));
+  for (const celery::ChordSize& size : sizes) {
+    ports_.set_chord_size(size.group_id, size.size, [this, pending, shared, done] {
+      if (--*pending > 0) return;
+      publishAll(std::move(*shared), done);
+    });
+  }
+}
+
+std::function<void()> TaskPipeline::withChordParts(std::vector<celery::ChordMember> members,
+                                                   std::string state, json encoded_result,
+                                                   std::function<void()> next) {
+  if (members.empty() || !ports_.chord_part) return next;
+  return [this, members = std::move(members), state = std::move(state),
+          encoded_result = std::move(encoded_result), next = std::move(next)] {
+    auto pending = std::make_shared<std::size_t>(members.size());
+    auto one_done = [pending, next] {
+      if (--*pending == 0 && next) next();
+    };
+    for (const celery::ChordMember& member : members) {
+      ports_.chord_part(member.group_id, celery::chordPartScore(member.group_index),
+                        celery::encodeChordPart(member.task_id, state, encoded_result),
+                        [this, member, one_done](ChordPartResult parts) {
+                          if (!parts.completed) {
+                            one_done();
+                            return;
+                          }
+                          completeChord(member, parts, one_done);
+                        });
+    }
+  };
+}
+
+void TaskPipeline::completeChord(const celery::ChordMember& member, const ChordPartResult& parts,
+                                 std::function<void()> done) {
+  celery::ChordJoin join = parts.saved_group
+                               ? celery::joinSavedGroup(*parts.saved_group, parts.saved_docs)
+                               : celery::joinChordParts(parts.members);
+  if (join.pending && parts.saved_group && ports_.fetch_results) {
+    waitForSavedGroup(member, *parts.saved_group, dispatcher_.clock().now() + kChordJoinTimeout,
+                      std::move(done));
+    return;
+  }
+  finishChord(member, std::move(join), std::move(done));
+}
+
+void TaskPipeline::waitForSavedGroup(celery::ChordMember member, std::string saved,
+                                     balancer::SteadyTime deadline, std::function<void()> done) {
+  auto timer = std::make_shared<balancer::TimerId>(0);
+  *timer = dispatcher_.schedule(
+      kChordJoinPoll, [this, timer, member = std::move(member), saved = std::move(saved), deadline,
+                       done = std::move(done)]() mutable {
+        chord_join_timers_.erase(*timer);
+        const std::vector<std::string> leaves = celery::savedGroupLeaves(saved);
+        ports_.fetch_results(leaves, [this, member, saved, deadline,
+                                      done](std::vector<std::optional<std::string>> docs) {
+          celery::ChordJoin join = celery::joinSavedGroup(saved, docs);
+          if (join.pending && dispatcher_.clock().now() < deadline) {
+            waitForSavedGroup(member, saved, deadline, done);
+            return;
+          }
+          if (join.pending) {
+            join.error = celery::chordError("Join error: TimeoutError('The operation timed out.')");
+          }
+          finishChord(member, std::move(join), done);
+        });
+      });
+  chord_join_timers_.insert(*timer);
+}
+
+void TaskPipeline::finishChord(const celery::ChordMember& member, celery::ChordJoin join,
+                               std::function<void()> done) {
+  const celery::CanvasContext ctx = canvasContext();
+  const json& body = member.body;
+  if (join.ok) {
+    celery::Expansion expansion;
+    celery::applySignature(
+        body,
+        {json::array({std::move(join.results)}), json::object(), member.task_id, member.root_id},
+        ctx, expansion);
+    for (const auto& e : expansion.errors) {
+      taskLog()->error("task_id={} chord body: {}", member.task_id, e);
+    }
+    taskLog()->info("chord complete group_id={} task_id={}", member.group_id, member.task_id);
+    publishExpansion(std::move(expansion.chord_sizes), std::move(expansion.messages),
+                     [member, done](bool ok) {
+                       if (!ok) {
+                         taskLog()->error("chord body of group_id={} not confirmed by the broker",
+                                          member.group_id);
+                       }
+                       done();
+                     });
+    return;
+  }
+  // chord_error_from_stack(): the body's errbacks get the body's id, then the body is
+  // marked FAILURE with the ChordError.
+  const json options = body.is_object() ? body.value("options", json::object()) : json::object();
+  const std::string body_id = options.value("task_id", json("")).is_string()
+                                  ? options.value("task_id", std::string())
+                                  : std::string();
+  taskLog()->error("chord failed group_id={} body_id={}: {}", member.group_id, body_id,
+                   join.error.args.dump());
+  celery::Expansion errbacks;
+  json link_error = options.value("link_error", json(nullptr));
+  if (link_error.is_object()) link_error = json::array({link_error});
+  if (link_error.is_array() && !link_error.empty() && !body_id.empty()) {
+    celery::applySignature(celery::groupSignature(link_error),
+                           {json::array({body_id}), json::object(), body_id, body_id}, ctx,
+                           errbacks);
+  }
+  celery::ResultRecord record;
+  record.task_id = body_id;
+  record.state = celery::TaskState::kFailure;
+  record.result = celery::encodeException(join.error);
+  record.traceback =
+      "Traceback (most recent call last):\n  (joining the chord's header results)\n"
+      "celery.exceptions.ChordError: " +
+      join.error.args.at(0).get<std::string>() + "\n";
+  record.date_done = dispatcher_.clock().wallNow();
+  const std::string document = celery::renderResultDocument(record);
+  publishExpansion(std::move(errbacks.chord_sizes), std::move(errbacks.messages),
+                   [this, body_id, document, done](bool) {
+                     if (body_id.empty()) {
+                       done();
+                       return;
+                     }
+                     storeThen(body_id, document, done);
+                   });
+}
+
+}  // namespace celeriac::worker::app
