@@ -21,9 +21,14 @@ class RequestHandler {
   // hang, or the peer went away first).
   virtual void finished(const Reply& reply, bool delivered) = 0;
 
-  // Connection gauges for /admin/stats.
+  // Connection gauges for /admin/stats: opened at accept, its protocol once the first
+  // bytes tell (HTTP/2 after the client preface, else HTTP/1.1), closed with the
+  // protocol it spoke (kUnknown if it sent nothing).
   virtual void connectionOpened() = 0;
-  virtual void connectionClosed() = 0;
+  virtual void connectionSpeaks(WireProtocol protocol) = 0;
+  // An HTTP/1.1 connection switched to HTTP/2 ("Upgrade: h2c" answered with 101).
+  virtual void connectionUpgraded() = 0;
+  virtual void connectionClosed(WireProtocol protocol) = 0;
 };
 
 }  // namespace celeriac::testing::stub
