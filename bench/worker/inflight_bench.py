@@ -52,8 +52,8 @@ def main():
     ap.add_argument("--max-connections", type=int, default=8,
                     help="with --http2: the endpoint's max_connections")
     ap.add_argument("--max-streams", type=int, default=0,
-                    help="with --http2: max_streams_per_connection (default: enough for "
-                         "--tasks over --max-connections)")
+                    help="with --http2: max_streams_per_connection (default: twice "
+                         "--tasks / --max-connections)")
     args = ap.parse_args()
     os.environ.setdefault("STUB_API_KEY", "sk-stub-bench-not-a-real-key")
 
@@ -66,7 +66,8 @@ def main():
         # Every call must stay open for the whole latency: a deadline above it.
         extra = None
         if args.http2:
-            streams = args.max_streams or -(-args.tasks // args.max_connections)
+            # Twice the even share: curl does not always open every connection it may.
+            streams = args.max_streams or 2 * -(-args.tasks // args.max_connections)
             extra = {"http2": "true", "max_connections": args.max_connections,
                      "max_streams_per_connection": streams}
             print("endpoint: http2: true, max_connections: %d, max_streams_per_connection: %d"

@@ -67,7 +67,7 @@ struct EndpointConfig {
   // How the worker's transport reaches the endpoint (its own connection pool).
   // http2 true: HTTP/2 only (prior knowledge on http://, ALPN on https://); false:
   // HTTP/1.1 only; unset: HTTP/2 where TLS ALPN offers it, else HTTP/1.1 keep-alive.
-  std::optional<bool> http2;
+  std::optional<bool> http2{};
   std::int64_t max_connections = 0;             // open at once to the host; 0 = no limit
   std::int64_t max_streams_per_connection = 0;  // HTTP/2 streams; 0 = curl's default (100)
 };
