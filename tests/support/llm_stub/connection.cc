@@ -171,7 +171,12 @@ void Connection::onWrite(uv_write_t* req, int status) noexcept {
 
 void Connection::onTimer(uv_timer_t* t) noexcept {
   Connection* c = static_cast<Connection*>(t->data);
-  if (c->closing_ || !c->active_) return;
+  if (c->closing_) return;
+  if (c->upgrade_) {
+    c->finishUpgrade();
+    return;
+  }
+  if (!c->active_) return;
   if (c->out_.empty()) {
     c->startDelivery();
   } else {
@@ -189,6 +194,10 @@ void Connection::onClose(uv_handle_t* h) noexcept {
 // ---- request flow ----------------------------------------------------------------------
 
 void Connection::consume(const char* data, std::size_t len) {
+  if (upgrade_) {  // the 101 is held: what comes now is read once it went out
+    early_bytes_.append(data, len);
+    return;
+  }
   if (protocol_ == WireProtocol::kHttp1) {
     consumeHttp1(data, len);
     return;
@@ -241,41 +250,6 @@ void Connection::consumeHttp1(const char* data, std::size_t len) {
   pump();
 }
 
-void Connection::upgradeToHttp2(const char* rest, std::size_t rest_len) {
-  // Only "Upgrade: h2c" after every earlier request was answered (curl never pipelines
-  // before it): anything else cannot be served on this connection.
-  const std::string* upgrade = queue_.empty() ? nullptr : queue_.back().header("upgrade");
-  const std::string* settings = queue_.empty() ? nullptr : queue_.back().header("http2-settings");
-  if (active_ || queue_.size() != 1 || upgrade == nullptr || *upgrade != "h2c" ||
-      settings == nullptr) {
-    uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
-    rejectAndClose(400, "unsupported upgrade");
-    return;
-  }
-  HttpRequest request = std::move(queue_.front());
-  queue_.clear();
-  const std::string settings_header = *request.header("http2-settings");
-  request.protocol = "HTTP/2";  // answered as stream 1 of the HTTP/2 connection
-  write("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n", false);
-  if (closing_) return;  // the 101 could not be written
-  protocol_ = WireProtocol::kHttp2;
-  handler_.connectionUpgraded();
-  startHttp2();
-  if (!h2_->upgrade(std::move(request), settings_header)) {
-    closeWith(false);
-    return;
-  }
-  if (rest_len > 0) h2_->receive(rest, rest_len);
-}
-
-void Connection::startHttp2() {
-  h2_ = std::make_unique<H2Session>(
-      tcp_.loop, handler_,
-      H2Session::Io{[this](std::string bytes) { write(std::move(bytes), false); },
-                    [this] { closeWith(false); }},
-      kMaxBodyBytes);
-}
-
 void Connection::pump() {
   while (!closing_ && !active_ && !queue_.empty()) {
     HttpRequest request = std::move(queue_.front());
@@ -285,6 +259,9 @@ void Connection::pump() {
     switch (active_->delivery) {
       case Delivery::kReset:
         closeWith(true);  // reports the reply as dropped
+        return;
+      case Delivery::kClose:
+        closeWith(false);  // FIN; reports the reply as dropped
         return;
       case Delivery::kHang:
         return;  // stays active until the peer closes

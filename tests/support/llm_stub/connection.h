@@ -19,6 +19,11 @@
 //   reading ──request──▶ [queued] ──handle()──▶ waiting(delay) ──▶ writing ──▶ reading
 //      │                                  └──▶ hang (until peer closes)
 //      └── EOF / error / reset ──▶ closing ──(both handles closed)──▶ released
+//
+// "Upgrade: h2c" (connection_h2c.cc): the request is held, the 101 goes out after the
+// handler's upgradeDelay() (the one timer), then the request is stream 1 of an H2Session
+// and every byte read meanwhile is fed to it, so a client that wrote anything but the
+// HTTP/2 preface behind its upgrade request fails the connection.
 
 #include <http_parser.h>
 #include <uv.h>
@@ -77,7 +82,9 @@ class Connection {
 
   void consume(const char* data, std::size_t len);
   void consumeHttp1(const char* data, std::size_t len);
+  // connection_h2c.cc
   void upgradeToHttp2(const char* rest, std::size_t rest_len);
+  void finishUpgrade();  // writes the 101 (after the handler's upgradeDelay())
   void startHttp2();
   void pump();  // start the next queued request when idle
   void startDelivery();
@@ -106,6 +113,8 @@ class Connection {
   WireProtocol protocol_ = WireProtocol::kUnknown;
   std::string preface_;  // the first bytes, until they tell the protocol
   std::unique_ptr<H2Session> h2_;
+  std::optional<HttpRequest> upgrade_;  // accepted "Upgrade: h2c" request, 101 held
+  std::string early_bytes_;             // read while the 101 is held
 
   bool read_eof_ = false;
   bool closing_ = false;

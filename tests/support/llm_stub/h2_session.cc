@@ -263,6 +263,9 @@ void H2Session::requestComplete(Stream& s) {
     case Delivery::kReset:
       nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, s.id, NGHTTP2_INTERNAL_ERROR);
       return;
+    case Delivery::kClose:
+      io_.close();  // the whole connection, no GOAWAY; drops every stream, `s` included
+      return;
     case Delivery::kHang:
       return;  // until the client resets the stream or goes away
     case Delivery::kRespond:

@@ -142,6 +142,9 @@ Reply Router::handleApi(const HttpRequest& request, Api api, WallTime now) {
       case FaultKind::kReset:
         reply.delivery = Delivery::kReset;
         break;
+      case FaultKind::kClose:
+        reply.delivery = Delivery::kClose;
+        break;
       case FaultKind::kMalformedJson:
         // Cut mid-string, the way a proxy that drops the connection leaves it.
         reply.response.body =

@@ -40,6 +40,9 @@ class Router final : public RequestHandler {
   void connectionOpened() override { stats_.connectionOpened(); }
   void connectionSpeaks(WireProtocol protocol) override { stats_.connectionSpeaks(protocol); }
   void connectionUpgraded() override { stats_.connectionUpgraded(); }
+  [[nodiscard]] std::chrono::milliseconds upgradeDelay() const override {
+    return config_.h2c_upgrade_delay;
+  }
   void connectionClosed(WireProtocol protocol) override { stats_.connectionClosed(protocol); }
 
  private:
