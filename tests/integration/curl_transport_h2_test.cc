@@ -32,7 +32,8 @@ using std::chrono::seconds;
 class CurlTransportH2Test : public ::testing::Test {
  protected:
   // Every answer waits 300 ms, so calls sent together are in flight together.
-  CurlTransportH2Test() : stub_({"--latency-ms", "300"}) {}
+  explicit CurlTransportH2Test(const std::vector<std::string>& stub_args = {"--latency-ms", "300"})
+      : stub_(stub_args) {}
 
   void SetUp() override {
     dispatcher_ = std::make_unique<worker::uv::UvDispatcher>(loop_.get());
@@ -188,6 +189,60 @@ TEST_F(CurlTransportH2Test, FaultsOverHttp2AreTheTransportErrorsOfHttp11) {
   const auto reset = sendAll(HttpConnectionPolicy{HttpVersion::kHttp2, 1, 0}, 1);
   // A reset answers one stream with RST_STREAM; curl reports it as a broken transfer.
   EXPECT_EQ(reset[0].error, TransportError::kConnectionReset) << reset[0].error_detail;
+}
+
+// As over HTTP/1.1 (curl_transport_test.cc): libcurl would send a call again, on a fresh
+// connection, when the HTTP/2 connection it reused dies before any reply byte.
+TEST_F(CurlTransportH2Test, ACallWhoseHttp2ConnectionDiesIsNotSentAgainByTheTransport) {
+  const HttpConnectionPolicy policy{HttpVersion::kHttp2, 1, 0};
+  expectAllAnswered(sendAll(policy, 1));  // an HTTP/2 connection, kept
+  stub_.resetCounters();
+  stub_.armFault({{"fault", "close"}, {"count", 1}});  // closes the whole connection
+  const auto r = sendAll(policy, 1);
+  EXPECT_EQ(r[0].error, TransportError::kConnectionReset) << r[0].error_detail;
+  EXPECT_EQ(totals()["received"], 1) << totals().dump();
+  expectAllAnswered(sendAll(policy, 1));
+}
+
+// The stub holds every 101 for 1 s and every answer for 1 s, so a test can start calls
+// inside a connection's "Upgrade: h2c" window.
+class CurlTransportH2UpgradeWindowTest : public CurlTransportH2Test {
+ protected:
+  CurlTransportH2UpgradeWindowTest()
+      : CurlTransportH2Test({"--latency-ms", "1000", "--h2c-upgrade-delay-ms", "1000"}) {}
+};
+
+// libcurl 7.88 (Debian 12) upgrades h2c connections, and once one connection to a host is
+// HTTP/2 it writes a call started while a second connection still waits for its 101 onto
+// that connection, as a second HTTP/1.1 request behind the upgrade request (fixed upstream
+// by curl PR #11557). The server then fails the connection and the upgrade request it had
+// accepted is lost: the call whose stub count went to 61 of 60 in the e2e. The transport
+// gives each upgraded connection a multi handle of its own, so the call waits instead.
+TEST_F(CurlTransportH2UpgradeWindowTest,
+       ACallStartedWhileASecondConnectionUpgradesWaitsForAStream) {
+  const HttpConnectionPolicy policy{HttpVersion::kHttp2, 2, 1};
+  expectAllAnswered(sendAll(policy, 1));  // connection 1 is HTTP/2 from now on
+  stub_.resetCounters();
+  std::vector<std::optional<HttpResponse>> out(3);
+  auto send = [&](int i) {
+    transport_->send(chat(policy, i), [&out, i](HttpResponse r) {
+      out[static_cast<std::size_t>(i)] = std::move(r);
+    });
+  };
+  send(0);  // the one stream of connection 1
+  send(1);  // no stream free: connection 2, by Upgrade: h2c; the stub holds its 101
+  ASSERT_TRUE(loop_.runUntil(
+      [&] { return totals()["connections_by_protocol"]["HTTP/2"]["upgraded_from_http1"] == 1; },
+      seconds(20)));
+  send(2);  // inside connection 2's upgrade window
+  ASSERT_TRUE(loop_.runUntil([&] { return out[0] && out[1] && out[2]; }, seconds(30)));
+  std::vector<HttpResponse> responses;
+  for (auto& r : out) responses.push_back(std::move(*r));
+  expectAllAnswered(responses);
+  const nlohmann::json t = totals();
+  EXPECT_EQ(t["received"], 3) << t.dump();
+  EXPECT_EQ(t["dropped"], 0) << t.dump();
+  EXPECT_EQ(t["connections_by_protocol"]["HTTP/2"]["accepted"], 1) << t.dump();
 }
 
 }  // namespace

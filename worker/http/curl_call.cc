@@ -36,28 +36,32 @@ bool equalsLower(std::string_view s, std::string_view lower) {
          });
 }
 
-// libcurl before 8.0.0 fails every transfer that REUSES a prior-knowledge connection
-// ("Error in the HTTP2 framing layer": curl issue #10634, fixed by PR #10643 in 8.0.0),
-// so with it no two calls could share a connection. Debian 12 ships 7.88.1: there the
-// connection starts as HTTP/1.1 with "Upgrade: h2c" (its first request answered as
-// stream 1, RFC 7540 section 3.2) and is HTTP/2, multiplexed, from then on.
-bool priorKnowledgeReusable() {
-  static const bool ok = curl_version_info(CURLVERSION_NOW)->version_num >= 0x080000;
-  return ok;
-}
-
 long curlHttpVersion(HttpVersion version) {
   switch (version) {
     case HttpVersion::kHttp2:
-      // Plain http://: HTTP/2 from the first byte (h2c prior knowledge, or the Upgrade
-      // above); https://: negotiated by ALPN either way (CURLOPT_HTTP_VERSION docs).
-      return priorKnowledgeReusable() ? CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE : CURL_HTTP_VERSION_2_0;
+      // Plain http://: HTTP/2 from the first byte (h2c prior knowledge), or from the
+      // first reply on (the Upgrade, see h2cByUpgrade); https://: negotiated by ALPN
+      // either way (CURLOPT_HTTP_VERSION docs).
+      return h2cByUpgrade() ? CURL_HTTP_VERSION_2_0 : CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE;
     case HttpVersion::kHttp1:
       return CURL_HTTP_VERSION_1_1;
     case HttpVersion::kAuto:
       break;
   }
   return CURL_HTTP_VERSION_2TLS;  // h2 where TLS ALPN offers it, else HTTP/1.1
+}
+
+// Before each attempt to send (curl calls it again for its own re-sends): the first
+// goes ahead, any later one is refused (curl_call.h, "Sent once").
+int onPrereq(void* userp, char* /*primary_ip*/, char* /*local_ip*/, int /*primary_port*/,
+             int /*local_port*/) noexcept {
+  auto* c = static_cast<CurlCall*>(userp);
+  if (c->sent) {
+    c->resend_refused = true;
+    return CURL_PREREQFUNC_ABORT;  // the transfer ends with CURLE_ABORTED_BY_CALLBACK
+  }
+  c->sent = true;
+  return CURL_PREREQFUNC_OK;
 }
 
 std::size_t onBody(char* data, std::size_t size, std::size_t count, void* userp) noexcept {
@@ -99,6 +103,16 @@ std::size_t onHeader(char* data, std::size_t size, std::size_t count, void* user
 }
 
 }  // namespace
+
+// libcurl before 8.0.0 fails every transfer that REUSES a prior-knowledge connection
+// ("Error in the HTTP2 framing layer": curl issue #10634, fixed by PR #10643 in 8.0.0),
+// so with it no two calls could share a connection. Debian 12 ships 7.88.1: there the
+// connection starts as HTTP/1.1 with "Upgrade: h2c" (its first request answered as
+// stream 1, RFC 7540 section 3.2) and is HTTP/2, multiplexed, from then on.
+bool h2cByUpgrade() {
+  static const bool upgrade = curl_version_info(CURLVERSION_NOW)->version_num < 0x080000;
+  return upgrade;
+}
 
 TransportError mapCurlError(CURLcode code) {
   switch (code) {
@@ -178,6 +192,8 @@ void CurlCall::configure(CURL* e, balancer::HttpRequest& request,
   curl_easy_setopt(e, CURLOPT_WRITEDATA, this);
   curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &onHeader);
   curl_easy_setopt(e, CURLOPT_HEADERDATA, this);
+  curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, &onPrereq);
+  curl_easy_setopt(e, CURLOPT_PREREQDATA, this);
   if (request.method == "GET") {
     curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
   } else if (request.method == "HEAD") {
@@ -205,7 +221,14 @@ HttpResponse CurlCall::finish(CURLcode code) {
   }
   resp.error = body_too_large ? TransportError::kOther : mapCurlError(code);
   resp.error_detail = curl_easy_strerror(code);
-  if (body_too_large) {
+  if (resend_refused) {
+    // The connection died under the request before any reply byte; the server may
+    // have read it, so it is not sent again here.
+    resp.error = TransportError::kConnectionReset;
+    resp.error_detail =
+        "connection lost before the reply (the request may have reached the server; "
+        "libcurl's own re-send refused)";
+  } else if (body_too_large) {
     resp.error_detail += ": response body over " + std::to_string(max_body_bytes) + " bytes";
   } else if (error[0] != '\0') {
     resp.error_detail.append(": ").append(error.data());

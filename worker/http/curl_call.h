@@ -8,6 +8,14 @@
 // HttpResponse (CURLcode -> TransportError). Not for: sockets, timers or connection
 // limits (CurlMultiPool), ids and callbacks (CurlTransport).
 //
+// Sent once: a request goes on the wire at most once per send(). libcurl itself sends a
+// request again on a fresh connection when a reused connection dies before any reply
+// byte ("Connection died, retrying a fresh connect", lib/transfer.c Curl_retry_request),
+// HTTP/1.1 and HTTP/2 alike, POST included, though the server may have read it and be
+// working on it. CURLOPT_PREREQFUNCTION runs before every attempt, so a second attempt
+// is refused there and the call ends as TransportError::kConnectionReset: whether to
+// send again is the balancer's decision (its retry policy, budget and rate limits).
+//
 // Memory: a call waiting for its reply holds the easy handle (curl's per-transfer state,
 // with a receive buffer of `receive_buffer_bytes`), the header list and the body curl
 // borrows, and the callback. The reply body grows to the announced Content-Length in one
@@ -50,6 +58,8 @@ struct CurlCall {
   balancer::HttpResponse response;
   std::size_t max_body_bytes = 0;
   bool body_too_large = false;
+  bool sent = false;            // curl started the request once (CURLOPT_PREREQFUNCTION)
+  bool resend_refused = false;  // curl wanted to send it again; refused
   std::uint64_t started_ns = 0;
   std::array<char, CURL_ERROR_SIZE> error{};
 
@@ -69,6 +79,11 @@ struct CurlCall {
   // Time since the call started.
   [[nodiscard]] std::chrono::microseconds elapsed() const;
 };
+
+// True when this libcurl reaches plain-http HTTP/2 endpoints by "Upgrade: h2c" rather than
+// by prior knowledge (before 8.0.0; see curl_call.cc). Such a libcurl must see only one
+// connection per host in a multi handle (CurlTransport::poolFor says why).
+[[nodiscard]] bool h2cByUpgrade();
 
 // CURLcode -> the balancer's transport error classes.
 [[nodiscard]] balancer::TransportError mapCurlError(CURLcode code);

@@ -36,7 +36,7 @@ struct CurlMultiPool::Fns {
 };
 
 CurlMultiPool::CurlMultiPool(uv_loop_t* loop, const balancer::HttpConnectionPolicy& policy,
-                             long max_cached_connections, Owner& owner)
+                             long host_connections, long max_cached_connections, Owner& owner)
     : loop_(loop), policy_(policy), owner_(owner) {
   multi_ = curl_multi_init();
   if (multi_ == nullptr) throw std::runtime_error("curl_multi_init failed");
@@ -49,9 +49,8 @@ CurlMultiPool::CurlMultiPool(uv_loop_t* loop, const balancer::HttpConnectionPoli
   curl_multi_setopt(multi_, CURLMOPT_TIMERDATA, this);
   // HTTP/2 streams share a connection; HTTP/1.1 transfers take turns on kept-alive ones.
   curl_multi_setopt(multi_, CURLMOPT_PIPELINING, static_cast<long>(CURLPIPE_MULTIPLEX));
-  if (policy_.max_connections > 0) {
-    curl_multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS,
-                      static_cast<long>(policy_.max_connections));
+  if (host_connections > 0) {
+    curl_multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS, host_connections);
   }
   if (policy_.max_streams_per_connection > 0) {
     // curl uses the smaller of this and the server's SETTINGS_MAX_CONCURRENT_STREAMS.
@@ -81,9 +80,15 @@ CurlMultiPool::~CurlMultiPool() {
   uv::closeAndDelete(timer_);
 }
 
-CURLMcode CurlMultiPool::add(CURL* easy) { return curl_multi_add_handle(multi_, easy); }
+CURLMcode CurlMultiPool::add(CURL* easy) {
+  const CURLMcode added = curl_multi_add_handle(multi_, easy);
+  if (added == CURLM_OK) ++in_flight_;
+  return added;
+}
 
-void CurlMultiPool::remove(CURL* easy) { curl_multi_remove_handle(multi_, easy); }
+void CurlMultiPool::remove(CURL* easy) {
+  if (curl_multi_remove_handle(multi_, easy) == CURLM_OK && in_flight_ > 0) --in_flight_;
+}
 
 void CurlMultiPool::watchSocket(curl_socket_t fd, int what, void* socketp) {
   auto* poll = static_cast<uv_poll_t*>(socketp);

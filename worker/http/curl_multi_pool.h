@@ -11,7 +11,9 @@
 // `max_connections` connections per host (CURLMOPT_MAX_HOST_CONNECTIONS; transfers
 // beyond them wait inside curl) and `max_streams_per_connection` streams each
 // (CURLMOPT_MAX_CONCURRENT_STREAMS). Not for: building requests or reading replies
-// (curl_call.h), request ids, cancellation, callbacks (CurlTransport).
+// (curl_call.h), request ids, cancellation, callbacks (CurlTransport), or choosing
+// between several pools of one policy (CurlTransport::poolFor: with a libcurl that
+// upgrades h2c connections, each connection gets a pool of its own).
 //
 // Loop and threading: every method and callback runs on the loop thread.
 //
@@ -54,9 +56,11 @@ class CurlMultiPool {
   };
 
   // Throws std::runtime_error if curl cannot create a multi handle (start-up or first
-  // use of a policy). `max_cached_connections` 0 = curl's default cache size.
+  // use of a policy). `host_connections` caps the connections to one host (0 = no cap;
+  // usually the policy's max_connections). `max_cached_connections` 0 = curl's default
+  // cache size.
   CurlMultiPool(uv_loop_t* loop, const balancer::HttpConnectionPolicy& policy,
-                long max_cached_connections, Owner& owner);
+                long host_connections, long max_cached_connections, Owner& owner);
   ~CurlMultiPool();
   CurlMultiPool(const CurlMultiPool&) = delete;
   CurlMultiPool& operator=(const CurlMultiPool&) = delete;
@@ -73,6 +77,8 @@ class CurlMultiPool {
 
   // Sockets curl currently asks us to watch (open connections with a poll handle).
   [[nodiscard]] std::size_t watchedSockets() const { return sockets_.size(); }
+  // Transfers added and not yet removed.
+  [[nodiscard]] std::size_t inFlight() const { return in_flight_; }
 
  private:
   struct Fns;  // the noexcept C trampolines (defined in the .cc)
@@ -90,6 +96,7 @@ class CurlMultiPool {
   CURLM* multi_ = nullptr;
   uv_timer_t* timer_ = nullptr;
   std::unordered_map<curl_socket_t, uv_poll_t*> sockets_;  // fd -> its poll handle
+  std::size_t in_flight_ = 0;
 };
 
 }  // namespace celeriac::worker::http

@@ -61,12 +61,41 @@ std::size_t CurlTransport::watchedSockets() const {
   return n;
 }
 
+// One pool per policy, except HTTP/2 with a libcurl that upgrades h2c connections
+// (h2cByUpgrade: Debian 12's 7.88.1): there each connection gets a pool of its own, and
+// the policy's pools ("lanes") stand for its max_connections connections. The reason is a
+// libcurl bug (fixed upstream by curl PR #11557, July 2023): once one connection to a
+// host is HTTP/2, libcurl takes every other connection to that host for a multiplexed
+// one, so a transfer started while a second connection still waits for its
+// "101 Switching Protocols" is written on it as a second HTTP/1.1 request right behind
+// the upgrade request (lib/url.c ConnectionExists skips the stream limit check for a
+// connection not yet multiplexed). The server reads those bytes where the HTTP/2 client
+// preface must be, fails the connection, and the upgrade request, which it had already
+// accepted, is lost with it. With one connection per multi handle (and per host) no
+// connection is ever the second one: while the first is upgrading the host's bundle
+// says "not known yet" and CURLOPT_PIPEWAIT makes the others wait.
 CurlMultiPool& CurlTransport::poolFor(const HttpConnectionPolicy& policy) {
+  const bool lanes = policy.version == balancer::HttpVersion::kHttp2 && h2cByUpgrade();
+  CurlMultiPool* least_busy = nullptr;
+  std::size_t count = 0;
+  // curl's own default for CURLMOPT_MAX_CONCURRENT_STREAMS is 100.
+  const std::size_t streams = policy.max_streams_per_connection > 0
+                                  ? static_cast<std::size_t>(policy.max_streams_per_connection)
+                                  : 100;
   for (const auto& pool : pools_) {
-    if (pool->policy() == policy) return *pool;
+    if (pool->policy() != policy) continue;
+    if (!lanes) return *pool;
+    ++count;
+    // The first lane with a free stream, so few calls share one connection.
+    if (pool->inFlight() < streams) return *pool;
+    if (least_busy == nullptr || pool->inFlight() < least_busy->inFlight()) least_busy = pool.get();
   }
+  const bool at_limit =
+      policy.max_connections > 0 && count >= static_cast<std::size_t>(policy.max_connections);
+  if (lanes && at_limit && least_busy != nullptr) return *least_busy;  // waits inside curl
+  const long host_connections = lanes ? 1L : static_cast<long>(policy.max_connections);
   CurlMultiPool::Owner& owner = *this;  // a private base: converted here, where it is visible
-  pools_.push_back(std::make_unique<CurlMultiPool>(dispatcher_.loop(), policy,
+  pools_.push_back(std::make_unique<CurlMultiPool>(dispatcher_.loop(), policy, host_connections,
                                                    options_.max_cached_connections, owner));
   return *pools_.back();
 }

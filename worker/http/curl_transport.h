@@ -8,10 +8,14 @@
 // loop as curl's docs/examples/multi-uv.c does (curl_multi_pool.h). Its connection cache
 // gives HTTP/1.1 keep-alive reuse across requests; HTTP/2 is negotiated over TLS by ALPN
 // where the server offers it (CURL_HTTP_VERSION_2TLS), spoken with prior knowledge to a
-// plain-http endpoint that says http2 (CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE), and its
+// plain-http endpoint that says http2 (CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE; with a
+// libcurl before 8.0.0, Debian 12's, by "Upgrade: h2c" instead, and then every
+// connection has a multi handle of its own: poolFor in the .cc says why), and its
 // streams are multiplexed on few connections (CURLPIPE_MULTIPLEX). One transfer's curl
 // options and reply: curl_call.h. TLS verification is always on; there is no option to
-// turn it off.
+// turn it off. A request goes on the wire at most once per send(): libcurl's own
+// re-send after a reused connection died is refused (curl_call.h, "Sent once"), so
+// every second attempt is the balancer's.
 // Not for: retries, classification or rate limits (the Balancer), or serving HTTP.
 //
 // Loop and threading: lives on the loop of the UvDispatcher it is given; every method
@@ -37,9 +41,10 @@
 //     of requests still in flight, or already posted but not yet run, are dropped.
 //
 // Errors: curl codes map to TransportError (connect/DNS/TLS -> kConnectFailed, timeouts
-// -> kTimeout, send/receive failures and truncated replies -> kConnectionReset, the rest
-// -> kOther). error_detail is curl's message (curl_easy_strerror + CURLOPT_ERRORBUFFER),
-// which names hosts but never request headers, the URL or the body.
+// -> kTimeout, send/receive failures, truncated replies and a connection lost before
+// any reply byte -> kConnectionReset, the rest -> kOther). error_detail is curl's
+// message (curl_easy_strerror + CURLOPT_ERRORBUFFER), which names hosts but never
+// request headers, the URL or the body.
 // Timeouts: connect_timeout and total_timeout are clamped to at least 1 ms, because 0
 // means "no timeout" to curl and a caller whose deadline has just passed means the
 // opposite.
@@ -94,7 +99,8 @@ class CurlTransport final : public balancer::HttpTransport, private CurlMultiPoo
   [[nodiscard]] std::size_t inFlight() const { return calls_.size(); }
   // Sockets curl currently asks us to watch (open connections), over every pool.
   [[nodiscard]] std::size_t watchedSockets() const;
-  // Connection pools (one per distinct connection policy seen so far).
+  // Connection pools (one per distinct connection policy seen so far; for HTTP/2 by
+  // h2c upgrade, one per connection of the policy).
   [[nodiscard]] std::size_t pools() const { return pools_.size(); }
 
  private:
