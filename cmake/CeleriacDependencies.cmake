@@ -22,6 +22,8 @@ if(CELERIAC_BUILD_TESTS)
   find_package(GTest REQUIRED)
   find_library(HTTP_PARSER_LIB http_parser REQUIRED)
   find_path(HTTP_PARSER_INCLUDE http_parser.h REQUIRED)
+  # The llm-stub's HTTP/2 (h2c) server side (libnghttp2-dev).
+  pkg_check_modules(NGHTTP2 REQUIRED IMPORTED_TARGET libnghttp2)
 endif()
 if(CELERIAC_BUILD_BENCH)
   find_package(benchmark REQUIRED)

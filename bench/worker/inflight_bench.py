@@ -1,6 +1,11 @@
 """In-flight benchmark: N gpt5_analyzer.analyze tasks held open at once by one worker.
 
     /usr/bin/python3 bench/worker/inflight_bench.py --tasks 5000 --latency-ms 30000
+    /usr/bin/python3 bench/worker/inflight_bench.py --tasks 5000 --latency-ms 30000 --http2
+
+With --http2 the stub's endpoint says `http2: true` (h2c to the stub, calls multiplexed
+as streams over at most --max-connections connections of --max-streams streams each);
+without it every call has an HTTP/1.1 connection of its own.
 
 Starts a throwaway RabbitMQ, Redis and the project's llm-stub (answering every chat
 completion after --latency-ms), one celeriac worker with -c N and the LLM tasks, then
@@ -42,6 +47,13 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tasks", type=int, default=5000)
     ap.add_argument("--latency-ms", type=int, default=30000)
+    ap.add_argument("--http2", action="store_true",
+                    help="configure the endpoint with http2: true")
+    ap.add_argument("--max-connections", type=int, default=8,
+                    help="with --http2: the endpoint's max_connections")
+    ap.add_argument("--max-streams", type=int, default=0,
+                    help="with --http2: max_streams_per_connection (default: twice "
+                         "--tasks / --max-connections)")
     args = ap.parse_args()
     os.environ.setdefault("STUB_API_KEY", "sk-stub-bench-not-a-real-key")
 
@@ -52,8 +64,17 @@ def main():
     worker = None
     try:
         # Every call must stay open for the whole latency: a deadline above it.
+        extra = None
+        if args.http2:
+            # Twice the even share: curl does not always open every connection it may.
+            streams = args.max_streams or 2 * -(-args.tasks // args.max_connections)
+            extra = {"http2": "true", "max_connections": args.max_connections,
+                     "max_streams_per_connection": streams}
+            print("endpoint: http2: true, max_connections: %d, max_streams_per_connection: %d"
+                  % (args.max_connections, streams))
         config = testenv.write_stub_llm_config(workdir, stub, max_queue_wait_s=10,
-                                               timeout_s=args.latency_ms // 1000 + 60)
+                                               timeout_s=args.latency_ms // 1000 + 60,
+                                               endpoint_extra=extra)
         worker = testenv.Worker(rabbit.url, redis.url, ["gpt5-analyzer"],
                                 concurrency=args.tasks,
                                 extra=["--llm-config", config, "--prefetch-multiplier", "1"])
@@ -92,7 +113,12 @@ def main():
               % (ok, args.tasks, time.time() - t_wait))
         print("worker peak RSS (VmHWM) over the run: %.1f MB"
               % (status_kb(worker.proc.pid, "VmHWM") / 1024.0))
-        print("stub in_flight_peak: %d" % stub.stats()["totals"]["in_flight_peak"])
+        totals = stub.stats()["totals"]
+        print("stub in_flight_peak: %d" % totals["in_flight_peak"])
+        print("stub connections by protocol: %s; API requests by protocol: %s"
+              % (totals["connections_by_protocol"], totals["requests_by_protocol"]))
+        print("worker bytes per waiting call (RSS in flight - idle) / tasks: %.1f KB"
+              % ((rss - idle_rss) / float(args.tasks)))
         del results
         return 0 if in_flight >= args.tasks and ok == args.tasks else 1
     finally:

@@ -176,6 +176,22 @@ TEST_F(CurlTransportTest, ResetIsConnectionReset) {
   EXPECT_EQ(resp.error_detail.find("Bearer"), std::string::npos);
 }
 
+// libcurl alone sends a request again on a fresh connection when a reused one dies before
+// any reply byte ("Connection died, retrying a fresh connect"), POST included: the server
+// would see the call twice. The transport refuses that second attempt; only the balancer
+// decides to send again.
+TEST_F(CurlTransportTest, ACallWhoseReusedConnectionDiesIsNotSentAgainByTheTransport) {
+  ASSERT_EQ(roundTrip(chat()).status, 200);  // leaves a kept-alive connection
+  stub_.resetCounters();
+  // The stub reads the request, then closes the connection without a byte of reply.
+  stub_.armFault({{"fault", "close"}, {"count", 1}});
+  const HttpResponse resp = roundTrip(chat());
+  EXPECT_EQ(resp.error, TransportError::kConnectionReset) << resp.error_detail;
+  EXPECT_EQ(stub_.stats()["totals"]["received"], 1);
+  // The next call opens a fresh connection and is answered.
+  EXPECT_EQ(roundTrip(chat()).status, 200);
+}
+
 TEST_F(CurlTransportTest, ErrorStatusIsAResponseNotATransportError) {
   stub_.armFault({{"fault", "rate_limit"}, {"retry_after_s", 7}});
   const HttpResponse resp = roundTrip(chat());

@@ -321,9 +321,12 @@ class LlmStub:
     cleanup = stop
 
 
-def write_stub_llm_config(directory, stub, cooldown_s=5, max_queue_wait_s=2, timeout_s=30):
+def write_stub_llm_config(directory, stub, cooldown_s=5, max_queue_wait_s=2, timeout_s=30,
+                          endpoint_extra=None):
     """A balancer config for the LLM tasks against one llm-stub (key from STUB_API_KEY).
-    `timeout_s` is each call's deadline: benchmarks that hold calls open raise it."""
+    `timeout_s` is each call's deadline: benchmarks that hold calls open raise it.
+    `endpoint_extra` adds fields to the stub's endpoint, e.g. {"http2": "true"}."""
+    extra = "".join("    %s: %s\n" % kv for kv in sorted((endpoint_extra or {}).items()))
     path = os.path.join(directory, "llm-stub.yaml")
     with open(path, "w") as f:
         f.write("""# Balancer config for the local stub backend (written by tests/support/testenv.py)
@@ -337,7 +340,7 @@ endpoints:
     provider: openai
     api_key_env: STUB_API_KEY
     models: [gpt-4o, gpt-4o-mini]
-routes:
+%(extra)sroutes:
   waste_analysis:
     normal: [gpt-4o, gpt-4o-mini]
   response_generation:
@@ -345,5 +348,6 @@ routes:
 pricing:
   gpt-4o: {input: 2.5, output: 10}
   gpt-4o-mini: {input: 0.15, output: 0.6}
-""" % {"url": stub.url, "cooldown": cooldown_s, "wait": max_queue_wait_s, "timeout": timeout_s})
+""" % {"url": stub.url, "cooldown": cooldown_s, "wait": max_queue_wait_s, "timeout": timeout_s,
+       "extra": extra})
     return path

@@ -64,6 +64,12 @@ struct EndpointConfig {
   bool shared = false;
   std::int64_t replicas = 1;
   std::vector<ApiKeyConfig> keys;  // may be empty (keyless local vLLM)
+  // How the worker's transport reaches the endpoint (its own connection pool).
+  // http2 true: HTTP/2 only (prior knowledge on http://, ALPN on https://); false:
+  // HTTP/1.1 only; unset: HTTP/2 where TLS ALPN offers it, else HTTP/1.1 keep-alive.
+  std::optional<bool> http2{};
+  std::int64_t max_connections = 0;             // open at once to the host; 0 = no limit
+  std::int64_t max_streams_per_connection = 0;  // HTTP/2 streams; 0 = curl's default (100)
 };
 
 // A named set of keys for one replica: INSTANCE_ID (or the pod ordinal) chooses one.

@@ -20,8 +20,24 @@
 namespace celeriac::balancer {
 
 struct HttpHeader {
-  std::string name;   // as received; compare case-insensitively
+  std::string name;  // as received; compare case-insensitively
   std::string value;
+};
+
+enum class HttpVersion {
+  kAuto,   // HTTP/2 where TLS ALPN offers it, else HTTP/1.1
+  kHttp2,  // HTTP/2 only: prior knowledge (h2c) on http://, ALPN on https://
+  kHttp1,  // HTTP/1.1 only
+};
+
+// How to reach a server. The transport pools connections per distinct policy and host,
+// so requests with equal policies share connections (HTTP/1.1 keep-alive, HTTP/2 streams).
+struct HttpConnectionPolicy {
+  HttpVersion version = HttpVersion::kAuto;
+  std::int64_t max_connections = 0;             // to one host at once; 0 = no limit
+  std::int64_t max_streams_per_connection = 0;  // HTTP/2 only; 0 = the transport's default
+
+  bool operator==(const HttpConnectionPolicy&) const = default;
 };
 
 struct HttpRequest {
@@ -31,21 +47,22 @@ struct HttpRequest {
   std::string body;
   std::chrono::milliseconds connect_timeout{10'000};
   std::chrono::milliseconds total_timeout{60'000};
+  HttpConnectionPolicy connection{};
 };
 
 enum class TransportError {
   kNone,
-  kConnectFailed,   // refused, DNS, TLS handshake
-  kTimeout,         // connect or total timeout
-  kConnectionReset, // peer closed or reset mid-request
+  kConnectFailed,    // refused, DNS, TLS handshake
+  kTimeout,          // connect or total timeout
+  kConnectionReset,  // peer closed or reset mid-request
   kCancelled,
   kOther,
 };
 
 struct HttpResponse {
   TransportError error = TransportError::kNone;
-  std::string error_detail;   // human-readable, never containing request headers
-  int status = 0;             // 0 when error != kNone
+  std::string error_detail;  // human-readable, never containing request headers
+  int status = 0;            // 0 when error != kNone
   std::vector<HttpHeader> headers;
   std::string body;
   std::chrono::microseconds elapsed{0};
@@ -56,8 +73,7 @@ using HttpRequestId = std::uint64_t;
 class HttpTransport {
  public:
   virtual ~HttpTransport() = default;
-  virtual HttpRequestId send(HttpRequest request,
-                             std::function<void(HttpResponse)> on_done) = 0;
+  virtual HttpRequestId send(HttpRequest request, std::function<void(HttpResponse)> on_done) = 0;
   virtual void cancel(HttpRequestId id) = 0;
 };
 

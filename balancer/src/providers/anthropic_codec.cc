@@ -1,5 +1,7 @@
 #include "providers/anthropic_codec.h"
 
+#include "providers/endpoint_http.h"
+
 namespace celeriac::balancer {
 
 using nlohmann::json;
@@ -59,8 +61,7 @@ HttpRequest AnthropicCodec::buildRequest(const ChatRequest& request, const Reque
   http.headers.push_back({"anthropic-version", std::string(kApiVersion)});
   if (!api_key.empty()) http.headers.push_back({"x-api-key", std::string(api_key)});
   http.body = body.dump();
-  http.connect_timeout = endpoint.connect_timeout;
-  http.total_timeout = endpoint.total_timeout;
+  withEndpointConnection(http, endpoint);
   return http;
 }
 

@@ -12,6 +12,8 @@
 #include "balancer/config.h"
 #include "balancer/http_transport.h"
 
+#include "providers/endpoint_http.h"
+
 namespace celeriac::balancer {
 
 inline HttpRequest openAiPost(const EndpointConfig& endpoint, std::string_view path,
@@ -21,8 +23,7 @@ inline HttpRequest openAiPost(const EndpointConfig& endpoint, std::string_view p
   http.headers.push_back({"Content-Type", "application/json"});
   if (!api_key.empty()) http.headers.push_back({"Authorization", "Bearer " + std::string(api_key)});
   http.body = body.dump();
-  http.connect_timeout = endpoint.connect_timeout;
-  http.total_timeout = endpoint.total_timeout;
+  withEndpointConnection(http, endpoint);
   return http;
 }
 

@@ -1,4 +1,5 @@
-// Connection: HTTP/1.1 over one accepted socket (see connection.h for the state picture).
+// Connection: one accepted socket, HTTP/1.1 here or HTTP/2 through H2Session (see
+// connection.h for the state picture).
 
 #include "connection.h"
 
@@ -6,6 +7,7 @@
 #include <cctype>
 #include <chrono>
 #include <memory>
+#include <string_view>
 #include <utility>
 
 #include "listener.h"
@@ -142,8 +144,12 @@ void Connection::onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) noex
       return;
     }
     // The peer finished sending. Answer what is already queued, then close; a hanging
-    // request has nobody left to hang for.
+    // request has nobody left to hang for. An HTTP/2 client that closes is gone.
     c->read_eof_ = true;
+    if (c->protocol_ != WireProtocol::kHttp1) {
+      c->closeWith(false);
+      return;
+    }
     uv_read_stop(s);
     const bool hanging = c->active_ && c->active_->delivery == Delivery::kHang;
     if (hanging || (!c->active_ && c->queue_.empty())) c->closeWith(false);
@@ -165,7 +171,12 @@ void Connection::onWrite(uv_write_t* req, int status) noexcept {
 
 void Connection::onTimer(uv_timer_t* t) noexcept {
   Connection* c = static_cast<Connection*>(t->data);
-  if (c->closing_ || !c->active_) return;
+  if (c->closing_) return;
+  if (c->upgrade_) {
+    c->finishUpgrade();
+    return;
+  }
+  if (!c->active_) return;
   if (c->out_.empty()) {
     c->startDelivery();
   } else {
@@ -176,15 +187,57 @@ void Connection::onTimer(uv_timer_t* t) noexcept {
 void Connection::onClose(uv_handle_t* h) noexcept {
   Connection* c = static_cast<Connection*>(h->data);
   if (--c->open_handles_ > 0) return;
-  c->handler_.connectionClosed();
+  c->handler_.connectionClosed(c->protocol_);
   c->owner_.release(c);  // deletes c: nothing may touch it after this line
 }
 
 // ---- request flow ----------------------------------------------------------------------
 
 void Connection::consume(const char* data, std::size_t len) {
-  http_parser_execute(&parser_, &kParserSettings, data, len);
+  if (upgrade_) {  // the 101 is held: what comes now is read once it went out
+    early_bytes_.append(data, len);
+    return;
+  }
+  if (protocol_ == WireProtocol::kHttp1) {
+    consumeHttp1(data, len);
+    return;
+  }
+  if (protocol_ == WireProtocol::kHttp2) {
+    h2_->receive(data, len);
+    return;
+  }
+  // Not known yet: collect up to the preface's length and compare as bytes arrive.
+  static constexpr std::string_view kPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+  const std::size_t take = std::min(len, kPreface.size() - preface_.size());
+  preface_.append(data, take);
+  const bool prefix_matches = kPreface.substr(0, preface_.size()) == preface_;
+  if (prefix_matches && preface_.size() < kPreface.size()) return;  // wait for more
+  std::string first = std::move(preface_);
+  preface_ = std::string{};
+  first.append(data + take, len - take);
+  if (prefix_matches) {
+    protocol_ = WireProtocol::kHttp2;
+    handler_.connectionSpeaks(protocol_);
+    startHttp2();
+    h2_->receive(first.data(), first.size());  // the preface too: nghttp2 checks it
+  } else {
+    protocol_ = WireProtocol::kHttp1;
+    handler_.connectionSpeaks(protocol_);
+    consumeHttp1(first.data(), first.size());
+  }
+}
+
+void Connection::consumeHttp1(const char* data, std::size_t len) {
+  const std::size_t parsed = http_parser_execute(&parser_, &kParserSettings, data, len);
   const auto err = static_cast<http_errno>(parser_.http_errno);
+  if (err == HPE_OK && parser_.upgrade != 0) {
+    // http_parser flags the upgrade at the headers but stops only after the whole
+    // request (body included, which may take more reads); what follows is the new
+    // protocol's (the HTTP/2 client preface).
+    const bool complete = !queue_.empty() && queue_.back().header("upgrade") != nullptr;
+    if (complete) upgradeToHttp2(data + parsed, len - parsed);
+    return;
+  }
   if (err != HPE_OK) {
     uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
     if (body_too_large_) {
@@ -206,6 +259,9 @@ void Connection::pump() {
     switch (active_->delivery) {
       case Delivery::kReset:
         closeWith(true);  // reports the reply as dropped
+        return;
+      case Delivery::kClose:
+        closeWith(false);  // FIN; reports the reply as dropped
         return;
       case Delivery::kHang:
         return;  // stays active until the peer closes
@@ -296,6 +352,7 @@ void Connection::rejectAndClose(int status, std::string_view message) {
 void Connection::closeWith(bool reset) {
   if (closing_) return;
   closing_ = true;
+  if (h2_) h2_->dropAll();
   if (active_) {
     Reply dropped = std::move(*active_);
     active_.reset();

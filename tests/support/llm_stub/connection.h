@@ -1,11 +1,15 @@
 #pragma once
 // Connection: one accepted TCP client of the stub, on the stub's single libuv loop.
 //
-// For: reading bytes into Node's http_parser, handing each complete request to the
-// RequestHandler, and delivering the Reply it returns (after a uv timer for latency, a
-// byte at a time for slow drip, never for hang, or by RST for reset). HTTP/1.1
-// keep-alive and pipelining: requests are answered strictly one after another.
-// Not for: deciding anything about a request (Router does).
+// For: telling the protocol from the first bytes (the HTTP/2 client preface
+// "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" means h2c with prior knowledge, handed to an
+// H2Session; anything else is HTTP/1.1, which may upgrade to HTTP/2 by "Upgrade: h2c",
+// RFC 7540 section 3.2), reading HTTP/1.1 bytes into Node's http_parser,
+// handing each complete request to the RequestHandler, and delivering the Reply it
+// returns (after a uv timer for latency, a byte at a time for slow drip, never for hang,
+// or by RST for reset). HTTP/1.1 keep-alive and pipelining: requests are answered
+// strictly one after another. Not for: deciding anything about a request (Router does)
+// or HTTP/2 framing (H2Session).
 //
 // Ownership: the Listener owns every Connection. A Connection embeds two uv handles (the
 // socket and one timer); it asks the Listener to delete it only from the close callback
@@ -15,15 +19,22 @@
 //   reading ──request──▶ [queued] ──handle()──▶ waiting(delay) ──▶ writing ──▶ reading
 //      │                                  └──▶ hang (until peer closes)
 //      └── EOF / error / reset ──▶ closing ──(both handles closed)──▶ released
+//
+// "Upgrade: h2c" (connection_h2c.cc): the request is held, the 101 goes out after the
+// handler's upgradeDelay() (the one timer), then the request is stream 1 of an H2Session
+// and every byte read meanwhile is fed to it, so a client that wrote anything but the
+// HTTP/2 preface behind its upgrade request fails the connection.
 
 #include <http_parser.h>
 #include <uv.h>
 
 #include <cstddef>
 #include <deque>
+#include <memory>
 #include <optional>
 #include <string>
 
+#include "h2_session.h"
 #include "http_message.h"
 #include "reply.h"
 #include "request_handler.h"
@@ -70,6 +81,11 @@ class Connection {
   static void onClose(uv_handle_t* h) noexcept;
 
   void consume(const char* data, std::size_t len);
+  void consumeHttp1(const char* data, std::size_t len);
+  // connection_h2c.cc
+  void upgradeToHttp2(const char* rest, std::size_t rest_len);
+  void finishUpgrade();  // writes the 101 (after the handler's upgradeDelay())
+  void startHttp2();
   void pump();  // start the next queued request when idle
   void startDelivery();
   void dripTick();
@@ -93,6 +109,12 @@ class Connection {
   bool active_keep_alive_ = true;
   std::string out_;  // serialized reply during slow drip
   std::size_t drip_offset_ = 0;
+
+  WireProtocol protocol_ = WireProtocol::kUnknown;
+  std::string preface_;  // the first bytes, until they tell the protocol
+  std::unique_ptr<H2Session> h2_;
+  std::optional<HttpRequest> upgrade_;  // accepted "Upgrade: h2c" request, 101 held
+  std::string early_bytes_;             // read while the 101 is held
 
   bool read_eof_ = false;
   bool closing_ = false;

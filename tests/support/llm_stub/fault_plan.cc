@@ -13,13 +13,14 @@ struct KindName {
   FaultKind kind;
   std::string_view name;
 };
-constexpr std::array<KindName, 9> kKinds{{
+constexpr std::array<KindName, 10> kKinds{{
     {FaultKind::kStatus, "status"},
     {FaultKind::kRateLimit, "rate_limit"},
     {FaultKind::kHang, "hang"},
     {FaultKind::kSlowDrip, "slow_drip"},
     {FaultKind::kMalformedJson, "malformed_json"},
     {FaultKind::kReset, "reset"},
+    {FaultKind::kClose, "close"},
     {FaultKind::kInvalidJsonContent, "invalid_json_content"},
     {FaultKind::kSchemaViolation, "schema_violation"},
     {FaultKind::kLatency, "latency"},
@@ -93,7 +94,7 @@ FaultParse parseFault(const nlohmann::json& spec) {
   if (!spec.contains("fault") || !spec["fault"].is_string()) {
     return {std::nullopt,
             "fault: required string (status, rate_limit, hang, slow_drip, "
-            "malformed_json, reset, invalid_json_content, schema_violation, "
+            "malformed_json, reset, close, invalid_json_content, schema_violation, "
             "latency)"};
   }
   Fault f;

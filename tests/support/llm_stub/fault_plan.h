@@ -28,6 +28,7 @@ enum class FaultKind {
   kSlowDrip,            // the normal answer, a few bytes at a time
   kMalformedJson,       // 200 with a truncated JSON body
   kReset,               // TCP RST, no response
+  kClose,               // request read, connection closed (FIN, or GOAWAY-less on HTTP/2)
   kInvalidJsonContent,  // well-formed API response; message content is not JSON
   kSchemaViolation,     // content is JSON but breaks the waste-analysis schema
   kLatency,             // extra delay, combines with the others

@@ -11,6 +11,9 @@
 
 namespace celeriac::testing::stub {
 
+// What a connection speaks: told by its first bytes (the HTTP/2 client preface or not).
+enum class WireProtocol { kUnknown, kHttp1, kHttp2 };
+
 struct HttpHeader {
   std::string name;  // requests: lower-cased by Connection; responses: as written
   std::string value;
@@ -21,7 +24,8 @@ struct HttpRequest {
   std::string url;     // request target as sent, query included
   std::vector<HttpHeader> headers;
   std::string body;
-  bool keep_alive = true;  // http_should_keep_alive() at message end
+  bool keep_alive = true;             // http_should_keep_alive() at message end
+  std::string protocol = "HTTP/1.1";  // or "HTTP/2" (H2Session)
 
   // The first header named |lower_name| (already lower case), or nullptr.
   [[nodiscard]] const std::string* header(std::string_view lower_name) const;

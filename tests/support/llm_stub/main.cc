@@ -55,6 +55,7 @@ void onSignal(uv_signal_t* handle, int signum) noexcept {
 int main(int argc, char** argv) {
   celeriac::testing::stub::StubConfig config;
   std::int64_t latency_ms = 0;
+  std::int64_t upgrade_delay_ms = 0;
   std::string models;
   std::string log_level = "warn";
 
@@ -64,6 +65,10 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(0, 65535));
   app.add_option("--latency-ms", latency_ms, "latency added to every API answer")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--h2c-upgrade-delay-ms", upgrade_delay_ms,
+                 "hold the 101 answer to an Upgrade: h2c request this long")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
   app.add_option("--rpm-limit", config.rpm_limit,
@@ -85,6 +90,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   config.latency = std::chrono::milliseconds(latency_ms);
+  config.h2c_upgrade_delay = std::chrono::milliseconds(upgrade_delay_ms);
   if (!models.empty()) {
     config.models.clear();
     std::size_t start = 0;

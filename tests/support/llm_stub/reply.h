@@ -21,6 +21,7 @@ enum class Delivery {
   kSlowDrip,  // after |delay|, write the response |drip_chunk_bytes| at a time over
               // |drip_duration|
   kReset,     // close the connection with a TCP RST, no response at all
+  kClose,     // close the whole connection (FIN; every HTTP/2 stream on it), no response
 };
 
 struct ReplyTicket {

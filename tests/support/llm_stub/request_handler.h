@@ -3,6 +3,8 @@
 // (Router). Connection calls it on the loop thread; it never blocks and never touches
 // the loop, so it can be driven directly by tests.
 
+#include <chrono>
+
 #include "http_message.h"
 #include "reply.h"
 
@@ -21,9 +23,16 @@ class RequestHandler {
   // hang, or the peer went away first).
   virtual void finished(const Reply& reply, bool delivered) = 0;
 
-  // Connection gauges for /admin/stats.
+  // Connection gauges for /admin/stats: opened at accept, its protocol once the first
+  // bytes tell (HTTP/2 after the client preface, else HTTP/1.1), closed with the
+  // protocol it spoke (kUnknown if it sent nothing).
   virtual void connectionOpened() = 0;
-  virtual void connectionClosed() = 0;
+  virtual void connectionSpeaks(WireProtocol protocol) = 0;
+  // An HTTP/1.1 connection switches to HTTP/2 ("Upgrade: h2c" accepted; its 101 goes
+  // out after upgradeDelay()).
+  virtual void connectionUpgraded() = 0;
+  [[nodiscard]] virtual std::chrono::milliseconds upgradeDelay() const { return {}; }
+  virtual void connectionClosed(WireProtocol protocol) = 0;
 };
 
 }  // namespace celeriac::testing::stub

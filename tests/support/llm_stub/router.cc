@@ -60,6 +60,7 @@ Router::Router(StubConfig config)
 Reply Router::handle(const HttpRequest& request, WallTime now) {
   std::string_view path = request.path();
   if (path.starts_with("/admin/")) return admin_.handle(request);
+  stats_.requestOver(request.protocol);
   // Clients configured with base URL ".../v1" and without both reach the same routes.
   if (path.starts_with("/v1/")) path.remove_prefix(3);
 
@@ -140,6 +141,9 @@ Reply Router::handleApi(const HttpRequest& request, Api api, WallTime now) {
         break;
       case FaultKind::kReset:
         reply.delivery = Delivery::kReset;
+        break;
+      case FaultKind::kClose:
+        reply.delivery = Delivery::kClose;
         break;
       case FaultKind::kMalformedJson:
         // Cut mid-string, the way a proxy that drops the connection leaves it.

@@ -38,7 +38,12 @@ class Router final : public RequestHandler {
   Reply handle(const HttpRequest& request, WallTime now) override;
   void finished(const Reply& reply, bool delivered) override;
   void connectionOpened() override { stats_.connectionOpened(); }
-  void connectionClosed() override { stats_.connectionClosed(); }
+  void connectionSpeaks(WireProtocol protocol) override { stats_.connectionSpeaks(protocol); }
+  void connectionUpgraded() override { stats_.connectionUpgraded(); }
+  [[nodiscard]] std::chrono::milliseconds upgradeDelay() const override {
+    return config_.h2c_upgrade_delay;
+  }
+  void connectionClosed(WireProtocol protocol) override { stats_.connectionClosed(protocol); }
 
  private:
   enum class Api { kChat, kEmbeddings, kMessages };

@@ -14,6 +14,9 @@ struct StubConfig {
   std::string host = "127.0.0.1";
   int port = 0;                          // 0: the kernel picks a free port
   std::chrono::milliseconds latency{0};  // added to every API answer
+  // How long an "Upgrade: h2c" request waits for its 101 (a client's upgrade window,
+  // held open so tests can start other calls inside it).
+  std::chrono::milliseconds h2c_upgrade_delay{0};
   std::uint64_t rpm_limit = 0;           // per API key, sliding 60 s; 0 = off
   std::uint64_t tpm_limit = 0;           // per API key, sliding 60 s; 0 = off
   std::uint64_t completion_tokens = 0;   // reported usage; 0 = estimate from the content

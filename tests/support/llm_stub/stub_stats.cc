@@ -27,6 +27,28 @@ void StubStats::connectionOpened() {
   connections_peak_ = std::max(connections_peak_, connections_open_);
 }
 
+void StubStats::connectionSpeaks(WireProtocol protocol) {
+  if (protocol == WireProtocol::kUnknown) return;
+  ProtocolConnections& c = protocol == WireProtocol::kHttp2 ? http2_ : http1_;
+  ++c.accepted;
+  ++c.open;
+  c.peak = std::max(c.peak, c.open);
+}
+
+void StubStats::connectionUpgraded() {
+  // Counted where it ended up: HTTP/1.1 only for what stayed HTTP/1.1.
+  --http1_.open;
+  --http1_.accepted;
+  ++upgraded_;
+  connectionSpeaks(WireProtocol::kHttp2);
+}
+
+void StubStats::connectionClosed(WireProtocol protocol) {
+  --connections_open_;
+  if (protocol == WireProtocol::kHttp1) --http1_.open;
+  if (protocol == WireProtocol::kHttp2) --http2_.open;
+}
+
 nlohmann::json StubStats::toJson(const nlohmann::json& key_windows) const {
   nlohmann::json keys = nlohmann::json::object();
   for (const auto& [k, c] : keys_) keys[k] = c.toJson();
@@ -42,6 +64,15 @@ nlohmann::json StubStats::toJson(const nlohmann::json& key_windows) const {
   totals["connections_open"] = connections_open_;
   totals["connections_peak"] = connections_peak_;
   totals["connections_accepted"] = connections_accepted_;
+  auto protocol = [](const ProtocolConnections& c) {
+    return nlohmann::json{{"accepted", c.accepted}, {"open", c.open}, {"peak", c.peak}};
+  };
+  totals["connections_by_protocol"] = {{"HTTP/1.1", protocol(http1_)},
+                                       {"HTTP/2", protocol(http2_)}};
+  totals["connections_by_protocol"]["HTTP/2"]["upgraded_from_http1"] = upgraded_;
+  nlohmann::json by_protocol = {{"HTTP/1.1", 0}, {"HTTP/2", 0}};
+  for (const auto& [p, n] : requests_by_protocol_) by_protocol[p] = n;
+  totals["requests_by_protocol"] = by_protocol;
   return {{"totals", totals}, {"keys", keys}, {"models", models}};
 }
 
@@ -64,6 +95,12 @@ void StubStats::reset() {
   missing_key_ = 0;
   connections_peak_ = connections_open_;
   connections_accepted_ = 0;
+  for (ProtocolConnections* c : {&http1_, &http2_}) {
+    c->accepted = 0;
+    c->peak = c->open;
+  }
+  requests_by_protocol_.clear();
+  upgraded_ = 0;
   in_flight_peak_ = in_flight;
 }
 

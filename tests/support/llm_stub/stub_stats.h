@@ -2,7 +2,8 @@
 // StubStats: what the stub saw, per API key and per model, for GET /admin/stats.
 //
 // For: counting requests received, answered (by status), rate limited, faulted, in
-// flight, plus connection gauges. Not for: limiting (RateCounter) or deciding (Router).
+// flight, plus connection gauges (all, and per protocol: HTTP/1.1 and HTTP/2), and
+// API requests per protocol. Not for: limiting (RateCounter) or deciding (Router).
 // Pure counters on the loop thread; zeroed by POST /admin/reset.
 
 #include <algorithm>
@@ -11,6 +12,8 @@
 #include <string>
 
 #include <nlohmann/json.hpp>
+
+#include "http_message.h"
 
 namespace celeriac::testing::stub {
 
@@ -44,8 +47,14 @@ class StubStats {
   }
 
   void requestWithoutKey() { ++missing_key_; }
+  // An API request (not /admin/) over "HTTP/1.1" or "HTTP/2".
+  void requestOver(const std::string& protocol) { ++requests_by_protocol_[protocol]; }
   void connectionOpened();
-  void connectionClosed() { --connections_open_; }
+  void connectionSpeaks(WireProtocol protocol);
+  void connectionClosed(WireProtocol protocol);
+  // Counted as HTTP/1.1 when its first bytes came; now HTTP/2 instead (and one of
+  // HTTP/2's "upgraded_from_http1").
+  void connectionUpgraded();
   // Call after changing in_flight so the peak follows.
   void notePeaks() { in_flight_peak_ = std::max(in_flight_peak_, totals_.in_flight); }
 
@@ -63,6 +72,16 @@ class StubStats {
   std::int64_t connections_peak_ = 0;
   std::uint64_t connections_accepted_ = 0;
   std::int64_t in_flight_peak_ = 0;
+  // Per protocol: connections accepted (since reset), open now, and the peak open.
+  struct ProtocolConnections {
+    std::uint64_t accepted = 0;
+    std::int64_t open = 0;
+    std::int64_t peak = 0;
+  };
+  ProtocolConnections http1_;
+  ProtocolConnections http2_;
+  std::uint64_t upgraded_ = 0;
+  std::map<std::string, std::uint64_t> requests_by_protocol_;
 };
 
 }  // namespace celeriac::testing::stub

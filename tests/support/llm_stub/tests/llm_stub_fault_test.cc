@@ -149,6 +149,20 @@ TEST_F(LlmStubFaultTest, ResetClosesWithoutAnyResponse) {
   EXPECT_EQ(call().status, 200);
 }
 
+TEST_F(LlmStubFaultTest, CloseEndsTheConnectionWithoutAnyResponseAndCountsTheRequest) {
+  arm({{"fault", "close"}, {"count", 1}});
+  const HttpResult r = call();
+  EXPECT_EQ(r.status, 0);
+  EXPECT_FALSE(r.complete);
+  EXPECT_EQ(r.bytes, 0u);
+  EXPECT_TRUE(r.closed || r.reset);
+  EXPECT_FALSE(r.timed_out);
+  const nlohmann::json totals = stats(stub_.port())["totals"];
+  EXPECT_EQ(totals["received"], 1) << totals.dump();
+  EXPECT_EQ(totals["dropped"], 1) << totals.dump();
+  EXPECT_EQ(call().status, 200);
+}
+
 TEST_F(LlmStubFaultTest, InvalidJsonContentIsAWellFormedResponseWithNonJsonContent) {
   arm({{"fault", "invalid_json_content"}});
   auto body = simpleChat("gpt-4o", "analyse");
