@@ -6,9 +6,9 @@
 # llm-stub on loopback. Set CELERIAC_SKIP_SANITIZE=1 to run the normal build only.
 #
 # Time: the servers' tests mostly wait (on RabbitMQ, timers, restarts), so the
-# sanitizer tree is compiled meanwhile, at the lowest CPU priority (nice 19) so that
-# the tests still get the CPU whenever they want it. CELERIAC_OVERLAP_BUILD=0 builds
-# it afterwards instead, one thing at a time.
+# sanitizer tree is compiled meanwhile, in a session of its own (a fair share of the
+# CPU beside the tests), and fuzzing takes only what both leave idle.
+# CELERIAC_OVERLAP_BUILD=0 builds the sanitizer tree afterwards instead.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 jobs="$(nproc 2>/dev/null || echo 2)"
@@ -74,9 +74,13 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 build build -DCMAKE_BUILD_TYPE=Release
 unit_tests build
 if [ "$sanitize" = 1 ] && [ "${CELERIAC_OVERLAP_BUILD:-1}" = "1" ]; then
-  echo "== build-asan compiles in the background (nice 19) while build's server tests run"
-  in_background_at_lowest_priority \
-    bash -c "$(declare -f build); jobs=$jobs; build build-asan ${asan_args[*]}" >"$asan_log" 2>&1
+  echo "== build-asan compiles in the background while build's server tests run"
+  # Not at the lowest priority: the sanitizer tests wait for this build, so it must get
+  # a fair share beside the server tests (its own session is its own autogroup), where
+  # fuzzing only gets what both leave idle. Starved, it was still half built when
+  # build's server tests ended.
+  setsid nice -n 19 bash -c "$(declare -f build); jobs=$jobs; build build-asan ${asan_args[*]}" \
+    >"$asan_log" 2>&1 &
   asan_pid=$!
 fi
 server_tests build
