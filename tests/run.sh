@@ -5,10 +5,11 @@
 # Unit tests are pure; integration and e2e tests start their own RabbitMQ, Redis and
 # llm-stub on loopback. Set CELERIAC_SKIP_SANITIZE=1 to run the normal build only.
 #
-# Time: the servers' tests mostly wait (on RabbitMQ, timers, restarts), so the
-# sanitizer tree is compiled meanwhile, in a session of its own (a fair share of the
-# CPU beside the tests), and fuzzing takes only what both leave idle.
-# CELERIAC_OVERLAP_BUILD=0 builds the sanitizer tree afterwards instead.
+# Time (CI's limit is 40 minutes on 2 cores): each server test starts its own servers on
+# their own ports, node names and directories, and mostly waits (on RabbitMQ, timers,
+# restarts), so ctest runs two per core at once. The builds run alone: tests that share
+# the CPU with a compiler ran up to ten times slower. Fuzzing takes only what the rest
+# leaves idle.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 jobs="$(nproc 2>/dev/null || echo 2)"
@@ -21,21 +22,17 @@ if grep -rnE '#include[[:space:]]*[<"](uv\.h|curl/|hiredis/|amqp[._a-z]*\.h)' ba
   exit 1
 fi
 
-# Fuzzing is CPU work with no deadline of its own: it runs in the background at the
-# lowest priority (nice 19) from here on and soaks up the CPU the server tests leave
-# idle while they wait on RabbitMQ, timers and restarts; its result is checked at the
-# end. Its own process group (setsid), so it can be stopped with everything in it.
-asan_pid=""
+# Fuzzing is CPU work with no deadline of its own: it runs in the background from here
+# on and soaks up the CPU the server tests leave idle while they wait; its result is
+# checked at the end.
 fuzz_pid=""
-asan_log="$(mktemp)"
 fuzz_log="$(mktemp)"
-stop_background_build() {
-  # Their own process groups (setsid), so the compilers and fuzzers go with them.
-  [ -n "$asan_pid" ] && kill -TERM -- "-$asan_pid" 2>/dev/null || true
+stop_fuzzing() {
+  # Its own process group (setsid), so the compilers and fuzzers go with it.
   [ -n "$fuzz_pid" ] && kill -TERM -- "-$fuzz_pid" 2>/dev/null || true
-  rm -f "$asan_log" "$fuzz_log"
+  rm -f "$fuzz_log"
 }
-trap stop_background_build EXIT
+trap stop_fuzzing EXIT
 # Runs "$@" in the background in its own session at the lowest priority. With the
 # kernel's autogroup scheduling (on by default in Debian), each session is one group
 # and groups share the CPU fairly whatever their processes' nice: a `setsid nice -n 19`
@@ -56,13 +53,26 @@ build() {
   cmake -S . -B "$dir" "$@" >/dev/null
   cmake --build "$dir" -j"$jobs"
 }
+# A failing test phase does not stop the run: the later phases still run, so one run
+# reports every failure; the exit status is the first failure's.
+failed=()
+first_status=0
+record() {  # phase-name command...
+  local name="$1" status=0; shift
+  "$@" || status=$?
+  if [ "$status" != 0 ]; then
+    failed+=("$name")
+    [ "$first_status" != 0 ] || first_status="$status"
+  fi
+}
 unit_tests() {
   echo "== test $1: unit tests (pure: no servers, no clock, so they run in parallel)"
-  ctest --test-dir "$1" --output-on-failure --timeout 900 -L unit -j"$jobs"
+  record "$1 unit tests" ctest --test-dir "$1" --output-on-failure --timeout 900 -L unit -j"$jobs"
 }
 server_tests() {
-  echo "== test $1: llm-stub, integration and e2e tests (real servers, one at a time)"
-  ctest --test-dir "$1" --output-on-failure --timeout 900 -LE "${2:-unit}"
+  echo "== test $1: llm-stub, integration and e2e tests (real servers, $((jobs * 2)) at a time)"
+  record "$1 server tests" \
+    ctest --test-dir "$1" --output-on-failure --timeout 900 -LE "${2:-unit}" -j"$((jobs * 2))"
 }
 
 sanitize=1
@@ -73,27 +83,10 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 
 build build -DCMAKE_BUILD_TYPE=Release
 unit_tests build
-if [ "$sanitize" = 1 ] && [ "${CELERIAC_OVERLAP_BUILD:-1}" = "1" ]; then
-  echo "== build-asan compiles in the background while build's server tests run"
-  # Not at the lowest priority: the sanitizer tests wait for this build, so it must get
-  # a fair share beside the server tests (its own session is its own autogroup), where
-  # fuzzing only gets what both leave idle. Starved, it was still half built when
-  # build's server tests ended.
-  setsid nice -n 19 bash -c "$(declare -f build); jobs=$jobs; build build-asan ${asan_args[*]}" \
-    >"$asan_log" 2>&1 &
-  asan_pid=$!
-fi
 server_tests build
-if [ -n "$asan_pid" ]; then
-  asan_status=0
-  wait "$asan_pid" || asan_status=$?
-  asan_pid=""
-  cat "$asan_log"
-  [ "$asan_status" = 0 ] || { echo "build-asan failed" >&2; exit "$asan_status"; }
-fi
 
 if [ "$sanitize" = 1 ]; then
-  [ -n "$asan_pid" ] || build build-asan "${asan_args[@]}"
+  build build-asan "${asan_args[@]}"
   unit_tests build-asan
   # The deployment artifacts' checks (label deploy: manifests, rules, image, install,
   # fleet) test files and the Release build users install, not memory safety: once.
@@ -105,4 +98,13 @@ fuzz_status=0
 wait "$fuzz_pid" || fuzz_status=$?
 fuzz_pid=""
 cat "$fuzz_log"
-[ "$fuzz_status" = 0 ] || { echo "fuzzing failed" >&2; exit "$fuzz_status"; }
+if [ "$fuzz_status" != 0 ]; then
+  failed+=("fuzzing")
+  [ "$first_status" != 0 ] || first_status="$fuzz_status"
+fi
+
+if [ "${#failed[@]}" != 0 ]; then
+  echo "== FAILED: ${failed[*]}" >&2
+  exit "$first_status"
+fi
+echo "== all tests passed"
