@@ -37,20 +37,48 @@ std::optional<std::string> get(int port, const std::string& key) {
   return value;
 }
 
+// One command on a fresh synchronous connection: a string or status reply as text, an
+// integer as digits, anything else empty.
+std::string command(int port, const std::vector<std::string>& args) {
+  redisContext* c = redisConnect("127.0.0.1", port);
+  if (c == nullptr || c->err != 0) {
+    if (c != nullptr) redisFree(c);
+    return {};
+  }
+  std::vector<const char*> argv;
+  std::vector<size_t> lens;
+  for (const std::string& a : args) {
+    argv.push_back(a.data());
+    lens.push_back(a.size());
+  }
+  auto* reply = static_cast<redisReply*>(
+      redisCommandArgv(c, static_cast<int>(argv.size()), argv.data(), lens.data()));
+  std::string text;
+  if (reply != nullptr &&
+      (reply->type == REDIS_REPLY_STRING || reply->type == REDIS_REPLY_STATUS)) {
+    text.assign(reply->str, reply->len);
+  } else if (reply != nullptr && reply->type == REDIS_REPLY_INTEGER) {
+    text = std::to_string(reply->integer);
+  }
+  if (reply != nullptr) freeReplyObject(reply);
+  redisFree(c);
+  return text;
+}
+
 class ResultStoreTest : public ::testing::Test {
  protected:
   void TearDown() override {
     store_.reset();
     EXPECT_EQ(loop_.close(), 0) << "a uv handle was left open";
   }
-  ResultStore& make(const std::string& host, int port) {
+  ResultStore& make(const std::string& host, int port, ResultStoreOptions options = {}) {
     worker::redis::RedisUrl url;
     url.host = host;
     url.port = port;
     ResultStore::Callbacks callbacks;
     callbacks.on_connected = [this] { ++connected_; };
     callbacks.on_unavailable = [this](const std::string& reason) { reasons_.push_back(reason); };
-    store_ = std::make_unique<ResultStore>(loop_.get(), url, ResultStoreOptions{}, callbacks);
+    store_ = std::make_unique<ResultStore>(loop_.get(), url, options, callbacks);
     store_->start();
     return *store_;
   }
@@ -95,6 +123,33 @@ TEST_F(ResultStoreTest, AHostThatDoesNotResolveIsLookedUpOffTheLoopAndRetried) {
   EXPECT_NE(reasons_.front().find("cannot resolve no-such-host.invalid"), std::string::npos)
       << reasons_.front();
   EXPECT_EQ(connected_, 0);
+}
+
+// A refused write waits a backoff before it is sent again; when the connection drops in
+// that wait, the reconnect sends it, and the writes after it must not wait for a retry
+// that is no longer coming (they did: a result never stored, its task never acked).
+TEST_F(ResultStoreTest, WritesAfterARefusedWriteAndAReconnectAreStillSent) {
+  RedisServer redis;
+  ResultStoreOptions options;
+  options.backoff_min = milliseconds(2000);  // the retry is not due before the kill below
+  options.backoff_max = milliseconds(2000);
+  ResultStore& store = make("127.0.0.1", redis.port(), options);
+  ASSERT_TRUE(loop_.runUntil([&] { return connected_ == 1; }, seconds(10)));
+  EXPECT_EQ(command(redis.port(), {"CONFIG", "SET", "maxmemory", "1"}), "OK");
+  bool first = false;
+  store.store("celery-task-meta-a", R"({"status": "SUCCESS"})", [&] { first = true; });
+  ASSERT_TRUE(loop_.runUntil([&] { return !reasons_.empty(); }, seconds(10)));
+  EXPECT_NE(reasons_.front().find("write refused: "), std::string::npos) << reasons_.front();
+  EXPECT_FALSE(first);
+  // Redis takes writes again and drops the store's connection while its retry waits.
+  EXPECT_EQ(command(redis.port(), {"CONFIG", "SET", "maxmemory", "0"}), "OK");
+  EXPECT_EQ(command(redis.port(), {"CLIENT", "KILL", "TYPE", "normal"}), "1");
+  ASSERT_TRUE(loop_.runUntil([&] { return first; }, seconds(20)));
+  EXPECT_EQ(connected_, 2);
+  bool second = false;
+  store.store("celery-task-meta-b", R"({"status": "SUCCESS"})", [&] { second = true; });
+  ASSERT_TRUE(loop_.runUntil([&] { return second; }, seconds(20)));
+  EXPECT_EQ(get(redis.port(), "celery-task-meta-b"), R"({"status": "SUCCESS"})");
 }
 
 }  // namespace

@@ -1,38 +1,36 @@
 #pragma once
-// ResultStore: writes Celery result documents to Redis (hiredis async on libuv).
+// ResultStore: writes Celery result documents to Redis, over one RedisConnection
+// (redis_connection.h: connecting, AUTH/SELECT, timeouts, reconnects, EVALSHA).
 //
-// Each write is ONE atomic script, sent as EVALSHA (the source only after Redis answers
-// NOSCRIPT; redis_script.h), and runScript() runs other scripts the same way (the chord
-// part, chord_store.h): skip if the stored document is already SUCCESS
-// (Celery's dedupe guard, spec 3.4), then SETEX (or SET when ttl is 0) and PUBLISH
-// the same text on the key's channel. PUBLISH is what wakes AsyncResult.get()
-// (spec 3.4: without it, get() hangs until timeout).
+// Each write is ONE atomic script, and runScript() runs other scripts the same way (the
+// chord part, chord_store.h): skip if the stored document is already SUCCESS
+// (Celery's dedupe guard, as its backend's GET before MULTI), then SETEX (or SET when
+// ttl is 0) and PUBLISH the same text on the key's channel. PUBLISH is what wakes
+// AsyncResult.get() (without it, get() hangs until its timeout).
 //
-// A write is retried until Redis confirms it: on disconnect, error reply or command
-// timeout (hiredis 0.14 has no async command timeout, so a watchdog timer enforces
-// one), the write goes back to the queue and the store reconnects with jittered
-// backoff. The watchdog also bounds connecting: hiredis 0.14's libuv adapter drops
-// poll errors (adapters/libuv.h: `if (status != 0) return;`), so a refused
-// non-blocking connect would otherwise never call back. Writes for one key keep their order. `done` fires exactly once, on the
-// loop thread, after Redis replied, never inside store(). Nothing is ever dropped
-// except by close(), after which callbacks never fire.
+// A write is retried until Redis confirms it: when the connection drops or a command
+// times out, the write goes back to the queue in its place (writes are sent oldest
+// first, so writes for one key keep their order) and goes again once reconnected; an
+// error reply (OOM, READONLY during a failover, LOADING, NOAUTH...) sends the queue
+// again after a jittered backoff. `done` fires exactly once, on the loop thread, after
+// Redis replied, never inside store(). Nothing is ever dropped except by close(), after
+// which callbacks never fire.
 // Loop thread only.
 
 #include <uv.h>
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
-#include "worker/redis/host_resolver.h"
+#include "worker/redis/redis_connection.h"
 #include "worker/redis/redis_script.h"
 #include "worker/redis/redis_url.h"
-
-struct redisAsyncContext;
+#include "worker/uv/uv_handle.h"
 
 namespace celeriac::worker::redis {
 
@@ -78,51 +76,35 @@ class ResultStore {
   void runScript(const RedisScript& script, std::vector<std::string> keys,
                  std::vector<std::string> args, std::function<void(const RedisValue&)> done);
 
-  [[nodiscard]] bool connected() const { return connected_; }
+  [[nodiscard]] bool connected() const { return connection_.connected(); }
   // Writes accepted but not yet confirmed by Redis.
   [[nodiscard]] std::size_t backlog() const { return queued_.size() + in_flight_.size(); }
 
  private:
   // One command: DEL `keys[0]` when script is null, else the script call.
   struct Write {
-    std::uint64_t seq = 0;
     const RedisScript* script = nullptr;
     std::vector<std::string> keys{};
     std::vector<std::string> args{};
     std::function<void(const RedisValue&)> done{};
-    std::uint64_t sent_at_ms = 0;
-    bool with_source = false;  // Redis said NOSCRIPT: send the source (EVAL)
   };
   void enqueue(Write write);
-
-  // Resolves the host off the loop (host_resolver.h), then connectTo() the address.
-  void connect();
-  void connectTo(const std::string& address);
-  void onConnect(int status);
-  void onDisconnect(const std::string& reason);
-  void onReply(std::uint64_t seq, void* reply);
-  void send(Write write);
   void flushQueue();
-  void scheduleReconnect();
-  void requeueInFlight();
-  void watchdog();
+  bool send(std::uint64_t seq, Write& write);
+  void onReply(std::uint64_t seq, std::optional<RedisValue> reply);
+  void onConnected();
+  void retryLater();
 
-  uv_loop_t* loop_;
-  RedisUrl url_;
-  ResultStoreOptions options_;
   Callbacks callbacks_;
-  redisAsyncContext* ctx_ = nullptr;
-  bool connected_ = false;
-  bool closed_ = false;
-  bool retry_pending_ = false;
+  std::chrono::seconds result_expires_;
   std::uint64_t next_seq_ = 1;
-  std::uint64_t connect_started_ms_ = 0;
-  std::deque<Write> queued_;
+  // By seq, so a write that goes back to the queue keeps its place among the others.
+  std::map<std::uint64_t, Write> queued_;
   std::map<std::uint64_t, Write> in_flight_;
-  std::chrono::milliseconds backoff_;
-  uv_timer_t* reconnect_timer_;
-  uv_timer_t* watchdog_timer_;
-  HostResolver resolver_{loop_};
+  bool retry_pending_ = false;  // Redis refused a write: the queue waits for retry_timer_
+  uv::HandlePtr<uv_timer_t> retry_timer_;
+  // Last: destroyed first, so no callback of it finds the queues gone.
+  RedisConnection connection_;
 };
 
 }  // namespace celeriac::worker::redis
