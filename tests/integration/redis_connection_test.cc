@@ -332,5 +332,21 @@ TEST_F(RedisConnectionTest, ACallbackMayDestroyTheConnection) {
   EXPECT_TRUE(reasons_.empty());
 }
 
+// hiredis 0.14 goes on using its context after the connect callback returns, so the
+// connection tells its owner from the loop, not from inside that callback.
+TEST_F(RedisConnectionTest, OnConnectedMayDestroyTheConnection) {
+  RedisConnection::Callbacks callbacks;
+  callbacks.on_connected = [this] {
+    ++connected_;
+    connection_.reset();
+  };
+  connection_ = std::make_unique<RedisConnection>(loop_.get(), url(), RedisConnectionOptions{},
+                                                  std::move(callbacks));
+  connection_->start();
+  ASSERT_TRUE(loop_.runUntil([&] { return connected_ == 1; }, seconds(10)));
+  loop_.runFor(milliseconds(100));
+  EXPECT_EQ(connected_, 1);
+}
+
 }  // namespace
 }  // namespace celeriac::testing::integration

@@ -52,6 +52,10 @@ struct RedisConnection::Fns {
   static void onWatchdog(uv_timer_t* t) noexcept {
     static_cast<RedisConnection*>(t->data)->onWatchdog();
   }
+  static void onConnectedTimer(uv_timer_t* t) noexcept {
+    auto* s = static_cast<RedisConnection*>(t->data);
+    if (s->connected_ && s->callbacks_.on_connected) s->callbacks_.on_connected();
+  }
   static void onReconnectTimer(uv_timer_t* t) noexcept {
     auto* s = static_cast<RedisConnection*>(t->data);
     if (!s->closed_ && s->ctx_ == nullptr) s->connect();
@@ -66,7 +70,8 @@ RedisConnection::RedisConnection(uv_loop_t* loop, RedisUrl url, RedisConnectionO
       callbacks_(std::move(callbacks)),
       backoff_(options_.backoff_min),
       reconnect_timer_(makeTimer(loop, this)),
-      watchdog_timer_(makeTimer(loop, this)) {}
+      watchdog_timer_(makeTimer(loop, this)),
+      connected_timer_(makeTimer(loop, this)) {}
 
 RedisConnection::~RedisConnection() { close(); }
 
@@ -81,6 +86,7 @@ void RedisConnection::close() {
   closed_ = true;
   uv_timer_stop(reconnect_timer_.get());
   uv_timer_stop(watchdog_timer_.get());
+  uv_timer_stop(connected_timer_.get());
   pending_.clear();
   // Deferred by hiredis when called from inside one of its callbacks.
   if (redisAsyncContext* ctx = detach()) redisAsyncFree(ctx);
@@ -206,7 +212,10 @@ void RedisConnection::onConnect(bool ok, const std::string& reason) {
   }
   connected_ = true;
   backoff_ = options_.backoff_min;
-  if (callbacks_.on_connected) callbacks_.on_connected();
+  // Told from the loop: hiredis 0.14 goes on using the context after this callback
+  // (redisAsyncHandleWrite), so on_connected must not run inside it, where closing or
+  // destroying the connection would free the context under hiredis.
+  uv_timer_start(connected_timer_.get(), &Fns::onConnectedTimer, 0, 0);
 }
 
 redisAsyncContext* RedisConnection::detach() {
@@ -225,6 +234,7 @@ void RedisConnection::drop(const std::string& reason) {
 }
 
 void RedisConnection::linkLost(const std::string& reason) {
+  uv_timer_stop(connected_timer_.get());  // gone before the owner heard it was there
   // Scheduled first: the callbacks below may close() (which stops it) or destroy us.
   scheduleReconnect();
   std::map<std::uint64_t, Pending> lost;

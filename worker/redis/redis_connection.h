@@ -29,7 +29,8 @@
 // run). When the connection goes, the lost commands are answered oldest first, then
 // on_unavailable fires; the reconnect is already scheduled. Every callback may send,
 // close() or destroy the connection; close() and destruction drop every callback not
-// yet called.
+// yet called. on_connected comes one loop turn after hiredis connected (never from
+// inside hiredis's connect callback), and not at all if the connection went first.
 // Ownership: loop thread only. Owns the hiredis context and its timers (HandlePtr);
 // hiredis's late calls after a drop find nothing (the context's data is cleared first).
 
@@ -140,6 +141,7 @@ class RedisConnection {
   std::chrono::milliseconds backoff_;
   uv::HandlePtr<uv_timer_t> reconnect_timer_;
   uv::HandlePtr<uv_timer_t> watchdog_timer_;
+  uv::HandlePtr<uv_timer_t> connected_timer_;  // tells on_connected from the loop
   HostResolver resolver_{loop_};
   // Lets a loop of callbacks see that one of them destroyed the connection.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
