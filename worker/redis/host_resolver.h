@@ -3,7 +3,7 @@
 //
 // What for: hiredis 0.14's redisAsyncConnect() resolves the host with a blocking
 // getaddrinfo() inside the call, on every reconnect, so a slow or dead DNS server
-// freezes every task, timer and socket of the worker. The stores resolve first with
+// freezes every task, timer and socket of the worker. RedisConnection resolves first with
 // uv_getaddrinfo (libuv's thread pool) and hand hiredis the numeric address, which it
 // connects to without a lookup.
 // What not: no caching (each reconnect resolves again, so a moved Redis is followed),

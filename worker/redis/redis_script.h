@@ -6,11 +6,12 @@
 //   EVAL <source> <nkeys> keys... args...      after Redis answered NOSCRIPT (a restart,
 //                                               SCRIPT FLUSH, a failover): it loads it again
 //
-// What for: the result store runs a script per result and per chord part; sending the
-// whole source every time costs bandwidth and Redis parsing (issue 13). ResultStore
-// (result_store.h) sends with scriptCommand() and retries once with the source when
-// isNoScript() says so.
-// What not: no connection handling; no SCRIPT LOAD (EVAL caches the script itself).
+// What for: the result store runs a script per result and per chord part, the shared
+// buckets one per LLM call; sending the whole source every time costs bandwidth and
+// Redis parsing. RedisConnection::runScript (redis_connection.h) sends with
+// scriptCommand() and retries once with the source when isNoScript() says so.
+// What not: no connection handling; no SCRIPT LOAD (EVAL caches the script itself;
+// RedisConnectionOptions::preload loads scripts on a call path ahead of their first use).
 // Ownership: RedisScript is immutable after construction (define them as statics);
 // RedisValue is a plain copy of a hiredis reply, so no reply object outlives its callback.
 
