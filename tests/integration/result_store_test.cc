@@ -1,5 +1,6 @@
 // ResultStore against a throwaway redis-server on 127.0.0.1, on a real loop: results
-// stored, poison-detection counts, and a host name resolved without blocking the loop.
+// stored and published (never over a SUCCESS), writes kept through an outage in their
+// order, poison-detection counts, and a host name resolved without blocking the loop.
 
 #include "worker/redis/result_store.h"
 
@@ -123,6 +124,59 @@ TEST_F(ResultStoreTest, AHostThatDoesNotResolveIsLookedUpOffTheLoopAndRetried) {
   EXPECT_NE(reasons_.front().find("cannot resolve no-such-host.invalid"), std::string::npos)
       << reasons_.front();
   EXPECT_EQ(connected_, 0);
+}
+
+TEST_F(ResultStoreTest, ASuccessIsNeverOverwrittenAndOnlyStoredWritesArePublished) {
+  RedisServer redis;
+  ResultStore& store = make("127.0.0.1", redis.port());
+  redisContext* subscriber = redisConnect("127.0.0.1", redis.port());
+  ASSERT_TRUE(subscriber != nullptr && subscriber->err == 0);
+  timeval five{5, 0};
+  redisSetTimeout(subscriber, five);
+  freeReplyObject(redisCommand(subscriber, "SUBSCRIBE celery-task-meta-y"));
+  auto next_message = [&]() -> std::string {
+    void* reply = nullptr;
+    if (redisGetReply(subscriber, &reply) != REDIS_OK || reply == nullptr) return "(none)";
+    auto* r = static_cast<redisReply*>(reply);
+    std::string text = "(not a message)";
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 3)
+      text.assign(r->element[2]->str, r->element[2]->len);
+    freeReplyObject(r);
+    return text;
+  };
+  int stored = 0;
+  store.store("celery-task-meta-y", R"({"status": "SUCCESS"})", [&] { ++stored; });
+  store.store("celery-task-meta-y", R"({"status": "FAILURE"})", [&] { ++stored; });
+  ASSERT_TRUE(loop_.runUntil([&] { return stored == 2; }, seconds(10)));
+  EXPECT_EQ(get(redis.port(), "celery-task-meta-y"), R"({"status": "SUCCESS"})");
+  // What AsyncResult.get() hears: the SUCCESS, then nothing from the refused FAILURE
+  // (the marker, published after it, is the next message).
+  EXPECT_EQ(command(redis.port(), {"PUBLISH", "celery-task-meta-y", "marker"}), "1");
+  EXPECT_EQ(next_message(), R"({"status": "SUCCESS"})");
+  EXPECT_EQ(next_message(), "marker");
+  redisFree(subscriber);
+}
+
+TEST_F(ResultStoreTest, WritesMadeWhileRedisIsDownAreStoredInTheirOrderOnceItIsBack) {
+  RedisServer redis;
+  ResultStoreOptions options;
+  options.backoff_min = milliseconds(50);
+  options.backoff_max = milliseconds(200);
+  ResultStore& store = make("127.0.0.1", redis.port(), options);
+  ASSERT_TRUE(loop_.runUntil([&] { return connected_ == 1; }, seconds(10)));
+  redis.stop();
+  ASSERT_TRUE(loop_.runUntil([&] { return !store.connected(); }, seconds(10)));
+  std::vector<int> done;
+  store.store("celery-task-meta-z", R"({"status": "RETRY"})", [&] { done.push_back(1); });
+  store.store("celery-task-meta-z", R"({"status": "SUCCESS"})", [&] { done.push_back(2); });
+  loop_.runFor(milliseconds(300));  // a few reconnect attempts fail meanwhile
+  EXPECT_TRUE(done.empty());
+  EXPECT_EQ(store.backlog(), 2u);
+  redis.start();  // same port, empty data
+  ASSERT_TRUE(loop_.runUntil([&] { return done.size() == 2; }, seconds(10)));
+  EXPECT_EQ(done, (std::vector<int>{1, 2}));
+  EXPECT_EQ(get(redis.port(), "celery-task-meta-z"), R"({"status": "SUCCESS"})");
+  EXPECT_EQ(store.backlog(), 0u);
 }
 
 // A refused write waits a backoff before it is sent again; when the connection drops in
