@@ -16,6 +16,7 @@
 #include "worker/celery/message_decoder.h"
 #include "worker/celery/python_json.h"
 #include "worker/celery/result_document.h"
+#include "worker/celery/result_keys.h"
 #include "worker/tasks/llm_errors.h"
 
 namespace celeriac::worker::app {
@@ -24,12 +25,6 @@ namespace {
 
 using std::chrono::duration_cast;
 using std::chrono::milliseconds;
-
-constexpr std::string_view kResultKeyPrefix = "celery-task-meta-";
-
-std::string resultKey(const std::string& task_id) {
-  return std::string(kResultKeyPrefix) + task_id;
-}
 
 // Bodies at least this large wait (prefetched or held for their ETA) as raw bytes only;
 // a prefetch of 400 multi-megabyte analysis images would otherwise hold each twice.
@@ -515,7 +510,7 @@ celery::CanvasContext TaskPipeline::canvasContext() const {
 void TaskPipeline::storeThen(const std::string& task_id, std::string document,
                              std::function<void()> then) {
   ++storing_;
-  ports_.store(resultKey(task_id), std::move(document), [this, then = std::move(then)] {
+  ports_.store(celery::resultKey(task_id), std::move(document), [this, then = std::move(then)] {
     --storing_;
     if (then) then();
     pump();  // the store may have been the reason nothing started

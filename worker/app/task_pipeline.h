@@ -84,10 +84,11 @@ struct PipelinePorts {
       chord_part;
   std::function<void(std::string group_id, std::int64_t size, std::function<void()>)>
       set_chord_size;
-  // Result documents of these task ids (nullopt: none yet), for a complex chord header.
-  std::function<void(std::vector<std::string> task_ids,
+  // A complex chord header's leaves read again (join_native() waiting): their result
+  // documents (nullopt: none yet), the chord's keys deleted once every one succeeded.
+  std::function<void(std::string group_id, std::vector<std::string> task_ids,
                      std::function<void(std::vector<std::optional<std::string>>)>)>
-      fetch_results;
+      fetch_chord_leaves;
   // Told about each task as it goes (Celery's task-* events). Null: nobody listens.
   TaskEventSink* events = nullptr;
 };
