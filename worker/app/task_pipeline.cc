@@ -2,10 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include <fnmatch.h>
-
 #include <algorithm>
-#include <cstdio>
 #include <iterator>
 #include <limits>
 #include <random>
@@ -17,6 +14,8 @@
 #include "worker/celery/python_json.h"
 #include "worker/celery/result_document.h"
 #include "worker/celery/result_keys.h"
+#include "worker/celery/task_id.h"
+#include "worker/celery/task_routes.h"
 #include "worker/tasks/llm_errors.h"
 
 namespace celeriac::worker::app {
@@ -32,19 +31,6 @@ constexpr std::size_t kDecodeAtStartBytes = 64 * 1024;
 
 // Time limits at or beyond this (about 31 years) are no limit at all.
 constexpr double kNoTimeLimitBeyondSeconds = 1e9;
-
-// A random (version 4) UUID, as Celery's uuid() makes task ids.
-std::string uuid4() {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  const std::uint64_t hi = (rng() & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;
-  const std::uint64_t lo = (rng() & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;
-  char buf[37];
-  std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(hi >> 32),
-                static_cast<unsigned>((hi >> 16) & 0xffff), static_cast<unsigned>(hi & 0xffff),
-                static_cast<unsigned>(lo >> 48),
-                static_cast<unsigned long long>(lo & 0xffffffffffffULL));
-  return buf;
-}
 
 // The task id from the AMQP headers (protocol 2), without decoding the body; "" when
 // there is none (protocol 1 keeps it in the body).
@@ -339,7 +325,7 @@ std::unique_ptr<TaskPipeline::Job> TaskPipeline::takeActive(JobId id) {
     dispatcher_.post([run = std::shared_ptr<tasks::TaskRun>(std::move(job->run))] {});
   }
   if (job->start_counted && ports_.forget_starts) {
-    ports_.forget_starts(crashCountKey(job->message.id));
+    ports_.forget_starts(celery::redeliveredStartsKey(job->message.id));
   }
   return job;
 }
@@ -490,18 +476,13 @@ void TaskPipeline::settle(Job& job, tasks::TaskOutcome outcome) {
   }
 }
 
-celery::CanvasContext TaskPipeline::canvasContext() const {
+celery::CanvasContext TaskPipeline::canvasContext() {
   celery::CanvasContext ctx;
   ctx.origin = options_.hostname;
   ctx.now = dispatcher_.clock().wallNow();
-  ctx.new_id = &uuid4;
-  ctx.route_for_task = [this](const std::string& name) -> std::optional<std::string> {
-    auto it = options_.task_queues.find(name);
-    if (it != options_.task_queues.end()) return it->second;
-    for (const auto& [pattern, queue] : options_.task_routes) {
-      if (fnmatch(pattern.c_str(), name.c_str(), 0) == 0) return queue;
-    }
-    return std::nullopt;
+  ctx.new_id = [this] { return celery::uuid4(id_rng_(), id_rng_()); };
+  ctx.route_for_task = [this](const std::string& name) {
+    return celery::routeTask(name, options_.task_queues, options_.task_routes);
   };
   ctx.default_queue = options_.default_queue;
   return ctx;

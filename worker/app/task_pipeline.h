@@ -235,7 +235,7 @@ class TaskPipeline {
   // Publishes canvas follow-ups (chain step, callbacks, errbacks); `done(all_ok)` once
   // every one is confirmed (at once when there are none).
   void publishAll(std::vector<celery::OutboundMessage> messages, std::function<void(bool)> done);
-  [[nodiscard]] celery::CanvasContext canvasContext() const;
+  [[nodiscard]] celery::CanvasContext canvasContext();
   // A canvas the task applies from inside (TaskOutcome::applies; task_pipeline_applied.cc):
   // appends what to publish and the chord sizes to write first; returns its result tuple.
   nlohmann::json applyFromTask(const celery::TaskMessage& task, const nlohmann::json& signature,
@@ -324,6 +324,8 @@ class TaskPipeline {
   std::map<std::string, TimeLimits> time_limits_;  // by task name
   // retry_jitter's randomness.
   std::mt19937_64 jitter_rng_{std::random_device{}()};
+  // The bits of the ids given to what the worker publishes (celery::uuid4()).
+  std::mt19937_64 id_rng_{std::random_device{}()};
   // Chord joins waiting for a complex header's leaves (cancelled with the pipeline).
   std::set<balancer::TimerId> chord_join_timers_;
 };

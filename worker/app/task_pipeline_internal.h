@@ -34,11 +34,6 @@ struct TaskPipeline::Job {
   bool decode_at_start = false;
 };
 
-// Where the starts of a redelivered message are counted (poison detection).
-inline std::string crashCountKey(const std::string& task_id) {
-  return "celeriac-redelivered-starts-" + task_id;
-}
-
 // The "celeriac.task" logger (the application may have registered it with its sinks).
 inline std::shared_ptr<spdlog::logger> taskLog() {
   static auto logger = [] {

@@ -15,4 +15,10 @@ std::string groupKey(std::string_view group_id, std::string_view suffix) {
   return key;
 }
 
+std::string redeliveredStartsKey(std::string_view task_id) {
+  std::string key = "celeriac-redelivered-starts-";
+  key += task_id;
+  return key;
+}
+
 }  // namespace celeriac::worker::celery

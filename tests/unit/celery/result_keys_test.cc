@@ -19,5 +19,9 @@ TEST(ResultKeysTest, GroupKeysWithAndWithoutSuffix) {
   EXPECT_EQ(groupKey("28aa69e4", ".s"), "celery-taskset-meta-28aa69e4.s");
 }
 
+TEST(ResultKeysTest, RedeliveredStartsKey) {
+  EXPECT_EQ(redeliveredStartsKey("t1"), "celeriac-redelivered-starts-t1");
+}
+
 }  // namespace
 }  // namespace celeriac::worker::celery
