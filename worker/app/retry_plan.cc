@@ -9,7 +9,7 @@
 namespace celeriac::worker::app {
 
 RetryPlan planRetry(const amqp::Delivery& delivery, const celery::TaskMessage& task,
-                    const tasks::TaskOptions& options, const tasks::RetryRequest& request,
+                    const tasks::TaskOptions& options, const tasks::Retry& request,
                     const RetryRouting& routing, const celery::CanvasContext& ctx) {
   RetryPlan plan;
   // Celery 5.2 checks the limit before anything is published (task.py `retry`).

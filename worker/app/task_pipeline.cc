@@ -8,6 +8,7 @@
 #include <random>
 
 #include "worker/app/error_redaction.h"
+#include "worker/app/log_redactor.h"
 #include "worker/app/task_pipeline_internal.h"
 #include "worker/celery/exception_info.h"
 #include "worker/celery/message_decoder.h"
@@ -31,6 +32,25 @@ constexpr std::size_t kDecodeAtStartBytes = 64 * 1024;
 
 // Time limits at or beyond this (about 31 years) are no limit at all.
 constexpr double kNoTimeLimitBeyondSeconds = 1e9;
+
+// A provider's error text may quote the key it refused: masks secrets in what the
+// outcome will store or publish (its exception, a retry's reason, an Unavailable's
+// message and model names).
+void redactOutcome(tasks::TaskOutcome& outcome) {
+  if (auto* failure = std::get_if<tasks::Failure>(&outcome)) {
+    redactSecrets(failure->error);
+  } else if (auto* retry = std::get_if<tasks::Retry>(&outcome); retry != nullptr && retry->exc) {
+    redactSecrets(*retry->exc);
+  } else if (auto* unavailable = std::get_if<tasks::Unavailable>(&outcome)) {
+    const LogRedactor& redactor = logRedactor();
+    if (auto masked = redactor.redactIfNeeded(unavailable->message)) {
+      unavailable->message = std::move(*masked);
+    }
+    for (std::string& model : unavailable->models) {
+      if (auto masked = redactor.redactIfNeeded(model)) model = std::move(*masked);
+    }
+  }
+}
 
 // The task id from the AMQP headers (protocol 2), without decoding the body; "" when
 // there is none (protocol 1 keeps it in the body).
@@ -289,9 +309,8 @@ void TaskPipeline::start(std::unique_ptr<Job> job) {
   } catch (const std::exception& e) {
     // The handler threw instead of starting: the task fails with that exception.
     // Finished on a later turn, like any completion (finish() ignores a second one).
-    dispatcher_.post([this, id, error = celery::fromCppException(e)] {
-      finish(id, tasks::TaskOutcome::failure(error));
-    });
+    dispatcher_.post(
+        [this, id, error = celery::fromCppException(e)] { finish(id, tasks::Failure{error}); });
   }
   starting_job_ = 0;
 }
@@ -309,7 +328,7 @@ void TaskPipeline::timeLimitHit(JobId id, bool hard) {
   celery::ExceptionInfo e = hard ? celery::timeLimitExceeded(hardLimitFor(job).value_or(0))
                                  : celery::softTimeLimitExceeded();
   taskLog()->warn("time limit task_id={} kind={}", job.message.id, hard ? "hard" : "soft");
-  finish(id, tasks::TaskOutcome::failure(std::move(e)));
+  finish(id, tasks::Failure{std::move(e)});
 }
 
 std::unique_ptr<TaskPipeline::Job> TaskPipeline::takeActive(JobId id) {
@@ -355,15 +374,12 @@ void TaskPipeline::finish(JobId id, tasks::TaskOutcome outcome) {
 void TaskPipeline::settle(Job& job, tasks::TaskOutcome outcome) {
   const celery::TaskMessage& m = job.message;
   // A provider's error text may quote the key it refused: never store or publish it.
-  if (!outcome.ok) redactSecrets(outcome.error);
-  if (outcome.retry_request && outcome.retry_request->exc) {
-    redactSecrets(*outcome.retry_request->exc);
-  }
+  redactOutcome(outcome);
   // A retry either goes out (done here) or becomes the failure Celery raises instead,
   // which then runs the ordinary failure path (errbacks, chain) below.
-  if (!outcome.ok && !outcome.retry_request) autoRetry(job, outcome);
-  if (outcome.retry_request) {
-    const tasks::RetryRequest request = *outcome.retry_request;
+  autoRetry(job, outcome);
+  if (const auto* retry_request = std::get_if<tasks::Retry>(&outcome)) {
+    const tasks::Retry request = *retry_request;
     if (retry(job, request, outcome)) return;
   }
   const auto runtime = std::chrono::duration<double>(dispatcher_.clock().now() - job.started);
@@ -371,37 +387,45 @@ void TaskPipeline::settle(Job& job, tasks::TaskOutcome outcome) {
   // A canvas applied from inside the task (celery.chunks) goes out with the follow-ups.
   std::vector<celery::OutboundMessage> applied;
   std::vector<celery::ChordSize> applied_sizes;
-  if (outcome.ok && !outcome.applies.is_null()) {
+  if (auto* success = std::get_if<tasks::Success>(&outcome);
+      success != nullptr && !success->applies.is_null()) {
     if (ports_.publish) {
-      outcome.value = applyFromTask(m, outcome.applies, applied, applied_sizes);
+      success->value = applyFromTask(m, success->applies, applied, applied_sizes);
     } else {
-      outcome = tasks::TaskOutcome::failure(celery::makeException(
-          "RuntimeError", "this worker cannot publish the canvas the task applies", "builtins"));
+      outcome = tasks::Failure{celery::makeException(
+          "RuntimeError", "this worker cannot publish the canvas the task applies", "builtins")};
     }
   }
+  // Every model down: parked until the balancer's retry time, unless it cannot be (no
+  // tiers, parked too long); then it fails with AllModelsUnavailable.
+  if (const auto* unavailable = std::get_if<tasks::Unavailable>(&outcome)) {
+    if (parkUnavailable(job, *unavailable)) return;
+    outcome = tasks::Failure{tasks::unavailableError(*unavailable)};
+  }
+  // Only a Success or a Failure is left.
+  auto* success = std::get_if<tasks::Success>(&outcome);
   celery::ResultRecord record;
-  if (outcome.ok) {
+  if (success != nullptr) {
     ++counters_.succeeded;
     taskLog()->info("succeeded task={} task_id={} runtime_s={:.6f}", m.task, m.id, runtime.count());
-    record = celery::successRecord(m, std::move(outcome.value), now);
+    record = celery::successRecord(m, std::move(success->value), now);
     if (ports_.events != nullptr) ports_.events->succeeded(m, record.result, runtime.count());
-  } else if (tasks::allModelsUnavailable(outcome.error) && parkUnavailable(job, outcome.error)) {
-    return;
   } else {
+    const celery::ExceptionInfo& error = std::get<tasks::Failure>(outcome).error;
     ++counters_.failed;
-    taskLog()->error(
-        "failed task={} task_id={} runtime_s={:.6f} exc={}: {}", m.task, m.id, runtime.count(),
-        outcome.error.type,
-        outcome.error.args.empty() ? std::string() : celery::dumpPythonJson(outcome.error.args));
-    record = celery::failureRecord(m, outcome.error, now);
-    if (ports_.events != nullptr) ports_.events->failed(m, outcome.error);
+    taskLog()->error("failed task={} task_id={} runtime_s={:.6f} exc={}: {}", m.task, m.id,
+                     runtime.count(), error.type,
+                     error.args.empty() ? std::string() : celery::dumpPythonJson(error.args));
+    record = celery::failureRecord(m, error, now);
+    if (ports_.events != nullptr) ports_.events->failed(m, error);
   }
+  const bool succeeded = success != nullptr;
   // Every stored outcome carries the result_extended fields when enabled, follow-ups
   // or not (they were left out whenever a chain step, link or link_error went out).
   markExtended(record, m);
   const amqp::DeliveryRef ref = job.delivery.ref;
   const bool late = job.acks_late;
-  const bool drop = !outcome.ok && !job.entry->options.acks_on_failure_or_timeout;
+  const bool drop = !succeeded && !job.entry->options.acks_on_failure_or_timeout;
   // Canvas (spec 5.2/5.3): chain step and callbacks are published before SUCCESS is
   // stored (so `children` names them); a failure stores the same FAILURE on the
   // remaining chain steps and publishes the errbacks.
@@ -413,7 +437,7 @@ void TaskPipeline::settle(Job& job, tasks::TaskOutcome outcome) {
   const bool has_canvas = !m.chain.is_null() || !m.callbacks.is_null() || !m.errbacks.is_null();
   if (has_canvas && ports_.publish) {
     const celery::CanvasContext ctx = canvasContext();
-    if (outcome.ok) {
+    if (succeeded) {
       auto follow = celery::successFollowUps(m, record.result, ctx);
       record.children = std::move(follow.children);
       follow_ups = std::move(follow.messages);

@@ -221,10 +221,10 @@ class TaskPipeline {
   void park(std::unique_ptr<Job> job, std::chrono::milliseconds delay, const std::string& reason);
   // Every model was down: store RETRY, park the message, ack once both are durable.
   // Returns false when the task must fail instead (parked too long, or no tiers).
-  bool parkUnavailable(Job& job, const celery::ExceptionInfo& error);
+  bool parkUnavailable(Job& job, const tasks::Unavailable& unavailable);
   // The handler asked to be retried (retry_plan.h): republish it and store RETRY, and
   // return true; or set `outcome` to the failure Celery raises instead, and return false.
-  bool retry(Job& job, const tasks::RetryRequest& request, tasks::TaskOutcome& outcome);
+  bool retry(Job& job, const tasks::Retry& request, tasks::TaskOutcome& outcome);
   // Shared by parking and retries: store `record` (unless the task ignores results),
   // then publish `out` with a confirm, then ack the delivery; an unconfirmed publish
   // sends the delivery back to its queue.
@@ -236,7 +236,7 @@ class TaskPipeline {
   // every one is confirmed (at once when there are none).
   void publishAll(std::vector<celery::OutboundMessage> messages, std::function<void(bool)> done);
   [[nodiscard]] celery::CanvasContext canvasContext();
-  // A canvas the task applies from inside (TaskOutcome::applies; task_pipeline_applied.cc):
+  // A canvas the task applies from inside (Success::applies; task_pipeline_applied.cc):
   // appends what to publish and the chord sizes to write first; returns its result tuple.
   nlohmann::json applyFromTask(const celery::TaskMessage& task, const nlohmann::json& signature,
                                std::vector<celery::OutboundMessage>& messages,

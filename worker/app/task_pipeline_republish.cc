@@ -40,8 +40,7 @@ void TaskPipeline::park(std::unique_ptr<Job> job, milliseconds delay, const std:
   });
 }
 
-bool TaskPipeline::parkUnavailable(Job& job, const celery::ExceptionInfo& error) {
-  const auto unavailable = tasks::allModelsUnavailable(error);
+bool TaskPipeline::parkUnavailable(Job& job, const tasks::Unavailable& unavailable) {
   const auto now = dispatcher_.clock().wallNow();
   const auto& headers = job.delivery.message.headers;
   auto since_it = headers.find(kParkedSinceHeader);
@@ -62,37 +61,35 @@ bool TaskPipeline::parkUnavailable(Job& job, const celery::ExceptionInfo& error)
                            .delay_tiers[std::min<std::size_t>(static_cast<std::size_t>(parks),
                                                               options_.delay_tiers.size() - 1)]
                            .ttl;
-  if (unavailable->retry_at) {
-    delay = std::max(milliseconds(1000), duration_cast<milliseconds>(*unavailable->retry_at - now));
+  if (unavailable.retry_at) {
+    delay = std::max(milliseconds(1000), duration_cast<milliseconds>(*unavailable.retry_at - now));
   }
   const auto tier = pickTier(options_.delay_tiers, delay);
   const auto next_attempt = now + tier->ttl;
-  applyBackpressure(unavailable->retry_at.value_or(next_attempt));
+  applyBackpressure(unavailable.retry_at.value_or(next_attempt));
 
   // RETRY tells a client polling by id that the task is waiting, and until when.
-  celery::ExceptionInfo waiting = error;
+  celery::ExceptionInfo waiting = tasks::unavailableError(unavailable);
   waiting.args = nlohmann::json::array(
-      {unavailable->message + "; parked, next attempt at " + celery::formatIsoTime(next_attempt),
-       celery::formatIsoTime(next_attempt), unavailable->models});
+      {unavailable.message + "; parked, next attempt at " + celery::formatIsoTime(next_attempt),
+       celery::formatIsoTime(next_attempt), unavailable.models});
   waiting.traceback.clear();
   celery::ResultRecord record = celery::retryRecord(job.message, waiting);
   markExtended(record, job.message);
   amqp::OutgoingMessage out = parkedMessage(job.delivery, *tier, "all_models_unavailable", now);
   taskLog()->warn("parked task_id={} reason=all_models_unavailable tier={} parks={} models={}",
-                  job.message.id, tier->name, parks + 1,
-                  nlohmann::json(unavailable->models).dump());
+                  job.message.id, tier->name, parks + 1, nlohmann::json(unavailable.models).dump());
   ++counters_.parked_unavailable;
   republishThenAck(job, std::move(record), std::move(out));
   return true;
 }
 
-bool TaskPipeline::retry(Job& job, const tasks::RetryRequest& request,
-                         tasks::TaskOutcome& outcome) {
+bool TaskPipeline::retry(Job& job, const tasks::Retry& request, tasks::TaskOutcome& outcome) {
   const celery::TaskMessage& m = job.message;
   if (!ports_.publish) {
     // No confirmed publisher (only in tests): nothing could carry the retry.
-    outcome = tasks::TaskOutcome::failure(request.exc.value_or(
-        celery::makeException("RuntimeError", "cannot retry: no publisher", "celeriac.errors")));
+    outcome = tasks::Failure{request.exc.value_or(
+        celery::makeException("RuntimeError", "cannot retry: no publisher", "celeriac.errors"))};
     return false;
   }
   RetryRouting routing;
@@ -103,7 +100,7 @@ bool TaskPipeline::retry(Job& job, const tasks::RetryRequest& request,
   if (plan.failure) {
     taskLog()->warn("retry refused task={} task_id={} retries={}: {}", m.task, m.id, m.retries,
                     plan.failure->type);
-    outcome = tasks::TaskOutcome::failure(std::move(*plan.failure));
+    outcome = tasks::Failure{std::move(*plan.failure)};
     return false;
   }
   ++counters_.retried;

@@ -37,8 +37,8 @@ class RetryPlanTest : public ::testing::Test {
   RetryPlan plan(std::optional<milliseconds> countdown = seconds(1),
                  std::optional<celery::ExceptionInfo> exc = celery::makeException("KeyError", "k0",
                                                                                   "app")) {
-    return planRetry(delivery_, task_, options_, tasks::RetryRequest{std::move(exc), countdown},
-                     routing_, ctx_);
+    return planRetry(delivery_, task_, options_, tasks::Retry{std::move(exc), countdown}, routing_,
+                     ctx_);
   }
 
   celery::TaskMessage task_;
