@@ -39,7 +39,7 @@
 
 #include "balancer/dispatcher.h"
 #include "worker/amqp/amqp_connection.h"
-#include "worker/app/ready_queue.h"
+#include "worker/app/pipeline/ready_queue.h"
 #include "worker/app/task_events.h"
 #include "worker/celery/canvas.h"
 #include "worker/celery/rate_limit.h"
@@ -302,7 +302,7 @@ class TaskPipeline {
 
   JobId next_id_ = 1;
   // Waiting for a slot: by message priority, then arrival.
-  ReadyQueue<std::unique_ptr<Job>> ready_;
+  pipeline::ReadyQueue<std::unique_ptr<Job>> ready_;
   std::unordered_map<JobId, std::unique_ptr<Job>> held_;    // waiting for their eta
   std::unordered_map<JobId, std::unique_ptr<Job>> active_;  // running
   std::unordered_map<JobId, std::unique_ptr<Job>> counting_;  // start being counted (slot held)

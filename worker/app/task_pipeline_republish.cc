@@ -4,9 +4,9 @@
 // task_pipeline.cc (see task_pipeline.h for the contracts).
 #include <algorithm>
 
-#include "worker/app/outgoing_message.h"
+#include "worker/app/pipeline/outgoing_message.h"
 #include "worker/app/parking.h"
-#include "worker/app/retry_plan.h"
+#include "worker/app/pipeline/retry_plan.h"
 #include "worker/app/task_pipeline_internal.h"
 #include "worker/celery/exception_info.h"
 #include "worker/celery/iso_time.h"
@@ -92,11 +92,11 @@ bool TaskPipeline::retry(Job& job, const tasks::Retry& request, tasks::TaskOutco
         celery::makeException("RuntimeError", "cannot retry: no publisher", "celeriac.errors"))};
     return false;
   }
-  RetryRouting routing;
+  pipeline::RetryRouting routing;
   routing.eta_hold_limit = options_.eta_hold_limit;
   routing.delay_tiers = options_.delay_tiers;
-  RetryPlan plan =
-      planRetry(job.delivery, m, job.entry->options, request, routing, canvasContext());
+  pipeline::RetryPlan plan =
+      pipeline::planRetry(job.delivery, m, job.entry->options, request, routing, canvasContext());
   if (plan.failure) {
     taskLog()->warn("retry refused task={} task_id={} retries={}: {}", m.task, m.id, m.retries,
                     plan.failure->type);
@@ -179,7 +179,7 @@ void TaskPipeline::publishAll(std::vector<celery::OutboundMessage> messages,
   for (auto& message : messages) {
     taskLog()->info("published task={} task_id={} queue={}", message.headers.value("task", ""),
                     message.task_id, message.routing_key);
-    ports_.publish(toOutgoing(std::move(message)), [this, pending, all_ok, done](bool ok) {
+    ports_.publish(pipeline::toOutgoing(std::move(message)), [this, pending, all_ok, done](bool ok) {
       *all_ok = *all_ok && ok;
       if (--*pending > 0) return;
       --parking_;

@@ -7,7 +7,7 @@
 // is turned into (a) the same task message again, retries + 1 and eta = now +
 // countdown, and (b) the RETRY document; or, once max_retries is used up, into the
 // exception Celery raises instead.
-// What not: no publishing, no storing, no parking decision (worker/app/retry_plan.h
+// What not: no publishing, no storing, no parking decision (worker/app/pipeline/retry_plan.h
 // chooses between the task's queue and a delay tier); no clock read: `ctx.now` is the
 // retry's time.
 // Ownership: pure functions returning values.

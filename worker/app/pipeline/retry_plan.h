@@ -29,7 +29,7 @@
 #include "worker/celery/task_message.h"
 #include "worker/tasks/task_registry.h"
 
-namespace celeriac::worker::app {
+namespace celeriac::worker::app::pipeline {
 
 // Where a retry may go besides its own queue.
 struct RetryRouting {
@@ -55,4 +55,4 @@ RetryPlan planRetry(const amqp::Delivery& delivery, const celery::TaskMessage& t
                     const tasks::TaskOptions& options, const tasks::Retry& request,
                     const RetryRouting& routing, const celery::CanvasContext& ctx);
 
-}  // namespace celeriac::worker::app
+}  // namespace celeriac::worker::app::pipeline

@@ -2,7 +2,7 @@
 // republishes and stores, checked against Celery 5.2.6's task.py `retry`,
 // `signature_from_request` and the captured RETRY documents (schemas/fixtures/celery/rs1.jsonl).
 
-#include "worker/app/retry_plan.h"
+#include "worker/app/pipeline/retry_plan.h"
 
 #include <gtest/gtest.h>
 
@@ -12,7 +12,7 @@
 #include "worker/celery/python_repr.h"
 #include "worker/celery/task_retry.h"
 
-namespace celeriac::worker::app {
+namespace celeriac::worker::app::pipeline {
 namespace {
 
 using nlohmann::json;
@@ -191,4 +191,4 @@ TEST(RetryTextTest, RetryDocumentMatchesWhatCeleryStores) {
 }
 
 }  // namespace
-}  // namespace celeriac::worker::app
+}  // namespace celeriac::worker::app::pipeline
