@@ -9,6 +9,7 @@
 
 #include "worker/app/error_redaction.h"
 #include "worker/app/log_redactor.h"
+#include "worker/app/pipeline/join.h"
 #include "worker/app/task_pipeline_internal.h"
 #include "worker/celery/exception_info.h"
 #include "worker/celery/message_decoder.h"
@@ -474,17 +475,13 @@ void TaskPipeline::settle(Job& job, tasks::TaskOutcome outcome) {
     // Ack once the follow-ups are confirmed and the result is stored; if a follow-up
     // is not confirmed the message goes back to the queue and the task runs again
     // (at-least-once) rather than a chain silently ending here.
-    auto pending = std::make_shared<int>(2);
-    auto all_ok = std::make_shared<bool>(true);
-    auto settle_message = [this, ref, late, drop, pending, all_ok](bool ok) {
-      *all_ok = *all_ok && ok;
-      if (--*pending > 0) return;
-      if (!*all_ok) {
+    auto settle_message = pipeline::joinAll(2, [this, ref, late, drop](bool all_ok) {
+      if (!all_ok) {
         ports_.reject(ref, true);
       } else {
         ackSettled(ref, late, drop);
       }
-    };
+    });
     publishExpansion(std::move(chord_sizes), std::move(follow_ups), settle_message);
     if (job.ignore_result) {
       with_parts([settle_message] { settle_message(true); })();

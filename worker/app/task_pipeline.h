@@ -39,6 +39,7 @@
 
 #include "balancer/dispatcher.h"
 #include "worker/amqp/amqp_connection.h"
+#include "worker/app/pipeline/job.h"
 #include "worker/app/pipeline/ready_queue.h"
 #include "worker/app/task_events.h"
 #include "worker/celery/canvas.h"
@@ -205,8 +206,8 @@ class TaskPipeline {
   [[nodiscard]] std::uint16_t prefetchInForce() const { return prefetch_sent_; }
 
  private:
-  struct Job;
-  using JobId = std::uint64_t;
+  using Job = pipeline::Job;
+  using JobId = pipeline::JobId;
 
   // Stores a FAILURE for `task_id` (when readable) and rejects without requeue;
   // `message` is the decoded task when there is one (its fields go into the record).

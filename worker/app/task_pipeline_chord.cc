@@ -5,6 +5,7 @@
 // header order, or, when a member failed, run the body's errbacks and store
 // ChordError on the body (backends/base.py chord_error_from_stack()).
 
+#include "worker/app/pipeline/join.h"
 #include "worker/app/task_pipeline.h"
 #include "worker/app/task_pipeline_internal.h"
 #include "worker/celery/canvas_expand.h"
@@ -38,12 +39,10 @@ void TaskPipeline::publishExpansion(std::vector<celery::ChordSize> sizes,
   // must find the size (redis.py reads .s) and the saved group (GroupResult.restore).
   std::size_t writes = sizes.size();
   for (const celery::ChordSize& size : sizes) writes += size.saved_group.empty() ? 0U : 1U;
-  auto pending = std::make_shared<std::size_t>(writes);
   auto shared = std::make_shared<std::vector<celery::OutboundMessage>>(std::move(messages));
-  const auto one_written = [this, pending, shared, done] {
-    if (--*pending > 0) return;
-    publishAll(std::move(*shared), done);
-  };
+  const auto written = pipeline::joinAll(
+      writes, [this, shared, done](bool) { publishAll(std::move(*shared), done); });
+  const auto one_written = [written] { written(true); };
   for (celery::ChordSize& size : sizes) {
     if (!size.saved_group.empty()) {
       // Python's GroupResult.save(): SETEX + PUBLISH like any result write.
@@ -59,10 +58,10 @@ std::function<void()> TaskPipeline::withChordParts(std::vector<celery::ChordMemb
   if (members.empty() || !ports_.chord_part) return next;
   return [this, members = std::move(members), state = std::move(state),
           encoded_result = std::move(encoded_result), next = std::move(next)] {
-    auto pending = std::make_shared<std::size_t>(members.size());
-    auto one_done = [pending, next] {
-      if (--*pending == 0 && next) next();
-    };
+    const auto reported = pipeline::joinAll(members.size(), [next](bool) {
+      if (next) next();
+    });
+    const auto one_done = [reported] { reported(true); };
     for (const celery::ChordMember& member : members) {
       ports_.chord_part(member.group_id, celery::chordPartScore(member.group_index),
                         celery::encodeChordPart(member.task_id, state, encoded_result),

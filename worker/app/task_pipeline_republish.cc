@@ -4,8 +4,9 @@
 // task_pipeline.cc (see task_pipeline.h for the contracts).
 #include <algorithm>
 
-#include "worker/app/pipeline/outgoing_message.h"
 #include "worker/app/parking.h"
+#include "worker/app/pipeline/join.h"
+#include "worker/app/pipeline/outgoing_message.h"
 #include "worker/app/pipeline/retry_plan.h"
 #include "worker/app/task_pipeline_internal.h"
 #include "worker/celery/exception_info.h"
@@ -173,18 +174,15 @@ void TaskPipeline::applyBackpressure(std::chrono::system_clock::time_point until
 
 void TaskPipeline::publishAll(std::vector<celery::OutboundMessage> messages,
                               std::function<void(bool)> done) {
-  auto pending = std::make_shared<std::size_t>(messages.size());
-  auto all_ok = std::make_shared<bool>(true);
   ++parking_;  // counted as in-flight publishes for shutdown
+  const auto confirmed = pipeline::joinAll(messages.size(), [this, done](bool all_ok) {
+    --parking_;
+    done(all_ok);
+  });
   for (auto& message : messages) {
     taskLog()->info("published task={} task_id={} queue={}", message.headers.value("task", ""),
                     message.task_id, message.routing_key);
-    ports_.publish(pipeline::toOutgoing(std::move(message)), [this, pending, all_ok, done](bool ok) {
-      *all_ok = *all_ok && ok;
-      if (--*pending > 0) return;
-      --parking_;
-      done(*all_ok);
-    });
+    ports_.publish(pipeline::toOutgoing(std::move(message)), confirmed);
   }
 }
 
