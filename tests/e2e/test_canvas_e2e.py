@@ -167,6 +167,36 @@ class Canvas(unittest.TestCase):
                   self.s("celeriac.echo", 3)]
         self.assertEqual(self.get(chord(nested)(self.s("pyapp.collect"))), [[1, 3], 3])
 
+    def test_chord_applied_by_a_worker_gives_a_group_members_results_as_one_list(self):
+        # A chain step that is a chord is applied by the worker that ran the step before
+        # it (celeriac after celeriac.echo, Python after pyapp.add). A header member
+        # ending in a group makes that worker save the header's GroupResult, as Python's
+        # apply_chord() does, so the body gets the group's results as one inner list;
+        # the chord's .j/.t/.s keys go once it completed.
+        def si(name, *args):
+            return self.app.signature(name, args=args, immutable=True)
+
+        r = redis_py.Redis.from_url(STACK["redis"].url)
+        for first in ("celeriac.echo", "pyapp.add"):
+            for body in ("pyapp.collect", "celeriac.echo"):
+                header = [chain(si("celeriac.echo", 1),
+                                group(self.s("celeriac.echo"), self.s("pyapp.add", 2))),
+                          si("pyapp.add", 3, 0)]
+                res = chain(si(first, 0, 0), chord(header, self.s(body))).apply_async()
+                self.assertEqual(self.get(res), [[1, 3], 3], (first, body))
+                # The saved group naming the plain member (Python's worker applies the
+                # chord under a new group id, not the one the client froze).
+                member_id = res.parent.results[1].id
+                saved = [k.decode() for k in r.scan_iter("celery-taskset-meta-*")
+                         if not k.endswith((b".j", b".t", b".s"))
+                         and member_id in (r.get(k) or b"").decode()]
+                self.assertEqual(len(saved), 1, (first, body, saved))
+                keys = [saved[0] + suffix for suffix in (".j", ".t", ".s")]
+                deadline = time.time() + 10  # Python deletes them just after sending the body
+                while r.exists(*keys) and time.time() < deadline:
+                    time.sleep(0.05)
+                self.assertEqual(r.exists(*keys), 0, (first, body))
+
     def test_chord_with_a_python_header_and_a_celeriac_body(self):
         header = [self.s("pyapp.add", i, i) for i in range(3)]
         self.assertEqual(self.get(chord(header)(self.s("celeriac.echo"))), [0, 2, 4])

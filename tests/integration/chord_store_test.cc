@@ -144,6 +144,48 @@ TEST_F(ChordStoreTest, AComplexHeaderReturnsTheSavedGroupAndItsLeaves) {
   EXPECT_EQ(sync.run({"EXISTS", "celery-taskset-meta-g6.j"}), "0");
 }
 
+// The completer of a complex header whose leaf is not ready waits, as join_native()
+// does, reading the leaves again; Python deletes .j/.t/.s (`finally: DEL`) once the join
+// returned, and keeps them when it raised (a failed leaf).
+TEST_F(ChordStoreTest, AWaitedComplexHeaderLosesItsKeysOnceEveryLeafSucceeded) {
+  Sync sync(redis_.port());
+  const auto leaves = [&](const std::string& gid) {
+    std::optional<std::vector<std::optional<std::string>>> docs;
+    worker::redis::fetchChordLeaves(*store_, gid, {"a8", "b8"},
+                                    [&](std::vector<std::optional<std::string>> d) { docs = d; });
+    EXPECT_TRUE(loop_.runUntil([&] { return docs.has_value(); }, seconds(10)));
+    return docs.value_or(std::vector<std::optional<std::string>>{});
+  };
+  const std::string started = R"({"status": "STARTED", "result": null})";
+  const std::string success = R"({"status": "SUCCESS", "result": 2})";
+  for (const char* gid : {"g8", "g9"}) {
+    sync.run({"SET", std::string("celery-taskset-meta-") + gid + ".s", "2"});
+    sync.run({"SET", std::string("celery-taskset-meta-") + gid,
+              std::string(R"({"result": [[")") + gid +
+                  R"(", null], [[["g", null], [[["a8", null], null]]], [["b8", null], null]]]})"});
+  }
+  sync.run({"SET", "celery-task-meta-a8", R"({"status": "SUCCESS", "result": 1})"});
+  EXPECT_FALSE(part("g8", 0, "a8", "SUCCESS", 1).completed);
+  const ChordPartReply last = part("g8", 1, "b8", "SUCCESS", 2);
+  ASSERT_TRUE(last.completed);
+  ASSERT_EQ(last.saved_docs.size(), 2u);
+  EXPECT_EQ(last.saved_docs[1], std::nullopt);  // b8's document is not there yet
+  EXPECT_EQ(sync.run({"EXISTS", "celery-taskset-meta-g8.j", "celery-taskset-meta-g8.s"}), "2");
+  sync.run({"SET", "celery-task-meta-b8", started});
+  EXPECT_EQ(leaves("g8")[1], started);  // not ready: still waiting, the keys stay
+  EXPECT_EQ(sync.run({"EXISTS", "celery-taskset-meta-g8.j", "celery-taskset-meta-g8.s"}), "2");
+  sync.run({"SET", "celery-task-meta-b8", success});
+  EXPECT_EQ(leaves("g8")[1], success);
+  EXPECT_EQ(sync.run({"EXISTS", "celery-taskset-meta-g8.j", "celery-taskset-meta-g8.s"}), "0");
+
+  // The same wait ending with a failed leaf: the join raises, the keys stay to expire.
+  EXPECT_FALSE(part("g9", 0, "a8", "SUCCESS", 1).completed);
+  sync.run({"SET", "celery-task-meta-b8", R"({"status": "FAILURE", "result": null})"});
+  EXPECT_TRUE(part("g9", 1, "b8", "FAILURE", nullptr).completed);
+  leaves("g9");
+  EXPECT_EQ(sync.run({"EXISTS", "celery-taskset-meta-g9.j", "celery-taskset-meta-g9.s"}), "2");
+}
+
 TEST_F(ChordStoreTest, ScriptsGoByShaAndTheSourceFollowsANoScript) {
   Sync sync(redis_.port());
   sync.run({"SET", "celery-taskset-meta-g5.s", "2"});

@@ -2,20 +2,22 @@
 
 #include <spdlog/spdlog.h>
 
-#include <fnmatch.h>
-
 #include <algorithm>
-#include <cstdio>
 #include <iterator>
 #include <limits>
 #include <random>
 
 #include "worker/app/error_redaction.h"
+#include "worker/app/log_redactor.h"
+#include "worker/app/pipeline/join.h"
 #include "worker/app/task_pipeline_internal.h"
 #include "worker/celery/exception_info.h"
 #include "worker/celery/message_decoder.h"
 #include "worker/celery/python_json.h"
 #include "worker/celery/result_document.h"
+#include "worker/celery/result_keys.h"
+#include "worker/celery/task_id.h"
+#include "worker/celery/task_routes.h"
 #include "worker/tasks/llm_errors.h"
 
 namespace celeriac::worker::app {
@@ -25,12 +27,6 @@ namespace {
 using std::chrono::duration_cast;
 using std::chrono::milliseconds;
 
-constexpr std::string_view kResultKeyPrefix = "celery-task-meta-";
-
-std::string resultKey(const std::string& task_id) {
-  return std::string(kResultKeyPrefix) + task_id;
-}
-
 // Bodies at least this large wait (prefetched or held for their ETA) as raw bytes only;
 // a prefetch of 400 multi-megabyte analysis images would otherwise hold each twice.
 constexpr std::size_t kDecodeAtStartBytes = 64 * 1024;
@@ -38,17 +34,23 @@ constexpr std::size_t kDecodeAtStartBytes = 64 * 1024;
 // Time limits at or beyond this (about 31 years) are no limit at all.
 constexpr double kNoTimeLimitBeyondSeconds = 1e9;
 
-// A random (version 4) UUID, as Celery's uuid() makes task ids.
-std::string uuid4() {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  const std::uint64_t hi = (rng() & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;
-  const std::uint64_t lo = (rng() & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;
-  char buf[37];
-  std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(hi >> 32),
-                static_cast<unsigned>((hi >> 16) & 0xffff), static_cast<unsigned>(hi & 0xffff),
-                static_cast<unsigned>(lo >> 48),
-                static_cast<unsigned long long>(lo & 0xffffffffffffULL));
-  return buf;
+// A provider's error text may quote the key it refused: masks secrets in what the
+// outcome will store or publish (its exception, a retry's reason, an Unavailable's
+// message and model names).
+void redactOutcome(tasks::TaskOutcome& outcome) {
+  if (auto* failure = std::get_if<tasks::Failure>(&outcome)) {
+    redactSecrets(failure->error);
+  } else if (auto* retry = std::get_if<tasks::Retry>(&outcome); retry != nullptr && retry->exc) {
+    redactSecrets(*retry->exc);
+  } else if (auto* unavailable = std::get_if<tasks::Unavailable>(&outcome)) {
+    const LogRedactor& redactor = logRedactor();
+    if (auto masked = redactor.redactIfNeeded(unavailable->message)) {
+      unavailable->message = std::move(*masked);
+    }
+    for (std::string& model : unavailable->models) {
+      if (auto masked = redactor.redactIfNeeded(model)) model = std::move(*masked);
+    }
+  }
 }
 
 // The task id from the AMQP headers (protocol 2), without decoding the body; "" when
@@ -308,9 +310,8 @@ void TaskPipeline::start(std::unique_ptr<Job> job) {
   } catch (const std::exception& e) {
     // The handler threw instead of starting: the task fails with that exception.
     // Finished on a later turn, like any completion (finish() ignores a second one).
-    dispatcher_.post([this, id, error = celery::fromCppException(e)] {
-      finish(id, tasks::TaskOutcome::failure(error));
-    });
+    dispatcher_.post(
+        [this, id, error = celery::fromCppException(e)] { finish(id, tasks::Failure{error}); });
   }
   starting_job_ = 0;
 }
@@ -328,7 +329,7 @@ void TaskPipeline::timeLimitHit(JobId id, bool hard) {
   celery::ExceptionInfo e = hard ? celery::timeLimitExceeded(hardLimitFor(job).value_or(0))
                                  : celery::softTimeLimitExceeded();
   taskLog()->warn("time limit task_id={} kind={}", job.message.id, hard ? "hard" : "soft");
-  finish(id, tasks::TaskOutcome::failure(std::move(e)));
+  finish(id, tasks::Failure{std::move(e)});
 }
 
 std::unique_ptr<TaskPipeline::Job> TaskPipeline::takeActive(JobId id) {
@@ -344,7 +345,7 @@ std::unique_ptr<TaskPipeline::Job> TaskPipeline::takeActive(JobId id) {
     dispatcher_.post([run = std::shared_ptr<tasks::TaskRun>(std::move(job->run))] {});
   }
   if (job->start_counted && ports_.forget_starts) {
-    ports_.forget_starts(crashCountKey(job->message.id));
+    ports_.forget_starts(celery::redeliveredStartsKey(job->message.id));
   }
   return job;
 }
@@ -374,15 +375,12 @@ void TaskPipeline::finish(JobId id, tasks::TaskOutcome outcome) {
 void TaskPipeline::settle(Job& job, tasks::TaskOutcome outcome) {
   const celery::TaskMessage& m = job.message;
   // A provider's error text may quote the key it refused: never store or publish it.
-  if (!outcome.ok) redactSecrets(outcome.error);
-  if (outcome.retry_request && outcome.retry_request->exc) {
-    redactSecrets(*outcome.retry_request->exc);
-  }
+  redactOutcome(outcome);
   // A retry either goes out (done here) or becomes the failure Celery raises instead,
   // which then runs the ordinary failure path (errbacks, chain) below.
-  if (!outcome.ok && !outcome.retry_request) autoRetry(job, outcome);
-  if (outcome.retry_request) {
-    const tasks::RetryRequest request = *outcome.retry_request;
+  autoRetry(job, outcome);
+  if (const auto* retry_request = std::get_if<tasks::Retry>(&outcome)) {
+    const tasks::Retry request = *retry_request;
     if (retry(job, request, outcome)) return;
   }
   const auto runtime = std::chrono::duration<double>(dispatcher_.clock().now() - job.started);
@@ -390,37 +388,45 @@ void TaskPipeline::settle(Job& job, tasks::TaskOutcome outcome) {
   // A canvas applied from inside the task (celery.chunks) goes out with the follow-ups.
   std::vector<celery::OutboundMessage> applied;
   std::vector<celery::ChordSize> applied_sizes;
-  if (outcome.ok && !outcome.applies.is_null()) {
+  if (auto* success = std::get_if<tasks::Success>(&outcome);
+      success != nullptr && !success->applies.is_null()) {
     if (ports_.publish) {
-      outcome.value = applyFromTask(m, outcome.applies, applied, applied_sizes);
+      success->value = applyFromTask(m, success->applies, applied, applied_sizes);
     } else {
-      outcome = tasks::TaskOutcome::failure(celery::makeException(
-          "RuntimeError", "this worker cannot publish the canvas the task applies", "builtins"));
+      outcome = tasks::Failure{celery::makeException(
+          "RuntimeError", "this worker cannot publish the canvas the task applies", "builtins")};
     }
   }
+  // Every model down: parked until the balancer's retry time, unless it cannot be (no
+  // tiers, parked too long); then it fails with AllModelsUnavailable.
+  if (const auto* unavailable = std::get_if<tasks::Unavailable>(&outcome)) {
+    if (parkUnavailable(job, *unavailable)) return;
+    outcome = tasks::Failure{tasks::unavailableError(*unavailable)};
+  }
+  // Only a Success or a Failure is left.
+  auto* success = std::get_if<tasks::Success>(&outcome);
   celery::ResultRecord record;
-  if (outcome.ok) {
+  if (success != nullptr) {
     ++counters_.succeeded;
     taskLog()->info("succeeded task={} task_id={} runtime_s={:.6f}", m.task, m.id, runtime.count());
-    record = celery::successRecord(m, std::move(outcome.value), now);
+    record = celery::successRecord(m, std::move(success->value), now);
     if (ports_.events != nullptr) ports_.events->succeeded(m, record.result, runtime.count());
-  } else if (tasks::allModelsUnavailable(outcome.error) && parkUnavailable(job, outcome.error)) {
-    return;
   } else {
+    const celery::ExceptionInfo& error = std::get<tasks::Failure>(outcome).error;
     ++counters_.failed;
-    taskLog()->error(
-        "failed task={} task_id={} runtime_s={:.6f} exc={}: {}", m.task, m.id, runtime.count(),
-        outcome.error.type,
-        outcome.error.args.empty() ? std::string() : celery::dumpPythonJson(outcome.error.args));
-    record = celery::failureRecord(m, outcome.error, now);
-    if (ports_.events != nullptr) ports_.events->failed(m, outcome.error);
+    taskLog()->error("failed task={} task_id={} runtime_s={:.6f} exc={}: {}", m.task, m.id,
+                     runtime.count(), error.type,
+                     error.args.empty() ? std::string() : celery::dumpPythonJson(error.args));
+    record = celery::failureRecord(m, error, now);
+    if (ports_.events != nullptr) ports_.events->failed(m, error);
   }
+  const bool succeeded = success != nullptr;
   // Every stored outcome carries the result_extended fields when enabled, follow-ups
   // or not (they were left out whenever a chain step, link or link_error went out).
   markExtended(record, m);
   const amqp::DeliveryRef ref = job.delivery.ref;
   const bool late = job.acks_late;
-  const bool drop = !outcome.ok && !job.entry->options.acks_on_failure_or_timeout;
+  const bool drop = !succeeded && !job.entry->options.acks_on_failure_or_timeout;
   // Canvas (spec 5.2/5.3): chain step and callbacks are published before SUCCESS is
   // stored (so `children` names them); a failure stores the same FAILURE on the
   // remaining chain steps and publishes the errbacks.
@@ -432,7 +438,7 @@ void TaskPipeline::settle(Job& job, tasks::TaskOutcome outcome) {
   const bool has_canvas = !m.chain.is_null() || !m.callbacks.is_null() || !m.errbacks.is_null();
   if (has_canvas && ports_.publish) {
     const celery::CanvasContext ctx = canvasContext();
-    if (outcome.ok) {
+    if (succeeded) {
       auto follow = celery::successFollowUps(m, record.result, ctx);
       record.children = std::move(follow.children);
       follow_ups = std::move(follow.messages);
@@ -469,17 +475,13 @@ void TaskPipeline::settle(Job& job, tasks::TaskOutcome outcome) {
     // Ack once the follow-ups are confirmed and the result is stored; if a follow-up
     // is not confirmed the message goes back to the queue and the task runs again
     // (at-least-once) rather than a chain silently ending here.
-    auto pending = std::make_shared<int>(2);
-    auto all_ok = std::make_shared<bool>(true);
-    auto settle_message = [this, ref, late, drop, pending, all_ok](bool ok) {
-      *all_ok = *all_ok && ok;
-      if (--*pending > 0) return;
-      if (!*all_ok) {
+    auto settle_message = pipeline::joinAll(2, [this, ref, late, drop](bool all_ok) {
+      if (!all_ok) {
         ports_.reject(ref, true);
       } else {
         ackSettled(ref, late, drop);
       }
-    };
+    });
     publishExpansion(std::move(chord_sizes), std::move(follow_ups), settle_message);
     if (job.ignore_result) {
       with_parts([settle_message] { settle_message(true); })();
@@ -495,18 +497,13 @@ void TaskPipeline::settle(Job& job, tasks::TaskOutcome outcome) {
   }
 }
 
-celery::CanvasContext TaskPipeline::canvasContext() const {
+celery::CanvasContext TaskPipeline::canvasContext() {
   celery::CanvasContext ctx;
   ctx.origin = options_.hostname;
   ctx.now = dispatcher_.clock().wallNow();
-  ctx.new_id = &uuid4;
-  ctx.route_for_task = [this](const std::string& name) -> std::optional<std::string> {
-    auto it = options_.task_queues.find(name);
-    if (it != options_.task_queues.end()) return it->second;
-    for (const auto& [pattern, queue] : options_.task_routes) {
-      if (fnmatch(pattern.c_str(), name.c_str(), 0) == 0) return queue;
-    }
-    return std::nullopt;
+  ctx.new_id = [this] { return celery::uuid4(id_rng_(), id_rng_()); };
+  ctx.route_for_task = [this](const std::string& name) {
+    return celery::routeTask(name, options_.task_queues, options_.task_routes);
   };
   ctx.default_queue = options_.default_queue;
   return ctx;
@@ -515,7 +512,7 @@ celery::CanvasContext TaskPipeline::canvasContext() const {
 void TaskPipeline::storeThen(const std::string& task_id, std::string document,
                              std::function<void()> then) {
   ++storing_;
-  ports_.store(resultKey(task_id), std::move(document), [this, then = std::move(then)] {
+  ports_.store(celery::resultKey(task_id), std::move(document), [this, then = std::move(then)] {
     --storing_;
     if (then) then();
     pump();  // the store may have been the reason nothing started

@@ -39,7 +39,8 @@
 
 #include "balancer/dispatcher.h"
 #include "worker/amqp/amqp_connection.h"
-#include "worker/app/ready_queue.h"
+#include "worker/app/pipeline/job.h"
+#include "worker/app/pipeline/ready_queue.h"
 #include "worker/app/task_events.h"
 #include "worker/celery/canvas.h"
 #include "worker/celery/rate_limit.h"
@@ -84,10 +85,11 @@ struct PipelinePorts {
       chord_part;
   std::function<void(std::string group_id, std::int64_t size, std::function<void()>)>
       set_chord_size;
-  // Result documents of these task ids (nullopt: none yet), for a complex chord header.
-  std::function<void(std::vector<std::string> task_ids,
+  // A complex chord header's leaves read again (join_native() waiting): their result
+  // documents (nullopt: none yet), the chord's keys deleted once every one succeeded.
+  std::function<void(std::string group_id, std::vector<std::string> task_ids,
                      std::function<void(std::vector<std::optional<std::string>>)>)>
-      fetch_results;
+      fetch_chord_leaves;
   // Told about each task as it goes (Celery's task-* events). Null: nobody listens.
   TaskEventSink* events = nullptr;
 };
@@ -204,8 +206,8 @@ class TaskPipeline {
   [[nodiscard]] std::uint16_t prefetchInForce() const { return prefetch_sent_; }
 
  private:
-  struct Job;
-  using JobId = std::uint64_t;
+  using Job = pipeline::Job;
+  using JobId = pipeline::JobId;
 
   // Stores a FAILURE for `task_id` (when readable) and rejects without requeue;
   // `message` is the decoded task when there is one (its fields go into the record).
@@ -220,10 +222,10 @@ class TaskPipeline {
   void park(std::unique_ptr<Job> job, std::chrono::milliseconds delay, const std::string& reason);
   // Every model was down: store RETRY, park the message, ack once both are durable.
   // Returns false when the task must fail instead (parked too long, or no tiers).
-  bool parkUnavailable(Job& job, const celery::ExceptionInfo& error);
+  bool parkUnavailable(Job& job, const tasks::Unavailable& unavailable);
   // The handler asked to be retried (retry_plan.h): republish it and store RETRY, and
   // return true; or set `outcome` to the failure Celery raises instead, and return false.
-  bool retry(Job& job, const tasks::RetryRequest& request, tasks::TaskOutcome& outcome);
+  bool retry(Job& job, const tasks::Retry& request, tasks::TaskOutcome& outcome);
   // Shared by parking and retries: store `record` (unless the task ignores results),
   // then publish `out` with a confirm, then ack the delivery; an unconfirmed publish
   // sends the delivery back to its queue.
@@ -234,8 +236,8 @@ class TaskPipeline {
   // Publishes canvas follow-ups (chain step, callbacks, errbacks); `done(all_ok)` once
   // every one is confirmed (at once when there are none).
   void publishAll(std::vector<celery::OutboundMessage> messages, std::function<void(bool)> done);
-  [[nodiscard]] celery::CanvasContext canvasContext() const;
-  // A canvas the task applies from inside (TaskOutcome::applies; task_pipeline_applied.cc):
+  [[nodiscard]] celery::CanvasContext canvasContext();
+  // A canvas the task applies from inside (Success::applies; task_pipeline_applied.cc):
   // appends what to publish and the chord sizes to write first; returns its result tuple.
   nlohmann::json applyFromTask(const celery::TaskMessage& task, const nlohmann::json& signature,
                                std::vector<celery::OutboundMessage>& messages,
@@ -301,7 +303,7 @@ class TaskPipeline {
 
   JobId next_id_ = 1;
   // Waiting for a slot: by message priority, then arrival.
-  ReadyQueue<std::unique_ptr<Job>> ready_;
+  pipeline::ReadyQueue<std::unique_ptr<Job>> ready_;
   std::unordered_map<JobId, std::unique_ptr<Job>> held_;    // waiting for their eta
   std::unordered_map<JobId, std::unique_ptr<Job>> active_;  // running
   std::unordered_map<JobId, std::unique_ptr<Job>> counting_;  // start being counted (slot held)
@@ -323,6 +325,8 @@ class TaskPipeline {
   std::map<std::string, TimeLimits> time_limits_;  // by task name
   // retry_jitter's randomness.
   std::mt19937_64 jitter_rng_{std::random_device{}()};
+  // The bits of the ids given to what the worker publishes (celery::uuid4()).
+  std::mt19937_64 id_rng_{std::random_device{}()};
   // Chord joins waiting for a complex header's leaves (cancelled with the pipeline).
   std::set<balancer::TimerId> chord_join_timers_;
 };

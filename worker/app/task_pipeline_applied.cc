@@ -1,4 +1,4 @@
-// TaskPipeline: a canvas that a task applies from inside (TaskOutcome::applies, e.g.
+// TaskPipeline: a canvas that a task applies from inside (Success::applies, e.g.
 // celery.chunks), as a Python task calling sig.apply_async(): expanded with the task as
 // parent, published with its follow-ups (before the ack, so a lost publish runs the task
 // again), and its result tuple is what the task returns.

@@ -5,11 +5,13 @@
 // header order, or, when a member failed, run the body's errbacks and store
 // ChordError on the body (backends/base.py chord_error_from_stack()).
 
+#include "worker/app/pipeline/join.h"
 #include "worker/app/task_pipeline.h"
 #include "worker/app/task_pipeline_internal.h"
 #include "worker/celery/canvas_expand.h"
 #include "worker/celery/chord_part.h"
 #include "worker/celery/result_document.h"
+#include "worker/celery/result_keys.h"
 
 namespace celeriac::worker::app {
 
@@ -32,15 +34,21 @@ void TaskPipeline::publishExpansion(std::vector<celery::ChordSize> sizes,
     publishAll(std::move(messages), std::move(done));
     return;
   }
-  // Every size is written before any header member goes out: a member may finish
-  // before the next one is published, and it must find the size (redis.py reads .s).
-  auto pending = std::make_shared<std::size_t>(sizes.size());
+  // Every size (and a complex header's saved group) is written before any header
+  // member goes out: a member may finish before the next one is published, and it
+  // must find the size (redis.py reads .s) and the saved group (GroupResult.restore).
+  std::size_t writes = sizes.size();
+  for (const celery::ChordSize& size : sizes) writes += size.saved_group.empty() ? 0U : 1U;
   auto shared = std::make_shared<std::vector<celery::OutboundMessage>>(std::move(messages));
-  for (const celery::ChordSize& size : sizes) {
-    ports_.set_chord_size(size.group_id, size.size, [this, pending, shared, done] {
-      if (--*pending > 0) return;
-      publishAll(std::move(*shared), done);
-    });
+  const auto written = pipeline::joinAll(
+      writes, [this, shared, done](bool) { publishAll(std::move(*shared), done); });
+  const auto one_written = [written] { written(true); };
+  for (celery::ChordSize& size : sizes) {
+    if (!size.saved_group.empty()) {
+      // Python's GroupResult.save(): SETEX + PUBLISH like any result write.
+      ports_.store(celery::groupKey(size.group_id), std::move(size.saved_group), one_written);
+    }
+    ports_.set_chord_size(size.group_id, size.size, one_written);
   }
 }
 
@@ -50,10 +58,10 @@ std::function<void()> TaskPipeline::withChordParts(std::vector<celery::ChordMemb
   if (members.empty() || !ports_.chord_part) return next;
   return [this, members = std::move(members), state = std::move(state),
           encoded_result = std::move(encoded_result), next = std::move(next)] {
-    auto pending = std::make_shared<std::size_t>(members.size());
-    auto one_done = [pending, next] {
-      if (--*pending == 0 && next) next();
-    };
+    const auto reported = pipeline::joinAll(members.size(), [next](bool) {
+      if (next) next();
+    });
+    const auto one_done = [reported] { reported(true); };
     for (const celery::ChordMember& member : members) {
       ports_.chord_part(member.group_id, celery::chordPartScore(member.group_index),
                         celery::encodeChordPart(member.task_id, state, encoded_result),
@@ -73,7 +81,7 @@ void TaskPipeline::completeChord(const celery::ChordMember& member, const ChordP
   celery::ChordJoin join = parts.saved_group
                                ? celery::joinSavedGroup(*parts.saved_group, parts.saved_docs)
                                : celery::joinChordParts(parts.members);
-  if (join.pending && parts.saved_group && ports_.fetch_results) {
+  if (join.pending && parts.saved_group && ports_.fetch_chord_leaves) {
     waitForSavedGroup(member, *parts.saved_group, dispatcher_.clock().now() + kChordJoinTimeout,
                       std::move(done));
     return;
@@ -89,18 +97,20 @@ void TaskPipeline::waitForSavedGroup(celery::ChordMember member, std::string sav
                        done = std::move(done)]() mutable {
         chord_join_timers_.erase(*timer);
         const std::vector<std::string> leaves = celery::savedGroupLeaves(saved);
-        ports_.fetch_results(leaves, [this, member, saved, deadline,
-                                      done](std::vector<std::optional<std::string>> docs) {
-          celery::ChordJoin join = celery::joinSavedGroup(saved, docs);
-          if (join.pending && dispatcher_.clock().now() < deadline) {
-            waitForSavedGroup(member, saved, deadline, done);
-            return;
-          }
-          if (join.pending) {
-            join.error = celery::chordError("Join error: TimeoutError('The operation timed out.')");
-          }
-          finishChord(member, std::move(join), done);
-        });
+        ports_.fetch_chord_leaves(
+            member.group_id, leaves,
+            [this, member, saved, deadline, done](std::vector<std::optional<std::string>> docs) {
+              celery::ChordJoin join = celery::joinSavedGroup(saved, docs);
+              if (join.pending && dispatcher_.clock().now() < deadline) {
+                waitForSavedGroup(member, saved, deadline, done);
+                return;
+              }
+              if (join.pending) {
+                join.error =
+                    celery::chordError("Join error: TimeoutError('The operation timed out.')");
+              }
+              finishChord(member, std::move(join), done);
+            });
       });
   chord_join_timers_.insert(*timer);
 }

@@ -7,7 +7,6 @@
 #include "worker/app/task_pipeline.h"
 #include "worker/app/task_pipeline_internal.h"
 #include "worker/celery/auto_retry.h"
-#include "worker/tasks/llm_errors.h"
 
 namespace celeriac::worker::app {
 
@@ -42,19 +41,21 @@ int TaskPipeline::maxCrashesFor(const Job& job) const {
 }
 
 void TaskPipeline::autoRetry(const Job& job, tasks::TaskOutcome& outcome) {
+  // Only a Failure: every model down (Unavailable) parks the task, its own retry path,
+  // whatever autoretry_for says.
+  auto* failure = std::get_if<tasks::Failure>(&outcome);
+  if (failure == nullptr) return;
   const tasks::TaskOptions& o = job.entry->options;
-  if (o.autoretry_for.empty() || !celery::autoRetryMatches(o.autoretry_for, outcome.error)) return;
+  if (o.autoretry_for.empty() || !celery::autoRetryMatches(o.autoretry_for, failure->error)) return;
   // A hard time limit kills the run in Celery before autoretry's except clause could
   // catch anything; a soft one is an exception raised inside the task, so it can retry.
-  if (outcome.error.type == "TimeLimitExceeded") return;
-  // Every model down parks the task (its own retry path), whatever autoretry_for says.
-  if (tasks::allModelsUnavailable(outcome.error)) return;
+  if (failure->error.type == "TimeLimitExceeded") return;
   std::optional<std::chrono::milliseconds> countdown;  // none: default_retry_delay
   if (o.retry_backoff > 0) {
     countdown = celery::exponentialBackoff(o.retry_backoff, job.message.retries,
                                            o.retry_backoff_max, o.retry_jitter, jitter_rng_());
   }
-  outcome = tasks::TaskOutcome::retry(std::move(outcome.error), countdown);
+  outcome = tasks::Retry{std::move(failure->error), countdown};
 }
 
 void TaskPipeline::ackSettled(amqp::DeliveryRef ref, bool late, bool drop) {

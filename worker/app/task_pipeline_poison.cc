@@ -6,6 +6,7 @@
 #include "worker/app/task_pipeline_internal.h"
 #include "worker/celery/exception_info.h"
 #include "worker/celery/result_document.h"
+#include "worker/celery/result_keys.h"
 
 namespace celeriac::worker::app {
 
@@ -27,7 +28,7 @@ void TaskPipeline::countStartThenRun(std::unique_ptr<Job> job) {
   // worker, and the next: count the starts of redelivered messages in Redis (shared by
   // every replica) and stop after max_task_crashes. A first delivery costs nothing.
   const JobId id = job->id;
-  const std::string key = crashCountKey(job->message.id);
+  const std::string key = celery::redeliveredStartsKey(job->message.id);
   ++running_;  // the count holds a slot, so concurrency stays bounded
   counting_.emplace(id, std::move(job));
   ports_.count_start(key, [this, id](long long starts) {
@@ -65,7 +66,7 @@ void TaskPipeline::failPoison(std::unique_ptr<Job> job, long long starts) {
       celery::failureRecord(m, celery::workerLost(reason), dispatcher_.clock().wallNow());
   markExtended(record, m);
   const amqp::DeliveryRef ref = job->delivery.ref;
-  const std::string key = crashCountKey(m.id);
+  const std::string key = celery::redeliveredStartsKey(m.id);
   storeThen(m.id, celery::renderResultDocument(record), [this, ref, key] {
     ports_.reject(ref, false);
     if (ports_.forget_starts) ports_.forget_starts(key);

@@ -4,9 +4,10 @@
 // task_pipeline.cc (see task_pipeline.h for the contracts).
 #include <algorithm>
 
-#include "worker/app/outgoing_message.h"
 #include "worker/app/parking.h"
-#include "worker/app/retry_plan.h"
+#include "worker/app/pipeline/join.h"
+#include "worker/app/pipeline/outgoing_message.h"
+#include "worker/app/pipeline/retry_plan.h"
 #include "worker/app/task_pipeline_internal.h"
 #include "worker/celery/exception_info.h"
 #include "worker/celery/iso_time.h"
@@ -40,8 +41,7 @@ void TaskPipeline::park(std::unique_ptr<Job> job, milliseconds delay, const std:
   });
 }
 
-bool TaskPipeline::parkUnavailable(Job& job, const celery::ExceptionInfo& error) {
-  const auto unavailable = tasks::allModelsUnavailable(error);
+bool TaskPipeline::parkUnavailable(Job& job, const tasks::Unavailable& unavailable) {
   const auto now = dispatcher_.clock().wallNow();
   const auto& headers = job.delivery.message.headers;
   auto since_it = headers.find(kParkedSinceHeader);
@@ -62,48 +62,46 @@ bool TaskPipeline::parkUnavailable(Job& job, const celery::ExceptionInfo& error)
                            .delay_tiers[std::min<std::size_t>(static_cast<std::size_t>(parks),
                                                               options_.delay_tiers.size() - 1)]
                            .ttl;
-  if (unavailable->retry_at) {
-    delay = std::max(milliseconds(1000), duration_cast<milliseconds>(*unavailable->retry_at - now));
+  if (unavailable.retry_at) {
+    delay = std::max(milliseconds(1000), duration_cast<milliseconds>(*unavailable.retry_at - now));
   }
   const auto tier = pickTier(options_.delay_tiers, delay);
   const auto next_attempt = now + tier->ttl;
-  applyBackpressure(unavailable->retry_at.value_or(next_attempt));
+  applyBackpressure(unavailable.retry_at.value_or(next_attempt));
 
   // RETRY tells a client polling by id that the task is waiting, and until when.
-  celery::ExceptionInfo waiting = error;
+  celery::ExceptionInfo waiting = tasks::unavailableError(unavailable);
   waiting.args = nlohmann::json::array(
-      {unavailable->message + "; parked, next attempt at " + celery::formatIsoTime(next_attempt),
-       celery::formatIsoTime(next_attempt), unavailable->models});
+      {unavailable.message + "; parked, next attempt at " + celery::formatIsoTime(next_attempt),
+       celery::formatIsoTime(next_attempt), unavailable.models});
   waiting.traceback.clear();
   celery::ResultRecord record = celery::retryRecord(job.message, waiting);
   markExtended(record, job.message);
   amqp::OutgoingMessage out = parkedMessage(job.delivery, *tier, "all_models_unavailable", now);
   taskLog()->warn("parked task_id={} reason=all_models_unavailable tier={} parks={} models={}",
-                  job.message.id, tier->name, parks + 1,
-                  nlohmann::json(unavailable->models).dump());
+                  job.message.id, tier->name, parks + 1, nlohmann::json(unavailable.models).dump());
   ++counters_.parked_unavailable;
   republishThenAck(job, std::move(record), std::move(out));
   return true;
 }
 
-bool TaskPipeline::retry(Job& job, const tasks::RetryRequest& request,
-                         tasks::TaskOutcome& outcome) {
+bool TaskPipeline::retry(Job& job, const tasks::Retry& request, tasks::TaskOutcome& outcome) {
   const celery::TaskMessage& m = job.message;
   if (!ports_.publish) {
     // No confirmed publisher (only in tests): nothing could carry the retry.
-    outcome = tasks::TaskOutcome::failure(request.exc.value_or(
-        celery::makeException("RuntimeError", "cannot retry: no publisher", "celeriac.errors")));
+    outcome = tasks::Failure{request.exc.value_or(
+        celery::makeException("RuntimeError", "cannot retry: no publisher", "celeriac.errors"))};
     return false;
   }
-  RetryRouting routing;
+  pipeline::RetryRouting routing;
   routing.eta_hold_limit = options_.eta_hold_limit;
   routing.delay_tiers = options_.delay_tiers;
-  RetryPlan plan =
-      planRetry(job.delivery, m, job.entry->options, request, routing, canvasContext());
+  pipeline::RetryPlan plan =
+      pipeline::planRetry(job.delivery, m, job.entry->options, request, routing, canvasContext());
   if (plan.failure) {
     taskLog()->warn("retry refused task={} task_id={} retries={}: {}", m.task, m.id, m.retries,
                     plan.failure->type);
-    outcome = tasks::TaskOutcome::failure(std::move(*plan.failure));
+    outcome = tasks::Failure{std::move(*plan.failure)};
     return false;
   }
   ++counters_.retried;
@@ -176,18 +174,15 @@ void TaskPipeline::applyBackpressure(std::chrono::system_clock::time_point until
 
 void TaskPipeline::publishAll(std::vector<celery::OutboundMessage> messages,
                               std::function<void(bool)> done) {
-  auto pending = std::make_shared<std::size_t>(messages.size());
-  auto all_ok = std::make_shared<bool>(true);
   ++parking_;  // counted as in-flight publishes for shutdown
+  const auto confirmed = pipeline::joinAll(messages.size(), [this, done](bool all_ok) {
+    --parking_;
+    done(all_ok);
+  });
   for (auto& message : messages) {
     taskLog()->info("published task={} task_id={} queue={}", message.headers.value("task", ""),
                     message.task_id, message.routing_key);
-    ports_.publish(toOutgoing(std::move(message)), [this, pending, all_ok, done](bool ok) {
-      *all_ok = *all_ok && ok;
-      if (--*pending > 0) return;
-      --parking_;
-      done(*all_ok);
-    });
+    ports_.publish(pipeline::toOutgoing(std::move(message)), confirmed);
   }
 }
 

@@ -94,10 +94,14 @@ std::optional<OutboundMessage> messageForSignature(const nlohmann::json& signatu
                                                    const nlohmann::json& chain_rest,
                                                    const CanvasContext& ctx, std::string& error);
 
-// A chord's size, `celery-taskset-meta-<group_id>.s`, written before its header goes out.
+// A chord's size, `celery-taskset-meta-<group_id>.s`, written before its header goes out,
+// and for a complex header (a member's result is a group result) the GroupResult that
+// Python's apply_chord() saves as `celery-taskset-meta-<group_id>` (chord_part.h's
+// savedGroupDocument(); empty: a simple header, nothing saved).
 struct ChordSize {
   std::string group_id;
   std::int64_t size = 0;
+  std::string saved_group{};
 };
 
 struct SuccessFollowUps {

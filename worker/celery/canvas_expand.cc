@@ -4,6 +4,7 @@
 #include <optional>
 #include <utility>
 
+#include "worker/celery/frozen_result.h"
 #include "worker/celery/result_document.h"
 #include "worker/celery/signature_ops.h"
 
@@ -198,11 +199,19 @@ void applyChord(const json& sig, const ApplyCall& call, const CanvasContext& ctx
     return;
   }
   std::int64_t size = 0;
+  json member_results = json::array();
+  bool complex = false;
   for (std::size_t i = 0; i < members.size(); ++i) {
     freeze(members[i], {"", group_id, body, static_cast<int>(i)}, ctx);
     size += chordCompletions(members[i]);
+    member_results.push_back(frozenResult(members[i]));
+    complex = complex || member_results.back()[1].is_array();
   }
-  out.chord_sizes.push_back({group_id, size});
+  // apply_chord(): a header with a group result among its members' results is saved,
+  // so whoever completes it joins the saved GroupResult and the body gets that
+  // member's results as one list (the parts alone would give a flat list).
+  out.chord_sizes.push_back(
+      {group_id, size, complex ? savedGroupDocument(group_id, member_results) : std::string()});
   json group = groupSignature(std::move(members));
   merged["task_id"] = group_id;
   group["options"] = std::move(merged);

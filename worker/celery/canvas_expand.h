@@ -19,7 +19,9 @@
 //   chord  (_chord.run): the body takes the chord's options (chain, link, link_error,
 //          group_id, chord, ...) and the chord's task_id; each header member gets
 //          group_id, group_index (its position) and chord = body; size = sum of
-//          _chord._descend() over the header; an empty header calls the body with [];
+//          _chord._descend() over the header; a header whose members' frozen results
+//          (frozen_result.h) include a group result is saved with the size, as
+//          apply_chord() saves it; an empty header calls the body with [];
 //   chunks (chunks.group): a group of celery.starmap signatures over slices of `it`;
 //   xmap/xstarmap: one celery.map/celery.starmap message, routed by the inner task.
 // What not: no I/O, no clock, no randomness (CanvasContext brings all three); eager

@@ -80,6 +80,13 @@ std::string encodeChordPart(std::string_view task_id, std::string_view state,
   return out;
 }
 
+std::string savedGroupDocument(const std::string& group_id, const json& member_results) {
+  std::string out;
+  dumpSpaced(json{{"result", json::array({json::array({group_id, nullptr}), member_results})}},
+             out);
+  return out;
+}
+
 std::string chordPartScore(const std::optional<int>& group_index) {
   return group_index ? std::to_string(*group_index) : std::string("+inf");
 }

@@ -70,6 +70,10 @@ ChordJoin joinSavedGroup(const std::string& saved,
                          const std::vector<std::optional<std::string>>& leaf_documents);
 // The leaf task ids of a saved group, in tuple order (empty if it does not decode).
 std::vector<std::string> savedGroupLeaves(const std::string& saved);
+// What GroupResult.save() stores under `celery-taskset-meta-<group_id>` for a chord
+// header (backends/base.py _save_group): json.dumps({"result": as_tuple()}), the tuple
+// being [[group_id, null], member_results] (each member's result tuple, as frozen).
+std::string savedGroupDocument(const std::string& group_id, const nlohmann::json& member_results);
 
 // celery.exceptions.ChordError([message]).
 ExceptionInfo chordError(std::string_view message);

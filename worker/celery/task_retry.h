@@ -3,10 +3,11 @@
 // what is stored meanwhile (celery/app/task.py `retry` and
 // `signature_from_request`, celery/app/trace.py `handle_retry`, Celery 5.2.6).
 //
-// What for: a handler that completes with TaskOutcome::retry() is turned into (a) the
-// same task message again, retries + 1 and eta = now + countdown, and (b) the RETRY
-// document; or, once max_retries is used up, into the exception Celery raises instead.
-// What not: no publishing, no storing, no parking decision (worker/app/retry_plan.h
+// What for: a handler that completes with a Retry outcome (worker/tasks/task_outcome.h)
+// is turned into (a) the same task message again, retries + 1 and eta = now +
+// countdown, and (b) the RETRY document; or, once max_retries is used up, into the
+// exception Celery raises instead.
+// What not: no publishing, no storing, no parking decision (worker/app/pipeline/retry_plan.h
 // chooses between the task's queue and a delay tier); no clock read: `ctx.now` is the
 // retry's time.
 // Ownership: pure functions returning values.

@@ -1,14 +1,33 @@
 #include "worker/redis/chord_store.h"
 
+#include "worker/celery/result_keys.h"
+
 namespace celeriac::worker::redis {
 
 namespace {
+
+// Lua: true when every document decodes and is SUCCESS. Python's join_native() over a
+// saved group raises on a missing (timeout), failed or revoked leaf, and only a join
+// that returned reaches the `finally: DEL` of the chord's keys.
+const std::string kAllSucceededLua = R"lua(
+local function all_succeeded(docs)
+  if #docs == 0 then return false end
+  for _, doc in ipairs(docs) do
+    if not doc then return false end
+    local decoded, meta = pcall(cjson.decode, doc)
+    if not decoded or type(meta) ~= 'table' or meta['status'] ~= 'SUCCESS' then
+      return false
+    end
+  end
+  return true
+end
+)lua";
 
 // KEYS: .j .t .s and the group's own key; ARGV: score, member, expires seconds (0: none).
 // Replies {0} (not complete, or no size: `if chord_size_bytes:`), {1, members} for a
 // simple header, or {1, {}, saved, leaf documents} for a complex one. Lua sees a
 // missing key's GET as false.
-const RedisScript kChordPartScript(R"lua(
+const RedisScript kChordPartScript(kAllSucceededLua + R"lua(
 redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
 local ready = redis.call('ZCOUNT', KEYS[1], '-inf', '+inf')
 local extra = redis.call('GET', KEYS[2])
@@ -39,15 +58,9 @@ if saved then
   if ok and type(group) == 'table' then walk(group['result']) end
   local docs = {}
   if #keys > 0 then docs = redis.call('MGET', unpack(keys)) end
-  local clean = #keys > 0
-  for _, doc in ipairs(docs) do
-    local decoded, meta = pcall(cjson.decode, doc)
-    if not doc or not decoded or type(meta) ~= 'table' or meta['status'] == 'FAILURE' or
-       meta['status'] == 'REVOKED' then
-      clean = false
-    end
-  end
-  if clean then
+  -- A leaf not ready yet: the caller reads the leaves again (fetchChordLeaves), which
+  -- deletes the keys once the join can succeed.
+  if all_succeeded(docs) then
     redis.call('DEL', KEYS[1])
     redis.call('DEL', KEYS[2])
     redis.call('DEL', KEYS[3])
@@ -70,22 +83,33 @@ end
 return {1, members}
 )lua");
 
-// KEYS: celery-task-meta-<id>...; MGET as a script, so it goes through runScript().
-const RedisScript kFetchResultsScript(R"lua(
-return redis.call('MGET', unpack(KEYS))
+// KEYS: .j .t .s, then celery-task-meta-<leaf>...: the leaves' documents, and the
+// chord's keys deleted once every leaf has succeeded (the join is then done).
+const RedisScript kChordLeavesScript(kAllSucceededLua + R"lua(
+local leaves = {}
+for i = 4, #KEYS do leaves[#leaves + 1] = KEYS[i] end
+local docs = redis.call('MGET', unpack(leaves))
+if all_succeeded(docs) then
+  redis.call('DEL', KEYS[1])
+  redis.call('DEL', KEYS[2])
+  redis.call('DEL', KEYS[3])
+end
+return docs
 )lua");
 
 }  // namespace
 
-void fetchResults(ResultStore& store, const std::vector<std::string>& task_ids,
-                  std::function<void(std::vector<std::optional<std::string>>)> done) {
-  std::vector<std::string> keys;
-  for (const std::string& id : task_ids) keys.push_back("celery-task-meta-" + id);
-  if (keys.empty()) {
+void fetchChordLeaves(ResultStore& store, const std::string& group_id,
+                      const std::vector<std::string>& task_ids,
+                      std::function<void(std::vector<std::optional<std::string>>)> done) {
+  if (task_ids.empty()) {
     done({});
     return;
   }
-  store.runScript(kFetchResultsScript, std::move(keys), {},
+  std::vector<std::string> keys{groupKey(group_id, ".j"), groupKey(group_id, ".t"),
+                                groupKey(group_id, ".s")};
+  for (const std::string& id : task_ids) keys.push_back(celery::resultKey(id));
+  store.runScript(kChordLeavesScript, std::move(keys), {},
                   [done = std::move(done)](const RedisValue& value) {
                     std::vector<std::optional<std::string>> docs;
                     for (const RedisValue& doc : value.elements) {
@@ -100,7 +124,7 @@ void fetchResults(ResultStore& store, const std::vector<std::string>& task_ids,
 }
 
 std::string groupKey(const std::string& group_id, const char* suffix) {
-  return "celery-taskset-meta-" + group_id + suffix;
+  return celery::groupKey(group_id, suffix);
 }
 
 void reportChordPart(ResultStore& store, const std::string& group_id, const std::string& score,

@@ -9,8 +9,10 @@
 //     GET celery-taskset-meta-<gid>           (a saved GroupResult: a complex header)
 //     ZRANGE .j 0 -1                          (simple header), or
 //     MGET celery-task-meta-<leaf>...         (complex: join_native over the saved group)
-//     DEL .j .t .s   unless a member FAILED/was REVOKED or did not decode (Python
-//                    raises before its `finally: DEL` then, and the keys expire)
+//     DEL .j .t .s   unless a member FAILED/was REVOKED or did not decode, or (complex)
+//                    a leaf is not SUCCESS yet (Python raises before its `finally:
+//                    DEL` then, and the keys expire; or it waits for the leaf:
+//                    fetchChordLeaves() deletes them once the wait is over)
 //
 // The same data commands, in the same order, as Python's three pipelines (MONITOR
 // shows them inside the script), so Python and celeriac members can share a chord.
@@ -49,12 +51,16 @@ void reportChordPart(ResultStore& store, const std::string& group_id, const std:
                      std::string encoded_part, std::chrono::seconds expires,
                      std::function<void(ChordPartReply)> done);
 
-// MGET of the result documents of these task ids (a complex header's leaves, read
-// again while Python's join_native() would still be waiting); nullopt for a missing one.
-void fetchResults(ResultStore& store, const std::vector<std::string>& task_ids,
-                  std::function<void(std::vector<std::optional<std::string>>)> done);
+// A complex header's leaves read again while Python's join_native() would still be
+// waiting for them: MGET of their result documents (nullopt: none) and, in the same
+// script, once every one has SUCCEEDED, DEL .j/.t/.s of `group_id`, as Python's
+// `finally: DEL` does once the join returned (a failed or missing leaf keeps them:
+// the join raised, and they expire).
+void fetchChordLeaves(ResultStore& store, const std::string& group_id,
+                      const std::vector<std::string>& task_ids,
+                      std::function<void(std::vector<std::optional<std::string>>)> done);
 
-// Python's key for a group: "celery-taskset-meta-<gid>" + suffix (".j", ".t", ".s").
+// celery::groupKey() (result_keys.h), kept for the wiring in worker_app.cc.
 std::string groupKey(const std::string& group_id, const char* suffix = "");
 
 }  // namespace celeriac::worker::redis

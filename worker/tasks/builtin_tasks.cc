@@ -18,8 +18,7 @@ celery::ExceptionInfo pythonError(std::string_view type, std::string_view messag
 }
 
 std::unique_ptr<TaskRun> fail(const TaskContext& ctx, TaskDone done, celery::ExceptionInfo e) {
-  return TimerRun::start(ctx.dispatcher, milliseconds(0), TaskOutcome::failure(std::move(e)),
-                         std::move(done));
+  return TimerRun::start(ctx.dispatcher, milliseconds(0), Failure{std::move(e)}, std::move(done));
 }
 
 std::unique_ptr<TaskRun> echo(const TaskContext& ctx, TaskDone done) {
@@ -32,7 +31,7 @@ std::unique_ptr<TaskRun> echo(const TaskContext& ctx, TaskDone done) {
   } else {
     value = m.args;
   }
-  return TimerRun::start(ctx.dispatcher, milliseconds(0), TaskOutcome::success(std::move(value)),
+  return TimerRun::start(ctx.dispatcher, milliseconds(0), Success{std::move(value)},
                          std::move(done));
 }
 
@@ -77,7 +76,7 @@ std::unique_ptr<TaskRun> sleepTask(const TaskContext& ctx, TaskDone done) {
                 pythonError("ValueError", "sleep() seconds must be between 0 and 86400"));
   }
   const auto delay = milliseconds(static_cast<std::int64_t>(std::llround(s * 1000.0)));
-  return TimerRun::start(ctx.dispatcher, delay, TaskOutcome::success(*seconds), std::move(done));
+  return TimerRun::start(ctx.dispatcher, delay, Success{*seconds}, std::move(done));
 }
 
 std::unique_ptr<TaskRun> retryTask(const TaskContext& ctx, TaskDone done) {
@@ -101,12 +100,11 @@ std::unique_ptr<TaskRun> retryTask(const TaskContext& ctx, TaskDone done) {
   if (succeed_after != nullptr && !succeed_after->is_null() &&
       retries >= succeed_after->get<std::int64_t>()) {
     return TimerRun::start(ctx.dispatcher, milliseconds(0),
-                           TaskOutcome::success(nlohmann::json{{"retries", retries}}),
-                           std::move(done));
+                           Success{nlohmann::json{{"retries", retries}}}, std::move(done));
   }
   return TimerRun::start(
       ctx.dispatcher, milliseconds(0),
-      TaskOutcome::retry(pythonError("RuntimeError", "retry " + std::to_string(retries)), delay),
+      Retry{pythonError("RuntimeError", "retry " + std::to_string(retries)), delay},
       std::move(done));
 }
 

@@ -48,7 +48,7 @@ class MapRun final : public TaskRun {
   void next() {
     if (cancelled_) return;
     if (index_ == items_.size()) {
-      finish(TaskOutcome::success(std::move(results_)));
+      finish(Success{std::move(results_)});
       return;
     }
     const json& item = items_[index_];
@@ -57,8 +57,7 @@ class MapRun final : public TaskRun {
     current_message_.task = task_;
     if (star_) {
       if (!item.is_array()) {
-        finish(
-            TaskOutcome::failure(typeError("celery.starmap: every item must be a list of args")));
+        finish(Failure{typeError("celery.starmap: every item must be a list of args")});
         return;
       }
       current_message_.args = item;
@@ -70,15 +69,16 @@ class MapRun final : public TaskRun {
       if (cancelled_) return;
       // The finished item's run may be the caller: release it on a later turn.
       dispatcher_.post([run = std::shared_ptr<TaskRun>(std::move(current_))] {});
-      if (!outcome.ok) {
-        if (outcome.retry_request) {
-          outcome = TaskOutcome::failure(outcome.retry_request->exc.value_or(celery::makeException(
-              "RuntimeError", "retry requested inside celery.map", "builtins")));
-        }
+      if (auto* retry = std::get_if<Retry>(&outcome)) {
+        outcome = Failure{retry->exc.value_or(celery::makeException(
+            "RuntimeError", "retry requested inside celery.map", "builtins"))};
+      }
+      auto* success = std::get_if<Success>(&outcome);
+      if (success == nullptr) {
         finish(std::move(outcome));
         return;
       }
-      results_.push_back(std::move(outcome.value));
+      results_.push_back(std::move(success->value));
       ++index_;
       next();
     });
@@ -116,14 +116,14 @@ TaskHandler mapHandler(const TaskRegistry& registry, bool star) {
     const json* items = argument(ctx.message, 1, "it");
     if (task == nullptr || !task->is_object() || !task->value("task", json()).is_string() ||
         items == nullptr || !items->is_array()) {
-      return finishWith(ctx, std::move(done),
-                        TaskOutcome::failure(typeError(
-                            std::string(name) + "() needs task (a signature) and it (a list)")));
+      return finishWith(
+          ctx, std::move(done),
+          Failure{typeError(std::string(name) + "() needs task (a signature) and it (a list)")});
     }
     const std::string inner = (*task)["task"].get<std::string>();
     const TaskRegistry::Entry* entry = registry.find(inner);
     if (entry == nullptr) {
-      return finishWith(ctx, std::move(done), TaskOutcome::failure(celery::notRegistered(inner)));
+      return finishWith(ctx, std::move(done), Failure{celery::notRegistered(inner)});
     }
     auto run =
         std::make_unique<MapRun>(*entry, ctx.dispatcher, inner, *items, star, std::move(done));
@@ -137,20 +137,20 @@ std::unique_ptr<TaskRun> accumulate(const TaskContext& ctx, TaskDone done) {
   const json index = ctx.message.kwargs.is_object()
                          ? ctx.message.kwargs.value("index", json(nullptr))
                          : json(nullptr);
-  if (index.is_null()) return finishWith(ctx, std::move(done), TaskOutcome::success(args));
+  if (index.is_null()) return finishWith(ctx, std::move(done), Success{args});
   if (!index.is_number_integer()) {
     return finishWith(ctx, std::move(done),
-                      TaskOutcome::failure(typeError("tuple indices must be integers or slices")));
+                      Failure{typeError("tuple indices must be integers or slices")});
   }
   auto i = index.get<std::int64_t>();
   const auto size = static_cast<std::int64_t>(args.size());
   if (i < 0) i += size;  // Python's negative indexing
   if (i < 0 || i >= size) {
-    return finishWith(ctx, std::move(done),
-                      TaskOutcome::failure(celery::makeException(
-                          "IndexError", "tuple index out of range", "builtins")));
+    return finishWith(
+        ctx, std::move(done),
+        Failure{celery::makeException("IndexError", "tuple index out of range", "builtins")});
   }
-  return finishWith(ctx, std::move(done), TaskOutcome::success(args[static_cast<std::size_t>(i)]));
+  return finishWith(ctx, std::move(done), Success{args[static_cast<std::size_t>(i)]});
 }
 
 // add_chunk_task(): chunks(task, it, n)() applies a group of celery.starmap over
@@ -164,8 +164,8 @@ std::unique_ptr<TaskRun> chunks(const TaskContext& ctx, TaskDone done) {
       n->get<std::int64_t>() < 1) {
     return finishWith(
         ctx, std::move(done),
-        TaskOutcome::failure(typeError(
-            "celery.chunks() needs task (a signature), it (a list) and n (a positive integer)")));
+        Failure{typeError(
+            "celery.chunks() needs task (a signature), it (a list) and n (a positive integer)")});
   }
   json signature = {{"task", "celery.chunks"},
                     {"args", json::array()},
@@ -173,11 +173,11 @@ std::unique_ptr<TaskRun> chunks(const TaskContext& ctx, TaskDone done) {
                     {"options", json::object()},
                     {"subtask_type", "chunks"},
                     {"immutable", true}};
-  return finishWith(ctx, std::move(done), TaskOutcome::applying(std::move(signature)));
+  return finishWith(ctx, std::move(done), Success{nullptr, std::move(signature)});
 }
 
 std::unique_ptr<TaskRun> backendCleanup(const TaskContext& ctx, TaskDone done) {
-  return finishWith(ctx, std::move(done), TaskOutcome::success(nullptr));
+  return finishWith(ctx, std::move(done), Success{nullptr});
 }
 
 }  // namespace

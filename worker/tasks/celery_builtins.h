@@ -3,7 +3,7 @@
 //   celery.map(task, it)       [task(item) for item in it]   -- sequentially, in process
 //   celery.starmap(task, it)   [task(*item) for item in it]
 //   celery.chunks(task, it, n) publishes a group of celery.starmap(task, slice) over
-//                              slices of n items (TaskOutcome::applying; the pipeline
+//                              slices of n items (Success::applies; the pipeline
 //                              publishes) and returns that group's result tuple
 //   celery.accumulate(*args, index=None)  args[index], or the args list
 //   celery.backend_cleanup()   None (Redis expires results itself; Celery's Redis

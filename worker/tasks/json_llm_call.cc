@@ -97,7 +97,7 @@ void JsonLlmCall::submit() {
         try {
           onResult(std::move(result));
         } catch (const std::exception& e) {
-          if (!alive.expired()) finish({false, nullptr, {}, celery::fromCppException(e)});
+          if (!alive.expired()) finish({false, nullptr, {}, Failure{celery::fromCppException(e)}});
         }
       });
 }
@@ -123,7 +123,7 @@ void JsonLlmCall::onResult(balancer::CallResult result) {
     return;
   }
   if (!first_error_.empty()) {
-    finish({false, nullptr, {}, invalidModelOutput(first_error_, error)});
+    finish({false, nullptr, {}, Failure{invalidModelOutput(first_error_, error)}});
     return;
   }
   first_error_ = error;

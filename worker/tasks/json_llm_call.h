@@ -28,6 +28,7 @@
 
 #include "balancer/balancer.h"
 #include "worker/celery/exception_info.h"
+#include "worker/tasks/llm_errors.h"
 #include "worker/tasks/llm_meta.h"
 #include "worker/tasks/prompt_template.h"
 #include "worker/tasks/schema_validator.h"
@@ -37,9 +38,9 @@ namespace celeriac::worker::tasks {
 
 struct JsonLlmOutcome {
   bool ok = false;
-  nlohmann::json value;         // ok: the model's object, valid against the schema
-  LlmMeta meta;                 // ok: summed over both calls
-  celery::ExceptionInfo error;  // !ok
+  nlohmann::json value;    // ok: the model's object, valid against the schema
+  LlmMeta meta;            // ok: summed over both calls
+  LlmCallFailure failure;  // !ok: a Failure, or Unavailable (no model can take it now)
 };
 
 class JsonLlmCall final : public TaskRun {

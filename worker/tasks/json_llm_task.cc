@@ -35,16 +35,17 @@ std::unique_ptr<TaskRun> JsonLlmTask::call(const TaskContext& ctx, TaskDone done
                             ctx.message.id,
                             [done = std::move(done), project](JsonLlmOutcome outcome) {
                               if (!outcome.ok) {
-                                done(TaskOutcome::failure(std::move(outcome.error)));
+                                done(std::visit([](auto failure) -> TaskOutcome { return failure; },
+                                                std::move(outcome.failure)));
                                 return;
                               }
                               // This runs from a balancer callback under a C trampoline:
                               // a projection that throws fails this task, not the process.
                               TaskOutcome result;
                               try {
-                                result = TaskOutcome::success(project(outcome.value, outcome.meta));
+                                result = Success{project(outcome.value, outcome.meta)};
                               } catch (const std::exception& e) {
-                                result = TaskOutcome::failure(celery::fromCppException(e));
+                                result = Failure{celery::fromCppException(e)};
                               }
                               done(std::move(result));
                             });

@@ -60,69 +60,64 @@ bool isTransient(balancer::FailureClass c) {
          c == FC::kTimeout || c == FC::kConnection;
 }
 
-celery::ExceptionInfo allUnavailable(const balancer::CallResult& result) {
+Unavailable allUnavailable(const balancer::CallResult& result) {
   const auto& f = result.failure();
-  const auto models = modelsTried(result);
-  nlohmann::json retry_at = nullptr;
+  Unavailable out;
+  out.models = modelsTried(result);
   std::string message = "no model can take the call now (tried: " +
-                        (models.empty() ? std::string("none") : joined(models)) + ")";
+                        (out.models.empty() ? std::string("none") : joined(out.models)) + ")";
   if (f.retry_at_wall) {
-    retry_at = celery::formatIsoTime(*f.retry_at_wall);
-    message += "; retry at " + retry_at.get<std::string>();
+    // Whole microseconds, as the stored ISO time says it.
+    out.retry_at = std::chrono::floor<std::chrono::microseconds>(*f.retry_at_wall);
+    message += "; retry at " + celery::formatIsoTime(*out.retry_at);
   }
   if (!f.message.empty()) message += ": " + f.message;
-  auto info = error("AllModelsUnavailable", message);
-  info.args = nlohmann::json::array({info.args.at(0), retry_at, models});
-  return info;
+  out.message = redactForLog(message, 2000);
+  return out;
 }
 
 }  // namespace
 
-celery::ExceptionInfo fromCallFailure(const balancer::CallResult& result) {
+LlmCallFailure fromCallFailure(const balancer::CallResult& result) {
   const auto& f = result.failure();
   using Kind = balancer::CallErrorKind;
   switch (f.kind) {
     case Kind::kCallerError: {
       std::string m = "LLM request refused";
       if (f.http_status != 0) m += " (HTTP " + std::to_string(f.http_status) + ")";
-      return error("LlmCallerError", m + ": " + f.message);
+      return Failure{error("LlmCallerError", m + ": " + f.message)};
     }
     case Kind::kDeadlineExceeded:
-      return error("LlmDeadlineExceeded", "LLM call deadline exceeded after " +
-                                              std::to_string(f.attempts) +
-                                              " attempt(s): " + f.message);
+      return Failure{error("LlmDeadlineExceeded", "LLM call deadline exceeded after " +
+                                                      std::to_string(f.attempts) +
+                                                      " attempt(s): " + f.message)};
     case Kind::kAttemptsExhausted:
       // Every attempt failed for a reason that passes (5xx, overload, 429, timeout,
       // reset): the models are down right now, so the task is parked like
       // kAllUnavailable instead of failing early. A bad key or a broken
       // response format will not heal by waiting: those fail.
       if (isTransient(f.last_failure)) return allUnavailable(result);
-      return error("LlmUnavailable", "LLM call failed after " + std::to_string(f.attempts) +
-                                         " attempt(s), last failure " +
-                                         std::string(balancer::toString(f.last_failure)) + ": " +
-                                         f.message);
+      return Failure{error("LlmUnavailable", "LLM call failed after " + std::to_string(f.attempts) +
+                                                 " attempt(s), last failure " +
+                                                 std::string(balancer::toString(f.last_failure)) +
+                                                 ": " + f.message)};
     case Kind::kAllUnavailable:
       return allUnavailable(result);
     case Kind::kCancelled:
       break;
   }
-  return error("LlmCancelled", "LLM call cancelled: " + f.message);
+  return Failure{error("LlmCancelled", "LLM call cancelled: " + f.message)};
 }
 
-std::optional<AllModelsUnavailable> allModelsUnavailable(const celery::ExceptionInfo& failure) {
-  if (failure.type != "AllModelsUnavailable" || failure.module != kErrorsModule)
-    return std::nullopt;
-  if (!failure.args.is_array() || failure.args.size() != 3) return std::nullopt;
-  AllModelsUnavailable out;
-  if (failure.args[0].is_string()) out.message = failure.args[0].get<std::string>();
-  if (failure.args[1].is_string())
-    out.retry_at = celery::parseIsoTime(failure.args[1].get<std::string>());
-  if (failure.args[2].is_array()) {
-    for (const auto& m : failure.args[2]) {
-      if (m.is_string()) out.models.push_back(m.get<std::string>());
-    }
-  }
-  return out;
+celery::ExceptionInfo unavailableError(const Unavailable& unavailable) {
+  celery::ExceptionInfo info =
+      celery::makeException("AllModelsUnavailable", unavailable.message, kErrorsModule);
+  info.args = nlohmann::json::array(
+      {unavailable.message,
+       unavailable.retry_at ? nlohmann::json(celery::formatIsoTime(*unavailable.retry_at))
+                            : nlohmann::json(nullptr),
+       unavailable.models});
+  return info;
 }
 
 std::string redactForLog(std::string_view text, std::size_t max_chars) {

@@ -13,10 +13,10 @@
 //   AllModelsUnavailable   no model of the route can take the call now; args are
 //                          [message, retry_at (ISO 8601 UTC or null), [models tried]]
 //   LlmCancelled           the balancer cancelled the call on its own (not via TaskRun)
-// AllModelsUnavailable is the one outcome that should not be final: the worker will
-// park the task until retry_at. Until then it is a FAILURE, and
-// allModelsUnavailable() reads the retry time back out of the ExceptionInfo so the
-// pipeline can make that decision from the TaskOutcome alone.
+// AllModelsUnavailable is the one outcome that should not be final: such a call ends
+// the task with an Unavailable outcome (task_outcome.h) carrying retry_at and the
+// models as typed fields, and the worker parks the task until retry_at; the FAILURE
+// (unavailableError()) is stored only when it cannot be parked.
 //
 // Messages never contain secrets (the balancer reports keys by alias only) and never a
 // whole data URL: provider error texts may echo the request, so redactForLog() shortens
@@ -25,11 +25,13 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include "balancer/call_result.h"
 #include "worker/celery/exception_info.h"
 #include "worker/tasks/schema_validator.h"
+#include "worker/tasks/task_outcome.h"
 
 namespace celeriac::worker::tasks {
 
@@ -43,19 +45,16 @@ celery::ExceptionInfo validationError(std::string_view message);
 celery::ExceptionInfo invalidModelOutput(std::string_view first_error,
                                          std::string_view repair_error);
 
-// The FAILURE for a balancer call that did not succeed (result.ok() must be false).
-celery::ExceptionInfo fromCallFailure(const balancer::CallResult& result);
+// How a task ends when its balancer call did not succeed (result.ok() must be false):
+// Unavailable when no model of the route can take the call now (every model down, or
+// every attempt failed for a reason that passes), else a Failure with one of the
+// exceptions above.
+using LlmCallFailure = std::variant<Failure, Unavailable>;
+LlmCallFailure fromCallFailure(const balancer::CallResult& result);
 
-struct AllModelsUnavailable {
-  std::string message;
-  std::vector<std::string> models;  // models the balancer considered, in route order
-  // Earliest time worth retrying (wall clock, for a delayed message); nullopt if the
-  // balancer could not say.
-  std::optional<std::chrono::system_clock::time_point> retry_at;
-};
-
-// Reads an AllModelsUnavailable FAILURE back; nullopt for any other exception.
-std::optional<AllModelsUnavailable> allModelsUnavailable(const celery::ExceptionInfo& failure);
+// The AllModelsUnavailable exception of an Unavailable outcome, as stored when the task
+// cannot be parked: args [message, retry_at (ISO 8601 UTC, microseconds) or null, models].
+celery::ExceptionInfo unavailableError(const Unavailable& unavailable);
 
 // Text safe for a result or a log line: base64 bodies of data: URLs cut to a few
 // characters with their length noted, then the whole capped at `max_chars`.

@@ -40,8 +40,8 @@ void applyTaskOptions(balancer::ChatRequest& request, const LlmTaskSpec& spec,
 
 std::unique_ptr<TaskRun> failLater(const TaskContext& ctx, TaskDone done,
                                    celery::ExceptionInfo error) {
-  return TimerRun::start(ctx.dispatcher, std::chrono::milliseconds(0),
-                         TaskOutcome::failure(std::move(error)), std::move(done));
+  return TimerRun::start(ctx.dispatcher, std::chrono::milliseconds(0), Failure{std::move(error)},
+                         std::move(done));
 }
 
 }  // namespace celeriac::worker::tasks

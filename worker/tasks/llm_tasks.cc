@@ -22,8 +22,8 @@ void registerLlmTasks(TaskRegistry& registry, balancer::Balancer& balancer,
   // The seed's get_stats() as a Celery task: the replica that takes it answers with its
   // Balancer's stats (endpoints, models, buckets, breakers, alerts; never a secret).
   registry.add(kLlmStatsTask, [&balancer](const TaskContext& ctx, TaskDone done) {
-    return TimerRun::start(ctx.dispatcher, std::chrono::milliseconds(0),
-                           TaskOutcome::success(balancer.stats()), std::move(done));
+    return TimerRun::start(ctx.dispatcher, std::chrono::milliseconds(0), Success{balancer.stats()},
+                           std::move(done));
   });
 }
 

@@ -13,8 +13,8 @@
 // consumes a message. The handlers share the loaded state and borrow the Balancer,
 // which must outlive the registry's runs. Loop thread only.
 //
-// Failures are Celery FAILUREs typed as in llm_errors.h; AllModelsUnavailable carries
-// retry_at for parking (read it with allModelsUnavailable(outcome.error)).
+// Failures are Celery FAILUREs typed as in llm_errors.h; a call no model can take now
+// ends with an Unavailable outcome (retry_at and models typed) that the worker parks.
 
 #include "balancer/balancer.h"
 #include "worker/tasks/llm_tasks_config.h"

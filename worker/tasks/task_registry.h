@@ -2,7 +2,8 @@
 // TaskRegistry: task name -> asynchronous handler, plus per-task options.
 //
 // A handler starts a task and returns at once; it completes later, from the loop,
-// by calling `done` exactly once (never inside the handler call itself). It returns
+// by calling `done` exactly once with a TaskOutcome (task_outcome.h; never inside the
+// handler call itself). It returns
 // a TaskRun the pipeline keeps while the task is in flight: cancel() stops the work
 // (timers, LLM calls) and guarantees `done` will not fire afterwards.
 // Loop thread only.
@@ -20,46 +21,9 @@
 #include "balancer/dispatcher.h"
 #include "worker/celery/exception_info.h"
 #include "worker/celery/task_message.h"
+#include "worker/tasks/task_outcome.h"
 
 namespace celeriac::worker::tasks {
-
-// A handler's request to run again later, as Celery's `raise self.retry(exc=..,
-// countdown=..)`. The pipeline stores RETRY and republishes the message with
-// retries + 1, or, once the task's max_retries is used up, fails the task with `exc`
-// (MaxRetriesExceededError when there is none), as Celery 5.2 does.
-struct RetryRequest {
-  std::optional<celery::ExceptionInfo> exc;  // the reason; nullopt: retry() without exc
-  // Delay before the next run; nullopt: the task's default_retry_delay.
-  std::optional<std::chrono::milliseconds> countdown;
-};
-
-// How a task ended: a return value (any JSON), an exception Python can re-raise, or a
-// request to be retried.
-struct TaskOutcome {
-  bool ok = true;
-  nlohmann::json value;          // when ok
-  celery::ExceptionInfo error;   // when !ok and not a retry
-  std::optional<RetryRequest> retry_request;  // set (ok false) when the task asks to retry
-  // When ok: a canvas signature the task applies from inside, as a Python task calling
-  // sig.apply_async() (celery.chunks). The pipeline publishes it with this task as
-  // parent, and the task's return value becomes its result tuple (a GroupResult is
-  // stored as its as_tuple(), backends/base.py prepare_value()), listed in children.
-  nlohmann::json applies = nullptr;
-
-  static TaskOutcome success(nlohmann::json v) {
-    return TaskOutcome{true, std::move(v), {}, std::nullopt, nullptr};
-  }
-  static TaskOutcome failure(celery::ExceptionInfo e) {
-    return TaskOutcome{false, nullptr, std::move(e), std::nullopt, nullptr};
-  }
-  static TaskOutcome retry(std::optional<celery::ExceptionInfo> exc,
-                           std::optional<std::chrono::milliseconds> countdown = std::nullopt) {
-    return TaskOutcome{false, nullptr, {}, RetryRequest{std::move(exc), countdown}, nullptr};
-  }
-  static TaskOutcome applying(nlohmann::json signature) {
-    return TaskOutcome{true, nullptr, {}, std::nullopt, std::move(signature)};
-  }
-};
 
 using TaskDone = std::function<void(TaskOutcome)>;
 

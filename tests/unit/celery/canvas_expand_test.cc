@@ -69,6 +69,8 @@ TEST_F(CanvasExpandTest, ChordSetsItsSizeAndSendsTheHeaderWithTheBody) {
   EXPECT_EQ(body(out.messages[0])[0], json::array({"x", 1}));
   EXPECT_EQ(body(out.messages[2])[0], json::array({3}));  // .si(): no partial args
   EXPECT_EQ(out.result[0][0], gid);
+  // A simple header: Python's apply_chord() saves nothing, the completer reads the parts.
+  EXPECT_EQ(out.chord_sizes[0].saved_group, "");
 }
 
 TEST_F(CanvasExpandTest, EmptyChordHeaderCallsTheBodyWithAnEmptyList) {
@@ -231,8 +233,21 @@ TEST_F(CanvasExpandTest, ChordWhoseHeaderHoldsAChainEndingInAGroup) {
   ASSERT_EQ(rest.size(), 1u);
   EXPECT_EQ(rest[0]["options"]["task_id"], gid);
 
+  // Complex (the chain's result is the group's): saved as Python's apply_chord() does,
+  // the chain's result parented by its first step's, so the body gets [[b, c], d].
+  const std::string a_id = out.messages[0].task_id;
+  const std::string d_id = out.messages[1].task_id;
+  const json leaves = rest[0]["kwargs"]["tasks"];
+  const std::string b_id = leaves[0]["options"]["task_id"].get<std::string>();
+  const std::string c_id = leaves[1]["options"]["task_id"].get<std::string>();
+  const std::string expected = R"({"result": [[")" + gid + R"(", null], [[[")" + gid + R"(", [[")" +
+                               a_id + R"(", null], null]], [[[")" + b_id +
+                               R"(", null], null], [[")" + c_id + R"(", null], null]]], [[")" +
+                               d_id + R"(", null], null]]]})";
+  EXPECT_EQ(out.chord_sizes[0].saved_group, expected);
+
   TaskMessage a;
-  a.id = out.messages[0].task_id;
+  a.id = a_id;
   a.chain = rest;
   const SuccessFollowUps follow = successFollowUps(a, 1, ctx_);
   ASSERT_TRUE(follow.errors.empty()) << follow.errors.front();

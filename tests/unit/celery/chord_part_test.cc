@@ -27,6 +27,17 @@ TEST(ChordPartTest, EncodesAFailureInCeleryKeyOrder) {
             "\"exc_module\": \"builtins\"}]");
 }
 
+TEST(ChordPartTest, SavedGroupIsWhatGroupResultSaveWrites) {
+  // As a Python worker's apply_chord() saved a chain ending in a group next to a task.
+  const json members = json::parse(
+      R"([[["g2", [["a", null], null]], [[["b", null], null], [["c", null], null]]], [["d", null], null]])");
+  EXPECT_EQ(savedGroupDocument("g1", members),
+            R"({"result": [["g1", null], [[["g2", [["a", null], null]], [[["b", null], null], )"
+            R"([["c", null], null]]], [["d", null], null]]]})");
+  EXPECT_EQ(savedGroupLeaves(savedGroupDocument("g1", members)),
+            (std::vector<std::string>{"b", "c", "d"}));
+}
+
 TEST(ChordPartTest, ScoreIsTheGroupIndexOrPlusInfinity) {
   EXPECT_EQ(chordPartScore(0), "0");
   EXPECT_EQ(chordPartScore(7), "7");

@@ -57,7 +57,8 @@ TEST_F(AnalyzeTaskTest, DataUrlWithBadBodyIsRefusedAndNeverQuotedInFull) {
   const std::string bad = "data:image/png;base64,AAAA" + std::string(5000, 'B') + "!!";
   expectValidationErrorWithoutRequest(json::array({json{{"image", bad}, {"user_id", "u"}}}),
                                       json::object(), "image:");
-  EXPECT_EQ(messageOf(outcomes_[0].error).find(std::string(100, 'B')), std::string::npos);
+  EXPECT_EQ(messageOf(std::get<Failure>(outcomes_[0]).error).find(std::string(100, 'B')),
+            std::string::npos);
 }
 
 TEST_F(AnalyzeTaskTest, ValidAnalysisRoundTripReturnsSchemaValidResultWithMeta) {
@@ -82,8 +83,8 @@ TEST_F(AnalyzeTaskTest, ValidAnalysisRoundTripReturnsSchemaValidResultWithMeta) 
   http_.reply(0, 200, task_tests::completion(answer.dump(), 800, 120));
   loop_.runReady();
   ASSERT_EQ(outcomes_.size(), 1u);
-  ASSERT_TRUE(outcomes_[0].ok) << messageOf(outcomes_[0].error);
-  const json& result = outcomes_[0].value;
+  ASSERT_TRUE(std::holds_alternative<Success>(outcomes_[0])) << whyNot(0);
+  const json result = valueOf(0);
   const SchemaValidator schema(schemaDir(), "analysis_result.schema.json");
   EXPECT_TRUE(schema.validate(result).empty()) << joinErrors(schema.validate(result));
   EXPECT_FALSE(result.contains("notes"));
@@ -132,8 +133,8 @@ TEST_F(AnalyzeTaskTest, InvalidJsonIsRepairedOnceWithTheErrorFedBack) {
 
   answer(1, validAnalysis().dump(), 900, 100);
   ASSERT_EQ(outcomes_.size(), 1u);
-  ASSERT_TRUE(outcomes_[0].ok) << messageOf(outcomes_[0].error);
-  const json& meta = outcomes_[0].value["meta"];
+  ASSERT_TRUE(std::holds_alternative<Success>(outcomes_[0])) << whyNot(0);
+  const json meta = valueOf(0)["meta"];
   EXPECT_EQ(meta["llm_calls"], 2);
   EXPECT_EQ(meta["attempts"], 2);
   EXPECT_EQ(meta["prompt_tokens"], 1000);
@@ -190,8 +191,8 @@ TEST_F(AnalyzeTaskTest, AllModelsUnavailableCarriesModelsAndRetryAt) {
   const auto error = onlyFailure();
   EXPECT_EQ(error.type, "AllModelsUnavailable");
   EXPECT_NE(messageOf(error).find("tried: m1"), std::string::npos) << messageOf(error);
-  const auto parked = allModelsUnavailable(error);
-  ASSERT_TRUE(parked.has_value());
+  const auto* parked = std::get_if<Unavailable>(&outcomes_[0]);
+  ASSERT_NE(parked, nullptr);
   EXPECT_EQ(parked->models, std::vector<std::string>{"m1"});
   ASSERT_TRUE(parked->retry_at.has_value());
   EXPECT_GT(*parked->retry_at, loop_.clock().wallNow());

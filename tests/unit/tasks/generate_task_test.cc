@@ -48,8 +48,8 @@ TEST_F(GenerateTaskTest, ChainShapeAnalysisFirstRulesKeywordReturnsAnswerStepsAn
   answer_json["extra"] = 1;
   answer(0, answer_json.dump(), 300, 80);
   ASSERT_EQ(outcomes_.size(), 1u);
-  ASSERT_TRUE(outcomes_[0].ok) << messageOf(outcomes_[0].error);
-  const json& result = outcomes_[0].value;
+  ASSERT_TRUE(std::holds_alternative<Success>(outcomes_[0])) << whyNot(0);
+  const json result = valueOf(0);
   const SchemaValidator schema(schemaDir(), "generate_result.schema.json");
   EXPECT_TRUE(schema.validate(result).empty()) << joinErrors(schema.validate(result));
   EXPECT_EQ(result["answer"], validGeneration()["answer"]);
@@ -116,8 +116,8 @@ TEST_F(GenerateTaskTest, InvalidAnswerIsRepairedOnce) {
             std::string::npos);
   answer(1, validGeneration().dump());
   ASSERT_EQ(outcomes_.size(), 1u);
-  ASSERT_TRUE(outcomes_[0].ok);
-  EXPECT_EQ(outcomes_[0].value["meta"]["llm_calls"], 2);
+  ASSERT_TRUE(std::holds_alternative<Success>(outcomes_[0])) << whyNot(0);
+  EXPECT_EQ(valueOf(0)["meta"]["llm_calls"], 2);
 }
 
 TEST_F(GenerateTaskTest, CancelStopsTheCallAndDoneNeverFires) {

@@ -14,14 +14,14 @@ TEST_F(LlmStatsTaskTest, ReturnsTheBalancerStatsAfterACallWithoutTheKey) {
           {{"image", "https://bucket.s3.amazonaws.com/photo.jpg"}, {"user_id", "u-1"}});
   answer(0, validAnalysis().dump());
   ASSERT_EQ(outcomes_.size(), 1u);
-  ASSERT_TRUE(outcomes_[0].ok);
+  ASSERT_TRUE(std::holds_alternative<Success>(outcomes_[0])) << whyNot(0);
   outcomes_.clear();
 
   start(kLlmStatsTask, nlohmann::json::array());
   loop_.runReady();
   ASSERT_EQ(outcomes_.size(), 1u);
-  ASSERT_TRUE(outcomes_[0].ok);
-  const nlohmann::json& stats = outcomes_[0].value;
+  ASSERT_TRUE(std::holds_alternative<Success>(outcomes_[0])) << whyNot(0);
+  const nlohmann::json stats = valueOf(0);
   EXPECT_EQ(stats["total_requests"], 1);
   EXPECT_EQ(stats["total_success"], 1);
   EXPECT_EQ(stats["endpoints"][0]["name"], "e1");

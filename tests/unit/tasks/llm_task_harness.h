@@ -17,6 +17,7 @@
 #include "balancer/config_loader.h"
 #include "fake_loop.h"
 #include "worker/celery/task_message.h"
+#include "worker/tasks/llm_errors.h"
 #include "worker/tasks/llm_tasks.h"
 #include "worker/tasks/llm_tasks_config.h"
 #include "worker/tasks/task_registry.h"
@@ -114,13 +115,30 @@ class LlmTaskHarness : public ::testing::Test {
     return nlohmann::json::parse(http_.request(index).body);
   }
 
-  // The single outcome, which must be a failure; returns its exception.
+  // The single outcome, which must be a failure; returns its exception (an Unavailable
+  // one's AllModelsUnavailable, as stored when it cannot be parked).
   celery::ExceptionInfo onlyFailure() {
     loop_.runReady();
     EXPECT_EQ(outcomes_.size(), 1u);
     if (outcomes_.size() != 1) return {};
-    EXPECT_FALSE(outcomes_[0].ok) << outcomes_[0].value.dump();
-    return outcomes_[0].error;
+    if (const auto* unavailable = std::get_if<Unavailable>(&outcomes_[0])) {
+      return unavailableError(*unavailable);
+    }
+    EXPECT_TRUE(std::holds_alternative<Failure>(outcomes_[0])) << valueOf(0).dump();
+    return std::holds_alternative<Failure>(outcomes_[0]) ? std::get<Failure>(outcomes_[0]).error
+                                                         : celery::ExceptionInfo{};
+  }
+  // The value of outcome `index` when it is a Success; null otherwise.
+  [[nodiscard]] nlohmann::json valueOf(std::size_t index) const {
+    const auto* success = std::get_if<Success>(&outcomes_.at(index));
+    return success != nullptr ? success->value : nullptr;
+  }
+  // Why outcome `index` is not a Success, for assertion messages.
+  [[nodiscard]] std::string whyNot(std::size_t index) const {
+    if (const auto* failure = std::get_if<Failure>(&outcomes_.at(index))) {
+      return messageOf(failure->error);
+    }
+    return std::holds_alternative<Success>(outcomes_.at(index)) ? "" : "not a Success";
   }
   static std::string messageOf(const celery::ExceptionInfo& e) {
     return e.args.is_array() && !e.args.empty() && e.args[0].is_string()

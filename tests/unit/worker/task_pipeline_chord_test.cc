@@ -25,9 +25,10 @@ class TaskPipelineChordTest : public TaskPipelineTest {
                               std::function<void(ChordPartResult)> done) {
       calls_.push_back({std::move(gid), std::move(score), std::move(part), std::move(done)});
     };
-    ports.fetch_results = [this](
-                              std::vector<std::string> ids,
-                              std::function<void(std::vector<std::optional<std::string>>)> done) {
+    ports.fetch_chord_leaves = [this](std::string group_id, std::vector<std::string> ids,
+                                      std::function<void(std::vector<std::optional<std::string>>)>
+                                          done) {
+      fetched_groups_.push_back(std::move(group_id));
       fetched_.push_back(ids);
       std::vector<std::optional<std::string>> docs;
       for (const auto& id : ids) {
@@ -75,6 +76,7 @@ class TaskPipelineChordTest : public TaskPipelineTest {
 
   std::vector<ChordCall> calls_;
   std::vector<std::vector<std::string>> fetched_;
+  std::vector<std::string> fetched_groups_;
 };
 
 TEST_F(TaskPipelineChordTest, AMemberIsAckedOnlyAfterItsPartIsRecorded) {
@@ -144,8 +146,70 @@ TEST_F(TaskPipelineChordTest, AComplexHeaderWaitsForItsLeavesLikeJoinNative) {
   loop_.advance(std::chrono::milliseconds(100));
   ASSERT_EQ(fetched_.size(), 2u);
   EXPECT_EQ(fetched_[0], (std::vector<std::string>{"b", "c", "a"}));
+  EXPECT_EQ(fetched_groups_, (std::vector<std::string>{"g", "g"}));  // its keys go once joined
   ASSERT_EQ(fake_.published.size(), 1u);
   EXPECT_EQ(json::parse(fake_.published[0].first.body)[0], json::parse(R"([[["b", "c"], "a"]])"));
+}
+
+// A chord celeriac applies itself (here the next chain step) whose header holds a chain
+// ending in a group: like Python's apply_chord(), the header's GroupResult is saved
+// before any member goes out, so the completer joins it and the body gets a nested list.
+TEST_F(TaskPipelineChordTest, AComplexHeaderIsSavedBeforeItsMembersGoOut) {
+  makeWithChords();
+  std::vector<std::pair<std::string, std::int64_t>> sizes;
+  std::vector<std::function<void()>> size_done;
+  PipelinePorts ports = fake_.ports();
+  ports.set_chord_size = [&](std::string gid, std::int64_t size, std::function<void()> done) {
+    sizes.emplace_back(std::move(gid), size);
+    size_done.push_back(std::move(done));
+  };
+  pipeline_ = std::make_unique<TaskPipeline>(loop_, registry_, std::move(ports), PipelineOptions{});
+  const auto sig = [](const std::string& id, json args, const char* type = nullptr,
+                      json kwargs = json::object()) {
+    return json{{"task", type == nullptr ? "celeriac.echo" : std::string("celery.") + type},
+                {"args", std::move(args)},
+                {"kwargs", std::move(kwargs)},
+                {"options", id.empty() ? json::object() : json{{"task_id", id}}},
+                {"subtask_type", type == nullptr ? json(nullptr) : json(type)},
+                {"immutable", true}};
+  };
+  const json inner =
+      sig("", json::array(), "group",
+          {{"tasks", json::array({sig("b", json::array()), sig("c", json::array())})}});
+  const json header = json::array(
+      {sig("", json::array(), "chain", {{"tasks", json::array({sig("a", {1}), inner})}}),
+       sig("d", {3})});
+  const json chord = sig("", json::array(), "chord",
+                         {{"header", header}, {"body", sig("body-id", json::array())}});
+  amqp::Delivery d = delivery("celeriac.echo", "first", json::array({0}));
+  d.message.body = json::array({json::array({0}),
+                                json::object(),
+                                {{"callbacks", nullptr},
+                                 {"errbacks", nullptr},
+                                 {"chain", json::array({chord})},
+                                 {"chord", nullptr}}})
+                       .dump();
+  pipeline_->onDelivery(std::move(d));
+  loop_.runReady();
+  ASSERT_EQ(sizes.size(), 1u);
+  const std::string gid = sizes[0].first;
+  EXPECT_EQ(sizes[0].second, 3);
+  const FakePorts::Write* saved = nullptr;
+  for (const FakePorts::Write& w : fake_.writes) {
+    if (w.key == "celery-taskset-meta-" + gid) saved = &w;
+  }
+  ASSERT_NE(saved, nullptr);
+  EXPECT_EQ(saved->doc,
+            json::parse(R"({"result": [[")" + gid + R"(", null], [[[")" + gid +
+                        R"(", [["a", null], null]], [[["b", null], null], [["c", null],)"
+                        R"( null]]], [["d", null], null]]]})"));
+  EXPECT_TRUE(fake_.published.empty());  // not before the size and the group are written
+  size_done[0]();
+  EXPECT_TRUE(fake_.published.empty());
+  fake_.completeAll();
+  ASSERT_EQ(fake_.published.size(), 2u);  // a (carrying the group as its chain) and d
+  EXPECT_EQ(fake_.published[0].first.headers.at("id"), "a");
+  EXPECT_EQ(fake_.published[1].first.headers.at("id"), "d");
 }
 
 }  // namespace

@@ -50,15 +50,12 @@ TEST_F(TaskPipelineRepublishTest, NearEtaIsHeldNotParked) {
   EXPECT_EQ(pipeline_->held(), 1u);
 }
 
-// Fails like an LLM task whose every model is down (llm_errors.h's wire form).
+// Ends like an LLM task whose every model is down (no retry time known).
 std::unique_ptr<tasks::TaskRun> allDown(const tasks::TaskContext& ctx, tasks::TaskDone done) {
-  celery::ExceptionInfo e;
-  e.type = "AllModelsUnavailable";
-  e.module = "celeriac.errors";
-  e.args =
-      json::array({"all candidates unavailable", nullptr, json::array({"gpt-4o", "gpt-4o-mini"})});
-  return tasks::TimerRun::start(ctx.dispatcher, milliseconds(0),
-                                tasks::TaskOutcome::failure(std::move(e)), std::move(done));
+  return tasks::TimerRun::start(
+      ctx.dispatcher, milliseconds(0),
+      tasks::Unavailable{"all candidates unavailable", std::nullopt, {"gpt-4o", "gpt-4o-mini"}},
+      std::move(done));
 }
 
 TEST_F(TaskPipelineRepublishTest, AllModelsDownParksWithRetryStateAndAcksWhenBothAreDurable) {
@@ -266,8 +263,7 @@ TEST_F(TaskPipelineRepublishTest, RetriesBelowTheLimitStillRetry) {
 // retry() without exc, as `raise self.retry()` in Python.
 std::unique_ptr<tasks::TaskRun> retryWithoutExc(const tasks::TaskContext& ctx,
                                                 tasks::TaskDone done) {
-  return tasks::TimerRun::start(ctx.dispatcher, milliseconds(0),
-                                tasks::TaskOutcome::retry(std::nullopt), std::move(done));
+  return tasks::TimerRun::start(ctx.dispatcher, milliseconds(0), tasks::Retry{}, std::move(done));
 }
 
 TEST_F(TaskPipelineRepublishTest, MaxRetriesReachedWithoutExcFailsWithMaxRetriesExceededError) {

@@ -18,7 +18,7 @@
 #include <map>
 #include <utility>
 
-namespace celeriac::worker::app {
+namespace celeriac::worker::app::pipeline {
 
 template <typename T>
 class ReadyQueue {
@@ -54,4 +54,4 @@ class ReadyQueue {
   std::map<int, std::deque<T>, std::greater<>> by_priority_;
 };
 
-}  // namespace celeriac::worker::app
+}  // namespace celeriac::worker::app::pipeline

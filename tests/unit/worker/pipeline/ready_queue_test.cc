@@ -1,12 +1,12 @@
 // ReadyQueue: prefetched tasks start by priority, first come first within one.
-#include "worker/app/ready_queue.h"
+#include "worker/app/pipeline/ready_queue.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
-namespace celeriac::worker::app {
+namespace celeriac::worker::app::pipeline {
 namespace {
 
 std::vector<std::string> drain(ReadyQueue<std::string>& q) {
@@ -58,4 +58,4 @@ TEST(ReadyQueueTest, ALateHighPriorityOvertakesWaitingLowOnes) {
 }
 
 }  // namespace
-}  // namespace celeriac::worker::app
+}  // namespace celeriac::worker::app::pipeline

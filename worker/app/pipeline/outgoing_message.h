@@ -8,7 +8,7 @@
 #include "worker/amqp/amqp_connection.h"
 #include "worker/celery/canvas.h"
 
-namespace celeriac::worker::app {
+namespace celeriac::worker::app::pipeline {
 
 inline amqp::OutgoingMessage toOutgoing(celery::OutboundMessage m) {
   amqp::OutgoingMessage out;
@@ -24,4 +24,4 @@ inline amqp::OutgoingMessage toOutgoing(celery::OutboundMessage m) {
   return out;
 }
 
-}  // namespace celeriac::worker::app
+}  // namespace celeriac::worker::app::pipeline

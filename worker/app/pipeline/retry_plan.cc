@@ -1,15 +1,15 @@
-#include "worker/app/retry_plan.h"
+#include "worker/app/pipeline/retry_plan.h"
 
 #include <algorithm>
 
-#include "worker/app/outgoing_message.h"
+#include "worker/app/pipeline/outgoing_message.h"
 #include "worker/app/parking.h"
 #include "worker/celery/task_retry.h"
 
-namespace celeriac::worker::app {
+namespace celeriac::worker::app::pipeline {
 
 RetryPlan planRetry(const amqp::Delivery& delivery, const celery::TaskMessage& task,
-                    const tasks::TaskOptions& options, const tasks::RetryRequest& request,
+                    const tasks::TaskOptions& options, const tasks::Retry& request,
                     const RetryRouting& routing, const celery::CanvasContext& ctx) {
   RetryPlan plan;
   // Celery 5.2 checks the limit before anything is published (task.py `retry`).
@@ -40,4 +40,4 @@ RetryPlan planRetry(const amqp::Delivery& delivery, const celery::TaskMessage& t
   return plan;
 }
 
-}  // namespace celeriac::worker::app
+}  // namespace celeriac::worker::app::pipeline

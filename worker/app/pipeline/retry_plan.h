@@ -1,6 +1,6 @@
 #pragma once
 // planRetry(): what the pipeline does when a handler completes with
-// TaskOutcome::retry() (Celery's `raise self.retry(...)`).
+// a tasks::Retry outcome (Celery's `raise self.retry(...)`).
 //
 //   retry requested ─ retries left? (task.retries + 1 <= max_retries) ─ no ─▶ fail with
 //        │                                   exc, or MaxRetriesExceededError
@@ -29,7 +29,7 @@
 #include "worker/celery/task_message.h"
 #include "worker/tasks/task_registry.h"
 
-namespace celeriac::worker::app {
+namespace celeriac::worker::app::pipeline {
 
 // Where a retry may go besides its own queue.
 struct RetryRouting {
@@ -52,7 +52,7 @@ struct RetryPlan {
 // whose message cannot be rebuilt (malformed canvas fields) fails with
 // InvalidTaskError naming the problem rather than being lost.
 RetryPlan planRetry(const amqp::Delivery& delivery, const celery::TaskMessage& task,
-                    const tasks::TaskOptions& options, const tasks::RetryRequest& request,
+                    const tasks::TaskOptions& options, const tasks::Retry& request,
                     const RetryRouting& routing, const celery::CanvasContext& ctx);
 
-}  // namespace celeriac::worker::app
+}  // namespace celeriac::worker::app::pipeline

@@ -2,7 +2,7 @@
 // republishes and stores, checked against Celery 5.2.6's task.py `retry`,
 // `signature_from_request` and the captured RETRY documents (schemas/fixtures/celery/rs1.jsonl).
 
-#include "worker/app/retry_plan.h"
+#include "worker/app/pipeline/retry_plan.h"
 
 #include <gtest/gtest.h>
 
@@ -12,7 +12,7 @@
 #include "worker/celery/python_repr.h"
 #include "worker/celery/task_retry.h"
 
-namespace celeriac::worker::app {
+namespace celeriac::worker::app::pipeline {
 namespace {
 
 using nlohmann::json;
@@ -37,8 +37,8 @@ class RetryPlanTest : public ::testing::Test {
   RetryPlan plan(std::optional<milliseconds> countdown = seconds(1),
                  std::optional<celery::ExceptionInfo> exc = celery::makeException("KeyError", "k0",
                                                                                   "app")) {
-    return planRetry(delivery_, task_, options_, tasks::RetryRequest{std::move(exc), countdown},
-                     routing_, ctx_);
+    return planRetry(delivery_, task_, options_, tasks::Retry{std::move(exc), countdown}, routing_,
+                     ctx_);
   }
 
   celery::TaskMessage task_;
@@ -191,4 +191,4 @@ TEST(RetryTextTest, RetryDocumentMatchesWhatCeleryStores) {
 }
 
 }  // namespace
-}  // namespace celeriac::worker::app
+}  // namespace celeriac::worker::app::pipeline

@@ -1,0 +1,46 @@
+#pragma once
+// Job: one task message the worker holds, from its delivery until it is settled.
+//
+// What for: the record every part of the pipeline passes along (held for its ETA,
+// waiting in the ready queue or for a rate limit's token, counted for poison detection,
+// running, settling). What not: no behaviour; the parts decide.
+// Ownership: a Job is owned by exactly one place at a time (a std::unique_ptr in one of
+// the TaskPipeline's tables or a part's); it owns its delivery, its decoded message and
+// the task's run while it runs. `entry` points into the TaskRegistry, which outlives it.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+
+#include "balancer/dispatcher.h"
+#include "worker/amqp/amqp_connection.h"
+#include "worker/celery/task_message.h"
+#include "worker/tasks/task_registry.h"
+
+namespace celeriac::worker::app::pipeline {
+
+using JobId = std::uint64_t;
+
+struct Job {
+  JobId id = 0;
+  amqp::Delivery delivery;
+  celery::TaskMessage message;
+  const tasks::TaskRegistry::Entry* entry = nullptr;
+  std::unique_ptr<tasks::TaskRun> run;
+  balancer::TimerId eta_timer = 0;
+  balancer::TimerId soft_limit_timer = 0;
+  balancer::TimerId hard_limit_timer = 0;
+  balancer::SteadyTime started{};
+  std::chrono::system_clock::time_point wall_started{};  // for `inspect active`
+  balancer::TimerId rate_timer = 0;                      // waiting for a rate limit's token
+  bool acks_late = true;
+  bool ignore_result = false;
+  // A redelivered message whose start was counted in Redis (poison detection); its
+  // count is forgotten once it finishes.
+  bool start_counted = false;
+  // A large body waits in one form only, the raw message (parking and retries
+  // republish it as it came); its arguments are decoded again when it starts.
+  bool decode_at_start = false;
+};
+
+}  // namespace celeriac::worker::app::pipeline
