@@ -4,7 +4,9 @@
 
 #include <set>
 
+#include "config/config_schema.h"
 #include "config/config_yaml.h"
+#include "config/yaml_to_json.h"
 
 namespace celeriac::balancer {
 namespace {
@@ -73,6 +75,10 @@ BalancerConfig ConfigLoader::fromYaml(std::string_view yaml_text) {
     throw ConfigError("(document)",
                       "invalid YAML at line " + std::to_string(e.mark.line + 1) + ": " + e.msg);
   }
+  // Every key and value against schemas/balancer_config.schema.json first: its errors
+  // name the path and what was expected. What follows reads the (now well-formed) tree
+  // and checks what a schema cannot say.
+  config_schema::enforce(config_yaml::yamlToJson(root));
   const At at{root, ""};
   at.allowOnly({"strategy", "timeout", "retry_count", "fallback_on_failure", "max_attempts",
                 "max_queue_wait", "default_max_tokens", "health_check", "circuit_breaker",
