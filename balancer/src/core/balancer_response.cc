@@ -20,7 +20,7 @@ constexpr milliseconds kDefault429Pause{1'000};
 
 }  // namespace
 
-void Balancer::onResponse(CallId id, HttpResponse response) {
+void Balancer::Impl::onResponse(CallId id, HttpResponse response) {
   auto it = calls_.find(id);
   if (it == calls_.end()) return;
   Call& c = *it->second;
