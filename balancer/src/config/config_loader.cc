@@ -7,6 +7,7 @@
 #include "config/config_schema.h"
 #include "config/config_yaml.h"
 #include "config/yaml_to_json.h"
+#include "routing/strategy.h"
 
 namespace celeriac::balancer {
 namespace {
@@ -151,7 +152,7 @@ BalancerConfig ConfigLoader::fromYaml(std::string_view yaml_text) {
     field(a, "ratio", [&](const At& v) { cfg.retry_budget.ratio = v.positive(); });
     field(a, "min_retries", [&](const At& v) { cfg.retry_budget.min_retries = v.count(0); });
     field(a, "window", [&](const At& v) {
-      cfg.retry_budget.window_seconds = static_cast<int>(v.integer(1, RetryBudget::kMaxSlots));
+      cfg.retry_budget.window_seconds = static_cast<int>(v.integer(1, RetryBudgetOptions::kMaxWindowSeconds));
     });
   });
   field(at, "endpoints", [&](const At& a) {

@@ -21,15 +21,15 @@
 
 #include <nlohmann/json.hpp>
 
-#include "balancer/admission/admission_control.h"
+#include "admission/admission_control.h"
 #include "balancer/balancer.h"
-#include "balancer/health/backoff.h"
-#include "balancer/health/circuit_breaker.h"
-#include "balancer/health/peak_ewma.h"
-#include "balancer/health/retry_budget.h"
-#include "balancer/health/target_stats.h"
 #include "balancer/rng.h"
-#include "balancer/routing/strategy.h"
+#include "health/backoff.h"
+#include "health/circuit_breaker.h"
+#include "health/peak_ewma.h"
+#include "health/retry_budget.h"
+#include "health/target_stats.h"
+#include "routing/strategy.h"
 
 namespace celeriac::balancer {
 

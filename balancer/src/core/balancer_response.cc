@@ -5,7 +5,7 @@
 #include <utility>
 
 #include "balancer/balancer.h"
-#include "balancer/providers/rate_limit_info.h"
+#include "providers/rate_limit_info.h"
 #include "core/balancer_call.h"
 #include "providers/provider_codec.h"
 
