@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "balancer/rng.h"
-#include "balancer/routing/strategy.h"
+#include "routing/strategy.h"
 
 namespace {
 

@@ -2,6 +2,8 @@
 //
 // Input: YAML text for ConfigLoader::fromYaml; or, when the input starts with "LLM_",
 // KEY=VALUE lines for ConfigLoader::fromEnv (the environment form).
+// fromYaml runs the YAML through its JSON Schema (valijson) before reading it, so the
+// schema check is fuzzed too.
 // Contract checked (config_loader.h): both throw ConfigError on a bad config and
 // nothing else (a YAML error, std::out_of_range and the like are crashes here). A
 // config they return passes validate() again, and applyKeySet() with any INSTANCE_ID

@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "balancer/http_transport.h"
-#include "balancer/providers/rate_limit_info.h"
+#include "providers/rate_limit_info.h"
 #include "fuzz_input.h"
 #include "providers/time_formats.h"
 

@@ -14,7 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "balancer/providers/rate_limit_info.h"
+#include "providers/rate_limit_info.h"
 #include "providers/open_ai_codec.h"
 #include "stub_server.h"
 #include "test_loop.h"

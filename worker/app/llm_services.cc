@@ -54,7 +54,12 @@ std::unique_ptr<LlmServices> LlmServices::create(const WorkerConfig& config,
   } else {
     auto text = readFile(config.llm_config);
     if (!text) throw std::runtime_error("--llm-config: cannot read " + config.llm_config);
-    balancer_config = balancer::ConfigLoader::fromYaml(*text);
+    try {
+      balancer_config = balancer::ConfigLoader::fromYaml(*text);
+    } catch (const balancer::ConfigError& e) {
+      // Which file, then the field and what was expected (the schema's words).
+      throw std::runtime_error("--llm-config " + config.llm_config + ": " + e.what());
+    }
   }
   std::unique_ptr<LlmServices> services(new LlmServices());
   services->dispatcher_ = &dispatcher;

@@ -10,7 +10,7 @@
 #include <cstdint>
 #include <string>
 
-#include "balancer/providers/failure_class.h"
+#include "balancer/failure_class.h"
 
 namespace celeriac::balancer {
 

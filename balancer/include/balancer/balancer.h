@@ -38,41 +38,23 @@
 // reserve answers) are ignored and pending callbacks are never invoked.
 
 #include <cstdint>
-#include <deque>
 #include <functional>
-#include <map>
 #include <memory>
-#include <optional>
-#include <set>
-#include <string>
-#include <tuple>
-#include <unordered_map>
-#include <vector>
 
 #include <nlohmann/json.hpp>
 
-#include "balancer/admission/admission_control.h"
 #include "balancer/attempt_record.h"
 #include "balancer/call_result.h"
 #include "balancer/chat_request.h"
 #include "balancer/config.h"
 #include "balancer/dispatcher.h"
 #include "balancer/embedding_request.h"
-#include "balancer/health/backoff.h"
-#include "balancer/health/circuit_breaker.h"
-#include "balancer/health/peak_ewma.h"
-#include "balancer/health/retry_budget.h"
-#include "balancer/health/target_stats.h"
 #include "balancer/http_transport.h"
-#include "balancer/rng.h"
-#include "balancer/routing/strategy.h"
 #include "balancer/shared_bucket_store.h"
 
 namespace celeriac::balancer {
 
 using CallId = std::uint64_t;
-class ApiRequest;     // internal: the API one call speaks (balancer/src/core/api_request.h)
-class HealthChecker;  // internal: probes endpoints (balancer/src/health/health_checker.h)
 
 class Balancer {
  public:
@@ -106,14 +88,14 @@ class Balancer {
   // Cancels a call still running: `done` fires later with kCancelled. No-op otherwise.
   void cancel(CallId id);
 
-  [[nodiscard]] std::size_t callsInFlight() const { return calls_.size(); }
+  [[nodiscard]] std::size_t callsInFlight() const;
 
   // Told about every attempt that went out, once, when its outcome is classified (on the
   // loop, inside the transport's completion; before the call's callback, if that attempt
   // ends the call). For counters that need per-attempt data (metrics); it must return at
   // once and must not call back into the Balancer. Empty: nobody listens.
   using AttemptObserver = std::function<void(const AttemptRecord&)>;
-  void setAttemptObserver(AttemptObserver observer) { attempt_observer_ = std::move(observer); }
+  void setAttemptObserver(AttemptObserver observer);
 
   // Stats JSON: strategy, totals, success rate, and per endpoint x model: requests,
   // success, failures by class, p50/p95/p99, tokens, cost, breaker state, in flight,
@@ -123,170 +105,10 @@ class Balancer {
   [[nodiscard]] nlohmann::json stats();
 
  private:
-  struct KeyState {
-    std::string alias;
-    std::string secret;
-    std::string pool;  // bucket/pause pool: the quota group, else the alias
-    bool invalid = false;
-    bool shared = false;  // admission through the SharedBucketStore
-  };
-  struct Target {  // one (endpoint, model)
-    CircuitBreaker breaker;
-    PeakEwma latency;
-    TargetStats stats;
-    std::uint32_t in_flight = 0;
-    // The admission state of (key's pool, model) for each of the endpoint's keys, by key
-    // index: looked up once here, so a pick does not hash strings per endpoint and key.
-    std::vector<AdmissionControl::Entry*> admission = {};
-  };
-  struct EndpointState {
-    EndpointConfig config;
-    std::vector<KeyState> keys;  // empty: keyless (one implicit pool named after endpoint)
-    RetryBudget budget;
-    std::size_t key_cursor = 0;
-    std::map<std::string, Target, std::less<>> targets;
-  };
-  // What a pick needs to know of one model, looked up once instead of per endpoint (the
-  // config is fixed, so who serves the model never changes).
-  struct ModelRow {
-    std::vector<std::size_t> endpoints;  // the endpoints serving the model, in order
-    std::vector<Target*> targets;        // by position in `endpoints`; null until used
-  };
-  struct Call;
-  struct WaitKey {
-    SteadyTime wake;
-    int neg_priority;
-    std::uint64_t seq;
-    CallId id;
-    auto operator<=>(const WaitKey&) const = default;
-  };
-
-  struct KeyCheck {  // may this key take the call now? if not: why, and until when
-    bool ok = false;
-    std::string reason;
-    SteadyTime retry_at{};
-  };
-  struct PendingReserve {  // a shared reserve awaiting the store's answer
-    CallId call = 0;       // 0 once the call was cancelled: a late grant is refunded
-    std::size_t endpoint = 0;
-    std::size_t key = 0;
-    std::string model;
-    double tokens = 0;
-  };
-
-  Target& target(std::size_t endpoint, std::string_view model);
-  ModelRow& modelRow(std::string_view model);
-  Strategy& strategyFor(const Call& call, std::string_view model);
-  CallId start(ApiRequest request, Callback done);
-  // Why no endpoint can ever take the call's chain for its API; empty if one can.
-  [[nodiscard]] std::string unservedReason(const Call& call) const;
-  void step(CallId id);
-  // One walk of the chain; `honor_latency` false also takes candidates that are over the
-  // call's max_latency. tryStartAny: a walk honouring it, then one that does not when
-  // only slow candidates were left out.
-  bool tryStart(Call& call, SteadyTime& earliest, bool honor_latency);
-  bool tryStartAny(Call& call, SteadyTime& earliest);
-  // Filters (balancer_pick.cc). excludedBy: why the call must never go to `model` at
-  // `endpoint` (its context window or price), empty if it may.
-  [[nodiscard]] std::string_view excludedBy(const Call& call, const EndpointState& endpoint,
-                                            const std::string& model) const;
-  [[nodiscard]] bool tooSlow(const Call& call, const Target& target,
-                             const std::string& model) const;
-  // Why no model of the chain can ever meet the call's constraints; empty if one can.
-  [[nodiscard]] std::string unmetConstraintsReason(const Call& call) const;
-  bool launch(Call& call, std::size_t endpoint, std::size_t key, const std::string& model,
-              Reservation reservation, bool remote);
-  void onResponse(CallId id, HttpResponse response);
-  // Shared buckets (balancer_shared.cc).
-  [[nodiscard]] bool usesStore(const KeyState& key, std::string_view model) const;
-  // `pair` is the key's admission state for `model` (Target::admission).
-  KeyCheck checkKey(const KeyState& key, AdmissionControl::Entry& pair, std::string_view model,
-                    double tokens, SteadyTime now);
-  void reserveShared(Call& call, std::size_t endpoint, std::size_t key, const std::string& model,
-                     double tokens);
-  void onSharedReserve(std::uint64_t reserve_id, SharedReserveResult result);
-  // The store's limits for (pool, model): the request window (`grant` names the entry a
-  // refund removes) and the token bucket, each only when its limit and amount are set.
-  [[nodiscard]] std::vector<SharedBucketSpec> sharedSpecs(std::string_view pool,
-                                                          std::string_view model, double requests,
-                                                          double tokens,
-                                                          std::string_view grant = {}) const;
-  // Settling a call that went out: the local buckets always (for a shared key they hold
-  // the mirror of its grant), the store too when the grant came from it.
-  void releaseReservation(const Reservation& reservation, bool remote);
-  void reconcileReservation(const Reservation& reservation, bool remote,
-                            std::optional<double> actual_tokens);
-  // Gives a store grant back (it was never sent, or its send is being released).
-  void refundSharedGrant(const Reservation& reservation);
-  // A 429 on a shared key: every replica's next reserve for (pool, model) waits `pause`.
-  void sharePause(std::string_view pool, std::string_view model, std::chrono::milliseconds pause);
-  [[nodiscard]] static SharedBucketSpec sharedPauseSpec(std::string_view pool,
-                                                        std::string_view model, double pause_ms);
-  // Sends made on the local share while the store was unavailable are written into the
-  // store's window once it answers again (fallbackSent() .. onFallbackPushed()).
-  void fallbackSent(const Reservation& reservation, SteadyTime now);
-  void pushFallbackSends(const std::string& pool_model, SteadyTime now);
-  void onFallbackPushed(const std::string& pool_model, std::size_t count,
-                        SharedReserveResult::Status status);
-  void armFallbackPushTimer();
-  void onFallbackPushTimer();
-  [[nodiscard]] nlohmann::json sharedStats() const;
-  void finish(CallId id, std::variant<CallSuccess, CallFailure> outcome);
-  void failLater(CallId id, CallFailure failure);
-  void enqueueWait(Call& call, SteadyTime wake, std::string reason);
-  void addWaiter(Call& call);
-  void removeWaiter(Call& call);
-  // Capacity may have come back early (a refund, a closed breaker): the first waiter by
-  // priority tries at once, quietly (no trace unless it starts); else it keeps its place.
-  void offerCapacityToFirstWaiter();
-  void armWaitTimer();
-  void onWaitTimer();
-  [[nodiscard]] double blendedPrice(std::string_view model) const;
-  [[nodiscard]] std::chrono::microseconds sinceSubmit(const Call& call) const;
-
-  BalancerConfig config_;
-  Dispatcher& dispatcher_;
-  HttpTransport& transport_;
-  std::uint64_t seed_;
-  std::vector<EndpointState> endpoints_;
-  AdmissionControl admission_;
-  Backoff backoff_;
-  Rng ramp_rng_;  // draws which ramping candidates take part in a pick
-  std::map<std::string, std::unique_ptr<Strategy>, std::less<>> strategies_;
-  std::map<std::string, ModelRow, std::less<>> model_rows_;
-  std::unordered_map<CallId, std::unique_ptr<Call>> calls_;
-  CallId next_id_ = 1;
-  std::set<WaitKey> waiting_;  // by wake time: the timer's order
-  // The same waiters by queue priority, then first come: whom a freed slot goes to.
-  std::set<std::tuple<int, std::uint64_t, CallId>> waiting_by_priority_;
-  std::uint64_t wait_seq_ = 0;
-  TimerId wait_timer_ = 0;
-  SteadyTime wait_timer_at_{};
-  std::int64_t total_requests_ = 0, total_success_ = 0, total_failures_ = 0;
-  SharedBucketStore* shared_store_;
-  std::map<std::string, RateLimits, std::less<>> shared_limits_;         // pool\x1fmodel: full
-  std::map<std::string, SteadyTime, std::less<>> shared_refused_until_;  // pool\x1fmodel
-  std::unordered_map<std::uint64_t, PendingReserve> reserves_;
-  std::uint64_t next_reserve_id_ = 1;
-  bool shared_fallback_ = false;  // the store's last answer was kUnavailable
-  // When the store goes away, shared keys send nothing until one window later: neither on
-  // the local share (other replicas' grants of that window are unknown here) nor on a
-  // store grant (a Redis that restarted without its data forgot them). balancer_shared.cc.
-  SteadyTime shared_hold_until_{};
-  struct FallbackSends {  // of one pool\x1fmodel, oldest first
-    std::string pool, model;
-    std::deque<std::pair<SteadyTime, double>> sends;  // (sent at, tokens reserved)
-    std::size_t pushing = 0;  // the oldest `pushing` are in an adjust awaiting its answer
-  };
-  std::map<std::string, FallbackSends, std::less<>> fallback_sends_;
-  TimerId fallback_push_timer_ = 0;
-  std::int64_t shared_fallbacks_ = 0, shared_reserved_ = 0, shared_refused_ = 0;
-  std::int64_t shared_fallback_pushes_ = 0;
-  // Lambdas handed to the transport/dispatcher hold a weak_ptr to this: after the
-  // Balancer dies they find it expired and do nothing.
-  std::shared_ptr<Balancer*> alive_;
-  std::unique_ptr<HealthChecker> health_;  // set iff health_check.enabled
-  AttemptObserver attempt_observer_;
+  // The state and the steps of the call loop (balancer/src/core/balancer_impl.h): behind
+  // a pointer, so that the parts it holds by value stay private to the library.
+  class Impl;
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace celeriac::balancer

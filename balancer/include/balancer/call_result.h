@@ -17,7 +17,7 @@
 
 #include "balancer/chat_request.h"
 #include "balancer/clock.h"
-#include "balancer/providers/failure_class.h"
+#include "balancer/failure_class.h"
 
 namespace celeriac::balancer {
 

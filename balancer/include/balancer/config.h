@@ -14,14 +14,50 @@
 #include <string>
 #include <vector>
 
-#include "balancer/admission/admission_control.h"
-#include "balancer/health/backoff.h"
-#include "balancer/health/circuit_breaker.h"
-#include "balancer/health/retry_budget.h"
-#include "balancer/health/target_stats.h"
-#include "balancer/routing/strategy.h"
-
 namespace celeriac::balancer {
+
+// How a pick chooses among a model's candidates (routing/: one strategy each).
+enum class StrategyKind { kRoundRobin, kWeighted, kLeastConnections, kRandom, kLatency, kCost };
+
+// Limits per minute of one (key or quota group, model); 0 means unlimited
+// (admission/: a sliding window for rpm, a token bucket for tpm).
+struct RateLimits {
+  std::int64_t rpm = 0;
+  std::int64_t tpm = 0;
+};
+
+// The options of the parts the Balancer builds from this config (health/).
+struct CircuitBreakerOptions {
+  int consecutive_failures = 3;  // seed: 3 consecutive failures open it
+  double error_rate = 0.5;       // ... or this share of failures in the window
+  int min_requests = 20;         // ... over at least this many requests
+  std::chrono::milliseconds window{30'000};
+  std::chrono::milliseconds cooldown{60'000};  // seed: open for 60 s
+  double cooldown_multiplier = 2.0;
+  std::chrono::milliseconds max_cooldown{600'000};
+  std::chrono::milliseconds ramp{30'000};  // load share climbs linearly back to 100 %
+};
+
+struct BackoffOptions {
+  std::chrono::milliseconds base{2'000};
+  std::chrono::milliseconds cap{10'000};
+};
+
+struct RetryBudgetOptions {
+  static constexpr int kMaxWindowSeconds = 60;  // the budget keeps one slot per second
+  double ratio = 0.2;                           // retries <= 20 % of recent requests
+  int min_retries = 3;                          // per window, whatever the traffic
+  int window_seconds = 10;                      // 1 .. kMaxWindowSeconds
+};
+
+// When the stats raise an alert for one (endpoint, model) (the seed's monitoring: a
+// call over 5000 ms, an error rate over 5 %, 3 consecutive failures).
+struct AlertOptions {
+  std::chrono::milliseconds slow_call{5'000};
+  double error_rate = 0.05;           // of the recent calls (the sample ring)
+  int min_calls_for_error_rate = 20;  // fewer recent calls never raise error_rate
+  int consecutive_failures = 3;
+};
 
 enum class Provider { kOpenAi, kAnthropic };
 

@@ -5,7 +5,8 @@
 // field, e.g. "endpoints[2].weight: must be a positive number"; they never contain a
 // secret (keys are references, resolved later by the caller). Pure: the environment is
 // passed in as a map (no getenv), files are read by the caller.
-// See balancer/config/example.yaml for the full YAML form.
+// See balancer/config/example.yaml for the full YAML form and
+// schemas/balancer_config.schema.json for the rules fromYaml checks first.
 
 #include <functional>
 #include <map>
@@ -32,7 +33,9 @@ class ConfigError : public std::runtime_error {
 
 class ConfigLoader {
  public:
-  // Parses and validates YAML. Throws ConfigError.
+  // Parses YAML, checks it against the schema (every violation's path and expected
+  // value, the first one's path in ConfigError::path()), then validate(). Throws
+  // ConfigError.
   [[nodiscard]] static BalancerConfig fromYaml(std::string_view yaml_text);
 
   // The seed's environment form: LLM_ENDPOINTS (comma list of base URLs), LLM_API_KEYS

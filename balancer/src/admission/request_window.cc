@@ -1,4 +1,4 @@
-#include "balancer/admission/request_window.h"
+#include "admission/request_window.h"
 
 #include <algorithm>
 

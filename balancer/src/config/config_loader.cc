@@ -4,7 +4,10 @@
 
 #include <set>
 
+#include "config/config_schema.h"
 #include "config/config_yaml.h"
+#include "config/yaml_to_json.h"
+#include "routing/strategy.h"
 
 namespace celeriac::balancer {
 namespace {
@@ -73,6 +76,10 @@ BalancerConfig ConfigLoader::fromYaml(std::string_view yaml_text) {
     throw ConfigError("(document)",
                       "invalid YAML at line " + std::to_string(e.mark.line + 1) + ": " + e.msg);
   }
+  // Every key and value against schemas/balancer_config.schema.json first: its errors
+  // name the path and what was expected. What follows reads the (now well-formed) tree
+  // and checks what a schema cannot say.
+  config_schema::enforce(config_yaml::yamlToJson(root));
   const At at{root, ""};
   at.allowOnly({"strategy", "timeout", "retry_count", "fallback_on_failure", "max_attempts",
                 "max_queue_wait", "default_max_tokens", "health_check", "circuit_breaker",
@@ -145,7 +152,7 @@ BalancerConfig ConfigLoader::fromYaml(std::string_view yaml_text) {
     field(a, "ratio", [&](const At& v) { cfg.retry_budget.ratio = v.positive(); });
     field(a, "min_retries", [&](const At& v) { cfg.retry_budget.min_retries = v.count(0); });
     field(a, "window", [&](const At& v) {
-      cfg.retry_budget.window_seconds = static_cast<int>(v.integer(1, RetryBudget::kMaxSlots));
+      cfg.retry_budget.window_seconds = static_cast<int>(v.integer(1, RetryBudgetOptions::kMaxWindowSeconds));
     });
   });
   field(at, "endpoints", [&](const At& a) {

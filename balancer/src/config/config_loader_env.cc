@@ -5,6 +5,7 @@
 #include <set>
 
 #include "balancer/config_loader.h"
+#include "routing/strategy.h"
 
 namespace celeriac::balancer {
 namespace {

@@ -14,7 +14,8 @@
 //   enqueueWait(), finish()  balancer_queue.cc     the wait queue; ending a call
 //   stats()                  balancer_stats.cc     the JSON snapshot
 //
-// This file: construction (endpoints, keys, strategies, the health checker), the lookups
+// This file: the public Balancer (each call forwarded to its Impl, balancer_impl.h),
+// construction (endpoints, keys, strategies, the health checker), the lookups
 // and helpers the other files share (target, modelRow, strategyFor, blendedPrice), and
 // start, step and launch.
 #include "balancer/balancer.h"
@@ -54,6 +55,32 @@ std::string_view toString(CallErrorKind kind) {
 Balancer::Balancer(BalancerConfig config, Dispatcher& dispatcher, HttpTransport& transport,
                    const SecretResolver& resolve_secret, std::uint64_t seed,
                    SharedBucketStore* shared_store)
+    : impl_(std::make_unique<Impl>(std::move(config), dispatcher, transport, resolve_secret, seed,
+                                   shared_store)) {}
+
+Balancer::~Balancer() = default;
+
+CallId Balancer::submit(ChatRequest request, Callback done) {
+  return impl_->submit(std::move(request), std::move(done));
+}
+
+CallId Balancer::submit(EmbeddingRequest request, Callback done) {
+  return impl_->submit(std::move(request), std::move(done));
+}
+
+void Balancer::cancel(CallId id) { impl_->cancel(id); }
+
+std::size_t Balancer::callsInFlight() const { return impl_->callsInFlight(); }
+
+void Balancer::setAttemptObserver(AttemptObserver observer) {
+  impl_->setAttemptObserver(std::move(observer));
+}
+
+nlohmann::json Balancer::stats() { return impl_->stats(); }
+
+Balancer::Impl::Impl(BalancerConfig config, Dispatcher& dispatcher, HttpTransport& transport,
+                     const SecretResolver& resolve_secret, std::uint64_t seed,
+                     SharedBucketStore* shared_store)
     : config_(std::move(config)),
       dispatcher_(dispatcher),
       transport_(transport),
@@ -61,7 +88,7 @@ Balancer::Balancer(BalancerConfig config, Dispatcher& dispatcher, HttpTransport&
       backoff_(config_.backoff, seed ^ 0xb0ffULL),
       ramp_rng_(seed ^ 0x4a3bULL),
       shared_store_(shared_store),
-      alive_(std::make_shared<Balancer*>(this)) {
+      alive_(std::make_shared<Impl*>(this)) {
   ConfigLoader::validate(config_);
   const SteadyTime now = dispatcher_.clock().now();
   std::set<std::string> configured;
@@ -121,7 +148,7 @@ Balancer::Balancer(BalancerConfig config, Dispatcher& dispatcher, HttpTransport&
   }
 }
 
-Balancer::~Balancer() {
+Balancer::Impl::~Impl() {
   alive_.reset();  // in-flight completions and timers now find us gone
   if (wait_timer_ != 0) dispatcher_.cancel(wait_timer_);
   if (fallback_push_timer_ != 0) dispatcher_.cancel(fallback_push_timer_);
@@ -130,7 +157,7 @@ Balancer::~Balancer() {
   }
 }
 
-Balancer::Target& Balancer::target(std::size_t endpoint, std::string_view model) {
+Balancer::Impl::Target& Balancer::Impl::target(std::size_t endpoint, std::string_view model) {
   auto& targets = endpoints_[endpoint].targets;
   auto it = targets.find(model);
   if (it == targets.end()) {
@@ -146,7 +173,7 @@ Balancer::Target& Balancer::target(std::size_t endpoint, std::string_view model)
   return it->second;
 }
 
-Balancer::ModelRow& Balancer::modelRow(std::string_view model) {
+Balancer::Impl::ModelRow& Balancer::Impl::modelRow(std::string_view model) {
   auto it = model_rows_.find(model);
   if (it != model_rows_.end()) return it->second;
   ModelRow row;
@@ -157,7 +184,7 @@ Balancer::ModelRow& Balancer::modelRow(std::string_view model) {
   return model_rows_.emplace(std::string(model), std::move(row)).first->second;
 }
 
-Strategy& Balancer::strategyFor(const Call& call, std::string_view model) {
+Strategy& Balancer::Impl::strategyFor(const Call& call, std::string_view model) {
   // One strategy per (kind, model) so that weighted/round-robin state is per model.
   const StrategyKind kind = call.strategy.value_or(config_.strategy);
   std::string key(toString(kind));
@@ -169,26 +196,26 @@ Strategy& Balancer::strategyFor(const Call& call, std::string_view model) {
   return *it->second;
 }
 
-double Balancer::blendedPrice(std::string_view model) const {
+double Balancer::Impl::blendedPrice(std::string_view model) const {
   const auto it = config_.pricing.find(std::string(model));
   if (it == config_.pricing.end()) return 0;
   // Chat replies run shorter than prompts; weigh input 3:1 as a neutral guess.
   return (3 * it->second.input_per_mtok + it->second.output_per_mtok) / 4;
 }
 
-microseconds Balancer::sinceSubmit(const Call& call) const {
+microseconds Balancer::Impl::sinceSubmit(const Call& call) const {
   return std::chrono::duration_cast<microseconds>(dispatcher_.clock().now() - call.submitted);
 }
 
-CallId Balancer::submit(ChatRequest request, Callback done) {
+CallId Balancer::Impl::submit(ChatRequest request, Callback done) {
   return start(ApiRequest(std::move(request)), std::move(done));
 }
 
-CallId Balancer::submit(EmbeddingRequest request, Callback done) {
+CallId Balancer::Impl::submit(EmbeddingRequest request, Callback done) {
   return start(ApiRequest(std::move(request)), std::move(done));
 }
 
-CallId Balancer::start(ApiRequest request, Callback done) {
+CallId Balancer::Impl::start(ApiRequest request, Callback done) {
   const CallId id = next_id_++;
   auto call = std::make_unique<Call>(std::move(request));
   const ApiRequest& req = call->request;
@@ -236,13 +263,13 @@ CallId Balancer::start(ApiRequest request, Callback done) {
     return id;
   }
   c.trace.clear();  // the skips step() is about to record again
-  dispatcher_.post([weak = std::weak_ptr<Balancer*>(alive_), id] {
+  dispatcher_.post([weak = std::weak_ptr<Impl*>(alive_), id] {
     if (auto self = weak.lock()) (*self)->step(id);
   });
   return id;
 }
 
-std::string Balancer::unservedReason(const Call& c) const {
+std::string Balancer::Impl::unservedReason(const Call& c) const {
   // The config is fixed, so a chain no endpoint can ever serve for this API is the
   // caller's mistake, not a capacity problem worth waiting or parking for. A chain no
   // endpoint serves at all is left to step() (all unavailable), as it always was.
@@ -261,7 +288,7 @@ std::string Balancer::unservedReason(const Call& c) const {
          " (their providers have no such API)";
 }
 
-void Balancer::step(CallId id) {
+void Balancer::Impl::step(CallId id) {
   auto it = calls_.find(id);
   if (it == calls_.end() || it->second->http || it->second->reserving) return;
   Call& c = *it->second;
@@ -295,8 +322,8 @@ void Balancer::step(CallId id) {
 
 // Takes the breaker slot and sends. False (nothing changed, the reservation still held by
 // the caller) when the breaker refuses.
-bool Balancer::launch(Call& c, std::size_t e, std::size_t k, const std::string& model,
-                      Reservation reservation, bool remote) {
+bool Balancer::Impl::launch(Call& c, std::size_t e, std::size_t k, const std::string& model,
+                            Reservation reservation, bool remote) {
   const SteadyTime now = dispatcher_.clock().now();
   EndpointState& ep = endpoints_[e];
   Target& t = target(e, model);
@@ -335,10 +362,10 @@ bool Balancer::launch(Call& c, std::size_t e, std::size_t k, const std::string& 
   const SteadyTime sending = dispatcher_.clock().now();
   c.send_overhead = sending - (remote ? now : c.walk_started);
   const CallId id = c.id;
-  c.http = transport_.send(std::move(http),
-                           [weak = std::weak_ptr<Balancer*>(alive_), id](HttpResponse r) {
-                             if (auto self = weak.lock()) (*self)->onResponse(id, std::move(r));
-                           });
+  c.http =
+      transport_.send(std::move(http), [weak = std::weak_ptr<Impl*>(alive_), id](HttpResponse r) {
+        if (auto self = weak.lock()) (*self)->onResponse(id, std::move(r));
+      });
   return true;
 }
 

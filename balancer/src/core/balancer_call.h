@@ -1,6 +1,6 @@
 #pragma once
-// Balancer::Call: the state of one submitted call (internal to the balancer's .cc files).
-// Owned by Balancer::calls_; lives from submit() until its callback has run.
+// Balancer::Impl::Call: the state of one submitted call (internal to the balancer's .cc
+// files). Owned by Balancer::Impl::calls_; lives from submit() until its callback has run.
 
 #include <algorithm>
 #include <map>
@@ -9,8 +9,8 @@
 #include <utility>
 #include <vector>
 
-#include "balancer/balancer.h"
 #include "core/api_request.h"
+#include "core/balancer_impl.h"
 
 namespace celeriac::balancer {
 
@@ -20,7 +20,7 @@ inline bool serves(const EndpointConfig& ep, std::string_view model) {
                      [&](const std::string& m) { return m == "*" || m == model; });
 }
 
-struct Balancer::Call {
+struct Balancer::Impl::Call {
   explicit Call(ApiRequest r) : request(std::move(r)) {}
 
   CallId id = 0;

@@ -21,7 +21,7 @@ using std::chrono::milliseconds;
 // then checked (constraints, health, breaker, backoff, retry budget, a key with
 // capacity). A refused pick is traced, dropped, and the strategy picks again. So a pick
 // among 64 endpoints costs one check when the first choice can go, not 64.
-bool Balancer::tryStart(Call& c, SteadyTime& earliest, bool honor_latency) {
+bool Balancer::Impl::tryStart(Call& c, SteadyTime& earliest, bool honor_latency) {
   const SteadyTime now = dispatcher_.clock().now();
   if (honor_latency) c.slow_skipped = false;
   std::vector<Candidate> candidates;
@@ -185,8 +185,8 @@ bool Balancer::tryStart(Call& c, SteadyTime& earliest, bool honor_latency) {
   return false;
 }
 
-std::string_view Balancer::excludedBy(const Call& c, const EndpointState& ep,
-                                      const std::string& model) const {
+std::string_view Balancer::Impl::excludedBy(const Call& c, const EndpointState& ep,
+                                            const std::string& model) const {
   const RoutingConstraints& want = c.request.constraints();
   if (const auto cap = config_.capabilities.find(model);
       cap != config_.capabilities.end() && cap->second.context_window > 0 &&
@@ -201,7 +201,7 @@ std::string_view Balancer::excludedBy(const Call& c, const EndpointState& ep,
   return {};
 }
 
-bool Balancer::tooSlow(const Call& c, const Target& t, const std::string& model) const {
+bool Balancer::Impl::tooSlow(const Call& c, const Target& t, const std::string& model) const {
   const auto& max = c.request.constraints().max_latency;
   if (!max) return false;
   double expected_us = t.latency.micros();  // observed, once there is a sample
@@ -216,14 +216,14 @@ bool Balancer::tooSlow(const Call& c, const Target& t, const std::string& model)
          static_cast<double>(std::chrono::duration_cast<std::chrono::microseconds>(*max).count());
 }
 
-bool Balancer::tryStartAny(Call& c, SteadyTime& earliest) {
+bool Balancer::Impl::tryStartAny(Call& c, SteadyTime& earliest) {
   c.walk_started = dispatcher_.clock().now();
   if (tryStart(c, earliest, true)) return true;
   // Nothing fast enough could start: a slow answer beats none.
   return c.slow_skipped && tryStart(c, earliest, false);
 }
 
-std::string Balancer::unmetConstraintsReason(const Call& c) const {
+std::string Balancer::Impl::unmetConstraintsReason(const Call& c) const {
   // Context window and price never change, so a chain they rule out entirely is the
   // caller's mistake: fail now rather than wait or park. A chain no endpoint serves at
   // all is left to step(), as in unservedReason(). The window check depends on the

@@ -13,7 +13,7 @@ namespace celeriac::balancer {
 using std::chrono::microseconds;
 using std::chrono::milliseconds;
 
-void Balancer::cancel(CallId id) {
+void Balancer::Impl::cancel(CallId id) {
   auto it = calls_.find(id);
   if (it == calls_.end() || it->second->cancelled) return;
   Call& c = *it->second;
@@ -32,18 +32,18 @@ void Balancer::cancel(CallId id) {
     removeWaiter(c);
     armWaitTimer();
   }
-  dispatcher_.post([weak = std::weak_ptr<Balancer*>(alive_), id] {
+  dispatcher_.post([weak = std::weak_ptr<Impl*>(alive_), id] {
     if (auto self = weak.lock()) (*self)->step(id);
   });
 }
 
-void Balancer::failLater(CallId id, CallFailure failure) {
-  dispatcher_.post([weak = std::weak_ptr<Balancer*>(alive_), id, f = std::move(failure)] {
+void Balancer::Impl::failLater(CallId id, CallFailure failure) {
+  dispatcher_.post([weak = std::weak_ptr<Impl*>(alive_), id, f = std::move(failure)] {
     if (auto self = weak.lock()) (*self)->finish(id, f);
   });
 }
 
-void Balancer::finish(CallId id, std::variant<CallSuccess, CallFailure> outcome) {
+void Balancer::Impl::finish(CallId id, std::variant<CallSuccess, CallFailure> outcome) {
   auto it = calls_.find(id);
   if (it == calls_.end()) return;
   std::unique_ptr<Call> call = std::move(it->second);
@@ -57,7 +57,7 @@ void Balancer::finish(CallId id, std::variant<CallSuccess, CallFailure> outcome)
   if (call->done) call->done(std::move(result));
 }
 
-void Balancer::enqueueWait(Call& c, SteadyTime wake, std::string reason) {
+void Balancer::Impl::enqueueWait(Call& c, SteadyTime wake, std::string reason) {
   c.trace.push_back({TraceEntry::Kind::kWait, sinceSubmit(c), "", "", "", std::move(reason),
                      FailureClass::kNone, 0,
                      std::chrono::duration_cast<microseconds>(wake - dispatcher_.clock().now())});
@@ -66,19 +66,19 @@ void Balancer::enqueueWait(Call& c, SteadyTime wake, std::string reason) {
   armWaitTimer();
 }
 
-void Balancer::addWaiter(Call& c) {
+void Balancer::Impl::addWaiter(Call& c) {
   c.waiting = true;
   waiting_.insert(c.wait_key);
   waiting_by_priority_.emplace(c.wait_key.neg_priority, c.wait_key.seq, c.id);
 }
 
-void Balancer::removeWaiter(Call& c) {
+void Balancer::Impl::removeWaiter(Call& c) {
   c.waiting = false;
   waiting_.erase(c.wait_key);
   waiting_by_priority_.erase({c.wait_key.neg_priority, c.wait_key.seq, c.id});
 }
 
-void Balancer::offerCapacityToFirstWaiter() {
+void Balancer::Impl::offerCapacityToFirstWaiter() {
   if (waiting_by_priority_.empty()) return;
   const CallId id = std::get<2>(*waiting_by_priority_.begin());
   auto it = calls_.find(id);
@@ -97,7 +97,7 @@ void Balancer::offerCapacityToFirstWaiter() {
 }
 
 // One dispatcher timer for the whole queue, armed for its earliest wake-up.
-void Balancer::armWaitTimer() {
+void Balancer::Impl::armWaitTimer() {
   if (waiting_.empty()) {
     if (wait_timer_ != 0) dispatcher_.cancel(wait_timer_);
     wait_timer_ = 0;
@@ -109,12 +109,12 @@ void Balancer::armWaitTimer() {
   const SteadyTime now = dispatcher_.clock().now();
   const auto delay = front > now ? std::chrono::ceil<milliseconds>(front - now) : milliseconds{0};
   wait_timer_at_ = front;
-  wait_timer_ = dispatcher_.schedule(delay, [weak = std::weak_ptr<Balancer*>(alive_)] {
+  wait_timer_ = dispatcher_.schedule(delay, [weak = std::weak_ptr<Impl*>(alive_)] {
     if (auto self = weak.lock()) (*self)->onWaitTimer();
   });
 }
 
-void Balancer::onWaitTimer() {
+void Balancer::Impl::onWaitTimer() {
   wait_timer_ = 0;
   const SteadyTime now = dispatcher_.clock().now();
   std::vector<WaitKey> due;

@@ -5,7 +5,7 @@
 #include <utility>
 
 #include "balancer/balancer.h"
-#include "balancer/providers/rate_limit_info.h"
+#include "providers/rate_limit_info.h"
 #include "core/balancer_call.h"
 #include "providers/provider_codec.h"
 
@@ -20,7 +20,7 @@ constexpr milliseconds kDefault429Pause{1'000};
 
 }  // namespace
 
-void Balancer::onResponse(CallId id, HttpResponse response) {
+void Balancer::Impl::onResponse(CallId id, HttpResponse response) {
   auto it = calls_.find(id);
   if (it == calls_.end()) return;
   Call& c = *it->second;

@@ -38,13 +38,15 @@ std::string poolModel(std::string_view pool, std::string_view model) {
 
 }  // namespace
 
-bool Balancer::usesStore(const KeyState& key, std::string_view model) const {
+bool Balancer::Impl::usesStore(const KeyState& key, std::string_view model) const {
   return key.shared && shared_store_ != nullptr &&
          shared_limits_.contains(poolModel(key.pool, model));
 }
 
-Balancer::KeyCheck Balancer::checkKey(const KeyState& key, AdmissionControl::Entry& pair,
-                                      std::string_view model, double tokens, SteadyTime now) {
+Balancer::Impl::KeyCheck Balancer::Impl::checkKey(const KeyState& key,
+                                                  AdmissionControl::Entry& pair,
+                                                  std::string_view model, double tokens,
+                                                  SteadyTime now) {
   // Within one window of the store going away, a shared key waits (see balancer.h): on
   // this replica's share it could add to other replicas' grants of that minute, and a
   // Redis back without its data would grant the whole limit again.
@@ -70,9 +72,10 @@ Balancer::KeyCheck Balancer::checkKey(const KeyState& key, AdmissionControl::Ent
   return {true, {}, now};
 }
 
-std::vector<SharedBucketSpec> Balancer::sharedSpecs(std::string_view pool, std::string_view model,
-                                                    double requests, double tokens,
-                                                    std::string_view grant) const {
+std::vector<SharedBucketSpec> Balancer::Impl::sharedSpecs(std::string_view pool,
+                                                          std::string_view model, double requests,
+                                                          double tokens,
+                                                          std::string_view grant) const {
   std::vector<SharedBucketSpec> specs;
   const auto it = shared_limits_.find(poolModel(pool, model));
   if (it == shared_limits_.end()) return specs;
@@ -97,8 +100,8 @@ std::vector<SharedBucketSpec> Balancer::sharedSpecs(std::string_view pool, std::
   return specs;
 }
 
-SharedBucketSpec Balancer::sharedPauseSpec(std::string_view pool, std::string_view model,
-                                           double pause_ms) {
+SharedBucketSpec Balancer::Impl::sharedPauseSpec(std::string_view pool, std::string_view model,
+                                                 double pause_ms) {
   SharedBucketSpec s;
   s.key = sharedBucketTag(pool, model) + std::string(kSharedPauseSuffix);
   s.kind = SharedBucketSpec::Kind::kPause;
@@ -106,15 +109,15 @@ SharedBucketSpec Balancer::sharedPauseSpec(std::string_view pool, std::string_vi
   return s;
 }
 
-void Balancer::sharePause(std::string_view pool, std::string_view model,
-                          std::chrono::milliseconds pause) {
+void Balancer::Impl::sharePause(std::string_view pool, std::string_view model,
+                                std::chrono::milliseconds pause) {
   if (pause.count() <= 0) return;
   shared_store_->adjust({sharedPauseSpec(pool, model, static_cast<double>(pause.count()))},
                         [](SharedReserveResult) {});
 }
 
-void Balancer::reserveShared(Call& c, std::size_t e, std::size_t k, const std::string& model,
-                             double tokens) {
+void Balancer::Impl::reserveShared(Call& c, std::size_t e, std::size_t k, const std::string& model,
+                                   double tokens) {
   // Sends made while the store was away go into its window first: the store runs one
   // connection's commands in order, so this reserve already counts them.
   const std::string& pool = endpoints_[e].keys[k].pool;
@@ -125,13 +128,13 @@ void Balancer::reserveShared(Call& c, std::size_t e, std::size_t k, const std::s
   c.reserving = reserve_id;
   std::vector<SharedBucketSpec> specs = sharedSpecs(pool, model, 1, tokens);
   specs.push_back(sharedPauseSpec(pool, model, 0));  // a 429 seen by any replica holds
-  shared_store_->reserve(std::move(specs), [weak = std::weak_ptr<Balancer*>(alive_),
+  shared_store_->reserve(std::move(specs), [weak = std::weak_ptr<Impl*>(alive_),
                                             reserve_id](SharedReserveResult result) {
     if (auto self = weak.lock()) (*self)->onSharedReserve(reserve_id, result);
   });
 }
 
-void Balancer::onSharedReserve(std::uint64_t reserve_id, SharedReserveResult result) {
+void Balancer::Impl::onSharedReserve(std::uint64_t reserve_id, SharedReserveResult result) {
   auto node = reserves_.extract(reserve_id);
   if (node.empty()) return;
   const PendingReserve p = std::move(node.mapped());
@@ -209,19 +212,19 @@ void Balancer::onSharedReserve(std::uint64_t reserve_id, SharedReserveResult res
   if (c != nullptr) step(c->id);
 }
 
-void Balancer::releaseReservation(const Reservation& r, bool remote) {
+void Balancer::Impl::releaseReservation(const Reservation& r, bool remote) {
   admission_.release(r, dispatcher_.clock().now());
   if (remote) refundSharedGrant(r);
 }
 
-void Balancer::refundSharedGrant(const Reservation& r) {
+void Balancer::Impl::refundSharedGrant(const Reservation& r) {
   auto specs = sharedSpecs(r.pool, r.model, -1, -r.tokens, r.shared_grant);
   // Best effort: if the store is away the refund is lost, which only errs on the safe side.
   if (!specs.empty()) shared_store_->adjust(std::move(specs), [](SharedReserveResult) {});
 }
 
-void Balancer::reconcileReservation(const Reservation& r, bool remote,
-                                    std::optional<double> actual_tokens) {
+void Balancer::Impl::reconcileReservation(const Reservation& r, bool remote,
+                                          std::optional<double> actual_tokens) {
   admission_.reconcile(r, actual_tokens, dispatcher_.clock().now());
   if (!remote || !actual_tokens) return;  // unknown usage never refunds
   auto specs = sharedSpecs(r.pool, r.model, 0, *actual_tokens - r.tokens);
@@ -236,7 +239,7 @@ void Balancer::reconcileReservation(const Reservation& r, bool remote,
 // entries expire late, the safe direction) before this replica's next reserve of that
 // pool and model, and every kFallbackPushInterval until applied, even when idle. Sends
 // older than the window no longer matter and are dropped instead.
-void Balancer::fallbackSent(const Reservation& r, SteadyTime now) {
+void Balancer::Impl::fallbackSent(const Reservation& r, SteadyTime now) {
   const std::string key = poolModel(r.pool, r.model);
   auto it = fallback_sends_.find(key);
   if (it == fallback_sends_.end()) {
@@ -246,7 +249,7 @@ void Balancer::fallbackSent(const Reservation& r, SteadyTime now) {
   armFallbackPushTimer();
 }
 
-void Balancer::pushFallbackSends(const std::string& pool_model, SteadyTime now) {
+void Balancer::Impl::pushFallbackSends(const std::string& pool_model, SteadyTime now) {
   auto it = fallback_sends_.find(pool_model);
   if (it == fallback_sends_.end()) return;
   FallbackSends& f = it->second;
@@ -262,15 +265,15 @@ void Balancer::pushFallbackSends(const std::string& pool_model, SteadyTime now) 
   for (const auto& send : f.sends) tokens += send.second;
   f.pushing = f.sends.size();
   shared_store_->adjust(sharedSpecs(f.pool, f.model, static_cast<double>(f.pushing), tokens),
-                        [weak = std::weak_ptr<Balancer*>(alive_), pool_model,
+                        [weak = std::weak_ptr<Impl*>(alive_), pool_model,
                          count = f.pushing](SharedReserveResult result) {
                           if (auto self = weak.lock())
                             (*self)->onFallbackPushed(pool_model, count, result.status);
                         });
 }
 
-void Balancer::onFallbackPushed(const std::string& pool_model, std::size_t count,
-                                SharedReserveResult::Status status) {
+void Balancer::Impl::onFallbackPushed(const std::string& pool_model, std::size_t count,
+                                      SharedReserveResult::Status status) {
   auto it = fallback_sends_.find(pool_model);
   if (it == fallback_sends_.end()) return;
   FallbackSends& f = it->second;
@@ -284,15 +287,15 @@ void Balancer::onFallbackPushed(const std::string& pool_model, std::size_t count
   if (f.sends.empty()) fallback_sends_.erase(it);
 }
 
-void Balancer::armFallbackPushTimer() {
+void Balancer::Impl::armFallbackPushTimer() {
   if (fallback_push_timer_ != 0 || fallback_sends_.empty()) return;
   fallback_push_timer_ =
-      dispatcher_.schedule(kFallbackPushInterval, [weak = std::weak_ptr<Balancer*>(alive_)] {
+      dispatcher_.schedule(kFallbackPushInterval, [weak = std::weak_ptr<Impl*>(alive_)] {
         if (auto self = weak.lock()) (*self)->onFallbackPushTimer();
       });
 }
 
-void Balancer::onFallbackPushTimer() {
+void Balancer::Impl::onFallbackPushTimer() {
   fallback_push_timer_ = 0;
   const SteadyTime now = dispatcher_.clock().now();
   std::vector<std::string> keys;  // pushFallbackSends() may erase entries
@@ -301,7 +304,7 @@ void Balancer::onFallbackPushTimer() {
   armFallbackPushTimer();
 }
 
-nlohmann::json Balancer::sharedStats() const {
+nlohmann::json Balancer::Impl::sharedStats() const {
   std::set<std::string_view> pools;
   for (const auto& ep : endpoints_) {
     for (const auto& key : ep.keys) {

@@ -1,13 +1,13 @@
-// Balancer::stats(): the JSON snapshot of what the call loop counts (totals, per endpoint
+// Balancer::Impl::stats(): the JSON snapshot of what the call loop counts (totals, per endpoint
 // x model, keys, the health checker, shared buckets). Read only; the map of the loop is
 // at the top of balancer.cc.
-#include "balancer/balancer.h"
+#include "core/balancer_impl.h"
 
 #include "health/health_checker.h"
 
 namespace celeriac::balancer {
 
-nlohmann::json Balancer::stats() {
+nlohmann::json Balancer::Impl::stats() {
   using nlohmann::json;
   const SteadyTime now = dispatcher_.clock().now();
   json endpoints = json::array();

@@ -1,4 +1,4 @@
-#include "balancer/health/backoff.h"
+#include "health/backoff.h"
 
 #include <algorithm>
 

@@ -1,4 +1,4 @@
-#include "balancer/health/circuit_breaker.h"
+#include "health/circuit_breaker.h"
 
 #include <algorithm>
 #include <cmath>

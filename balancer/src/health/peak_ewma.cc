@@ -1,4 +1,4 @@
-#include "balancer/health/peak_ewma.h"
+#include "health/peak_ewma.h"
 
 #include <cmath>
 

@@ -1,4 +1,4 @@
-#include "balancer/health/retry_budget.h"
+#include "health/retry_budget.h"
 
 #include <algorithm>
 

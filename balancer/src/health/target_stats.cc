@@ -1,4 +1,4 @@
-#include "balancer/health/target_stats.h"
+#include "health/target_stats.h"
 
 #include <algorithm>
 #include <cstdlib>

@@ -1,4 +1,4 @@
-#include "balancer/providers/failure_class.h"
+#include "providers/failure_class.h"
 
 namespace celeriac::balancer {
 

@@ -3,7 +3,7 @@
 // in flight, then in turn. For routes where price matters more than speed. Prices come
 // from the config's pricing table (Candidate::cost_per_mtok). Owned by a Balancer.
 
-#include "balancer/routing/strategy.h"
+#include "routing/strategy.h"
 
 namespace celeriac::balancer {
 

@@ -8,7 +8,7 @@
 // recovered endpoints get tried. Owned by a Balancer; seeded for reproducible tests.
 
 #include "balancer/rng.h"
-#include "balancer/routing/strategy.h"
+#include "routing/strategy.h"
 
 namespace celeriac::balancer {
 

@@ -3,7 +3,7 @@
 // `least_connections`). Ties rotate, so that an idle pool is not all sent to the first
 // endpoint. Not latency-aware (LatencyStrategy is). Owned by a Balancer.
 
-#include "balancer/routing/strategy.h"
+#include "routing/strategy.h"
 
 namespace celeriac::balancer {
 

@@ -3,7 +3,7 @@
 // seed so tests are reproducible. Owned by a Balancer.
 
 #include "balancer/rng.h"
-#include "balancer/routing/strategy.h"
+#include "routing/strategy.h"
 
 namespace celeriac::balancer {
 

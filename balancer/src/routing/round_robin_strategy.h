@@ -2,7 +2,7 @@
 // RoundRobinStrategy: candidates in turn, ignoring weights and load (the seed's
 // `round_robin`). Not for uneven endpoints (use WeightedStrategy). Owned by a Balancer.
 
-#include "balancer/routing/strategy.h"
+#include "routing/strategy.h"
 
 namespace celeriac::balancer {
 

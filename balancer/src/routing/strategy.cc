@@ -1,4 +1,4 @@
-#include "balancer/routing/strategy.h"
+#include "routing/strategy.h"
 
 #include "routing/cost_strategy.h"
 #include "routing/latency_strategy.h"

@@ -9,7 +9,7 @@
 
 #include <vector>
 
-#include "balancer/routing/strategy.h"
+#include "routing/strategy.h"
 
 namespace celeriac::balancer {
 

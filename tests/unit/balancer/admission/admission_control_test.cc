@@ -1,4 +1,4 @@
-#include "balancer/admission/admission_control.h"
+#include "admission/admission_control.h"
 
 #include <gtest/gtest.h>
 

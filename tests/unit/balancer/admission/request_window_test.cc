@@ -1,10 +1,10 @@
-#include "balancer/admission/request_window.h"
+#include "admission/request_window.h"
 
 #include <gtest/gtest.h>
 
 #include <deque>
 
-#include "balancer/admission/admission_control.h"
+#include "admission/admission_control.h"
 #include "manual_clock.h"
 
 namespace celeriac::balancer {

@@ -1,4 +1,4 @@
-#include "balancer/admission/token_bucket.h"
+#include "admission/token_bucket.h"
 
 #include <gtest/gtest.h>
 

@@ -91,7 +91,8 @@ TEST(ConfigLoaderTest, RejectsUnknownFieldsSoTyposAreCaught) {
 
 TEST(ConfigLoaderTest, RejectsBadValuesWithTheirPaths) {
   EXPECT_EQ(errorOf("strategy: fastest\nendpoints: [{url: 'http://a'}]\n"),
-            "strategy: unknown strategy 'fastest'");
+            "strategy: must be one of round_robin, weighted, least_connections, random, "
+            "latency, cost");
   EXPECT_EQ(errorOf("endpoints: [{url: 'ftp://a'}]\n"),
             "endpoints[0].url: must start with http:// or https://");
   EXPECT_EQ(errorOf("endpoints: [{url: 'http://a', provider: cohere}]\n"),

@@ -11,7 +11,7 @@
 
 #include "balancer/balancer.h"
 #include "balancer/config_loader.h"
-#include "balancer/providers/rate_limit_info.h"
+#include "providers/rate_limit_info.h"
 #include "fake_loop.h"
 
 namespace celeriac::balancer {

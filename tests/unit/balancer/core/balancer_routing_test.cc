@@ -177,13 +177,14 @@ capabilities:
 
 TEST(BalancerRoutingConfigTest, CapabilityErrorsNameTheField) {
   try {
-    (void)ConfigLoader::fromYaml("capabilities: {m: {context_window: 0}}");
+    (void)ConfigLoader::fromYaml(
+        "endpoints: [{url: 'http://a'}]\ncapabilities: {m: {context_window: 0}}");
     FAIL();
   } catch (const ConfigError& e) {
     EXPECT_EQ(std::string(e.what()), "capabilities.m.context_window: must be at least 1");
   }
   try {
-    (void)ConfigLoader::fromYaml("capabilities: {m: {latency: 1}}");
+    (void)ConfigLoader::fromYaml("endpoints: [{url: 'http://a'}]\ncapabilities: {m: {latency: 1}}");
     FAIL();
   } catch (const ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("capabilities.m"), std::string::npos) << e.what();

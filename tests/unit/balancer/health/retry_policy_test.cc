@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 
-#include "balancer/health/backoff.h"
-#include "balancer/health/retry_budget.h"
+#include "health/backoff.h"
+#include "health/retry_budget.h"
 #include "manual_clock.h"
 
 namespace celeriac::balancer {

@@ -1,4 +1,4 @@
-#include "balancer/health/target_stats.h"
+#include "health/target_stats.h"
 
 #include <gtest/gtest.h>
 
@@ -83,7 +83,7 @@ TEST(TargetStatsTest, AlertOptionsLoadFromYamlWithFieldErrors) {
   EXPECT_EQ(cfg.alerts.min_calls_for_error_rate, 50);
   EXPECT_EQ(cfg.alerts.consecutive_failures, 5);
   try {
-    (void)ConfigLoader::fromYaml("alerts: {error_rate: 5}");
+    (void)ConfigLoader::fromYaml("alerts: {error_rate: 5}\nendpoints: [{url: 'http://e'}]");
     FAIL();
   } catch (const ConfigError& e) {
     EXPECT_EQ(std::string(e.what()), "alerts.error_rate: must be at most 1");

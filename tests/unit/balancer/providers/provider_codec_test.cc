@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "balancer/providers/rate_limit_info.h"
+#include "providers/rate_limit_info.h"
 #include "balancer/shared_bucket_store.h"
 #include "providers/anthropic_codec.h"
 #include "providers/open_ai_codec.h"

@@ -1,4 +1,4 @@
-#include "balancer/providers/rate_limit_info.h"
+#include "providers/rate_limit_info.h"
 
 #include <gtest/gtest.h>
 

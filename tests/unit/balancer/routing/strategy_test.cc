@@ -1,11 +1,11 @@
-#include "balancer/routing/strategy.h"
+#include "routing/strategy.h"
 
 #include <gtest/gtest.h>
 
 #include <map>
 #include <vector>
 
-#include "balancer/health/peak_ewma.h"
+#include "health/peak_ewma.h"
 #include "manual_clock.h"
 
 namespace celeriac::balancer {

@@ -10,14 +10,10 @@
 #include <chrono>
 #include <cstdint>
 
+#include "balancer/config.h"  // the options
 #include "balancer/rng.h"
 
 namespace celeriac::balancer {
-
-struct BackoffOptions {
-  std::chrono::milliseconds base{2'000};
-  std::chrono::milliseconds cap{10'000};
-};
 
 class Backoff {
  public:

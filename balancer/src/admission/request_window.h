@@ -25,7 +25,7 @@
 #include <optional>
 #include <vector>
 
-#include "balancer/admission/header_cap.h"
+#include "admission/header_cap.h"
 #include "balancer/clock.h"
 
 namespace celeriac::balancer {

@@ -20,7 +20,7 @@
 #include <cstdint>
 #include <optional>
 
-#include "balancer/admission/header_cap.h"
+#include "admission/header_cap.h"
 #include "balancer/clock.h"
 
 namespace celeriac::balancer {

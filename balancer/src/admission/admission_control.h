@@ -18,19 +18,14 @@
 #include <string_view>
 #include <unordered_map>
 
-#include "balancer/admission/pause.h"
-#include "balancer/admission/request_window.h"
-#include "balancer/admission/token_bucket.h"
+#include "admission/pause.h"
+#include "admission/request_window.h"
+#include "admission/token_bucket.h"
 #include "balancer/clock.h"
-#include "balancer/providers/rate_limit_info.h"
+#include "balancer/config.h"  // the options
+#include "providers/rate_limit_info.h"
 
 namespace celeriac::balancer {
-
-// Limits per minute; 0 means unlimited.
-struct RateLimits {
-  std::int64_t rpm = 0;
-  std::int64_t tpm = 0;
-};
 
 // Proof of one admitted call; hand it back exactly once to release() or reconcile().
 struct Reservation {

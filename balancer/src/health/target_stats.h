@@ -14,18 +14,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "balancer/providers/failure_class.h"
+#include "balancer/config.h"  // the options
+#include "providers/failure_class.h"
 
 namespace celeriac::balancer {
-
-// When the stats raise an alert for one (endpoint, model) (the seed's monitoring: a
-// call over 5000 ms, an error rate over 5 %, 3 consecutive failures).
-struct AlertOptions {
-  std::chrono::milliseconds slow_call{5'000};
-  double error_rate = 0.05;           // of the recent calls (the sample ring)
-  int min_calls_for_error_rate = 20;  // fewer recent calls never raise error_rate
-  int consecutive_failures = 3;
-};
 
 class TargetStats {
  public:

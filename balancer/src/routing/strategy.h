@@ -15,6 +15,8 @@
 #include <span>
 #include <string_view>
 
+#include "balancer/config.h"  // StrategyKind
+
 namespace celeriac::balancer {
 
 // One candidate as strategies see it: plain numbers, no strings, cheap to fill.
@@ -25,8 +27,6 @@ struct Candidate {
   double latency_us = 0;     // peak-EWMA latency; 0 = no sample yet
   double cost_per_mtok = 0;  // blended USD price per 1M tokens of this model here
 };
-
-enum class StrategyKind { kRoundRobin, kWeighted, kLeastConnections, kRandom, kLatency, kCost };
 
 [[nodiscard]] std::string_view toString(StrategyKind kind);
 [[nodiscard]] std::optional<StrategyKind> parseStrategyKind(std::string_view name);

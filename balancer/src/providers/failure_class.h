@@ -1,5 +1,6 @@
 #pragma once
-// FailureClass: what one HTTP outcome means for the call, the key and the endpoint.
+// Classifying one HTTP outcome into a FailureClass (the enum is public, in
+// balancer/failure_class.h): what it means for the call, the key and the endpoint.
 //
 // For: classifying a response or transport error ONCE, where it is born, so that every
 // later decision (retry? next candidate? feed the breaker? pause the key?) reads the
@@ -20,26 +21,10 @@
 
 #include <string_view>
 
+#include "balancer/failure_class.h"
 #include "balancer/http_transport.h"
 
 namespace celeriac::balancer {
-
-enum class FailureClass {
-  kNone,
-  kCallerError,
-  kKeyInvalid,
-  kRateLimited,
-  kOverloaded,
-  kServerError,
-  kTimeout,
-  kConnection,
-  kMalformed,
-  kCancelled,
-};
-
-inline constexpr int kFailureClassCount = 10;
-
-[[nodiscard]] std::string_view toString(FailureClass failure);
 
 // Classifies the transport outcome and HTTP status; a 2xx is kNone (the codec may still
 // find the body malformed and report kMalformed itself).

@@ -13,18 +13,13 @@
 #include <cstdint>
 
 #include "balancer/clock.h"
+#include "balancer/config.h"  // the options
 
 namespace celeriac::balancer {
 
-struct RetryBudgetOptions {
-  double ratio = 0.2;       // retries <= 20 % of recent requests
-  int min_retries = 3;      // per window, whatever the traffic
-  int window_seconds = 10;  // <= kMaxSlots
-};
-
 class RetryBudget {
  public:
-  static constexpr int kMaxSlots = 60;
+  static constexpr int kMaxSlots = RetryBudgetOptions::kMaxWindowSeconds;
 
   explicit RetryBudget(RetryBudgetOptions options = {});
 

@@ -29,19 +29,9 @@
 #include <string_view>
 
 #include "balancer/clock.h"
+#include "balancer/config.h"  // the options
 
 namespace celeriac::balancer {
-
-struct CircuitBreakerOptions {
-  int consecutive_failures = 3;  // seed: 3 consecutive failures open it
-  double error_rate = 0.5;       // ... or this share of failures in the window
-  int min_requests = 20;         // ... over at least this many requests
-  std::chrono::milliseconds window{30'000};
-  std::chrono::milliseconds cooldown{60'000};  // seed: open for 60 s
-  double cooldown_multiplier = 2.0;
-  std::chrono::milliseconds max_cooldown{600'000};
-  std::chrono::milliseconds ramp{30'000};  // load share climbs linearly back to 100 %
-};
 
 enum class BreakerState { kClosed, kOpen, kHalfOpen };
 
