@@ -27,7 +27,7 @@ std::string exceptionRepr(const celery::ExceptionInfo& e) {
 
 }  // namespace
 
-EventDispatcher::EventDispatcher(balancer::Dispatcher& dispatcher, celery::LamportClock& clock,
+EventDispatcher::EventDispatcher(common::Dispatcher& dispatcher, celery::LamportClock& clock,
                                  Options options, Ports ports)
     : dispatcher_(dispatcher),
       clock_(clock),

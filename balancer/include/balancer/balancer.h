@@ -56,7 +56,6 @@
 #include "balancer/call_result.h"
 #include "balancer/chat_request.h"
 #include "balancer/config.h"
-#include "balancer/dispatcher.h"
 #include "balancer/embedding_request.h"
 #include "balancer/health/backoff.h"
 #include "balancer/health/circuit_breaker.h"
@@ -64,9 +63,10 @@
 #include "balancer/health/retry_budget.h"
 #include "balancer/health/target_stats.h"
 #include "balancer/http_transport.h"
-#include "balancer/rng.h"
 #include "balancer/routing/strategy.h"
 #include "balancer/shared_bucket_store.h"
+#include "common/dispatcher.h"
+#include "common/rng.h"
 
 namespace celeriac::balancer {
 

@@ -7,8 +7,8 @@
 // costs O(1) per pick. An endpoint with no latency sample yet scores 0, so new or
 // recovered endpoints get tried. Owned by a Balancer; seeded for reproducible tests.
 
-#include "balancer/rng.h"
 #include "balancer/routing/strategy.h"
+#include "common/rng.h"
 
 namespace celeriac::balancer {
 

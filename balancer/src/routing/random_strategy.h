@@ -2,8 +2,8 @@
 // RandomStrategy: a uniformly random candidate (the seed's `random`), from an injected
 // seed so tests are reproducible. Owned by a Balancer.
 
-#include "balancer/rng.h"
 #include "balancer/routing/strategy.h"
+#include "common/rng.h"
 
 namespace celeriac::balancer {
 

@@ -21,8 +21,8 @@
 #include "balancer/admission/pause.h"
 #include "balancer/admission/request_window.h"
 #include "balancer/admission/token_bucket.h"
-#include "balancer/clock.h"
 #include "balancer/providers/rate_limit_info.h"
+#include "common/clock.h"
 
 namespace celeriac::balancer {
 

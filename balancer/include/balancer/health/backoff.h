@@ -10,7 +10,7 @@
 #include <chrono>
 #include <cstdint>
 
-#include "balancer/rng.h"
+#include "common/rng.h"
 
 namespace celeriac::balancer {
 

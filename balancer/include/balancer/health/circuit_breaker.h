@@ -28,7 +28,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "balancer/clock.h"
+#include "common/clock.h"
 
 namespace celeriac::balancer {
 

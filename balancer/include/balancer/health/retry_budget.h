@@ -12,7 +12,7 @@
 #include <chrono>
 #include <cstdint>
 
-#include "balancer/clock.h"
+#include "common/clock.h"
 
 namespace celeriac::balancer {
 

@@ -11,7 +11,7 @@
 
 #include <chrono>
 
-namespace celeriac::balancer {
+namespace celeriac::inline common {
 
 using SteadyTime = std::chrono::steady_clock::time_point;
 using WallTime = std::chrono::system_clock::time_point;
@@ -23,4 +23,4 @@ class Clock {
   [[nodiscard]] virtual WallTime wallNow() const = 0;
 };
 
-}  // namespace celeriac::balancer
+}  // namespace celeriac::common

@@ -9,7 +9,7 @@
 
 #include <cstdint>
 
-namespace celeriac::balancer {
+namespace celeriac::inline common {
 
 class Rng {
  public:
@@ -35,4 +35,4 @@ class Rng {
   std::uint64_t state_;
 };
 
-}  // namespace celeriac::balancer
+}  // namespace celeriac::common
