@@ -1,6 +1,6 @@
 #pragma once
-// Rng: the small, seeded, deterministic random source injected wherever the balancer
-// needs randomness (random and latency strategies, backoff jitter).
+// Rng: the small, seeded, deterministic random source injected wherever pure code needs
+// randomness (the balancer's random and latency strategies, backoff jitter).
 //
 // For: reproducible tests (same seed, same picks) and a pick path that costs a few
 // nanoseconds. Not for: anything security-related. SplitMix64 (Steele, Lea, Flood,
