@@ -25,6 +25,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/dispatcher.h"
+#include "common/lifetime_token.h"
 #include "worker/amqp/amqp_types.h"
 #include "worker/app/task_events.h"
 #include "worker/celery/event_body.h"
@@ -106,7 +107,7 @@ class EventDispatcher final : public TaskEventSink {
   std::uint64_t sent_ = 0;
   std::uint64_t dropped_ = 0;
   // Guards the posted flush against running after destruction.
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  common::LifetimeToken lifetime_;
 };
 
 }  // namespace celeriac::worker::app
