@@ -295,24 +295,23 @@ void WorkerApp::Impl::build() {
 
 void WorkerApp::Impl::startHttp() {
   if (config.http_port == 0) return;
-  std::string error;
-  http = metrics::HttpServer::start(
+  auto started = metrics::HttpServer::start(
       config.http_bind, config.http_port,
       metrics::HttpServer::Routes{
           [registry = metrics_registry] {
             return prometheus::TextSerializer().Serialize(registry->Collect());
           },
           [this] { return health.healthz(std::chrono::steady_clock::now()); },
-          [this] { return health.readyz(); }},
-      error);
-  if (http) {
-    log->info("HTTP on {}:{}: /metrics /healthz /readyz", config.http_bind, http->port());
-  } else {
+          [this] { return health.readyz(); }});
+  if (!started) {
     // Not fatal: tasks still run (a second worker on one host, a taken port). A
     // liveness probe on this port fails, which is how an orchestrator notices.
     log->error("{}; no /metrics, /healthz or /readyz (--http-port 0 turns the port off)",
-               error);
+               started.error().message);
+    return;
   }
+  http = std::move(started).value();
+  log->info("HTTP on {}:{}: /metrics /healthz /readyz", config.http_bind, http->port());
 }
 
 void WorkerApp::Impl::tickMetrics() {
