@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "common/worker_defaults.h"
 #include "worker/amqp/amqp_connection.h"
 #include "worker/app/event_dispatcher.h"
 #include "worker/app/llm_services.h"
@@ -163,8 +164,10 @@ void WorkerApp::Impl::build() {
     store->store(std::move(key), std::move(doc), std::move(done));
   };
   ports.count_start = [this](std::string key, std::function<void(long long)> done) {
+    // Results kept forever (--result-expires 0): the start counter still goes, after
+    // the default result lifetime.
     const auto ttl = config.result_expires.count() > 0 ? config.result_expires
-                                                       : std::chrono::seconds(86400);
+                                                       : common::kDefaultResultExpires;
     store->countStart(std::move(key), ttl, std::move(done));
   };
   ports.forget_starts = [this](std::string key) { store->forget(std::move(key)); };
