@@ -17,8 +17,8 @@ jobs="$(nproc 2>/dev/null || echo 2)"
 bash deploy/local/install-deps.sh
 
 echo "== house check: pure code includes no I/O header"
-if grep -rnE '#include[[:space:]]*[<"](uv\.h|curl/|hiredis/|amqp[._a-z]*\.h)' balancer worker/celery; then
-  echo "pure code (balancer/, worker/celery/) must not include I/O headers" >&2
+if grep -rnE '#include[[:space:]]*[<"](uv\.h|curl/|hiredis/|amqp[._a-z]*\.h)' common balancer worker/celery; then
+  echo "pure code (common/, balancer/, worker/celery/) must not include I/O headers" >&2
   exit 1
 fi
 

@@ -4,7 +4,7 @@
 
 #include <vector>
 
-#include "balancer/rng.h"
+#include "common/rng.h"
 #include "routing/strategy.h"
 
 namespace {
@@ -13,7 +13,7 @@ using celeriac::balancer::Candidate;
 using celeriac::balancer::StrategyKind;
 
 std::vector<Candidate> makeCandidates(std::size_t n) {
-  celeriac::balancer::Rng rng(1);
+  celeriac::common::Rng rng(1);
   std::vector<Candidate> out(n);
   for (std::size_t i = 0; i < n; ++i) {
     out[i].id = static_cast<std::uint32_t>(i);

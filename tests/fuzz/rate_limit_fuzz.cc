@@ -22,6 +22,7 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace celeriac::balancer;
+  using namespace celeriac::common;
   std::string_view rest = celeriac::fuzz::asText(data, size);
   std::vector<HttpHeader> headers;
   while (!rest.empty()) {

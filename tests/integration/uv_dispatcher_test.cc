@@ -88,7 +88,7 @@ TEST(UvDispatcherTest, ACancelledTimerNeverFiresAndCancellingTwiceIsHarmless) {
     UvDispatcher dispatcher(loop.get());
     bool cancelled_fired = false;
     bool other_fired = false;
-    const balancer::TimerId id =
+    const common::TimerId id =
         dispatcher.schedule(milliseconds(10), [&cancelled_fired] { cancelled_fired = true; });
     dispatcher.schedule(milliseconds(40), [&other_fired] { other_fired = true; });
     dispatcher.cancel(id);
@@ -106,7 +106,7 @@ TEST(UvDispatcherTest, ATimerCallbackMayScheduleAndCancelFromInside) {
   TestLoop loop;
   {
     UvDispatcher dispatcher(loop.get());
-    balancer::TimerId self = 0;
+    common::TimerId self = 0;
     bool second = false;
     self = dispatcher.schedule(milliseconds(5), [&] {
       dispatcher.cancel(self);  // already fired: nothing to cancel
@@ -135,8 +135,8 @@ TEST(UvDispatcherTest, NowIsMonotonicWithSubMillisecondStepsAndWallNowIsTheSyste
   TestLoop loop;
   {
     UvDispatcher dispatcher(loop.get());
-    const balancer::SteadyTime a = dispatcher.now();
-    const balancer::SteadyTime b = dispatcher.now();
+    const common::SteadyTime a = dispatcher.now();
+    const common::SteadyTime b = dispatcher.now();
     EXPECT_LE(a, b);
     uv_update_time(loop.get());  // after `a`: the timer below counts from no earlier than `a`
     bool done = false;

@@ -13,21 +13,21 @@
 #include <utility>
 #include <vector>
 
-#include "balancer/dispatcher.h"
 #include "balancer/http_transport.h"
+#include "common/dispatcher.h"
 #include "manual_clock.h"
 
 namespace celeriac::testing {
 
-class FakeDispatcher final : public balancer::Dispatcher {
+class FakeDispatcher final : public common::Dispatcher {
  public:
   void post(std::function<void()> fn) override { posted_.push_back(std::move(fn)); }
-  balancer::TimerId schedule(std::chrono::milliseconds delay, std::function<void()> fn) override {
-    const balancer::TimerId id = next_id_++;
+  common::TimerId schedule(std::chrono::milliseconds delay, std::function<void()> fn) override {
+    const common::TimerId id = next_id_++;
     timers_.emplace(std::make_pair(clock_.now() + delay, id), std::move(fn));
     return id;
   }
-  void cancel(balancer::TimerId id) override {
+  void cancel(common::TimerId id) override {
     for (auto it = timers_.begin(); it != timers_.end(); ++it) {
       if (it->first.second == id) {
         timers_.erase(it);
@@ -35,8 +35,8 @@ class FakeDispatcher final : public balancer::Dispatcher {
       }
     }
   }
-  [[nodiscard]] const balancer::Clock& clock() const override { return clock_; }
-  void setWall(balancer::WallTime t) { clock_.setWall(t); }
+  [[nodiscard]] const common::Clock& clock() const override { return clock_; }
+  void setWall(common::WallTime t) { clock_.setWall(t); }
 
   // Runs posted work and due timers until nothing is ready.
   void runReady() {
@@ -74,8 +74,8 @@ class FakeDispatcher final : public balancer::Dispatcher {
  private:
   ManualClock clock_;
   std::vector<std::function<void()>> posted_;
-  std::map<std::pair<balancer::SteadyTime, balancer::TimerId>, std::function<void()>> timers_;
-  balancer::TimerId next_id_ = 1;
+  std::map<std::pair<common::SteadyTime, common::TimerId>, std::function<void()>> timers_;
+  common::TimerId next_id_ = 1;
 };
 
 class FakeTransport final : public balancer::HttpTransport {

@@ -4,11 +4,11 @@
 
 #include <chrono>
 
-#include "balancer/clock.h"
+#include "common/clock.h"
 
 namespace celeriac::testing {
 
-class ManualClock final : public balancer::Clock {
+class ManualClock final : public common::Clock {
  public:
   ManualClock()
       : steady_(std::chrono::steady_clock::time_point{} + std::chrono::hours(1)),
@@ -16,22 +16,22 @@ class ManualClock final : public balancer::Clock {
 
   // Each read of now() first moves the steady time on by the tick (zero by default):
   // lets a test see time pass inside synchronous code, deterministically.
-  [[nodiscard]] balancer::SteadyTime now() const override {
+  [[nodiscard]] common::SteadyTime now() const override {
     steady_ += tick_per_read_;
     return steady_;
   }
   void tickOnEveryRead(std::chrono::nanoseconds tick) { tick_per_read_ = tick; }
-  [[nodiscard]] balancer::WallTime wallNow() const override { return wall_; }
+  [[nodiscard]] common::WallTime wallNow() const override { return wall_; }
 
   void advance(std::chrono::nanoseconds by) {
     steady_ += by;
     wall_ += std::chrono::duration_cast<std::chrono::system_clock::duration>(by);
   }
-  void setWall(balancer::WallTime t) { wall_ = t; }
+  void setWall(common::WallTime t) { wall_ = t; }
 
  private:
-  mutable balancer::SteadyTime steady_;
-  balancer::WallTime wall_;
+  mutable common::SteadyTime steady_;
+  common::WallTime wall_;
   std::chrono::nanoseconds tick_per_read_{0};
 };
 

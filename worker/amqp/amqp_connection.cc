@@ -23,7 +23,7 @@ T* newHandle(uv_loop_t* loop, void* data) {
 
 }  // namespace
 
-AmqpConnection::AmqpConnection(uv_loop_t* loop, balancer::Dispatcher& dispatcher,
+AmqpConnection::AmqpConnection(uv_loop_t* loop, common::Dispatcher& dispatcher,
                                AmqpOptions options, Callbacks callbacks)
     : loop_(loop),
       dispatcher_(dispatcher),

@@ -51,7 +51,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "balancer/dispatcher.h"
+#include "common/dispatcher.h"
 #include "worker/amqp/ack_tracker.h"
 #include "worker/amqp/amqp_io_thread.h"
 #include "worker/amqp/amqp_types.h"
@@ -89,7 +89,7 @@ class AmqpConnection {
   // by rabbitmq-c, at most: beyond it they are dropped (transient_backlog.h).
   static constexpr std::size_t kTransientBacklogBytes = 4u << 20;
 
-  AmqpConnection(uv_loop_t* loop, balancer::Dispatcher& dispatcher, AmqpOptions options,
+  AmqpConnection(uv_loop_t* loop, common::Dispatcher& dispatcher, AmqpOptions options,
                  Callbacks callbacks);
   ~AmqpConnection();
   AmqpConnection(const AmqpConnection&) = delete;
@@ -187,7 +187,7 @@ class AmqpConnection {
                                                std::uint64_t epoch);
 
   uv_loop_t* loop_;
-  balancer::Dispatcher& dispatcher_;
+  common::Dispatcher& dispatcher_;
   AmqpOptions options_;
   Callbacks callbacks_;
   State state_ = State::kIdle;

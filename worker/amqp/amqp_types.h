@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/worker_defaults.h"
 #include "worker/amqp/broker_url.h"
 #include "worker/amqp/topology.h"
 #include "worker/celery/raw_message.h"
@@ -51,8 +52,9 @@ struct AmqpOptions {
   std::vector<BrokerUrl> urls;  // tried in turn (cluster failover)
   Topology topology;
   // How many unacked deliveries the broker may send: channel-wide (basic.qos
-  // global=1) for classic queues, per consumer for quorum queues. 0 = unlimited.
-  std::uint16_t prefetch = 16;
+  // global=1) for classic queues, per consumer for quorum queues. 0 = unlimited. The
+  // worker's default unless told (WorkerApp always passes concurrency x multiplier).
+  std::uint16_t prefetch = common::kDefaultPrefetch;
   std::chrono::seconds heartbeat{60};
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds backoff_min{200};

@@ -27,7 +27,7 @@ std::string exceptionRepr(const celery::ExceptionInfo& e) {
 
 }  // namespace
 
-EventDispatcher::EventDispatcher(balancer::Dispatcher& dispatcher, celery::LamportClock& clock,
+EventDispatcher::EventDispatcher(common::Dispatcher& dispatcher, celery::LamportClock& clock,
                                  Options options, Ports ports)
     : dispatcher_(dispatcher),
       clock_(clock),
@@ -108,11 +108,10 @@ void EventDispatcher::queueTaskEvent(const std::string& event) {
   if (flush_posted_) return;
   flush_posted_ = true;
   // Once per loop turn: every event of this turn goes out in one message.
-  dispatcher_.post([this, alive = std::weak_ptr<bool>(alive_)] {
-    if (alive.expired()) return;
+  dispatcher_.post(lifetime_.guard([this] {
     flush_posted_ = false;
     flushTaskEvents();
-  });
+  }));
 }
 
 void EventDispatcher::flushTaskEvents() {

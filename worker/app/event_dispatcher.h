@@ -24,7 +24,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "balancer/dispatcher.h"
+#include "common/dispatcher.h"
+#include "common/lifetime_token.h"
 #include "worker/amqp/amqp_types.h"
 #include "worker/app/task_events.h"
 #include "worker/celery/event_body.h"
@@ -49,7 +50,7 @@ class EventDispatcher final : public TaskEventSink {
     std::function<std::uint64_t()> processed;
   };
 
-  EventDispatcher(balancer::Dispatcher& dispatcher, celery::LamportClock& clock, Options options,
+  EventDispatcher(common::Dispatcher& dispatcher, celery::LamportClock& clock, Options options,
                   Ports ports);
   ~EventDispatcher() override;
   EventDispatcher(const EventDispatcher&) = delete;
@@ -89,7 +90,7 @@ class EventDispatcher final : public TaskEventSink {
   void scheduleHeartbeat();
   bool send(const std::string& routing_key, std::string body, std::size_t events);
 
-  balancer::Dispatcher& dispatcher_;
+  common::Dispatcher& dispatcher_;
   celery::LamportClock& clock_;
   Options options_;
   Ports ports_;
@@ -102,11 +103,11 @@ class EventDispatcher final : public TaskEventSink {
   std::chrono::system_clock::time_point utcoffset_until_{};
   bool flush_posted_ = false;
   bool online_ = false;
-  balancer::TimerId heartbeat_timer_ = 0;
+  common::TimerId heartbeat_timer_ = 0;
   std::uint64_t sent_ = 0;
   std::uint64_t dropped_ = 0;
   // Guards the posted flush against running after destruction.
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  common::LifetimeToken lifetime_;
 };
 
 }  // namespace celeriac::worker::app

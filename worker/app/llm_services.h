@@ -16,7 +16,7 @@
 #include <memory>
 #include <string>
 
-#include "balancer/dispatcher.h"
+#include "common/dispatcher.h"
 #include "worker/app/worker_config.h"
 #include "worker/redis/redis_url.h"
 #include "worker/tasks/task_registry.h"
@@ -74,7 +74,7 @@ class LlmServices {
   redis::RedisUrl lease_redis_;
   uv::UvDispatcher* dispatcher_ = nullptr;
   RenewLease renew_;
-  balancer::TimerId renew_timer_ = 0;
+  common::TimerId renew_timer_ = 0;
   void renewLater();
 };
 

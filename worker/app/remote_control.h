@@ -26,7 +26,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "balancer/dispatcher.h"
+#include "common/dispatcher.h"
 #include "worker/amqp/amqp_connection.h"
 #include "worker/app/event_dispatcher.h"
 #include "worker/app/revoked_store.h"
@@ -42,7 +42,7 @@ namespace celeriac::worker::app {
 class RemoteControl {
  public:
   struct Parts {
-    balancer::Dispatcher& dispatcher;
+    common::Dispatcher& dispatcher;
     TaskPipeline& pipeline;
     amqp::AmqpConnection& broker;
     RevokedStore& revoked;

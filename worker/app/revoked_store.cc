@@ -15,7 +15,7 @@ std::shared_ptr<spdlog::logger> log() {
 }
 }  // namespace
 
-RevokedStore::RevokedStore(balancer::Dispatcher& dispatcher, std::string path)
+RevokedStore::RevokedStore(common::Dispatcher& dispatcher, std::string path)
     : dispatcher_(dispatcher), path_(std::move(path)) {
   if (path_.empty()) return;
   std::ifstream in(path_);

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "balancer/dispatcher.h"
+#include "common/dispatcher.h"
 #include "worker/celery/revoked_set.h"
 
 namespace celeriac::worker::app {
@@ -25,7 +25,7 @@ class RevokedStore {
 
   // `path` empty: nothing is persisted. A file that cannot be read is logged and the
   // worker starts with an empty set (a revoke is advisory; refusing to start is worse).
-  RevokedStore(balancer::Dispatcher& dispatcher, std::string path);
+  RevokedStore(common::Dispatcher& dispatcher, std::string path);
   ~RevokedStore();
   RevokedStore(const RevokedStore&) = delete;
   RevokedStore& operator=(const RevokedStore&) = delete;
@@ -42,11 +42,11 @@ class RevokedStore {
  private:
   void scheduleSave();
 
-  balancer::Dispatcher& dispatcher_;
+  common::Dispatcher& dispatcher_;
   std::string path_;
   celery::RevokedSet set_;
   bool dirty_ = false;
-  balancer::TimerId save_timer_ = 0;
+  common::TimerId save_timer_ = 0;
 };
 
 }  // namespace celeriac::worker::app

@@ -64,7 +64,7 @@ std::string headerTaskId(const celery::RawMessage& message) {
 
 }  // namespace
 
-TaskPipeline::TaskPipeline(balancer::Dispatcher& dispatcher, const tasks::TaskRegistry& registry,
+TaskPipeline::TaskPipeline(common::Dispatcher& dispatcher, const tasks::TaskRegistry& registry,
                            PipelinePorts ports, PipelineOptions options)
     : dispatcher_(dispatcher),
       registry_(registry),
@@ -78,7 +78,7 @@ TaskPipeline::~TaskPipeline() {
   for (auto& [id, job] : held_) dispatcher_.cancel(job->eta_timer);
   for (auto& [id, job] : rate_held_) dispatcher_.cancel(job->rate_timer);
   if (backpressure_timer_ != 0) dispatcher_.cancel(backpressure_timer_);
-  for (const balancer::TimerId timer : chord_join_timers_) dispatcher_.cancel(timer);
+  for (const common::TimerId timer : chord_join_timers_) dispatcher_.cancel(timer);
   cancelRunning();
 }
 
@@ -283,7 +283,7 @@ void TaskPipeline::start(std::unique_ptr<Job> job) {
   job->wall_started = dispatcher_.clock().wallNow();
   if (ports_.events != nullptr) ports_.events->started(m);
   const JobId id = job->id;
-  const auto arm = [this, id](std::optional<double> seconds, bool hard) -> balancer::TimerId {
+  const auto arm = [this, id](std::optional<double> seconds, bool hard) -> common::TimerId {
     // A limit longer than any timer can hold (Python accepts timelimit 1e308) never
     // fires: no timer, as the converted count would overflow.
     if (!seconds || *seconds <= 0 || !(*seconds < kNoTimeLimitBeyondSeconds)) return 0;

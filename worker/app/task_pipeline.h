@@ -37,7 +37,7 @@
 #include <string>
 #include <unordered_map>
 
-#include "balancer/dispatcher.h"
+#include "common/dispatcher.h"
 #include "worker/amqp/amqp_connection.h"
 #include "worker/app/pipeline/job.h"
 #include "worker/app/pipeline/ready_queue.h"
@@ -146,7 +146,7 @@ struct PipelineCounters {
 
 class TaskPipeline {
  public:
-  TaskPipeline(balancer::Dispatcher& dispatcher, const tasks::TaskRegistry& registry,
+  TaskPipeline(common::Dispatcher& dispatcher, const tasks::TaskRegistry& registry,
                PipelinePorts ports, PipelineOptions options);
   ~TaskPipeline();
   TaskPipeline(const TaskPipeline&) = delete;
@@ -257,7 +257,7 @@ class TaskPipeline {
   // Python's join_native() waits (result_chord_join_timeout, 3 s) for a complex header's
   // leaves that are not ready yet: read them again every 100 ms until then.
   void waitForSavedGroup(celery::ChordMember member, std::string saved,
-                         balancer::SteadyTime deadline, std::function<void()> done);
+                         common::SteadyTime deadline, std::function<void()> done);
   void finishChord(const celery::ChordMember& member, celery::ChordJoin join,
                    std::function<void()> done);
   void enqueue(std::unique_ptr<Job> job);
@@ -295,7 +295,7 @@ class TaskPipeline {
   // task with acks_on_failure_or_timeout off); nothing for an early-acked one.
   void ackSettled(amqp::DeliveryRef ref, bool late, bool drop);
 
-  balancer::Dispatcher& dispatcher_;
+  common::Dispatcher& dispatcher_;
   const tasks::TaskRegistry& registry_;
   PipelinePorts ports_;
   PipelineOptions options_;
@@ -313,7 +313,7 @@ class TaskPipeline {
   bool starting_ = true;
   JobId starting_job_ = 0;
   bool backpressure_ = false;
-  balancer::TimerId backpressure_timer_ = 0;  // the job whose handler is being called right now
+  common::TimerId backpressure_timer_ = 0;  // the job whose handler is being called right now
   std::uint16_t prefetch_sent_ = 0;
   // Remote control's per-task settings.
   celery::TaskRateLimiter rate_limits_;
@@ -328,7 +328,7 @@ class TaskPipeline {
   // The bits of the ids given to what the worker publishes (celery::uuid4()).
   std::mt19937_64 id_rng_{std::random_device{}()};
   // Chord joins waiting for a complex header's leaves (cancelled with the pipeline).
-  std::set<balancer::TimerId> chord_join_timers_;
+  std::set<common::TimerId> chord_join_timers_;
 };
 
 }  // namespace celeriac::worker::app

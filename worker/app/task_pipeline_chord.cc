@@ -90,8 +90,8 @@ void TaskPipeline::completeChord(const celery::ChordMember& member, const ChordP
 }
 
 void TaskPipeline::waitForSavedGroup(celery::ChordMember member, std::string saved,
-                                     balancer::SteadyTime deadline, std::function<void()> done) {
-  auto timer = std::make_shared<balancer::TimerId>(0);
+                                     common::SteadyTime deadline, std::function<void()> done) {
+  auto timer = std::make_shared<common::TimerId>(0);
   *timer = dispatcher_.schedule(
       kChordJoinPoll, [this, timer, member = std::move(member), saved = std::move(saved), deadline,
                        done = std::move(done)]() mutable {

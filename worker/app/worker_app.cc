@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "common/worker_defaults.h"
 #include "worker/amqp/amqp_connection.h"
 #include "worker/app/event_dispatcher.h"
 #include "worker/app/llm_services.h"
@@ -163,8 +164,10 @@ void WorkerApp::Impl::build() {
     store->store(std::move(key), std::move(doc), std::move(done));
   };
   ports.count_start = [this](std::string key, std::function<void(long long)> done) {
+    // Results kept forever (--result-expires 0): the start counter still goes, after
+    // the default result lifetime.
     const auto ttl = config.result_expires.count() > 0 ? config.result_expires
-                                                       : std::chrono::seconds(86400);
+                                                       : common::kDefaultResultExpires;
     store->countStart(std::move(key), ttl, std::move(done));
   };
   ports.forget_starts = [this](std::string key) { store->forget(std::move(key)); };
@@ -296,24 +299,23 @@ void WorkerApp::Impl::build() {
 
 void WorkerApp::Impl::startHttp() {
   if (config.http_port == 0) return;
-  std::string error;
-  http = metrics::HttpServer::start(
+  auto started = metrics::HttpServer::start(
       config.http_bind, config.http_port,
       metrics::HttpServer::Routes{
           [registry = metrics_registry] {
             return prometheus::TextSerializer().Serialize(registry->Collect());
           },
           [this] { return health.healthz(std::chrono::steady_clock::now()); },
-          [this] { return health.readyz(); }},
-      error);
-  if (http) {
-    log->info("HTTP on {}:{}: /metrics /healthz /readyz", config.http_bind, http->port());
-  } else {
+          [this] { return health.readyz(); }});
+  if (!started) {
     // Not fatal: tasks still run (a second worker on one host, a taken port). A
     // liveness probe on this port fails, which is how an orchestrator notices.
     log->error("{}; no /metrics, /healthz or /readyz (--http-port 0 turns the port off)",
-               error);
+               started.error().message);
+    return;
   }
+  http = std::move(started).value();
+  log->info("HTTP on {}:{}: /metrics /healthz /readyz", config.http_bind, http->port());
 }
 
 void WorkerApp::Impl::tickMetrics() {

@@ -52,7 +52,7 @@ ParseOutcome parseWorkerArgs(int argc, const char* const* argv,
   bool acks_early = false;
   std::optional<int> max_priority;
   std::string queue_type = "classic";
-  long result_expires_s = 86400;
+  long result_expires_s = common::kDefaultResultExpires.count();
   long grace_s = 30;
   long heartbeat_s = 60;
   long eta_hold_s = 10;

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "common/worker_defaults.h"
 #include "worker/amqp/broker_url.h"
 #include "worker/amqp/topology.h"
 #include "worker/redis/redis_url.h"
@@ -26,18 +27,18 @@ struct WorkerConfig {
   redis::RedisUrl backend;
   amqp::Topology topology;
   bool queues_given = false;  // -Q was on the command line
-  std::size_t concurrency = 100;
+  std::size_t concurrency = common::kDefaultConcurrency;
   // --autoscale MAX,MIN was given: MIN (MAX is `concurrency`). As with Celery's
   // autoscaler, the `autoscale` command then works and pool_grow/pool_shrink refuse.
   std::optional<std::size_t> autoscale_min;
-  std::size_t prefetch_multiplier = 4;
+  std::size_t prefetch_multiplier = common::kDefaultPrefetchMultiplier;
   std::string hostname;  // nodename, e.g. celeriac@host
   std::string loglevel = "info";
   std::string log_format = "text";  // --log-format: text, or json (one object per line)
   bool acks_late = true;
   bool track_started = false;
   bool result_extended = false;
-  std::chrono::seconds result_expires{86400};
+  std::chrono::seconds result_expires = common::kDefaultResultExpires;
   std::chrono::seconds shutdown_grace{30};
   std::chrono::seconds heartbeat{60};
   std::chrono::seconds eta_hold_limit{10};

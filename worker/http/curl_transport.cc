@@ -35,8 +35,7 @@ HttpResponse failure(TransportError error, std::string detail) {
 
 CurlTransport::CurlTransport(uv::UvDispatcher& dispatcher, CurlTransportOptions options)
     : dispatcher_(dispatcher),
-      options_(std::move(options)),
-      alive_(std::make_shared<CurlTransport*>(this)) {
+      options_(std::move(options)) {
   initCurlOnce();
   // The default policy's pool exists from the start, so a curl that cannot create a
   // multi handle fails at start-up, not on the first call.
@@ -44,7 +43,7 @@ CurlTransport::CurlTransport(uv::UvDispatcher& dispatcher, CurlTransportOptions 
 }
 
 CurlTransport::~CurlTransport() {
-  alive_.reset();  // posted completions now find us gone and drop their callbacks
+  lifetime_.revoke();  // posted completions now find us gone and drop their callbacks
   for (auto& [id, call] : calls_) {
     call->pool->remove(call->easy);
     curl_easy_cleanup(call->easy);
@@ -159,11 +158,8 @@ void CurlTransport::cancel(HttpRequestId id) {
 
 void CurlTransport::postCompletion(std::function<void(HttpResponse)> on_done,
                                    HttpResponse response) {
-  dispatcher_.post([weak = std::weak_ptr<CurlTransport*>(alive_), cb = std::move(on_done),
-                    resp = std::move(response)]() mutable {
-    if (weak.expired()) return;
-    cb(std::move(resp));
-  });
+  dispatcher_.post(lifetime_.guard(
+      [cb = std::move(on_done), resp = std::move(response)]() mutable { cb(std::move(resp)); }));
 }
 
 void CurlTransport::releaseEasy(CURL* easy) {
@@ -198,9 +194,9 @@ void CurlTransport::onFinished(std::vector<CurlFinished> finished) {
     call->easy = nullptr;
     done.push_back(Done{std::move(call->on_done), std::move(response)});
   }
-  const std::weak_ptr<CurlTransport*> alive = alive_;
+  const common::LifetimeWatch life = lifetime_.watch();
   for (auto& d : done) {
-    if (alive.expired()) return;  // a callback destroyed us: drop the rest
+    if (!life.alive()) return;  // a callback destroyed us: drop the rest
     d.on_done(std::move(d.response));
   }
 }

@@ -59,6 +59,7 @@
 #include <vector>
 
 #include "balancer/http_transport.h"
+#include "common/lifetime_token.h"
 #include "worker/http/curl_call.h"
 #include "worker/http/curl_multi_pool.h"
 #include "worker/uv/uv_dispatcher.h"
@@ -116,8 +117,8 @@ class CurlTransport final : public balancer::HttpTransport, private CurlMultiPoo
   std::unordered_map<balancer::HttpRequestId, std::unique_ptr<CurlCall>> calls_;
   std::vector<CURL*> idle_easy_;  // ready for reuse
   balancer::HttpRequestId next_id_ = 1;
-  // Posted completions hold a weak_ptr to this: after destruction they find it expired.
-  std::shared_ptr<CurlTransport*> alive_;
+  // Posted completions are guarded by it: after destruction they find us gone.
+  common::LifetimeToken lifetime_;
 };
 
 }  // namespace celeriac::worker::http

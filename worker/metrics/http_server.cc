@@ -40,8 +40,8 @@ int probe(mg_connection* conn, const std::function<ProbeAnswer()>& route) noexce
 
 }  // namespace
 
-std::unique_ptr<HttpServer> HttpServer::start(const std::string& bind, std::uint16_t port,
-                                              Routes routes, std::string& error) {
+common::Result<std::unique_ptr<HttpServer>> HttpServer::start(const std::string& bind,
+                                                              std::uint16_t port, Routes routes) {
   initLibraryOnce();
   std::unique_ptr<HttpServer> server(new HttpServer(std::move(routes)));
   // An IPv6 literal needs brackets in civetweb's listening_ports ("[::]:9808").
@@ -66,9 +66,8 @@ std::unique_ptr<HttpServer> HttpServer::start(const std::string& bind, std::uint
   err.text_buffer_size = text.size();
   server->ctx_ = mg_start2(&init, &err);
   if (server->ctx_ == nullptr) {
-    error = "cannot serve HTTP on " + listen + ": " +
-            (text[0] != '\0' ? std::string(text.data()) : std::string("mg_start failed"));
-    return nullptr;
+    return common::Error{"cannot serve HTTP on " + listen + ": " +
+                         (text[0] != '\0' ? std::string(text.data()) : "mg_start failed")};
   }
   mg_set_request_handler(server->ctx_, "/metrics$", &HttpServer::onMetrics, server.get());
   mg_set_request_handler(server->ctx_, "/healthz$", &HttpServer::onHealthz, server.get());

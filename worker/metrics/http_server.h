@@ -17,6 +17,7 @@
 #include <memory>
 #include <string>
 
+#include "common/result.h"
 #include "worker/metrics/health_state.h"
 
 struct mg_context;
@@ -32,10 +33,10 @@ class HttpServer {
     std::function<ProbeAnswer()> readyz;
   };
 
-  // Binds `bind`:`port` and starts serving. Returns nullptr and sets `error` when the
-  // address cannot be bound (in use, not local, bad address).
-  static std::unique_ptr<HttpServer> start(const std::string& bind, std::uint16_t port,
-                                           Routes routes, std::string& error);
+  // Binds `bind`:`port` (port 0: any free port, see port()) and starts serving. An
+  // Error when the address cannot be bound (in use, not local, bad address).
+  static common::Result<std::unique_ptr<HttpServer>> start(const std::string& bind,
+                                                           std::uint16_t port, Routes routes);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;

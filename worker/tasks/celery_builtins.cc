@@ -28,7 +28,7 @@ const json* argument(const celery::TaskMessage& m, std::size_t index, const char
 // Runs the items one after the other through the inner task's handler.
 class MapRun final : public TaskRun {
  public:
-  MapRun(const TaskRegistry::Entry& entry, balancer::Dispatcher& dispatcher, std::string task,
+  MapRun(const TaskRegistry::Entry& entry, common::Dispatcher& dispatcher, std::string task,
          json items, bool star, TaskDone done)
       : entry_(entry),
         dispatcher_(dispatcher),
@@ -96,7 +96,7 @@ class MapRun final : public TaskRun {
   }
 
   const TaskRegistry::Entry& entry_;
-  balancer::Dispatcher& dispatcher_;
+  common::Dispatcher& dispatcher_;
   std::string task_;
   json items_;
   bool star_;

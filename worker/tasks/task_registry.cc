@@ -28,7 +28,7 @@ std::vector<std::string> TaskRegistry::names() const {
   return out;
 }
 
-std::unique_ptr<TaskRun> TimerRun::start(balancer::Dispatcher& dispatcher,
+std::unique_ptr<TaskRun> TimerRun::start(common::Dispatcher& dispatcher,
                                          std::chrono::milliseconds delay, TaskOutcome outcome,
                                          TaskDone done) {
   std::unique_ptr<TimerRun> run(new TimerRun(dispatcher));

@@ -18,7 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "balancer/dispatcher.h"
+#include "common/dispatcher.h"
 #include "worker/celery/exception_info.h"
 #include "worker/celery/task_message.h"
 #include "worker/tasks/task_outcome.h"
@@ -30,7 +30,7 @@ using TaskDone = std::function<void(TaskOutcome)>;
 // What a handler may use while it runs. The message outlives the run.
 struct TaskContext {
   const celery::TaskMessage& message;
-  balancer::Dispatcher& dispatcher;
+  common::Dispatcher& dispatcher;
 };
 
 class TaskRun {
@@ -100,16 +100,16 @@ class TaskRegistry {
 class TimerRun final : public TaskRun {
  public:
   // Completes with `outcome` after `delay` (0: on a later loop turn).
-  static std::unique_ptr<TaskRun> start(balancer::Dispatcher& dispatcher,
+  static std::unique_ptr<TaskRun> start(common::Dispatcher& dispatcher,
                                         std::chrono::milliseconds delay, TaskOutcome outcome,
                                         TaskDone done);
   ~TimerRun() override;
   void cancel() override;
 
  private:
-  TimerRun(balancer::Dispatcher& dispatcher) : dispatcher_(dispatcher) {}
-  balancer::Dispatcher& dispatcher_;
-  balancer::TimerId timer_ = 0;
+  TimerRun(common::Dispatcher& dispatcher) : dispatcher_(dispatcher) {}
+  common::Dispatcher& dispatcher_;
+  common::TimerId timer_ = 0;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

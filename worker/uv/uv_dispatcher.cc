@@ -8,7 +8,7 @@ namespace {
 // What a timer handle carries back to us: the owner and its id.
 struct TimerData {
   UvDispatcher* owner;
-  balancer::TimerId id;
+  common::TimerId id;
   std::function<void()> fn;
 };
 }  // namespace
@@ -46,9 +46,9 @@ void UvDispatcher::runPosted() {
   if (posted_.empty()) uv_idle_stop(idle_);
 }
 
-balancer::TimerId UvDispatcher::schedule(std::chrono::milliseconds delay,
+common::TimerId UvDispatcher::schedule(std::chrono::milliseconds delay,
                                          std::function<void()> fn) {
-  const balancer::TimerId id = next_timer_id_++;
+  const common::TimerId id = next_timer_id_++;
   auto* timer = new uv_timer_t;
   uv_timer_init(loop_, timer);
   timer->data = new TimerData{this, id, std::move(fn)};
@@ -64,7 +64,7 @@ balancer::TimerId UvDispatcher::schedule(std::chrono::milliseconds delay,
   return id;
 }
 
-void UvDispatcher::fire(balancer::TimerId id) {
+void UvDispatcher::fire(common::TimerId id) {
   auto it = timers_.find(id);
   if (it == timers_.end()) return;
   uv_timer_t* timer = it->second;
@@ -75,7 +75,7 @@ void UvDispatcher::fire(balancer::TimerId id) {
   data->fn();
 }
 
-void UvDispatcher::cancel(balancer::TimerId id) {
+void UvDispatcher::cancel(common::TimerId id) {
   auto it = timers_.find(id);
   if (it == timers_.end()) return;
   uv_timer_t* timer = it->second;
@@ -86,13 +86,13 @@ void UvDispatcher::cancel(balancer::TimerId id) {
   closeAndDelete(timer);
 }
 
-balancer::SteadyTime UvDispatcher::now() const {
+common::SteadyTime UvDispatcher::now() const {
   // uv_hrtime: nanoseconds of a monotonic clock with an arbitrary origin; only
   // differences matter to callers. (uv_now is cheaper but only has milliseconds,
   // too coarse for latency percentiles.)
-  return balancer::SteadyTime{} + std::chrono::nanoseconds(uv_hrtime());
+  return common::SteadyTime{} + std::chrono::nanoseconds(uv_hrtime());
 }
 
-balancer::WallTime UvDispatcher::wallNow() const { return std::chrono::system_clock::now(); }
+common::WallTime UvDispatcher::wallNow() const { return std::chrono::system_clock::now(); }
 
 }  // namespace celeriac::worker::uv

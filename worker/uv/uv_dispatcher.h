@@ -1,5 +1,5 @@
 #pragma once
-// UvDispatcher: balancer::Dispatcher (and Clock) over one libuv loop.
+// UvDispatcher: common::Dispatcher (and Clock) over one libuv loop.
 //
 // post() runs callbacks on a later loop turn (an idle handle keeps the loop from
 // blocking while work is queued); schedule() arms a one-shot uv_timer per call.
@@ -14,11 +14,11 @@
 #include <unordered_map>
 #include <vector>
 
-#include "balancer/dispatcher.h"
+#include "common/dispatcher.h"
 
 namespace celeriac::worker::uv {
 
-class UvDispatcher final : public balancer::Dispatcher, public balancer::Clock {
+class UvDispatcher final : public common::Dispatcher, public common::Clock {
  public:
   explicit UvDispatcher(uv_loop_t* loop);
   ~UvDispatcher() override;
@@ -26,12 +26,12 @@ class UvDispatcher final : public balancer::Dispatcher, public balancer::Clock {
   UvDispatcher& operator=(const UvDispatcher&) = delete;
 
   void post(std::function<void()> fn) override;
-  balancer::TimerId schedule(std::chrono::milliseconds delay, std::function<void()> fn) override;
-  void cancel(balancer::TimerId id) override;
-  [[nodiscard]] const balancer::Clock& clock() const override { return *this; }
+  common::TimerId schedule(std::chrono::milliseconds delay, std::function<void()> fn) override;
+  void cancel(common::TimerId id) override;
+  [[nodiscard]] const common::Clock& clock() const override { return *this; }
 
-  [[nodiscard]] balancer::SteadyTime now() const override;
-  [[nodiscard]] balancer::WallTime wallNow() const override;
+  [[nodiscard]] common::SteadyTime now() const override;
+  [[nodiscard]] common::WallTime wallNow() const override;
 
   [[nodiscard]] uv_loop_t* loop() const { return loop_; }
   [[nodiscard]] std::size_t pendingTimers() const { return timers_.size(); }
@@ -40,13 +40,13 @@ class UvDispatcher final : public balancer::Dispatcher, public balancer::Clock {
   struct Timer;
   static void onIdle(uv_idle_t* idle) noexcept;
   void runPosted();
-  void fire(balancer::TimerId id);
+  void fire(common::TimerId id);
 
   uv_loop_t* loop_;
   uv_idle_t* idle_;
   std::vector<std::function<void()>> posted_;
-  std::unordered_map<balancer::TimerId, uv_timer_t*> timers_;
-  balancer::TimerId next_timer_id_ = 1;
+  std::unordered_map<common::TimerId, uv_timer_t*> timers_;
+  common::TimerId next_timer_id_ = 1;
 };
 
 }  // namespace celeriac::worker::uv

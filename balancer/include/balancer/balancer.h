@@ -47,10 +47,10 @@
 #include "balancer/call_result.h"
 #include "balancer/chat_request.h"
 #include "balancer/config.h"
-#include "balancer/dispatcher.h"
 #include "balancer/embedding_request.h"
 #include "balancer/http_transport.h"
 #include "balancer/shared_bucket_store.h"
+#include "common/dispatcher.h"
 
 namespace celeriac::balancer {
 

@@ -16,8 +16,8 @@
 #include <vector>
 
 #include "balancer/chat_request.h"
-#include "balancer/clock.h"
 #include "balancer/failure_class.h"
+#include "common/clock.h"
 
 namespace celeriac::balancer {
 

@@ -21,8 +21,8 @@
 #include "admission/pause.h"
 #include "admission/request_window.h"
 #include "admission/token_bucket.h"
-#include "balancer/clock.h"
 #include "balancer/config.h"  // the options
+#include "common/clock.h"
 #include "providers/rate_limit_info.h"
 
 namespace celeriac::balancer {

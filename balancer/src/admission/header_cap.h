@@ -10,7 +10,7 @@
 
 #include <algorithm>
 
-#include "balancer/clock.h"
+#include "common/clock.h"
 
 namespace celeriac::balancer {
 

@@ -6,7 +6,7 @@
 // after a long reset); keeping the LATEST deadline means no signal can shorten another.
 // Not for: deciding how long to pause (RateLimitInfo, CircuitBreaker). Plain value type.
 
-#include "balancer/clock.h"
+#include "common/clock.h"
 
 namespace celeriac::balancer {
 

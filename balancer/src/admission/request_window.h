@@ -26,7 +26,7 @@
 #include <vector>
 
 #include "admission/header_cap.h"
-#include "balancer/clock.h"
+#include "common/clock.h"
 
 namespace celeriac::balancer {
 

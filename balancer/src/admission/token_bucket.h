@@ -21,7 +21,7 @@
 #include <optional>
 
 #include "admission/header_cap.h"
-#include "balancer/clock.h"
+#include "common/clock.h"
 
 namespace celeriac::balancer {
 

@@ -23,7 +23,7 @@
 
 #include "admission/admission_control.h"
 #include "balancer/balancer.h"
-#include "balancer/rng.h"
+#include "common/rng.h"
 #include "health/backoff.h"
 #include "health/circuit_breaker.h"
 #include "health/peak_ewma.h"

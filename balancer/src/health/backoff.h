@@ -11,7 +11,7 @@
 #include <cstdint>
 
 #include "balancer/config.h"  // the options
-#include "balancer/rng.h"
+#include "common/rng.h"
 
 namespace celeriac::balancer {
 

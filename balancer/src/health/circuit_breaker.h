@@ -28,8 +28,8 @@
 #include <cstdint>
 #include <string_view>
 
-#include "balancer/clock.h"
 #include "balancer/config.h"  // the options
+#include "common/clock.h"
 
 namespace celeriac::balancer {
 

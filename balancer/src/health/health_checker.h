@@ -28,8 +28,8 @@
 #include <nlohmann/json.hpp>
 
 #include "balancer/config.h"
-#include "balancer/dispatcher.h"
 #include "balancer/http_transport.h"
+#include "common/dispatcher.h"
 
 namespace celeriac::balancer {
 

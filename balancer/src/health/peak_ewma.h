@@ -8,7 +8,7 @@
 
 #include <chrono>
 
-#include "balancer/clock.h"
+#include "common/clock.h"
 
 namespace celeriac::balancer {
 

@@ -12,8 +12,8 @@
 #include <chrono>
 #include <cstdint>
 
-#include "balancer/clock.h"
 #include "balancer/config.h"  // the options
+#include "common/clock.h"
 
 namespace celeriac::balancer {
 

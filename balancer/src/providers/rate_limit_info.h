@@ -13,8 +13,8 @@
 #include <string_view>
 #include <vector>
 
-#include "balancer/clock.h"
 #include "balancer/http_transport.h"
+#include "common/clock.h"
 
 namespace celeriac::balancer {
 

@@ -10,7 +10,7 @@
 #include <optional>
 #include <string_view>
 
-#include "balancer/clock.h"
+#include "common/clock.h"
 
 namespace celeriac::balancer {
 

@@ -7,7 +7,7 @@
 // costs O(1) per pick. An endpoint with no latency sample yet scores 0, so new or
 // recovered endpoints get tried. Owned by a Balancer; seeded for reproducible tests.
 
-#include "balancer/rng.h"
+#include "common/rng.h"
 #include "routing/strategy.h"
 
 namespace celeriac::balancer {

@@ -2,7 +2,7 @@
 // RandomStrategy: a uniformly random candidate (the seed's `random`), from an injected
 // seed so tests are reproducible. Owned by a Balancer.
 
-#include "balancer/rng.h"
+#include "common/rng.h"
 #include "routing/strategy.h"
 
 namespace celeriac::balancer {

@@ -1,9 +1,11 @@
 #pragma once
-// Clock: the only way balancer (and other pure) code learns the time.
+// Clock: the only way pure code (the balancer, the pipeline's timing) learns the time.
 //
-// Pure code never reads the wall clock; it is handed a Clock. Production wires a
-// steady clock backed by the libuv loop time; tests wire ManualClock
-// (tests/support/manual_clock.h) and advance it by hand, so no test sleeps.
+// Pure code never reads the wall clock; it is handed a Clock. Production wires
+// UvDispatcher (worker/uv/uv_dispatcher.h), whose now() reads uv_hrtime() on every call
+// (not libuv's cached loop time, which has only milliseconds and stands still within a
+// loop turn); tests wire ManualClock (tests/support/manual_clock.h) and advance it by
+// hand, so no test sleeps.
 //
 // Two kinds of time: `now()` is monotonic (durations, deadlines, bucket refills);
 // `wallNow()` is the Unix epoch (only for interpreting absolute times that arrive from
@@ -11,7 +13,7 @@
 
 #include <chrono>
 
-namespace celeriac::balancer {
+namespace celeriac::inline common {
 
 using SteadyTime = std::chrono::steady_clock::time_point;
 using WallTime = std::chrono::system_clock::time_point;
@@ -23,4 +25,4 @@ class Clock {
   [[nodiscard]] virtual WallTime wallNow() const = 0;
 };
 
-}  // namespace celeriac::balancer
+}  // namespace celeriac::common

@@ -9,9 +9,9 @@
 #include <cstdint>
 #include <functional>
 
-#include "balancer/clock.h"
+#include "common/clock.h"
 
-namespace celeriac::balancer {
+namespace celeriac::inline common {
 
 // Identifies a scheduled timer so it can be cancelled. 0 is never a valid id.
 using TimerId = std::uint64_t;
@@ -32,4 +32,4 @@ class Dispatcher {
   [[nodiscard]] virtual const Clock& clock() const = 0;
 };
 
-}  // namespace celeriac::balancer
+}  // namespace celeriac::common

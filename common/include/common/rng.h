@@ -1,6 +1,6 @@
 #pragma once
-// Rng: the small, seeded, deterministic random source injected wherever the balancer
-// needs randomness (random and latency strategies, backoff jitter).
+// Rng: the small, seeded, deterministic random source injected wherever pure code needs
+// randomness (the balancer's random and latency strategies, backoff jitter).
 //
 // For: reproducible tests (same seed, same picks) and a pick path that costs a few
 // nanoseconds. Not for: anything security-related. SplitMix64 (Steele, Lea, Flood,
@@ -9,7 +9,7 @@
 
 #include <cstdint>
 
-namespace celeriac::balancer {
+namespace celeriac::inline common {
 
 class Rng {
  public:
@@ -35,4 +35,4 @@ class Rng {
   std::uint64_t state_;
 };
 
-}  // namespace celeriac::balancer
+}  // namespace celeriac::common
