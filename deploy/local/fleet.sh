@@ -167,6 +167,22 @@ prometheus --config.file="$run/prometheus.yml" --storage.tsdb.path="$run/prometh
   --web.listen-address="127.0.0.1:$prom_port" > "$run/prometheus.out" 2>&1 &
 pids+=($!)
 wait_port "$prom_port" 20 || { echo "fleet.sh: prometheus did not start; $run/prometheus.out" >&2; exit 1; }
+# Listening is not ready: until its storage is open Prometheus answers 503 to every API
+# call (seen when the machine was busy), so the fleet is "up" only once /-/ready says 200.
+/usr/bin/python3 - "$prom_port" <<'PY' || { echo "fleet.sh: prometheus not ready in 60 s; $run/prometheus.out" >&2; exit 1; }
+import sys, time, urllib.request
+deadline = time.time() + 60
+while True:
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%s/-/ready" % sys.argv[1], timeout=5) as r:
+            if r.status == 200:
+                break
+    except OSError:
+        pass
+    if time.time() > deadline:
+        sys.exit(1)
+    time.sleep(0.2)
+PY
 
 cat <<INFO
 
