@@ -57,13 +57,16 @@ build() {
 # reports every failure; the exit status is the first failure's.
 failed=()
 first_status=0
+note_status() {  # phase-name status
+  if [ "$2" != 0 ]; then
+    failed+=("$1")
+    [ "$first_status" != 0 ] || first_status="$2"
+  fi
+}
 record() {  # phase-name command...
   local name="$1" status=0; shift
   "$@" || status=$?
-  if [ "$status" != 0 ]; then
-    failed+=("$name")
-    [ "$first_status" != 0 ] || first_status="$status"
-  fi
+  note_status "$name" "$status"
 }
 unit_tests() {
   echo "== test $1: unit tests (pure: no servers, no clock, so they run in parallel)"
@@ -98,10 +101,7 @@ fuzz_status=0
 wait "$fuzz_pid" || fuzz_status=$?
 fuzz_pid=""
 cat "$fuzz_log"
-if [ "$fuzz_status" != 0 ]; then
-  failed+=("fuzzing")
-  [ "$first_status" != 0 ] || first_status="$fuzz_status"
-fi
+note_status fuzzing "$fuzz_status"
 
 if [ "${#failed[@]}" != 0 ]; then
   echo "== FAILED: ${failed[*]}" >&2
