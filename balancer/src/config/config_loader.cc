@@ -152,7 +152,8 @@ BalancerConfig ConfigLoader::fromYaml(std::string_view yaml_text) {
     field(a, "ratio", [&](const At& v) { cfg.retry_budget.ratio = v.positive(); });
     field(a, "min_retries", [&](const At& v) { cfg.retry_budget.min_retries = v.count(0); });
     field(a, "window", [&](const At& v) {
-      cfg.retry_budget.window_seconds = static_cast<int>(v.integer(1, RetryBudgetOptions::kMaxWindowSeconds));
+      cfg.retry_budget.window_seconds =
+          static_cast<int>(v.integer(1, RetryBudgetOptions::kMaxWindowSeconds));
     });
   });
   field(at, "endpoints", [&](const At& a) {

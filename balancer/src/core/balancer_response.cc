@@ -5,9 +5,9 @@
 #include <utility>
 
 #include "balancer/balancer.h"
-#include "providers/rate_limit_info.h"
 #include "core/balancer_call.h"
 #include "providers/provider_codec.h"
+#include "providers/rate_limit_info.h"
 
 namespace celeriac::balancer {
 namespace {
