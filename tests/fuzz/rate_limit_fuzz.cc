@@ -16,8 +16,8 @@
 #include <vector>
 
 #include "balancer/http_transport.h"
-#include "providers/rate_limit_info.h"
 #include "fuzz_input.h"
+#include "providers/rate_limit_info.h"
 #include "providers/time_formats.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

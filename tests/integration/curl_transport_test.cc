@@ -14,8 +14,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "providers/rate_limit_info.h"
 #include "providers/open_ai_codec.h"
+#include "providers/rate_limit_info.h"
 #include "stub_server.h"
 #include "test_loop.h"
 #include "worker/uv/uv_dispatcher.h"

@@ -11,8 +11,8 @@
 
 #include "balancer/balancer.h"
 #include "balancer/config_loader.h"
-#include "providers/rate_limit_info.h"
 #include "fake_loop.h"
+#include "providers/rate_limit_info.h"
 
 namespace celeriac::balancer {
 namespace {

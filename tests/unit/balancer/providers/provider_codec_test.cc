@@ -2,10 +2,10 @@
 
 #include <gtest/gtest.h>
 
-#include "providers/rate_limit_info.h"
 #include "balancer/shared_bucket_store.h"
 #include "providers/anthropic_codec.h"
 #include "providers/open_ai_codec.h"
+#include "providers/rate_limit_info.h"
 
 namespace celeriac::balancer {
 namespace {
