@@ -50,9 +50,7 @@ std::string uniqueQueue(const std::string& prefix) {
 // How late a 10 ms repeating timer runs: the loop's responsiveness while we wait.
 class GapMeter {
  public:
-  explicit GapMeter(uv_loop_t* loop) : timer_(new uv_timer_t) {
-    uv_timer_init(loop, timer_.get());
-    timer_->data = this;
+  explicit GapMeter(uv_loop_t* loop) : timer_(worker::uv::makeHandle<uv_timer_t>(loop, this)) {
     last_ns_ = uv_hrtime();
     uv_update_time(loop);  // the first tick is due 10 ms from now, not from a stale time
     uv_timer_start(

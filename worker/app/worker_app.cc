@@ -4,6 +4,7 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 #include <spdlog/spdlog.h>
+#include <stdexcept>
 #include <unistd.h>
 #include <uv.h>
 
@@ -68,9 +69,9 @@ struct WorkerApp::Impl {
   metrics::HealthState health;
   std::unique_ptr<metrics::HttpServer> http;
   uv::HandlePtr<uv_timer_t> metrics_timer;
-  uv_signal_t* sigterm = nullptr;
-  uv_signal_t* sigint = nullptr;
-  uv_timer_t* shutdown_timer = nullptr;
+  uv::HandlePtr<uv_signal_t> sigterm;
+  uv::HandlePtr<uv_signal_t> sigint;
+  uv::HandlePtr<uv_timer_t> shutdown_timer;
   std::shared_ptr<spdlog::logger> log;
   int exit_code = 0;
   bool shutting_down = false;
@@ -260,13 +261,13 @@ void WorkerApp::Impl::build() {
   }
 
   const auto install = [this](int signum) {
-    auto* h = new uv_signal_t;
-    uv_signal_init(&loop, h);
-    h->data = this;
+    auto made = uv::tryMakeHandle<uv_signal_t>(&loop, this);
+    // Thrown from build(): run() closes what was made and main says "cannot start".
+    if (!made) throw std::runtime_error(made.error().in("signal handler").message);
     uv_signal_start(
-        h, [](uv_signal_t* s, int n) noexcept { static_cast<Impl*>(s->data)->onSignal(n); },
-        signum);
-    return h;
+        made.value().get(),
+        [](uv_signal_t* s, int n) noexcept { static_cast<Impl*>(s->data)->onSignal(n); }, signum);
+    return std::move(made).value();
   };
   if (config.loop_lag_report.count() > 0) {
     lag_probe = std::make_unique<uv::LoopLagProbe>(
@@ -282,18 +283,14 @@ void WorkerApp::Impl::build() {
   }
   sigterm = install(SIGTERM);
   sigint = install(SIGINT);
-  metrics_timer.reset(new uv_timer_t);
-  uv_timer_init(&loop, metrics_timer.get());
-  metrics_timer->data = this;
+  metrics_timer = uv::makeHandle<uv_timer_t>(&loop, this);
   uv_timer_start(
       metrics_timer.get(),
       [](uv_timer_t* t) noexcept { static_cast<Impl*>(t->data)->tickMetrics(); }, 0,
       kMetricsTickMs);
   // It must not keep a loop alive that has nothing else to do.
-  uv_unref(reinterpret_cast<uv_handle_t*>(metrics_timer.get()));
-  shutdown_timer = new uv_timer_t;
-  uv_timer_init(&loop, shutdown_timer);
-  shutdown_timer->data = this;
+  uv_unref(uv::asHandle(metrics_timer));
+  shutdown_timer = uv::makeHandle<uv_timer_t>(&loop, this);
 }
 
 void WorkerApp::Impl::startHttp() {
@@ -349,13 +346,14 @@ void WorkerApp::Impl::onSignal(int signum) {
 }
 
 void WorkerApp::Impl::beginShutdown() {
+  if (finished) return;  // finish() has closed the shutdown timer; nothing is left to stop
   shutting_down = true;
   health.setShuttingDown(true);  // /readyz fails at once, not at the next tick
   shutdown_started_ms = uv_now(&loop);
   pipeline->stopStarting();
   broker->cancelConsumers();
   uv_timer_start(
-      shutdown_timer,
+      shutdown_timer.get(),
       [](uv_timer_t* t) noexcept { static_cast<Impl*>(t->data)->checkShutdown(); }, 0,
       kShutdownPollMs);
 }
@@ -385,10 +383,9 @@ void WorkerApp::Impl::finish() {
   revoked->flush();
   broker->close();  // flushes coalesced acks first
   store->close();
-  uv_timer_stop(shutdown_timer);
-  uv::closeAndDelete(shutdown_timer);
-  uv::closeAndDelete(sigterm);
-  uv::closeAndDelete(sigint);
+  shutdown_timer.reset();
+  sigterm.reset();
+  sigint.reset();
   // The pipeline's timers (held ETAs, backpressure) and the LLM services (balancer
   // timers, HTTP transfers, the shared buckets' Redis connection) would keep the loop
   // running forever: stop it here; run() then destroys them, which closes their handles.
@@ -399,6 +396,10 @@ void WorkerApp::Impl::finish() {
 void WorkerApp::Impl::releaseAndCloseLoop() {
   http.reset();  // joins the server's threads before anything they read goes
   metrics_timer.reset();
+  // Already closed by finish(), unless build() threw before the loop ever ran.
+  shutdown_timer.reset();
+  sigterm.reset();
+  sigint.reset();
   // Broker and result store are closed; release the objects, then let their handles close.
   lag_probe.reset();
   control.reset();

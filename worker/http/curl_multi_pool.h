@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "balancer/http_transport.h"
+#include "worker/uv/uv_handle.h"
 
 namespace celeriac::worker::http {
 
@@ -94,8 +95,9 @@ class CurlMultiPool {
   balancer::HttpConnectionPolicy policy_;
   Owner& owner_;
   CURLM* multi_ = nullptr;
-  uv_timer_t* timer_ = nullptr;
-  std::unordered_map<curl_socket_t, uv_poll_t*> sockets_;  // fd -> its poll handle
+  uv::HandlePtr<uv_timer_t> timer_;
+  // fd -> its poll handle; curl holds the raw pointer too (curl_multi_assign), as socketp.
+  std::unordered_map<curl_socket_t, uv::HandlePtr<uv_poll_t>> sockets_;
   std::size_t in_flight_ = 0;
 };
 
