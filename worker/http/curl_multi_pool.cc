@@ -113,8 +113,12 @@ void CurlMultiPool::armTimer(long timeout_ms) {
     uv_timer_stop(timer_.get());
     return;
   }
-  // 0 means "call socket_action as soon as possible": a 0 ms uv timer runs on the next
-  // timers phase of the loop, never synchronously.
+  // 0 means "call socket_action as soon as possible, but not from inside this callback"
+  // (CURLMOPT_TIMERFUNCTION): uv_timer_start never calls back synchronously, so a 0 ms
+  // timer does that. It runs in the loop's next timers phase; armed from inside onTimer
+  // (curl asking again at once), libuv 1.44 (Debian 12) runs it again in the SAME timers
+  // phase, before any I/O is polled. curl's multi-uv.c example bumps 0 to 1 ms; we keep
+  // 0 so that a new transfer starts without waiting a millisecond.
   uv_timer_start(timer_.get(), &Fns::onUvTimer, static_cast<std::uint64_t>(timeout_ms), 0);
 }
 

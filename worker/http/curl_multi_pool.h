@@ -68,8 +68,8 @@ class CurlMultiPool {
 
   [[nodiscard]] const balancer::HttpConnectionPolicy& policy() const { return policy_; }
 
-  // Adding only arms curl's timer (armTimer with 0): the transfer starts on a later loop
-  // turn, so nothing completes inside add().
+  // Adding only arms curl's timer (armTimer with 0): the transfer starts from the loop's
+  // timers phase (see armTimer), never inside add(), so nothing completes inside add().
   CURLMcode add(CURL* easy);
   // Removing a transfer mid-flight makes curl close its connection if the transfer had
   // it to itself (HTTP/1.1: it cannot be reused half-read; an HTTP/2 connection loses
