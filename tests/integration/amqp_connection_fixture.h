@@ -25,7 +25,6 @@
 
 namespace celeriac::testing::integration {
 
-
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 using worker::amqp::AmqpConnection;

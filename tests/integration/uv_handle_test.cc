@@ -82,9 +82,8 @@ TEST(UvHandleTest, TryMakeHandlePassesTheInitArguments) {
   TestLoop loop;
   int woken = 0;
   {
-    auto async = tryMakeHandle<uv_async_t>(loop.get(), &woken, [](uv_async_t* a) noexcept {
-      ++*static_cast<int*>(a->data);
-    });
+    auto async = tryMakeHandle<uv_async_t>(
+        loop.get(), &woken, [](uv_async_t* a) noexcept { ++*static_cast<int*>(a->data); });
     ASSERT_TRUE(async.ok()) << async.error().message;
     uv_async_send(async.value().get());
     EXPECT_TRUE(loop.runUntil([&woken] { return woken == 1; }, milliseconds(2000)));

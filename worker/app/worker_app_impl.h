@@ -36,7 +36,6 @@
 
 namespace celeriac::worker::app {
 
-
 struct WorkerApp::Impl {
   // Results that may wait for Redis before the worker stops starting tasks: a bounded
   // backlog keeps memory flat through a Redis outage.

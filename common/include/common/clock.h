@@ -25,4 +25,4 @@ class Clock {
   [[nodiscard]] virtual WallTime wallNow() const = 0;
 };
 
-}  // namespace celeriac::common
+}  // namespace celeriac::inline common

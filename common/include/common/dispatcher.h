@@ -32,4 +32,4 @@ class Dispatcher {
   [[nodiscard]] virtual const Clock& clock() const = 0;
 };
 
-}  // namespace celeriac::common
+}  // namespace celeriac::inline common

@@ -64,4 +64,4 @@ class LifetimeToken {
   std::shared_ptr<const void> flag_;
 };
 
-}  // namespace celeriac::common
+}  // namespace celeriac::inline common
