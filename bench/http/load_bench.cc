@@ -32,6 +32,7 @@
 #include "test_loop.h"
 #include "worker/http/curl_transport.h"
 #include "worker/uv/uv_dispatcher.h"
+#include "worker/uv/uv_handle.h"
 
 namespace {
 
@@ -74,15 +75,13 @@ void runOpenLoop(TestLoop& loop, double rate, double seconds, double warmup,
       start_one(n, n >= warm, [&finished] { ++finished; });
     }
   };
-  auto* pacer = new uv_timer_t;
-  uv_timer_init(loop.get(), pacer);
-  pacer->data = &release;
+  auto pacer = celeriac::worker::uv::makeHandle<uv_timer_t>(loop.get(), &release);
   uv_timer_start(
-      pacer, [](uv_timer_t* t) noexcept { (*static_cast<decltype(release)*>(t->data))(); }, 0, 1);
+      pacer.get(), [](uv_timer_t* t) noexcept { (*static_cast<decltype(release)*>(t->data))(); },
+      0, 1);
   loop.runUntil([&] { return finished == total; },
                 std::chrono::milliseconds(static_cast<long>((seconds + warmup) * 1000) + 30000));
-  uv_close(reinterpret_cast<uv_handle_t*>(pacer),
-           [](uv_handle_t* h) noexcept { delete reinterpret_cast<uv_timer_t*>(h); });
+  pacer.reset();
   loop.runFor(std::chrono::milliseconds(1));
 }
 

@@ -14,9 +14,11 @@ namespace celeriac::worker::metrics {
 namespace {
 
 HttpServer::Routes routes() {
-  return HttpServer::Routes{[] { return std::string("celeriac_up 1\n"); },
-                            [] { return ProbeAnswer{200, "ok"}; },
-                            [] { return ProbeAnswer{503, "broker not connected"}; }};
+  HttpServer::Routes r;
+  r.metrics = [] { return std::string("celeriac_up 1\n"); };
+  r.healthz = [] { return ProbeAnswer{200, "ok"}; };
+  r.readyz = [] { return ProbeAnswer{503, "broker not connected"}; };
+  return r;
 }
 
 struct Reply {
@@ -31,11 +33,11 @@ Reply get(std::uint16_t port, const std::string& path) {
   curl_easy_setopt(easy, CURLOPT_URL, url.c_str());
   curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, 10'000L);
   curl_easy_setopt(easy, CURLOPT_WRITEDATA, &reply.body);
-  curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION,
-                   +[](char* data, size_t size, size_t n, void* out) -> size_t {
-                     static_cast<std::string*>(out)->append(data, size * n);
-                     return size * n;
-                   });
+  curl_easy_setopt(
+      easy, CURLOPT_WRITEFUNCTION, +[](char* data, size_t size, size_t n, void* out) -> size_t {
+        static_cast<std::string*>(out)->append(data, size * n);
+        return size * n;
+      });
   if (curl_easy_perform(easy) == CURLE_OK) {
     curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &reply.status);
   }

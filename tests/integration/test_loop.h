@@ -13,6 +13,8 @@
 #include <chrono>
 #include <functional>
 
+#include "worker/uv/uv_handle.h"
+
 namespace celeriac::testing::integration {
 
 class TestLoop {
@@ -33,20 +35,14 @@ class TestLoop {
       const std::function<bool()>* done;
       uv_loop_t* loop;
     } state{&done, &loop_};
-    auto* prepare = new uv_prepare_t;
-    auto* check = new uv_check_t;
-    auto* timer = new uv_timer_t;
-    uv_prepare_init(&loop_, prepare);
-    prepare->data = &state;
-    uv_prepare_start(prepare, [](uv_prepare_t* p) noexcept {
+    auto prepare = worker::uv::makeHandle<uv_prepare_t>(&loop_, &state);
+    auto check = worker::uv::makeHandle<uv_check_t>(&loop_, &state);
+    auto timer = worker::uv::makeHandle<uv_timer_t>(&loop_, &state);
+    uv_prepare_start(prepare.get(), [](uv_prepare_t* p) noexcept {
       auto* s = static_cast<State*>(p->data);
       if ((*s->done)()) uv_stop(s->loop);  // also makes the coming poll not block
     });
-    uv_check_init(&loop_, check);
-    uv_timer_init(&loop_, timer);
-    check->data = &state;
-    timer->data = &state;
-    uv_check_start(check, [](uv_check_t* c) noexcept {
+    uv_check_start(check.get(), [](uv_check_t* c) noexcept {
       auto* s = static_cast<State*>(c->data);
       if ((*s->done)()) uv_stop(s->loop);
     });
@@ -54,15 +50,12 @@ class TestLoop {
     // have worked for seconds since the loop last ran (a rabbitmqctl call).
     uv_update_time(&loop_);
     uv_timer_start(
-        timer, [](uv_timer_t* t) noexcept { uv_stop(static_cast<State*>(t->data)->loop); },
+        timer.get(), [](uv_timer_t* t) noexcept { uv_stop(static_cast<State*>(t->data)->loop); },
         static_cast<std::uint64_t>(timeout.count()), 0);
     uv_run(&loop_, UV_RUN_DEFAULT);
-    uv_close(reinterpret_cast<uv_handle_t*>(prepare),
-             [](uv_handle_t* h) noexcept { delete reinterpret_cast<uv_prepare_t*>(h); });
-    uv_close(reinterpret_cast<uv_handle_t*>(check),
-             [](uv_handle_t* h) noexcept { delete reinterpret_cast<uv_check_t*>(h); });
-    uv_close(reinterpret_cast<uv_handle_t*>(timer),
-             [](uv_handle_t* h) noexcept { delete reinterpret_cast<uv_timer_t*>(h); });
+    prepare.reset();
+    check.reset();
+    timer.reset();
     uv_run(&loop_, UV_RUN_NOWAIT);  // runs the close callbacks
     return done();
   }

@@ -1,27 +1,10 @@
 #include "worker/amqp/amqp_connection.h"
 
+#include <stdexcept>
+
 #include "worker/amqp/amqp_log.h"
-#include "worker/uv/uv_handle.h"
 
 namespace celeriac::worker::amqp {
-
-namespace {
-
-template <typename T>
-T* newHandle(uv_loop_t* loop, void* data) {
-  auto* h = new T;
-  if constexpr (std::is_same_v<T, uv_timer_t>) {
-    uv_timer_init(loop, h);
-  } else if constexpr (std::is_same_v<T, uv_check_t>) {
-    uv_check_init(loop, h);
-  } else if constexpr (std::is_same_v<T, uv_idle_t>) {
-    uv_idle_init(loop, h);
-  }
-  h->data = data;
-  return h;
-}
-
-}  // namespace
 
 AmqpConnection::AmqpConnection(uv_loop_t* loop, common::Dispatcher& dispatcher,
                                AmqpOptions options, Callbacks callbacks)
@@ -31,13 +14,13 @@ AmqpConnection::AmqpConnection(uv_loop_t* loop, common::Dispatcher& dispatcher,
       callbacks_(std::move(callbacks)),
       consumers_(options_.topology.queues),
       transient_(std::make_shared<TransientBacklog>(kTransientBacklogBytes)),
-      backoff_(options_.backoff_min, options_.backoff_max) {
+      backoff_(options_.backoff_min, options_.backoff_max),
+      check_(uv::makeHandle<uv_check_t>(loop, this)),
+      flush_idle_(uv::makeHandle<uv_idle_t>(loop, this)),
+      backoff_timer_(uv::makeHandle<uv_timer_t>(loop, this)),
+      window_timer_(uv::makeHandle<uv_timer_t>(loop, this)),
+      close_timer_(uv::makeHandle<uv_timer_t>(loop, this)) {
   for (const QueueSpec& q : options_.topology.queues) quorum_ = quorum_ || q.quorum;
-  check_ = newHandle<uv_check_t>(loop_, this);
-  flush_idle_ = newHandle<uv_idle_t>(loop_, this);
-  backoff_timer_ = newHandle<uv_timer_t>(loop_, this);
-  window_timer_ = newHandle<uv_timer_t>(loop_, this);
-  close_timer_ = newHandle<uv_timer_t>(loop_, this);
 }
 
 AmqpConnection::~AmqpConnection() {
@@ -51,33 +34,24 @@ AmqpConnection::~AmqpConnection() {
     }
     io_.reset();  // shuts the socket down if still open, then joins
   }
-  uv_check_stop(check_);
-  uv::closeAndDelete(check_);
-  uv_idle_stop(flush_idle_);
-  uv::closeAndDelete(flush_idle_);
-  uv_timer_stop(backoff_timer_);
-  uv::closeAndDelete(backoff_timer_);
-  uv_timer_stop(window_timer_);
-  uv::closeAndDelete(window_timer_);
-  uv_timer_stop(close_timer_);
-  uv::closeAndDelete(close_timer_);
-  uv::closeAndDelete(async_);
+  // The handles close with their HandlePtr members (closing stops them), after this.
 }
 
 void AmqpConnection::start() {
   if (state_ != State::kIdle) return;
-  async_ = new uv_async_t;
-  uv_async_init(loop_, async_,
-                [](uv_async_t* a) noexcept { static_cast<AmqpConnection*>(a->data)->onEvents(); });
-  async_->data = this;
+  auto async = uv::tryMakeHandle<uv_async_t>(
+      loop_, this,
+      [](uv_async_t* a) noexcept { static_cast<AmqpConnection*>(a->data)->onEvents(); });
+  if (!async) throw std::runtime_error(async.error().in("AMQP connection").message);
+  async_ = std::move(async).value();
   AmqpIoThread::Options io_options;
   io_options.topology = options_.topology;
   io_options.heartbeat = options_.heartbeat;
   io_options.connect_timeout = options_.connect_timeout;
   io_options.close_timeout = options_.close_timeout;
   io_options.transient_backlog = transient_;
-  uv_async_t* async = async_;
-  io_ = std::make_unique<AmqpIoThread>(std::move(io_options), [async] { uv_async_send(async); });
+  uv_async_t* wake = async_.get();  // outlives the thread: onExited joins it first
+  io_ = std::make_unique<AmqpIoThread>(std::move(io_options), [wake] { uv_async_send(wake); });
   connect();
 }
 
@@ -125,7 +99,7 @@ void AmqpConnection::onEvents() {
       amqpLog()->error("exception in an AMQP event handler");
     }
   }
-  if (more && async_ != nullptr) uv_async_send(async_);
+  if (more && async_ != nullptr) uv_async_send(async_.get());
 }
 
 void AmqpConnection::handle(io::Event& event) {
@@ -169,7 +143,7 @@ void AmqpConnection::onOpened(const io::Opened& e) {
   tag_slots_.clear();
   backoff_.reset();
   prefetch_applied_ = connect_prefetch_;
-  uv_check_start(check_,
+  uv_check_start(check_.get(),
                  [](uv_check_t* c) noexcept { static_cast<AmqpConnection*>(c->data)->flush(); });
   startConsumers();
   wantFlush();
@@ -198,27 +172,26 @@ void AmqpConnection::onConfirmed(const io::Confirmed& e) {
 }
 
 void AmqpConnection::onExited() {
-  uv_timer_stop(close_timer_);
+  uv_timer_stop(close_timer_.get());
   if (io_) {
     io_->join();  // it has emitted its last event: this returns at once
     io_.reset();
   }
-  uv::closeAndDelete(async_);
-  async_ = nullptr;
+  async_.reset();
 }
 
 void AmqpConnection::wantFlush() {
   // Commands made outside an I/O callback (a timer, a posted callback) would otherwise
   // wait in the outbox while the loop blocks in poll: an active idle handle makes that
   // poll return at once, so the check handle runs this turn.
-  if (state_ == State::kOpen && uv_is_active(reinterpret_cast<uv_handle_t*>(flush_idle_)) == 0) {
-    uv_idle_start(flush_idle_,
+  if (state_ == State::kOpen && uv_is_active(uv::asHandle(flush_idle_)) == 0) {
+    uv_idle_start(flush_idle_.get(),
                   [](uv_idle_t* i) noexcept { static_cast<AmqpConnection*>(i->data)->flush(); });
   }
 }
 
 void AmqpConnection::flush() {
-  uv_idle_stop(flush_idle_);
+  uv_idle_stop(flush_idle_.get());
   if (state_ != State::kOpen) return;
   if (acks_.hasAckable()) {
     const AckTracker::Plan plan = acks_.takeAcks();
@@ -278,9 +251,9 @@ void AmqpConnection::broken(const std::string& reason) {
   // setPrefetch/ack/publish, which must see a closed connection. (A held ETA task
   // made onChannelLost send basic.qos on the destroyed connection: SIGSEGV.)
   state_ = State::kBackoff;
-  uv_check_stop(check_);
-  uv_idle_stop(flush_idle_);
-  uv_timer_stop(window_timer_);
+  uv_check_stop(check_.get());
+  uv_idle_stop(flush_idle_.get());
+  uv_timer_stop(window_timer_.get());
   outbox_.clear();  // all for the dead generation: the I/O thread would drop them
   acks_.reset();
   tag_slots_.clear();
@@ -294,7 +267,7 @@ void AmqpConnection::scheduleReconnect() {
   state_ = State::kBackoff;
   const auto delay = static_cast<std::uint64_t>(backoff_.next().count());
   uv_timer_start(
-      backoff_timer_,
+      backoff_timer_.get(),
       [](uv_timer_t* t) noexcept {
         auto* self = static_cast<AmqpConnection*>(t->data);
         if (self->state_ == State::kBackoff) self->connect();
@@ -307,10 +280,10 @@ void AmqpConnection::close() {
   close_requested_ = true;
   if (state_ == State::kOpen) flush();  // coalesced acks go out before the close
   state_ = State::kClosed;
-  uv_check_stop(check_);
-  uv_idle_stop(flush_idle_);
-  uv_timer_stop(backoff_timer_);
-  uv_timer_stop(window_timer_);
+  uv_check_stop(check_.get());
+  uv_idle_stop(flush_idle_.get());
+  uv_timer_stop(backoff_timer_.get());
+  uv_timer_stop(window_timer_.get());
   outbox_.clear();
   failPendingPublishes();
   if (!io_) return;
@@ -319,7 +292,7 @@ void AmqpConnection::close() {
   // The polite close may hang in a send (the broker stopped reading): after
   // close_timeout the socket is shut down, which ends it.
   uv_timer_start(
-      close_timer_,
+      close_timer_.get(),
       [](uv_timer_t* t) noexcept {
         auto* self = static_cast<AmqpConnection*>(t->data);
         if (self->io_) self->io_->forceClose();

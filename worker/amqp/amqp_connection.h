@@ -58,6 +58,7 @@
 #include "worker/amqp/consumer_set.h"
 #include "worker/amqp/consumer_window.h"
 #include "worker/amqp/reconnect_backoff.h"
+#include "worker/uv/uv_handle.h"
 
 namespace celeriac::worker::amqp {
 
@@ -95,6 +96,8 @@ class AmqpConnection {
   AmqpConnection(const AmqpConnection&) = delete;
   AmqpConnection& operator=(const AmqpConnection&) = delete;
 
+  // Throws std::runtime_error if libuv cannot make the handle the I/O thread wakes the
+  // loop with (out of file descriptors).
   void start();
   // Closes the connection without blocking the loop; unacked deliveries return to the
   // queue. Acks coalesced so far are sent first. Pending publishes fail.
@@ -212,12 +215,13 @@ class AmqpConnection {
   ReconnectBackoff backoff_;
   std::uint64_t close_started_ms_ = 0;
   std::unique_ptr<AmqpIoThread> io_;
-  uv_async_t* async_ = nullptr;
-  uv_check_t* check_ = nullptr;
-  uv_idle_t* flush_idle_ = nullptr;  // active while commands wait for flush()
-  uv_timer_t* backoff_timer_ = nullptr;
-  uv_timer_t* window_timer_ = nullptr;
-  uv_timer_t* close_timer_ = nullptr;
+  // After io_: the destructor joins the I/O thread (which signals async_) before they close.
+  uv::HandlePtr<uv_async_t> async_;  // from start() until the I/O thread has exited
+  uv::HandlePtr<uv_check_t> check_;
+  uv::HandlePtr<uv_idle_t> flush_idle_;  // active while commands wait for flush()
+  uv::HandlePtr<uv_timer_t> backoff_timer_;
+  uv::HandlePtr<uv_timer_t> window_timer_;
+  uv::HandlePtr<uv_timer_t> close_timer_;
 };
 
 }  // namespace celeriac::worker::amqp

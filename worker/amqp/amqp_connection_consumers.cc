@@ -172,7 +172,7 @@ void AmqpConnection::applyPrefetch() {
   if (auto due = window_.retryAt()) {
     const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(*due - now);
     uv_timer_start(
-        window_timer_,
+        window_timer_.get(),
         [](uv_timer_t* t) noexcept { static_cast<AmqpConnection*>(t->data)->flush(); },
         static_cast<std::uint64_t>(std::max<std::int64_t>(1, wait.count())), 0);
   }

@@ -1,94 +1,20 @@
 #include "worker/app/worker_app.h"
 
 #include <prometheus/gauge.h>
-#include <prometheus/registry.h>
-#include <prometheus/text_serializer.h>
 #include <spdlog/spdlog.h>
+#include <stdexcept>
 #include <unistd.h>
 #include <uv.h>
 
 #include "common/worker_defaults.h"
-#include "worker/amqp/amqp_connection.h"
-#include "worker/app/event_dispatcher.h"
-#include "worker/app/llm_services.h"
 #include "worker/app/pidfile.h"
-#include "worker/app/remote_control.h"
-#include "worker/app/revoked_store.h"
-#include "worker/app/task_pipeline.h"
-#include "worker/metrics/health_state.h"
-#include "worker/metrics/http_server.h"
-#include "worker/metrics/llm_metrics.h"
-#include "worker/metrics/task_event_fanout.h"
-#include "worker/metrics/task_metrics.h"
+#include "worker/app/worker_app_impl.h"
 #include "worker/redis/chord_store.h"
-#include "worker/tasks/celery_builtins.h"
-#include "worker/redis/result_store.h"
 #include "worker/tasks/builtin_tasks.h"
+#include "worker/tasks/celery_builtins.h"
 #include "worker/tasks/task_options_config.h"
-#include "worker/uv/loop_lag_probe.h"
-#include "worker/uv/uv_dispatcher.h"
-#include "worker/uv/uv_handle.h"
 
 namespace celeriac::worker::app {
-
-namespace {
-// Results that may wait for Redis before the worker stops starting tasks: a bounded
-// backlog keeps memory flat through a Redis outage.
-constexpr std::size_t kMaxStoreBacklog = 20'000;
-constexpr std::uint64_t kShutdownPollMs = 50;
-// The metrics tick: stamps the liveness heartbeat, copies the readiness flags and
-// refreshes the gauges (issue 11).
-constexpr std::uint64_t kMetricsTickMs = 1000;
-}  // namespace
-
-struct WorkerApp::Impl {
-  WorkerConfig config;
-  uv_loop_t loop{};
-  std::unique_ptr<uv::UvDispatcher> dispatcher;
-  tasks::TaskRegistry registry;
-  std::unique_ptr<redis::ResultStore> store;
-  std::unique_ptr<amqp::AmqpConnection> broker;
-  std::unique_ptr<TaskPipeline> pipeline;
-  std::unique_ptr<LlmServices> llm;
-  std::unique_ptr<uv::LoopLagProbe> lag_probe;  // --loop-lag-report
-  // Celery's operator tools (issue 10): one Lamport clock for events and pidbox.
-  celery::LamportClock clock;
-  std::unique_ptr<RevokedStore> revoked;
-  std::unique_ptr<EventDispatcher> events;
-  std::unique_ptr<RemoteControl> control;
-  // The HTTP port (issue 11). The server's threads read only `health` (atomics) and
-  // `metrics_registry` (prometheus-cpp, thread-safe); the loop writes both, from the
-  // pipeline's task events and the 1 s metrics tick. Declared before what they read is
-  // destroyed: run() stops the server first.
-  std::shared_ptr<prometheus::Registry> metrics_registry = std::make_shared<prometheus::Registry>();
-  std::unique_ptr<metrics::TaskMetrics> task_metrics;
-  std::unique_ptr<metrics::LlmMetrics> llm_metrics;  // with LLM tasks only
-  prometheus::Gauge* key_set_shared = nullptr;       // with key sets only
-  metrics::TaskEventFanout task_events;  // the pipeline's sink: Celery's events, then metrics
-  metrics::HealthState health;
-  std::unique_ptr<metrics::HttpServer> http;
-  uv::HandlePtr<uv_timer_t> metrics_timer;
-  uv_signal_t* sigterm = nullptr;
-  uv_signal_t* sigint = nullptr;
-  uv_timer_t* shutdown_timer = nullptr;
-  std::shared_ptr<spdlog::logger> log;
-  int exit_code = 0;
-  bool shutting_down = false;
-  bool finished = false;
-  std::uint64_t shutdown_started_ms = 0;
-
-  explicit Impl(WorkerConfig c) : config(std::move(c)) {}
-
-  void build();
-  void buildOperatorTools();
-  void startHttp();
-  void tickMetrics();
-  void onSignal(int signum);
-  void beginShutdown();
-  void checkShutdown();
-  void finish();
-  void releaseAndCloseLoop();
-};
 
 WorkerApp::WorkerApp(WorkerConfig config) : impl_(std::make_unique<Impl>(std::move(config))) {}
 
@@ -261,13 +187,13 @@ void WorkerApp::Impl::build() {
   }
 
   const auto install = [this](int signum) {
-    auto* h = new uv_signal_t;
-    uv_signal_init(&loop, h);
-    h->data = this;
+    auto made = uv::tryMakeHandle<uv_signal_t>(&loop, this);
+    // Thrown from build(): run() closes what was made and main says "cannot start".
+    if (!made) throw std::runtime_error(made.error().in("signal handler").message);
     uv_signal_start(
-        h, [](uv_signal_t* s, int n) noexcept { static_cast<Impl*>(s->data)->onSignal(n); },
-        signum);
-    return h;
+        made.value().get(),
+        [](uv_signal_t* s, int n) noexcept { static_cast<Impl*>(s->data)->onSignal(n); }, signum);
+    return std::move(made).value();
   };
   if (config.loop_lag_report.count() > 0) {
     lag_probe = std::make_unique<uv::LoopLagProbe>(
@@ -283,136 +209,14 @@ void WorkerApp::Impl::build() {
   }
   sigterm = install(SIGTERM);
   sigint = install(SIGINT);
-  metrics_timer.reset(new uv_timer_t);
-  uv_timer_init(&loop, metrics_timer.get());
-  metrics_timer->data = this;
+  metrics_timer = uv::makeHandle<uv_timer_t>(&loop, this);
   uv_timer_start(
       metrics_timer.get(),
       [](uv_timer_t* t) noexcept { static_cast<Impl*>(t->data)->tickMetrics(); }, 0,
       kMetricsTickMs);
   // It must not keep a loop alive that has nothing else to do.
-  uv_unref(reinterpret_cast<uv_handle_t*>(metrics_timer.get()));
-  shutdown_timer = new uv_timer_t;
-  uv_timer_init(&loop, shutdown_timer);
-  shutdown_timer->data = this;
-}
-
-void WorkerApp::Impl::startHttp() {
-  if (config.http_port == 0) return;
-  auto started = metrics::HttpServer::start(
-      config.http_bind, config.http_port,
-      metrics::HttpServer::Routes{
-          [registry = metrics_registry] {
-            return prometheus::TextSerializer().Serialize(registry->Collect());
-          },
-          [this] { return health.healthz(std::chrono::steady_clock::now()); },
-          [this] { return health.readyz(); }});
-  if (!started) {
-    // Not fatal: tasks still run (a second worker on one host, a taken port). A
-    // liveness probe on this port fails, which is how an orchestrator notices.
-    log->error("{}; no /metrics, /healthz or /readyz (--http-port 0 turns the port off)",
-               started.error().message);
-    return;
-  }
-  http = std::move(started).value();
-  log->info("HTTP on {}:{}: /metrics /healthz /readyz", config.http_bind, http->port());
-}
-
-void WorkerApp::Impl::tickMetrics() {
-  try {
-    health.heartbeat(std::chrono::steady_clock::now());
-    health.setBrokerOpen(broker->isOpen());
-    health.setShuttingDown(shutting_down);
-    health.setStoreConnected(store->connected());
-    health.setStoreBacklogFull(store->backlog() >= kMaxStoreBacklog);
-    const PipelineCounters& c = pipeline->counters();
-    task_metrics->refresh(metrics::TaskMetrics::WorkerSnapshot{
-        !finished, pipeline->running(),
-        pipeline->running() + pipeline->reserved() + pipeline->held(),
-        pipeline->prefetchInForce(), c.parked, c.parked_unavailable});
-    if (llm_metrics) llm_metrics->refresh();
-    if (key_set_shared != nullptr) key_set_shared->Set(llm->keySet().shared ? 1 : 0);
-  } catch (const std::exception& e) {
-    log->warn("metrics tick failed: {}", e.what());  // never through the C callback
-  }
-}
-
-void WorkerApp::Impl::onSignal(int signum) {
-  if (!shutting_down) {
-    log->warn("{} received: warm shutdown, finishing running tasks (grace {} s)",
-                 signum == SIGTERM ? "SIGTERM" : "SIGINT", config.shutdown_grace.count());
-    beginShutdown();
-    return;
-  }
-  log->warn("second signal: cold shutdown, unacked tasks return to the queue");
-  pipeline->cancelRunning();
-  finish();
-}
-
-void WorkerApp::Impl::beginShutdown() {
-  shutting_down = true;
-  health.setShuttingDown(true);  // /readyz fails at once, not at the next tick
-  shutdown_started_ms = uv_now(&loop);
-  pipeline->stopStarting();
-  broker->cancelConsumers();
-  uv_timer_start(
-      shutdown_timer,
-      [](uv_timer_t* t) noexcept { static_cast<Impl*>(t->data)->checkShutdown(); }, 0,
-      kShutdownPollMs);
-}
-
-void WorkerApp::Impl::checkShutdown() {
-  if (finished) return;
-  const bool grace_over = uv_now(&loop) - shutdown_started_ms >=
-                          static_cast<std::uint64_t>(config.shutdown_grace.count()) * 1000;
-  if (pipeline->running() == 0 && pipeline->storing() == 0 && pipeline->parking() == 0) {
-    finish();
-    return;
-  }
-  if (grace_over) {
-    log->warn("grace period over: running={} storing={} left unacked for redelivery",
-                 pipeline->running(), pipeline->storing());
-    pipeline->cancelRunning();
-    finish();
-  }
-}
-
-void WorkerApp::Impl::finish() {
-  if (finished) return;
-  finished = true;
-  task_metrics->refresh(metrics::TaskMetrics::WorkerSnapshot{
-      false, 0, 0, 0, pipeline->counters().parked, pipeline->counters().parked_unavailable});
-  events->offline();  // handed to the broker before its close, like the acks
-  revoked->flush();
-  broker->close();  // flushes coalesced acks first
-  store->close();
-  uv_timer_stop(shutdown_timer);
-  uv::closeAndDelete(shutdown_timer);
-  uv::closeAndDelete(sigterm);
-  uv::closeAndDelete(sigint);
-  // The pipeline's timers (held ETAs, backpressure) and the LLM services (balancer
-  // timers, HTTP transfers, the shared buckets' Redis connection) would keep the loop
-  // running forever: stop it here; run() then destroys them, which closes their handles.
-  uv_stop(&loop);
-  log->info("worker stopped");
-}
-
-void WorkerApp::Impl::releaseAndCloseLoop() {
-  http.reset();  // joins the server's threads before anything they read goes
-  metrics_timer.reset();
-  // Broker and result store are closed; release the objects, then let their handles close.
-  lag_probe.reset();
-  control.reset();
-  pipeline.reset();
-  events.reset();
-  revoked.reset();
-  if (llm_metrics) llm_metrics->detach();
-  llm.reset();
-  broker.reset();
-  store.reset();
-  dispatcher.reset();
-  uv_run(&loop, UV_RUN_DEFAULT);
-  if (uv_loop_close(&loop) != 0) log->warn("loop closed with handles still open");
+  uv_unref(uv::asHandle(metrics_timer));
+  shutdown_timer = uv::makeHandle<uv_timer_t>(&loop, this);
 }
 
 int WorkerApp::run() {

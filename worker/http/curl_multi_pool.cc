@@ -3,8 +3,6 @@
 #include <cstdint>
 #include <stdexcept>
 
-#include "worker/uv/uv_handle.h"
-
 namespace celeriac::worker::http {
 
 // C trampolines. Each is noexcept: an exception must never unwind through curl or libuv.
@@ -40,9 +38,7 @@ CurlMultiPool::CurlMultiPool(uv_loop_t* loop, const balancer::HttpConnectionPoli
     : loop_(loop), policy_(policy), owner_(owner) {
   multi_ = curl_multi_init();
   if (multi_ == nullptr) throw std::runtime_error("curl_multi_init failed");
-  timer_ = new uv_timer_t;
-  uv_timer_init(loop_, timer_);
-  timer_->data = this;
+  timer_ = uv::makeHandle<uv_timer_t>(loop_, this);
   curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, &Fns::onSocket);
   curl_multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
   curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, &Fns::onTimerRequest);
@@ -66,18 +62,13 @@ CurlMultiPool::~CurlMultiPool() {
   // Stop watching before curl closes the cached connections' sockets: a uv_poll must not
   // outlive its fd's watch (libuv poll.rst), and curl must not call back into a dying
   // object, so its callbacks are unset first.
-  for (auto& [fd, poll] : sockets_) {
-    poll->data = nullptr;
-    uv_poll_stop(poll);
-    uv::closeAndDelete(poll);
-  }
-  sockets_.clear();
+  for (auto& [fd, poll] : sockets_) poll->data = nullptr;
+  sockets_.clear();  // closing a poll handle stops its watch at once
   curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, nullptr);
   curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, nullptr);
   curl_multi_cleanup(multi_);
   timer_->data = nullptr;
-  uv_timer_stop(timer_);
-  uv::closeAndDelete(timer_);
+  timer_.reset();
 }
 
 CURLMcode CurlMultiPool::add(CURL* easy) {
@@ -94,25 +85,21 @@ void CurlMultiPool::watchSocket(curl_socket_t fd, int what, void* socketp) {
   auto* poll = static_cast<uv_poll_t*>(socketp);
   if (what == CURL_POLL_REMOVE) {
     if (poll != nullptr) {
-      // curl calls this before it closes the socket, so the watch ends first.
+      // curl calls this before it closes the socket, so the watch ends first: closing
+      // the handle (erasing its owner) stops it at once.
       poll->data = nullptr;
-      uv_poll_stop(poll);
-      uv::closeAndDelete(poll);
       sockets_.erase(fd);
       curl_multi_assign(multi_, fd, nullptr);
     }
     return;
   }
   if (poll == nullptr) {
-    poll = new uv_poll_t;
-    if (uv_poll_init_socket(loop_, poll, fd) != 0) {
-      // Not watchable (should not happen for a socket curl opened): the transfer will
-      // end through curl's own timeout.
-      delete poll;
-      return;
-    }
-    poll->data = this;
-    sockets_[fd] = poll;
+    auto made = uv::tryMakeHandle<uv_poll_t>(loop_, this, static_cast<uv_os_sock_t>(fd));
+    // Not watchable (should not happen for a socket curl opened): the transfer will end
+    // through curl's own timeout.
+    if (!made) return;
+    poll = made.value().get();
+    sockets_[fd] = std::move(made).value();
     curl_multi_assign(multi_, fd, poll);
   }
   int events = 0;
@@ -123,12 +110,16 @@ void CurlMultiPool::watchSocket(curl_socket_t fd, int what, void* socketp) {
 
 void CurlMultiPool::armTimer(long timeout_ms) {
   if (timeout_ms < 0) {
-    uv_timer_stop(timer_);
+    uv_timer_stop(timer_.get());
     return;
   }
-  // 0 means "call socket_action as soon as possible": a 0 ms uv timer runs on the next
-  // timers phase of the loop, never synchronously.
-  uv_timer_start(timer_, &Fns::onUvTimer, static_cast<std::uint64_t>(timeout_ms), 0);
+  // 0 means "call socket_action as soon as possible, but not from inside this callback"
+  // (CURLMOPT_TIMERFUNCTION): uv_timer_start never calls back synchronously, so a 0 ms
+  // timer does that. It runs in the loop's next timers phase; armed from inside onTimer
+  // (curl asking again at once), libuv 1.44 (Debian 12) runs it again in the SAME timers
+  // phase, before any I/O is polled. curl's multi-uv.c example bumps 0 to 1 ms; we keep
+  // 0 so that a new transfer starts without waiting a millisecond.
+  uv_timer_start(timer_.get(), &Fns::onUvTimer, static_cast<std::uint64_t>(timeout_ms), 0);
 }
 
 void CurlMultiPool::onSocketEvent(curl_socket_t fd, int status, int events) {

@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "balancer/http_transport.h"
+#include "worker/uv/uv_handle.h"
 
 namespace celeriac::worker::http {
 
@@ -67,8 +68,8 @@ class CurlMultiPool {
 
   [[nodiscard]] const balancer::HttpConnectionPolicy& policy() const { return policy_; }
 
-  // Adding only arms curl's timer (armTimer with 0): the transfer starts on a later loop
-  // turn, so nothing completes inside add().
+  // Adding only arms curl's timer (armTimer with 0): the transfer starts from the loop's
+  // timers phase (see armTimer), never inside add(), so nothing completes inside add().
   CURLMcode add(CURL* easy);
   // Removing a transfer mid-flight makes curl close its connection if the transfer had
   // it to itself (HTTP/1.1: it cannot be reused half-read; an HTTP/2 connection loses
@@ -94,8 +95,9 @@ class CurlMultiPool {
   balancer::HttpConnectionPolicy policy_;
   Owner& owner_;
   CURLM* multi_ = nullptr;
-  uv_timer_t* timer_ = nullptr;
-  std::unordered_map<curl_socket_t, uv_poll_t*> sockets_;  // fd -> its poll handle
+  uv::HandlePtr<uv_timer_t> timer_;
+  // fd -> its poll handle; curl holds the raw pointer too (curl_multi_assign), as socketp.
+  std::unordered_map<curl_socket_t, uv::HandlePtr<uv_poll_t>> sockets_;
   std::size_t in_flight_ = 0;
 };
 

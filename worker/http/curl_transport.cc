@@ -127,8 +127,8 @@ HttpRequestId CurlTransport::send(HttpRequest request, std::function<void(HttpRe
   call->configure(easy, request,
                   CurlCallSettings{options_.max_body_bytes, options_.receive_buffer_bytes,
                                    &options_.user_agent, &options_.ca_file});
-  // Adding only arms curl's timer: the transfer starts on a later loop turn, so nothing
-  // can complete inside send().
+  // Adding only arms curl's timer: the transfer starts from the loop's timers phase, never
+  // inside add(), so nothing can complete inside send().
   const CURLMcode added = pool->add(easy);
   if (added != CURLM_OK) {
     releaseEasy(easy);

@@ -11,11 +11,9 @@ static_assert(LoopLagProbe::kTick == std::chrono::milliseconds(kTickNs / 1'000'0
 
 LoopLagProbe::LoopLagProbe(uv_loop_t* loop, std::chrono::milliseconds report_every,
                            std::function<void(const LoopLagSummary&)> on_report)
-    : tick_timer_(new uv_timer_t), report_timer_(new uv_timer_t), on_report_(std::move(on_report)) {
-  uv_timer_init(loop, tick_timer_.get());
-  uv_timer_init(loop, report_timer_.get());
-  tick_timer_->data = this;
-  report_timer_->data = this;
+    : tick_timer_(makeHandle<uv_timer_t>(loop, this)),
+      report_timer_(makeHandle<uv_timer_t>(loop, this)),
+      on_report_(std::move(on_report)) {
   // A repeating timer is re-armed by libuv for `repeat` after the moment it ran, so
   // each tick is due 10 ms after the previous one actually ran.
   due_ns_ = uv_hrtime() + kTickNs;
@@ -29,14 +27,12 @@ LoopLagProbe::LoopLagProbe(uv_loop_t* loop, std::chrono::milliseconds report_eve
       [](uv_timer_t* t) noexcept { static_cast<LoopLagProbe*>(t->data)->report(); }, every_ms,
       every_ms);
   // The probe must not keep a loop alive that has nothing else to do.
-  uv_unref(reinterpret_cast<uv_handle_t*>(tick_timer_.get()));
-  uv_unref(reinterpret_cast<uv_handle_t*>(report_timer_.get()));
+  uv_unref(asHandle(tick_timer_));
+  uv_unref(asHandle(report_timer_));
 }
 
-LoopLagProbe::~LoopLagProbe() {
-  uv_timer_stop(tick_timer_.get());
-  uv_timer_stop(report_timer_.get());
-}
+// The timers close with their HandlePtrs (closing stops them).
+LoopLagProbe::~LoopLagProbe() = default;
 
 void LoopLagProbe::tick() {
   const std::uint64_t now = uv_hrtime();

@@ -1,36 +1,17 @@
 #include "worker/uv/uv_dispatcher.h"
 
-#include "worker/uv/uv_handle.h"
-
 namespace celeriac::worker::uv {
 
-namespace {
-// What a timer handle carries back to us: the owner and its id.
-struct TimerData {
-  UvDispatcher* owner;
-  common::TimerId id;
-  std::function<void()> fn;
-};
-}  // namespace
+UvDispatcher::UvDispatcher(uv_loop_t* loop)
+    : loop_(loop), idle_(makeHandle<uv_idle_t>(loop, this)) {}
 
-UvDispatcher::UvDispatcher(uv_loop_t* loop) : loop_(loop), idle_(new uv_idle_t) {
-  uv_idle_init(loop_, idle_);
-  idle_->data = this;
-}
-
-UvDispatcher::~UvDispatcher() {
-  for (auto& [id, timer] : timers_) {
-    delete static_cast<TimerData*>(timer->data);
-    timer->data = nullptr;
-    uv_timer_stop(timer);
-    closeAndDelete(timer);
-  }
-  closeAndDelete(idle_);
-}
+// Members go in reverse order: every timer handle is closed (and so never fires), then
+// the idle handle. Their memory is freed by the loop's close callbacks.
+UvDispatcher::~UvDispatcher() = default;
 
 void UvDispatcher::post(std::function<void()> fn) {
   posted_.push_back(std::move(fn));
-  if (uv_is_active(reinterpret_cast<uv_handle_t*>(idle_)) == 0) uv_idle_start(idle_, &onIdle);
+  if (uv_is_active(asHandle(idle_)) == 0) uv_idle_start(idle_.get(), &onIdle);
 }
 
 void UvDispatcher::onIdle(uv_idle_t* idle) noexcept {
@@ -43,22 +24,23 @@ void UvDispatcher::runPosted() {
   std::vector<std::function<void()>> batch;
   batch.swap(posted_);
   for (auto& fn : batch) fn();
-  if (posted_.empty()) uv_idle_stop(idle_);
+  if (posted_.empty()) uv_idle_stop(idle_.get());
 }
 
 common::TimerId UvDispatcher::schedule(std::chrono::milliseconds delay,
-                                         std::function<void()> fn) {
+                                       std::function<void()> fn) {
   const common::TimerId id = next_timer_id_++;
-  auto* timer = new uv_timer_t;
-  uv_timer_init(loop_, timer);
-  timer->data = new TimerData{this, id, std::move(fn)};
-  timers_.emplace(id, timer);
+  Timer& timer = timers_[id];
+  timer.owner = this;
+  timer.id = id;
+  timer.fn = std::move(fn);
+  timer.handle = makeHandle<uv_timer_t>(loop_, &timer);
   const auto ms = delay.count() < 0 ? 0 : static_cast<std::uint64_t>(delay.count());
   uv_timer_start(
-      timer,
+      timer.handle.get(),
       [](uv_timer_t* t) noexcept {
-        auto* data = static_cast<TimerData*>(t->data);
-        data->owner->fire(data->id);
+        auto* fired = static_cast<Timer*>(t->data);
+        fired->owner->fire(fired->id);
       },
       ms, 0);
   return id;
@@ -67,24 +49,12 @@ common::TimerId UvDispatcher::schedule(std::chrono::milliseconds delay,
 void UvDispatcher::fire(common::TimerId id) {
   auto it = timers_.find(id);
   if (it == timers_.end()) return;
-  uv_timer_t* timer = it->second;
-  timers_.erase(it);
-  std::unique_ptr<TimerData> data(static_cast<TimerData*>(timer->data));
-  timer->data = nullptr;
-  closeAndDelete(timer);
-  data->fn();
+  std::function<void()> fn = std::move(it->second.fn);
+  timers_.erase(it);  // closes the handle: we are inside its callback, which libuv allows
+  fn();
 }
 
-void UvDispatcher::cancel(common::TimerId id) {
-  auto it = timers_.find(id);
-  if (it == timers_.end()) return;
-  uv_timer_t* timer = it->second;
-  timers_.erase(it);
-  delete static_cast<TimerData*>(timer->data);
-  timer->data = nullptr;
-  uv_timer_stop(timer);
-  closeAndDelete(timer);
-}
+void UvDispatcher::cancel(common::TimerId id) { timers_.erase(id); }
 
 common::SteadyTime UvDispatcher::now() const {
   // uv_hrtime: nanoseconds of a monotonic clock with an arbitrary origin; only

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "common/dispatcher.h"
+#include "worker/uv/uv_handle.h"
 
 namespace celeriac::worker::uv {
 
@@ -37,15 +38,22 @@ class UvDispatcher final : public common::Dispatcher, public common::Clock {
   [[nodiscard]] std::size_t pendingTimers() const { return timers_.size(); }
 
  private:
-  struct Timer;
+  // One scheduled callback. The handle's data points here: unordered_map nodes never
+  // move, and erasing the entry closes the handle, after which libuv never calls it.
+  struct Timer {
+    UvDispatcher* owner = nullptr;
+    common::TimerId id = 0;
+    std::function<void()> fn;
+    HandlePtr<uv_timer_t> handle;
+  };
   static void onIdle(uv_idle_t* idle) noexcept;
   void runPosted();
   void fire(common::TimerId id);
 
   uv_loop_t* loop_;
-  uv_idle_t* idle_;
+  HandlePtr<uv_idle_t> idle_;
   std::vector<std::function<void()>> posted_;
-  std::unordered_map<common::TimerId, uv_timer_t*> timers_;
+  std::unordered_map<common::TimerId, Timer> timers_;
   common::TimerId next_timer_id_ = 1;
 };
 

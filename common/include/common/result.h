@@ -39,10 +39,9 @@ class [[nodiscard]] Result {
 
  public:
   // From anything a T is made of (so `return "text";` works for Result<std::string>).
-  template <typename U = T,
-            typename = std::enable_if_t<std::is_constructible_v<T, U&&> &&
-                                        !std::is_same_v<std::decay_t<U>, Result> &&
-                                        !std::is_same_v<std::decay_t<U>, Error>>>
+  template <typename U = T, typename = std::enable_if_t<std::is_constructible_v<T, U&&> &&
+                                                        !std::is_same_v<std::decay_t<U>, Result> &&
+                                                        !std::is_same_v<std::decay_t<U>, Error>>>
   Result(U&& value)  // NOLINT(google-explicit-constructor): a value is a success
       : state_(std::in_place_index<0>, std::forward<U>(value)) {}
   Result(Error error)  // NOLINT(google-explicit-constructor): an Error is a failure
@@ -79,7 +78,8 @@ class [[nodiscard]] Result {
 
  private:
   void checked() const {
-    if (!ok()) throw std::logic_error("Result::value() on an error: " + std::get<1>(state_).message);
+    if (!ok())
+      throw std::logic_error("Result::value() on an error: " + std::get<1>(state_).message);
   }
 
   std::variant<T, Error> state_;
@@ -105,4 +105,4 @@ class [[nodiscard]] Result<void> {
   std::optional<Error> error_;
 };
 
-}  // namespace celeriac::common
+}  // namespace celeriac::inline common

@@ -35,4 +35,4 @@ class Rng {
   std::uint64_t state_;
 };
 
-}  // namespace celeriac::common
+}  // namespace celeriac::inline common

@@ -29,4 +29,4 @@ inline constexpr std::uint16_t kDefaultPrefetch =
     static_cast<std::uint16_t>(kDefaultConcurrency * kDefaultPrefetchMultiplier);
 static_assert(kDefaultConcurrency * kDefaultPrefetchMultiplier <= UINT16_MAX);
 
-}  // namespace celeriac::common
+}  // namespace celeriac::inline common

@@ -23,7 +23,9 @@ void runAll(Queue& queue) {
 class Owner {
  public:
   explicit Owner(Queue& queue) : queue_(queue) {}
-  void postIncrement() { queue_.push_back(lifetime_.guard([this] { ++count_; })); }
+  void postIncrement() {
+    queue_.push_back(lifetime_.guard([this] { ++count_; }));
+  }
   [[nodiscard]] int count() const { return count_; }
   LifetimeToken& lifetime() { return lifetime_; }
 
@@ -98,7 +100,12 @@ TEST(LifetimeTokenTest, ACallbackMayDestroyItsOwnerAndLaterOnesSeeIt) {
   auto token = std::make_unique<LifetimeToken>();
   const LifetimeWatch life = token->watch();
   int ran = 0;
-  std::vector<std::function<void()>> callbacks = {[&] { ++ran; token.reset(); }, [&] { ++ran; }};
+  std::vector<std::function<void()>> callbacks;
+  callbacks.emplace_back([&] {
+    ++ran;
+    token.reset();
+  });
+  callbacks.emplace_back([&] { ++ran; });
   for (auto& cb : callbacks) {
     if (!life.alive()) break;
     cb();
