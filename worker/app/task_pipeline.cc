@@ -70,13 +70,17 @@ TaskPipeline::TaskPipeline(balancer::Dispatcher& dispatcher, const tasks::TaskRe
       registry_(registry),
       ports_(std::move(ports)),
       options_(std::move(options)),
-      prefetch_sent_(options_.prefetch) {
+      prefetch_sent_(options_.prefetch),
+      eta_holds_(dispatcher_,
+                 [this](std::unique_ptr<Job> job) {
+                   updatePrefetch();
+                   enqueue(std::move(job));
+                 }),
+      rate_waits_(dispatcher_, [this](std::unique_ptr<Job> job) { enqueue(std::move(job)); }) {
   applyTaskDefaults();
 }
 
 TaskPipeline::~TaskPipeline() {
-  for (auto& [id, job] : held_) dispatcher_.cancel(job->eta_timer);
-  for (auto& [id, job] : rate_held_) dispatcher_.cancel(job->rate_timer);
   if (backpressure_timer_ != 0) dispatcher_.cancel(backpressure_timer_);
   for (const balancer::TimerId timer : chord_join_timers_) dispatcher_.cancel(timer);
   cancelRunning();
@@ -202,18 +206,8 @@ void TaskPipeline::refuse(const amqp::Delivery& delivery, const std::string& tas
 }
 
 void TaskPipeline::hold(std::unique_ptr<Job> job, milliseconds delay) {
-  const JobId id = job->id;
   taskLog()->info("scheduled task_id={} eta_in_ms={}", job->message.id, delay.count());
-  job->eta_timer = dispatcher_.schedule(delay, [this, id] {
-    auto it = held_.find(id);
-    if (it == held_.end()) return;
-    std::unique_ptr<Job> due = std::move(it->second);
-    held_.erase(it);
-    due->eta_timer = 0;
-    updatePrefetch();
-    enqueue(std::move(due));
-  });
-  held_.emplace(id, std::move(job));
+  eta_holds_.hold(std::move(job), delay);
   // Like Celery (spec 8.2): each held ETA message raises prefetch by one, so held
   // tasks never starve the window of tasks that can run now.
   updatePrefetch();
@@ -224,10 +218,10 @@ void TaskPipeline::updatePrefetch() {
       backpressure_ ? std::size_t{options_.backpressure_prefetch} : std::size_t{options_.prefetch};
   // 0 is "unlimited" (--prefetch-multiplier 0): held tasks cannot raise it, and adding
   // them to it would turn it into a limit (it became 1 with one held task).
-  const std::size_t wanted =
-      base == 0
-          ? 0
-          : std::min<std::size_t>(std::numeric_limits<std::uint16_t>::max(), base + held_.size());
+  const std::size_t wanted = base == 0
+                                 ? 0
+                                 : std::min<std::size_t>(std::numeric_limits<std::uint16_t>::max(),
+                                                         base + eta_holds_.size());
   const auto value = static_cast<std::uint16_t>(wanted);
   if (value == prefetch_sent_) return;
   prefetch_sent_ = value;
@@ -520,10 +514,8 @@ void TaskPipeline::storeThen(const std::string& task_id, std::string document,
 }
 
 void TaskPipeline::onChannelLost() {
-  for (auto& [id, job] : held_) dispatcher_.cancel(job->eta_timer);
-  held_.clear();
-  for (auto& [id, job] : rate_held_) dispatcher_.cancel(job->rate_timer);
-  rate_held_.clear();
+  eta_holds_.clear();
+  rate_waits_.clear();
   ready_.clear();
   running_ -= counting_.size();  // their slots: the broker redelivers them
   counting_.clear();

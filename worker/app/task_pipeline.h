@@ -39,6 +39,7 @@
 
 #include "balancer/dispatcher.h"
 #include "worker/amqp/amqp_connection.h"
+#include "worker/app/pipeline/eta_scheduler.h"
 #include "worker/app/pipeline/job.h"
 #include "worker/app/pipeline/ready_queue.h"
 #include "worker/app/task_events.h"
@@ -167,7 +168,7 @@ class TaskPipeline {
 
   [[nodiscard]] std::size_t running() const { return running_; }
   [[nodiscard]] std::size_t reserved() const { return ready_.size(); }
-  [[nodiscard]] std::size_t held() const { return held_.size(); }
+  [[nodiscard]] std::size_t held() const { return eta_holds_.size(); }
   // Tasks whose result write is still pending.
   [[nodiscard]] std::size_t storing() const { return storing_; }
   // Parked messages whose publish the broker has not confirmed yet.
@@ -304,20 +305,20 @@ class TaskPipeline {
   JobId next_id_ = 1;
   // Waiting for a slot: by message priority, then arrival.
   pipeline::ReadyQueue<std::unique_ptr<Job>> ready_;
-  std::unordered_map<JobId, std::unique_ptr<Job>> held_;    // waiting for their eta
   std::unordered_map<JobId, std::unique_ptr<Job>> active_;  // running
   std::unordered_map<JobId, std::unique_ptr<Job>> counting_;  // start being counted (slot held)
   std::size_t running_ = 0;
   std::size_t storing_ = 0;
   std::size_t parking_ = 0;
   bool starting_ = true;
-  JobId starting_job_ = 0;
+  JobId starting_job_ = 0;  // the job whose handler is being called right now
   bool backpressure_ = false;
-  balancer::TimerId backpressure_timer_ = 0;  // the job whose handler is being called right now
+  balancer::TimerId backpressure_timer_ = 0;
   std::uint16_t prefetch_sent_ = 0;
+  pipeline::EtaScheduler eta_holds_;   // waiting for their eta (raising prefetch)
+  pipeline::EtaScheduler rate_waits_;  // waiting for a rate limit's token
   // Remote control's per-task settings.
   celery::TaskRateLimiter rate_limits_;
-  std::unordered_map<JobId, std::unique_ptr<Job>> rate_held_;  // waiting for a token
   struct TimeLimits {
     std::optional<double> soft_s;
     std::optional<double> hard_s;

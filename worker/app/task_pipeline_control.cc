@@ -44,15 +44,15 @@ void TaskPipeline::forEachReserved(const std::function<void(const JobView&)>& vi
   ready_.forEach([&visit](const std::unique_ptr<Job>& job) {
     visit(JobView{job->message, job->delivery, std::nullopt, false});
   });
-  for (const auto& [id, job] : rate_held_) {
-    visit(JobView{job->message, job->delivery, std::nullopt, false});
-  }
+  rate_waits_.forEach([&visit](const Job& job) {
+    visit(JobView{job.message, job.delivery, std::nullopt, false});
+  });
 }
 
 void TaskPipeline::forEachScheduled(const std::function<void(const JobView&)>& visit) const {
-  for (const auto& [id, job] : held_) {
-    visit(JobView{job->message, job->delivery, std::nullopt, false});
-  }
+  eta_holds_.forEach([&visit](const Job& job) {
+    visit(JobView{job.message, job.delivery, std::nullopt, false});
+  });
 }
 
 std::vector<std::string> TaskPipeline::terminate(const std::vector<std::string>& ids) {
@@ -77,18 +77,9 @@ std::vector<std::string> TaskPipeline::terminate(const std::vector<std::string>&
 void TaskPipeline::setRateLimit(const std::string& task, const celery::RateLimit& limit) {
   rate_limits_.set(task, limit, dispatcher_.clock().now());
   // Tasks already waiting for a token are re-admitted under the new limit.
-  std::vector<std::unique_ptr<Job>> waiting;
-  for (auto it = rate_held_.begin(); it != rate_held_.end();) {
-    if (it->second->message.task == task) {
-      dispatcher_.cancel(it->second->rate_timer);
-      it->second->rate_timer = 0;
-      waiting.push_back(std::move(it->second));
-      it = rate_held_.erase(it);
-    } else {
-      ++it;
-    }
+  for (auto& job : rate_waits_.take([&task](const Job& j) { return j.message.task == task; })) {
+    enqueue(std::move(job));
   }
-  for (auto& job : waiting) enqueue(std::move(job));
 }
 
 std::optional<std::string> TaskPipeline::describeRateLimit(const std::string& task) const {
@@ -101,16 +92,7 @@ bool TaskPipeline::waitForRateLimit(std::unique_ptr<Job>& job) {
   if (rate_limits_.tryTake(task, now)) return false;
   const auto wait = std::max(milliseconds(1),
                              std::chrono::ceil<milliseconds>(rate_limits_.nextAt(task, now) - now));
-  const JobId id = job->id;
-  job->rate_timer = dispatcher_.schedule(wait, [this, id] {
-    auto it = rate_held_.find(id);
-    if (it == rate_held_.end()) return;
-    std::unique_ptr<Job> due = std::move(it->second);
-    rate_held_.erase(it);
-    due->rate_timer = 0;
-    enqueue(std::move(due));
-  });
-  rate_held_.emplace(id, std::move(job));
+  rate_waits_.hold(std::move(job), wait);
   return true;
 }
 
