@@ -31,9 +31,6 @@ using std::chrono::milliseconds;
 // a prefetch of 400 multi-megabyte analysis images would otherwise hold each twice.
 constexpr std::size_t kDecodeAtStartBytes = 64 * 1024;
 
-// Time limits at or beyond this (about 31 years) are no limit at all.
-constexpr double kNoTimeLimitBeyondSeconds = 1e9;
-
 // A provider's error text may quote the key it refused: masks secrets in what the
 // outcome will store or publish (its exception, a retry's reason, an Unavailable's
 // message and model names).
@@ -76,7 +73,9 @@ TaskPipeline::TaskPipeline(balancer::Dispatcher& dispatcher, const tasks::TaskRe
                    updatePrefetch();
                    enqueue(std::move(job));
                  }),
-      rate_waits_(dispatcher_, [this](std::unique_ptr<Job> job) { enqueue(std::move(job)); }) {
+      rate_waits_(dispatcher_, [this](std::unique_ptr<Job> job) { enqueue(std::move(job)); }),
+      time_limits_(options_.default_soft_time_limit, options_.default_hard_time_limit),
+      limit_timers_(dispatcher_, [this](JobId id, bool hard) { timeLimitHit(id, hard); }) {
   applyTaskDefaults();
 }
 
@@ -277,15 +276,7 @@ void TaskPipeline::start(std::unique_ptr<Job> job) {
   job->wall_started = dispatcher_.clock().wallNow();
   if (ports_.events != nullptr) ports_.events->started(m);
   const JobId id = job->id;
-  const auto arm = [this, id](std::optional<double> seconds, bool hard) -> balancer::TimerId {
-    // A limit longer than any timer can hold (Python accepts timelimit 1e308) never
-    // fires: no timer, as the converted count would overflow.
-    if (!seconds || *seconds <= 0 || !(*seconds < kNoTimeLimitBeyondSeconds)) return 0;
-    const auto delay = milliseconds(static_cast<std::int64_t>(*seconds * 1000.0));
-    return dispatcher_.schedule(delay, [this, id, hard] { timeLimitHit(id, hard); });
-  };
-  job->soft_limit_timer = arm(softLimitFor(*job), false);
-  job->hard_limit_timer = arm(hardLimitFor(*job), true);
+  limit_timers_.arm(*job, time_limits_.soft(m), time_limits_.hard(m));
   Job& ref = *job;
   active_.emplace(id, std::move(job));
   tasks::TaskContext ctx{ref.message, dispatcher_};
@@ -320,8 +311,9 @@ void TaskPipeline::timeLimitHit(JobId id, bool hard) {
     job.soft_limit_timer = 0;
   }
   if (job.run) job.run->cancel();
-  celery::ExceptionInfo e = hard ? celery::timeLimitExceeded(hardLimitFor(job).value_or(0))
-                                 : celery::softTimeLimitExceeded();
+  celery::ExceptionInfo e =
+      hard ? celery::timeLimitExceeded(time_limits_.hard(job.message).value_or(0))
+           : celery::softTimeLimitExceeded();
   taskLog()->warn("time limit task_id={} kind={}", job.message.id, hard ? "hard" : "soft");
   finish(id, tasks::Failure{std::move(e)});
 }
@@ -332,8 +324,7 @@ std::unique_ptr<TaskPipeline::Job> TaskPipeline::takeActive(JobId id) {
   std::unique_ptr<Job> job = std::move(it->second);
   active_.erase(it);
   --running_;
-  if (job->soft_limit_timer != 0) dispatcher_.cancel(job->soft_limit_timer);
-  if (job->hard_limit_timer != 0) dispatcher_.cancel(job->hard_limit_timer);
+  limit_timers_.disarm(*job);
   // The run object may be the caller of this very callback: destroy it later.
   if (job->run) {
     dispatcher_.post([run = std::shared_ptr<tasks::TaskRun>(std::move(job->run))] {});
@@ -527,8 +518,7 @@ void TaskPipeline::stopStarting() { starting_ = false; }
 void TaskPipeline::cancelRunning() {
   for (auto& [id, job] : active_) {
     if (job->run) job->run->cancel();
-    if (job->soft_limit_timer != 0) dispatcher_.cancel(job->soft_limit_timer);
-    if (job->hard_limit_timer != 0) dispatcher_.cancel(job->hard_limit_timer);
+    limit_timers_.disarm(*job);
     taskLog()->warn("abandoned task_id={} at shutdown: left unacked for redelivery",
                     job->message.id);
   }

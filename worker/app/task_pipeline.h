@@ -42,6 +42,7 @@
 #include "worker/app/pipeline/eta_scheduler.h"
 #include "worker/app/pipeline/job.h"
 #include "worker/app/pipeline/ready_queue.h"
+#include "worker/app/pipeline/time_limits.h"
 #include "worker/app/task_events.h"
 #include "worker/celery/canvas.h"
 #include "worker/celery/rate_limit.h"
@@ -283,8 +284,6 @@ class TaskPipeline {
   void storeRevoked(Job& job, const std::string& reason, bool ack);
   // A rate-limited task without a token waits (reserved) until its token is due.
   [[nodiscard]] bool waitForRateLimit(std::unique_ptr<Job>& job);
-  [[nodiscard]] std::optional<double> softLimitFor(const Job& job) const;
-  [[nodiscard]] std::optional<double> hardLimitFor(const Job& job) const;
   // Per-task options (task_pipeline_options.cc): the registry's rate and time limits
   // as the starting values the control commands change; a job's start priority; the
   // crash count that makes it poison; autoretry_for turning a failure into a retry.
@@ -319,11 +318,8 @@ class TaskPipeline {
   pipeline::EtaScheduler rate_waits_;  // waiting for a rate limit's token
   // Remote control's per-task settings.
   celery::TaskRateLimiter rate_limits_;
-  struct TimeLimits {
-    std::optional<double> soft_s;
-    std::optional<double> hard_s;
-  };
-  std::map<std::string, TimeLimits> time_limits_;  // by task name
+  pipeline::TimeLimits time_limits_;  // by task, from config and the time_limit command
+  pipeline::TimeLimitTimers limit_timers_;
   // retry_jitter's randomness.
   std::mt19937_64 jitter_rng_{std::random_device{}()};
   // The bits of the ids given to what the worker publishes (celery::uuid4()).

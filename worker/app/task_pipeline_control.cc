@@ -98,23 +98,7 @@ bool TaskPipeline::waitForRateLimit(std::unique_ptr<Job>& job) {
 
 void TaskPipeline::setTimeLimits(const std::string& task, std::optional<double> soft_s,
                                  std::optional<double> hard_s) {
-  time_limits_[task] = TimeLimits{soft_s, hard_s};
-}
-
-// Celery's order: the message's own limits, else the task's (time_limit command), else
-// the worker's (--soft-time-limit, --time-limit).
-std::optional<double> TaskPipeline::softLimitFor(const Job& job) const {
-  if (job.message.time_limits.soft_s) return job.message.time_limits.soft_s;
-  auto it = time_limits_.find(job.message.task);
-  if (it != time_limits_.end() && it->second.soft_s) return it->second.soft_s;
-  return options_.default_soft_time_limit;
-}
-
-std::optional<double> TaskPipeline::hardLimitFor(const Job& job) const {
-  if (job.message.time_limits.hard_s) return job.message.time_limits.hard_s;
-  auto it = time_limits_.find(job.message.task);
-  if (it != time_limits_.end() && it->second.hard_s) return it->second.hard_s;
-  return options_.default_hard_time_limit;
+  time_limits_.setForTask(task, soft_s, hard_s);
 }
 
 void TaskPipeline::setConcurrency(std::size_t concurrency, std::uint16_t prefetch) {

@@ -20,7 +20,7 @@ void TaskPipeline::applyTaskDefaults() {
       if (parsed.limit) rate_limits_.set(name, *parsed.limit, dispatcher_.clock().now());
     }
     if (o.time_limit || o.soft_time_limit) {
-      time_limits_[name] = TimeLimits{o.soft_time_limit, o.time_limit};
+      time_limits_.setForTask(name, o.soft_time_limit, o.time_limit);
     }
   }
 }
