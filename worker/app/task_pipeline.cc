@@ -67,6 +67,8 @@ TaskPipeline::TaskPipeline(balancer::Dispatcher& dispatcher, const tasks::TaskRe
       registry_(registry),
       ports_(std::move(ports)),
       options_(std::move(options)),
+      writer_(pipeline::Context{dispatcher_, ports_, options_, counters_, in_flight_},
+              [this] { pump(); }),
       prefetch_sent_(options_.prefetch),
       eta_holds_(dispatcher_,
                  [this](std::unique_ptr<Job> job) {
@@ -192,7 +194,7 @@ void TaskPipeline::refuse(const amqp::Delivery& delivery, const std::string& tas
     // Decoded but not runnable (NotRegistered): Celery stores it with the request, so
     // result_extended fields and group/parent ids are there.
     record = celery::failureRecord(*message, error, dispatcher_.clock().wallNow());
-    markExtended(record, *message);
+    writer_.extend(record, *message);
   } else {
     record.task_id = task_id;
     record.state = celery::TaskState::kFailure;
@@ -200,8 +202,8 @@ void TaskPipeline::refuse(const amqp::Delivery& delivery, const std::string& tas
     record.date_done = dispatcher_.clock().wallNow();
   }
   // Reject only once the FAILURE is stored, so the Python caller never hangs.
-  storeThen(task_id, celery::renderResultDocument(record),
-            [this, ref] { ports_.reject(ref, false); });
+  writer_.store(task_id, celery::renderResultDocument(record),
+                [this, ref] { ports_.reject(ref, false); });
 }
 
 void TaskPipeline::hold(std::unique_ptr<Job> job, milliseconds delay) {
@@ -267,7 +269,7 @@ void TaskPipeline::start(std::unique_ptr<Job> job) {
   if (!job->acks_late) ports_.ack(job->delivery.ref);
   const bool track_started = job->entry->options.track_started.value_or(options_.track_started);
   if (track_started && !job->ignore_result) {
-    storeThen(
+    writer_.store(
         m.id,
         celery::renderResultDocument(celery::startedRecord(m, options_.pid, options_.hostname)),
         nullptr);
@@ -349,8 +351,8 @@ void TaskPipeline::finish(JobId id, tasks::TaskOutcome outcome) {
     const bool late = job->acks_late;
     celery::ResultRecord record = celery::failureRecord(job->message, celery::fromCppException(e),
                                                         dispatcher_.clock().wallNow());
-    markExtended(record, job->message);
-    storeThen(job->message.id, celery::renderResultDocument(record), [this, ref, late] {
+    writer_.extend(record, job->message);
+    writer_.store(job->message.id, celery::renderResultDocument(record), [this, ref, late] {
       if (late) ports_.ack(ref);
     });
   }
@@ -408,7 +410,7 @@ void TaskPipeline::settle(Job& job, tasks::TaskOutcome outcome) {
   const bool succeeded = success != nullptr;
   // Every stored outcome carries the result_extended fields when enabled, follow-ups
   // or not (they were left out whenever a chain step, link or link_error went out).
-  markExtended(record, m);
+  writer_.extend(record, m);
   const amqp::DeliveryRef ref = job.delivery.ref;
   const bool late = job.acks_late;
   const bool drop = !succeeded && !job.entry->options.acks_on_failure_or_timeout;
@@ -442,7 +444,7 @@ void TaskPipeline::settle(Job& job, tasks::TaskOutcome outcome) {
         // Its own name and args are in the chain's signature, not in this message;
         // rather than store this task's as if they were that step's, store none.
         chained.extended = false;
-        storeThen(chained_id, celery::renderResultDocument(chained), nullptr);
+        writer_.store(chained_id, celery::renderResultDocument(chained), nullptr);
       }
     }
   }
@@ -471,14 +473,14 @@ void TaskPipeline::settle(Job& job, tasks::TaskOutcome outcome) {
     if (job.ignore_result) {
       with_parts([settle_message] { settle_message(true); })();
     } else {
-      storeThen(m.id, celery::renderResultDocument(record),
-                with_parts([settle_message] { settle_message(true); }));
+      writer_.store(m.id, celery::renderResultDocument(record),
+                    with_parts([settle_message] { settle_message(true); }));
     }
   } else if (job.ignore_result) {
     with_parts([this, ref, late, drop] { ackSettled(ref, late, drop); })();
   } else {
-    storeThen(m.id, celery::renderResultDocument(record),
-              with_parts([this, ref, late, drop] { ackSettled(ref, late, drop); }));
+    writer_.store(m.id, celery::renderResultDocument(record),
+                  with_parts([this, ref, late, drop] { ackSettled(ref, late, drop); }));
   }
 }
 
@@ -492,16 +494,6 @@ celery::CanvasContext TaskPipeline::canvasContext() {
   };
   ctx.default_queue = options_.default_queue;
   return ctx;
-}
-
-void TaskPipeline::storeThen(const std::string& task_id, std::string document,
-                             std::function<void()> then) {
-  ++storing_;
-  ports_.store(celery::resultKey(task_id), std::move(document), [this, then = std::move(then)] {
-    --storing_;
-    if (then) then();
-    pump();  // the store may have been the reason nothing started
-  });
 }
 
 void TaskPipeline::onChannelLost() {

@@ -39,9 +39,13 @@
 
 #include "balancer/dispatcher.h"
 #include "worker/amqp/amqp_connection.h"
+#include "worker/app/pipeline/context.h"
 #include "worker/app/pipeline/eta_scheduler.h"
 #include "worker/app/pipeline/job.h"
+#include "worker/app/pipeline/options.h"
+#include "worker/app/pipeline/ports.h"
 #include "worker/app/pipeline/ready_queue.h"
+#include "worker/app/pipeline/result_writer.h"
 #include "worker/app/pipeline/time_limits.h"
 #include "worker/app/task_events.h"
 #include "worker/celery/canvas.h"
@@ -51,100 +55,6 @@
 #include "worker/tasks/task_registry.h"
 
 namespace celeriac::worker::app {
-
-// What the result store says after a chord member's part was recorded (spec 3.8).
-struct ChordPartResult {
-  bool completed = false;            // this part completed the header
-  std::vector<std::string> members;  // when completed: the parts, in header order
-  // A complex header: Python saved its GroupResult; its leaves' result documents.
-  std::optional<std::string> saved_group{};
-  std::vector<std::optional<std::string>> saved_docs{};
-};
-
-struct PipelinePorts {
-  std::function<void(amqp::DeliveryRef)> ack;
-  std::function<void(amqp::DeliveryRef, bool requeue)> reject;
-  std::function<void(std::uint16_t)> set_prefetch;
-  // Stores a result document; `done` fires once it is durably in Redis.
-  std::function<void(std::string key, std::string document, std::function<void()> done)> store;
-  // False while results cannot be written (Redis down or backlog full).
-  std::function<bool()> store_accepting;
-  // Poison detection: counts one more start of a redelivered message under `key` and
-  // reports the count (Redis INCR); `forget_starts` drops the count once it finished.
-  // Unset: redelivered messages simply run.
-  std::function<void(std::string key, std::function<void(long long starts)>)> count_start;
-  std::function<void(std::string key)> forget_starts;
-  // Publishes with a broker confirm (parking). Unset: ETA tasks are always held.
-  std::function<void(amqp::OutgoingMessage, std::function<void(bool confirmed)>)> publish;
-  // Revoked task ids (remote control): such a task is stored REVOKED and acked, on
-  // arrival and again when it would start. Unset: nothing is revoked.
-  std::function<bool(const std::string& task_id)> is_revoked;
-  // Chords on Redis (task_pipeline_chord.cc): records one member's part atomically and
-  // says whether it completed the header; writes a chord's size before its header goes
-  // out. Unset: chord membership is ignored (tests without Redis).
-  std::function<void(std::string group_id, std::string score, std::string part,
-                     std::function<void(ChordPartResult)>)>
-      chord_part;
-  std::function<void(std::string group_id, std::int64_t size, std::function<void()>)>
-      set_chord_size;
-  // A complex chord header's leaves read again (join_native() waiting): their result
-  // documents (nullopt: none yet), the chord's keys deleted once every one succeeded.
-  std::function<void(std::string group_id, std::vector<std::string> task_ids,
-                     std::function<void(std::vector<std::optional<std::string>>)>)>
-      fetch_chord_leaves;
-  // Told about each task as it goes (Celery's task-* events). Null: nobody listens.
-  TaskEventSink* events = nullptr;
-};
-
-struct PipelineOptions {
-  std::size_t concurrency = 100;
-  std::uint16_t prefetch = 400;  // concurrency x multiplier, the base basic.qos value
-  std::string hostname = "celeriac@localhost";
-  bool acks_late = true;         // default for tasks that do not say
-  bool track_started = false;    // default for tasks that do not say
-  bool result_extended = false;  // Celery's result_extended: name/args/kwargs/worker/queue
-  int pid = 0;                   // reported in STARTED documents
-  // ETAs further away than this are parked in a delay tier instead of being held in
-  // memory, so prefetch never fills with sleeping tasks (issue 5).
-  std::chrono::milliseconds eta_hold_limit{10'000};
-  std::vector<amqp::DelayTier> delay_tiers;  // shortest first; empty: never park
-  // A task parked because every model was down fails with AllModelsUnavailable once
-  // it has been parked this long (issue 5).
-  std::chrono::milliseconds max_parked{3'600'000};
-  // While every model is down, prefetch drops to this (other replicas, with other
-  // keys, get the work) until the balancer's earliest retry time.
-  std::uint16_t backpressure_prefetch = 1;
-  // Queue for a task name when a chain step or callback signature names none (the
-  // LLM tasks' queues); anything else goes to `default_queue`, as Celery routes it.
-  std::map<std::string, std::string> task_queues;
-  // Celery's task_routes as (glob pattern, queue), consulted after task_queues: the
-  // worker that runs a step routes the next one, so it needs the Python app's routes.
-  std::vector<std::pair<std::string, std::string>> task_routes;
-  std::string default_queue = "celery";
-  // A body larger than this is refused (FAILURE InvalidTaskError, reject) before it is
-  // decoded (--max-message-size).
-  std::size_t max_message_size = std::size_t{16} << 20;
-  // A message redelivered this many times after runs that never finished (the worker
-  // died under it) is not run again: FAILURE WorkerLostError, rejected without requeue
-  // (dead-lettered when the queue has a DLX). 0: never (--max-task-crashes).
-  int max_task_crashes = 3;
-  // Time limits for tasks whose message and task options set none (--soft-time-limit,
-  // --time-limit), in seconds.
-  std::optional<double> default_soft_time_limit;
-  std::optional<double> default_hard_time_limit;
-};
-
-struct PipelineCounters {
-  std::uint64_t received = 0;
-  std::uint64_t succeeded = 0;
-  std::uint64_t failed = 0;
-  std::uint64_t rejected = 0;
-  std::uint64_t revoked = 0;
-  std::uint64_t parked = 0;
-  std::uint64_t parked_unavailable = 0;
-  std::uint64_t retried = 0;                           // retry messages published (Task.retry)
-  std::map<std::string, std::uint64_t> total_by_task;  // `inspect stats` "total"
-};
 
 class TaskPipeline {
  public:
@@ -171,9 +81,9 @@ class TaskPipeline {
   [[nodiscard]] std::size_t reserved() const { return ready_.size(); }
   [[nodiscard]] std::size_t held() const { return eta_holds_.size(); }
   // Tasks whose result write is still pending.
-  [[nodiscard]] std::size_t storing() const { return storing_; }
+  [[nodiscard]] std::size_t storing() const { return in_flight_.storing; }
   // Parked messages whose publish the broker has not confirmed yet.
-  [[nodiscard]] std::size_t parking() const { return parking_; }
+  [[nodiscard]] std::size_t parking() const { return in_flight_.publishing; }
   [[nodiscard]] const PipelineCounters& counters() const { return counters_; }
 
   // Remote control (task_pipeline_control.cc). A view of one task the worker holds.
@@ -232,8 +142,6 @@ class TaskPipeline {
   // then publish `out` with a confirm, then ack the delivery; an unconfirmed publish
   // sends the delivery back to its queue.
   void republishThenAck(Job& job, celery::ResultRecord record, amqp::OutgoingMessage out);
-  // Celery's result_extended fields, when enabled.
-  void markExtended(celery::ResultRecord& record, const celery::TaskMessage& message) const;
   void applyBackpressure(std::chrono::system_clock::time_point until);
   // Publishes canvas follow-ups (chain step, callbacks, errbacks); `done(all_ok)` once
   // every one is confirmed (at once when there are none).
@@ -275,7 +183,6 @@ class TaskPipeline {
   // terminate() settle it afterwards.
   std::unique_ptr<Job> takeActive(JobId id);
   void timeLimitHit(JobId id, bool hard);
-  void storeThen(const std::string& task_id, std::string document, std::function<void()> then);
   void updatePrefetch();
   [[nodiscard]] bool expired(const celery::TaskMessage& m) const;
   [[nodiscard]] bool revoked(const celery::TaskMessage& m) const;
@@ -300,6 +207,8 @@ class TaskPipeline {
   PipelinePorts ports_;
   PipelineOptions options_;
   PipelineCounters counters_;
+  pipeline::InFlight in_flight_;
+  pipeline::ResultWriter writer_;
 
   JobId next_id_ = 1;
   // Waiting for a slot: by message priority, then arrival.
@@ -307,8 +216,6 @@ class TaskPipeline {
   std::unordered_map<JobId, std::unique_ptr<Job>> active_;  // running
   std::unordered_map<JobId, std::unique_ptr<Job>> counting_;  // start being counted (slot held)
   std::size_t running_ = 0;
-  std::size_t storing_ = 0;
-  std::size_t parking_ = 0;
   bool starting_ = true;
   JobId starting_job_ = 0;  // the job whose handler is being called right now
   bool backpressure_ = false;

@@ -171,7 +171,7 @@ void TaskPipeline::finishChord(const celery::ChordMember& member, celery::ChordJ
                        done();
                        return;
                      }
-                     storeThen(body_id, document, done);
+                     writer_.store(body_id, document, done);
                    });
 }
 

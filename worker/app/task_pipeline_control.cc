@@ -23,15 +23,15 @@ void TaskPipeline::storeRevoked(Job& job, const std::string& reason, bool ack) {
   }
   const amqp::DeliveryRef ref = job.delivery.ref;
   celery::ResultRecord record = celery::revokedRecord(m, reason, dispatcher_.clock().wallNow());
-  markExtended(record, m);
+  writer_.extend(record, m);
   // Celery's mark_as_revoked(): a revoked chord member still reports its part, so
   // the chord's body fails with ChordError instead of waiting forever.
   std::vector<celery::ChordMember> parts;
   if (auto member = celery::chordMemberOf(m)) parts.push_back(std::move(*member));
-  storeThen(m.id, celery::renderResultDocument(record),
-            withChordParts(std::move(parts), "REVOKED", record.result, [this, ref, ack] {
-              if (ack) ports_.ack(ref);
-            }));
+  writer_.store(m.id, celery::renderResultDocument(record),
+                withChordParts(std::move(parts), "REVOKED", record.result, [this, ref, ack] {
+                  if (ack) ports_.ack(ref);
+                }));
 }
 
 void TaskPipeline::forEachActive(const std::function<void(const JobView&)>& visit) const {

@@ -64,10 +64,10 @@ void TaskPipeline::failPoison(std::unique_ptr<Job> job, long long starts) {
       m.task, m.id, starts);
   celery::ResultRecord record =
       celery::failureRecord(m, celery::workerLost(reason), dispatcher_.clock().wallNow());
-  markExtended(record, m);
+  writer_.extend(record, m);
   const amqp::DeliveryRef ref = job->delivery.ref;
   const std::string key = celery::redeliveredStartsKey(m.id);
-  storeThen(m.id, celery::renderResultDocument(record), [this, ref, key] {
+  writer_.store(m.id, celery::renderResultDocument(record), [this, ref, key] {
     ports_.reject(ref, false);
     if (ports_.forget_starts) ports_.forget_starts(key);
   });

@@ -27,11 +27,11 @@ void TaskPipeline::park(std::unique_ptr<Job> job, milliseconds delay, const std:
   taskLog()->info("parked task_id={} reason={} tier={} due_in_ms={} parks={}", job->message.id,
                   reason, tier->name, delay.count(), out.headers[kParkCountHeader].dump());
   ++counters_.parked;
-  ++parking_;
+  ++in_flight_.publishing;
   // The original is acked only once the broker confirmed the parked copy: a crash in
   // between leaves two copies at worst (at-least-once), never none.
   ports_.publish(std::move(out), [this, ref, id = job->message.id](bool confirmed) {
-    --parking_;
+    --in_flight_.publishing;
     if (confirmed) {
       ports_.ack(ref);
     } else {
@@ -76,7 +76,7 @@ bool TaskPipeline::parkUnavailable(Job& job, const tasks::Unavailable& unavailab
        celery::formatIsoTime(next_attempt), unavailable.models});
   waiting.traceback.clear();
   celery::ResultRecord record = celery::retryRecord(job.message, waiting);
-  markExtended(record, job.message);
+  writer_.extend(record, job.message);
   amqp::OutgoingMessage out = parkedMessage(job.delivery, *tier, "all_models_unavailable", now);
   taskLog()->warn("parked task_id={} reason=all_models_unavailable tier={} parks={} models={}",
                   job.message.id, tier->name, parks + 1, nlohmann::json(unavailable.models).dump());
@@ -113,7 +113,7 @@ bool TaskPipeline::retry(Job& job, const tasks::Retry& request, tasks::TaskOutco
     celery::ExceptionInfo retry_exc{"Retry", "celery.exceptions", nlohmann::json::array(), {}};
     ports_.events->retried(m, request.exc ? *request.exc : retry_exc);
   }
-  markExtended(plan.record, job.message);
+  writer_.extend(plan.record, job.message);
   republishThenAck(job, std::move(plan.record), std::move(plan.message));
   return true;
 }
@@ -125,12 +125,12 @@ void TaskPipeline::republishThenAck(Job& job, celery::ResultRecord record,
   // can store its SUCCESS or FAILURE before this RETRY lands and be overwritten by it,
   // leaving get() waiting forever. Acking last keeps at-least-once: a crash in between
   // leaves the original to be redelivered (two copies at worst, never none).
-  ++parking_;
+  ++in_flight_.publishing;
   const amqp::DeliveryRef ref = job.delivery.ref;
   const bool late = job.acks_late;
   auto publish = [this, ref, late, id = job.message.id, out = std::move(out)]() {
     ports_.publish(out, [this, ref, late, id](bool confirmed) {
-      --parking_;
+      --in_flight_.publishing;
       if (!late) {
         // Acked at start (acks_late off): nothing to ack, nor to send back.
         if (!confirmed) taskLog()->error("republish of task_id={} not confirmed; it is lost", id);
@@ -147,13 +147,8 @@ void TaskPipeline::republishThenAck(Job& job, celery::ResultRecord record,
   if (job.ignore_result) {
     publish();
   } else {
-    storeThen(job.message.id, celery::renderResultDocument(record), std::move(publish));
+    writer_.store(job.message.id, celery::renderResultDocument(record), std::move(publish));
   }
-}
-
-void TaskPipeline::markExtended(celery::ResultRecord& record,
-                                const celery::TaskMessage& message) const {
-  if (options_.result_extended) celery::extendRecord(record, message, options_.hostname);
 }
 
 void TaskPipeline::applyBackpressure(std::chrono::system_clock::time_point until) {
@@ -174,9 +169,9 @@ void TaskPipeline::applyBackpressure(std::chrono::system_clock::time_point until
 
 void TaskPipeline::publishAll(std::vector<celery::OutboundMessage> messages,
                               std::function<void(bool)> done) {
-  ++parking_;  // counted as in-flight publishes for shutdown
+  ++in_flight_.publishing;  // counted as in-flight publishes for shutdown
   const auto confirmed = pipeline::joinAll(messages.size(), [this, done](bool all_ok) {
-    --parking_;
+    --in_flight_.publishing;
     done(all_ok);
   });
   for (auto& message : messages) {
