@@ -16,8 +16,6 @@
 #include "worker/celery/python_json.h"
 #include "worker/celery/result_document.h"
 #include "worker/celery/result_keys.h"
-#include "worker/celery/task_id.h"
-#include "worker/celery/task_routes.h"
 #include "worker/tasks/llm_errors.h"
 
 namespace celeriac::worker::app {
@@ -69,6 +67,7 @@ TaskPipeline::TaskPipeline(balancer::Dispatcher& dispatcher, const tasks::TaskRe
       options_(std::move(options)),
       writer_(pipeline::Context{dispatcher_, ports_, options_, counters_, in_flight_},
               [this] { pump(); }),
+      publisher_(pipeline::Context{dispatcher_, ports_, options_, counters_, in_flight_}),
       prefetch_sent_(options_.prefetch),
       eta_holds_(dispatcher_,
                  [this](std::unique_ptr<Job> job) {
@@ -424,7 +423,7 @@ void TaskPipeline::settle(Job& job, tasks::TaskOutcome outcome) {
   if (auto member = celery::chordMemberOf(m)) chord_parts.push_back(std::move(*member));
   const bool has_canvas = !m.chain.is_null() || !m.callbacks.is_null() || !m.errbacks.is_null();
   if (has_canvas && ports_.publish) {
-    const celery::CanvasContext ctx = canvasContext();
+    const celery::CanvasContext ctx = publisher_.canvasContext();
     if (succeeded) {
       auto follow = celery::successFollowUps(m, record.result, ctx);
       record.children = std::move(follow.children);
@@ -469,7 +468,7 @@ void TaskPipeline::settle(Job& job, tasks::TaskOutcome outcome) {
         ackSettled(ref, late, drop);
       }
     });
-    publishExpansion(std::move(chord_sizes), std::move(follow_ups), settle_message);
+    publisher_.publishExpansion(std::move(chord_sizes), std::move(follow_ups), settle_message);
     if (job.ignore_result) {
       with_parts([settle_message] { settle_message(true); })();
     } else {
@@ -482,18 +481,6 @@ void TaskPipeline::settle(Job& job, tasks::TaskOutcome outcome) {
     writer_.store(m.id, celery::renderResultDocument(record),
                   with_parts([this, ref, late, drop] { ackSettled(ref, late, drop); }));
   }
-}
-
-celery::CanvasContext TaskPipeline::canvasContext() {
-  celery::CanvasContext ctx;
-  ctx.origin = options_.hostname;
-  ctx.now = dispatcher_.clock().wallNow();
-  ctx.new_id = [this] { return celery::uuid4(id_rng_(), id_rng_()); };
-  ctx.route_for_task = [this](const std::string& name) {
-    return celery::routeTask(name, options_.task_queues, options_.task_routes);
-  };
-  ctx.default_queue = options_.default_queue;
-  return ctx;
 }
 
 void TaskPipeline::onChannelLost() {

@@ -44,6 +44,7 @@
 #include "worker/app/pipeline/job.h"
 #include "worker/app/pipeline/options.h"
 #include "worker/app/pipeline/ports.h"
+#include "worker/app/pipeline/publisher.h"
 #include "worker/app/pipeline/ready_queue.h"
 #include "worker/app/pipeline/result_writer.h"
 #include "worker/app/pipeline/time_limits.h"
@@ -143,19 +144,12 @@ class TaskPipeline {
   // sends the delivery back to its queue.
   void republishThenAck(Job& job, celery::ResultRecord record, amqp::OutgoingMessage out);
   void applyBackpressure(std::chrono::system_clock::time_point until);
-  // Publishes canvas follow-ups (chain step, callbacks, errbacks); `done(all_ok)` once
-  // every one is confirmed (at once when there are none).
-  void publishAll(std::vector<celery::OutboundMessage> messages, std::function<void(bool)> done);
-  [[nodiscard]] celery::CanvasContext canvasContext();
   // A canvas the task applies from inside (Success::applies; task_pipeline_applied.cc):
   // appends what to publish and the chord sizes to write first; returns its result tuple.
   nlohmann::json applyFromTask(const celery::TaskMessage& task, const nlohmann::json& signature,
                                std::vector<celery::OutboundMessage>& messages,
                                std::vector<celery::ChordSize>& sizes);
-  // Chords (task_pipeline_chord.cc). Writes the chord sizes, then publishes; `done(ok)`.
-  void publishExpansion(std::vector<celery::ChordSize> sizes,
-                        std::vector<celery::OutboundMessage> messages,
-                        std::function<void(bool)> done);
+  // Chords (task_pipeline_chord.cc).
   // `next`, or a function that first reports these chord members' part (state and
   // encoded result) and, for the member completing its header, publishes the body or
   // fails it with ChordError; then calls `next`.
@@ -209,6 +203,7 @@ class TaskPipeline {
   PipelineCounters counters_;
   pipeline::InFlight in_flight_;
   pipeline::ResultWriter writer_;
+  pipeline::Publisher publisher_;
 
   JobId next_id_ = 1;
   // Waiting for a slot: by message priority, then arrival.
@@ -229,8 +224,6 @@ class TaskPipeline {
   pipeline::TimeLimitTimers limit_timers_;
   // retry_jitter's randomness.
   std::mt19937_64 jitter_rng_{std::random_device{}()};
-  // The bits of the ids given to what the worker publishes (celery::uuid4()).
-  std::mt19937_64 id_rng_{std::random_device{}()};
   // Chord joins waiting for a complex header's leaves (cancelled with the pipeline).
   std::set<balancer::TimerId> chord_join_timers_;
 };

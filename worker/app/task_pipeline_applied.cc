@@ -17,7 +17,7 @@ json TaskPipeline::applyFromTask(const celery::TaskMessage& task, const json& si
   celery::Expansion out;
   const std::string root = task.root_id.empty() ? task.id : task.root_id;
   celery::applySignature(signature, {json::array(), json::object(), task.id, root},
-                         canvasContext(), out);
+                         publisher_.canvasContext(), out);
   for (const auto& e : out.errors) taskLog()->error("task_id={} applied canvas: {}", task.id, e);
   for (auto& m : out.messages) messages.push_back(std::move(m));
   for (auto& s : out.chord_sizes) sizes.push_back(std::move(s));

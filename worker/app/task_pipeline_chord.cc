@@ -11,7 +11,6 @@
 #include "worker/celery/canvas_expand.h"
 #include "worker/celery/chord_part.h"
 #include "worker/celery/result_document.h"
-#include "worker/celery/result_keys.h"
 
 namespace celeriac::worker::app {
 
@@ -22,35 +21,6 @@ namespace {
 constexpr std::chrono::milliseconds kChordJoinTimeout{3000};
 constexpr std::chrono::milliseconds kChordJoinPoll{100};
 }  // namespace
-
-void TaskPipeline::publishExpansion(std::vector<celery::ChordSize> sizes,
-                                    std::vector<celery::OutboundMessage> messages,
-                                    std::function<void(bool)> done) {
-  if (messages.empty()) {
-    done(true);
-    return;
-  }
-  if (sizes.empty() || !ports_.set_chord_size) {
-    publishAll(std::move(messages), std::move(done));
-    return;
-  }
-  // Every size (and a complex header's saved group) is written before any header
-  // member goes out: a member may finish before the next one is published, and it
-  // must find the size (redis.py reads .s) and the saved group (GroupResult.restore).
-  std::size_t writes = sizes.size();
-  for (const celery::ChordSize& size : sizes) writes += size.saved_group.empty() ? 0U : 1U;
-  auto shared = std::make_shared<std::vector<celery::OutboundMessage>>(std::move(messages));
-  const auto written = pipeline::joinAll(
-      writes, [this, shared, done](bool) { publishAll(std::move(*shared), done); });
-  const auto one_written = [written] { written(true); };
-  for (celery::ChordSize& size : sizes) {
-    if (!size.saved_group.empty()) {
-      // Python's GroupResult.save(): SETEX + PUBLISH like any result write.
-      ports_.store(celery::groupKey(size.group_id), std::move(size.saved_group), one_written);
-    }
-    ports_.set_chord_size(size.group_id, size.size, one_written);
-  }
-}
 
 std::function<void()> TaskPipeline::withChordParts(std::vector<celery::ChordMember> members,
                                                    std::string state, json encoded_result,
@@ -117,7 +87,7 @@ void TaskPipeline::waitForSavedGroup(celery::ChordMember member, std::string sav
 
 void TaskPipeline::finishChord(const celery::ChordMember& member, celery::ChordJoin join,
                                std::function<void()> done) {
-  const celery::CanvasContext ctx = canvasContext();
+  const celery::CanvasContext ctx = publisher_.canvasContext();
   const json& body = member.body;
   if (join.ok) {
     celery::Expansion expansion;
@@ -129,14 +99,14 @@ void TaskPipeline::finishChord(const celery::ChordMember& member, celery::ChordJ
       taskLog()->error("task_id={} chord body: {}", member.task_id, e);
     }
     taskLog()->info("chord complete group_id={} task_id={}", member.group_id, member.task_id);
-    publishExpansion(std::move(expansion.chord_sizes), std::move(expansion.messages),
-                     [member, done](bool ok) {
-                       if (!ok) {
-                         taskLog()->error("chord body of group_id={} not confirmed by the broker",
-                                          member.group_id);
-                       }
-                       done();
-                     });
+    publisher_.publishExpansion(
+        std::move(expansion.chord_sizes), std::move(expansion.messages), [member, done](bool ok) {
+          if (!ok) {
+            taskLog()->error("chord body of group_id={} not confirmed by the broker",
+                             member.group_id);
+          }
+          done();
+        });
     return;
   }
   // chord_error_from_stack(): the body's errbacks get the body's id, then the body is
@@ -165,14 +135,14 @@ void TaskPipeline::finishChord(const celery::ChordMember& member, celery::ChordJ
       join.error.args.at(0).get<std::string>() + "\n";
   record.date_done = dispatcher_.clock().wallNow();
   const std::string document = celery::renderResultDocument(record);
-  publishExpansion(std::move(errbacks.chord_sizes), std::move(errbacks.messages),
-                   [this, body_id, document, done](bool) {
-                     if (body_id.empty()) {
-                       done();
-                       return;
-                     }
-                     writer_.store(body_id, document, done);
-                   });
+  publisher_.publishExpansion(std::move(errbacks.chord_sizes), std::move(errbacks.messages),
+                              [this, body_id, document, done](bool) {
+                                if (body_id.empty()) {
+                                  done();
+                                  return;
+                                }
+                                writer_.store(body_id, document, done);
+                              });
 }
 
 }  // namespace celeriac::worker::app

@@ -5,8 +5,6 @@
 #include <algorithm>
 
 #include "worker/app/parking.h"
-#include "worker/app/pipeline/join.h"
-#include "worker/app/pipeline/outgoing_message.h"
 #include "worker/app/pipeline/retry_plan.h"
 #include "worker/app/task_pipeline_internal.h"
 #include "worker/celery/exception_info.h"
@@ -96,8 +94,8 @@ bool TaskPipeline::retry(Job& job, const tasks::Retry& request, tasks::TaskOutco
   pipeline::RetryRouting routing;
   routing.eta_hold_limit = options_.eta_hold_limit;
   routing.delay_tiers = options_.delay_tiers;
-  pipeline::RetryPlan plan =
-      pipeline::planRetry(job.delivery, m, job.entry->options, request, routing, canvasContext());
+  pipeline::RetryPlan plan = pipeline::planRetry(job.delivery, m, job.entry->options, request,
+                                                 routing, publisher_.canvasContext());
   if (plan.failure) {
     taskLog()->warn("retry refused task={} task_id={} retries={}: {}", m.task, m.id, m.retries,
                     plan.failure->type);
@@ -165,20 +163,6 @@ void TaskPipeline::applyBackpressure(std::chrono::system_clock::time_point until
     taskLog()->info("models may be back: prefetch restored");
     updatePrefetch();
   });
-}
-
-void TaskPipeline::publishAll(std::vector<celery::OutboundMessage> messages,
-                              std::function<void(bool)> done) {
-  ++in_flight_.publishing;  // counted as in-flight publishes for shutdown
-  const auto confirmed = pipeline::joinAll(messages.size(), [this, done](bool all_ok) {
-    --in_flight_.publishing;
-    done(all_ok);
-  });
-  for (auto& message : messages) {
-    taskLog()->info("published task={} task_id={} queue={}", message.headers.value("task", ""),
-                    message.task_id, message.routing_key);
-    ports_.publish(pipeline::toOutgoing(std::move(message)), confirmed);
-  }
 }
 
 }  // namespace celeriac::worker::app
