@@ -68,6 +68,8 @@ TaskPipeline::TaskPipeline(balancer::Dispatcher& dispatcher, const tasks::TaskRe
       writer_(pipeline::Context{dispatcher_, ports_, options_, counters_, in_flight_},
               [this] { pump(); }),
       publisher_(pipeline::Context{dispatcher_, ports_, options_, counters_, in_flight_}),
+      republisher_(pipeline::Context{dispatcher_, ports_, options_, counters_, in_flight_}, writer_,
+                   publisher_, [this] { updatePrefetch(); }),
       prefetch_sent_(options_.prefetch),
       eta_holds_(dispatcher_,
                  [this](std::unique_ptr<Job> job) {
@@ -81,7 +83,6 @@ TaskPipeline::TaskPipeline(balancer::Dispatcher& dispatcher, const tasks::TaskRe
 }
 
 TaskPipeline::~TaskPipeline() {
-  if (backpressure_timer_ != 0) dispatcher_.cancel(backpressure_timer_);
   for (const balancer::TimerId timer : chord_join_timers_) dispatcher_.cancel(timer);
   cancelRunning();
 }
@@ -156,7 +157,7 @@ void TaskPipeline::receive(amqp::Delivery delivery) {
   if (m.eta) {
     const auto delay = duration_cast<milliseconds>(*m.eta - dispatcher_.clock().wallNow());
     if (delay > options_.eta_hold_limit && ports_.publish && !options_.delay_tiers.empty()) {
-      park(std::move(job), delay, "eta");
+      republisher_.park(std::move(job), delay, "eta");
       return;
     }
     if (delay.count() > 0) {
@@ -214,8 +215,8 @@ void TaskPipeline::hold(std::unique_ptr<Job> job, milliseconds delay) {
 }
 
 void TaskPipeline::updatePrefetch() {
-  const std::size_t base =
-      backpressure_ ? std::size_t{options_.backpressure_prefetch} : std::size_t{options_.prefetch};
+  const std::size_t base = republisher_.backpressure() ? std::size_t{options_.backpressure_prefetch}
+                                                       : std::size_t{options_.prefetch};
   // 0 is "unlimited" (--prefetch-multiplier 0): held tasks cannot raise it, and adding
   // them to it would turn it into a limit (it became 1 with one held task).
   const std::size_t wanted = base == 0
@@ -366,8 +367,9 @@ void TaskPipeline::settle(Job& job, tasks::TaskOutcome outcome) {
   // which then runs the ordinary failure path (errbacks, chain) below.
   autoRetry(job, outcome);
   if (const auto* retry_request = std::get_if<tasks::Retry>(&outcome)) {
-    const tasks::Retry request = *retry_request;
-    if (retry(job, request, outcome)) return;
+    std::optional<celery::ExceptionInfo> failure = republisher_.retry(job, *retry_request);
+    if (!failure) return;
+    outcome = tasks::Failure{std::move(*failure)};
   }
   const auto runtime = std::chrono::duration<double>(dispatcher_.clock().now() - job.started);
   const auto now = dispatcher_.clock().wallNow();
@@ -386,7 +388,7 @@ void TaskPipeline::settle(Job& job, tasks::TaskOutcome outcome) {
   // Every model down: parked until the balancer's retry time, unless it cannot be (no
   // tiers, parked too long); then it fails with AllModelsUnavailable.
   if (const auto* unavailable = std::get_if<tasks::Unavailable>(&outcome)) {
-    if (parkUnavailable(job, *unavailable)) return;
+    if (republisher_.parkUnavailable(job, *unavailable)) return;
     outcome = tasks::Failure{tasks::unavailableError(*unavailable)};
   }
   // Only a Success or a Failure is left.

@@ -46,6 +46,7 @@
 #include "worker/app/pipeline/ports.h"
 #include "worker/app/pipeline/publisher.h"
 #include "worker/app/pipeline/ready_queue.h"
+#include "worker/app/pipeline/republish.h"
 #include "worker/app/pipeline/result_writer.h"
 #include "worker/app/pipeline/time_limits.h"
 #include "worker/app/task_events.h"
@@ -132,18 +133,6 @@ class TaskPipeline {
   // The outcome of a finished job: result, follow-ups, ack (finish() contains throws).
   void settle(Job& job, tasks::TaskOutcome outcome);
   void hold(std::unique_ptr<Job> job, std::chrono::milliseconds delay);
-  void park(std::unique_ptr<Job> job, std::chrono::milliseconds delay, const std::string& reason);
-  // Every model was down: store RETRY, park the message, ack once both are durable.
-  // Returns false when the task must fail instead (parked too long, or no tiers).
-  bool parkUnavailable(Job& job, const tasks::Unavailable& unavailable);
-  // The handler asked to be retried (retry_plan.h): republish it and store RETRY, and
-  // return true; or set `outcome` to the failure Celery raises instead, and return false.
-  bool retry(Job& job, const tasks::Retry& request, tasks::TaskOutcome& outcome);
-  // Shared by parking and retries: store `record` (unless the task ignores results),
-  // then publish `out` with a confirm, then ack the delivery; an unconfirmed publish
-  // sends the delivery back to its queue.
-  void republishThenAck(Job& job, celery::ResultRecord record, amqp::OutgoingMessage out);
-  void applyBackpressure(std::chrono::system_clock::time_point until);
   // A canvas the task applies from inside (Success::applies; task_pipeline_applied.cc):
   // appends what to publish and the chord sizes to write first; returns its result tuple.
   nlohmann::json applyFromTask(const celery::TaskMessage& task, const nlohmann::json& signature,
@@ -204,6 +193,7 @@ class TaskPipeline {
   pipeline::InFlight in_flight_;
   pipeline::ResultWriter writer_;
   pipeline::Publisher publisher_;
+  pipeline::Republisher republisher_;
 
   JobId next_id_ = 1;
   // Waiting for a slot: by message priority, then arrival.
@@ -213,8 +203,6 @@ class TaskPipeline {
   std::size_t running_ = 0;
   bool starting_ = true;
   JobId starting_job_ = 0;  // the job whose handler is being called right now
-  bool backpressure_ = false;
-  balancer::TimerId backpressure_timer_ = 0;
   std::uint16_t prefetch_sent_ = 0;
   pipeline::EtaScheduler eta_holds_;   // waiting for their eta (raising prefetch)
   pipeline::EtaScheduler rate_waits_;  // waiting for a rate limit's token
