@@ -65,11 +65,10 @@ TaskPipeline::TaskPipeline(balancer::Dispatcher& dispatcher, const tasks::TaskRe
       registry_(registry),
       ports_(std::move(ports)),
       options_(std::move(options)),
-      writer_(pipeline::Context{dispatcher_, ports_, options_, counters_, in_flight_},
-              [this] { pump(); }),
-      publisher_(pipeline::Context{dispatcher_, ports_, options_, counters_, in_flight_}),
-      republisher_(pipeline::Context{dispatcher_, ports_, options_, counters_, in_flight_}, writer_,
-                   publisher_, [this] { updatePrefetch(); }),
+      writer_(context(), [this] { pump(); }),
+      publisher_(context()),
+      republisher_(context(), writer_, publisher_, [this] { updatePrefetch(); }),
+      chords_(context(), writer_, publisher_),
       prefetch_sent_(options_.prefetch),
       eta_holds_(dispatcher_,
                  [this](std::unique_ptr<Job> job) {
@@ -82,10 +81,7 @@ TaskPipeline::TaskPipeline(balancer::Dispatcher& dispatcher, const tasks::TaskRe
   applyTaskDefaults();
 }
 
-TaskPipeline::~TaskPipeline() {
-  for (const balancer::TimerId timer : chord_join_timers_) dispatcher_.cancel(timer);
-  cancelRunning();
-}
+TaskPipeline::~TaskPipeline() { cancelRunning(); }
 
 bool TaskPipeline::expired(const celery::TaskMessage& m) const {
   return m.expires && *m.expires <= dispatcher_.clock().wallNow();
@@ -456,8 +452,8 @@ void TaskPipeline::settle(Job& job, tasks::TaskOutcome outcome) {
     for (auto& size : applied_sizes) chord_sizes.push_back(std::move(size));
   }
   const auto with_parts = [&](std::function<void()> next) {
-    return withChordParts(chord_parts, std::string(celery::stateName(record.state)), record.result,
-                          std::move(next));
+    return chords_.withParts(chord_parts, std::string(celery::stateName(record.state)),
+                             record.result, std::move(next));
   };
   if (!follow_ups.empty()) {
     // Ack once the follow-ups are confirmed and the result is stored; if a follow-up

@@ -39,6 +39,7 @@
 
 #include "balancer/dispatcher.h"
 #include "worker/amqp/amqp_connection.h"
+#include "worker/app/pipeline/chords.h"
 #include "worker/app/pipeline/context.h"
 #include "worker/app/pipeline/eta_scheduler.h"
 #include "worker/app/pipeline/job.h"
@@ -138,21 +139,10 @@ class TaskPipeline {
   nlohmann::json applyFromTask(const celery::TaskMessage& task, const nlohmann::json& signature,
                                std::vector<celery::OutboundMessage>& messages,
                                std::vector<celery::ChordSize>& sizes);
-  // Chords (task_pipeline_chord.cc).
-  // `next`, or a function that first reports these chord members' part (state and
-  // encoded result) and, for the member completing its header, publishes the body or
-  // fails it with ChordError; then calls `next`.
-  std::function<void()> withChordParts(std::vector<celery::ChordMember> members,
-                                       std::string state, nlohmann::json encoded_result,
-                                       std::function<void()> next);
-  void completeChord(const celery::ChordMember& member, const ChordPartResult& parts,
-                     std::function<void()> done);
-  // Python's join_native() waits (result_chord_join_timeout, 3 s) for a complex header's
-  // leaves that are not ready yet: read them again every 100 ms until then.
-  void waitForSavedGroup(celery::ChordMember member, std::string saved,
-                         balancer::SteadyTime deadline, std::function<void()> done);
-  void finishChord(const celery::ChordMember& member, celery::ChordJoin join,
-                   std::function<void()> done);
+  // What the parts share: references to this pipeline's loop, ports, options, counters.
+  [[nodiscard]] pipeline::Context context() {
+    return pipeline::Context{dispatcher_, ports_, options_, counters_, in_flight_};
+  }
   void enqueue(std::unique_ptr<Job> job);
   void start(std::unique_ptr<Job> job);
   // A redelivered job: count its start in Redis first, then run it or, when its runs
@@ -194,6 +184,7 @@ class TaskPipeline {
   pipeline::ResultWriter writer_;
   pipeline::Publisher publisher_;
   pipeline::Republisher republisher_;
+  pipeline::Chords chords_;
 
   JobId next_id_ = 1;
   // Waiting for a slot: by message priority, then arrival.
@@ -212,8 +203,6 @@ class TaskPipeline {
   pipeline::TimeLimitTimers limit_timers_;
   // retry_jitter's randomness.
   std::mt19937_64 jitter_rng_{std::random_device{}()};
-  // Chord joins waiting for a complex header's leaves (cancelled with the pipeline).
-  std::set<balancer::TimerId> chord_join_timers_;
 };
 
 }  // namespace celeriac::worker::app

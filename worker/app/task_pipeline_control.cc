@@ -29,7 +29,7 @@ void TaskPipeline::storeRevoked(Job& job, const std::string& reason, bool ack) {
   std::vector<celery::ChordMember> parts;
   if (auto member = celery::chordMemberOf(m)) parts.push_back(std::move(*member));
   writer_.store(m.id, celery::renderResultDocument(record),
-                withChordParts(std::move(parts), "REVOKED", record.result, [this, ref, ack] {
+                chords_.withParts(std::move(parts), "REVOKED", record.result, [this, ref, ack] {
                   if (ack) ports_.ack(ref);
                 }));
 }

@@ -1,18 +1,14 @@
-// TaskPipeline's chord half (spec 3.8): after a chord member's result is stored, its
-// part goes into the chord's Redis set (PipelinePorts::chord_part, one atomic script);
-// the member that completes the header then does what Celery 5.2's
-// RedisBackend.on_chord_part_return() does: publish the body with the results in
-// header order, or, when a member failed, run the body's errbacks and store
-// ChordError on the body (backends/base.py chord_error_from_stack()).
+#include "worker/app/pipeline/chords.h"
+
+#include <memory>
+#include <utility>
 
 #include "worker/app/pipeline/join.h"
-#include "worker/app/task_pipeline.h"
-#include "worker/app/task_pipeline_internal.h"
+#include "worker/app/pipeline/task_log.h"
 #include "worker/celery/canvas_expand.h"
-#include "worker/celery/chord_part.h"
 #include "worker/celery/result_document.h"
 
-namespace celeriac::worker::app {
+namespace celeriac::worker::app::pipeline {
 
 using nlohmann::json;
 
@@ -22,71 +18,76 @@ constexpr std::chrono::milliseconds kChordJoinTimeout{3000};
 constexpr std::chrono::milliseconds kChordJoinPoll{100};
 }  // namespace
 
-std::function<void()> TaskPipeline::withChordParts(std::vector<celery::ChordMember> members,
-                                                   std::string state, json encoded_result,
-                                                   std::function<void()> next) {
-  if (members.empty() || !ports_.chord_part) return next;
+Chords::Chords(Context context, ResultWriter& writer, Publisher& publisher)
+    : context_(context), writer_(writer), publisher_(publisher) {}
+
+Chords::~Chords() {
+  for (const balancer::TimerId timer : join_timers_) context_.dispatcher.cancel(timer);
+}
+
+std::function<void()> Chords::withParts(std::vector<celery::ChordMember> members, std::string state,
+                                        json encoded_result, std::function<void()> next) {
+  if (members.empty() || !context_.ports.chord_part) return next;
   return [this, members = std::move(members), state = std::move(state),
           encoded_result = std::move(encoded_result), next = std::move(next)] {
-    const auto reported = pipeline::joinAll(members.size(), [next](bool) {
+    const auto reported = joinAll(members.size(), [next](bool) {
       if (next) next();
     });
     const auto one_done = [reported] { reported(true); };
     for (const celery::ChordMember& member : members) {
-      ports_.chord_part(member.group_id, celery::chordPartScore(member.group_index),
-                        celery::encodeChordPart(member.task_id, state, encoded_result),
-                        [this, member, one_done](ChordPartResult parts) {
-                          if (!parts.completed) {
-                            one_done();
-                            return;
-                          }
-                          completeChord(member, parts, one_done);
-                        });
+      context_.ports.chord_part(member.group_id, celery::chordPartScore(member.group_index),
+                                celery::encodeChordPart(member.task_id, state, encoded_result),
+                                [this, member, one_done](ChordPartResult parts) {
+                                  if (!parts.completed) {
+                                    one_done();
+                                    return;
+                                  }
+                                  complete(member, parts, one_done);
+                                });
     }
   };
 }
 
-void TaskPipeline::completeChord(const celery::ChordMember& member, const ChordPartResult& parts,
-                                 std::function<void()> done) {
+void Chords::complete(const celery::ChordMember& member, const ChordPartResult& parts,
+                      std::function<void()> done) {
   celery::ChordJoin join = parts.saved_group
                                ? celery::joinSavedGroup(*parts.saved_group, parts.saved_docs)
                                : celery::joinChordParts(parts.members);
-  if (join.pending && parts.saved_group && ports_.fetch_chord_leaves) {
-    waitForSavedGroup(member, *parts.saved_group, dispatcher_.clock().now() + kChordJoinTimeout,
-                      std::move(done));
+  if (join.pending && parts.saved_group && context_.ports.fetch_chord_leaves) {
+    waitForSavedGroup(member, *parts.saved_group,
+                      context_.dispatcher.clock().now() + kChordJoinTimeout, std::move(done));
     return;
   }
-  finishChord(member, std::move(join), std::move(done));
+  finish(member, std::move(join), std::move(done));
 }
 
-void TaskPipeline::waitForSavedGroup(celery::ChordMember member, std::string saved,
-                                     balancer::SteadyTime deadline, std::function<void()> done) {
+void Chords::waitForSavedGroup(celery::ChordMember member, std::string saved,
+                               balancer::SteadyTime deadline, std::function<void()> done) {
   auto timer = std::make_shared<balancer::TimerId>(0);
-  *timer = dispatcher_.schedule(
-      kChordJoinPoll, [this, timer, member = std::move(member), saved = std::move(saved), deadline,
-                       done = std::move(done)]() mutable {
-        chord_join_timers_.erase(*timer);
-        const std::vector<std::string> leaves = celery::savedGroupLeaves(saved);
-        ports_.fetch_chord_leaves(
-            member.group_id, leaves,
-            [this, member, saved, deadline, done](std::vector<std::optional<std::string>> docs) {
-              celery::ChordJoin join = celery::joinSavedGroup(saved, docs);
-              if (join.pending && dispatcher_.clock().now() < deadline) {
-                waitForSavedGroup(member, saved, deadline, done);
-                return;
-              }
-              if (join.pending) {
-                join.error =
-                    celery::chordError("Join error: TimeoutError('The operation timed out.')");
-              }
-              finishChord(member, std::move(join), done);
-            });
-      });
-  chord_join_timers_.insert(*timer);
+  *timer = context_.dispatcher.schedule(kChordJoinPoll, [this, timer, member = std::move(member),
+                                                         saved = std::move(saved), deadline,
+                                                         done = std::move(done)]() mutable {
+    join_timers_.erase(*timer);
+    const std::vector<std::string> leaves = celery::savedGroupLeaves(saved);
+    context_.ports.fetch_chord_leaves(
+        member.group_id, leaves,
+        [this, member, saved, deadline, done](std::vector<std::optional<std::string>> docs) {
+          celery::ChordJoin join = celery::joinSavedGroup(saved, docs);
+          if (join.pending && context_.dispatcher.clock().now() < deadline) {
+            waitForSavedGroup(member, saved, deadline, done);
+            return;
+          }
+          if (join.pending) {
+            join.error = celery::chordError("Join error: TimeoutError('The operation timed out.')");
+          }
+          finish(member, std::move(join), done);
+        });
+  });
+  join_timers_.insert(*timer);
 }
 
-void TaskPipeline::finishChord(const celery::ChordMember& member, celery::ChordJoin join,
-                               std::function<void()> done) {
+void Chords::finish(const celery::ChordMember& member, celery::ChordJoin join,
+                    std::function<void()> done) {
   const celery::CanvasContext ctx = publisher_.canvasContext();
   const json& body = member.body;
   if (join.ok) {
@@ -133,7 +134,7 @@ void TaskPipeline::finishChord(const celery::ChordMember& member, celery::ChordJ
       "Traceback (most recent call last):\n  (joining the chord's header results)\n"
       "celery.exceptions.ChordError: " +
       join.error.args.at(0).get<std::string>() + "\n";
-  record.date_done = dispatcher_.clock().wallNow();
+  record.date_done = context_.dispatcher.clock().wallNow();
   const std::string document = celery::renderResultDocument(record);
   publisher_.publishExpansion(std::move(errbacks.chord_sizes), std::move(errbacks.messages),
                               [this, body_id, document, done](bool) {
@@ -145,4 +146,4 @@ void TaskPipeline::finishChord(const celery::ChordMember& member, celery::ChordJ
                               });
 }
 
-}  // namespace celeriac::worker::app
+}  // namespace celeriac::worker::app::pipeline
