@@ -3,22 +3,17 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <iterator>
 #include <limits>
-#include <random>
 
-#include "worker/app/error_redaction.h"
-#include "worker/app/log_redactor.h"
-#include "worker/app/pipeline/join.h"
-#include "worker/app/task_pipeline_internal.h"
+#include "worker/app/pipeline/task_log.h"
 #include "worker/celery/exception_info.h"
 #include "worker/celery/message_decoder.h"
-#include "worker/celery/python_json.h"
 #include "worker/celery/result_document.h"
 #include "worker/celery/result_keys.h"
-#include "worker/tasks/llm_errors.h"
 
 namespace celeriac::worker::app {
+
+using pipeline::taskLog;
 
 namespace {
 
@@ -28,25 +23,6 @@ using std::chrono::milliseconds;
 // Bodies at least this large wait (prefetched or held for their ETA) as raw bytes only;
 // a prefetch of 400 multi-megabyte analysis images would otherwise hold each twice.
 constexpr std::size_t kDecodeAtStartBytes = 64 * 1024;
-
-// A provider's error text may quote the key it refused: masks secrets in what the
-// outcome will store or publish (its exception, a retry's reason, an Unavailable's
-// message and model names).
-void redactOutcome(tasks::TaskOutcome& outcome) {
-  if (auto* failure = std::get_if<tasks::Failure>(&outcome)) {
-    redactSecrets(failure->error);
-  } else if (auto* retry = std::get_if<tasks::Retry>(&outcome); retry != nullptr && retry->exc) {
-    redactSecrets(*retry->exc);
-  } else if (auto* unavailable = std::get_if<tasks::Unavailable>(&outcome)) {
-    const LogRedactor& redactor = logRedactor();
-    if (auto masked = redactor.redactIfNeeded(unavailable->message)) {
-      unavailable->message = std::move(*masked);
-    }
-    for (std::string& model : unavailable->models) {
-      if (auto masked = redactor.redactIfNeeded(model)) model = std::move(*masked);
-    }
-  }
-}
 
 // The task id from the AMQP headers (protocol 2), without decoding the body; "" when
 // there is none (protocol 1 keeps it in the body).
@@ -69,6 +45,7 @@ TaskPipeline::TaskPipeline(balancer::Dispatcher& dispatcher, const tasks::TaskRe
       publisher_(context()),
       republisher_(context(), writer_, publisher_, [this] { updatePrefetch(); }),
       chords_(context(), writer_, publisher_),
+      settlement_(context(), writer_, publisher_, republisher_, chords_),
       prefetch_sent_(options_.prefetch),
       eta_holds_(dispatcher_,
                  [this](std::unique_ptr<Job> job) {
@@ -142,11 +119,11 @@ void TaskPipeline::receive(amqp::Delivery delivery) {
 
   // Expired or revoked on arrival: only task-revoked, no task-received (spec 6.4).
   if (expired(m)) {
-    storeRevoked(*job, "expired", true);
+    settlement_.settleRevoked(*job, "expired", true);
     return;
   }
   if (revoked(m)) {
-    storeRevoked(*job, "revoked", true);
+    settlement_.settleRevoked(*job, "revoked", true);
     return;
   }
   if (ports_.events != nullptr) ports_.events->received(m);
@@ -252,7 +229,7 @@ void TaskPipeline::start(std::unique_ptr<Job> job) {
   }
   const celery::TaskMessage& m = job->message;
   if (expired(m) || revoked(m)) {  // re-checked at start, as Celery does (spec 8.5)
-    storeRevoked(*job, expired(m) ? "expired" : "revoked", true);
+    settlement_.settleRevoked(*job, expired(m) ? "expired" : "revoked", true);
     return;
   }
   if (job->delivery.message.redelivered && !job->start_counted && maxCrashesFor(*job) > 0 &&
@@ -336,149 +313,8 @@ std::unique_ptr<TaskPipeline::Job> TaskPipeline::takeActive(JobId id) {
 void TaskPipeline::finish(JobId id, tasks::TaskOutcome outcome) {
   std::unique_ptr<Job> job = takeActive(id);
   if (!job) return;
-  try {
-    settle(*job, std::move(outcome));
-  } catch (const std::exception& e) {
-    // Rendering or routing the outcome threw (a value no codec expected): store that
-    // exception as the task's FAILURE and settle the message, rather than end the
-    // process with it unacked (it would be redelivered to the next replica, and the next).
-    taskLog()->error("task_id={} exception while settling: {}", job->message.id, e.what());
-    const amqp::DeliveryRef ref = job->delivery.ref;
-    const bool late = job->acks_late;
-    celery::ResultRecord record = celery::failureRecord(job->message, celery::fromCppException(e),
-                                                        dispatcher_.clock().wallNow());
-    writer_.extend(record, job->message);
-    writer_.store(job->message.id, celery::renderResultDocument(record), [this, ref, late] {
-      if (late) ports_.ack(ref);
-    });
-  }
+  settlement_.settle(*job, std::move(outcome));
   pump();
-}
-
-void TaskPipeline::settle(Job& job, tasks::TaskOutcome outcome) {
-  const celery::TaskMessage& m = job.message;
-  // A provider's error text may quote the key it refused: never store or publish it.
-  redactOutcome(outcome);
-  // A retry either goes out (done here) or becomes the failure Celery raises instead,
-  // which then runs the ordinary failure path (errbacks, chain) below.
-  autoRetry(job, outcome);
-  if (const auto* retry_request = std::get_if<tasks::Retry>(&outcome)) {
-    std::optional<celery::ExceptionInfo> failure = republisher_.retry(job, *retry_request);
-    if (!failure) return;
-    outcome = tasks::Failure{std::move(*failure)};
-  }
-  const auto runtime = std::chrono::duration<double>(dispatcher_.clock().now() - job.started);
-  const auto now = dispatcher_.clock().wallNow();
-  // A canvas applied from inside the task (celery.chunks) goes out with the follow-ups.
-  std::vector<celery::OutboundMessage> applied;
-  std::vector<celery::ChordSize> applied_sizes;
-  if (auto* success = std::get_if<tasks::Success>(&outcome);
-      success != nullptr && !success->applies.is_null()) {
-    if (ports_.publish) {
-      success->value = applyFromTask(m, success->applies, applied, applied_sizes);
-    } else {
-      outcome = tasks::Failure{celery::makeException(
-          "RuntimeError", "this worker cannot publish the canvas the task applies", "builtins")};
-    }
-  }
-  // Every model down: parked until the balancer's retry time, unless it cannot be (no
-  // tiers, parked too long); then it fails with AllModelsUnavailable.
-  if (const auto* unavailable = std::get_if<tasks::Unavailable>(&outcome)) {
-    if (republisher_.parkUnavailable(job, *unavailable)) return;
-    outcome = tasks::Failure{tasks::unavailableError(*unavailable)};
-  }
-  // Only a Success or a Failure is left.
-  auto* success = std::get_if<tasks::Success>(&outcome);
-  celery::ResultRecord record;
-  if (success != nullptr) {
-    ++counters_.succeeded;
-    taskLog()->info("succeeded task={} task_id={} runtime_s={:.6f}", m.task, m.id, runtime.count());
-    record = celery::successRecord(m, std::move(success->value), now);
-    if (ports_.events != nullptr) ports_.events->succeeded(m, record.result, runtime.count());
-  } else {
-    const celery::ExceptionInfo& error = std::get<tasks::Failure>(outcome).error;
-    ++counters_.failed;
-    taskLog()->error("failed task={} task_id={} runtime_s={:.6f} exc={}: {}", m.task, m.id,
-                     runtime.count(), error.type,
-                     error.args.empty() ? std::string() : celery::dumpPythonJson(error.args));
-    record = celery::failureRecord(m, error, now);
-    if (ports_.events != nullptr) ports_.events->failed(m, error);
-  }
-  const bool succeeded = success != nullptr;
-  // Every stored outcome carries the result_extended fields when enabled, follow-ups
-  // or not (they were left out whenever a chain step, link or link_error went out).
-  writer_.extend(record, m);
-  const amqp::DeliveryRef ref = job.delivery.ref;
-  const bool late = job.acks_late;
-  const bool drop = !succeeded && !job.entry->options.acks_on_failure_or_timeout;
-  // Canvas (spec 5.2/5.3): chain step and callbacks are published before SUCCESS is
-  // stored (so `children` names them); a failure stores the same FAILURE on the
-  // remaining chain steps and publishes the errbacks.
-  std::vector<celery::OutboundMessage> follow_ups;
-  std::vector<celery::ChordSize> chord_sizes;
-  // Chord bookkeeping (spec 3.8) runs after the result is stored, before the ack.
-  std::vector<celery::ChordMember> chord_parts;
-  if (auto member = celery::chordMemberOf(m)) chord_parts.push_back(std::move(*member));
-  const bool has_canvas = !m.chain.is_null() || !m.callbacks.is_null() || !m.errbacks.is_null();
-  if (has_canvas && ports_.publish) {
-    const celery::CanvasContext ctx = publisher_.canvasContext();
-    if (succeeded) {
-      auto follow = celery::successFollowUps(m, record.result, ctx);
-      record.children = std::move(follow.children);
-      follow_ups = std::move(follow.messages);
-      chord_sizes = std::move(follow.chord_sizes);
-      for (const auto& e : follow.errors) taskLog()->error("task_id={} canvas: {}", m.id, e);
-    } else {
-      auto follow = celery::failureFollowUps(m, ctx);
-      follow_ups = std::move(follow.errbacks);
-      chord_sizes = std::move(follow.chord_sizes);
-      for (auto& part : follow.chord_parts) chord_parts.push_back(std::move(part));
-      for (const auto& e : follow.errors) taskLog()->error("task_id={} canvas: {}", m.id, e);
-      for (const std::string& chained_id : follow.remaining_chain_ids) {
-        celery::ResultRecord chained = record;
-        chained.task_id = chained_id;
-        chained.parent_id = m.id;
-        // Its own name and args are in the chain's signature, not in this message;
-        // rather than store this task's as if they were that step's, store none.
-        chained.extended = false;
-        writer_.store(chained_id, celery::renderResultDocument(chained), nullptr);
-      }
-    }
-  }
-  if (!applied.empty()) {
-    record.children.insert(record.children.begin(), record.result);
-    follow_ups.insert(follow_ups.begin(), std::make_move_iterator(applied.begin()),
-                      std::make_move_iterator(applied.end()));
-    for (auto& size : applied_sizes) chord_sizes.push_back(std::move(size));
-  }
-  const auto with_parts = [&](std::function<void()> next) {
-    return chords_.withParts(chord_parts, std::string(celery::stateName(record.state)),
-                             record.result, std::move(next));
-  };
-  if (!follow_ups.empty()) {
-    // Ack once the follow-ups are confirmed and the result is stored; if a follow-up
-    // is not confirmed the message goes back to the queue and the task runs again
-    // (at-least-once) rather than a chain silently ending here.
-    auto settle_message = pipeline::joinAll(2, [this, ref, late, drop](bool all_ok) {
-      if (!all_ok) {
-        ports_.reject(ref, true);
-      } else {
-        ackSettled(ref, late, drop);
-      }
-    });
-    publisher_.publishExpansion(std::move(chord_sizes), std::move(follow_ups), settle_message);
-    if (job.ignore_result) {
-      with_parts([settle_message] { settle_message(true); })();
-    } else {
-      writer_.store(m.id, celery::renderResultDocument(record),
-                    with_parts([settle_message] { settle_message(true); }));
-    }
-  } else if (job.ignore_result) {
-    with_parts([this, ref, late, drop] { ackSettled(ref, late, drop); })();
-  } else {
-    writer_.store(m.id, celery::renderResultDocument(record),
-                  with_parts([this, ref, late, drop] { ackSettled(ref, late, drop); }));
-  }
 }
 
 void TaskPipeline::onChannelLost() {

@@ -25,17 +25,22 @@
 // PipelinePorts functions, and learns the time from the Dispatcher's clock, so it is
 // unit-tested with fakes. It logs one line per task event (spdlog "celeriac.task").
 // Loop thread only.
+//
+// Its parts, in worker/app/pipeline/: the Job record (job.h), the ready queue
+// (ready_queue.h), ETA holds and rate-limit waits (eta_scheduler.h), time limits
+// (time_limits.h), result writes (result_writer.h), canvas publishing (publisher.h),
+// parking and retries (republish.h), chords (chords.h) and settling an outcome
+// (settlement.h). TaskPipeline owns them and keeps admission (task_pipeline.cc), the
+// slots, poison detection (task_pipeline_poison.cc) and the remote control
+// (task_pipeline_control.cc).
 
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
-#include <set>
 #include <optional>
-#include <random>
-#include <vector>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "balancer/dispatcher.h"
 #include "worker/amqp/amqp_connection.h"
@@ -49,6 +54,7 @@
 #include "worker/app/pipeline/ready_queue.h"
 #include "worker/app/pipeline/republish.h"
 #include "worker/app/pipeline/result_writer.h"
+#include "worker/app/pipeline/settlement.h"
 #include "worker/app/pipeline/time_limits.h"
 #include "worker/app/task_events.h"
 #include "worker/celery/canvas.h"
@@ -85,7 +91,7 @@ class TaskPipeline {
   [[nodiscard]] std::size_t held() const { return eta_holds_.size(); }
   // Tasks whose result write is still pending.
   [[nodiscard]] std::size_t storing() const { return in_flight_.storing; }
-  // Parked messages whose publish the broker has not confirmed yet.
+  // Publishes (parks, retries, follow-ups) the broker has not confirmed yet.
   [[nodiscard]] std::size_t parking() const { return in_flight_.publishing; }
   [[nodiscard]] const PipelineCounters& counters() const { return counters_; }
 
@@ -131,14 +137,7 @@ class TaskPipeline {
               const celery::TaskMessage* message = nullptr);
   // onDelivery's work; onDelivery contains what it throws.
   void receive(amqp::Delivery delivery);
-  // The outcome of a finished job: result, follow-ups, ack (finish() contains throws).
-  void settle(Job& job, tasks::TaskOutcome outcome);
   void hold(std::unique_ptr<Job> job, std::chrono::milliseconds delay);
-  // A canvas the task applies from inside (Success::applies; task_pipeline_applied.cc):
-  // appends what to publish and the chord sizes to write first; returns its result tuple.
-  nlohmann::json applyFromTask(const celery::TaskMessage& task, const nlohmann::json& signature,
-                               std::vector<celery::OutboundMessage>& messages,
-                               std::vector<celery::ChordSize>& sizes);
   // What the parts share: references to this pipeline's loop, ports, options, counters.
   [[nodiscard]] pipeline::Context context() {
     return pipeline::Context{dispatcher_, ports_, options_, counters_, in_flight_};
@@ -159,21 +158,14 @@ class TaskPipeline {
   void updatePrefetch();
   [[nodiscard]] bool expired(const celery::TaskMessage& m) const;
   [[nodiscard]] bool revoked(const celery::TaskMessage& m) const;
-  // Stores REVOKED for a task that will not run (expired, revoked, terminated) and
-  // acks its message once stored (when `ack`: an early-acked one already was).
-  void storeRevoked(Job& job, const std::string& reason, bool ack);
   // A rate-limited task without a token waits (reserved) until its token is due.
   [[nodiscard]] bool waitForRateLimit(std::unique_ptr<Job>& job);
   // Per-task options (task_pipeline_options.cc): the registry's rate and time limits
   // as the starting values the control commands change; a job's start priority; the
-  // crash count that makes it poison; autoretry_for turning a failure into a retry.
+  // crash count that makes it poison.
   void applyTaskDefaults();
   [[nodiscard]] int priorityOf(const Job& job) const;
   [[nodiscard]] int maxCrashesFor(const Job& job) const;
-  void autoRetry(const Job& job, tasks::TaskOutcome& outcome);
-  // Acks a settled message, or rejects it without requeue when `drop` (a failure of a
-  // task with acks_on_failure_or_timeout off); nothing for an early-acked one.
-  void ackSettled(amqp::DeliveryRef ref, bool late, bool drop);
 
   balancer::Dispatcher& dispatcher_;
   const tasks::TaskRegistry& registry_;
@@ -185,6 +177,7 @@ class TaskPipeline {
   pipeline::Publisher publisher_;
   pipeline::Republisher republisher_;
   pipeline::Chords chords_;
+  pipeline::Settlement settlement_;
 
   JobId next_id_ = 1;
   // Waiting for a slot: by message priority, then arrival.
@@ -201,8 +194,6 @@ class TaskPipeline {
   celery::TaskRateLimiter rate_limits_;
   pipeline::TimeLimits time_limits_;  // by task, from config and the time_limit command
   pipeline::TimeLimitTimers limit_timers_;
-  // retry_jitter's randomness.
-  std::mt19937_64 jitter_rng_{std::random_device{}()};
 };
 
 }  // namespace celeriac::worker::app

@@ -4,7 +4,6 @@
 // size (pool_grow, pool_shrink, autoscale).
 
 #include "worker/app/task_pipeline.h"
-#include "worker/app/task_pipeline_internal.h"
 
 namespace celeriac::worker::app {
 
@@ -12,26 +11,6 @@ using std::chrono::milliseconds;
 
 bool TaskPipeline::revoked(const celery::TaskMessage& m) const {
   return ports_.is_revoked && ports_.is_revoked(m.id);
-}
-
-void TaskPipeline::storeRevoked(Job& job, const std::string& reason, bool ack) {
-  ++counters_.revoked;
-  const celery::TaskMessage& m = job.message;
-  taskLog()->info("revoked task_id={} reason={}", m.id, reason);
-  if (ports_.events != nullptr) {
-    ports_.events->revoked(m, reason == "terminated", reason == "expired");
-  }
-  const amqp::DeliveryRef ref = job.delivery.ref;
-  celery::ResultRecord record = celery::revokedRecord(m, reason, dispatcher_.clock().wallNow());
-  writer_.extend(record, m);
-  // Celery's mark_as_revoked(): a revoked chord member still reports its part, so
-  // the chord's body fails with ChordError instead of waiting forever.
-  std::vector<celery::ChordMember> parts;
-  if (auto member = celery::chordMemberOf(m)) parts.push_back(std::move(*member));
-  writer_.store(m.id, celery::renderResultDocument(record),
-                chords_.withParts(std::move(parts), "REVOKED", record.result, [this, ref, ack] {
-                  if (ack) ports_.ack(ref);
-                }));
 }
 
 void TaskPipeline::forEachActive(const std::function<void(const JobView&)>& visit) const {
@@ -68,7 +47,7 @@ std::vector<std::string> TaskPipeline::terminate(const std::vector<std::string>&
     terminated.push_back(job->message.id);
     // An early-acked message was acked when it started; acking it again would close
     // the channel (PRECONDITION_FAILED unknown delivery tag).
-    storeRevoked(*job, "terminated", job->acks_late);
+    settlement_.settleRevoked(*job, "terminated", job->acks_late);
   }
   if (!hit.empty()) pump();
   return terminated;

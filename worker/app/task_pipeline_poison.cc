@@ -2,13 +2,15 @@
 // With late acks, a message whose run kills the process is redelivered to the next
 // worker, and the next; the starts of redelivered messages are counted in Redis and the
 // message fails with WorkerLostError at --max-task-crashes.
+#include "worker/app/pipeline/task_log.h"
 #include "worker/app/task_pipeline.h"
-#include "worker/app/task_pipeline_internal.h"
 #include "worker/celery/exception_info.h"
 #include "worker/celery/result_document.h"
 #include "worker/celery/result_keys.h"
 
 namespace celeriac::worker::app {
+
+using pipeline::taskLog;
 
 bool TaskPipeline::runningHere(const std::string& task_id) const {
   // A message redelivered because this worker's connection dropped while it ran here:
