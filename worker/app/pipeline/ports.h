@@ -44,7 +44,7 @@ struct PipelinePorts {
   // Revoked task ids (remote control): such a task is stored REVOKED and acked, on
   // arrival and again when it would start. Unset: nothing is revoked.
   std::function<bool(const std::string& task_id)> is_revoked;
-  // Chords on Redis (task_pipeline_chord.cc): records one member's part atomically and
+  // Chords on Redis (pipeline/chords.h): records one member's part atomically and
   // says whether it completed the header; writes a chord's size before its header goes
   // out. Unset: chord membership is ignored (tests without Redis).
   std::function<void(std::string group_id, std::string score, std::string part,
