@@ -35,7 +35,7 @@ amqp::OutgoingMessage parkedMessage(const amqp::Delivery& delivery, const amqp::
 
 // `message` (any task message bound for `queue`) redirected into `tier`, with the park
 // headers updated as above. parkedMessage() is this applied to a delivery's copy; a
-// retry parks its new message this way (worker/app/retry_plan.h).
+// retry parks its new message this way (worker/app/pipeline/retry_plan.h).
 amqp::OutgoingMessage parkedCopy(amqp::OutgoingMessage message, const std::string& queue,
                                  const amqp::DelayTier& tier, const std::string& reason,
                                  std::chrono::system_clock::time_point now);

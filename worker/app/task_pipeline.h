@@ -25,22 +25,37 @@
 // PipelinePorts functions, and learns the time from the Dispatcher's clock, so it is
 // unit-tested with fakes. It logs one line per task event (spdlog "celeriac.task").
 // Loop thread only.
+//
+// Its parts, in worker/app/pipeline/: the Job record (job.h), the ready queue
+// (ready_queue.h), ETA holds and rate-limit waits (eta_scheduler.h), time limits
+// (time_limits.h), result writes (result_writer.h), canvas publishing (publisher.h),
+// parking and retries (republish.h), chords (chords.h) and settling an outcome
+// (settlement.h). TaskPipeline owns them and keeps admission (task_pipeline.cc), the
+// slots, poison detection (task_pipeline_poison.cc) and the remote control
+// (task_pipeline_control.cc).
 
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
-#include <set>
 #include <optional>
-#include <random>
-#include <vector>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "common/dispatcher.h"
 #include "worker/amqp/amqp_connection.h"
+#include "worker/app/pipeline/chords.h"
+#include "worker/app/pipeline/context.h"
+#include "worker/app/pipeline/eta_scheduler.h"
 #include "worker/app/pipeline/job.h"
+#include "worker/app/pipeline/options.h"
+#include "worker/app/pipeline/ports.h"
+#include "worker/app/pipeline/publisher.h"
 #include "worker/app/pipeline/ready_queue.h"
+#include "worker/app/pipeline/republish.h"
+#include "worker/app/pipeline/result_writer.h"
+#include "worker/app/pipeline/settlement.h"
+#include "worker/app/pipeline/time_limits.h"
 #include "worker/app/task_events.h"
 #include "worker/celery/canvas.h"
 #include "worker/celery/rate_limit.h"
@@ -49,100 +64,6 @@
 #include "worker/tasks/task_registry.h"
 
 namespace celeriac::worker::app {
-
-// What the result store says after a chord member's part was recorded (spec 3.8).
-struct ChordPartResult {
-  bool completed = false;            // this part completed the header
-  std::vector<std::string> members;  // when completed: the parts, in header order
-  // A complex header: Python saved its GroupResult; its leaves' result documents.
-  std::optional<std::string> saved_group{};
-  std::vector<std::optional<std::string>> saved_docs{};
-};
-
-struct PipelinePorts {
-  std::function<void(amqp::DeliveryRef)> ack;
-  std::function<void(amqp::DeliveryRef, bool requeue)> reject;
-  std::function<void(std::uint16_t)> set_prefetch;
-  // Stores a result document; `done` fires once it is durably in Redis.
-  std::function<void(std::string key, std::string document, std::function<void()> done)> store;
-  // False while results cannot be written (Redis down or backlog full).
-  std::function<bool()> store_accepting;
-  // Poison detection: counts one more start of a redelivered message under `key` and
-  // reports the count (Redis INCR); `forget_starts` drops the count once it finished.
-  // Unset: redelivered messages simply run.
-  std::function<void(std::string key, std::function<void(long long starts)>)> count_start;
-  std::function<void(std::string key)> forget_starts;
-  // Publishes with a broker confirm (parking). Unset: ETA tasks are always held.
-  std::function<void(amqp::OutgoingMessage, std::function<void(bool confirmed)>)> publish;
-  // Revoked task ids (remote control): such a task is stored REVOKED and acked, on
-  // arrival and again when it would start. Unset: nothing is revoked.
-  std::function<bool(const std::string& task_id)> is_revoked;
-  // Chords on Redis (task_pipeline_chord.cc): records one member's part atomically and
-  // says whether it completed the header; writes a chord's size before its header goes
-  // out. Unset: chord membership is ignored (tests without Redis).
-  std::function<void(std::string group_id, std::string score, std::string part,
-                     std::function<void(ChordPartResult)>)>
-      chord_part;
-  std::function<void(std::string group_id, std::int64_t size, std::function<void()>)>
-      set_chord_size;
-  // A complex chord header's leaves read again (join_native() waiting): their result
-  // documents (nullopt: none yet), the chord's keys deleted once every one succeeded.
-  std::function<void(std::string group_id, std::vector<std::string> task_ids,
-                     std::function<void(std::vector<std::optional<std::string>>)>)>
-      fetch_chord_leaves;
-  // Told about each task as it goes (Celery's task-* events). Null: nobody listens.
-  TaskEventSink* events = nullptr;
-};
-
-struct PipelineOptions {
-  std::size_t concurrency = 100;
-  std::uint16_t prefetch = 400;  // concurrency x multiplier, the base basic.qos value
-  std::string hostname = "celeriac@localhost";
-  bool acks_late = true;         // default for tasks that do not say
-  bool track_started = false;    // default for tasks that do not say
-  bool result_extended = false;  // Celery's result_extended: name/args/kwargs/worker/queue
-  int pid = 0;                   // reported in STARTED documents
-  // ETAs further away than this are parked in a delay tier instead of being held in
-  // memory, so prefetch never fills with sleeping tasks (issue 5).
-  std::chrono::milliseconds eta_hold_limit{10'000};
-  std::vector<amqp::DelayTier> delay_tiers;  // shortest first; empty: never park
-  // A task parked because every model was down fails with AllModelsUnavailable once
-  // it has been parked this long (issue 5).
-  std::chrono::milliseconds max_parked{3'600'000};
-  // While every model is down, prefetch drops to this (other replicas, with other
-  // keys, get the work) until the balancer's earliest retry time.
-  std::uint16_t backpressure_prefetch = 1;
-  // Queue for a task name when a chain step or callback signature names none (the
-  // LLM tasks' queues); anything else goes to `default_queue`, as Celery routes it.
-  std::map<std::string, std::string> task_queues;
-  // Celery's task_routes as (glob pattern, queue), consulted after task_queues: the
-  // worker that runs a step routes the next one, so it needs the Python app's routes.
-  std::vector<std::pair<std::string, std::string>> task_routes;
-  std::string default_queue = "celery";
-  // A body larger than this is refused (FAILURE InvalidTaskError, reject) before it is
-  // decoded (--max-message-size).
-  std::size_t max_message_size = std::size_t{16} << 20;
-  // A message redelivered this many times after runs that never finished (the worker
-  // died under it) is not run again: FAILURE WorkerLostError, rejected without requeue
-  // (dead-lettered when the queue has a DLX). 0: never (--max-task-crashes).
-  int max_task_crashes = 3;
-  // Time limits for tasks whose message and task options set none (--soft-time-limit,
-  // --time-limit), in seconds.
-  std::optional<double> default_soft_time_limit;
-  std::optional<double> default_hard_time_limit;
-};
-
-struct PipelineCounters {
-  std::uint64_t received = 0;
-  std::uint64_t succeeded = 0;
-  std::uint64_t failed = 0;
-  std::uint64_t rejected = 0;
-  std::uint64_t revoked = 0;
-  std::uint64_t parked = 0;
-  std::uint64_t parked_unavailable = 0;
-  std::uint64_t retried = 0;                           // retry messages published (Task.retry)
-  std::map<std::string, std::uint64_t> total_by_task;  // `inspect stats` "total"
-};
 
 class TaskPipeline {
  public:
@@ -167,11 +88,11 @@ class TaskPipeline {
 
   [[nodiscard]] std::size_t running() const { return running_; }
   [[nodiscard]] std::size_t reserved() const { return ready_.size(); }
-  [[nodiscard]] std::size_t held() const { return held_.size(); }
+  [[nodiscard]] std::size_t held() const { return eta_holds_.size(); }
   // Tasks whose result write is still pending.
-  [[nodiscard]] std::size_t storing() const { return storing_; }
-  // Parked messages whose publish the broker has not confirmed yet.
-  [[nodiscard]] std::size_t parking() const { return parking_; }
+  [[nodiscard]] std::size_t storing() const { return in_flight_.storing; }
+  // Publishes (parks, retries, follow-ups) the broker has not confirmed yet.
+  [[nodiscard]] std::size_t parking() const { return in_flight_.publishing; }
   [[nodiscard]] const PipelineCounters& counters() const { return counters_; }
 
   // Remote control (task_pipeline_control.cc). A view of one task the worker holds.
@@ -216,50 +137,11 @@ class TaskPipeline {
               const celery::TaskMessage* message = nullptr);
   // onDelivery's work; onDelivery contains what it throws.
   void receive(amqp::Delivery delivery);
-  // The outcome of a finished job: result, follow-ups, ack (finish() contains throws).
-  void settle(Job& job, tasks::TaskOutcome outcome);
   void hold(std::unique_ptr<Job> job, std::chrono::milliseconds delay);
-  void park(std::unique_ptr<Job> job, std::chrono::milliseconds delay, const std::string& reason);
-  // Every model was down: store RETRY, park the message, ack once both are durable.
-  // Returns false when the task must fail instead (parked too long, or no tiers).
-  bool parkUnavailable(Job& job, const tasks::Unavailable& unavailable);
-  // The handler asked to be retried (retry_plan.h): republish it and store RETRY, and
-  // return true; or set `outcome` to the failure Celery raises instead, and return false.
-  bool retry(Job& job, const tasks::Retry& request, tasks::TaskOutcome& outcome);
-  // Shared by parking and retries: store `record` (unless the task ignores results),
-  // then publish `out` with a confirm, then ack the delivery; an unconfirmed publish
-  // sends the delivery back to its queue.
-  void republishThenAck(Job& job, celery::ResultRecord record, amqp::OutgoingMessage out);
-  // Celery's result_extended fields, when enabled.
-  void markExtended(celery::ResultRecord& record, const celery::TaskMessage& message) const;
-  void applyBackpressure(std::chrono::system_clock::time_point until);
-  // Publishes canvas follow-ups (chain step, callbacks, errbacks); `done(all_ok)` once
-  // every one is confirmed (at once when there are none).
-  void publishAll(std::vector<celery::OutboundMessage> messages, std::function<void(bool)> done);
-  [[nodiscard]] celery::CanvasContext canvasContext();
-  // A canvas the task applies from inside (Success::applies; task_pipeline_applied.cc):
-  // appends what to publish and the chord sizes to write first; returns its result tuple.
-  nlohmann::json applyFromTask(const celery::TaskMessage& task, const nlohmann::json& signature,
-                               std::vector<celery::OutboundMessage>& messages,
-                               std::vector<celery::ChordSize>& sizes);
-  // Chords (task_pipeline_chord.cc). Writes the chord sizes, then publishes; `done(ok)`.
-  void publishExpansion(std::vector<celery::ChordSize> sizes,
-                        std::vector<celery::OutboundMessage> messages,
-                        std::function<void(bool)> done);
-  // `next`, or a function that first reports these chord members' part (state and
-  // encoded result) and, for the member completing its header, publishes the body or
-  // fails it with ChordError; then calls `next`.
-  std::function<void()> withChordParts(std::vector<celery::ChordMember> members,
-                                       std::string state, nlohmann::json encoded_result,
-                                       std::function<void()> next);
-  void completeChord(const celery::ChordMember& member, const ChordPartResult& parts,
-                     std::function<void()> done);
-  // Python's join_native() waits (result_chord_join_timeout, 3 s) for a complex header's
-  // leaves that are not ready yet: read them again every 100 ms until then.
-  void waitForSavedGroup(celery::ChordMember member, std::string saved,
-                         common::SteadyTime deadline, std::function<void()> done);
-  void finishChord(const celery::ChordMember& member, celery::ChordJoin join,
-                   std::function<void()> done);
+  // What the parts share: references to this pipeline's loop, ports, options, counters.
+  [[nodiscard]] pipeline::Context context() {
+    return pipeline::Context{dispatcher_, ports_, options_, counters_, in_flight_};
+  }
   void enqueue(std::unique_ptr<Job> job);
   void start(std::unique_ptr<Job> job);
   // A redelivered job: count its start in Redis first, then run it or, when its runs
@@ -273,62 +155,45 @@ class TaskPipeline {
   // terminate() settle it afterwards.
   std::unique_ptr<Job> takeActive(JobId id);
   void timeLimitHit(JobId id, bool hard);
-  void storeThen(const std::string& task_id, std::string document, std::function<void()> then);
   void updatePrefetch();
   [[nodiscard]] bool expired(const celery::TaskMessage& m) const;
   [[nodiscard]] bool revoked(const celery::TaskMessage& m) const;
-  // Stores REVOKED for a task that will not run (expired, revoked, terminated) and
-  // acks its message once stored (when `ack`: an early-acked one already was).
-  void storeRevoked(Job& job, const std::string& reason, bool ack);
   // A rate-limited task without a token waits (reserved) until its token is due.
   [[nodiscard]] bool waitForRateLimit(std::unique_ptr<Job>& job);
-  [[nodiscard]] std::optional<double> softLimitFor(const Job& job) const;
-  [[nodiscard]] std::optional<double> hardLimitFor(const Job& job) const;
   // Per-task options (task_pipeline_options.cc): the registry's rate and time limits
   // as the starting values the control commands change; a job's start priority; the
-  // crash count that makes it poison; autoretry_for turning a failure into a retry.
+  // crash count that makes it poison.
   void applyTaskDefaults();
   [[nodiscard]] int priorityOf(const Job& job) const;
   [[nodiscard]] int maxCrashesFor(const Job& job) const;
-  void autoRetry(const Job& job, tasks::TaskOutcome& outcome);
-  // Acks a settled message, or rejects it without requeue when `drop` (a failure of a
-  // task with acks_on_failure_or_timeout off); nothing for an early-acked one.
-  void ackSettled(amqp::DeliveryRef ref, bool late, bool drop);
 
   common::Dispatcher& dispatcher_;
   const tasks::TaskRegistry& registry_;
   PipelinePorts ports_;
   PipelineOptions options_;
   PipelineCounters counters_;
+  pipeline::InFlight in_flight_;
+  pipeline::ResultWriter writer_;
+  pipeline::Publisher publisher_;
+  pipeline::Republisher republisher_;
+  pipeline::Chords chords_;
+  pipeline::Settlement settlement_;
 
   JobId next_id_ = 1;
   // Waiting for a slot: by message priority, then arrival.
   pipeline::ReadyQueue<std::unique_ptr<Job>> ready_;
-  std::unordered_map<JobId, std::unique_ptr<Job>> held_;    // waiting for their eta
   std::unordered_map<JobId, std::unique_ptr<Job>> active_;  // running
   std::unordered_map<JobId, std::unique_ptr<Job>> counting_;  // start being counted (slot held)
   std::size_t running_ = 0;
-  std::size_t storing_ = 0;
-  std::size_t parking_ = 0;
   bool starting_ = true;
-  JobId starting_job_ = 0;
-  bool backpressure_ = false;
-  common::TimerId backpressure_timer_ = 0;  // the job whose handler is being called right now
+  JobId starting_job_ = 0;  // the job whose handler is being called right now
   std::uint16_t prefetch_sent_ = 0;
+  pipeline::EtaScheduler eta_holds_;   // waiting for their eta (raising prefetch)
+  pipeline::EtaScheduler rate_waits_;  // waiting for a rate limit's token
   // Remote control's per-task settings.
   celery::TaskRateLimiter rate_limits_;
-  std::unordered_map<JobId, std::unique_ptr<Job>> rate_held_;  // waiting for a token
-  struct TimeLimits {
-    std::optional<double> soft_s;
-    std::optional<double> hard_s;
-  };
-  std::map<std::string, TimeLimits> time_limits_;  // by task name
-  // retry_jitter's randomness.
-  std::mt19937_64 jitter_rng_{std::random_device{}()};
-  // The bits of the ids given to what the worker publishes (celery::uuid4()).
-  std::mt19937_64 id_rng_{std::random_device{}()};
-  // Chord joins waiting for a complex header's leaves (cancelled with the pipeline).
-  std::set<common::TimerId> chord_join_timers_;
+  pipeline::TimeLimits time_limits_;  // by task, from config and the time_limit command
+  pipeline::TimeLimitTimers limit_timers_;
 };
 
 }  // namespace celeriac::worker::app

@@ -4,7 +4,6 @@
 // size (pool_grow, pool_shrink, autoscale).
 
 #include "worker/app/task_pipeline.h"
-#include "worker/app/task_pipeline_internal.h"
 
 namespace celeriac::worker::app {
 
@@ -12,26 +11,6 @@ using std::chrono::milliseconds;
 
 bool TaskPipeline::revoked(const celery::TaskMessage& m) const {
   return ports_.is_revoked && ports_.is_revoked(m.id);
-}
-
-void TaskPipeline::storeRevoked(Job& job, const std::string& reason, bool ack) {
-  ++counters_.revoked;
-  const celery::TaskMessage& m = job.message;
-  taskLog()->info("revoked task_id={} reason={}", m.id, reason);
-  if (ports_.events != nullptr) {
-    ports_.events->revoked(m, reason == "terminated", reason == "expired");
-  }
-  const amqp::DeliveryRef ref = job.delivery.ref;
-  celery::ResultRecord record = celery::revokedRecord(m, reason, dispatcher_.clock().wallNow());
-  markExtended(record, m);
-  // Celery's mark_as_revoked(): a revoked chord member still reports its part, so
-  // the chord's body fails with ChordError instead of waiting forever.
-  std::vector<celery::ChordMember> parts;
-  if (auto member = celery::chordMemberOf(m)) parts.push_back(std::move(*member));
-  storeThen(m.id, celery::renderResultDocument(record),
-            withChordParts(std::move(parts), "REVOKED", record.result, [this, ref, ack] {
-              if (ack) ports_.ack(ref);
-            }));
 }
 
 void TaskPipeline::forEachActive(const std::function<void(const JobView&)>& visit) const {
@@ -44,15 +23,15 @@ void TaskPipeline::forEachReserved(const std::function<void(const JobView&)>& vi
   ready_.forEach([&visit](const std::unique_ptr<Job>& job) {
     visit(JobView{job->message, job->delivery, std::nullopt, false});
   });
-  for (const auto& [id, job] : rate_held_) {
-    visit(JobView{job->message, job->delivery, std::nullopt, false});
-  }
+  rate_waits_.forEach([&visit](const Job& job) {
+    visit(JobView{job.message, job.delivery, std::nullopt, false});
+  });
 }
 
 void TaskPipeline::forEachScheduled(const std::function<void(const JobView&)>& visit) const {
-  for (const auto& [id, job] : held_) {
-    visit(JobView{job->message, job->delivery, std::nullopt, false});
-  }
+  eta_holds_.forEach([&visit](const Job& job) {
+    visit(JobView{job.message, job.delivery, std::nullopt, false});
+  });
 }
 
 std::vector<std::string> TaskPipeline::terminate(const std::vector<std::string>& ids) {
@@ -68,7 +47,7 @@ std::vector<std::string> TaskPipeline::terminate(const std::vector<std::string>&
     terminated.push_back(job->message.id);
     // An early-acked message was acked when it started; acking it again would close
     // the channel (PRECONDITION_FAILED unknown delivery tag).
-    storeRevoked(*job, "terminated", job->acks_late);
+    settlement_.settleRevoked(*job, "terminated", job->acks_late);
   }
   if (!hit.empty()) pump();
   return terminated;
@@ -77,18 +56,9 @@ std::vector<std::string> TaskPipeline::terminate(const std::vector<std::string>&
 void TaskPipeline::setRateLimit(const std::string& task, const celery::RateLimit& limit) {
   rate_limits_.set(task, limit, dispatcher_.clock().now());
   // Tasks already waiting for a token are re-admitted under the new limit.
-  std::vector<std::unique_ptr<Job>> waiting;
-  for (auto it = rate_held_.begin(); it != rate_held_.end();) {
-    if (it->second->message.task == task) {
-      dispatcher_.cancel(it->second->rate_timer);
-      it->second->rate_timer = 0;
-      waiting.push_back(std::move(it->second));
-      it = rate_held_.erase(it);
-    } else {
-      ++it;
-    }
+  for (auto& job : rate_waits_.take([&task](const Job& j) { return j.message.task == task; })) {
+    enqueue(std::move(job));
   }
-  for (auto& job : waiting) enqueue(std::move(job));
 }
 
 std::optional<std::string> TaskPipeline::describeRateLimit(const std::string& task) const {
@@ -101,38 +71,13 @@ bool TaskPipeline::waitForRateLimit(std::unique_ptr<Job>& job) {
   if (rate_limits_.tryTake(task, now)) return false;
   const auto wait = std::max(milliseconds(1),
                              std::chrono::ceil<milliseconds>(rate_limits_.nextAt(task, now) - now));
-  const JobId id = job->id;
-  job->rate_timer = dispatcher_.schedule(wait, [this, id] {
-    auto it = rate_held_.find(id);
-    if (it == rate_held_.end()) return;
-    std::unique_ptr<Job> due = std::move(it->second);
-    rate_held_.erase(it);
-    due->rate_timer = 0;
-    enqueue(std::move(due));
-  });
-  rate_held_.emplace(id, std::move(job));
+  rate_waits_.hold(std::move(job), wait);
   return true;
 }
 
 void TaskPipeline::setTimeLimits(const std::string& task, std::optional<double> soft_s,
                                  std::optional<double> hard_s) {
-  time_limits_[task] = TimeLimits{soft_s, hard_s};
-}
-
-// Celery's order: the message's own limits, else the task's (time_limit command), else
-// the worker's (--soft-time-limit, --time-limit).
-std::optional<double> TaskPipeline::softLimitFor(const Job& job) const {
-  if (job.message.time_limits.soft_s) return job.message.time_limits.soft_s;
-  auto it = time_limits_.find(job.message.task);
-  if (it != time_limits_.end() && it->second.soft_s) return it->second.soft_s;
-  return options_.default_soft_time_limit;
-}
-
-std::optional<double> TaskPipeline::hardLimitFor(const Job& job) const {
-  if (job.message.time_limits.hard_s) return job.message.time_limits.hard_s;
-  auto it = time_limits_.find(job.message.task);
-  if (it != time_limits_.end() && it->second.hard_s) return it->second.hard_s;
-  return options_.default_hard_time_limit;
+  time_limits_.setForTask(task, soft_s, hard_s);
 }
 
 void TaskPipeline::setConcurrency(std::size_t concurrency, std::uint16_t prefetch) {

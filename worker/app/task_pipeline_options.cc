@@ -1,12 +1,9 @@
 // TaskPipeline: Celery's per-task options (task_registry.h TaskOptions, from the tasks
 // config) where they change how the pipeline treats a task: starting rate and time
-// limits, start order, poison limit, autoretry_for and what a failure's message gets.
-// Split from task_pipeline.cc (see task_pipeline.h for the contracts).
-#include <algorithm>
+// limits, start order and poison limit (autoretry_for and acks_on_failure_or_timeout
+// are pipeline/settlement.cc's). See task_pipeline.h for the contracts.
 
 #include "worker/app/task_pipeline.h"
-#include "worker/app/task_pipeline_internal.h"
-#include "worker/celery/auto_retry.h"
 
 namespace celeriac::worker::app {
 
@@ -20,7 +17,7 @@ void TaskPipeline::applyTaskDefaults() {
       if (parsed.limit) rate_limits_.set(name, *parsed.limit, dispatcher_.clock().now());
     }
     if (o.time_limit || o.soft_time_limit) {
-      time_limits_[name] = TimeLimits{o.soft_time_limit, o.time_limit};
+      time_limits_.setForTask(name, o.soft_time_limit, o.time_limit);
     }
   }
 }
@@ -38,33 +35,6 @@ int TaskPipeline::maxCrashesFor(const Job& job) const {
   // true: Celery requeues the message whenever the worker is lost under it (never
   // poison); false: Celery fails it with WorkerLostError the first time.
   return *reject ? 0 : 1;
-}
-
-void TaskPipeline::autoRetry(const Job& job, tasks::TaskOutcome& outcome) {
-  // Only a Failure: every model down (Unavailable) parks the task, its own retry path,
-  // whatever autoretry_for says.
-  auto* failure = std::get_if<tasks::Failure>(&outcome);
-  if (failure == nullptr) return;
-  const tasks::TaskOptions& o = job.entry->options;
-  if (o.autoretry_for.empty() || !celery::autoRetryMatches(o.autoretry_for, failure->error)) return;
-  // A hard time limit kills the run in Celery before autoretry's except clause could
-  // catch anything; a soft one is an exception raised inside the task, so it can retry.
-  if (failure->error.type == "TimeLimitExceeded") return;
-  std::optional<std::chrono::milliseconds> countdown;  // none: default_retry_delay
-  if (o.retry_backoff > 0) {
-    countdown = celery::exponentialBackoff(o.retry_backoff, job.message.retries,
-                                           o.retry_backoff_max, o.retry_jitter, jitter_rng_());
-  }
-  outcome = tasks::Retry{std::move(failure->error), countdown};
-}
-
-void TaskPipeline::ackSettled(amqp::DeliveryRef ref, bool late, bool drop) {
-  if (!late) return;  // acked when it started
-  if (drop) {
-    ports_.reject(ref, false);
-  } else {
-    ports_.ack(ref);
-  }
 }
 
 }  // namespace celeriac::worker::app

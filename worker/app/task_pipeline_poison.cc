@@ -2,13 +2,15 @@
 // With late acks, a message whose run kills the process is redelivered to the next
 // worker, and the next; the starts of redelivered messages are counted in Redis and the
 // message fails with WorkerLostError at --max-task-crashes.
+#include "worker/app/pipeline/task_log.h"
 #include "worker/app/task_pipeline.h"
-#include "worker/app/task_pipeline_internal.h"
 #include "worker/celery/exception_info.h"
 #include "worker/celery/result_document.h"
 #include "worker/celery/result_keys.h"
 
 namespace celeriac::worker::app {
+
+using pipeline::taskLog;
 
 bool TaskPipeline::runningHere(const std::string& task_id) const {
   // A message redelivered because this worker's connection dropped while it ran here:
@@ -64,10 +66,10 @@ void TaskPipeline::failPoison(std::unique_ptr<Job> job, long long starts) {
       m.task, m.id, starts);
   celery::ResultRecord record =
       celery::failureRecord(m, celery::workerLost(reason), dispatcher_.clock().wallNow());
-  markExtended(record, m);
+  writer_.extend(record, m);
   const amqp::DeliveryRef ref = job->delivery.ref;
   const std::string key = celery::redeliveredStartsKey(m.id);
-  storeThen(m.id, celery::renderResultDocument(record), [this, ref, key] {
+  writer_.store(m.id, celery::renderResultDocument(record), [this, ref, key] {
     ports_.reject(ref, false);
     if (ports_.forget_starts) ports_.forget_starts(key);
   });

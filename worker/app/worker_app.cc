@@ -129,11 +129,9 @@ void WorkerApp::Impl::build() {
                                                   std::move(reply.saved_docs)});
                            });
   };
-  ports.fetch_chord_leaves =
-      [this](std::string group_id, std::vector<std::string> ids,
-             std::function<void(std::vector<std::optional<std::string>>)> done) {
-        redis::fetchChordLeaves(*store, group_id, ids, std::move(done));
-      };
+  ports.fetch_chord_leaves = [this](std::string group_id, std::vector<std::string> ids, auto done) {
+    redis::fetchChordLeaves(*store, group_id, ids, std::move(done));
+  };
   ports.set_chord_size = [this](std::string group_id, std::int64_t size,
                                 std::function<void()> done) {
     // Python's set_chord_size(): SETEX + PUBLISH like any result write.

@@ -1,6 +1,6 @@
 // The TaskPipeline tests' fixture: a fake loop, the builtin tasks, and FakePorts standing
 // in for the broker and Redis. Shared by task_pipeline_test.cc (running tasks) and
-// task_pipeline_republish_test.cc (parking and Task.retry).
+// pipeline/republish_test.cc (parking and Task.retry).
 #pragma once
 
 #include <gtest/gtest.h>

@@ -1,6 +1,6 @@
 // TaskPipeline running tasks: results stored before the ack, refusals, ETA holds,
 // concurrency, time limits, channel loss. Parking and Task.retry are in
-// task_pipeline_republish_test.cc.
+// pipeline/republish_test.cc.
 #include <gtest/gtest.h>
 
 #include "task_pipeline_fixture.h"

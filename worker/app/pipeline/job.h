@@ -27,12 +27,10 @@ struct Job {
   celery::TaskMessage message;
   const tasks::TaskRegistry::Entry* entry = nullptr;
   std::unique_ptr<tasks::TaskRun> run;
-  common::TimerId eta_timer = 0;
   common::TimerId soft_limit_timer = 0;
   common::TimerId hard_limit_timer = 0;
   common::SteadyTime started{};
   std::chrono::system_clock::time_point wall_started{};  // for `inspect active`
-  common::TimerId rate_timer = 0;                      // waiting for a rate limit's token
   bool acks_late = true;
   bool ignore_result = false;
   // A redelivered message whose start was counted in Redis (poison detection); its

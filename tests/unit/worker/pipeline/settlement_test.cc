@@ -1,7 +1,7 @@
-// TaskPipeline with a task that applies a canvas from inside (celery.chunks): the group
-// goes out with this task as parent, the stored result is the group's result tuple
-// (listed in children too), and the message is acked only once the group is confirmed
-// and the result stored.
+// Settlement (pipeline/settlement.h), through the TaskPipeline: a task that applies a
+// canvas from inside (celery.chunks): the group goes out with this task as parent, the
+// stored result is the group's result tuple (listed in children too), and the message
+// is acked only once the group is confirmed and the result stored.
 
 #include "task_pipeline_fixture.h"
 #include "worker/tasks/celery_builtins.h"

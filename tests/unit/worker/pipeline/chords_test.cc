@@ -1,4 +1,4 @@
-// TaskPipeline's chord half (task_pipeline_chord.cc) with fake ports: a chord member
+// Chords (pipeline/chords.h), through the TaskPipeline with fake ports: a chord member
 // reports its part after its result is stored and is acked only after that; the member
 // completing the header publishes the body with the results, or fails it with
 // ChordError and publishes the body's errbacks.

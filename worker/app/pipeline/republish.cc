@@ -1,71 +1,76 @@
-// TaskPipeline: the paths that republish a task instead of settling it here: parking a
-// far countdown or a task whose models are all down in a durable delay tier, Celery's
-// Task.retry, and the prefetch backpressure while every model is down. Split from
-// task_pipeline.cc (see task_pipeline.h for the contracts).
+#include "worker/app/pipeline/republish.h"
+
 #include <algorithm>
+#include <utility>
 
 #include "worker/app/parking.h"
-#include "worker/app/pipeline/join.h"
-#include "worker/app/pipeline/outgoing_message.h"
 #include "worker/app/pipeline/retry_plan.h"
-#include "worker/app/task_pipeline_internal.h"
-#include "worker/celery/exception_info.h"
+#include "worker/app/pipeline/task_log.h"
 #include "worker/celery/iso_time.h"
-#include "worker/celery/result_document.h"
 #include "worker/tasks/llm_errors.h"
 
-namespace celeriac::worker::app {
+namespace celeriac::worker::app::pipeline {
 
 using std::chrono::duration_cast;
 using std::chrono::milliseconds;
 
-void TaskPipeline::park(std::unique_ptr<Job> job, milliseconds delay, const std::string& reason) {
-  const auto tier = pickTier(options_.delay_tiers, delay);
+Republisher::Republisher(Context context, ResultWriter& writer, Publisher& publisher,
+                         std::function<void()> prefetch_changed)
+    : context_(context),
+      writer_(writer),
+      publisher_(publisher),
+      prefetch_changed_(std::move(prefetch_changed)) {}
+
+Republisher::~Republisher() {
+  if (backpressure_timer_ != 0) context_.dispatcher.cancel(backpressure_timer_);
+}
+
+void Republisher::park(std::unique_ptr<Job> job, milliseconds delay, const std::string& reason) {
+  const auto tier = pickTier(context_.options.delay_tiers, delay);
   const amqp::DeliveryRef ref = job->delivery.ref;
   amqp::OutgoingMessage out =
-      parkedMessage(job->delivery, *tier, reason, dispatcher_.clock().wallNow());
+      parkedMessage(job->delivery, *tier, reason, context_.dispatcher.clock().wallNow());
   taskLog()->info("parked task_id={} reason={} tier={} due_in_ms={} parks={}", job->message.id,
                   reason, tier->name, delay.count(), out.headers[kParkCountHeader].dump());
-  ++counters_.parked;
-  ++parking_;
+  ++context_.counters.parked;
+  ++context_.in_flight.publishing;
   // The original is acked only once the broker confirmed the parked copy: a crash in
   // between leaves two copies at worst (at-least-once), never none.
-  ports_.publish(std::move(out), [this, ref, id = job->message.id](bool confirmed) {
-    --parking_;
+  context_.ports.publish(std::move(out), [this, ref, id = job->message.id](bool confirmed) {
+    --context_.in_flight.publishing;
     if (confirmed) {
-      ports_.ack(ref);
+      context_.ports.ack(ref);
     } else {
       taskLog()->warn("park of task_id={} not confirmed; returning it to its queue", id);
-      ports_.reject(ref, true);
+      context_.ports.reject(ref, true);
     }
   });
 }
 
-bool TaskPipeline::parkUnavailable(Job& job, const tasks::Unavailable& unavailable) {
-  const auto now = dispatcher_.clock().wallNow();
+bool Republisher::parkUnavailable(Job& job, const tasks::Unavailable& unavailable) {
+  const auto now = context_.dispatcher.clock().wallNow();
   const auto& headers = job.delivery.message.headers;
   auto since_it = headers.find(kParkedSinceHeader);
   const auto since = since_it != headers.end() && since_it->is_string()
                          ? celery::parseIsoTime(since_it->get<std::string>()).value_or(now)
                          : now;
-  if (options_.delay_tiers.empty() || !ports_.publish) return false;
-  if (now - since >= options_.max_parked) {
-    taskLog()->error("task_id={} parked for longer than {} s with every model down: failing",
-                     job.message.id,
-                     std::chrono::duration_cast<std::chrono::seconds>(options_.max_parked).count());
+  if (context_.options.delay_tiers.empty() || !context_.ports.publish) return false;
+  if (now - since >= context_.options.max_parked) {
+    taskLog()->error(
+        "task_id={} parked for longer than {} s with every model down: failing", job.message.id,
+        std::chrono::duration_cast<std::chrono::seconds>(context_.options.max_parked).count());
     return false;
   }
   // The tier: the balancer's earliest retry time when known, else growing with the
   // number of parks (capped at the longest tier).
   const int parks = parkCount(job.delivery);
-  milliseconds delay = options_
-                           .delay_tiers[std::min<std::size_t>(static_cast<std::size_t>(parks),
-                                                              options_.delay_tiers.size() - 1)]
-                           .ttl;
+  const std::vector<amqp::DelayTier>& tiers = context_.options.delay_tiers;
+  milliseconds delay =
+      tiers[std::min<std::size_t>(static_cast<std::size_t>(parks), tiers.size() - 1)].ttl;
   if (unavailable.retry_at) {
     delay = std::max(milliseconds(1000), duration_cast<milliseconds>(*unavailable.retry_at - now));
   }
-  const auto tier = pickTier(options_.delay_tiers, delay);
+  const auto tier = pickTier(context_.options.delay_tiers, delay);
   const auto next_attempt = now + tier->ttl;
   applyBackpressure(unavailable.retry_at.value_or(next_attempt));
 
@@ -76,114 +81,94 @@ bool TaskPipeline::parkUnavailable(Job& job, const tasks::Unavailable& unavailab
        celery::formatIsoTime(next_attempt), unavailable.models});
   waiting.traceback.clear();
   celery::ResultRecord record = celery::retryRecord(job.message, waiting);
-  markExtended(record, job.message);
+  writer_.extend(record, job.message);
   amqp::OutgoingMessage out = parkedMessage(job.delivery, *tier, "all_models_unavailable", now);
   taskLog()->warn("parked task_id={} reason=all_models_unavailable tier={} parks={} models={}",
                   job.message.id, tier->name, parks + 1, nlohmann::json(unavailable.models).dump());
-  ++counters_.parked_unavailable;
+  ++context_.counters.parked_unavailable;
   republishThenAck(job, std::move(record), std::move(out));
   return true;
 }
 
-bool TaskPipeline::retry(Job& job, const tasks::Retry& request, tasks::TaskOutcome& outcome) {
+std::optional<celery::ExceptionInfo> Republisher::retry(Job& job, const tasks::Retry& request) {
   const celery::TaskMessage& m = job.message;
-  if (!ports_.publish) {
+  if (!context_.ports.publish) {
     // No confirmed publisher (only in tests): nothing could carry the retry.
-    outcome = tasks::Failure{request.exc.value_or(
-        celery::makeException("RuntimeError", "cannot retry: no publisher", "celeriac.errors"))};
-    return false;
+    return request.exc.value_or(
+        celery::makeException("RuntimeError", "cannot retry: no publisher", "celeriac.errors"));
   }
-  pipeline::RetryRouting routing;
-  routing.eta_hold_limit = options_.eta_hold_limit;
-  routing.delay_tiers = options_.delay_tiers;
-  pipeline::RetryPlan plan =
-      pipeline::planRetry(job.delivery, m, job.entry->options, request, routing, canvasContext());
+  RetryRouting routing;
+  routing.eta_hold_limit = context_.options.eta_hold_limit;
+  routing.delay_tiers = context_.options.delay_tiers;
+  RetryPlan plan =
+      planRetry(job.delivery, m, job.entry->options, request, routing, publisher_.canvasContext());
   if (plan.failure) {
     taskLog()->warn("retry refused task={} task_id={} retries={}: {}", m.task, m.id, m.retries,
                     plan.failure->type);
-    outcome = tasks::Failure{std::move(*plan.failure)};
-    return false;
+    return std::move(*plan.failure);
   }
-  ++counters_.retried;
+  ++context_.counters.retried;
   taskLog()->info("retry task={} task_id={} retries={} countdown_ms={} via={} exc={}", m.task, m.id,
                   plan.retries, plan.countdown.count(),
                   plan.tier.empty() ? std::string("queue") : "tier=" + plan.tier,
                   request.exc ? request.exc->type : std::string("none"));
-  if (ports_.events != nullptr) {
+  if (context_.ports.events != nullptr) {
     celery::ExceptionInfo retry_exc{"Retry", "celery.exceptions", nlohmann::json::array(), {}};
-    ports_.events->retried(m, request.exc ? *request.exc : retry_exc);
+    context_.ports.events->retried(m, request.exc ? *request.exc : retry_exc);
   }
-  markExtended(plan.record, job.message);
+  writer_.extend(plan.record, job.message);
   republishThenAck(job, std::move(plan.record), std::move(plan.message));
-  return true;
+  return std::nullopt;
 }
 
-void TaskPipeline::republishThenAck(Job& job, celery::ResultRecord record,
-                                    amqp::OutgoingMessage out) {
+void Republisher::republishThenAck(Job& job, celery::ResultRecord record,
+                                   amqp::OutgoingMessage out) {
   // Order: RETRY stored, then the copy published, then the original acked. Celery
   // publishes first (spec 4.2), but then a quick next run (countdown 0, another worker)
   // can store its SUCCESS or FAILURE before this RETRY lands and be overwritten by it,
   // leaving get() waiting forever. Acking last keeps at-least-once: a crash in between
   // leaves the original to be redelivered (two copies at worst, never none).
-  ++parking_;
+  ++context_.in_flight.publishing;
   const amqp::DeliveryRef ref = job.delivery.ref;
   const bool late = job.acks_late;
   auto publish = [this, ref, late, id = job.message.id, out = std::move(out)]() {
-    ports_.publish(out, [this, ref, late, id](bool confirmed) {
-      --parking_;
+    context_.ports.publish(out, [this, ref, late, id](bool confirmed) {
+      --context_.in_flight.publishing;
       if (!late) {
         // Acked at start (acks_late off): nothing to ack, nor to send back.
         if (!confirmed) taskLog()->error("republish of task_id={} not confirmed; it is lost", id);
         return;
       }
       if (confirmed) {
-        ports_.ack(ref);
+        context_.ports.ack(ref);
       } else {
         taskLog()->warn("republish of task_id={} not confirmed; returning it to its queue", id);
-        ports_.reject(ref, true);
+        context_.ports.reject(ref, true);
       }
     });
   };
   if (job.ignore_result) {
     publish();
   } else {
-    storeThen(job.message.id, celery::renderResultDocument(record), std::move(publish));
+    writer_.store(job.message.id, celery::renderResultDocument(record), std::move(publish));
   }
 }
 
-void TaskPipeline::markExtended(celery::ResultRecord& record,
-                                const celery::TaskMessage& message) const {
-  if (options_.result_extended) celery::extendRecord(record, message, options_.hostname);
-}
-
-void TaskPipeline::applyBackpressure(std::chrono::system_clock::time_point until) {
-  const auto wait = std::max(milliseconds(1000),
-                             duration_cast<milliseconds>(until - dispatcher_.clock().wallNow()));
-  if (backpressure_timer_ != 0) dispatcher_.cancel(backpressure_timer_);
+void Republisher::applyBackpressure(std::chrono::system_clock::time_point until) {
+  const auto wait =
+      std::max(milliseconds(1000),
+               duration_cast<milliseconds>(until - context_.dispatcher.clock().wallNow()));
+  if (backpressure_timer_ != 0) context_.dispatcher.cancel(backpressure_timer_);
   if (!backpressure_)
     taskLog()->warn("every model is down: prefetch lowered so other replicas take the work");
   backpressure_ = true;
-  updatePrefetch();
-  backpressure_timer_ = dispatcher_.schedule(wait, [this] {
+  prefetch_changed_();
+  backpressure_timer_ = context_.dispatcher.schedule(wait, [this] {
     backpressure_timer_ = 0;
     backpressure_ = false;
     taskLog()->info("models may be back: prefetch restored");
-    updatePrefetch();
+    prefetch_changed_();
   });
 }
 
-void TaskPipeline::publishAll(std::vector<celery::OutboundMessage> messages,
-                              std::function<void(bool)> done) {
-  ++parking_;  // counted as in-flight publishes for shutdown
-  const auto confirmed = pipeline::joinAll(messages.size(), [this, done](bool all_ok) {
-    --parking_;
-    done(all_ok);
-  });
-  for (auto& message : messages) {
-    taskLog()->info("published task={} task_id={} queue={}", message.headers.value("task", ""),
-                    message.task_id, message.routing_key);
-    ports_.publish(pipeline::toOutgoing(std::move(message)), confirmed);
-  }
-}
-
-}  // namespace celeriac::worker::app
+}  // namespace celeriac::worker::app::pipeline

@@ -1,5 +1,6 @@
-// TaskPipeline republishing a task: parking (far ETA, every model down) and Task.retry,
-// each acked only once the broker has confirmed the copy and Redis has the state.
+// The Republisher (pipeline/republish.h), through the TaskPipeline that owns it:
+// parking (far ETA, every model down) and Task.retry, each acked only once the broker
+// has confirmed the copy and Redis has the state.
 #include <gtest/gtest.h>
 
 #include <algorithm>
