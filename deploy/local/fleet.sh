@@ -47,7 +47,32 @@ done
 run="$(mktemp -d "${TMPDIR:-/tmp}/celeriac-fleet.XXXXXX")"
 pids=()       # everything but RabbitMQ, stopped in reverse order
 rabbit_up=0
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# reserve_ports COUNT: sets $port to the first of COUNT consecutive free loopback ports,
+# claimed (flock) in /tmp/celeriac-test-ports until this script and its children end, the
+# way tests/support/testenv.py claims them, so a fleet started beside the tests (or
+# another fleet) never gets theirs. From below the kernel's ephemeral range: outgoing
+# connections and rabbitmqctl's Erlang nodes take ports from that one at any time.
+# Not $(command substitution): the locks would go with the subshell.
+port_lock_dir=/tmp/celeriac-test-ports
+bindable() { /usr/bin/python3 -c 'import socket,sys; socket.socket().bind(("127.0.0.1",int(sys.argv[1])))' "$1" 2>/dev/null; }
+reserve_ports() {
+  local count="$1" low high base p fd fds attempt
+  read -r low high </proc/sys/net/ipv4/ip_local_port_range
+  if ((low - 10000 >= 2000)); then high=$low low=10000; else low=$((high + 1)) high=65536; fi
+  mkdir -p "$port_lock_dir" && chmod 1777 "$port_lock_dir" 2>/dev/null || true
+  for ((attempt = 0; attempt < 1000; attempt++)); do
+    base=$((low + (RANDOM * 32768 + RANDOM) % (high - low - count)))
+    fds=()
+    for ((p = base; p < base + count; p++)); do
+      exec {fd}>>"$port_lock_dir/$p"
+      if flock -n "$fd" && bindable "$p"; then fds+=("$fd"); else exec {fd}>&-; break; fi
+    done
+    if ((${#fds[@]} == count)); then port=$base; return 0; fi
+    for fd in "${fds[@]}"; do exec {fd}>&-; done
+  done
+  echo "fleet.sh: no $count free consecutive loopback ports" >&2
+  exit 1
+}
 wait_port() {  # port seconds (0: one try)
   local i
   for ((i = 0; i <= $2 * 10; i++)); do
@@ -57,10 +82,16 @@ wait_port() {  # port seconds (0: one try)
   return 1
 }
 
-amqp_port=$(free_port); dist_port=$(free_port); mgmt_port=$(free_port); rprom_port=$(free_port)
-redis_port=$(free_port); stub_port=$(free_port); prom_port=$(free_port)
+# RabbitMQ: AMQP, distribution, management, Prometheus, and 8 for rabbitmqctl's nodes
+# (its default range, 35672-35682, is shared by every node on the machine).
+reserve_ports 12
+amqp_port=$port dist_port=$((port + 1)) mgmt_port=$((port + 2)) rprom_port=$((port + 3))
+ctl_ports="$((port + 4)) $((port + 11))"
+reserve_ports 3
+redis_port=$port stub_port=$((port + 1)) prom_port=$((port + 2))
 rabbit_env=(HOME="$run/rabbit/home" RABBITMQ_NODENAME="fleet-$amqp_port@localhost"
   RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT="$amqp_port" RABBITMQ_DIST_PORT="$dist_port"
+  RABBITMQ_CTL_DIST_PORT_MIN="${ctl_ports% *}" RABBITMQ_CTL_DIST_PORT_MAX="${ctl_ports#* }"
   RABBITMQ_MNESIA_BASE="$run/rabbit/mnesia" RABBITMQ_LOG_BASE="$run/rabbit/log"
   RABBITMQ_ENABLED_PLUGINS_FILE="$run/rabbit/enabled_plugins" RABBITMQ_CONFIG_FILE="$run/rabbit/rabbitmq"
   RABBITMQ_PID_FILE="$run/rabbit/pid" ERL_EPMD_ADDRESS=127.0.0.1
@@ -141,7 +172,7 @@ for ((k = 0; k < key_sets; k++)); do key_env+=("STUB_API_KEY_$k=stub-key-$k"); d
 
 targets=""
 for ((r = 1; r <= replicas; r++)); do
-  port=$(free_port)
+  reserve_ports 1
   env "${key_env[@]}" CELERY_BROKER_URL="amqp://guest:guest@127.0.0.1:$amqp_port//" \
       CELERY_RESULT_BACKEND="redis://127.0.0.1:$redis_port/0" \
     "$celeriac" worker -Q gpt5-analyzer,response-generator -c 100 -n "replica-$r@%h" \

@@ -7,21 +7,18 @@ the prefix, not from the source tree it was built from."""
 import os
 import shutil
 import signal
-import socket
 import subprocess
+import sys
 import tempfile
 import time
 import unittest
 
 import deploy_common as d
 
+sys.path.insert(0, d.path("tests", "support"))
+from testenv import free_port  # noqa: E402  ports no parallel test takes meanwhile
+
 READY = "LLM tasks registered"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class InstallTest(unittest.TestCase):

@@ -15,7 +15,7 @@
 #include <stdexcept>
 #include <thread>
 
-#include "stub_server.h"
+#include "test_ports.h"
 
 extern char** environ;
 
@@ -24,6 +24,20 @@ namespace celeriac::testing::integration {
 namespace {
 
 constexpr const char* kRabbitBin = "/usr/lib/rabbitmq/bin";
+// rabbitmqctl calls a test may have running at once (each is an Erlang node).
+constexpr int kCtlPorts = 8;
+
+// The end of the node's console output: why it did not start, when it did not.
+std::string outputTail(const std::string& path, std::size_t max_lines = 30) {
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  std::string tail;
+  for (std::size_t i = lines.size() > max_lines ? lines.size() - max_lines : 0; i < lines.size();
+       ++i)
+    tail += lines[i] + "\n";
+  return tail;
+}
 
 std::vector<char*> cStrings(std::vector<std::string>& strings) {
   std::vector<char*> out;
@@ -67,8 +81,10 @@ RabbitServer::RabbitServer() {
   char tmpl[] = "/tmp/celeriac-rabbit-XXXXXX";
   if (mkdtemp(tmpl) == nullptr) throw std::runtime_error("mkdtemp failed");
   dir_ = tmpl;
-  port_ = unusedLoopbackPort();
-  dist_port_ = unusedLoopbackPort();
+  // The AMQP port, the node's distribution port, and a range for the Erlang nodes
+  // rabbitmqctl starts (its default, 35672-35682, is shared by every node).
+  port_ = reserveLoopbackPorts(2 + kCtlPorts);
+  dist_port_ = port_ + 1;
   node_ = "celeriac-it-" + std::to_string(port_) + "@localhost";
   std::filesystem::create_directories(dir_ + "/home");
   std::ofstream(dir_ + "/enabled_plugins") << "[].\n";
@@ -98,14 +114,16 @@ RabbitServer::RabbitServer() {
     int status = 0;
     if (waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;
-      throw std::runtime_error("rabbitmq-server exited; see " + dir_);
+      throw std::runtime_error("rabbitmq-server exited; see " + dir_ + "; its output ends:\n" +
+                               outputTail(log));
     }
     // Blocks until the node has booted or the timeout passes.
     if (ctl({"await_startup", "--timeout", "10"}) == 0) return;
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
   stop();
-  throw std::runtime_error("rabbitmq-server did not come up in 120 s; see " + dir_);
+  throw std::runtime_error("rabbitmq-server did not come up in 120 s; see " + dir_ +
+                           "; its output ends:\n" + outputTail(log));
 }
 
 RabbitServer::~RabbitServer() {
@@ -133,6 +151,8 @@ std::vector<std::string> RabbitServer::environment() const {
   env.push_back("RABBITMQ_NODE_IP_ADDRESS=127.0.0.1");
   env.push_back("RABBITMQ_NODE_PORT=" + std::to_string(port_));
   env.push_back("RABBITMQ_DIST_PORT=" + std::to_string(dist_port_));
+  env.push_back("RABBITMQ_CTL_DIST_PORT_MIN=" + std::to_string(dist_port_ + 1));
+  env.push_back("RABBITMQ_CTL_DIST_PORT_MAX=" + std::to_string(dist_port_ + kCtlPorts));
   env.push_back("RABBITMQ_MNESIA_BASE=" + dir_ + "/mnesia");
   env.push_back("RABBITMQ_LOG_BASE=" + dir_ + "/log");
   env.push_back("RABBITMQ_ENABLED_PLUGINS_FILE=" + dir_ + "/enabled_plugins");

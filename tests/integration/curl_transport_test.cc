@@ -18,6 +18,7 @@
 #include "providers/rate_limit_info.h"
 #include "stub_server.h"
 #include "test_loop.h"
+#include "test_ports.h"
 #include "worker/uv/uv_dispatcher.h"
 
 namespace celeriac::testing::integration {

@@ -13,8 +13,8 @@
 #include <vector>
 
 #include "redis_server.h"
-#include "stub_server.h"
 #include "test_loop.h"
+#include "test_ports.h"
 
 namespace celeriac::testing::integration {
 namespace {

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "child_output.h"
-#include "stub_server.h"
+#include "test_ports.h"
 
 extern char** environ;
 

@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "redis_server.h"
-#include "stub_server.h"
 #include "test_loop.h"
+#include "test_ports.h"
 #include "worker/uv/uv_dispatcher.h"
 
 namespace celeriac::testing::integration {

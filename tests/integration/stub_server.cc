@@ -1,12 +1,9 @@
 #include "stub_server.h"
 
-#include <arpa/inet.h>
 #include <curl/curl.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
-#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -134,18 +131,5 @@ std::vector<int> StubServer::armFault(const nlohmann::json& spec) {
 void StubServer::clearFaults() { admin("DELETE", "/admin/faults"); }
 void StubServer::resetCounters() { admin("POST", "/admin/reset", "{}"); }
 nlohmann::json StubServer::stats() { return admin("GET", "/admin/stats"); }
-
-int unusedLoopbackPort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
 
 }  // namespace celeriac::testing::integration

@@ -47,7 +47,4 @@ class StubServer {
   int port_ = 0;
 };
 
-// A loopback port with nothing listening (bound then closed; good enough for a test).
-[[nodiscard]] int unusedLoopbackPort();
-
 }  // namespace celeriac::testing::integration
