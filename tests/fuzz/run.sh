@@ -11,7 +11,9 @@
 # make_seeds.py) and fixture folders are read-only inputs. A crashing input is written
 # to build-fuzz/artifacts/ and the command to replay it is printed.
 # Environment: CELERIAC_FUZZ_BUILD_DIR (default build-fuzz), CELERIAC_FUZZ_JOBS (build
-# parallelism, default nproc), CELERIAC_FUZZ_SKIP_BUILD=1 (use the binaries as built).
+# parallelism, default nproc), CELERIAC_FUZZ_SKIP_BUILD=1 (use the binaries as built),
+# CELERIAC_FUZZ_BUILD_ONLY=1 (build, run nothing: tests/run.sh builds in the foreground
+# and fuzzes in the background).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 root="$PWD"
@@ -39,6 +41,10 @@ if [ "${CELERIAC_FUZZ_SKIP_BUILD:-0}" != 1 ]; then
   cmake --build "$build_dir" -j"$jobs" --target "${targets[@]}"
 fi
 build_seconds=$((SECONDS - start))
+if [ "${CELERIAC_FUZZ_BUILD_ONLY:-0}" = 1 ]; then
+  echo "== fuzz targets built in ${build_seconds}s"
+  exit 0
+fi
 
 # Leaks are failures; UBSan already aborts (-fno-sanitize-recover=all).
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:strict_string_checks=1:check_initialization_order=1}"
