@@ -49,7 +49,7 @@ pids=()       # everything but RabbitMQ, stopped in reverse order
 rabbit_up=0
 # reserve_ports COUNT: sets $port to the first of COUNT consecutive free loopback ports,
 # claimed (flock) in /tmp/celeriac-test-ports until this script and its children end, the
-# way tests/support/testenv.py claims them, so a fleet started beside the tests (or
+# way tests/support/loopback_ports.py claims them, so a fleet started beside the tests (or
 # another fleet) never gets theirs. From below the kernel's ephemeral range: outgoing
 # connections and rabbitmqctl's Erlang nodes take ports from that one at any time.
 # Not $(command substitution): the locks would go with the subshell.

@@ -16,7 +16,7 @@ import unittest
 import deploy_common as d
 
 sys.path.insert(0, d.path("tests", "support"))
-from testenv import free_port  # noqa: E402  ports no parallel test takes meanwhile
+from loopback_ports import free_port  # noqa: E402  ports no parallel test takes meanwhile
 
 READY = "LLM tasks registered"
 

@@ -1,4 +1,4 @@
-"""The ports the test harness (tests/support/testenv.py) gives its servers.
+"""The ports the test harness (tests/support/loopback_ports.py) gives its servers.
 
 Server tests run side by side (ctest -j). A RabbitMQ node of one test once died at boot
 in CI: its port had been picked with bind(0), from the kernel's ephemeral range, where
@@ -17,13 +17,14 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
+import loopback_ports  # noqa: E402
 import testenv  # noqa: E402
 
 HOLD_PORTS = """
 import sys
 sys.path.insert(0, %r)
-import testenv
-print(testenv.reserve_ports(3), flush=True)
+import loopback_ports
+print(loopback_ports.reserve_ports(3), flush=True)
 sys.stdin.read()  # holds them until the parent closes our stdin
 """ % os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support")
 
@@ -47,7 +48,7 @@ class ReservedPortsTest(unittest.TestCase):
     def test_a_reserved_port_is_outside_the_ephemeral_range(self):
         low, high = ephemeral_range()
         for _ in range(50):
-            port = testenv.reserve_ports(2)
+            port = loopback_ports.reserve_ports(2)
             self.assertFalse(low <= port <= high or low <= port + 1 <= high, port)
 
     def test_ports_another_process_holds_are_not_handed_out_until_it_exits(self):
@@ -56,7 +57,7 @@ class ReservedPortsTest(unittest.TestCase):
         try:
             held = int(child.stdout.readline())
             for port in range(held, held + 3):
-                fd = os.open(os.path.join(testenv.PORT_LOCK_DIR, str(port)), os.O_RDWR)
+                fd = os.open(os.path.join(loopback_ports.PORT_LOCK_DIR, str(port)), os.O_RDWR)
                 try:
                     with self.assertRaises(BlockingIOError, msg="port %d" % port):
                         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -67,7 +68,7 @@ class ReservedPortsTest(unittest.TestCase):
             child.stdout.close()
             child.wait(timeout=10)
         # Gone with the process: the same lock is free now.
-        fd = os.open(os.path.join(testenv.PORT_LOCK_DIR, str(held)), os.O_RDWR)
+        fd = os.open(os.path.join(loopback_ports.PORT_LOCK_DIR, str(held)), os.O_RDWR)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         finally:
@@ -83,14 +84,16 @@ class RabbitCtlPortsTest(unittest.TestCase):
             ctl = threading.Thread(target=rabbit.ctl, args=("eval", "timer:sleep(4000)."),
                                    kwargs={"check": False})
             ctl.start()
-            own = set(range(rabbit.dist_port + 1, rabbit.dist_port + 1 + testenv.RABBITMQ_CTL_PORTS))
+            first = rabbit.dist_port + 1
+            own = set(range(first, first + testenv.RABBITMQ_CTL_PORTS))
             deadline = time.time() + 30
             seen = set()
             while time.time() < deadline and not (seen & own):
                 seen = listening_ports() - before
                 time.sleep(0.1)
             ctl.join()
-            self.assertTrue(seen & own, "rabbitmqctl listened on %s, not in %s" % (seen, sorted(own)))
+            self.assertTrue(seen & own,
+                            "rabbitmqctl listened on %s, not in %s" % (seen, sorted(own)))
         finally:
             rabbit.stop()
             rabbit.cleanup()

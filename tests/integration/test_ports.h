@@ -9,7 +9,7 @@
 // rabbitmqctl Erlang node draw from (rabbitmqctl 3.10 even listens on fixed ports in it,
 // 35672-35682, unless told otherwise). So ports come from below the ephemeral range and
 // each is claimed by an flock on /tmp/celeriac-test-ports/<port>, held until the
-// process exits (a crashed test frees its ports). tests/support/testenv.py does the same
+// process exits (a crashed test frees its ports). tests/support/loopback_ports.py does the same
 // for the Python tests, and deploy/local/fleet.sh for the fleet.
 
 namespace celeriac::testing::integration {
