@@ -17,7 +17,7 @@
 
 namespace celeriac::worker::app {
 
-// What the result store says after a chord member's part was recorded (spec 3.8).
+// What the result store says after a chord member's part was recorded (chord_part below).
 struct ChordPartResult {
   bool completed = false;            // this part completed the header
   std::vector<std::string> members;  // when completed: the parts, in header order
