@@ -182,8 +182,8 @@ void TaskPipeline::refuse(const amqp::Delivery& delivery, const std::string& tas
 void TaskPipeline::hold(std::unique_ptr<Job> job, milliseconds delay) {
   taskLog()->info("scheduled task_id={} eta_in_ms={}", job->message.id, delay.count());
   eta_holds_.hold(std::move(job), delay);
-  // Like Celery: each held ETA message raises prefetch by one, so held
-  // tasks never starve the window of tasks that can run now.
+  // Like Celery: each held ETA message raises prefetch by one, so held tasks never
+  // starve the window of tasks that can run now.
   updatePrefetch();
 }
 
