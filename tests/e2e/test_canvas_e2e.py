@@ -1,6 +1,7 @@
-"""End-to-end canvas: chords (native on Redis, spec 3.8), groups and chains nested in
-each other, link_error, celery.map and chunks, with real Python Celery as the client and
-a real Python Celery worker (canvas_python_app.py, queue `py`) running the Python steps.
+"""End-to-end canvas: chords (native on Redis: no celery.chord_unlock task), groups and
+chains nested in each other, link_error, celery.map and chunks, with real Python Celery
+as the client and a real Python Celery worker (canvas_python_app.py, queue `py`)
+running the Python steps.
 
 Runs against either worker for the celeriac task names, chosen by CELERIAC_E2E_WORKER:
 

@@ -1,4 +1,4 @@
-"""End-to-end: the worker runs LLM tasks over HTTP/2 (issue 13). The balancer config's
+"""End-to-end: the worker runs LLM tasks over HTTP/2. The balancer config's
 endpoint says `http2: true`, `max_connections: 2`, `max_streams_per_connection: 50`;
 real Python Celery sends analysis tasks, and the llm-stub (h2c on the same port as
 HTTP/1.1) reports from its side which protocol carried them and over how many

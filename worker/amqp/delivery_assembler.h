@@ -1,9 +1,9 @@
 #pragma once
 // DeliveryAssembler: turns the frames of one consume channel into whole deliveries.
 //
-// AMQP 0-9-1 (spec 4.2.6) sends a delivery as a basic.deliver method frame, then a
-// content header frame (properties and body size), then body frames until the size is
-// reached, with no other frame of that channel in between. rabbitmq-c's
+// In AMQP 0-9-1 a delivery is a basic.deliver method frame, then a content header frame
+// (properties and body size), then body frames until the size is reached, with no other
+// frame of that channel in between (AMQP 0-9-1 specification, 4.2.6). rabbitmq-c's
 // amqp_consume_message reads those with no deadline; the I/O thread instead reads
 // frames one at a time with a (near) zero timeout and hands each to this assembler, so
 // a slow body never holds up acks, publishes or heartbeats on the same connection.

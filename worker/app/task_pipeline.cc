@@ -117,7 +117,7 @@ void TaskPipeline::receive(amqp::Delivery delivery) {
   taskLog()->info("received task={} task_id={} root_id={} retries={}", m.task, m.id,
                   m.root_id.empty() ? m.id : m.root_id, m.retries);
 
-  // Expired or revoked on arrival: only task-revoked, no task-received (spec 6.4).
+  // Expired or revoked on arrival: only task-revoked, no task-received (as Celery does).
   if (expired(m)) {
     settlement_.settleRevoked(*job, "expired", true);
     return;
@@ -182,8 +182,8 @@ void TaskPipeline::refuse(const amqp::Delivery& delivery, const std::string& tas
 void TaskPipeline::hold(std::unique_ptr<Job> job, milliseconds delay) {
   taskLog()->info("scheduled task_id={} eta_in_ms={}", job->message.id, delay.count());
   eta_holds_.hold(std::move(job), delay);
-  // Like Celery (spec 8.2): each held ETA message raises prefetch by one, so held
-  // tasks never starve the window of tasks that can run now.
+  // Like Celery: each held ETA message raises prefetch by one, so held tasks never
+  // starve the window of tasks that can run now.
   updatePrefetch();
 }
 
@@ -228,7 +228,7 @@ void TaskPipeline::start(std::unique_ptr<Job> job) {
     job->decode_at_start = false;
   }
   const celery::TaskMessage& m = job->message;
-  if (expired(m) || revoked(m)) {  // re-checked at start, as Celery does (spec 8.5)
+  if (expired(m) || revoked(m)) {  // re-checked at start, as Celery does
     settlement_.settleRevoked(*job, expired(m) ? "expired" : "revoked", true);
     return;
   }

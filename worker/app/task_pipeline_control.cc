@@ -1,4 +1,4 @@
-// TaskPipeline, the remote-control side (issue 10): what `celery inspect` sees (active,
+// TaskPipeline, the remote-control side: what `celery inspect` sees (active,
 // reserved, scheduled), revokes and `revoke --terminate`, and the per-task settings
 // Celery's control commands change at run time (rate_limit, time_limit) and the pool
 // size (pool_grow, pool_shrink, autoscale).

@@ -55,7 +55,8 @@ void WorkerApp::Impl::build() {
   amqp::AmqpOptions amqp_options;
   amqp_options.urls = config.brokers;
   amqp_options.topology = config.topology;
-  // Celery's event exchange and the node's remote-control queue (spec 6.1, 7.1).
+  // Celery's event exchange and remote-control (pidbox) exchanges, and this node's pidbox
+  // queue, consumed without acks as Celery does.
   amqp_options.topology.exchanges = {amqp::ExchangeSpec{"celeryev", "topic", true, false},
                                      RemoteControl::pidboxExchange(),
                                      RemoteControl::replyExchange()};

@@ -42,7 +42,7 @@ struct WorkerApp::Impl {
   static constexpr std::size_t kMaxStoreBacklog = 20'000;
   static constexpr std::uint64_t kShutdownPollMs = 50;
   // The metrics tick: stamps the liveness heartbeat, copies the readiness flags and
-  // refreshes the gauges (issue 11).
+  // refreshes the gauges that the HTTP port serves.
   static constexpr std::uint64_t kMetricsTickMs = 1000;
 
   WorkerConfig config;
@@ -54,15 +54,16 @@ struct WorkerApp::Impl {
   std::unique_ptr<TaskPipeline> pipeline;
   std::unique_ptr<LlmServices> llm;
   std::unique_ptr<uv::LoopLagProbe> lag_probe;  // --loop-lag-report
-  // Celery's operator tools (issue 10): one Lamport clock for events and pidbox.
+  // Celery's operator tools (events for Flower and `celery events`, remote control for
+  // `celery inspect`/`celery control`): one Lamport clock for events and pidbox.
   celery::LamportClock clock;
   std::unique_ptr<RevokedStore> revoked;
   std::unique_ptr<EventDispatcher> events;
   std::unique_ptr<RemoteControl> control;
-  // The HTTP port (issue 11). The server's threads read only `health` (atomics) and
-  // `metrics_registry` (prometheus-cpp, thread-safe); the loop writes both, from the
-  // pipeline's task events and the 1 s metrics tick. Declared before what they read is
-  // destroyed: run() stops the server first.
+  // The HTTP port (/metrics, /healthz, /readyz). The server's threads read only `health`
+  // (atomics) and `metrics_registry` (prometheus-cpp, thread-safe); the loop writes both,
+  // from the pipeline's task events and the 1 s metrics tick. releaseAndCloseLoop() stops
+  // the server (joins its threads) before anything they read is destroyed.
   std::shared_ptr<prometheus::Registry> metrics_registry = std::make_shared<prometheus::Registry>();
   std::unique_ptr<metrics::TaskMetrics> task_metrics;
   std::unique_ptr<metrics::LlmMetrics> llm_metrics;  // with LLM tasks only

@@ -87,7 +87,7 @@ std::chrono::system_clock::time_point offsetFrom(std::chrono::system_clock::time
                    std::chrono::duration<double>(seconds));
 }
 
-// An ISO string option re-emitted in our canonical form (spec 1.4).
+// An ISO string option re-emitted in our canonical form (UTC, 6 fraction digits).
 bool readIsoTime(const json& options, const char* key, json& out, std::string& error) {
   const json* value = present(options, key);
   if (value == nullptr) return true;
@@ -114,7 +114,7 @@ std::optional<std::string> freshId(const CanvasContext& ctx, std::string& error)
   return id;
 }
 
-// The pieces of a signature dict, validated (spec 5.1).
+// The pieces of a signature dict (task, args, kwargs, options, immutable), validated.
 struct Signature {
   std::string task;
   json args;
@@ -136,8 +136,8 @@ std::optional<Signature> readSignature(const json& signature, std::string& error
   }
   sig.task = task->get<std::string>();
   if (const json* type = present(signature, "subtask_type")) {
-    // Nested canvas objects keep their payload in kwargs and need expanding, which
-    // this worker does not do (see the header).
+    // Nested canvas objects keep their payload in kwargs and need expanding first:
+    // canvas_expand.cc does that and hands only plain task signatures here.
     error = "signature " + sig.task + ": nested canvas type " + type->dump() + " is not supported";
     return std::nullopt;
   }
@@ -295,7 +295,8 @@ std::optional<OutboundMessage> buildMessage(const Signature& sig, const json& ar
     }
   }
 
-  // Spec 1.3: always three elements and all four embed keys, or a Python worker dies.
+  // Always three elements and all four embed keys: a Python worker that gets a
+  // two-element body dies ("not enough values to unpack").
   json embed = json::object();
   embed["callbacks"] = callbacks;
   embed["errbacks"] = errbacks;
@@ -303,8 +304,9 @@ std::optional<OutboundMessage> buildMessage(const Signature& sig, const json& ar
   embed["chord"] = chord != nullptr ? *chord : json(nullptr);
   message.body = dumpPythonJson(json::array({std::move(args), sig.kwargs, std::move(embed)}));
 
-  // Spec 2.2: queues hang off direct exchanges, which Python rewrites to the default
-  // exchange; an explicit exchange is only used with an explicit routing key too.
+  // Celery's queues hang off direct exchanges of the same name, so Python publishes to
+  // the default exchange with the queue as routing key; an explicit exchange is only
+  // used with an explicit routing key too.
   if (exchange && !exchange->empty() && routing_key && !routing_key->empty()) {
     message.exchange = *exchange;
     message.routing_key = *routing_key;

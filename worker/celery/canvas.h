@@ -1,6 +1,7 @@
 #pragma once
 // Canvas follow-ups: the messages a finished task must publish for its chain, its link
-// callbacks and its link_error errbacks (spec 5.1-5.3), built as Python would build them.
+// callbacks and its link_error errbacks, built as Python would build them (Python's own
+// chain and link messages: schemas/fixtures/celery/q3.json).
 //
 // What for: after a task SUCCEEDS the worker publishes its link callbacks and the next
 // chain step BEFORE storing the result (so `children` lists them); after it FAILS it
@@ -9,8 +10,8 @@
 // signature (messageForSignature) and decides what follows a task
 // (canvas_follow_ups.cc); signatures of every canvas kind (chain, group, chord, chunks,
 // xmap/xstarmap, nested in each other) are expanded by canvas_expand.h, and chord
-// bookkeeping (spec 3.8) is chord_part.h's. The shell publishes (with publisher
-// confirms), writes the chord sizes and Redis.
+// bookkeeping (the members' parts in Redis) is chord_part.h's. The shell publishes
+// (with publisher confirms), writes the chord sizes and Redis.
 // What not: no I/O, no clock read and no randomness: `now` and a uuid4 generator come in
 // through CanvasContext. No `task_inherit_parent_priority`.
 // Ownership: pure functions returning values; CanvasContext's functions are called
@@ -21,8 +22,8 @@
 //   {'k': None}), cut at 1024 bytes on a UTF-8 boundary; options.argsrepr/kwargsrepr
 //   strings, when a signature carries them, are used as they are.
 // * eta/expires given as strings are parsed and re-emitted by formatIsoTime() (UTC,
-//   6 fraction digits, spec 1.4); an unparsable one makes the signature malformed,
-//   since a Python worker would reject the message anyway.
+//   6 fraction digits, which Celery <= 5.2 reads right too); an unparsable one makes
+//   the signature malformed, since a Python worker would reject the message anyway.
 // * options.headers are merged at the top level of the header table, but never replace
 //   a protocol key this file sets (Python lets them, which could rewrite `id`/`task`).
 // * The AMQP `expiration` property Python derives from a numeric `expires` is not set:
@@ -42,8 +43,8 @@
 
 namespace celeriac::worker::celery {
 
-// One protocol-v2 message to publish (spec 1.1-1.3). delivery_mode is always 2
-// (persistent), so it is not a field.
+// One protocol-v2 message to publish. delivery_mode is always 2 (persistent), so it is
+// not a field.
 struct OutboundMessage {
   std::string exchange;  // "" = default exchange, routing_key is then the queue
   std::string routing_key;
@@ -52,7 +53,7 @@ struct OutboundMessage {
   std::string content_encoding = "utf-8";
   std::string correlation_id;                         // == task_id
   std::string reply_to;                               // "" when the signature had none
-  std::optional<std::uint8_t> priority;               // nullopt: leave the property out (spec 1.1)
+  std::optional<std::uint8_t> priority;               // nullopt: leave the property out (read as 0)
   nlohmann::json headers = nlohmann::json::object();  // the application_headers table
   std::string body;  // JSON text of [args, kwargs, embed], embed with all four keys
 };
@@ -69,7 +70,8 @@ struct CanvasContext {
   std::string default_queue = "celery";
 };
 
-// A signature dict (spec 5.1) as a full protocol-v2 message:
+// A signature dict ({task, args, kwargs, options, subtask_type, immutable}) as a full
+// protocol-v2 message:
 // * id = options.task_id, else ctx.new_id();
 // * args = signature.immutable ? args : args_prefix + args; kwargs as given;
 // * headers: lang, task, id, root_id, parent_id (null when empty), group
@@ -80,9 +82,9 @@ struct CanvasContext {
 // * properties: correlation_id = id, reply_to = options.reply_to, priority;
 // * body: [args, kwargs, {callbacks: options.link, errbacks: options.link_error,
 //   chain: chain_rest, chord: options.chord}] (a single link dict becomes a list);
-// * routing (spec 2.2): options.exchange + options.routing_key when both are non-empty;
-//   otherwise the default exchange "" with routing key = options.queue, else
-//   ctx.route_for_task(task), else ctx.default_queue.
+// * routing, as Python's publisher does: options.exchange + options.routing_key when
+//   both are non-empty; otherwise the default exchange "" with routing key =
+//   options.queue, else ctx.route_for_task(task), else ctx.default_queue.
 // `args_prefix` must be an array; `chain_rest` an array (the remaining steps, reversed)
 // or null. Returns nullopt and sets `error` for a malformed signature: not an object, no
 // task name, args not an array, kwargs not an object, an option of the wrong type, a
@@ -114,14 +116,14 @@ struct SuccessFollowUps {
   std::vector<std::string> errors;  // one per signature that could not be built
 };
 
-// After `task` returned `retval` (spec 5.2, 5.3): publish these, then store SUCCESS with
-// `children`. Callbacks get args [retval] + sig.args, parent_id = task.id, root_id =
-// task.root_id or task.id; with more than one they form a group sharing one fresh group
-// id (group callbacks are applied on their own, as trace.py does). The next chain step
-// is task.chain's last element, applied with chain = the rest (an empty list for the
-// last step, never null); a step that is a group or chord is expanded
-// (canvas_expand.h). A malformed signature is skipped and reported in `errors`; the
-// others are still returned.
+// After `task` returned `retval`: publish these, then store SUCCESS with `children`.
+// Callbacks get args [retval] + sig.args, parent_id = task.id, root_id = task.root_id or
+// task.id; with more than one they form a group sharing one fresh group id (group
+// callbacks are applied on their own, as trace.py does). The next chain step is
+// task.chain's last element, applied with chain = the rest (an empty list for the last
+// step, never null); a step that is a group or chord is expanded (canvas_expand.h).
+// A malformed signature is skipped and reported in `errors`; the others are still
+// returned.
 SuccessFollowUps successFollowUps(const TaskMessage& task, const nlohmann::json& retval,
                                   const CanvasContext& ctx);
 
@@ -136,9 +138,9 @@ struct FailureFollowUps {
   std::vector<ChordSize> chord_sizes{};  // an errback that is a chord
 };
 
-// After `task` FAILED (spec 5.2, 5.3): the remaining chain steps are not published;
-// errbacks go out as one group (a fresh group id even for a single errback) with args
-// [task.id] + sig.args, parent_id = task.id, root_id = task.root_id or task.id.
+// After `task` FAILED: the remaining chain steps are not published; errbacks go out as
+// one group (a fresh group id even for a single errback) with args [task.id] + sig.args,
+// parent_id = task.id, root_id = task.root_id or task.id.
 FailureFollowUps failureFollowUps(const TaskMessage& task, const CanvasContext& ctx);
 
 }  // namespace celeriac::worker::celery

@@ -6,7 +6,7 @@
 // What for: the next step of a chain may be a group or a chord, a callback may be a
 // chain, a chord body may be a chain whose steps are groups. This file turns any of
 // them into protocol-v2 messages (canvas.h builds each one) plus the chord sizes to
-// write first (`celery-taskset-meta-<gid>.s`, spec 3.8), following:
+// write first (`celery-taskset-meta-<gid>.s`, the chord's header count), following:
 //   chain  (_chain.run/prepare_steps): nested chains are spliced; a group followed by
 //          a step becomes a chord with that step as body; the first step is published
 //          with the rest (reversed) as embed.chain; the chain's task_id, group_id,

@@ -67,8 +67,8 @@ SuccessFollowUps successFollowUps(const TaskMessage& task, const json& retval,
   if (!task.chain.is_null() && !task.chain.is_array()) {
     out.errors.push_back("embed.chain is not a list");
   } else if (!task.chain.empty()) {
-    // Reversed on the wire (spec 5.2): the next step is the last element, and the rest
-    // travels on with it, an empty list for the final step.
+    // Reversed on the wire, as Python sends embed.chain: the next step is the last
+    // element, and the rest travels on with it, an empty list for the final step.
     json rest = json::array();
     for (std::size_t i = 0; i + 1 < task.chain.size(); ++i) rest.push_back(task.chain[i]);
     ApplyCall step = call;
@@ -108,7 +108,7 @@ FailureFollowUps failureFollowUps(const TaskMessage& task, const CanvasContext& 
     out.errors.push_back("embed.errbacks is not a list");
   } else if (!task.errbacks.empty()) {
     // backends/base.py _call_task_errbacks(): "old style" errbacks always go out as a
-    // group, even a single one, so each carries a fresh group id (spec 5.3).
+    // group, even a single one, so each carries a fresh group id.
     Expansion one;
     applySignature(groupSignature(task.errbacks),
                    {json::array({task.id}), json::object(), task.id, rootOf(task)}, ctx, one);

@@ -1,7 +1,8 @@
 #pragma once
-// Chord bookkeeping on the Redis backend (spec 3.8), the pure half: what a chord header
-// member writes into `celery-taskset-meta-<gid>.j`, and what the member that completes
-// the set makes of the whole set (the body's argument, or the ChordError that fails it).
+// Chord bookkeeping on the Redis backend (native chords, no chord_unlock task), the pure
+// half: what a chord header member writes into `celery-taskset-meta-<gid>.j`, and what
+// the member that completes the set makes of the whole set (the body's argument, or the
+// ChordError that fails it).
 //
 // What for: Celery 5.2's RedisBackend.on_chord_part_return() (backends/redis.py) is the
 // reference; Python and celeriac workers may share one chord, so the member encoding

@@ -1,9 +1,9 @@
 #pragma once
-// Signature dict operations (spec 5.1) that Celery's canvas.py performs on Signature
-// objects: reading the kind, merging call options (Signature._merge), freezing ids in
-// (Signature.freeze and its group/chain/chord overrides), adding link/link_error (with
-// the group and chord overrides), unrolling nested groups. canvas_expand.cc builds on
-// them.
+// Operations on signature dicts (a Signature's JSON wire form) that Celery's canvas.py
+// performs on Signature objects: reading the kind, merging call options
+// (Signature._merge), freezing ids in (Signature.freeze and its group/chain/chord
+// overrides), adding link/link_error (with the group and chord overrides), unrolling
+// nested groups. canvas_expand.cc builds on them.
 // What not: no message building (canvas.h) and no decisions about what to publish.
 // Ownership: pure functions over JSON values; the ones taking `json&` edit in place.
 

@@ -1,7 +1,7 @@
 #pragma once
-// ChordStore: a chord header member's part on the Redis backend (spec 3.8), as Celery
-// 5.2's RedisBackend.on_chord_part_return() does it, in ONE atomic script (EVALSHA,
-// EVAL after NOSCRIPT, through ResultStore::runScript):
+// ChordStore: a chord header member's part on the Redis backend (Celery's native chords,
+// no celery.chord_unlock task), as Celery 5.2's RedisBackend.on_chord_part_return() does
+// it, in ONE atomic script (EVALSHA, EVAL after NOSCRIPT, through ResultStore::runScript):
 //
 //   ZADD   celery-taskset-meta-<gid>.j <group_index|+inf> '[1, "<tid>", "<STATE>", <result>]'
 //   ZCOUNT .j -inf +inf ; GET .t ; GET .s ; EXPIRE .j/.t/.s <result_expires>
@@ -15,7 +15,8 @@
 //                    fetchChordLeaves() deletes them once the wait is over)
 //
 // The same data commands, in the same order, as Python's three pipelines (MONITOR
-// shows them inside the script), so Python and celeriac members can share a chord.
+// shows them inside the script; Python's own are in schemas/fixtures/celery/mon1.txt),
+// so Python and celeriac members can share a chord.
 // What for: TaskPipeline reports each chord member's outcome here after storing its
 // result; the member that completes the header gets the members back and publishes
 // the body (or fails it with ChordError).

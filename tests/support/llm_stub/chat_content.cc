@@ -66,7 +66,8 @@ struct CategoryInfo {
   bool needs_separation;
 };
 
-// The enum the analysis result schema uses (issue 4); one typical item for each.
+// Ten of the categories in schemas/analysis_result.schema.json's enum (not vinyl,
+// styrofoam or large_waste), one typical item for each.
 constexpr std::array<CategoryInfo, 10> kCategories{{
     {"plastic", "PET", "plastic bottle", true, true},
     {"paper", "cardboard", "cardboard box", false, true},

@@ -1,6 +1,6 @@
-// Canvas follow-ups (spec 5.1-5.3) against the chain/link/link_error messages real
-// Celery 5.2.6 put on a queue (schemas/fixtures/celery/q3.json), plus hand-made
-// signatures for the options Python's capture does not exercise.
+// Canvas follow-ups against the chain/link/link_error messages real Celery 5.2.6 put on
+// a queue (schemas/fixtures/celery/q3.json), plus hand-made signatures for the options
+// Python's capture does not exercise.
 
 #include <gtest/gtest.h>
 
@@ -235,7 +235,8 @@ TEST_F(CanvasTest, CountdownBecomesEtaFromNowAndNumericExpiresLikewise) {
   EXPECT_EQ(message.headers.at("eta"), "2026-01-02T03:04:15.000006+00:00");
   EXPECT_EQ(message.headers.at("expires"), "2026-01-02T03:05:05.500006+00:00");
 
-  // A given ISO eta is normalised to UTC with six fraction digits (spec 1.4).
+  // A given ISO eta is normalised to UTC with six fraction digits (Celery <= 5.2 takes
+  // fraction digits literally as microseconds).
   const OutboundMessage at = build(sig("rapp.add", {1}, {{"eta", "2026-01-02T04:00:00+01:00"}}));
   EXPECT_EQ(at.headers.at("eta"), "2026-01-02T03:00:00.000000+00:00");
   EXPECT_TRUE(at.headers.at("expires").is_null());

@@ -1,6 +1,6 @@
-// Chord parts (spec 3.8): the .j member text must be what Python writes (the MONITOR
-// capture in /work/shared/spec/captures/mon1.txt), and joining the parts follows
-// RedisBackend._unpack_chord_result().
+// Chord parts (a Redis chord member's entry in celery-taskset-meta-<gid>.j): the member
+// text must be what Python writes (the MONITOR capture schemas/fixtures/celery/mon1.txt),
+// and joining the parts follows RedisBackend._unpack_chord_result().
 
 #include <gtest/gtest.h>
 

@@ -28,11 +28,11 @@ struct PipelineOptions {
   bool result_extended = false;  // Celery's result_extended: name/args/kwargs/worker/queue
   int pid = 0;                   // reported in STARTED documents
   // ETAs further away than this are parked in a delay tier instead of being held in
-  // memory, so prefetch never fills with sleeping tasks (issue 5).
+  // memory, so prefetch never fills with sleeping tasks.
   std::chrono::milliseconds eta_hold_limit{10'000};
   std::vector<amqp::DelayTier> delay_tiers;  // shortest first; empty: never park
   // A task parked because every model was down fails with AllModelsUnavailable once
-  // it has been parked this long (issue 5).
+  // it has been parked this long.
   std::chrono::milliseconds max_parked{3'600'000};
   // While every model is down, prefetch drops to this (other replicas, with other
   // keys, get the work) until the balancer's earliest retry time.

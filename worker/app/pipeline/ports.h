@@ -17,7 +17,7 @@
 
 namespace celeriac::worker::app {
 
-// What the result store says after a chord member's part was recorded (spec 3.8).
+// What the result store says after a chord member's part was recorded (chord_part below).
 struct ChordPartResult {
   bool completed = false;            // this part completed the header
   std::vector<std::string> members;  // when completed: the parts, in header order
@@ -39,7 +39,8 @@ struct PipelinePorts {
   // Unset: redelivered messages simply run.
   std::function<void(std::string key, std::function<void(long long starts)>)> count_start;
   std::function<void(std::string key)> forget_starts;
-  // Publishes with a broker confirm (parking). Unset: ETA tasks are always held.
+  // Publishes with a broker confirm (parked copies, retries, canvas follow-ups). Unset:
+  // ETA tasks are always held, a retry fails the task and no canvas follow-up goes out.
   std::function<void(amqp::OutgoingMessage, std::function<void(bool confirmed)>)> publish;
   // Revoked task ids (remote control): such a task is stored REVOKED and acked, on
   // arrival and again when it would start. Unset: nothing is revoked.

@@ -124,10 +124,11 @@ std::optional<celery::ExceptionInfo> Republisher::retry(Job& job, const tasks::R
 void Republisher::republishThenAck(Job& job, celery::ResultRecord record,
                                    amqp::OutgoingMessage out) {
   // Order: RETRY stored, then the copy published, then the original acked. Celery
-  // publishes first (spec 4.2), but then a quick next run (countdown 0, another worker)
-  // can store its SUCCESS or FAILURE before this RETRY lands and be overwritten by it,
-  // leaving get() waiting forever. Acking last keeps at-least-once: a crash in between
-  // leaves the original to be redelivered (two copies at worst, never none).
+  // publishes the copy first and stores RETRY after, but then a quick next run (countdown
+  // 0, another worker) can store its SUCCESS or FAILURE before this RETRY lands and be
+  // overwritten by it, leaving get() waiting forever. Acking last keeps at-least-once: a
+  // crash in between leaves the original to be redelivered (two copies at worst, never
+  // none).
   ++context_.in_flight.publishing;
   const amqp::DeliveryRef ref = job.delivery.ref;
   const bool late = job.acks_late;

@@ -169,13 +169,14 @@ Settlement::FollowUps Settlement::followUps(const Job& job, bool succeeded,
                                             celery::ResultRecord& record) {
   const celery::TaskMessage& m = job.message;
   FollowUps out;
-  // Chord bookkeeping (spec 3.8) runs after the result is stored, before the ack.
+  // Chord bookkeeping (the member's part in Redis) runs after the result is stored,
+  // before the ack.
   if (auto member = celery::chordMemberOf(m)) out.chord_parts.push_back(std::move(*member));
   const bool has_canvas = !m.chain.is_null() || !m.callbacks.is_null() || !m.errbacks.is_null();
   if (!has_canvas || !context_.ports.publish) return out;
-  // Canvas (spec 5.2/5.3): chain step and callbacks are published before SUCCESS is
-  // stored (so `children` names them); a failure stores the same FAILURE on the
-  // remaining chain steps and publishes the errbacks.
+  // Canvas (chain, link, link_error): chain step and callbacks are published before
+  // SUCCESS is stored (so `children` names them); a failure stores the same FAILURE on
+  // the remaining chain steps and publishes the errbacks.
   const celery::CanvasContext ctx = publisher_.canvasContext();
   if (succeeded) {
     auto follow = celery::successFollowUps(m, record.result, ctx);
