@@ -319,7 +319,7 @@ class WorkerBehaviour(SharedServers):
 
 
 class BrokerOptions(SharedServers):
-    """Issue 5's cluster switches: quorum queues, and several broker URLs for failover."""
+    """The broker cluster switches: quorum queues, and several broker URLs for failover."""
 
     def queue_type(self, name):
         out = self.rabbit.ctl("-q", "list_queues", "name", "type", "--no-table-headers",

@@ -203,7 +203,7 @@ TEST_F(BalancerSharedBucketsTest, TwoReplicasSharingRedisStayWithinOneKeysLimitT
   RecordProperty("replica_b_reserved", shared_b["reserved"].get<int>());
 }
 
-// Issue 9: the minute around a Redis outage. Replica A takes the key's whole minute from
+// The minute around a Redis outage. Replica A takes the key's whole minute from
 // the store; Redis stops; both replicas are offered load; Redis starts again; both are
 // offered load. The stub, which counts what the key really received, must never see
 // more than the limit in any 60-second window. Before the fallback hold, B (no grants of

@@ -132,7 +132,7 @@ TEST_F(CanvasTest, CapturedChainSecondStepPublishesImmutableAddToItsQueueWithEmp
   EXPECT_EQ(add.headers.at("root_id"), kChainFirstId);
   const json body = bodyOf(add);
   EXPECT_EQ(body.at(0), json::array({100, 1}));
-  ASSERT_TRUE(body.at(2).at("chain").is_array()) << "last step carries [] (spec 5.2)";
+  ASSERT_TRUE(body.at(2).at("chain").is_array()) << "the last step carries []";
   EXPECT_TRUE(body.at(2).at("chain").empty());
   EXPECT_EQ(
       second.children,

@@ -132,7 +132,7 @@ TEST(PromptEstimateTest, CountsTextAndImages) {
   EXPECT_EQ(estimatePromptTokens(r), 42);
 }
 
-// Issue 9: a data: URL of megabytes is held once however often the request is copied
+// A data: URL of megabytes is held once however often the request is copied
 // (into the balancer's call, kept by the task for a repair turn), and still encoded.
 TEST(ChatRequestTest, CopiesShareTheImageBytesInsteadOfCopyingThem) {
   ChatRequest original;
