@@ -52,42 +52,10 @@ from celery import Celery, chain  # noqa: E402
 
 import corpus_lib  # noqa: E402
 import testenv  # noqa: E402
+from driver_config import (  # noqa: E402
+    CATEGORIES, DEAD, DEFAULT_SEED, DLX, HEARTBEAT_S, IMAGE, KEY_A, KEY_B, MIX, MODES, T0,
+    TASK_QUEUES, log)
 from llm_proxy import LlmProxy  # noqa: E402
-
-DEFAULT_SEED = 20240917
-KEY_A = "sk-driver-key-a"
-KEY_B = "sk-driver-key-b"
-TASK_QUEUES = ["celery", "gpt5-analyzer", "response-generator"]
-DLX = "driver.dlx"
-DEAD = "driver.dead"
-CATEGORIES = ["plastic", "paper", "glass", "metal", "food", "general", "hazardous",
-              "electronics", "textile", "other"]
-IMAGE = "https://example.com/uploads/photo-%d.jpg"
-
-# Sizes. "long" is the full run: a few thousand tasks, Redis down 30 s, every model down
-# for 2 minutes. "ci" keeps each kind of fault but shorter, to finish in under 4 minutes
-# on a 2-core machine.
-MODES = {
-    "ci": dict(tasks=900, load_s=135, drain_s=75, kills=1, stops=1, stop_s=12,
-               rabbit_restarts=1, redis_outages=1, redis_down_s=10, model_outages=1,
-               models_down_s=20, key401_s=20, flood_copies=1, flood_slow=False,
-               stub_latency_ms=50, delay_tiers="2s,10s", concurrency=100),
-    "long": dict(tasks=4000, load_s=600, drain_s=600, kills=3, stops=2, stop_s=20,
-                 rabbit_restarts=2, redis_outages=1, redis_down_s=30, model_outages=1,
-                 models_down_s=120, key401_s=60, flood_copies=3, flood_slow=True,
-                 stub_latency_ms=150, delay_tiers="2s,10s,30s", concurrency=100),
-}
-HEARTBEAT_S = 4
-# Share of each kind in the load (chains count once here, and as 2-3 ids when sent).
-MIX = [("echo", 30), ("echo_countdown", 5), ("sleep", 15), ("analyze", 20), ("generate", 10),
-       ("chain_echo", 10), ("chain_llm", 10)]
-
-
-def log(msg):
-    print("[driver %6.1fs] %s" % (time.time() - T0, msg), file=sys.stderr, flush=True)
-
-
-T0 = time.time()
 
 
 # --- the services ----------------------------------------------------------------------
