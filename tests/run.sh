@@ -16,11 +16,8 @@ jobs="$(nproc 2>/dev/null || echo 2)"
 
 bash deploy/local/install-deps.sh
 
-echo "== house check: pure code includes no I/O header"
-if grep -rnE '#include[[:space:]]*[<"](uv\.h|curl/|hiredis/|amqp[._a-z]*\.h)' common balancer worker/celery; then
-  echo "pure code (common/, balancer/, worker/celery/) must not include I/O headers" >&2
-  exit 1
-fi
+echo "== [${SECONDS}s] house check: pure code includes no I/O header, headers open with a banner, no file over 400 lines"
+bash tests/house_check.sh
 
 # Fuzzing is CPU work with no deadline of its own: once its targets are built, it runs
 # in the background and soaks up the CPU the server tests leave idle while they wait; its
@@ -45,7 +42,7 @@ in_background_at_lowest_priority() {
     background "$@" &
 }
 start_fuzzing() {
-  echo "== fuzz: every libFuzzer target for ${CELERIAC_FUZZ_SECONDS:-60} s, in the background"
+  echo "== [${SECONDS}s] fuzz: every libFuzzer target for ${CELERIAC_FUZZ_SECONDS:-60} s, in the background"
   CELERIAC_FUZZ_SKIP_BUILD=1 in_background_at_lowest_priority \
     bash tests/fuzz/run.sh "${CELERIAC_FUZZ_SECONDS:-60}" >"$fuzz_log" 2>&1
   fuzz_pid=$!
@@ -53,7 +50,7 @@ start_fuzzing() {
 
 build() {
   local dir="$1"; shift
-  echo "== configure and build $dir"
+  echo "== [${SECONDS}s] configure and build $dir"
   cmake -S . -B "$dir" "$@" >/dev/null
   cmake --build "$dir" -j"$jobs"
 }
@@ -73,11 +70,11 @@ record() {  # phase-name command...
   note_status "$name" "$status"
 }
 unit_tests() {
-  echo "== test $1: unit tests (pure: no servers, no clock, so they run in parallel)"
+  echo "== [${SECONDS}s] test $1: unit tests (pure: no servers, no clock, so they run in parallel)"
   record "$1 unit tests" ctest --test-dir "$1" --output-on-failure --timeout 900 -L unit -j"$jobs"
 }
 server_tests() {
-  echo "== test $1: llm-stub, integration and e2e tests (real servers, $((jobs * 2)) at a time)"
+  echo "== [${SECONDS}s] test $1: llm-stub, integration and e2e tests (real servers, $((jobs * 2)) at a time)"
   record "$1 server tests" \
     ctest --test-dir "$1" --output-on-failure --timeout 900 -LE "${2:-unit}" -j"$((jobs * 2))"
 }
@@ -89,7 +86,7 @@ export ASAN_OPTIONS="abort_on_error=1:detect_leaks=1:strict_string_checks=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 
 build build -DCMAKE_BUILD_TYPE=Release
-echo "== build the libFuzzer targets (clang, build-fuzz/)"
+echo "== [${SECONDS}s] build the libFuzzer targets (clang, build-fuzz/)"
 fuzz_built=0
 CELERIAC_FUZZ_BUILD_ONLY=1 bash tests/fuzz/run.sh && fuzz_built=1
 unit_tests build
@@ -104,7 +101,7 @@ if [ "$sanitize" = 1 ]; then
   server_tests build-asan "unit|deploy"
 fi
 
-echo "== fuzz results (ran in the background)"
+echo "== [${SECONDS}s] fuzz results (ran in the background)"
 fuzz_status=0
 if [ "$fuzz_built" = 1 ]; then
   wait "$fuzz_pid" || fuzz_status=$?
@@ -117,7 +114,7 @@ fi
 note_status fuzzing "$fuzz_status"
 
 if [ "${#failed[@]}" != 0 ]; then
-  echo "== FAILED: ${failed[*]}" >&2
+  echo "== [${SECONDS}s] FAILED: ${failed[*]}" >&2
   exit "$first_status"
 fi
-echo "== all tests passed"
+echo "== [${SECONDS}s] all tests passed"
