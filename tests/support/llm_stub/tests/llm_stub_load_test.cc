@@ -16,7 +16,6 @@
 namespace celeriac::testing::stub {
 namespace {
 
-using std::chrono::milliseconds;
 using std::chrono::steady_clock;
 
 TEST(LlmStubLoadTest, HoldsTwoThousandSlowConnectionsAndAnswersAll) {
@@ -42,13 +41,14 @@ TEST(LlmStubLoadTest, HoldsTwoThousandSlowConnectionsAndAnswersAll) {
     fds.push_back(fd);
     ASSERT_EQ(::send(fd, req.data(), req.size(), MSG_NOSIGNAL), static_cast<ssize_t>(req.size()));
   }
-  const auto sent_after = steady_clock::now() - start;
 
   std::vector<std::unique_ptr<ResponseParser>> parsers;
   for (std::size_t i = 0; i < kConnections; ++i)
     parsers.push_back(std::make_unique<ResponseParser>());
   std::size_t done = 0;
-  const auto deadline = start + std::chrono::seconds(20);
+  // Bounds the wait only: that the requests were held at once is what the stub's own
+  // in_flight_peak says below, never a wall-clock figure (it failed beside other work).
+  const auto deadline = start + std::chrono::seconds(60);
   std::vector<pollfd> pfds(kConnections);
   char buf[8192];
   while (done < kConnections && steady_clock::now() < deadline) {
@@ -74,16 +74,12 @@ TEST(LlmStubLoadTest, HoldsTwoThousandSlowConnectionsAndAnswersAll) {
       if (parsers[i]->complete()) ++done;
     }
   }
-  const auto total = steady_clock::now() - start;
-
   std::size_t ok = 0;
   for (std::size_t i = 0; i < kConnections; ++i) {
     const HttpResult r = parsers[i]->first();
     if (r.complete && r.status == 200 && r.json()["choices"].is_array()) ++ok;
   }
   EXPECT_EQ(ok, kConnections);
-  // Served concurrently: one latency period plus set-up, not 2000 of them.
-  EXPECT_LT(total, sent_after + milliseconds(1500) + std::chrono::seconds(5));
 
   const auto s = stats(stub.port());
   EXPECT_GE(s["totals"]["connections_peak"].get<std::size_t>(), kConnections);
