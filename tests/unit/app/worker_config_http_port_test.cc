@@ -1,4 +1,5 @@
-// --http-port / --http-bind and CELERIAC_HTTP_PORT (issue 11).
+// --http-port / --http-bind and CELERIAC_HTTP_PORT: where /metrics, /healthz and /readyz
+// are served (port 0: nowhere).
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
-// TaskPipeline under input and handlers that misbehave (issue 9): an exception is the
-// task's FAILURE, never the end of the process; prefetch 0 stays unlimited; every
-// stored outcome carries the result_extended fields.
+// TaskPipeline under input and handlers that misbehave: an exception is the task's
+// FAILURE, never the end of the process; prefetch 0 stays unlimited; every stored
+// outcome carries the result_extended fields.
 #include <gtest/gtest.h>
 
 #include <stdexcept>

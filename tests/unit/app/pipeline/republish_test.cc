@@ -101,7 +101,8 @@ TEST_F(TaskPipelineRepublishTest, ParkedTooLongFailsWithAllModelsUnavailable) {
   EXPECT_EQ(fake_.acked, std::vector<std::uint64_t>{1});
 }
 
-// ---- Task.retry (spec 4.1, 4.2) -----------------------------------------------------------
+// ---- Task.retry: the same id back to its queue with retries + 1, an eta and Celery's
+// parent_id quirk; a RETRY result stored; the original acked only after both ---------------
 
 // The message the pipeline published, as the broker would deliver it back to queue "q".
 amqp::Delivery redelivered(const amqp::OutgoingMessage& out, std::uint64_t tag) {

@@ -1,6 +1,6 @@
-// TaskPipeline under remote control (issue 10): revoked ids, revoke --terminate, the
-// rate_limit and time_limit commands, pool resizing, what `inspect` lists, and the
-// task events it reports, in Celery's order.
+// TaskPipeline under `celery control` and `celery inspect`: revoked ids, revoke
+// --terminate, the rate_limit and time_limit commands, pool resizing, what `inspect`
+// lists, and the task events it reports, in Celery's order.
 
 #include "task_pipeline_fixture.h"
 
@@ -75,7 +75,7 @@ TEST_F(TaskPipelineControlTest, ARevokedTaskIsStoredRevokedAckedAndNeverRun) {
   fake_.completeAll();
   EXPECT_EQ(fake_.acked, std::vector<std::uint64_t>{1});
   EXPECT_EQ(started("celeriac.echo"), 0u) << "it ran";
-  // Only task-revoked: no task-received for a task revoked on arrival (spec 6.4).
+  // Only task-revoked: Celery checks revocation before it would send task-received.
   EXPECT_EQ(sink_.seen, std::vector<std::string>{"revoked:t1"});
 }
 
