@@ -15,24 +15,26 @@
 #include <utility>
 #include <vector>
 
+#include "common/worker_defaults.h"
 #include "worker/amqp/topology.h"
 
 namespace celeriac::worker::app {
 
 struct PipelineOptions {
-  std::size_t concurrency = 100;
-  std::uint16_t prefetch = 400;  // concurrency x multiplier, the base basic.qos value
+  std::size_t concurrency = common::kDefaultConcurrency;
+  // concurrency x multiplier, the base basic.qos value
+  std::uint16_t prefetch = common::kDefaultPrefetch;
   std::string hostname = "celeriac@localhost";
   bool acks_late = true;         // default for tasks that do not say
   bool track_started = false;    // default for tasks that do not say
   bool result_extended = false;  // Celery's result_extended: name/args/kwargs/worker/queue
   int pid = 0;                   // reported in STARTED documents
   // ETAs further away than this are parked in a delay tier instead of being held in
-  // memory, so prefetch never fills with sleeping tasks (issue 5).
+  // memory, so prefetch never fills with sleeping tasks.
   std::chrono::milliseconds eta_hold_limit{10'000};
   std::vector<amqp::DelayTier> delay_tiers;  // shortest first; empty: never park
   // A task parked because every model was down fails with AllModelsUnavailable once
-  // it has been parked this long (issue 5).
+  // it has been parked this long.
   std::chrono::milliseconds max_parked{3'600'000};
   // While every model is down, prefetch drops to this (other replicas, with other
   // keys, get the work) until the balancer's earliest retry time.
