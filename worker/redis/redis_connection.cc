@@ -18,13 +18,6 @@ std::uint64_t privdataToSeq(void* p) {
   return static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(p));
 }
 
-uv::HandlePtr<uv_timer_t> makeTimer(uv_loop_t* loop, void* owner) {
-  uv::HandlePtr<uv_timer_t> timer(new uv_timer_t);
-  uv_timer_init(loop, timer.get());
-  timer->data = owner;
-  return timer;
-}
-
 }  // namespace
 
 // hiredis and libuv call these; each finds its connection through `data`, which is
@@ -69,9 +62,9 @@ RedisConnection::RedisConnection(uv_loop_t* loop, RedisUrl url, RedisConnectionO
       options_(std::move(options)),
       callbacks_(std::move(callbacks)),
       backoff_(options_.backoff_min),
-      reconnect_timer_(makeTimer(loop, this)),
-      watchdog_timer_(makeTimer(loop, this)),
-      connected_timer_(makeTimer(loop, this)) {}
+      reconnect_timer_(uv::makeHandle<uv_timer_t>(loop, this)),
+      watchdog_timer_(uv::makeHandle<uv_timer_t>(loop, this)),
+      connected_timer_(uv::makeHandle<uv_timer_t>(loop, this)) {}
 
 RedisConnection::~RedisConnection() { close(); }
 
@@ -239,10 +232,10 @@ void RedisConnection::linkLost(const std::string& reason) {
   scheduleReconnect();
   std::map<std::uint64_t, Pending> lost;
   lost.swap(pending_);
-  const std::weak_ptr<bool> alive = alive_;
+  const common::LifetimeWatch life = lifetime_.watch();
   for (auto& [seq, p] : lost) {
     if (p.done) p.done(std::nullopt);
-    if (alive.expired() || closed_) return;
+    if (!life.alive() || closed_) return;
   }
   if (callbacks_.on_unavailable) callbacks_.on_unavailable(reason);
 }

@@ -40,11 +40,11 @@
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "common/lifetime_token.h"
 #include "worker/redis/host_resolver.h"
 #include "worker/redis/redis_script.h"
 #include "worker/redis/redis_url.h"
@@ -144,7 +144,7 @@ class RedisConnection {
   uv::HandlePtr<uv_timer_t> connected_timer_;  // tells on_connected from the loop
   HostResolver resolver_{loop_};
   // Lets a loop of callbacks see that one of them destroyed the connection.
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  common::LifetimeToken lifetime_;
 };
 
 }  // namespace celeriac::worker::redis

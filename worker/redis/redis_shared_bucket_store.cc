@@ -53,7 +53,6 @@ RedisSharedBucketStore::RedisSharedBucketStore(uv::UvDispatcher& dispatcher, Red
                                                Callbacks callbacks)
     : dispatcher_(dispatcher),
       callbacks_(std::move(callbacks)),
-      alive_(std::make_shared<RedisSharedBucketStore*>(this)),
       connection_(dispatcher.loop(), std::move(url), connectionOptions(options),
                   RedisConnection::Callbacks{
                       [this] {
@@ -68,8 +67,8 @@ void RedisSharedBucketStore::start() { connection_.start(); }
 void RedisSharedBucketStore::close() {
   connection_.close();
   // Callbacks of earlier calls, pending or already posted, are dropped; calls made
-  // after close() get kUnavailable through the fresh token.
-  alive_ = std::make_shared<RedisSharedBucketStore*>(this);
+  // after close() get kUnavailable through the new life.
+  lifetime_.renew();
   pending_.clear();
 }
 
@@ -125,10 +124,7 @@ void RedisSharedBucketStore::onReply(std::uint64_t seq, std::optional<RedisValue
 
 void RedisSharedBucketStore::unavailableLater(Done done) {
   if (!done) return;
-  dispatcher_.post([weak = std::weak_ptr<RedisSharedBucketStore*>(alive_), cb = std::move(done)] {
-    if (weak.expired()) return;
-    cb(unavailable());
-  });
+  dispatcher_.post(lifetime_.guard([cb = std::move(done)] { cb(unavailable()); }));
 }
 
 void RedisSharedBucketStore::notifyUnavailable(const std::string& reason) {

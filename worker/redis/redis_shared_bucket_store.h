@@ -31,12 +31,12 @@
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "balancer/shared_bucket_store.h"
+#include "common/lifetime_token.h"
 #include "worker/redis/redis_connection.h"
 #include "worker/redis/redis_url.h"
 #include "worker/uv/uv_dispatcher.h"
@@ -89,8 +89,8 @@ class RedisSharedBucketStore final : public balancer::SharedBucketStore {
   Callbacks callbacks_;
   std::uint64_t next_seq_ = 1;
   std::map<std::uint64_t, Done> pending_;  // by seq; sent, not answered yet
-  // Replaced by close(): posted answers of earlier calls find it expired.
-  std::shared_ptr<RedisSharedBucketStore*> alive_;
+  // Renewed by close(): posted answers of earlier calls find their life gone.
+  common::LifetimeToken lifetime_;
   // Last: destroyed first, so no callback of it finds the store half gone.
   RedisConnection connection_;
 };

@@ -62,17 +62,14 @@ ResultStore::ResultStore(uv_loop_t* loop, RedisUrl url, ResultStoreOptions optio
                          Callbacks callbacks)
     : callbacks_(std::move(callbacks)),
       result_expires_(options.result_expires),
-      retry_timer_(new uv_timer_t),
+      retry_timer_(uv::makeHandle<uv_timer_t>(loop, this)),
       connection_(loop, std::move(url), connectionOptions(options),
                   RedisConnection::Callbacks{[this] { onConnected(); },
                                              [this](const std::string& reason) {
                                                if (callbacks_.on_unavailable) {
                                                  callbacks_.on_unavailable(reason);
                                                }
-                                             }}) {
-  uv_timer_init(loop, retry_timer_.get());
-  retry_timer_->data = this;
-}
+                                             }}) {}
 
 ResultStore::~ResultStore() { close(); }
 

@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "common/worker_defaults.h"
 #include "worker/redis/redis_connection.h"
 #include "worker/redis/redis_script.h"
 #include "worker/redis/redis_url.h"
@@ -35,7 +36,7 @@
 namespace celeriac::worker::redis {
 
 struct ResultStoreOptions {
-  std::chrono::seconds result_expires{86400};  // 0: keep forever (SET, no TTL)
+  std::chrono::seconds result_expires = common::kDefaultResultExpires;  // 0: forever (SET)
   std::chrono::milliseconds command_timeout{5000};
   std::chrono::milliseconds connect_timeout{1000};
   std::chrono::milliseconds backoff_min{100};

@@ -36,13 +36,11 @@ class MapRun final : public TaskRun {
         items_(std::move(items)),
         star_(star),
         done_(std::move(done)) {}
-  ~MapRun() override { *alive_ = false; }
+  ~MapRun() override { lifetime_.revoke(); }
 
   // Starts on a later turn: a handler never completes inside its own call.
   void startLater() {
-    dispatcher_.post([this, alive = alive_] {
-      if (*alive) next();
-    });
+    dispatcher_.post(lifetime_.guard([this] { next(); }));
   }
 
   void next() {
@@ -106,7 +104,7 @@ class MapRun final : public TaskRun {
   celery::TaskMessage current_message_;
   std::unique_ptr<TaskRun> current_;
   bool cancelled_ = false;
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  common::LifetimeToken lifetime_;  // revoked first on destruction: silences startLater()
 };
 
 TaskHandler mapHandler(const TaskRegistry& registry, bool star) {

@@ -11,7 +11,9 @@
 // `task` is a signature dict naming a task registered here; each item runs through its
 // handler exactly as a message with those args would (its own args/kwargs are not
 // used, as Python calls the task function directly). The first failure fails the map.
-// What not: celery.chord_unlock (chords are native on Redis, spec 3.8).
+// What not: celery.chord_unlock (on Redis, chords need no polling task: each header
+// task counts itself into the chord's keys, and the one that completes last publishes
+// the body).
 // Loop thread only; the registry must outlive every run.
 
 #include "worker/tasks/task_registry.h"

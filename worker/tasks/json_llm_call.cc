@@ -77,29 +77,28 @@ JsonLlmCall::JsonLlmCall(balancer::Balancer& balancer, balancer::ChatRequest req
 JsonLlmCall::~JsonLlmCall() { cancel(); }
 
 void JsonLlmCall::cancel() {
-  alive_.reset();
+  lifetime_.revoke();
   done_ = nullptr;
   if (in_flight_) {
     in_flight_ = false;
-    balancer_.cancel(call_);  // its kCancelled callback finds alive_ expired
+    balancer_.cancel(call_);  // its kCancelled callback finds the lifetime revoked
   }
 }
 
 void JsonLlmCall::submit() {
   in_flight_ = true;
   // Balancer::submit never calls back inside itself, so call_ is set before onResult.
-  call_ = balancer_.submit(
-      request_, [this, alive = std::weak_ptr<bool>(alive_)](balancer::CallResult result) {
-        if (alive.expired()) return;
-        // Called from the balancer under a C trampoline (noexcept): whatever reading the
-        // model's reply throws fails this call's task, never the process. finish() runs
-        // once; a throw from inside `done` itself finds done_ already taken.
-        try {
-          onResult(std::move(result));
-        } catch (const std::exception& e) {
-          if (!alive.expired()) finish({false, nullptr, {}, Failure{celery::fromCppException(e)}});
-        }
-      });
+  call_ = balancer_.submit(request_, [this, life = lifetime_.watch()](balancer::CallResult result) {
+    if (!life.alive()) return;
+    // Called from the balancer under a C trampoline (noexcept): whatever reading the
+    // model's reply throws fails this call's task, never the process. finish() runs
+    // once; a throw from inside `done` itself finds done_ already taken.
+    try {
+      onResult(std::move(result));
+    } catch (const std::exception& e) {
+      if (life.alive()) finish({false, nullptr, {}, Failure{celery::fromCppException(e)}});
+    }
+  });
 }
 
 void JsonLlmCall::onResult(balancer::CallResult result) {
@@ -144,7 +143,7 @@ void JsonLlmCall::finish(JsonLlmOutcome outcome) {
   // done_ may destroy this: move it out and touch no member afterwards.
   auto done = std::move(done_);
   done_ = nullptr;
-  alive_.reset();
+  lifetime_.revoke();
   if (done) done(std::move(outcome));
 }
 

@@ -27,6 +27,7 @@
 #include <nlohmann/json.hpp>
 
 #include "balancer/balancer.h"
+#include "common/lifetime_token.h"
 #include "worker/celery/exception_info.h"
 #include "worker/tasks/llm_errors.h"
 #include "worker/tasks/llm_meta.h"
@@ -83,9 +84,9 @@ class JsonLlmCall final : public TaskRun {
   std::string first_error_;  // set once the first answer failed: we are repairing
   balancer::CallId call_ = 0;
   bool in_flight_ = false;
-  // Balancer callbacks hold a weak_ptr to this token: once the JsonLlmCall is gone
-  // (or cancelled) they do nothing.
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  // Balancer callbacks hold a watch of it: once the JsonLlmCall is gone (or cancelled,
+  // or finished) they do nothing.
+  common::LifetimeToken lifetime_;
 };
 
 }  // namespace celeriac::worker::tasks

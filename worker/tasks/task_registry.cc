@@ -32,15 +32,14 @@ std::unique_ptr<TaskRun> TimerRun::start(common::Dispatcher& dispatcher,
                                          std::chrono::milliseconds delay, TaskOutcome outcome,
                                          TaskDone done) {
   std::unique_ptr<TimerRun> run(new TimerRun(dispatcher));
-  // `alive` guards against the run being destroyed before the timer fires without a
-  // cancel(): the callback then does nothing instead of touching freed memory.
-  std::weak_ptr<bool> alive = run->alive_;
-  auto complete = [alive, outcome = std::move(outcome), done = std::move(done)]() mutable {
-    if (alive.expired()) return;
-    done(std::move(outcome));
-  };
+  // The guard covers the run being destroyed before the timer fires without a cancel():
+  // the callback then does nothing instead of touching freed memory.
+  auto complete =
+      run->lifetime_.guard([outcome = std::move(outcome), done = std::move(done)]() mutable {
+        done(std::move(outcome));
+      });
   if (delay.count() <= 0) {
-    // Cheaper than a timer handle per task; cancel() still silences it via `alive`.
+    // Cheaper than a timer handle per task; cancel() still silences it through the guard.
     dispatcher.post(std::move(complete));
   } else {
     run->timer_ = dispatcher.schedule(delay, std::move(complete));
@@ -53,7 +52,7 @@ TimerRun::~TimerRun() { cancel(); }
 void TimerRun::cancel() {
   if (timer_ != 0) dispatcher_.cancel(timer_);
   timer_ = 0;
-  alive_.reset();
+  lifetime_.revoke();
 }
 
 }  // namespace celeriac::worker::tasks

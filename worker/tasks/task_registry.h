@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/dispatcher.h"
+#include "common/lifetime_token.h"
 #include "worker/celery/exception_info.h"
 #include "worker/celery/task_message.h"
 #include "worker/tasks/task_outcome.h"
@@ -110,7 +111,7 @@ class TimerRun final : public TaskRun {
   TimerRun(common::Dispatcher& dispatcher) : dispatcher_(dispatcher) {}
   common::Dispatcher& dispatcher_;
   common::TimerId timer_ = 0;
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  common::LifetimeToken lifetime_;  // revoked by cancel(): silences `done`
 };
 
 }  // namespace celeriac::worker::tasks

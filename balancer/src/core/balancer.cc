@@ -87,8 +87,7 @@ Balancer::Impl::Impl(BalancerConfig config, Dispatcher& dispatcher, HttpTranspor
       seed_(seed),
       backoff_(config_.backoff, seed ^ 0xb0ffULL),
       ramp_rng_(seed ^ 0x4a3bULL),
-      shared_store_(shared_store),
-      alive_(std::make_shared<Impl*>(this)) {
+      shared_store_(shared_store) {
   ConfigLoader::validate(config_);
   const SteadyTime now = dispatcher_.clock().now();
   std::set<std::string> configured;
@@ -149,7 +148,7 @@ Balancer::Impl::Impl(BalancerConfig config, Dispatcher& dispatcher, HttpTranspor
 }
 
 Balancer::Impl::~Impl() {
-  alive_.reset();  // in-flight completions and timers now find us gone
+  lifetime_.revoke();  // in-flight completions and timers now find us gone
   if (wait_timer_ != 0) dispatcher_.cancel(wait_timer_);
   if (fallback_push_timer_ != 0) dispatcher_.cancel(fallback_push_timer_);
   for (auto& [id, call] : calls_) {
@@ -263,9 +262,7 @@ CallId Balancer::Impl::start(ApiRequest request, Callback done) {
     return id;
   }
   c.trace.clear();  // the skips step() is about to record again
-  dispatcher_.post([weak = std::weak_ptr<Impl*>(alive_), id] {
-    if (auto self = weak.lock()) (*self)->step(id);
-  });
+  dispatcher_.post(lifetime_.guard([this, id] { step(id); }));
   return id;
 }
 
@@ -362,10 +359,9 @@ bool Balancer::Impl::launch(Call& c, std::size_t e, std::size_t k, const std::st
   const SteadyTime sending = dispatcher_.clock().now();
   c.send_overhead = sending - (remote ? now : c.walk_started);
   const CallId id = c.id;
-  c.http =
-      transport_.send(std::move(http), [weak = std::weak_ptr<Impl*>(alive_), id](HttpResponse r) {
-        if (auto self = weak.lock()) (*self)->onResponse(id, std::move(r));
-      });
+  c.http = transport_.send(std::move(http), lifetime_.guard([this, id](HttpResponse r) {
+    onResponse(id, std::move(r));
+  }));
   return true;
 }
 

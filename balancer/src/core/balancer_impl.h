@@ -23,6 +23,7 @@
 
 #include "admission/admission_control.h"
 #include "balancer/balancer.h"
+#include "common/lifetime_token.h"
 #include "common/rng.h"
 #include "health/backoff.h"
 #include "health/circuit_breaker.h"
@@ -214,9 +215,9 @@ class Balancer::Impl {
   TimerId fallback_push_timer_ = 0;
   std::int64_t shared_fallbacks_ = 0, shared_reserved_ = 0, shared_refused_ = 0;
   std::int64_t shared_fallback_pushes_ = 0;
-  // Lambdas handed to the transport/dispatcher hold a weak_ptr to this: after the
-  // Balancer dies they find it expired and do nothing.
-  std::shared_ptr<Impl*> alive_;
+  // Lambdas handed to the transport/dispatcher/store are guarded by it: after the
+  // Balancer dies they find it gone and do nothing.
+  LifetimeToken lifetime_;
   std::unique_ptr<HealthChecker> health_;  // set iff health_check.enabled
   AttemptObserver attempt_observer_;
 };

@@ -32,15 +32,11 @@ void Balancer::Impl::cancel(CallId id) {
     removeWaiter(c);
     armWaitTimer();
   }
-  dispatcher_.post([weak = std::weak_ptr<Impl*>(alive_), id] {
-    if (auto self = weak.lock()) (*self)->step(id);
-  });
+  dispatcher_.post(lifetime_.guard([this, id] { step(id); }));
 }
 
 void Balancer::Impl::failLater(CallId id, CallFailure failure) {
-  dispatcher_.post([weak = std::weak_ptr<Impl*>(alive_), id, f = std::move(failure)] {
-    if (auto self = weak.lock()) (*self)->finish(id, f);
-  });
+  dispatcher_.post(lifetime_.guard([this, id, f = std::move(failure)] { finish(id, f); }));
 }
 
 void Balancer::Impl::finish(CallId id, std::variant<CallSuccess, CallFailure> outcome) {
@@ -109,9 +105,7 @@ void Balancer::Impl::armWaitTimer() {
   const SteadyTime now = dispatcher_.clock().now();
   const auto delay = front > now ? std::chrono::ceil<milliseconds>(front - now) : milliseconds{0};
   wait_timer_at_ = front;
-  wait_timer_ = dispatcher_.schedule(delay, [weak = std::weak_ptr<Impl*>(alive_)] {
-    if (auto self = weak.lock()) (*self)->onWaitTimer();
-  });
+  wait_timer_ = dispatcher_.schedule(delay, lifetime_.guard([this] { onWaitTimer(); }));
 }
 
 void Balancer::Impl::onWaitTimer() {

@@ -128,10 +128,10 @@ void Balancer::Impl::reserveShared(Call& c, std::size_t e, std::size_t k, const 
   c.reserving = reserve_id;
   std::vector<SharedBucketSpec> specs = sharedSpecs(pool, model, 1, tokens);
   specs.push_back(sharedPauseSpec(pool, model, 0));  // a 429 seen by any replica holds
-  shared_store_->reserve(std::move(specs), [weak = std::weak_ptr<Impl*>(alive_),
-                                            reserve_id](SharedReserveResult result) {
-    if (auto self = weak.lock()) (*self)->onSharedReserve(reserve_id, result);
-  });
+  shared_store_->reserve(std::move(specs),
+                         lifetime_.guard([this, reserve_id](SharedReserveResult result) {
+                           onSharedReserve(reserve_id, result);
+                         }));
 }
 
 void Balancer::Impl::onSharedReserve(std::uint64_t reserve_id, SharedReserveResult result) {
@@ -264,12 +264,11 @@ void Balancer::Impl::pushFallbackSends(const std::string& pool_model, SteadyTime
   double tokens = 0;
   for (const auto& send : f.sends) tokens += send.second;
   f.pushing = f.sends.size();
-  shared_store_->adjust(sharedSpecs(f.pool, f.model, static_cast<double>(f.pushing), tokens),
-                        [weak = std::weak_ptr<Impl*>(alive_), pool_model,
-                         count = f.pushing](SharedReserveResult result) {
-                          if (auto self = weak.lock())
-                            (*self)->onFallbackPushed(pool_model, count, result.status);
-                        });
+  shared_store_->adjust(
+      sharedSpecs(f.pool, f.model, static_cast<double>(f.pushing), tokens),
+      lifetime_.guard([this, pool_model, count = f.pushing](SharedReserveResult result) {
+        onFallbackPushed(pool_model, count, result.status);
+      }));
 }
 
 void Balancer::Impl::onFallbackPushed(const std::string& pool_model, std::size_t count,
@@ -289,10 +288,8 @@ void Balancer::Impl::onFallbackPushed(const std::string& pool_model, std::size_t
 
 void Balancer::Impl::armFallbackPushTimer() {
   if (fallback_push_timer_ != 0 || fallback_sends_.empty()) return;
-  fallback_push_timer_ =
-      dispatcher_.schedule(kFallbackPushInterval, [weak = std::weak_ptr<Impl*>(alive_)] {
-        if (auto self = weak.lock()) (*self)->onFallbackPushTimer();
-      });
+  fallback_push_timer_ = dispatcher_.schedule(kFallbackPushInterval,
+                                              lifetime_.guard([this] { onFallbackPushTimer(); }));
 }
 
 void Balancer::Impl::onFallbackPushTimer() {

@@ -10,8 +10,7 @@ HealthChecker::HealthChecker(HealthCheckConfig config, Dispatcher& dispatcher,
       dispatcher_(dispatcher),
       transport_(transport),
       probes_(std::move(probes)),
-      state_(probes_.size()),
-      alive_(std::make_shared<HealthChecker*>(this)) {
+      state_(probes_.size()) {
   // A probe never outlives its round, so rounds never pile up on a hung endpoint.
   const auto timeout =
       std::max(std::min(config_.timeout, config_.interval), std::chrono::milliseconds(1));
@@ -22,7 +21,7 @@ HealthChecker::HealthChecker(HealthCheckConfig config, Dispatcher& dispatcher,
 }
 
 HealthChecker::~HealthChecker() {
-  alive_.reset();
+  lifetime_.revoke();
   if (timer_ != 0) dispatcher_.cancel(timer_);
   for (const State& s : state_) {
     if (s.in_flight) transport_.cancel(*s.in_flight);
@@ -31,26 +30,20 @@ HealthChecker::~HealthChecker() {
 
 void HealthChecker::start() {
   next_round_ = dispatcher_.clock().now();
-  dispatcher_.post([weak = std::weak_ptr<HealthChecker*>(alive_)] {
-    if (auto self = weak.lock()) (*self)->round();
-  });
+  dispatcher_.post(lifetime_.guard([this] { round(); }));
 }
 
 void HealthChecker::round() {
   for (std::size_t i = 0; i < probes_.size(); ++i) {
     if (state_[i].in_flight) continue;
-    state_[i].in_flight = transport_.send(
-        probes_[i], [weak = std::weak_ptr<HealthChecker*>(alive_), i](HttpResponse r) {
-          if (auto self = weak.lock()) (*self)->onProbe(i, r);
-        });
+    state_[i].in_flight =
+        transport_.send(probes_[i], lifetime_.guard([this, i](HttpResponse r) { onProbe(i, r); }));
   }
   next_round_ = dispatcher_.clock().now() + config_.interval;
-  timer_ = dispatcher_.schedule(config_.interval, [weak = std::weak_ptr<HealthChecker*>(alive_)] {
-    if (auto self = weak.lock()) {
-      (*self)->timer_ = 0;
-      (*self)->round();
-    }
-  });
+  timer_ = dispatcher_.schedule(config_.interval, lifetime_.guard([this] {
+    timer_ = 0;
+    round();
+  }));
 }
 
 void HealthChecker::onProbe(std::size_t endpoint, const HttpResponse& response) {

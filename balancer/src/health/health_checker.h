@@ -21,7 +21,6 @@
 // are then ignored.
 
 #include <cstdint>
-#include <memory>
 #include <optional>
 #include <vector>
 
@@ -30,6 +29,7 @@
 #include "balancer/config.h"
 #include "balancer/http_transport.h"
 #include "common/dispatcher.h"
+#include "common/lifetime_token.h"
 
 namespace celeriac::balancer {
 
@@ -71,7 +71,7 @@ class HealthChecker {
   std::vector<State> state_;
   TimerId timer_ = 0;
   SteadyTime next_round_{};
-  std::shared_ptr<HealthChecker*> alive_;
+  LifetimeToken lifetime_;  // guards the timer and probe callbacks
 };
 
 }  // namespace celeriac::balancer

@@ -15,13 +15,15 @@
 #include <utility>
 #include <vector>
 
+#include "common/worker_defaults.h"
 #include "worker/amqp/topology.h"
 
 namespace celeriac::worker::app {
 
 struct PipelineOptions {
-  std::size_t concurrency = 100;
-  std::uint16_t prefetch = 400;  // concurrency x multiplier, the base basic.qos value
+  std::size_t concurrency = common::kDefaultConcurrency;
+  // concurrency x multiplier, the base basic.qos value
+  std::uint16_t prefetch = common::kDefaultPrefetch;
   std::string hostname = "celeriac@localhost";
   bool acks_late = true;         // default for tasks that do not say
   bool track_started = false;    // default for tasks that do not say
