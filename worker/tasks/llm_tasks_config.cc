@@ -1,12 +1,12 @@
 #include "worker/tasks/llm_tasks_config.h"
 
-#include <charconv>
 #include <cmath>
 #include <fstream>
 #include <sstream>
 
 #include <yaml-cpp/yaml.h>
 
+#include "common/yaml_to_json.h"
 #include "worker/tasks/schema_validator.h"
 
 namespace celeriac::worker::tasks {
@@ -14,48 +14,6 @@ namespace celeriac::worker::tasks {
 namespace {
 
 using nlohmann::json;
-
-// YAML 1.2 core schema resolution of a plain (unquoted) scalar.
-json plainScalar(const std::string& s) {
-  if (s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL") return nullptr;
-  if (s == "true" || s == "True" || s == "TRUE") return true;
-  if (s == "false" || s == "False" || s == "FALSE") return false;
-  const char* first = s.data() + (s.front() == '+' ? 1 : 0);
-  const char* last = s.data() + s.size();
-  std::int64_t i = 0;
-  if (auto [p, ec] = std::from_chars(first, last, i); ec == std::errc() && p == last) return i;
-  if (s.find_first_of("0123456789") != std::string::npos &&
-      s.find_first_not_of("0123456789+-.eE") == std::string::npos) {
-    double d = 0;
-    if (auto [p, ec] = std::from_chars(first, last, d);
-        ec == std::errc() && p == last && std::isfinite(d)) {
-      return d;
-    }
-  }
-  return s;
-}
-
-json toJson(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Null:
-    case YAML::NodeType::Undefined:
-      return nullptr;
-    case YAML::NodeType::Scalar:
-      // yaml-cpp tags a quoted scalar "!" and a plain one "?".
-      return node.Tag() == "!" ? json(node.Scalar()) : plainScalar(node.Scalar());
-    case YAML::NodeType::Sequence: {
-      json out = json::array();
-      for (const auto& item : node) out.push_back(toJson(item));
-      return out;
-    }
-    case YAML::NodeType::Map: {
-      json out = json::object();
-      for (const auto& kv : node) out[kv.first.as<std::string>()] = toJson(kv.second);
-      return out;
-    }
-  }
-  return nullptr;
-}
 
 std::filesystem::path resolve(const std::filesystem::path& base, const std::string& p) {
   const std::filesystem::path path(p);
@@ -114,10 +72,16 @@ LlmTasksConfig LlmTasksConfig::defaults(const std::filesystem::path& data_root) 
 }
 
 json yamlToJson(const std::string& yaml_text) {
+  YAML::Node root;
   try {
-    return toJson(YAML::Load(yaml_text));
+    root = YAML::Load(yaml_text);
   } catch (const YAML::Exception& e) {
     throw LlmTasksConfigError(std::string("not valid YAML: ") + e.what());
+  }
+  try {
+    return common::yamlToJson(root);
+  } catch (const common::YamlToJsonError& e) {
+    throw LlmTasksConfigError(std::string("LLM tasks config: ") + e.what());
   }
 }
 

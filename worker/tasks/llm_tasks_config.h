@@ -73,8 +73,11 @@ LlmTasksConfig loadLlmTasksConfig(const std::filesystem::path& file,
 LlmTasksConfig parseLlmTasksConfig(const nlohmann::json& doc, const std::filesystem::path& base_dir,
                                    const std::filesystem::path& data_root);
 
-// YAML text as JSON: plain scalars become null, booleans and numbers where YAML 1.2's
-// core schema says so; quoted scalars stay strings. Throws LlmTasksConfigError.
+// YAML text as JSON (common/yaml_to_json.h, as the balancer's config): plain scalars
+// become null, booleans and numbers where YAML 1.2's core schema says so (`yes`/`on` stay
+// strings); quoted scalars stay strings. Throws LlmTasksConfigError on a YAML syntax
+// error and, naming the path, on a key given twice, a key that is a list or a map, or a
+// string that is not valid UTF-8.
 nlohmann::json yamlToJson(const std::string& yaml_text);
 
 }  // namespace celeriac::worker::tasks

@@ -13,10 +13,13 @@
 // relative document reference as the current document (it recurses without end), so
 // the loader rewrites every relative "$ref" to an absolute file:// URI before parsing.
 //
-// Messages: a schema node may carry the non-standard keyword "errorMessage" (ignored by
-// validators); when the failing field's node has one, it is used as the rule text;
-// otherwise valijson's description is shortened. Aggregate errors ("failed to validate
-// against schema associated with property ...") are dropped: the leaf says it better.
+// Messages are worded as the balancer config's are (common/schema_messages.h): from the
+// schema's keywords ("must be at least 1", "must be true or false", "must be one of a,
+// b, c"), or from the failing field's non-standard "errorMessage" (ignored by
+// validators; one string for every rule of the node, or one per keyword), else from
+// valijson's description, shortened. Aggregate errors ("failed to validate against
+// schema associated with property ...") are dropped: the leaf says it better. A field
+// the schema does not allow "is not an allowed field".
 //
 // Patterns: valijson runs "pattern" with std::regex, which recurses once per character
 // and overflows the stack beyond roughly 10,000 characters (measured: 20,000 under ASan).

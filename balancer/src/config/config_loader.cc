@@ -4,9 +4,9 @@
 
 #include <set>
 
+#include "common/yaml_to_json.h"
 #include "config/config_schema.h"
 #include "config/config_yaml.h"
-#include "config/yaml_to_json.h"
 #include "routing/strategy.h"
 
 namespace celeriac::balancer {
@@ -79,7 +79,13 @@ BalancerConfig ConfigLoader::fromYaml(std::string_view yaml_text) {
   // Every key and value against schemas/balancer_config.schema.json first: its errors
   // name the path and what was expected. What follows reads the (now well-formed) tree
   // and checks what a schema cannot say.
-  config_schema::enforce(config_yaml::yamlToJson(root));
+  nlohmann::json doc;
+  try {
+    doc = yamlToJson(root);
+  } catch (const YamlToJsonError& e) {
+    throw ConfigError(e.path(), e.rule());
+  }
+  config_schema::enforce(doc);
   const At at{root, ""};
   at.allowOnly({"strategy", "timeout", "retry_count", "fallback_on_failure", "max_attempts",
                 "max_queue_wait", "default_max_tokens", "health_check", "circuit_breaker",

@@ -11,8 +11,6 @@
 
 #include "config/config_schema.h"
 
-#include <set>
-
 #include <valijson/adapters/nlohmann_json_adapter.hpp>
 #include <valijson/schema.hpp>
 #include <valijson/schema_parser.hpp>
@@ -20,7 +18,6 @@
 #include <valijson/validator.hpp>
 
 #include "balancer/config_loader.h"
-#include "config/schema_messages.h"
 
 namespace celeriac::balancer::config_schema {
 namespace {
@@ -47,31 +44,6 @@ const Compiled& compiled() {
   return instance;
 }
 
-// valijson's context is {"<root>", "[key]", "[0]", ...}; the instance tells a key that
-// looks like a number from an index.
-std::vector<PathSegment> pathOf(const std::vector<std::string>& context, const json& instance) {
-  std::vector<PathSegment> path;
-  const json* at = &instance;
-  for (std::size_t i = 1; i < context.size(); ++i) {
-    std::string part = context[i];
-    if (part.size() >= 2 && part.front() == '[' && part.back() == ']') {
-      part = part.substr(1, part.size() - 2);
-    }
-    PathSegment seg;
-    const bool numeric = !part.empty() && part.find_first_not_of("0123456789") == std::string::npos;
-    if (at != nullptr && at->is_array() && numeric) {
-      seg.is_index = true;
-      seg.index = static_cast<std::size_t>(std::stoull(part));
-      at = seg.index < at->size() ? &(*at)[seg.index] : nullptr;
-    } else {
-      at = (at != nullptr && at->is_object() && at->contains(part)) ? &(*at)[part] : nullptr;
-      seg.key = std::move(part);
-    }
-    path.push_back(std::move(seg));
-  }
-  return path;
-}
-
 }  // namespace
 
 std::vector<Violation> check(const nlohmann::json& config) {
@@ -80,28 +52,7 @@ std::vector<Violation> check(const nlohmann::json& config) {
   valijson::ValidationResults results;
   valijson::adapters::NlohmannJsonAdapter adapter(config);
   if (validator.validate(c.schema, adapter, &results)) return {};
-
-  struct Raw {
-    std::vector<PathSegment> path;
-    std::string description;
-  };
-  std::vector<Raw> raw;
-  bool any_leaf = false;
-  valijson::ValidationResults::Error error;
-  while (results.popError(error)) {
-    Raw r{pathOf(error.context, config), error.description};
-    any_leaf = any_leaf || !isAggregate(r.description);
-    raw.push_back(std::move(r));
-  }
-  std::vector<Violation> out;
-  std::set<std::pair<std::string, std::string>> seen;
-  for (auto& r : raw) {
-    if (any_leaf && isAggregate(r.description)) continue;
-    std::string message = messageFor(c.doc, r.path, r.description);
-    Violation v{formatPath(r.path), std::move(message)};
-    if (seen.emplace(v.path, v.message).second) out.push_back(std::move(v));
-  }
-  return out;
+  return describeViolations(results, config, c.doc);
 }
 
 void enforce(const nlohmann::json& config) {

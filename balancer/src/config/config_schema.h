@@ -13,7 +13,8 @@
 //
 // Messages come from the schema's keywords ("must be at least 1", "must be one of a,
 // b or c"); a node's non-standard "errorMessage" overrides them, either one string for
-// every rule of that node or one string per keyword ({"maximum": "..."}).
+// every rule of that node or one string per keyword ({"maximum": "..."}). The wording is
+// the worker's task schemas' too (common/schema_messages.h).
 
 #include <string>
 #include <string_view>
@@ -21,17 +22,18 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/schema_messages.h"
+
 namespace celeriac::balancer::config_schema {
 
 // schemas/balancer_config.schema.json, embedded at build time (generated .cc).
 extern const std::string_view kSchemaText;
 
-struct Violation {
-  std::string path;  // "endpoints[0].weight"; empty for the document itself
-  std::string message;
-};
+// One violation: its path ("endpoints[0].weight"; empty for the document itself) and
+// what was expected.
+using Violation = SchemaViolation;
 
-// Every violation of the schema by `config` (the YAML as JSON, see yaml_to_json.h),
+// Every violation of the schema by `config` (the YAML as JSON, see common/yaml_to_json.h),
 // most specific first, in the order found; empty when it conforms.
 [[nodiscard]] std::vector<Violation> check(const nlohmann::json& config);
 

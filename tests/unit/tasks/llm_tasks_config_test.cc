@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <functional>
+#include <sstream>
 
 #include "llm_task_harness.h"
 #include "worker/tasks/llm_tasks.h"
@@ -72,6 +74,77 @@ TEST(LlmTasksConfigTest, InvalidConfigNamesTheField) {
 TEST(LlmTasksConfigTest, YamlScalarsBecomeTypedJson) {
   const auto j = yamlToJson("a: 1\nb: 2.5\nc: true\nd: ~\ne: '3'\nf: text\n");
   EXPECT_EQ(j, nlohmann::json::parse(R"({"a":1,"b":2.5,"c":true,"d":null,"e":"3","f":"text"})"));
+}
+
+std::string errorOf(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const LlmTasksConfigError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+// Issue 14: the tasks config passed strings that are not UTF-8 on to valijson, whose
+// minLength count reads past a table on a run of continuation bytes (found in the
+// balancer's config by tests/fuzz; an ASan global-buffer-overflow, and in a release
+// build a config that loads with a garbled path). It is refused like the balancer's.
+TEST(LlmTasksConfigTest, InvalidUtf8IsAClearErrorNamingTheField) {
+  const auto dir = std::filesystem::temp_directory_path() / "celeriac_llm_cfg_utf8";
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "tasks.yaml")
+      << "tasks:\n  analyze:\n    system_prompt: \"x\x80\x80\x80\x80\x80\x80\x80\x80y.txt\"\n";
+  EXPECT_EQ(errorOf([&] { (void)loadLlmTasksConfig(dir / "tasks.yaml", sourceDir()); }),
+            "LLM tasks config: tasks.analyze.system_prompt: is not valid UTF-8");
+  std::filesystem::remove_all(dir);
+  EXPECT_EQ(errorOf([] { (void)yamlToJson("task_options:\n  \xC3: {}\n"); }),
+            "LLM tasks config: task_options: has a key that is not valid UTF-8");
+}
+
+// The same YAML reading as the balancer's config (common/yaml_to_json.h).
+TEST(LlmTasksConfigTest, KeysGivenTwiceAreRefusedAndYamlOneOneWordsStayStrings) {
+  // A repeated key used to be the last one given, silently.
+  EXPECT_EQ(errorOf([] { (void)yamlToJson("tasks:\n  analyze:\n    queue: a\n    queue: b\n"); }),
+            "LLM tasks config: tasks.analyze.queue: appears twice");
+  EXPECT_EQ(errorOf([] { (void)yamlToJson("tasks: {{a: 1}: 2}\n"); }),
+            "LLM tasks config: tasks: keys must be plain strings, not lists or maps");
+  const auto j = yamlToJson("a: yes\nb: on\nc: !!str 5\nd: \"600\"\n");
+  EXPECT_EQ(j, nlohmann::json::parse(R"({"a":"yes","b":"on","c":"5","d":"600"})"));
+  EXPECT_EQ(errorOf([] {
+              (void)parseLlmTasksConfig(
+                  yamlToJson("task_options:\n  celeriac.echo: {ignore_result: yes}\n"), ".",
+                  sourceDir());
+            }),
+            "LLM tasks config: task_options.celeriac.echo.ignore_result: must be true or false");
+}
+
+// Every tasks config shipped: the Deployments' one and the README's examples (each
+// ```yaml block with a top-level tasks: or task_options:).
+TEST(LlmTasksConfigTest, ShippedTasksConfigsLoad) {
+  const auto k8s = loadLlmTasksConfig(
+      sourceDir() / "deploy" / "k8s" / "base" / "config" / "tasks.yaml", sourceDir());
+  EXPECT_EQ(k8s.analyze.timeout, std::chrono::milliseconds(60'000));
+  EXPECT_EQ(k8s.generate.timeout, std::chrono::milliseconds(30'000));
+  std::ifstream in(sourceDir() / "README.md");
+  ASSERT_TRUE(in);
+  std::stringstream readme;
+  readme << in.rdbuf();
+  const std::string text = readme.str();
+  int found = 0;
+  for (std::size_t at = text.find("```yaml\n"); at != std::string::npos;
+       at = text.find("```yaml\n", at + 1)) {
+    const std::size_t begin = at + 8;
+    const std::string block = text.substr(begin, text.find("```", begin) - begin);
+    if (!block.starts_with("tasks:") && !block.starts_with("task_options:") &&
+        block.find("\ntasks:") == std::string::npos &&
+        block.find("\ntask_options:") == std::string::npos) {
+      continue;
+    }
+    SCOPED_TRACE(block);
+    EXPECT_NO_THROW((void)parseLlmTasksConfig(yamlToJson(block), sourceDir(), sourceDir()));
+    ++found;
+  }
+  EXPECT_GE(found, 1) << "the README's task_options example";
 }
 
 TEST(LlmTasksConfigTest, RegisterUsesConfiguredNamesAndFailsFastOnAMissingPrompt) {

@@ -76,7 +76,27 @@ TEST(SchemaValidatorTest, TypeErrorsWithoutCustomMessageSayTheExpectedType) {
   doc["items"][0]["needs_cleaning"] = "yes";
   const auto errors = schema.validate(doc);
   ASSERT_FALSE(errors.empty());
-  EXPECT_EQ(errors[0].toString(), "items[0].needs_cleaning: must be of type boolean");
+  EXPECT_EQ(errors[0].toString(), "items[0].needs_cleaning: must be true or false");
+}
+
+// Worded as the balancer config's are (common/schema_messages.h): valijson said "array
+// should contain no more than 50 elements" and "has the wrong type" where the rule sits
+// behind additionalProperties.
+TEST(SchemaValidatorTest, RulesWithoutCustomMessageAreWordedFromTheSchemasKeywords) {
+  const SchemaValidator input(schemaDir(), "generate_input.schema.json");
+  json doc = {{"analysis", task_tests::validAnalysis()}, {"rules", json::object()}};
+  const json item = doc["analysis"]["items"][0];
+  doc["analysis"]["items"] = json::array();
+  for (int i = 0; i < 51; ++i) doc["analysis"]["items"].push_back(item);
+  auto errors = input.validate(doc);
+  ASSERT_EQ(errors.size(), 1u) << joinErrors(errors);
+  EXPECT_EQ(errors[0].toString(), "analysis.items: must have at most 50 items");
+
+  const SchemaValidator config(schemaDir(), "llm_tasks_config.schema.json");
+  errors =
+      config.validate(json::parse(R"({"task_options": {"celeriac.echo": {"priority": 300}}})"));
+  ASSERT_EQ(errors.size(), 1u) << joinErrors(errors);
+  EXPECT_EQ(errors[0].toString(), "task_options.celeriac.echo.priority: must be at most 255");
 }
 
 TEST(SchemaValidatorTest, SubSchemaReferenceValidatesTheModelPartWithoutMeta) {

@@ -143,6 +143,19 @@ TEST(ConfigLoaderTest, RejectsKeysThatAreNotScalars) {
             "routes.general: keys must be plain strings, not lists or maps");
 }
 
+TEST(ConfigLoaderTest, DuplicateKeysAndInvalidUtf8AreConfigErrorsAtTheirPath) {
+  // common::yamlToJson refuses them; fromYaml says so as a ConfigError with its path.
+  try {
+    (void)ConfigLoader::fromYaml("pricing:\n  m: {input: 1}\n  m: {input: 2}\n");
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.path(), "pricing.m");
+    EXPECT_STREQ(e.what(), "pricing.m: appears twice");
+  }
+  EXPECT_EQ(errorOf("endpoints: [{url: 'http://a', name: \"\x9c\x9a\x9c\x9a\x9c\x9a\x9c\x9a\"}]\n"),
+            "endpoints[0].name: is not valid UTF-8");
+}
+
 TEST(ConfigLoaderTest, InvalidYamlReportsTheLine) {
   EXPECT_EQ(
       errorOf("endpoints:\n  - {url: 'http://a'\n").rfind("(document): invalid YAML at line", 0),

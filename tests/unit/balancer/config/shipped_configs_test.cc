@@ -14,8 +14,8 @@
 #include <sstream>
 
 #include "balancer/config_loader.h"
+#include "common/yaml_to_json.h"
 #include "config/config_schema.h"
-#include "config/yaml_to_json.h"
 
 namespace celeriac::balancer {
 namespace {
@@ -76,7 +76,7 @@ TEST(ShippedConfigsTest, EveryShippedBalancerConfigPassesTheSchemaAndLoads) {
   for (const auto& config : configs) {
     SCOPED_TRACE(config.where);
     found.insert(config.where);
-    const auto violations = config_schema::check(config_yaml::yamlToJson(YAML::Load(config.text)));
+    const auto violations = config_schema::check(yamlToJson(YAML::Load(config.text)));
     for (const auto& v : violations) ADD_FAILURE() << v.path << ": " << v.message;
     EXPECT_NO_THROW((void)ConfigLoader::fromYaml(config.text));
   }

@@ -1,16 +1,15 @@
-// The balancer config's YAML as JSON (see yaml_to_json.h).
+// A YAML document as JSON for a JSON Schema (see common/yaml_to_json.h).
 
-#include "config/yaml_to_json.h"
+#include "common/yaml_to_json.h"
 
 #include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <string_view>
 
-#include "balancer/config_loader.h"
-
-namespace celeriac::balancer::config_yaml {
+namespace celeriac::inline common {
 namespace {
 
 using nlohmann::json;
@@ -108,8 +107,8 @@ class Converter {
       case YAML::NodeType::Map: {
         json out = json::object();
         for (const auto& kv : node) {
-          // The config names fields, models and routes with scalars; YAML allows any
-          // node as a key ({[a]: 1}).
+          // The configs name fields, models, routes and tasks with scalars; YAML allows
+          // any node as a key ({[a]: 1}).
           if (!kv.first.IsScalar() && !kv.first.IsNull()) {
             fail(path, "keys must be plain strings, not lists or maps");
           }
@@ -127,7 +126,7 @@ class Converter {
 
  private:
   [[noreturn]] static void fail(const std::string& path, const std::string& message) {
-    throw ConfigError(path.empty() ? "(document)" : path, message);
+    throw YamlToJsonError(path.empty() ? "(document)" : path, message);
   }
 
   std::size_t values_ = 0;
@@ -137,4 +136,4 @@ class Converter {
 
 json yamlToJson(const YAML::Node& root) { return Converter().convert(root, "", 0); }
 
-}  // namespace celeriac::balancer::config_yaml
+}  // namespace celeriac::inline common

@@ -1,15 +1,14 @@
-// The YAML config as JSON for its schema: YAML 1.2 core typing of scalars, and a
-// ConfigError (never a crash or a huge copy) for what JSON cannot carry.
+// A YAML config as JSON for its schema: YAML 1.2 core typing of scalars, and a
+// YamlToJsonError naming the path (never a crash or a huge copy) for what JSON cannot
+// carry.
 
-#include "config/yaml_to_json.h"
+#include "common/yaml_to_json.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
 
-#include "balancer/config_loader.h"
-
-namespace celeriac::balancer::config_yaml {
+namespace celeriac::common {
 namespace {
 
 using nlohmann::json;
@@ -19,7 +18,8 @@ json fromText(const std::string& yaml) { return yamlToJson(YAML::Load(yaml)); }
 std::string errorOf(const std::string& yaml) {
   try {
     (void)fromText(yaml);
-  } catch (const ConfigError& e) {
+  } catch (const YamlToJsonError& e) {
+    EXPECT_EQ(e.what(), e.path() + ": " + e.rule());
     return e.what();
   }
   return "(no error)";
@@ -96,4 +96,4 @@ TEST(YamlToJsonTest, AliasesCannotExpandWithoutBound) {
 }
 
 }  // namespace
-}  // namespace celeriac::balancer::config_yaml
+}  // namespace celeriac::common
