@@ -1,13 +1,8 @@
 #include "worker/amqp/amqp_table.h"
 
-namespace celeriac::worker::amqp {
+#include "worker/amqp/amqp_wire.h"  // bytesToString
 
-namespace {
-std::string bytesToString(const amqp_bytes_t& bytes) {
-  if (bytes.len == 0 || bytes.bytes == nullptr) return {};
-  return std::string(static_cast<const char*>(bytes.bytes), bytes.len);
-}
-}  // namespace
+namespace celeriac::worker::amqp {
 
 nlohmann::json fieldToJson(const amqp_field_value_t& value) {
   switch (value.kind) {
