@@ -191,8 +191,12 @@ class DriverServices:
         worker that keeps dying is given up after 40 restarts in all)."""
         given_up = set()
         while not self.stop_event.wait(0.2):
-            for i, w in enumerate(self.workers):
+            for i in range(len(self.workers)):
                 with self.lock:
+                    # Read under the lock: a worker the driver killed and restarted while
+                    # we waited for it is the new one now (the old one's -9 was counted
+                    # as an exit the driver did not cause).
+                    w = self.workers[i]
                     if i in self.held or i in given_up or w is None or w.proc.poll() is None:
                         continue
                     code = w.proc.returncode
