@@ -8,22 +8,16 @@
 #include <fstream>
 #include <sstream>
 
-#include "providers/anthropic_codec.h"
 #include "balancer/config_loader.h"
+#include "config_error_of.h"
+#include "providers/anthropic_codec.h"
 #include "providers/open_ai_codec.h"
 #include "providers/open_ai_embeddings_codec.h"
 
 namespace celeriac::balancer {
 namespace {
 
-std::string errorOf(const std::string& yaml) {
-  try {
-    (void)ConfigLoader::fromYaml(yaml);
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using testing::errorOf;
 
 TEST(ConfigLoaderConnectionTest, ReadsHttp2AndTheConnectionLimits) {
   const auto cfg = ConfigLoader::fromYaml(R"(

@@ -1,4 +1,5 @@
 #include "balancer/config_loader.h"
+#include "config_error_of.h"
 
 #include <gtest/gtest.h>
 
@@ -10,14 +11,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::string errorOf(const std::string& yaml) {
-  try {
-    (void)ConfigLoader::fromYaml(yaml);
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using testing::errorOf;
 
 constexpr const char* kThreeEndpoints = R"(
 endpoints:

@@ -10,18 +10,12 @@
 #include <sstream>
 
 #include "balancer/config_loader.h"
+#include "config_error_of.h"
 
 namespace celeriac::balancer {
 namespace {
 
-std::string errorOf(const std::string& yaml) {
-  try {
-    (void)ConfigLoader::fromYaml(yaml);
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using testing::errorOf;
 
 std::string pathOf(const std::string& yaml) {
   try {
