@@ -18,12 +18,13 @@ find_package(civetweb CONFIG REQUIRED)
 pkg_check_modules(LIBUV REQUIRED IMPORTED_TARGET libuv)
 pkg_check_modules(RABBITMQ REQUIRED IMPORTED_TARGET librabbitmq)
 pkg_check_modules(HIREDIS REQUIRED IMPORTED_TARGET hiredis)
+# libnghttp2-dev: the worker's lean HTTP/2 client (worker/http/h2_connection.h) and the
+# llm-stub's HTTP/2 server side.
+pkg_check_modules(NGHTTP2 REQUIRED IMPORTED_TARGET libnghttp2)
 if(CELERIAC_BUILD_TESTS)
   find_package(GTest REQUIRED)
   find_library(HTTP_PARSER_LIB http_parser REQUIRED)
   find_path(HTTP_PARSER_INCLUDE http_parser.h REQUIRED)
-  # The llm-stub's HTTP/2 (h2c) server side (libnghttp2-dev).
-  pkg_check_modules(NGHTTP2 REQUIRED IMPORTED_TARGET libnghttp2)
 endif()
 if(CELERIAC_BUILD_BENCH)
   find_package(benchmark REQUIRED)

@@ -10,6 +10,8 @@
 #include "balancer/config_loader.h"
 #include "worker/app/log_redactor.h"
 #include "worker/http/curl_transport.h"
+#include "worker/http/h2_transport.h"
+#include "worker/http/split_transport.h"
 #include "worker/redis/key_set_lease.h"
 #include "worker/redis/redis_shared_bucket_store.h"
 #include "worker/tasks/llm_tasks.h"
@@ -36,7 +38,9 @@ balancer::EnvMap envMap(const std::map<std::string, std::string>& env) {
 // transport and refunds through the store), then the transport, then the store.
 struct LlmServices::Parts {
   std::unique_ptr<redis::RedisSharedBucketStore> shared_store;
-  std::unique_ptr<http::CurlTransport> transport;
+  std::unique_ptr<http::CurlTransport> curl;
+  std::unique_ptr<http::H2Transport> h2c;
+  std::unique_ptr<http::SplitTransport> transport;
   std::unique_ptr<balancer::Balancer> balancer;
 };
 
@@ -105,7 +109,10 @@ std::unique_ptr<LlmServices> LlmServices::create(const WorkerConfig& config,
             }});
     p.shared_store->start();
   }
-  p.transport = std::make_unique<http::CurlTransport>(dispatcher);
+  p.curl = std::make_unique<http::CurlTransport>(dispatcher);
+  p.h2c = std::make_unique<http::H2Transport>(
+      dispatcher, http::H2TransportOptions{.first_id = http::SplitTransport::kH2FirstId});
+  p.transport = std::make_unique<http::SplitTransport>(*p.curl, *p.h2c);
   p.balancer = std::make_unique<balancer::Balancer>(
       std::move(balancer_config), dispatcher, *p.transport,
       // Every key the balancer resolves is masked in logs and stored errors from then on.

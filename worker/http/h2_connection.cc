@@ -1,0 +1,414 @@
+#include "worker/http/h2_connection.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "worker/http/h2_request_headers.h"
+
+namespace celeriac::worker::http {
+
+using balancer::HttpHeader;
+using balancer::TransportError;
+
+namespace {
+
+struct Resolve {
+  uv_getaddrinfo_t req{};
+  common::LifetimeWatch life;
+  H2Connection* connection = nullptr;
+};
+
+struct Write {
+  uv_write_t req{};
+  std::string bytes;
+};
+
+bool equalsLower(std::string_view s, std::string_view lower) {
+  return s.size() == lower.size() &&
+         std::equal(s.begin(), s.end(), lower.begin(), [](char a, char b) {
+           return (a >= 'A' && a <= 'Z' ? static_cast<char>(a - 'A' + 'a') : a) == b;
+         });
+}
+
+std::string_view view(const std::uint8_t* data, std::size_t len) {
+  return {reinterpret_cast<const char*>(data), len};
+}
+
+}  // namespace
+
+struct H2Connection::Fns {
+  static H2Call* callOf(nghttp2_session* session, std::int32_t stream_id) {
+    return static_cast<H2Call*>(nghttp2_session_get_stream_user_data(session, stream_id));
+  }
+
+  static int onHeader(nghttp2_session* session, const nghttp2_frame* frame,
+                      const std::uint8_t* name, std::size_t namelen, const std::uint8_t* value,
+                      std::size_t valuelen, std::uint8_t /*flags*/, void* /*user*/) noexcept {
+    if (frame->hd.type != NGHTTP2_HEADERS) return 0;
+    H2Call* call = callOf(session, frame->hd.stream_id);
+    if (call == nullptr) return 0;  // detached (cancelled, timed out)
+    const std::string_view n = view(name, namelen);
+    const std::string_view v = view(value, valuelen);
+    if (n == ":status") {
+      int status = 0;
+      std::from_chars(v.data(), v.data() + v.size(), status);
+      if (status >= 100 && status < 200) return 0;  // an interim reply: the real one follows
+      call->response.status = status;
+      call->response.headers.clear();
+      return 0;
+    }
+    if (equalsLower(n, "content-length")) {
+      // Size the body once, to what the server announced (never past the cap).
+      std::size_t announced = 0;
+      const auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), announced);
+      if (ec == std::errc{} && p == v.data() + v.size()) {
+        call->response.body.reserve(std::min(announced, call->max_body_bytes));
+      }
+    }
+    call->response.headers.push_back(HttpHeader{std::string(n), std::string(v)});
+    return 0;
+  }
+
+  static int onData(nghttp2_session* session, std::uint8_t /*flags*/, std::int32_t stream_id,
+                    const std::uint8_t* data, std::size_t len, void* /*user*/) noexcept {
+    H2Call* call = callOf(session, stream_id);
+    if (call == nullptr || call->body_too_large) return 0;
+    if (call->response.body.size() + len > call->max_body_bytes) {
+      call->body_too_large = true;
+      nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_CANCEL);
+      return 0;
+    }
+    call->response.body.append(reinterpret_cast<const char*>(data), len);
+    return 0;
+  }
+
+  static int onStreamClose(nghttp2_session* /*session*/, std::int32_t stream_id,
+                           std::uint32_t error_code, void* user) noexcept {
+    static_cast<H2Connection*>(user)->onStreamClose(stream_id, error_code);
+    return 0;
+  }
+
+  static int onFrameRecv(nghttp2_session* /*session*/, const nghttp2_frame* frame,
+                         void* user) noexcept {
+    auto* self = static_cast<H2Connection*>(user);
+    if (frame->hd.type == NGHTTP2_GOAWAY) self->accepting_ = false;
+    return 0;
+  }
+
+  static ssize_t readBody(nghttp2_session* session, std::int32_t stream_id, std::uint8_t* buf,
+                          std::size_t length, std::uint32_t* data_flags,
+                          nghttp2_data_source* /*source*/, void* /*user*/) noexcept {
+    H2Call* call = callOf(session, stream_id);
+    if (call == nullptr) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    const std::size_t n = std::min(length, call->body.size() - call->body_sent);
+    std::memcpy(buf, call->body.data() + call->body_sent, n);
+    call->body_sent += n;
+    if (call->body_sent == call->body.size()) {
+      *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+      call->releaseRequest();  // nghttp2 has the last bytes now
+    }
+    return static_cast<ssize_t>(n);
+  }
+};
+
+H2Connection::H2Connection(uv_loop_t* loop, Owner& owner, H2Target target,
+                           std::size_t max_streams, std::string user_agent)
+    : loop_(loop),
+      owner_(owner),
+      target_(std::move(target)),
+      max_streams_(std::max<std::size_t>(1, max_streams)),
+      user_agent_(std::move(user_agent)) {
+  nghttp2_session_callbacks* cbs = nullptr;
+  nghttp2_session_callbacks_new(&cbs);
+  nghttp2_session_callbacks_set_on_header_callback(cbs, &Fns::onHeader);
+  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, &Fns::onData);
+  nghttp2_session_callbacks_set_on_stream_close_callback(cbs, &Fns::onStreamClose);
+  nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, &Fns::onFrameRecv);
+  nghttp2_option* option = nullptr;
+  nghttp2_option_new(&option);
+  // Until the server's SETTINGS arrive nghttp2 assumes 100 streams; assume ours instead,
+  // and let the server's SETTINGS lower it (nghttp2 then holds the excess back itself).
+  nghttp2_option_set_peer_max_concurrent_streams(option, static_cast<std::uint32_t>(max_streams_));
+  nghttp2_session_client_new2(&session_, cbs, this, option);
+  nghttp2_option_del(option);
+  nghttp2_session_callbacks_del(cbs);
+  const std::array<nghttp2_settings_entry, 2> settings{{
+      {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
+      {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 1U << 20},
+  }};
+  nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings.data(), settings.size());
+  nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0, 1 << 26);
+}
+
+H2Connection::~H2Connection() {
+  lifetime_.revoke();  // a resolver still running finds us gone
+  if (addresses_ != nullptr) uv_freeaddrinfo(addresses_);
+  nghttp2_session_del(session_);
+  // socket_ and the timer close themselves; pending writes and a pending connect are
+  // cancelled by libuv (their callbacks free only their own memory).
+}
+
+void H2Connection::start(std::chrono::milliseconds connect_timeout) {
+  state_ = State::kConnecting;
+  connect_timeout_ = std::max(connect_timeout, std::chrono::milliseconds(1));
+  connect_timer_ = uv::makeHandle<uv_timer_t>(loop_, this);
+  uv_timer_start(
+      connect_timer_.get(),
+      [](uv_timer_t* t) noexcept {
+        auto* self = static_cast<H2Connection*>(t->data);
+        self->fail(TransportError::kTimeout, "connect to " + self->target_.authority +
+                                                 " timed out after " +
+                                                 std::to_string(self->connect_timeout_.count()) +
+                                                 " ms");
+      },
+      static_cast<std::uint64_t>(connect_timeout_.count()), 0);
+  auto* resolve = new Resolve{};
+  resolve->life = lifetime_.watch();
+  resolve->connection = this;
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  const int rc = uv_getaddrinfo(
+      loop_, &resolve->req,
+      [](uv_getaddrinfo_t* req, int status, addrinfo* res) noexcept {
+        auto* r = reinterpret_cast<Resolve*>(req);
+        if (r->life.alive()) {
+          r->connection->onResolved(status, res);
+        } else if (res != nullptr) {
+          uv_freeaddrinfo(res);
+        }
+        delete r;
+      },
+      target_.host.c_str(), target_.port.c_str(), &hints);
+  if (rc != 0) {
+    delete resolve;
+    failSoon(TransportError::kConnectFailed,
+             "cannot resolve " + target_.host + ": " + uv_strerror(rc));
+  }
+}
+
+void H2Connection::onResolved(int status, addrinfo* addresses) {
+  if (state_ != State::kConnecting) {
+    if (addresses != nullptr) uv_freeaddrinfo(addresses);
+    return;
+  }
+  if (status != 0) {
+    fail(TransportError::kConnectFailed,
+         "cannot resolve " + target_.host + ": " + uv_strerror(status));
+    return;
+  }
+  addresses_ = addresses;
+  next_address_ = addresses;
+  connectNext();
+}
+
+void H2Connection::connectNext() {
+  while (next_address_ != nullptr) {
+    const addrinfo* address = next_address_;
+    next_address_ = next_address_->ai_next;
+    socket_.reset();
+    auto socket = std::make_unique<uv_tcp_t>();
+    uv_tcp_init(loop_, socket.get());
+    socket->data = this;
+    socket_.reset(socket.release());
+    uv_tcp_nodelay(socket_.get(), 1);
+    uv_tcp_keepalive(socket_.get(), 1, 60);
+    auto* connect = new uv_connect_t{};
+    connect->data = this;
+    const int rc = uv_tcp_connect(connect, socket_.get(), address->ai_addr,
+                                  [](uv_connect_t* req, int st) noexcept {
+                                    auto* self = static_cast<H2Connection*>(req->data);
+                                    delete req;
+                                    // Cancelled: the socket was closed, maybe with us.
+                                    if (st != UV_ECANCELED) self->onConnected(st);
+                                  });
+    if (rc == 0) return;
+    delete connect;
+    last_connect_error_ = rc;
+  }
+  fail(TransportError::kConnectFailed,
+       "connect to " + target_.authority + " failed: " + uv_strerror(last_connect_error_));
+}
+
+void H2Connection::onConnected(int status) {
+  if (status != 0) {
+    last_connect_error_ = status;
+    connectNext();
+    return;
+  }
+  connect_timer_.reset();
+  state_ = State::kOpen;
+  uv_read_start(
+      reinterpret_cast<uv_stream_t*>(socket_.get()),
+      [](uv_handle_t* h, std::size_t /*suggested*/, uv_buf_t* buf) noexcept {
+        auto* self = static_cast<H2Connection*>(h->data);
+        *buf = uv_buf_init(self->read_buffer_.data(),
+                           static_cast<unsigned int>(self->read_buffer_.size()));
+      },
+      [](uv_stream_t* s, ssize_t nread, const uv_buf_t* /*buf*/) noexcept {
+        static_cast<H2Connection*>(s->data)->onRead(nread);
+      });
+  flush();  // the client preface and our SETTINGS
+  if (state_ == State::kOpen) owner_.onConnectionReady(*this);
+}
+
+std::size_t H2Connection::freeStreams() const {
+  if (state_ != State::kOpen || !accepting_) return 0;
+  const std::size_t server_max =
+      nghttp2_session_get_remote_settings(session_, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
+  const std::size_t limit = std::min(max_streams_, server_max);
+  return streams_.size() >= limit ? 0 : limit - streams_.size();
+}
+
+bool H2Connection::submit(H2Call& call) {
+  const H2RequestHeaders headers(call, target_.authority, user_agent_);
+  nghttp2_data_provider body{};
+  body.read_callback = &Fns::readBody;
+  const bool has_body = !call.body.empty();
+  const std::int32_t id =
+      nghttp2_submit_request(session_, nullptr, headers.nva().data(), headers.nva().size(),
+                             has_body ? &body : nullptr, &call);
+  if (id < 0) {
+    accepting_ = false;  // stream ids exhausted, or the session is going away
+    return false;
+  }
+  if (!has_body) call.releaseRequest();  // HEADERS carry it all; nghttp2 copied them
+  call.connection = this;
+  call.stream_id = id;
+  streams_.emplace(id, &call);
+  flush();
+  return true;
+}
+
+void H2Connection::detach(H2Call& call) {
+  streams_.erase(call.stream_id);
+  nghttp2_session_set_stream_user_data(session_, call.stream_id, nullptr);
+  nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, call.stream_id, NGHTTP2_CANCEL);
+  call.connection = nullptr;
+  call.stream_id = 0;
+  flush();
+}
+
+void H2Connection::onRead(ssize_t nread) {
+  if (nread == 0) return;  // EAGAIN
+  if (nread < 0) {
+    fail(TransportError::kConnectionReset,
+         nread == UV_EOF ? "connection closed by " + target_.authority
+                         : "connection to " + target_.authority + " lost: " +
+                               uv_strerror(static_cast<int>(nread)));
+    return;
+  }
+  const auto* data = reinterpret_cast<const std::uint8_t*>(read_buffer_.data());
+  const ssize_t used = nghttp2_session_mem_recv(session_, data, static_cast<std::size_t>(nread));
+  if (used < 0) {
+    fail(TransportError::kConnectionReset,
+         std::string("HTTP/2 protocol error from ") + target_.authority + ": " +
+             nghttp2_strerror(static_cast<int>(used)));
+    return;
+  }
+  flush();  // window updates, SETTINGS acks, pings
+  if (state_ == State::kGone) return;
+  if (nghttp2_session_want_read(session_) == 0 && nghttp2_session_want_write(session_) == 0) {
+    fail(TransportError::kConnectionReset, "connection to " + target_.authority + " ended");
+    return;
+  }
+  if (freeStreams() > 0) owner_.onStreamsFreed(*this);
+}
+
+void H2Connection::onStreamClose(std::int32_t stream_id, std::uint32_t error_code) {
+  auto it = streams_.find(stream_id);
+  if (it == streams_.end()) return;  // detached
+  H2Call& call = *it->second;
+  streams_.erase(it);
+  call.connection = nullptr;
+  call.stream_id = 0;
+  H2StreamEnd end = H2StreamEnd::kReplied;
+  if (call.body_too_large) {
+    end = H2StreamEnd::kBodyTooLarge;
+  } else if (error_code == NGHTTP2_REFUSED_STREAM) {
+    end = H2StreamEnd::kRefused;
+  } else if (error_code != NGHTTP2_NO_ERROR || call.response.status == 0) {
+    end = H2StreamEnd::kFailed;
+    call.response.error = TransportError::kConnectionReset;
+    call.response.error_detail = "stream reset by " + target_.authority + " (HTTP/2 error " +
+                                 nghttp2_http2_strerror(error_code) + ")";
+  }
+  owner_.onStreamEnded(call, end);
+}
+
+void H2Connection::flush() {
+  if (state_ != State::kOpen) return;
+  std::string out;
+  for (;;) {
+    const std::uint8_t* data = nullptr;
+    const ssize_t n = nghttp2_session_mem_send(session_, &data);
+    if (n < 0) {
+      failSoon(TransportError::kConnectionReset,
+               std::string("HTTP/2 session error: ") + nghttp2_strerror(static_cast<int>(n)));
+      return;
+    }
+    if (n == 0) break;
+    out.append(reinterpret_cast<const char*>(data), static_cast<std::size_t>(n));
+  }
+  if (out.empty()) return;
+  auto* write = new Write{};
+  write->bytes = std::move(out);
+  uv_buf_t buf = uv_buf_init(write->bytes.data(), static_cast<unsigned int>(write->bytes.size()));
+  write->req.data = this;
+  const int rc = uv_write(&write->req, reinterpret_cast<uv_stream_t*>(socket_.get()), &buf, 1,
+                          [](uv_write_t* req, int status) noexcept {
+                            auto* w = reinterpret_cast<Write*>(req);
+                            auto* self = static_cast<H2Connection*>(req->data);
+                            delete w;
+                            if (status < 0 && status != UV_ECANCELED) {
+                              self->fail(TransportError::kConnectionReset,
+                                         std::string("write failed: ") + uv_strerror(status));
+                            }
+                          });
+  if (rc != 0) {
+    delete write;
+    failSoon(TransportError::kConnectionReset, std::string("write failed: ") + uv_strerror(rc));
+  }
+}
+
+void H2Connection::failSoon(TransportError error, std::string detail) {
+  if (state_ == State::kGone || pending_failure_) return;
+  pending_failure_ = true;
+  pending_error_ = error;
+  pending_detail_ = std::move(detail);
+  if (fail_timer_ == nullptr) fail_timer_ = uv::makeHandle<uv_timer_t>(loop_, this);
+  uv_timer_start(
+      fail_timer_.get(),
+      [](uv_timer_t* t) noexcept {
+        auto* self = static_cast<H2Connection*>(t->data);
+        self->fail(self->pending_error_, self->pending_detail_);
+      },
+      0, 0);
+}
+
+void H2Connection::fail(TransportError error, const std::string& detail) {
+  if (state_ == State::kGone) return;
+  const bool connected = state_ == State::kOpen;
+  state_ = State::kGone;
+  accepting_ = false;
+  connect_timer_.reset();
+  fail_timer_.reset();
+  if (socket_ != nullptr) uv_read_stop(reinterpret_cast<uv_stream_t*>(socket_.get()));
+  socket_.reset();
+  std::unordered_map<std::int32_t, H2Call*> calls;
+  calls.swap(streams_);
+  for (auto& [id, call] : calls) {
+    call->connection = nullptr;
+    call->stream_id = 0;
+    call->response.error = error;
+    call->response.error_detail = detail;
+    owner_.onStreamEnded(*call, H2StreamEnd::kFailed);
+  }
+  owner_.onConnectionGone(*this, connected, error, detail);
+}
+
+}  // namespace celeriac::worker::http

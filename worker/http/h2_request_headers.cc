@@ -1,0 +1,62 @@
+#include "worker/http/h2_request_headers.h"
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+
+namespace celeriac::worker::http {
+
+namespace {
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(), [](char c) {
+    return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+  });
+  return out;
+}
+
+// Connection-specific headers an HTTP/2 request must not carry (RFC 9113 section
+// 8.2.2), "host" (the :authority says it) and "expect" (no 100-continue dance here), and
+// the two this block sets itself.
+bool dropped(std::string_view lower_name) {
+  static constexpr std::array<std::string_view, 9> kDropped{
+      "connection", "keep-alive",     "proxy-connection", "transfer-encoding", "upgrade",
+      "host",       "expect",         "content-length",   "te"};
+  return std::find(kDropped.begin(), kDropped.end(), lower_name) != kDropped.end();
+}
+
+}  // namespace
+
+H2RequestHeaders::H2RequestHeaders(const H2Call& call, const std::string& authority,
+                                   const std::string& user_agent) {
+  names_.reserve(call.headers.size());
+  nva_.reserve(call.headers.size() + 6);
+  static const std::string kScheme = "http";
+  add(":method", call.method);
+  add(":scheme", kScheme);
+  add(":path", call.path.empty() ? std::string_view("/") : std::string_view(call.path));
+  add(":authority", authority);
+  bool has_user_agent = false;
+  for (const auto& h : call.headers) {
+    std::string name = lower(h.name);
+    if (dropped(name)) continue;
+    has_user_agent = has_user_agent || name == "user-agent";
+    names_.push_back(std::move(name));
+    add(names_.back(), h.value);
+  }
+  if (!has_user_agent) add("user-agent", user_agent);
+  if (!call.body.empty() || call.method == "POST") {
+    content_length_ = std::to_string(call.body.size());
+    add("content-length", content_length_);
+  }
+}
+
+void H2RequestHeaders::add(std::string_view name, std::string_view value) {
+  nva_.push_back(nghttp2_nv{
+      reinterpret_cast<std::uint8_t*>(const_cast<char*>(name.data())),
+      reinterpret_cast<std::uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
+      NGHTTP2_NV_FLAG_NONE});
+}
+
+}  // namespace celeriac::worker::http

@@ -1,0 +1,42 @@
+#pragma once
+// SplitTransport: the worker's one HttpTransport, sending each request to the client
+// that serves it best: plain-http requests whose endpoint says `http2: true` to the
+// lean HTTP/2 client (H2Transport, h2c with prior knowledge), everything else (https://
+// with TLS and ALPN, HTTP/1.1, kAuto) to CurlTransport.
+//
+// For: keeping that choice out of the balancer, which sees one transport. Not for:
+// anything a transport does itself.
+//
+// Ids: the H2 client numbers its requests from 2^62 on, CurlTransport from 1, so
+// cancel() knows from the id alone which one has the request (no table per call).
+//
+// Loop and threading: loop thread only, like both transports. Ownership: borrows both;
+// they must outlive it.
+
+#include <functional>
+
+#include "balancer/http_transport.h"
+
+namespace celeriac::worker::http {
+
+class SplitTransport final : public balancer::HttpTransport {
+ public:
+  // The first id H2Transport must use (H2TransportOptions::first_id).
+  static constexpr balancer::HttpRequestId kH2FirstId = balancer::HttpRequestId{1} << 62;
+
+  SplitTransport(balancer::HttpTransport& curl, balancer::HttpTransport& h2c)
+      : curl_(curl), h2c_(h2c) {}
+
+  // True for the requests the H2 client takes: HTTP/2 required, on an http:// URL.
+  [[nodiscard]] static bool forH2c(const balancer::HttpRequest& request);
+
+  balancer::HttpRequestId send(balancer::HttpRequest request,
+                               std::function<void(balancer::HttpResponse)> on_done) override;
+  void cancel(balancer::HttpRequestId id) override;
+
+ private:
+  balancer::HttpTransport& curl_;
+  balancer::HttpTransport& h2c_;
+};
+
+}  // namespace celeriac::worker::http
