@@ -77,7 +77,7 @@ balancer::ChatRequest AnalyzeTask::buildRequest(const json& input) const {
       {"locale", input.value("locale", std::string(kDefaultLocale))},
       {"hint", input.contains("hint") ? input["hint"].get<std::string>() : std::string("none")}};
   balancer::ChatRequest request;
-  request.messages.push_back(balancer::ChatMessage::text("system", task_.systemPrompt().render(values)));
+  request.messages.push_back(balancer::ChatMessage::text("system", task_.systemPrompt().renderShared(values)));
   request.messages.push_back(balancer::ChatMessage{
       "user",
       {balancer::ContentPart::textPart(task_.userPrompt().render(values)),

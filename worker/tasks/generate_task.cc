@@ -89,7 +89,7 @@ balancer::ChatRequest GenerateTask::buildRequest(const json& input) const {
       {"question",
        input.contains("question") ? input["question"].get<std::string>() : std::string("none")}};
   balancer::ChatRequest request;
-  request.messages.push_back(balancer::ChatMessage::text("system", task_.systemPrompt().render(values)));
+  request.messages.push_back(balancer::ChatMessage::text("system", task_.systemPrompt().renderShared(values)));
   request.messages.push_back(balancer::ChatMessage::text("user", task_.userPrompt().render(values)));
   return request;
 }

@@ -78,4 +78,19 @@ std::string PromptTemplate::render(
   return out;
 }
 
+balancer::SharedText PromptTemplate::renderShared(
+    const std::map<std::string, std::string, std::less<>>& values) const {
+  std::string key;
+  for (const auto& name : placeholders_) {
+    // Each value with its length in front, so no two sets of values make the same key.
+    const auto it = values.find(name);
+    const std::string_view value = it != values.end() ? std::string_view(it->second) : "";
+    key.append(std::to_string(value.size())).append(":").append(value);
+  }
+  if (const auto it = shared_.find(key); it != shared_.end()) return it->second;
+  balancer::SharedText text(render(values));
+  if (shared_.size() < kSharedCacheSize) shared_.emplace(std::move(key), text);
+  return text;
+}
+
 }  // namespace celeriac::worker::tasks

@@ -7,7 +7,8 @@
 // logic and no recursion: a substituted value is never scanned again, so user text that
 // contains "{{...}}" stays as it is.
 // What not: no file watching; load once at start-up.
-// Ownership: a plain value; thread-agnostic.
+// Ownership: a plain value. render() is thread-agnostic; renderShared() keeps a cache and
+// is for one thread (the loop's).
 
 #include <filesystem>
 #include <map>
@@ -15,6 +16,8 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+
+#include "balancer/chat_request.h"
 
 namespace celeriac::worker::tasks {
 
@@ -38,6 +41,14 @@ class PromptTemplate {
   [[nodiscard]] std::string render(
       const std::map<std::string, std::string, std::less<>>& values) const;
 
+  // render() as text shared by every call rendered from the same values: for prompts
+  // that take few distinct values (the system prompts take only {{locale}}), so
+  // thousands of waiting calls hold one copy. At most kSharedCacheSize renderings are
+  // kept; past that, each call gets its own.
+  [[nodiscard]] balancer::SharedText renderShared(
+      const std::map<std::string, std::string, std::less<>>& values) const;
+  static constexpr std::size_t kSharedCacheSize = 64;
+
   [[nodiscard]] const std::string& text() const { return text_; }
   [[nodiscard]] const std::set<std::string, std::less<>>& placeholders() const {
     return placeholders_;
@@ -46,6 +57,8 @@ class PromptTemplate {
  private:
   std::string text_;
   std::set<std::string, std::less<>> placeholders_;
+  // The placeholders' values (joined) -> the rendering; see renderShared.
+  mutable std::map<std::string, balancer::SharedText, std::less<>> shared_;
 };
 
 }  // namespace celeriac::worker::tasks

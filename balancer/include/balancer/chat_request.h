@@ -18,8 +18,9 @@
 namespace celeriac::balancer {
 
 // Text shared, not copied, by every copy of a request: an image's data: URL can be
-// megabytes, and a request is copied into the balancer's call while the task keeps its
-// own for a repair turn. Immutable once made.
+// megabytes, a system prompt is a kilobyte or two that thousands of waiting calls share,
+// and a request is copied into the balancer's call while the task keeps its own for a
+// repair turn. Immutable once made.
 class SharedText {
  public:
   SharedText() = default;
@@ -39,11 +40,12 @@ class SharedText {
 struct ContentPart {
   enum class Kind { kText, kImageUrl };
   Kind kind = Kind::kText;
-  std::string text;    // kText
+  SharedText text;     // kText (shared: a prompt copied with its request is not copied)
   SharedText url;      // kImageUrl: https URL or data: URL (base64)
   std::string detail;  // kImageUrl: OpenAI's "low" | "high" | "auto"; empty = unset
 
   static ContentPart textPart(std::string t) { return {Kind::kText, std::move(t), {}, {}}; }
+  static ContentPart textPart(SharedText t) { return {Kind::kText, std::move(t), {}, {}}; }
   static ContentPart imagePart(std::string u, std::string d = {}) {
     return {Kind::kImageUrl, {}, std::move(u), std::move(d)};
   }
@@ -54,6 +56,9 @@ struct ChatMessage {
   std::vector<ContentPart> parts;
 
   static ChatMessage text(std::string r, std::string t) {
+    return {std::move(r), {ContentPart::textPart(std::move(t))}};
+  }
+  static ChatMessage text(std::string r, SharedText t) {
     return {std::move(r), {ContentPart::textPart(std::move(t))}};
   }
 };

@@ -13,7 +13,7 @@ std::int64_t estimatePromptTokens(const ChatRequest& request) {
     tokens += kPerMessage;
     for (const auto& p : m.parts) {
       tokens += p.kind == ContentPart::Kind::kText
-                    ? static_cast<std::int64_t>((p.text.size() + 3) / 4)
+                    ? static_cast<std::int64_t>((p.text.str().size() + 3) / 4)
                     : kPerImage;
     }
   }

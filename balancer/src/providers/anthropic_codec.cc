@@ -35,14 +35,14 @@ HttpRequest AnthropicCodec::buildRequest(const ChatRequest& request, const Reque
       for (const auto& p : m.parts) {
         if (p.kind != ContentPart::Kind::kText) continue;
         if (!system.empty()) system += "\n\n";
-        system += p.text;
+        system += p.text.str();
       }
       continue;
     }
     json blocks = json::array();
     for (const auto& p : m.parts) {
       if (p.kind == ContentPart::Kind::kText) {
-        blocks.push_back({{"type", "text"}, {"text", p.text}});
+        blocks.push_back({{"type", "text"}, {"text", p.text.str()}});
       } else {
         blocks.push_back(imageBlock(p));
       }

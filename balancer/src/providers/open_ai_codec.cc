@@ -17,12 +17,12 @@ HttpRequest OpenAiCodec::buildRequest(const ChatRequest& request, const RequestS
     // A single text part goes as a plain string: every OpenAI-compatible server accepts
     // that, while some (older vLLM) reject content arrays for system messages.
     if (m.parts.size() == 1 && m.parts[0].kind == ContentPart::Kind::kText) {
-      msg["content"] = m.parts[0].text;
+      msg["content"] = m.parts[0].text.str();
     } else {
       json parts = json::array();
       for (const auto& p : m.parts) {
         if (p.kind == ContentPart::Kind::kText) {
-          parts.push_back({{"type", "text"}, {"text", p.text}});
+          parts.push_back({{"type", "text"}, {"text", p.text.str()}});
         } else {
           json image{{"url", p.url.str()}};
           if (!p.detail.empty()) image["detail"] = p.detail;

@@ -21,6 +21,27 @@ TEST(PromptTemplateTest, SubstitutedValuesAreNeverExpandedAgain) {
   EXPECT_EQ(t.render({{"hint", "{{locale}}"}, {"locale", "ko"}}), "hint: {{locale}} / ko");
 }
 
+TEST(PromptTemplateTest, RenderSharedGivesCallsWithTheSameValuesOneCopy) {
+  const PromptTemplate t("Answer in {{locale}}{{hint}}.");
+  const balancer::SharedText a = t.renderShared({{"locale", "ko"}, {"other", "ignored"}});
+  const balancer::SharedText b = t.renderShared({{"locale", "ko"}, {"other", "different"}});
+  EXPECT_EQ(a.str(), "Answer in ko.");
+  EXPECT_EQ(&a.str(), &b.str());  // one string, shared
+  // Values that join to the same text are still different values.
+  EXPECT_EQ(t.renderShared({{"locale", "k"}, {"hint", "o"}}).str(), "Answer in ko.");
+  EXPECT_NE(&t.renderShared({{"locale", "k"}, {"hint", "o"}}).str(), &a.str());
+  EXPECT_EQ(t.renderShared({{"locale", "en"}}).str(), "Answer in en.");
+}
+
+TEST(PromptTemplateTest, RenderSharedPastItsCacheStillRendersEachCall) {
+  const PromptTemplate t("{{hint}}");
+  for (std::size_t i = 0; i < PromptTemplate::kSharedCacheSize + 10; ++i) {
+    EXPECT_EQ(t.renderShared({{"hint", std::to_string(i)}}).str(), std::to_string(i));
+  }
+  // Still right, and still shared, for values cached before it filled up.
+  EXPECT_EQ(&t.renderShared({{"hint", "0"}}).str(), &t.renderShared({{"hint", "0"}}).str());
+}
+
 TEST(PromptTemplateTest, FileWithUnknownPlaceholderIsRefusedNamingIt) {
   const auto path = std::filesystem::temp_directory_path() / "celeriac_prompt_test.txt";
   std::ofstream(path) << "Hello {{loclae}}\n";
