@@ -68,11 +68,9 @@ class CanvasTest : public ::testing::Test {
   }
 
   OutboundMessage build(const json& signature, const json& prefix = json::array()) {
-    std::string error;
-    auto message =
-        messageForSignature(signature, prefix, "parent-id", "root-id", nullptr, ctx_, error);
-    EXPECT_TRUE(message.has_value()) << error;
-    return message.value_or(OutboundMessage{});
+    auto message = messageForSignature(signature, prefix, "parent-id", "root-id", nullptr, ctx_);
+    EXPECT_TRUE(message) << message.error().message;
+    return message.valueOr(OutboundMessage{});
   }
 
   CanvasContext ctx_;
@@ -352,12 +350,12 @@ TEST_F(CanvasTest, MalformedSignaturesAreReportedNotThrown) {
       json{{"task", "celery.group"}, {"subtask_type", "group"}},
   };
   for (const json& signature : bad) {
-    std::string error;
-    std::optional<OutboundMessage> message;
+    std::optional<common::Result<OutboundMessage>> message;  // Result has no empty state
     EXPECT_NO_THROW(
-        message = messageForSignature(signature, json::array(), "p", "r", nullptr, ctx_, error));
-    EXPECT_FALSE(message.has_value()) << signature.dump();
-    EXPECT_FALSE(error.empty()) << signature.dump();
+        message.emplace(messageForSignature(signature, json::array(), "p", "r", nullptr, ctx_)));
+    ASSERT_TRUE(message.has_value()) << signature.dump();
+    ASSERT_FALSE(*message) << signature.dump();
+    EXPECT_FALSE(message->error().message.empty()) << signature.dump();
   }
 
   // A bad callback is reported; the chain step still goes out.
@@ -373,10 +371,9 @@ TEST_F(CanvasTest, MalformedSignaturesAreReportedNotThrown) {
 
 TEST_F(CanvasTest, MissingIdGeneratorIsAnErrorNotACrash) {
   ctx_.new_id = nullptr;
-  std::string error;
-  EXPECT_FALSE(
-      messageForSignature(sig("rapp.add", {}), json::array(), "", "", nullptr, ctx_, error));
-  EXPECT_FALSE(error.empty());
+  auto message = messageForSignature(sig("rapp.add", {}), json::array(), "", "", nullptr, ctx_);
+  ASSERT_FALSE(message);
+  EXPECT_FALSE(message.error().message.empty());
   const FailureFollowUps follow = failureFollowUps(capture(kLinkCapture), ctx_);
   EXPECT_TRUE(follow.errbacks.empty());
   EXPECT_EQ(follow.errors.size(), 1u);
