@@ -37,7 +37,7 @@ std::string BrokerUrl::redacted() const {
   return "amqp://" + user + ":***@" + host + ":" + std::to_string(port) + "/" + vhost;
 }
 
-std::optional<BrokerUrl> parseBrokerUrl(std::string_view url, std::string& error) {
+common::Result<BrokerUrl> parseBrokerUrl(std::string_view url) {
   constexpr std::string_view kScheme = "amqp://";
   constexpr std::string_view kSchemePyamqp = "pyamqp://";
   if (url.starts_with(kScheme)) {
@@ -45,8 +45,8 @@ std::optional<BrokerUrl> parseBrokerUrl(std::string_view url, std::string& error
   } else if (url.starts_with(kSchemePyamqp)) {
     url.remove_prefix(kSchemePyamqp.size());
   } else {
-    error = "broker URL must start with amqp:// (amqps and other transports are not supported)";
-    return std::nullopt;
+    return common::Error{
+        "broker URL must start with amqp:// (amqps and other transports are not supported)"};
   }
   BrokerUrl out;
   const auto slash = url.find('/');
@@ -62,15 +62,13 @@ std::optional<BrokerUrl> parseBrokerUrl(std::string_view url, std::string& error
     const auto colon = userinfo.find(':');
     auto user = percentDecode(userinfo.substr(0, colon));
     if (!user) {
-      error = "broker URL: bad percent-escape in user name";
-      return std::nullopt;
+      return common::Error{"broker URL: bad percent-escape in user name"};
     }
     out.user = *user;
     if (colon != std::string_view::npos) {
       auto password = percentDecode(userinfo.substr(colon + 1));
       if (!password) {
-        error = "broker URL: bad percent-escape in password";
-        return std::nullopt;
+        return common::Error{"broker URL: bad percent-escape in password"};
       }
       out.password = *password;
     }
@@ -83,22 +81,20 @@ std::optional<BrokerUrl> parseBrokerUrl(std::string_view url, std::string& error
     auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
     if (ec != std::errc{} || end != port_text.data() + port_text.size() || port <= 0 ||
         port > 65535) {
-      error = "broker URL: port must be a number from 1 to 65535";
-      return std::nullopt;
+      return common::Error{"broker URL: port must be a number from 1 to 65535"};
     }
     out.port = port;
   }
   if (!host.empty()) out.host = std::string(host);
   auto vhost = percentDecode(path);
   if (!vhost) {
-    error = "broker URL: bad percent-escape in virtual host";
-    return std::nullopt;
+    return common::Error{"broker URL: bad percent-escape in virtual host"};
   }
   out.vhost = vhost->empty() ? "/" : *vhost;
   return out;
 }
 
-std::optional<std::vector<BrokerUrl>> parseBrokerUrls(std::string_view urls, std::string& error) {
+common::Result<std::vector<BrokerUrl>> parseBrokerUrls(std::string_view urls) {
   std::vector<BrokerUrl> out;
   while (!urls.empty()) {
     const auto semi = urls.find(';');
@@ -106,16 +102,15 @@ std::optional<std::vector<BrokerUrl>> parseBrokerUrls(std::string_view urls, std
     while (!one.empty() && one.front() == ' ') one.remove_prefix(1);
     while (!one.empty() && one.back() == ' ') one.remove_suffix(1);
     if (!one.empty()) {
-      auto parsed = parseBrokerUrl(one, error);
-      if (!parsed) return std::nullopt;
-      out.push_back(std::move(*parsed));
+      auto parsed = parseBrokerUrl(one);
+      if (!parsed) return parsed.error();
+      out.push_back(std::move(parsed).value());
     }
     if (semi == std::string_view::npos) break;
     urls.remove_prefix(semi + 1);
   }
   if (out.empty()) {
-    error = "no broker URL given";
-    return std::nullopt;
+    return common::Error{"no broker URL given"};
   }
   return out;
 }

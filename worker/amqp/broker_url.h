@@ -5,12 +5,14 @@
 // path means "/", so `amqp://h//` and `amqp://h/` and `amqp://h` all name vhost "/".
 // Default port 5672, default user and password "guest". Several URLs may be given
 // separated by ';' (failover between cluster nodes): parseBrokerUrls splits them.
-// Pure: no I/O. The password never appears in redacted().
+// Pure: no I/O. The password never appears in redacted() nor in a parse error.
 
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "common/result.h"
 
 namespace celeriac::worker::amqp {
 
@@ -25,12 +27,11 @@ struct BrokerUrl {
   [[nodiscard]] std::string redacted() const;
 };
 
-// Parses one URL; on failure returns nullopt and sets `error` (which never quotes
-// the password).
-std::optional<BrokerUrl> parseBrokerUrl(std::string_view url, std::string& error);
+// Parses one URL; the Error never quotes the password.
+common::Result<BrokerUrl> parseBrokerUrl(std::string_view url);
 
-// Parses a ';'-separated list of URLs (at least one).
-std::optional<std::vector<BrokerUrl>> parseBrokerUrls(std::string_view urls, std::string& error);
+// Parses a ';'-separated list of URLs (at least one); the first bad one's Error.
+common::Result<std::vector<BrokerUrl>> parseBrokerUrls(std::string_view urls);
 
 // Percent-decodes a URL component; returns nullopt on a bad escape.
 std::optional<std::string> percentDecode(std::string_view text);

@@ -58,8 +58,8 @@ void addCeleryOperatorFlags(CLI::App& cli, WorkerConfig& config, CeleryOperatorF
                                                   "restarts");
 }
 
-bool applyCeleryOperatorFlags(const CeleryOperatorFlags& flags, WorkerConfig& config,
-                              std::string& error) {
+common::Result<void> applyCeleryOperatorFlags(const CeleryOperatorFlags& flags,
+                                              WorkerConfig& config) {
   config.worker_heartbeat = !flags.without_heartbeat;
   config.event_heartbeat_interval = std::chrono::seconds(flags.heartbeat_interval_s);
   config.time_limit = flags.time_limit;
@@ -68,9 +68,8 @@ bool applyCeleryOperatorFlags(const CeleryOperatorFlags& flags, WorkerConfig& co
     std::size_t max = 0;
     std::size_t min = 0;
     if (!parseAutoscale(flags.autoscale, max, min)) {
-      error = "--autoscale: expected MAX,MIN with 1 <= MAX and MIN <= MAX, got '" +
-              flags.autoscale + "'";
-      return false;
+      return common::Error{"--autoscale: expected MAX,MIN with 1 <= MAX and MIN <= MAX, got '" +
+                           flags.autoscale + "'"};
     }
     config.concurrency = max;
     config.autoscale_min = min;
@@ -92,7 +91,7 @@ bool applyCeleryOperatorFlags(const CeleryOperatorFlags& flags, WorkerConfig& co
   }
   if (flags.without_gossip) noop("--without-gossip", "celeriac never gossips");
   if (flags.without_mingle) noop("--without-mingle", "celeriac never mingles at start");
-  return true;
+  return {};
 }
 
 }  // namespace celeriac::worker::app

@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 
+#include "common/result.h"
 #include "worker/app/worker_config.h"
 
 namespace celeriac::worker::app {
@@ -39,8 +40,8 @@ struct CeleryOperatorFlags {
 // `config`, the others into `flags`.
 void addCeleryOperatorFlags(CLI::App& cli, WorkerConfig& config, CeleryOperatorFlags& flags);
 
-// Checks and applies `flags` after parsing. False with `error` set on a bad value.
-bool applyCeleryOperatorFlags(const CeleryOperatorFlags& flags, WorkerConfig& config,
-                              std::string& error);
+// Checks and applies `flags` after parsing; an Error (naming the flag) on a bad value.
+common::Result<void> applyCeleryOperatorFlags(const CeleryOperatorFlags& flags,
+                                              WorkerConfig& config);
 
 }  // namespace celeriac::worker::app

@@ -74,8 +74,7 @@ amqp::OutgoingMessage parkedCopy(amqp::OutgoingMessage out, const std::string& q
   return out;
 }
 
-std::optional<std::vector<amqp::DelayTier>> parseDelayTiers(const std::string& text,
-                                                            std::string& error) {
+common::Result<std::vector<amqp::DelayTier>> parseDelayTiers(const std::string& text) {
   std::vector<amqp::DelayTier> tiers;
   std::stringstream in(text);
   for (std::string item; std::getline(in, item, ',');) {
@@ -91,8 +90,8 @@ std::optional<std::vector<amqp::DelayTier>> parseDelayTiers(const std::string& t
     else if (unit == "m") ms = value * 60'000;
     else if (unit == "h") ms = value * 3'600'000;
     if (ec != std::errc{} || value <= 0 || ms == 0) {
-      error = "delay tier '" + item + "' must be a positive number with ms, s, m or h";
-      return std::nullopt;
+      return common::Error{"delay tier '" + item +
+                           "' must be a positive number with ms, s, m or h"};
     }
     tiers.push_back(amqp::DelayTier{item, std::chrono::milliseconds(ms)});
   }

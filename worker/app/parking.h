@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "common/result.h"
 #include "worker/amqp/amqp_connection.h"
 #include "worker/amqp/topology.h"
 
@@ -46,8 +47,8 @@ void stripParkHeaders(nlohmann::json& headers);
 // How many times a message was parked already (0 if never).
 int parkCount(const amqp::Delivery& delivery);
 
-// Parses "5s,30s,2m,10m,1h" (units ms, s, m, h) into tiers sorted shortest first.
-std::optional<std::vector<amqp::DelayTier>> parseDelayTiers(const std::string& text,
-                                                            std::string& error);
+// Parses "5s,30s,2m,10m,1h" (units ms, s, m, h) into tiers sorted shortest first; the
+// Error names the first item that is not a positive number with a unit.
+common::Result<std::vector<amqp::DelayTier>> parseDelayTiers(const std::string& text);
 
 }  // namespace celeriac::worker::app

@@ -186,21 +186,20 @@ ParseOutcome parseWorkerArgs(int argc, const char* const* argv,
   cfg.env = env;
   if (backend.empty()) backend = "redis://127.0.0.1:6379/0";
 
-  std::string error;
-  auto brokers = amqp::parseBrokerUrls(broker, error);
+  auto brokers = amqp::parseBrokerUrls(broker);
   if (!brokers) {
     outcome.exit_code = 2;
-    outcome.message = "--broker: " + error;
+    outcome.message = brokers.error().in("--broker").message;
     return outcome;
   }
-  cfg.brokers = std::move(*brokers);
-  auto redis_url = redis::parseRedisUrl(backend, error);
+  cfg.brokers = std::move(brokers).value();
+  auto redis_url = redis::parseRedisUrl(backend);
   if (!redis_url) {
     outcome.exit_code = 2;
-    outcome.message = "--result-backend: " + error;
+    outcome.message = redis_url.error().in("--result-backend").message;
     return outcome;
   }
-  cfg.backend = std::move(*redis_url);
+  cfg.backend = std::move(redis_url).value();
 
   std::stringstream qs(queues);
   for (std::string q; std::getline(qs, q, ',');) {
@@ -214,13 +213,13 @@ ParseOutcome parseWorkerArgs(int argc, const char* const* argv,
     }
     cfg.topology.queues.push_back(amqp::QueueSpec{q, max_priority, queue_type == "quorum"});
   }
-  auto tiers = parseDelayTiers(delay_tiers, error);
+  auto tiers = parseDelayTiers(delay_tiers);
   if (!tiers) {
     outcome.exit_code = 2;
-    outcome.message = "--delay-tiers: " + error;
+    outcome.message = tiers.error().in("--delay-tiers").message;
     return outcome;
   }
-  cfg.topology.delay_tiers = std::move(*tiers);
+  cfg.topology.delay_tiers = std::move(tiers).value();
   cfg.topology.quorum_delay_queues = queue_type == "quorum";
   cfg.eta_hold_limit = std::chrono::seconds(eta_hold_s);
   cfg.max_parked = std::chrono::seconds(max_parked_s);
@@ -250,8 +249,9 @@ ParseOutcome parseWorkerArgs(int argc, const char* const* argv,
   cfg.result_expires = std::chrono::seconds(result_expires_s);
   cfg.shutdown_grace = std::chrono::seconds(grace_s);
   cfg.heartbeat = std::chrono::seconds(heartbeat_s);
-  if (!applyCeleryOperatorFlags(celery_flags, cfg, outcome.message)) {
+  if (auto applied = applyCeleryOperatorFlags(celery_flags, cfg); !applied) {
     outcome.exit_code = 2;
+    outcome.message = applied.error().message;
     return outcome;
   }
   outcome.config = std::move(cfg);

@@ -18,8 +18,8 @@ using nlohmann::json;
 constexpr double kMaxOffsetSeconds = 1e10;
 
 // ---- option readers --------------------------------------------------------------------
-// Each returns false and sets `error` when the key is present, not null, and of the wrong
-// type; absent and null leave `out` untouched.
+// Each returns an Error when the key is present, not null, and of the wrong type; absent
+// and null leave `out` untouched.
 
 const json* present(const json& options, const char* key) {
   const auto it = options.find(key);
@@ -27,58 +27,54 @@ const json* present(const json& options, const char* key) {
   return &*it;
 }
 
-bool readString(const json& options, const char* key, std::optional<std::string>& out,
-                std::string& error) {
+common::Result<void> readString(const json& options, const char* key,
+                                std::optional<std::string>& out) {
   const json* value = present(options, key);
-  if (value == nullptr) return true;
+  if (value == nullptr) return {};
   if (!value->is_string()) {
-    error = std::string("options.") + key + " is not a string";
-    return false;
+    return common::Error{std::string("options.") + key + " is not a string"};
   }
   out = value->get<std::string>();
-  return true;
+  return {};
 }
 
-bool readSeconds(const json& options, const char* key, std::optional<double>& out,
-                 std::string& error) {
+common::Result<void> readSeconds(const json& options, const char* key, std::optional<double>& out) {
   const json* value = present(options, key);
-  if (value == nullptr) return true;
+  if (value == nullptr) return {};
   if (!value->is_number() || !std::isfinite(value->get<double>()) ||
       std::fabs(value->get<double>()) > kMaxOffsetSeconds) {
-    error = std::string("options.") + key + " is not a number of seconds";
-    return false;
+    return common::Error{std::string("options.") + key + " is not a number of seconds"};
   }
   out = value->get<double>();
-  return true;
+  return {};
 }
 
 // A number (seconds) or null, copied as JSON so an integer stays an integer on the wire.
-bool readLimit(const json& options, const char* key, json& out, std::string& error) {
+common::Result<void> readLimit(const json& options, const char* key, json& out) {
   const json* value = present(options, key);
-  if (value == nullptr) return true;
+  if (value == nullptr) return {};
   if (!value->is_number()) {
-    error = std::string("options.") + key + " is not a number";
-    return false;
+    return common::Error{std::string("options.") + key + " is not a number"};
   }
   out = *value;
-  return true;
+  return {};
 }
 
 // options.link / options.link_error: one signature dict or a list of them (Python's
 // maybe_list()), as embed.callbacks / embed.errbacks.
-bool readSignatureList(const json& options, const char* key, json& out, std::string& error) {
+common::Result<void> readSignatureList(const json& options, const char* key, json& out) {
   const json* value = present(options, key);
-  if (value == nullptr) return true;
+  if (value == nullptr) return {};
   if (value->is_object()) {
     out = json::array({*value});
-    return true;
+    return {};
   }
   if (!value->is_array()) {
-    error = std::string("options.") + key + " is not a signature or a list of signatures";
-    return false;
+    return common::Error{std::string("options.") + key +
+                         " is not a signature or a list of signatures"};
   }
   out = *value;
-  return true;
+  return {};
 }
 
 std::chrono::system_clock::time_point offsetFrom(std::chrono::system_clock::time_point now,
@@ -88,28 +84,25 @@ std::chrono::system_clock::time_point offsetFrom(std::chrono::system_clock::time
 }
 
 // An ISO string option re-emitted in our canonical form (UTC, 6 fraction digits).
-bool readIsoTime(const json& options, const char* key, json& out, std::string& error) {
+common::Result<void> readIsoTime(const json& options, const char* key, json& out) {
   const json* value = present(options, key);
-  if (value == nullptr) return true;
+  if (value == nullptr) return {};
   const auto parsed =
       value->is_string() ? parseIsoTime(value->get_ref<const std::string&>()) : std::nullopt;
   if (!parsed) {
-    error = std::string("options.") + key + " is not an ISO-8601 time";
-    return false;
+    return common::Error{std::string("options.") + key + " is not an ISO-8601 time"};
   }
   out = formatIsoTime(*parsed);
-  return true;
+  return {};
 }
 
-std::optional<std::string> freshId(const CanvasContext& ctx, std::string& error) {
+common::Result<std::string> freshId(const CanvasContext& ctx) {
   if (!ctx.new_id) {
-    error = "no id generator in the canvas context";
-    return std::nullopt;
+    return common::Error{"no id generator in the canvas context"};
   }
   std::string id = ctx.new_id();
   if (id.empty()) {
-    error = "the id generator returned an empty id";
-    return std::nullopt;
+    return common::Error{"the id generator returned an empty id"};
   }
   return id;
 }
@@ -123,57 +116,51 @@ struct Signature {
   bool immutable = false;
 };
 
-std::optional<Signature> readSignature(const json& signature, std::string& error) {
+common::Result<Signature> readSignature(const json& signature) {
   if (!signature.is_object()) {
-    error = "signature is not a JSON object";
-    return std::nullopt;
+    return common::Error{"signature is not a JSON object"};
   }
   Signature sig;
   const json* task = present(signature, "task");
   if (task == nullptr || !task->is_string() || task->get_ref<const std::string&>().empty()) {
-    error = "signature has no task name";
-    return std::nullopt;
+    return common::Error{"signature has no task name"};
   }
   sig.task = task->get<std::string>();
   if (const json* type = present(signature, "subtask_type")) {
     // Nested canvas objects keep their payload in kwargs and need expanding first:
     // canvas_expand.cc does that and hands only plain task signatures here.
-    error = "signature " + sig.task + ": nested canvas type " + type->dump() + " is not supported";
-    return std::nullopt;
+    return common::Error{"signature " + sig.task + ": nested canvas type " + type->dump() +
+                         " is not supported"};
   }
   const json* args = present(signature, "args");
   if (args != nullptr && !args->is_array()) {
-    error = "signature " + sig.task + ": args is not a list";
-    return std::nullopt;
+    return common::Error{"signature " + sig.task + ": args is not a list"};
   }
   sig.args = args != nullptr ? *args : json::array();
   const json* kwargs = present(signature, "kwargs");
   if (kwargs != nullptr && !kwargs->is_object()) {
-    error = "signature " + sig.task + ": kwargs is not a mapping";
-    return std::nullopt;
+    return common::Error{"signature " + sig.task + ": kwargs is not a mapping"};
   }
   sig.kwargs = kwargs != nullptr ? *kwargs : json::object();
   const json* options = present(signature, "options");
   if (options != nullptr && !options->is_object()) {
-    error = "signature " + sig.task + ": options is not a mapping";
-    return std::nullopt;
+    return common::Error{"signature " + sig.task + ": options is not a mapping"};
   }
   sig.options = options != nullptr ? *options : json::object();
   if (const json* immutable = present(signature, "immutable")) {
     if (!immutable->is_boolean()) {
-      error = "signature " + sig.task + ": immutable is not a boolean";
-      return std::nullopt;
+      return common::Error{"signature " + sig.task + ": immutable is not a boolean"};
     }
     sig.immutable = immutable->get<bool>();
   }
   return sig;
 }
 
-// Builds the message once the signature is known good; `error` explains a bad option.
-std::optional<OutboundMessage> buildMessage(const Signature& sig, const json& args_prefix,
-                                            const std::string& parent_id,
-                                            const std::string& root_id, const json& chain_rest,
-                                            const CanvasContext& ctx, std::string& error) {
+// Builds the message once the signature is known good; the Error explains a bad option.
+common::Result<OutboundMessage> buildMessage(const Signature& sig, const json& args_prefix,
+                                             const std::string& parent_id,
+                                             const std::string& root_id, const json& chain_rest,
+                                             const CanvasContext& ctx) {
   const json& options = sig.options;
   std::optional<std::string> task_id;
   std::optional<std::string> queue;
@@ -192,39 +179,36 @@ std::optional<OutboundMessage> buildMessage(const Signature& sig, const json& ar
   json expires = nullptr;
   json callbacks = nullptr;
   json errbacks = nullptr;
-  if (!readString(options, "task_id", task_id, error) ||
-      !readString(options, "queue", queue, error) ||
-      !readString(options, "exchange", exchange, error) ||
-      !readString(options, "routing_key", routing_key, error) ||
-      !readString(options, "reply_to", reply_to, error) ||
-      !readString(options, "group_id", group_id, error) ||
-      !readString(options, "shadow", shadow, error) ||
-      !readString(options, "argsrepr", argsrepr, error) ||
-      !readString(options, "kwargsrepr", kwargsrepr, error) ||
-      !readSeconds(options, "countdown", countdown_s, error) ||
-      !readLimit(options, "time_limit", time_limit, error) ||
-      !readLimit(options, "soft_time_limit", soft_time_limit, error) ||
-      !readSignatureList(options, "link", callbacks, error) ||
-      !readSignatureList(options, "link_error", errbacks, error)) {
-    return std::nullopt;
+  // Read in this order; the first bad option is the one reported.
+  for (const common::Result<void>& read :
+       {readString(options, "task_id", task_id), readString(options, "queue", queue),
+        readString(options, "exchange", exchange), readString(options, "routing_key", routing_key),
+        readString(options, "reply_to", reply_to), readString(options, "group_id", group_id),
+        readString(options, "shadow", shadow), readString(options, "argsrepr", argsrepr),
+        readString(options, "kwargsrepr", kwargsrepr),
+        readSeconds(options, "countdown", countdown_s),
+        readLimit(options, "time_limit", time_limit),
+        readLimit(options, "soft_time_limit", soft_time_limit),
+        readSignatureList(options, "link", callbacks),
+        readSignatureList(options, "link_error", errbacks)}) {
+    if (!read) return read.error();
   }
   // Python: a truthy countdown replaces any eta (amqp.as_task_v2).
   if (countdown_s && *countdown_s != 0.0) {
     eta = formatIsoTime(offsetFrom(ctx.now, *countdown_s));
-  } else if (!readIsoTime(options, "eta", eta, error)) {
-    return std::nullopt;
+  } else if (auto read = readIsoTime(options, "eta", eta); !read) {
+    return read.error();
   }
   if (const json* value = present(options, "expires"); value != nullptr && value->is_number()) {
-    if (!readSeconds(options, "expires", expires_s, error)) return std::nullopt;
+    if (auto read = readSeconds(options, "expires", expires_s); !read) return read.error();
     expires = formatIsoTime(offsetFrom(ctx.now, *expires_s));
-  } else if (!readIsoTime(options, "expires", expires, error)) {
-    return std::nullopt;
+  } else if (auto read = readIsoTime(options, "expires", expires); !read) {
+    return read.error();
   }
   json group_index = nullptr;
   if (const json* value = present(options, "group_index")) {
     if (!value->is_number_integer()) {
-      error = "options.group_index is not an integer";
-      return std::nullopt;
+      return common::Error{"options.group_index is not an integer"};
     }
     group_index = *value;
   }
@@ -232,32 +216,29 @@ std::optional<OutboundMessage> buildMessage(const Signature& sig, const json& ar
   if (const json* value = present(options, "priority")) {
     if (!value->is_number_integer() || value->get<std::int64_t>() < 0 ||
         value->get<std::int64_t>() > 255) {
-      error = "options.priority is not an integer in 0..255";
-      return std::nullopt;
+      return common::Error{"options.priority is not an integer in 0..255"};
     }
     priority = static_cast<std::uint8_t>(value->get<std::int64_t>());
   }
   bool ignore_result = false;
   if (const json* value = present(options, "ignore_result")) {
     if (!value->is_boolean()) {
-      error = "options.ignore_result is not a boolean";
-      return std::nullopt;
+      return common::Error{"options.ignore_result is not a boolean"};
     }
     ignore_result = value->get<bool>();
   }
   const json* chord = present(options, "chord");
   if (chord != nullptr && !chord->is_object()) {
-    error = "options.chord is not a signature";
-    return std::nullopt;
+    return common::Error{"options.chord is not a signature"};
   }
   const json* custom_headers = present(options, "headers");
   if (custom_headers != nullptr && !custom_headers->is_object()) {
-    error = "options.headers is not a mapping";
-    return std::nullopt;
+    return common::Error{"options.headers is not a mapping"};
   }
   if (!task_id || task_id->empty()) {
-    task_id = freshId(ctx, error);
-    if (!task_id) return std::nullopt;
+    auto fresh = freshId(ctx);
+    if (!fresh) return fresh.error();
+    task_id = std::move(fresh).value();
   }
 
   json args = sig.args;
@@ -322,25 +303,20 @@ std::optional<OutboundMessage> buildMessage(const Signature& sig, const json& ar
 
 }  // namespace
 
-std::optional<OutboundMessage> messageForSignature(const json& signature, const json& args_prefix,
-                                                   const std::string& parent_id,
-                                                   const std::string& root_id,
-                                                   const json& chain_rest, const CanvasContext& ctx,
-                                                   std::string& error) {
-  error.clear();
-  if (!args_prefix.is_array()) {
-    error = "args prefix is not a list";
-    return std::nullopt;
-  }
+common::Result<OutboundMessage> messageForSignature(const json& signature, const json& args_prefix,
+                                                    const std::string& parent_id,
+                                                    const std::string& root_id,
+                                                    const json& chain_rest,
+                                                    const CanvasContext& ctx) {
+  if (!args_prefix.is_array()) return common::Error{"args prefix is not a list"};
   if (!chain_rest.is_null() && !chain_rest.is_array()) {
-    error = "chain is not a list";
-    return std::nullopt;
+    return common::Error{"chain is not a list"};
   }
-  const std::optional<Signature> sig = readSignature(signature, error);
-  if (!sig) return std::nullopt;
-  std::optional<OutboundMessage> message =
-      buildMessage(*sig, args_prefix, parent_id, root_id, chain_rest, ctx, error);
-  if (!message) error = "signature " + sig->task + ": " + error;
+  const common::Result<Signature> sig = readSignature(signature);
+  if (!sig) return sig.error();
+  common::Result<OutboundMessage> message =
+      buildMessage(*sig, args_prefix, parent_id, root_id, chain_rest, ctx);
+  if (!message) return message.error().in("signature " + sig->task);
   return message;
 }
 

@@ -38,6 +38,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/result.h"
 #include "worker/celery/chord_part.h"
 #include "worker/celery/task_message.h"
 
@@ -86,15 +87,15 @@ struct CanvasContext {
 //   both are non-empty; otherwise the default exchange "" with routing key =
 //   options.queue, else ctx.route_for_task(task), else ctx.default_queue.
 // `args_prefix` must be an array; `chain_rest` an array (the remaining steps, reversed)
-// or null. Returns nullopt and sets `error` for a malformed signature: not an object, no
-// task name, args not an array, kwargs not an object, an option of the wrong type, a
-// nested canvas type, or no ctx.new_id when one is needed. Never throws on bad input.
-std::optional<OutboundMessage> messageForSignature(const nlohmann::json& signature,
-                                                   const nlohmann::json& args_prefix,
-                                                   const std::string& parent_id,
-                                                   const std::string& root_id,
-                                                   const nlohmann::json& chain_rest,
-                                                   const CanvasContext& ctx, std::string& error);
+// or null. Returns an Error for a malformed signature: not an object, no task name, args
+// not an array, kwargs not an object, an option of the wrong type, a nested canvas type,
+// or no ctx.new_id when one is needed. Never throws on bad input.
+common::Result<OutboundMessage> messageForSignature(const nlohmann::json& signature,
+                                                    const nlohmann::json& args_prefix,
+                                                    const std::string& parent_id,
+                                                    const std::string& root_id,
+                                                    const nlohmann::json& chain_rest,
+                                                    const CanvasContext& ctx);
 
 // A chord's size, `celery-taskset-meta-<group_id>.s`, written before its header goes out,
 // and for a complex header (a member's result is a group result) the GroupResult that

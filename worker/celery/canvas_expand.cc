@@ -40,15 +40,13 @@ void applyTask(json sig, const ApplyCall& call, const CanvasContext& ctx, Expans
     sig.erase("subtask_type");  // an unknown kind: sent as the task it names
   }
   sig["options"] = std::move(merged);
-  std::string error;
-  auto message =
-      messageForSignature(sig, call.args, call.parent_id, call.root_id, chain_rest, ctx, error);
+  auto message = messageForSignature(sig, call.args, call.parent_id, call.root_id, chain_rest, ctx);
   if (!message) {
-    out.errors.push_back(error);
+    out.errors.push_back(message.error().message);
     return;
   }
   out.result = resultTuple(message->task_id);
-  out.messages.push_back(std::move(*message));
+  out.messages.push_back(std::move(message).value());
 }
 
 void applyGroup(const json& sig, const ApplyCall& call, const CanvasContext& ctx, Expansion& out) {

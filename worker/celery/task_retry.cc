@@ -21,9 +21,9 @@ ExceptionInfo retriesExhausted(const TaskMessage& task, const std::optional<Exce
                             pythonTupleRepr(task.args) + " kwargs:" + pythonRepr(task.kwargs));
 }
 
-std::optional<OutboundMessage> retryMessage(const TaskMessage& task,
-                                            std::chrono::milliseconds countdown,
-                                            const CanvasContext& ctx, std::string& error) {
+common::Result<OutboundMessage> retryMessage(const TaskMessage& task,
+                                             std::chrono::milliseconds countdown,
+                                             const CanvasContext& ctx) {
   // Request.as_execution_options() plus what signature_from_request() adds.
   json options = json::object();
   options["task_id"] = task.id;
@@ -62,9 +62,9 @@ std::optional<OutboundMessage> retryMessage(const TaskMessage& task,
   // send_task() fills an empty parent_id/root_id from the task that calls it: itself.
   const std::string& parent_id = task.parent_id.empty() ? task.id : task.parent_id;
   const std::string& root_id = task.root_id.empty() ? task.id : task.root_id;
-  std::optional<OutboundMessage> message =
-      messageForSignature(signature, json::array(), parent_id, root_id, task.chain, ctx, error);
-  if (!message) return std::nullopt;
+  common::Result<OutboundMessage> message =
+      messageForSignature(signature, json::array(), parent_id, root_id, task.chain, ctx);
+  if (!message) return message;
   message->headers["retries"] = task.retries + 1;
   if (!task.stamped_headers.is_null()) {
     message->headers["stamped_headers"] = task.stamped_headers;

@@ -20,6 +20,7 @@
 #include <optional>
 #include <string>
 
+#include "common/result.h"
 #include "worker/celery/canvas.h"
 #include "worker/celery/exception_info.h"
 #include "worker/celery/result_document.h"
@@ -44,11 +45,11 @@ ExceptionInfo retriesExhausted(const TaskMessage& task, const std::optional<Exce
 // or the task's own id when it had none (Python's quirk); argsrepr the tuple repr;
 // origin = ctx.origin. Routing as the delivery came: default exchange -> its routing key
 // as queue, else the same exchange and routing key. Celery 5.3+ stamps and 5.4
-// replaced_task_nesting are carried when present. Returns nullopt and sets `error` when
-// the request's canvas fields cannot be re-sent (a malformed link, say).
-std::optional<OutboundMessage> retryMessage(const TaskMessage& task,
-                                            std::chrono::milliseconds countdown,
-                                            const CanvasContext& ctx, std::string& error);
+// replaced_task_nesting are carried when present. Returns an Error when the request's
+// canvas fields cannot be re-sent (a malformed link, say).
+common::Result<OutboundMessage> retryMessage(const TaskMessage& task,
+                                             std::chrono::milliseconds countdown,
+                                             const CanvasContext& ctx);
 
 // str(Retry(exc=exc, when=countdown)): "Retry in 5s: KeyError('k0')", or "Retry in
 // 180s" without exc (celery/exceptions.py Retry.__str__ and humanize()). Whole seconds

@@ -19,12 +19,12 @@ std::string RedisUrl::redacted() const {
   return "redis://" + auth + host + ":" + std::to_string(port) + "/" + std::to_string(db);
 }
 
-std::optional<RedisUrl> parseRedisUrl(std::string_view url, std::string& error) {
+common::Result<RedisUrl> parseRedisUrl(std::string_view url) {
   constexpr std::string_view kScheme = "redis://";
   if (!url.starts_with(kScheme)) {
-    error = "result backend URL must start with redis:// (rediss, unix sockets and other "
-            "backends are not supported)";
-    return std::nullopt;
+    return common::Error{
+        "result backend URL must start with redis:// (rediss, unix sockets and other "
+        "backends are not supported)"};
   }
   url.remove_prefix(kScheme.size());
   RedisUrl out;
@@ -42,8 +42,7 @@ std::optional<RedisUrl> parseRedisUrl(std::string_view url, std::string& error) 
                         ? std::optional<std::string>(std::string{})
                         : amqp::percentDecode(userinfo.substr(colon + 1));
     if (!user || !password) {
-      error = "result backend URL: bad percent-escape in credentials";
-      return std::nullopt;
+      return common::Error{"result backend URL: bad percent-escape in credentials"};
     }
     out.username = *user;
     out.password = *password;
@@ -52,14 +51,12 @@ std::optional<RedisUrl> parseRedisUrl(std::string_view url, std::string& error) 
   if (const auto colon = authority.rfind(':'); colon != std::string_view::npos) {
     host = authority.substr(0, colon);
     if (!parseInt(authority.substr(colon + 1), out.port) || out.port <= 0 || out.port > 65535) {
-      error = "result backend URL: port must be a number from 1 to 65535";
-      return std::nullopt;
+      return common::Error{"result backend URL: port must be a number from 1 to 65535"};
     }
   }
   if (!host.empty()) out.host = std::string(host);
   if (!path.empty() && (!parseInt(path, out.db) || out.db < 0)) {
-    error = "result backend URL: database must be a non-negative number";
-    return std::nullopt;
+    return common::Error{"result backend URL: database must be a non-negative number"};
   }
   return out;
 }

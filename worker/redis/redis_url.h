@@ -1,10 +1,12 @@
 #pragma once
 // RedisUrl: `redis://[[user]:password@]host[:port][/db]` as Celery's result_backend
-// setting spells it. Pure. The password never appears in redacted().
+// setting spells it. Pure. The password never appears in redacted() nor in a parse
+// error.
 
-#include <optional>
 #include <string>
 #include <string_view>
+
+#include "common/result.h"
 
 namespace celeriac::worker::redis {
 
@@ -18,6 +20,6 @@ struct RedisUrl {
   [[nodiscard]] std::string redacted() const;
 };
 
-std::optional<RedisUrl> parseRedisUrl(std::string_view url, std::string& error);
+common::Result<RedisUrl> parseRedisUrl(std::string_view url);
 
 }  // namespace celeriac::worker::redis

@@ -59,8 +59,7 @@ json projectAnalysis(const json& value, const LlmMeta& meta) {
 AnalyzeTask::AnalyzeTask(const LlmTaskSpec& spec, const std::filesystem::path& schema_dir)
     : task_(spec, schema_dir, {"analyze_input.schema.json", "analysis_result.schema.json#/definitions/analysis"}, kPromptPlaceholders) {}
 
-std::optional<json> AnalyzeTask::bindArguments(const celery::TaskMessage& message,
-                                               std::string& error) {
+common::Result<json> AnalyzeTask::bindArguments(const celery::TaskMessage& message) {
   // analyze(payload_dict): the dict is the whole input; kwargs still override.
   if (message.args.is_array() && message.args.size() == 1 && message.args[0].is_object()) {
     json bound = message.args[0];
@@ -69,7 +68,7 @@ std::optional<json> AnalyzeTask::bindArguments(const celery::TaskMessage& messag
     }
     return bound;
   }
-  return bindSignature(message, kSignature, error);
+  return bindSignature(message, kSignature);
 }
 
 balancer::ChatRequest AnalyzeTask::buildRequest(const json& input) const {
@@ -87,9 +86,8 @@ balancer::ChatRequest AnalyzeTask::buildRequest(const json& input) const {
 
 std::unique_ptr<TaskRun> AnalyzeTask::run(const TaskContext& ctx, TaskDone done,
                                           balancer::Balancer& balancer) const {
-  std::string bind_error;
-  auto input = bindArguments(ctx.message, bind_error);
-  if (auto error = task_.checkInput(input, bind_error)) {
+  auto input = bindArguments(ctx.message);
+  if (auto error = task_.checkInput(input)) {
     return failLater(ctx, std::move(done), std::move(*error));
   }
   const auto& image = (*input)["image"].get_ref<const std::string&>();

@@ -22,6 +22,7 @@
 #include <nlohmann/json.hpp>
 
 #include "balancer/balancer.h"
+#include "common/result.h"
 #include "worker/tasks/json_llm_task.h"
 #include "worker/tasks/llm_tasks_config.h"
 #include "worker/tasks/task_registry.h"
@@ -37,10 +38,9 @@ class AnalyzeTask {
   std::unique_ptr<TaskRun> run(const TaskContext& ctx, TaskDone done,
                                balancer::Balancer& balancer) const;
 
-  // The arguments as one object (before validation and defaults), or nullopt with
-  // `error` set when their shape is wrong (e.g. too many positional arguments).
-  static std::optional<nlohmann::json> bindArguments(const celery::TaskMessage& message,
-                                                     std::string& error);
+  // The arguments as one object (before validation and defaults), or an Error when
+  // their shape is wrong (e.g. too many positional arguments).
+  static common::Result<nlohmann::json> bindArguments(const celery::TaskMessage& message);
 
   // The ChatRequest for a validated input with defaults applied (exposed for tests).
   [[nodiscard]] balancer::ChatRequest buildRequest(const nlohmann::json& input) const;

@@ -44,13 +44,12 @@ json projectGeneration(const json& value, const LlmMeta& meta) {
 GenerateTask::GenerateTask(const LlmTaskSpec& spec, const std::filesystem::path& schema_dir)
     : task_(spec, schema_dir, {"generate_input.schema.json", "generate_result.schema.json#/definitions/generation"}, kPromptPlaceholders) {}
 
-std::optional<json> GenerateTask::bindArguments(const celery::TaskMessage& message,
-                                                std::string& error) {
+common::Result<json> GenerateTask::bindArguments(const celery::TaskMessage& message) {
   // Unwrap the first argument before kwargs apply, so kwargs still win.
   celery::TaskMessage positional_only;
   positional_only.args = message.args;
-  auto bound = bindSignature(positional_only, kSignature, error);
-  if (!bound) return std::nullopt;
+  auto bound = bindSignature(positional_only, kSignature);
+  if (!bound) return bound;
   if (const auto first = bound->find("analysis"); first != bound->end() && first->is_object()) {
     json carried = json::object();
     json analysis;
@@ -96,9 +95,8 @@ balancer::ChatRequest GenerateTask::buildRequest(const json& input) const {
 
 std::unique_ptr<TaskRun> GenerateTask::run(const TaskContext& ctx, TaskDone done,
                                            balancer::Balancer& balancer) const {
-  std::string bind_error;
-  auto input = bindArguments(ctx.message, bind_error);
-  if (auto error = task_.checkInput(input, bind_error)) {
+  auto input = bindArguments(ctx.message);
+  if (auto error = task_.checkInput(input)) {
     return failLater(ctx, std::move(done), std::move(*error));
   }
   if (!input->contains("locale")) (*input)["locale"] = kDefaultLocale;

@@ -16,11 +16,11 @@
 // Loop thread only; immutable after construction and shared by all runs.
 
 #include <memory>
-#include <optional>
 
 #include <nlohmann/json.hpp>
 
 #include "balancer/balancer.h"
+#include "common/result.h"
 #include "worker/tasks/json_llm_task.h"
 #include "worker/tasks/llm_tasks_config.h"
 #include "worker/tasks/task_registry.h"
@@ -37,9 +37,8 @@ class GenerateTask {
                                balancer::Balancer& balancer) const;
 
   // The arguments as {analysis, rules, locale?, question?, routing?} (before validation
-  // and defaults), or nullopt with `error` set when their shape is wrong.
-  static std::optional<nlohmann::json> bindArguments(const celery::TaskMessage& message,
-                                                     std::string& error);
+  // and defaults), or an Error when their shape is wrong.
+  static common::Result<nlohmann::json> bindArguments(const celery::TaskMessage& message);
 
   // The ChatRequest for a validated input with defaults applied (exposed for tests).
   [[nodiscard]] balancer::ChatRequest buildRequest(const nlohmann::json& input) const;

@@ -26,8 +26,7 @@ std::string_view trim(std::string_view s) {
 
 }  // namespace
 
-std::optional<nlohmann::json> JsonLlmCall::parseContent(const std::string& content,
-                                                        std::string& error) {
+common::Result<nlohmann::json> JsonLlmCall::parseContent(const std::string& content) {
   std::string_view text = trim(content);
   if (text.starts_with("```")) {
     const auto first_newline = text.find('\n');
@@ -36,10 +35,7 @@ std::optional<nlohmann::json> JsonLlmCall::parseContent(const std::string& conte
       text = trim(text.substr(first_newline + 1, last_fence - first_newline - 1));
     }
   }
-  if (text.empty()) {
-    error = "not valid JSON: the answer is empty";
-    return std::nullopt;
-  }
+  if (text.empty()) return common::Error{"not valid JSON: the answer is empty"};
   try {
     return nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
@@ -48,8 +44,7 @@ std::optional<nlohmann::json> JsonLlmCall::parseContent(const std::string& conte
     std::string what = e.what();
     const auto bracket = what.find("] ");
     if (bracket != std::string::npos) what = what.substr(bracket + 2);
-    error = "not valid JSON: " + what;
-    return std::nullopt;
+    return common::Error{"not valid JSON: " + what};
   }
 }
 
@@ -112,13 +107,15 @@ void JsonLlmCall::onResult(balancer::CallResult result) {
 
   std::string error;
   std::vector<SchemaError> errors;
-  auto value = parseContent(success.content, error);
+  auto value = parseContent(success.content);
   if (value) {
     errors = schema_.validate(*value);
     if (!errors.empty()) error = "schema: " + errors.front().toString();
+  } else {
+    error = value.error().message;
   }
   if (error.empty()) {
-    finish({true, std::move(*value), meta_, {}});
+    finish({true, std::move(value).value(), meta_, {}});
     return;
   }
   if (!first_error_.empty()) {

@@ -21,13 +21,13 @@
 
 #include <functional>
 #include <memory>
-#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
 #include "balancer/balancer.h"
 #include "common/lifetime_token.h"
+#include "common/result.h"
 #include "worker/celery/exception_info.h"
 #include "worker/tasks/llm_errors.h"
 #include "worker/tasks/llm_meta.h"
@@ -63,8 +63,8 @@ class JsonLlmCall final : public TaskRun {
   void cancel() override;
 
   // Parses model content as JSON: tolerates surrounding whitespace and one ```json
-  // fence (some models add one even in JSON mode). Returns the error text on failure.
-  static std::optional<nlohmann::json> parseContent(const std::string& content, std::string& error);
+  // fence (some models add one even in JSON mode). The Error says why it is not JSON.
+  static common::Result<nlohmann::json> parseContent(const std::string& content);
 
  private:
   JsonLlmCall(balancer::Balancer& balancer, balancer::ChatRequest request,

@@ -17,8 +17,8 @@ JsonLlmTask::JsonLlmTask(const LlmTaskSpec& spec, const std::filesystem::path& s
       repair_prompt_(PromptTemplate::fromFile(spec.repair_prompt, {"errors"})) {}
 
 std::optional<celery::ExceptionInfo> JsonLlmTask::checkInput(
-    const std::optional<nlohmann::json>& input, const std::string& bind_error) const {
-  if (!input) return validationError(bind_error);
+    const common::Result<nlohmann::json>& input) const {
+  if (!input) return validationError(input.error().message);
   if (auto errors = input_schema_.validate(*input); !errors.empty()) {
     return validationError(errors);
   }

@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "balancer/balancer.h"
+#include "common/result.h"
 #include "worker/tasks/llm_meta.h"
 #include "worker/tasks/llm_tasks_config.h"
 #include "worker/tasks/prompt_template.h"
@@ -36,10 +37,10 @@ class JsonLlmTask {
               const Schemas& schemas,
               const std::set<std::string, std::less<>>& prompt_placeholders);
 
-  // nullopt when the bound arguments exist and satisfy the input schema; otherwise
-  // the ValidationError to fail with (`bind_error` when binding failed).
+  // nullopt when the arguments were bound and satisfy the input schema; otherwise the
+  // ValidationError to fail with (the binding's Error message when binding failed).
   [[nodiscard]] std::optional<celery::ExceptionInfo> checkInput(
-      const std::optional<nlohmann::json>& input, const std::string& bind_error) const;
+      const common::Result<nlohmann::json>& input) const;
 
   // The model's validated answer (only the schema's keys are read) -> the task result.
   using Projection = nlohmann::json (*)(const nlohmann::json& answer, const LlmMeta& meta);

@@ -2,16 +2,15 @@
 
 namespace celeriac::worker::tasks {
 
-std::optional<nlohmann::json> bindSignature(const celery::TaskMessage& message,
-                                            std::span<const std::string_view> names,
-                                            std::string& error) {
+common::Result<nlohmann::json> bindSignature(const celery::TaskMessage& message,
+                                             std::span<const std::string_view> names) {
   nlohmann::json bound = nlohmann::json::object();
   const auto& args = message.args;
   if (args.is_array()) {
     if (args.size() > names.size()) {
-      error = "args: takes at most " + std::to_string(names.size()) + " positional arguments but " +
-              std::to_string(args.size()) + " were given";
-      return std::nullopt;
+      return common::Error{"args: takes at most " + std::to_string(names.size()) +
+                           " positional arguments but " + std::to_string(args.size()) +
+                           " were given"};
     }
     for (std::size_t i = 0; i < args.size(); ++i) bound[std::string(names[i])] = args[i];
   }

@@ -4,7 +4,6 @@
 // Pure functions over plain values (failLater schedules through the Dispatcher).
 
 #include <memory>
-#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -12,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "balancer/chat_request.h"
+#include "common/result.h"
 #include "worker/celery/task_message.h"
 #include "worker/tasks/llm_tasks_config.h"
 #include "worker/tasks/task_registry.h"
@@ -21,10 +21,9 @@ namespace celeriac::worker::tasks {
 // Binds positional args to `names` in order and merges kwargs over them (a keyword
 // wins over a positional value of the same name, unlike Python's TypeError: chain
 // steps receive a positional value they cannot drop). Unknown kwargs are kept so the
-// input schema reports them by name. nullopt + `error` for too many positional args.
-std::optional<nlohmann::json> bindSignature(const celery::TaskMessage& message,
-                                            std::span<const std::string_view> names,
-                                            std::string& error);
+// input schema reports them by name. An Error for too many positional args.
+common::Result<nlohmann::json> bindSignature(const celery::TaskMessage& message,
+                                             std::span<const std::string_view> names);
 
 // Sets route (input "routing" overriding the spec), max_tokens, temperature, timeout,
 // JSON mode and the capacity-queue priority (the AMQP message priority, 0 if none).

@@ -159,6 +159,27 @@ TEST(WorkerConfigTest, DelayTiersParseSortAndRejectNonsense) {
   EXPECT_EQ(parse({}).config->topology.delay_tiers.size(), 5u);
 }
 
+TEST(WorkerConfigTest, BadValueMessagesNameTheFlagThenWhatIsWrong) {
+  const std::pair<std::vector<const char*>, std::string> cases[] = {
+      {{"--broker", "redis://h"},
+       "--broker: broker URL must start with amqp:// (amqps and other transports are not "
+       "supported)"},
+      {{"--broker", " ; "}, "--broker: no broker URL given"},
+      {{"--result-backend", "redis://h:0/0"},
+       "--result-backend: result backend URL: port must be a number from 1 to 65535"},
+      {{"--delay-tiers", "5 parsecs"},
+       "--delay-tiers: delay tier '5 parsecs' must be a positive number with ms, s, m or h"},
+      {{"--autoscale", "3,40"},
+       "--autoscale: expected MAX,MIN with 1 <= MAX and MIN <= MAX, got '3,40'"},
+  };
+  for (const auto& [args, message] : cases) {
+    auto out = parse(args);
+    EXPECT_FALSE(out.config) << message;
+    EXPECT_EQ(out.exit_code, 2) << message;
+    EXPECT_EQ(out.message, message);
+  }
+}
+
 }  // namespace
 }  // namespace celeriac::worker::app
 

@@ -68,11 +68,9 @@ class CanvasTest : public ::testing::Test {
   }
 
   OutboundMessage build(const json& signature, const json& prefix = json::array()) {
-    std::string error;
-    auto message =
-        messageForSignature(signature, prefix, "parent-id", "root-id", nullptr, ctx_, error);
-    EXPECT_TRUE(message.has_value()) << error;
-    return message.value_or(OutboundMessage{});
+    auto message = messageForSignature(signature, prefix, "parent-id", "root-id", nullptr, ctx_);
+    EXPECT_TRUE(message) << message.error().message;
+    return message.valueOr(OutboundMessage{});
   }
 
   CanvasContext ctx_;
@@ -342,22 +340,26 @@ TEST_F(CanvasTest, ArgsReprIsPythonLike) {
 }
 
 TEST_F(CanvasTest, MalformedSignaturesAreReportedNotThrown) {
-  const json bad[] = {
-      json("not a signature"),
-      json{{"args", json::array()}},
-      json{{"task", "rapp.add"}, {"args", "1, 2"}},
-      json{{"task", "rapp.add"}, {"kwargs", json::array()}},
-      json{{"task", "rapp.add"}, {"options", {{"queue", 5}}}},
-      json{{"task", "rapp.add"}, {"options", {{"eta", "tomorrow"}}}},
-      json{{"task", "celery.group"}, {"subtask_type", "group"}},
+  const std::pair<json, std::string> bad[] = {
+      {json("not a signature"), "signature is not a JSON object"},
+      {json{{"args", json::array()}}, "signature has no task name"},
+      {json{{"task", "rapp.add"}, {"args", "1, 2"}}, "signature rapp.add: args is not a list"},
+      {json{{"task", "rapp.add"}, {"kwargs", json::array()}},
+       "signature rapp.add: kwargs is not a mapping"},
+      {json{{"task", "rapp.add"}, {"options", {{"queue", 5}}}},
+       "signature rapp.add: options.queue is not a string"},
+      {json{{"task", "rapp.add"}, {"options", {{"eta", "tomorrow"}}}},
+       "signature rapp.add: options.eta is not an ISO-8601 time"},
+      {json{{"task", "celery.group"}, {"subtask_type", "group"}},
+       "signature celery.group: nested canvas type \"group\" is not supported"},
   };
-  for (const json& signature : bad) {
-    std::string error;
-    std::optional<OutboundMessage> message;
+  for (const auto& [signature, why] : bad) {
+    std::optional<common::Result<OutboundMessage>> message;  // Result has no empty state
     EXPECT_NO_THROW(
-        message = messageForSignature(signature, json::array(), "p", "r", nullptr, ctx_, error));
-    EXPECT_FALSE(message.has_value()) << signature.dump();
-    EXPECT_FALSE(error.empty()) << signature.dump();
+        message.emplace(messageForSignature(signature, json::array(), "p", "r", nullptr, ctx_)));
+    ASSERT_TRUE(message.has_value()) << signature.dump();
+    ASSERT_FALSE(*message) << signature.dump();
+    EXPECT_EQ(message->error().message, why) << signature.dump();
   }
 
   // A bad callback is reported; the chain step still goes out.
@@ -373,10 +375,9 @@ TEST_F(CanvasTest, MalformedSignaturesAreReportedNotThrown) {
 
 TEST_F(CanvasTest, MissingIdGeneratorIsAnErrorNotACrash) {
   ctx_.new_id = nullptr;
-  std::string error;
-  EXPECT_FALSE(
-      messageForSignature(sig("rapp.add", {}), json::array(), "", "", nullptr, ctx_, error));
-  EXPECT_FALSE(error.empty());
+  auto message = messageForSignature(sig("rapp.add", {}), json::array(), "", "", nullptr, ctx_);
+  ASSERT_FALSE(message);
+  EXPECT_FALSE(message.error().message.empty());
   const FailureFollowUps follow = failureFollowUps(capture(kLinkCapture), ctx_);
   EXPECT_TRUE(follow.errbacks.empty());
   EXPECT_EQ(follow.errors.size(), 1u);

@@ -1,4 +1,5 @@
-// celeriac.llm_stats: the Balancer's stats() as a task result (the seed's get_stats).
+// celeriac.llm_stats: the Balancer's stats() as the task's result, with the totals and
+// the per-endpoint, per-model counts after one call, and never the API key.
 #include "llm_task_harness.h"
 
 namespace celeriac::worker::tasks {

@@ -19,16 +19,15 @@ RetryPlan planRetry(const amqp::Delivery& delivery, const celery::TaskMessage& t
   }
   plan.countdown = std::max(std::chrono::milliseconds(0),
                             request.countdown.value_or(options.default_retry_delay));
-  std::string error;
-  std::optional<celery::OutboundMessage> built =
-      celery::retryMessage(task, plan.countdown, ctx, error);
+  common::Result<celery::OutboundMessage> built = celery::retryMessage(task, plan.countdown, ctx);
   if (!built) {
-    plan.failure = celery::invalidTask("cannot retry " + task.task + "[" + task.id + "]: " + error);
+    plan.failure = celery::invalidTask(
+        built.error().in("cannot retry " + task.task + "[" + task.id + "]").message);
     return plan;
   }
   plan.retries = task.retries + 1;
   plan.record = celery::retryStateRecord(task, request.exc, plan.countdown);
-  plan.message = toOutgoing(std::move(*built));
+  plan.message = toOutgoing(std::move(built).value());
   // A retry is a new message: an earlier park of this one says nothing about it (the
   // maximum parked time must not count from a park before this run).
   stripParkHeaders(plan.message.headers);
