@@ -28,7 +28,7 @@ Pidfile::~Pidfile() {
   if (!path_.empty() && readPid(path_) == getpid()) unlink(path_.c_str());
 }
 
-bool Pidfile::create(const std::string& path, std::string& error) {
+common::Result<void> Pidfile::create(const std::string& path) {
   for (int attempt = 0; attempt < 2; ++attempt) {
     const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd >= 0) {
@@ -37,25 +37,22 @@ bool Pidfile::create(const std::string& path, std::string& error) {
       close(fd);
       if (!ok) {
         unlink(path.c_str());
-        error = "cannot write " + path;
-        return false;
+        return common::Error{"cannot write " + path};
       }
       path_ = path;
-      return true;
+      return {};
     }
     if (errno != EEXIST) {
-      error = "cannot create " + path + ": " + std::strerror(errno);
-      return false;
+      return common::Error{"cannot create " + path + ": " + std::strerror(errno)};
     }
     const pid_t owner = readPid(path);
     if (alive(owner)) {
-      error = "pidfile " + path + " is held by running process " + std::to_string(owner);
-      return false;
+      return common::Error{"pidfile " + path + " is held by running process " +
+                           std::to_string(owner)};
     }
     unlink(path.c_str());  // stale: its process is gone
   }
-  error = "pidfile " + path + " keeps reappearing";
-  return false;
+  return common::Error{"pidfile " + path + " keeps reappearing"};
 }
 
 }  // namespace celeriac::worker::app

@@ -6,6 +6,8 @@
 
 #include <string>
 
+#include "common/result.h"
+
 namespace celeriac::worker::app {
 
 class Pidfile {
@@ -15,8 +17,8 @@ class Pidfile {
   Pidfile(const Pidfile&) = delete;
   Pidfile& operator=(const Pidfile&) = delete;
 
-  // False with `error` set when another live process owns `path` or it cannot be written.
-  bool create(const std::string& path, std::string& error);
+  // An Error when another live process owns `path` or it cannot be written.
+  common::Result<void> create(const std::string& path);
 
  private:
   std::string path_;

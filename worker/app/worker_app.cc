@@ -222,9 +222,8 @@ int WorkerApp::run() {
   Impl& s = *impl_;
   Pidfile pidfile;  // before anything starts: a second worker on it must not connect
   if (!s.config.pidfile.empty()) {
-    std::string error;
-    if (!pidfile.create(s.config.pidfile, error)) {
-      spdlog::critical("--pidfile: {}", error);
+    if (auto created = pidfile.create(s.config.pidfile); !created) {
+      spdlog::critical("--pidfile: {}", created.error().message);
       return 2;
     }
   }
