@@ -72,10 +72,11 @@ class LlmTasksOverHttp2(unittest.TestCase):
         h2 = totals["connections_by_protocol"]["HTTP/2"]
         self.assertLessEqual(h2["peak"], 2, totals)
         self.assertLessEqual(h2["accepted"], 2, totals)
+        # HTTP/2 from the first byte (prior knowledge), not by an HTTP/1.1 Upgrade.
+        self.assertEqual(h2["upgraded_from_http1"], 0, totals)
         self.assertGreater(totals["in_flight_peak"], 2, totals)
         # No call was lost with its connection (the stub counts a request it read and
-        # could not answer as dropped): libcurl 7.88 used to write a call onto a second
-        # connection still upgrading to h2c, which cost the upgrade request.
+        # could not answer as dropped).
         self.assertEqual(totals["dropped"], 0, totals)
 
     def test_a_fault_over_http2_is_retried_like_over_http11(self):

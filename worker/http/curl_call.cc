@@ -6,6 +6,8 @@
 #include <charconv>
 #include <string_view>
 
+#include "worker/http/http_reply_parts.h"
+
 namespace celeriac::worker::http {
 
 using balancer::HttpHeader;
@@ -27,13 +29,6 @@ std::string_view trim(std::string_view s) {
     s.remove_suffix(1);
   }
   return s;
-}
-
-bool equalsLower(std::string_view s, std::string_view lower) {
-  return s.size() == lower.size() &&
-         std::equal(s.begin(), s.end(), lower.begin(), [](char a, char b) {
-           return (a >= 'A' && a <= 'Z' ? static_cast<char>(a - 'A' + 'a') : a) == b;
-         });
 }
 
 long curlHttpVersion(HttpVersion version) {
@@ -89,7 +84,7 @@ std::size_t onHeader(char* data, std::size_t size, std::size_t count, void* user
   if (colon == std::string_view::npos) return n;  // blank line ending the block
   const std::string_view name = trim(line.substr(0, colon));
   const std::string_view value = trim(line.substr(colon + 1));
-  if (equalsLower(name, "content-length")) {
+  if (headerNameIs(name, "content-length")) {
     // Size the body once, to what the server announced (never past our cap), instead
     // of growing it by doubling.
     std::size_t announced = 0;

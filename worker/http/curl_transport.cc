@@ -5,6 +5,8 @@
 #include <mutex>
 #include <stdexcept>
 
+#include "worker/http/http_reply_parts.h"
+
 namespace celeriac::worker::http {
 
 using balancer::HttpConnectionPolicy;
@@ -22,13 +24,6 @@ void initCurlOnce() {
   static CURLcode result = CURLE_OK;
   std::call_once(once, [] { result = curl_global_init(CURL_GLOBAL_DEFAULT); });
   if (result != CURLE_OK) throw std::runtime_error("curl_global_init failed");
-}
-
-HttpResponse failure(TransportError error, std::string detail) {
-  HttpResponse r;
-  r.error = error;
-  r.error_detail = std::move(detail);
-  return r;
 }
 
 }  // namespace
@@ -109,7 +104,7 @@ HttpRequestId CurlTransport::send(HttpRequest request, std::function<void(HttpRe
     easy = curl_easy_init();
   }
   if (easy == nullptr) {
-    postCompletion(std::move(on_done), failure(TransportError::kOther, "curl_easy_init failed"));
+    postCompletion(std::move(on_done), transportFailure(TransportError::kOther, "curl_easy_init failed"));
     return id;
   }
   CurlMultiPool* pool = nullptr;
@@ -117,7 +112,7 @@ HttpRequestId CurlTransport::send(HttpRequest request, std::function<void(HttpRe
     pool = &poolFor(request.connection);
   } catch (const std::runtime_error& e) {
     releaseEasy(easy);
-    postCompletion(std::move(on_done), failure(TransportError::kOther, e.what()));
+    postCompletion(std::move(on_done), transportFailure(TransportError::kOther, e.what()));
     return id;
   }
   auto call = std::make_unique<CurlCall>();
@@ -133,7 +128,7 @@ HttpRequestId CurlTransport::send(HttpRequest request, std::function<void(HttpRe
   if (added != CURLM_OK) {
     releaseEasy(easy);
     postCompletion(std::move(call->on_done),
-                   failure(TransportError::kOther,
+                   transportFailure(TransportError::kOther,
                            std::string("curl_multi_add_handle: ") + curl_multi_strerror(added)));
     return id;
   }
@@ -151,7 +146,7 @@ void CurlTransport::cancel(HttpRequestId id) {
   call->pool->remove(call->easy);
   releaseEasy(call->easy);
   call->easy = nullptr;
-  HttpResponse cancelled = failure(TransportError::kCancelled, "cancelled");
+  HttpResponse cancelled = transportFailure(TransportError::kCancelled, "cancelled");
   cancelled.elapsed = call->elapsed();
   postCompletion(std::move(call->on_done), std::move(cancelled));
 }

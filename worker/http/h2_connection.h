@@ -13,6 +13,9 @@
 //
 // Loop and threading: every method and callback runs on the loop thread.
 //
+// Code: the frames side (session, streams, reading) in h2_connection.cc, the socket
+// side (resolve, connect, write, fail) in h2_connection_socket.cc.
+//
 // Ownership: the transport owns its connections. A connection owns its socket handle
 // (freed in its close callback, worker/uv/uv_handle.h), its nghttp2 session and its
 // connect timer, and borrows the calls on its streams. Owner calls happen from libuv

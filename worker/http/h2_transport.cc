@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "worker/http/http_reply_parts.h"
+
 namespace celeriac::worker::http {
 
 using balancer::HttpConnectionPolicy;
@@ -68,13 +70,6 @@ bool parseUrl(const std::string& url, ParsedUrl& out, std::string& error) {
     out.target.host = out.target.host.substr(1, out.target.host.size() - 2);
   }
   return true;
-}
-
-HttpResponse failure(TransportError error, std::string detail) {
-  HttpResponse r;
-  r.error = error;
-  r.error_detail = std::move(detail);
-  return r;
 }
 
 }  // namespace
@@ -271,12 +266,12 @@ void H2Transport::complete(HttpRequestId id, HttpResponse response) {
 }
 
 void H2Transport::fail(HttpRequestId id, TransportError error, std::string detail) {
-  complete(id, failure(error, std::move(detail)));
+  complete(id, transportFailure(error, std::move(detail)));
 }
 
 void H2Transport::failNow(std::function<void(HttpResponse)> on_done, TransportError error,
                           std::string detail) {
-  done_.push_back(Done{std::move(on_done), failure(error, std::move(detail))});
+  done_.push_back(Done{std::move(on_done), transportFailure(error, std::move(detail))});
   scheduleSettle();
 }
 
