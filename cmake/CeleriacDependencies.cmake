@@ -10,8 +10,9 @@ find_package(CURL REQUIRED)
 find_package(yaml-cpp REQUIRED)
 find_package(CLI11 REQUIRED)
 find_package(ZLIB REQUIRED)
-# libcrypto: the SHA-1 of our Redis scripts, for EVALSHA (worker/redis/redis_script.h).
-find_package(OpenSSL REQUIRED COMPONENTS Crypto)
+# libcrypto: the SHA-1 of our Redis scripts, for EVALSHA (worker/redis/redis_script.h);
+# libssl: TLS for the own HTTP/2 client (worker/http/tls_stream.h).
+find_package(OpenSSL REQUIRED COMPONENTS Crypto SSL)
 find_package(prometheus-cpp CONFIG REQUIRED)
 # civetweb (libcivetweb-dev): the HTTP server of the worker's metrics and probe port.
 find_package(civetweb CONFIG REQUIRED)

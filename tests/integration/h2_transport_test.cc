@@ -217,12 +217,16 @@ TEST_F(H2TransportTest, AReplyBodyOverTheLimitIsAnErrorNotAnAllocation) {
   EXPECT_TRUE(out[0].body.empty());
 }
 
-TEST_F(H2TransportTest, AnHttpsUrlIsRefusedWithAClearError) {
-  HttpRequest r = chat(kOneConnection, 0);
-  r.url = "https://127.0.0.1:1/v1/chat/completions";
-  const auto out = sendAll({r});
+TEST_F(H2TransportTest, AUrlThatIsNotHttpIsRefusedWithAClearError) {
+  HttpRequest ftp = chat(kOneConnection, 0);
+  ftp.url = "ftp://127.0.0.1:1/v1/chat/completions";
+  HttpRequest garbage = chat(kOneConnection, 1);
+  garbage.url = "http://";
+  const auto out = sendAll({ftp, garbage});
   EXPECT_EQ(out[0].error, TransportError::kOther);
-  EXPECT_NE(out[0].error_detail.find("http://"), std::string::npos) << out[0].error_detail;
+  EXPECT_EQ(out[0].error_detail, "not an http:// or https:// URL");
+  EXPECT_EQ(out[1].error, TransportError::kOther);
+  EXPECT_EQ(out[1].error_detail, "not a valid URL");
 }
 
 TEST_F(H2TransportTest, DestroyedWithCallsInFlightItNeverCallsBack) {

@@ -39,7 +39,7 @@ balancer::EnvMap envMap(const std::map<std::string, std::string>& env) {
 struct LlmServices::Parts {
   std::unique_ptr<redis::RedisSharedBucketStore> shared_store;
   std::unique_ptr<http::CurlTransport> curl;
-  std::unique_ptr<http::H2Transport> h2c;
+  std::unique_ptr<http::H2Transport> h2;
   std::unique_ptr<http::SplitTransport> transport;
   std::unique_ptr<balancer::Balancer> balancer;
 };
@@ -110,9 +110,10 @@ std::unique_ptr<LlmServices> LlmServices::create(const WorkerConfig& config,
     p.shared_store->start();
   }
   p.curl = std::make_unique<http::CurlTransport>(dispatcher);
-  p.h2c = std::make_unique<http::H2Transport>(
-      dispatcher, http::H2TransportOptions{.first_id = http::SplitTransport::kH2FirstId});
-  p.transport = std::make_unique<http::SplitTransport>(*p.curl, *p.h2c);
+  http::H2TransportOptions h2_options;
+  h2_options.first_id = http::SplitTransport::kH2FirstId;
+  p.h2 = std::make_unique<http::H2Transport>(dispatcher, h2_options);
+  p.transport = std::make_unique<http::SplitTransport>(*p.curl, *p.h2);
   p.balancer = std::make_unique<balancer::Balancer>(
       std::move(balancer_config), dispatcher, *p.transport,
       // Every key the balancer resolves is masked in logs and stored errors from then on.

@@ -99,12 +99,14 @@ struct H2Connection::Fns {
 };
 
 H2Connection::H2Connection(uv_loop_t* loop, Owner& owner, H2Target target,
-                           std::size_t max_streams, std::string user_agent)
+                           std::size_t max_streams, std::string user_agent,
+                           std::shared_ptr<TlsContext> tls)
     : loop_(loop),
       owner_(owner),
       target_(std::move(target)),
       max_streams_(std::max<std::size_t>(1, max_streams)),
-      user_agent_(std::move(user_agent)) {
+      user_agent_(std::move(user_agent)),
+      tls_context_(std::move(tls)) {
   nghttp2_session_callbacks* cbs = nullptr;
   nghttp2_session_callbacks_new(&cbs);
   nghttp2_session_callbacks_set_on_header_callback(cbs, &Fns::onHeader);
@@ -144,7 +146,8 @@ std::size_t H2Connection::freeStreams() const {
 }
 
 bool H2Connection::submit(H2Call& call) {
-  const H2RequestHeaders headers(call, target_.authority, user_agent_);
+  const H2RequestHeaders headers(call, target_.tls ? "https" : "http", target_.authority,
+                                 user_agent_);
   nghttp2_data_provider body{};
   body.read_callback = &Fns::readBody;
   const bool has_body = !call.body.empty();
@@ -181,8 +184,22 @@ void H2Connection::onRead(ssize_t nread) {
                                uv_strerror(static_cast<int>(nread)));
     return;
   }
-  const auto* data = reinterpret_cast<const std::uint8_t*>(read_buffer_.data());
-  const ssize_t used = nghttp2_session_mem_recv(session_, data, static_cast<std::size_t>(nread));
+  std::string_view bytes(read_buffer_.data(), static_cast<std::size_t>(nread));
+  common::Result<void> tls_read;
+  if (tls_ != nullptr) {
+    tls_->receive(bytes.data(), bytes.size());
+    if (state_ == State::kHandshaking) {
+      handshakeStep();
+      if (state_ != State::kOpen) return;
+      // Records after the handshake's last may have come in the same read: go on.
+    }
+    plain_.clear();
+    tls_read = tls_->decrypt(plain_);  // what it decrypted before an error still counts
+    bytes = plain_;
+  }
+  if (state_ != State::kOpen) return;
+  const ssize_t used = nghttp2_session_mem_recv(
+      session_, reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
   if (used < 0) {
     fail(TransportError::kConnectionReset,
          std::string("HTTP/2 protocol error from ") + target_.authority + ": " +
@@ -191,6 +208,11 @@ void H2Connection::onRead(ssize_t nread) {
   }
   flush();  // window updates, SETTINGS acks, pings
   if (state_ == State::kGone) return;
+  if (!tls_read) {
+    fail(TransportError::kConnectionReset,
+         "connection to " + target_.authority + " lost: " + tls_read.error().message);
+    return;
+  }
   if (nghttp2_session_want_read(session_) == 0 && nghttp2_session_want_write(session_) == 0) {
     fail(TransportError::kConnectionReset, "connection to " + target_.authority + " ended");
     return;

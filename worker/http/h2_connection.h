@@ -1,15 +1,16 @@
 #pragma once
-// H2Connection: one HTTP/2 client connection (h2c, prior knowledge) on the libuv loop,
-// with nghttp2's client API (libnghttp2, Debian's libnghttp2-dev).
+// H2Connection: one HTTP/2 client connection on the libuv loop, with nghttp2's client API
+// (libnghttp2, Debian's libnghttp2-dev): over TLS agreed by ALPN for https://
+// (TlsStream), with prior knowledge (h2c) for http://.
 //
-// For: resolving and connecting (each address in turn, within a connect timeout),
-// writing the client preface, putting calls on streams (HEADERS and DATA from the
+// For: resolving and connecting (each address in turn, within a connect timeout; the TLS
+// handshake inside the same timeout), writing the client preface, putting calls on streams (HEADERS and DATA from the
 // call's request, which is freed as soon as nghttp2 has copied it), collecting each
 // stream's reply into its call, and telling the owner when a stream closes, when the
 // connection can take calls, and when it is gone. Many calls share one connection, and a
 // waiting call costs a stream here, not a buffer: the read buffer is the connection's.
 // Not for: choosing a connection, queueing calls, call deadlines, ids or callbacks
-// (H2Transport), TLS (https:// endpoints go through CurlTransport).
+// (H2Transport), certificates and records (TlsStream).
 //
 // Loop and threading: every method and callback runs on the loop thread.
 //
@@ -29,21 +30,24 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <unordered_map>
 
 #include "balancer/http_transport.h"
 #include "common/lifetime_token.h"
 #include "worker/http/h2_call.h"
+#include "worker/http/tls_stream.h"
 #include "worker/uv/uv_handle.h"
 
 namespace celeriac::worker::http {
 
 // Where a connection goes: http://host:port, and the :authority its requests carry.
 struct H2Target {
-  std::string host;
+  std::string host;       // name or IP address (no brackets): resolved, and checked by TLS
   std::string port;
   std::string authority;  // host[:port] as in the URL
+  bool tls = false;       // https://
 };
 
 // How a stream ended, for its call.
@@ -75,9 +79,9 @@ class H2Connection {
   };
 
   // `max_streams`: concurrent streams this client opens at most (the server's own
-  // SETTINGS_MAX_CONCURRENT_STREAMS may lower it).
+  // SETTINGS_MAX_CONCURRENT_STREAMS may lower it). `tls`: required when target.tls.
   H2Connection(uv_loop_t* loop, Owner& owner, H2Target target, std::size_t max_streams,
-               std::string user_agent);
+               std::string user_agent, std::shared_ptr<TlsContext> tls);
   ~H2Connection();
   H2Connection(const H2Connection&) = delete;
   H2Connection& operator=(const H2Connection&) = delete;
@@ -87,7 +91,9 @@ class H2Connection {
 
   // Calls it can take now: 0 while connecting, after a GOAWAY, or at its stream limit.
   [[nodiscard]] std::size_t freeStreams() const;
-  [[nodiscard]] bool connecting() const { return state_ == State::kConnecting; }
+  [[nodiscard]] bool connecting() const {
+    return state_ == State::kConnecting || state_ == State::kHandshaking;
+  }
   [[nodiscard]] std::size_t activeStreams() const { return streams_.size(); }
   [[nodiscard]] std::size_t maxStreams() const { return max_streams_; }
 
@@ -98,16 +104,19 @@ class H2Connection {
   void detach(H2Call& call);
 
  private:
-  enum class State { kIdle, kConnecting, kOpen, kGone };
+  enum class State { kIdle, kConnecting, kHandshaking, kOpen, kGone };
   struct Fns;  // the noexcept C trampolines (defined in the .cc)
   friend struct Fns;
 
   void onResolved(int status, addrinfo* addresses);
   void connectNext();
   void onConnected(int status);
+  void handshakeStep();
+  void becomeOpen();
   void onRead(ssize_t nread);
   void onStreamClose(std::int32_t stream_id, std::uint32_t error_code);
   void flush();
+  void writeRaw(std::string bytes);
   void fail(balancer::TransportError error, const std::string& detail);
   // fail() from a libuv callback, for errors found inside a method the owner called.
   void failSoon(balancer::TransportError error, std::string detail);
@@ -117,6 +126,9 @@ class H2Connection {
   H2Target target_;
   std::size_t max_streams_;
   std::string user_agent_;
+  std::shared_ptr<TlsContext> tls_context_;
+  std::unique_ptr<TlsStream> tls_;  // https:// only, from the TCP connect on
+  std::string plain_;               // what TLS decrypted from one read
   State state_ = State::kIdle;
   bool accepting_ = true;  // false after a GOAWAY or once stream ids run out
   nghttp2_session* session_ = nullptr;

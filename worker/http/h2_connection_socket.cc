@@ -1,6 +1,7 @@
 // H2Connection's socket side: resolving, connecting (each address in turn, within the
-// connect timeout), writing what nghttp2 has to send, and failing the connection. The
-// frames side (session, streams, reading) is in h2_connection.cc.
+// connect timeout), the TLS handshake on https://, writing what nghttp2 has to send
+// (sealed by TLS there), and failing the connection. The frames side (session, streams,
+// reading) is in h2_connection.cc.
 #include "worker/http/h2_connection.h"
 
 #include <algorithm>
@@ -115,8 +116,6 @@ void H2Connection::onConnected(int status) {
     connectNext();
     return;
   }
-  connect_timer_.reset();
-  state_ = State::kOpen;
   uv_read_start(
       reinterpret_cast<uv_stream_t*>(socket_.get()),
       [](uv_handle_t* h, std::size_t /*suggested*/, uv_buf_t* buf) noexcept {
@@ -127,6 +126,34 @@ void H2Connection::onConnected(int status) {
       [](uv_stream_t* s, ssize_t nread, const uv_buf_t* /*buf*/) noexcept {
         static_cast<H2Connection*>(s->data)->onRead(nread);
       });
+  if (tls_context_ == nullptr) {
+    becomeOpen();
+    return;
+  }
+  auto stream = TlsStream::create(*tls_context_, target_.host);
+  if (!stream) {
+    fail(TransportError::kConnectFailed, stream.error().message);
+    return;
+  }
+  tls_ = std::move(stream).value();
+  state_ = State::kHandshaking;  // the connect timeout covers the handshake too
+  handshakeStep();
+}
+
+void H2Connection::handshakeStep() {
+  const TlsStream::Handshake step = tls_->handshake();
+  writeRaw(tls_->outgoing());
+  if (step == TlsStream::Handshake::kDone) {
+    becomeOpen();
+  } else if (step == TlsStream::Handshake::kFailed) {
+    fail(TransportError::kConnectFailed,
+         "TLS handshake with " + target_.authority + " failed: " + tls_->failure());
+  }
+}
+
+void H2Connection::becomeOpen() {
+  connect_timer_.reset();
+  state_ = State::kOpen;
   flush();  // the client preface and our SETTINGS
   if (state_ == State::kOpen) owner_.onConnectionReady(*this);
 }
@@ -145,9 +172,21 @@ void H2Connection::flush() {
     if (n == 0) break;
     out.append(reinterpret_cast<const char*>(data), static_cast<std::size_t>(n));
   }
-  if (out.empty()) return;
+  if (tls_ != nullptr) {
+    // Also carries TLS's own records (a key update answered while reading).
+    if (auto sealed = tls_->encrypt(out); !sealed) {
+      failSoon(TransportError::kConnectionReset, sealed.error().message);
+      return;
+    }
+    out = tls_->outgoing();
+  }
+  writeRaw(std::move(out));
+}
+
+void H2Connection::writeRaw(std::string bytes) {
+  if (bytes.empty()) return;
   auto* write = new Write{};
-  write->bytes = std::move(out);
+  write->bytes = std::move(bytes);
   uv_buf_t buf = uv_buf_init(write->bytes.data(), static_cast<unsigned int>(write->bytes.size()));
   write->req.data = this;
   const int rc = uv_write(&write->req, reinterpret_cast<uv_stream_t*>(socket_.get()), &buf, 1,
@@ -183,7 +222,7 @@ void H2Connection::failSoon(TransportError error, std::string detail) {
 
 void H2Connection::fail(TransportError error, const std::string& detail) {
   if (state_ == State::kGone) return;
-  const bool connected = state_ == State::kOpen;
+  const bool connected = state_ == State::kOpen;  // a failed handshake never connected
   state_ = State::kGone;
   accepting_ = false;
   connect_timer_.reset();

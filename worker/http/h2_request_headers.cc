@@ -28,13 +28,12 @@ bool dropped(std::string_view lower_name) {
 
 }  // namespace
 
-H2RequestHeaders::H2RequestHeaders(const H2Call& call, const std::string& authority,
-                                   const std::string& user_agent) {
+H2RequestHeaders::H2RequestHeaders(const H2Call& call, std::string_view scheme,
+                                   const std::string& authority, const std::string& user_agent) {
   names_.reserve(call.headers.size());
   nva_.reserve(call.headers.size() + 6);
-  static const std::string kScheme = "http";
   add(":method", call.method);
-  add(":scheme", kScheme);
+  add(":scheme", scheme);
   add(":path", call.path.empty() ? std::string_view("/") : std::string_view(call.path));
   add(":authority", authority);
   bool has_user_agent = false;

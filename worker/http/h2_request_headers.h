@@ -23,7 +23,8 @@ namespace celeriac::worker::http {
 
 class H2RequestHeaders {
  public:
-  H2RequestHeaders(const H2Call& call, const std::string& authority,
+  // `scheme`: "http" or "https" (a string literal: it is pointed at, not copied).
+  H2RequestHeaders(const H2Call& call, std::string_view scheme, const std::string& authority,
                    const std::string& user_agent);
   H2RequestHeaders(const H2RequestHeaders&) = delete;
   H2RequestHeaders& operator=(const H2RequestHeaders&) = delete;

@@ -29,8 +29,8 @@ struct ParsedUrl {
   std::string path;
 };
 
-// http://host[:port]/path?query, parsed by libcurl's URL API; nullopt-like empty host
-// with the reason in `error` otherwise.
+// http[s]://host[:port]/path?query, parsed by libcurl's URL API; false with the reason
+// in `error` otherwise.
 bool parseUrl(const std::string& url, ParsedUrl& out, std::string& error) {
   CURLU* u = curl_url();
   if (u == nullptr) {
@@ -59,10 +59,11 @@ bool parseUrl(const std::string& url, ParsedUrl& out, std::string& error) {
     error = "not a valid URL";
     return false;
   }
-  if (scheme != "http") {
-    error = "HTTP/2 with prior knowledge needs an http:// URL (https:// goes through TLS)";
+  if (scheme != "http" && scheme != "https") {
+    error = "not an http:// or https:// URL";
     return false;
   }
+  out.target.tls = scheme == "https";
   if (!query.empty()) out.path += "?" + query;
   // curl keeps IPv6 literals bracketed in the host part, as :authority wants them.
   out.target.authority = out.target.host + (port.empty() ? "" : ":" + port);
@@ -107,6 +108,16 @@ HttpRequestId H2Transport::send(HttpRequest request, std::function<void(HttpResp
     failNow(std::move(on_done), TransportError::kOther, error);
     return id;
   }
+  if (url.target.tls && tls_context_ == nullptr) {
+    // Made on the first https:// call: loading the CA store costs time and memory that an
+    // h2c-only worker never needs.
+    auto context = TlsContext::create(options_.ca_file);
+    if (!context) {
+      failNow(std::move(on_done), TransportError::kConnectFailed, context.error().message);
+      return id;
+    }
+    tls_context_ = std::move(context).value();
+  }
   auto call = std::make_unique<H2Call>();
   call->id = id;
   call->on_done = std::move(on_done);
@@ -144,7 +155,7 @@ void H2Transport::cancel(HttpRequestId id) {
 H2Pool& H2Transport::poolFor(const HttpConnectionPolicy& policy, const H2Target& target) {
   for (const auto& pool : pools_) {
     if (pool->policy == policy && pool->target.host == target.host &&
-        pool->target.port == target.port) {
+        pool->target.port == target.port && pool->target.tls == target.tls) {
       return *pool;
     }
   }
@@ -187,7 +198,8 @@ void H2Transport::pump(H2Pool& pool) {
   while (pool.waiting.size() > coming && pool.connections.size() < limit) {
     H2Connection::Owner& owner = *this;  // a private base: converted here, where it is visible
     auto connection = std::make_unique<H2Connection>(
-        dispatcher_.loop(), owner, pool.target, pool.streamsPerConnection(), options_.user_agent);
+        dispatcher_.loop(), owner, pool.target, pool.streamsPerConnection(), options_.user_agent,
+        pool.target.tls ? tls_context_ : nullptr);
     connection->start(pool.waiting[coming]->connect_timeout);
     coming += connection->maxStreams();
     pool.connections.push_back(std::move(connection));

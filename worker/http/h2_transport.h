@@ -1,15 +1,17 @@
 #pragma once
-// H2Transport: balancer::HttpTransport for plain-http endpoints that say `http2: true`,
-// spoken as HTTP/2 with prior knowledge (h2c) by the project's own lean client over
-// nghttp2 (H2Connection), instead of one libcurl transfer per call.
+// H2Transport: balancer::HttpTransport for endpoints that say `http2: true`, spoken by
+// the project's own lean HTTP/2 client over nghttp2 (H2Connection) instead of one
+// libcurl transfer per call: over TLS agreed by ALPN ("h2") on https://, the peer's
+// certificate always verified (TlsStream), and with prior knowledge (h2c) on http://.
 //
 // Why its own client: a call waiting for an LLM costs libcurl 7.88 (Debian 12) about
 // 16-21 KB (per-transfer state, buffers, its easy handle) even when thousands share one
 // HTTP/2 connection; here it costs an H2Call (ids, callback, deadline, the reply as it
 // comes) and nghttp2's stream, and the request is freed once it is on the wire. See
 // bench/README.md, "LLM calls in flight".
-// Not for: https:// (TLS and ALPN stay with CurlTransport: SplitTransport routes), HTTP/1.1,
-// retries, classification or rate limits (the Balancer).
+// Not for: HTTP/1.1 (a server that does not agree to h2 fails the connection; endpoints
+// without `http2: true` go through CurlTransport: SplitTransport routes), retries,
+// classification or rate limits (the Balancer).
 //
 // Connections: per distinct (connection policy, host, port) a pool of at most
 // `max_connections` connections (0: as many as the calls need), each carrying at most
@@ -23,7 +25,8 @@
 //
 // Timeouts: total_timeout covers the call from send() to its last reply byte, queueing
 // included; connect_timeout covers setting up the connection a call started.
-// Errors: a connection refused or unresolvable fails the calls waiting for it
+// Errors: a connection refused or unresolvable, or a TLS handshake that fails (the
+// certificate, the name, no h2 by ALPN), fails the calls waiting for it
 // (kConnectFailed) when no other connection of the pool is alive or being set up; a
 // connect timeout is kTimeout; a connection lost, a stream reset or a protocol error is
 // kConnectionReset; a reply body over max_body_bytes is kOther. error_detail names the
@@ -37,7 +40,8 @@
 // callback may send, cancel or destroy the transport); cancel() of an unknown or
 // finished id is a no-op; ~H2Transport() drops every callback not yet run.
 //
-// Ownership: owns its pools, their connections, and every H2Call by id.
+// Ownership: owns its pools, their connections, every H2Call by id, and the TLS context
+// its https:// connections share.
 
 #include <cstddef>
 #include <cstdint>
@@ -64,6 +68,8 @@ struct H2TransportOptions {
   std::string user_agent = "celeriac/0.1";
   // The first request id; SplitTransport gives this transport ids of its own range.
   balancer::HttpRequestId first_id = 1;
+  // Extra CA bundle (PEM file) for private https endpoints; empty = the system store.
+  std::string ca_file;
 };
 
 // Every call to one (policy, host, port): its connections and the calls waiting.
@@ -115,6 +121,7 @@ class H2Transport final : public balancer::HttpTransport, private H2Connection::
   uv::UvDispatcher& dispatcher_;
   H2TransportOptions options_;
   std::vector<std::unique_ptr<H2Pool>> pools_;
+  std::shared_ptr<TlsContext> tls_context_;  // made on the first https:// call
   std::unordered_map<balancer::HttpRequestId, std::unique_ptr<H2Call>> calls_;
   // (deadline in uv_hrtime ns, id): the total timeouts, earliest first; one timer.
   std::multimap<std::uint64_t, balancer::HttpRequestId> deadlines_;

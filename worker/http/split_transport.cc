@@ -4,19 +4,20 @@
 
 namespace celeriac::worker::http {
 
-bool SplitTransport::forH2c(const balancer::HttpRequest& request) {
+bool SplitTransport::forH2(const balancer::HttpRequest& request) {
+  const std::string& url = request.url;
   return request.connection.version == balancer::HttpVersion::kHttp2 &&
-         request.url.size() > 7 && request.url.compare(0, 7, "http://") == 0;
+         (url.starts_with("http://") || url.starts_with("https://"));
 }
 
 balancer::HttpRequestId SplitTransport::send(
     balancer::HttpRequest request, std::function<void(balancer::HttpResponse)> on_done) {
-  balancer::HttpTransport& to = forH2c(request) ? h2c_ : curl_;
+  balancer::HttpTransport& to = forH2(request) ? h2_ : curl_;
   return to.send(std::move(request), std::move(on_done));
 }
 
 void SplitTransport::cancel(balancer::HttpRequestId id) {
-  (id >= kH2FirstId ? h2c_ : curl_).cancel(id);
+  (id >= kH2FirstId ? h2_ : curl_).cancel(id);
 }
 
 }  // namespace celeriac::worker::http

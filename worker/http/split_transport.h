@@ -1,8 +1,8 @@
 #pragma once
 // SplitTransport: the worker's one HttpTransport, sending each request to the client
-// that serves it best: plain-http requests whose endpoint says `http2: true` to the
-// lean HTTP/2 client (H2Transport, h2c with prior knowledge), everything else (https://
-// with TLS and ALPN, HTTP/1.1, kAuto) to CurlTransport.
+// that serves it best: requests whose endpoint says `http2: true` to the lean HTTP/2
+// client (H2Transport: TLS with ALPN on https://, prior knowledge on http://),
+// everything else (HTTP/1.1, kAuto, which may fall back to HTTP/1.1) to CurlTransport.
 //
 // For: keeping that choice out of the balancer, which sees one transport. Not for:
 // anything a transport does itself.
@@ -24,11 +24,12 @@ class SplitTransport final : public balancer::HttpTransport {
   // The first id H2Transport must use (H2TransportOptions::first_id).
   static constexpr balancer::HttpRequestId kH2FirstId = balancer::HttpRequestId{1} << 62;
 
-  SplitTransport(balancer::HttpTransport& curl, balancer::HttpTransport& h2c)
-      : curl_(curl), h2c_(h2c) {}
+  SplitTransport(balancer::HttpTransport& curl, balancer::HttpTransport& h2)
+      : curl_(curl), h2_(h2) {}
 
-  // True for the requests the H2 client takes: HTTP/2 required, on an http:// URL.
-  [[nodiscard]] static bool forH2c(const balancer::HttpRequest& request);
+  // True for the requests the H2 client takes: HTTP/2 required, on an http:// or
+  // https:// URL.
+  [[nodiscard]] static bool forH2(const balancer::HttpRequest& request);
 
   balancer::HttpRequestId send(balancer::HttpRequest request,
                                std::function<void(balancer::HttpResponse)> on_done) override;
@@ -36,7 +37,7 @@ class SplitTransport final : public balancer::HttpTransport {
 
  private:
   balancer::HttpTransport& curl_;
-  balancer::HttpTransport& h2c_;
+  balancer::HttpTransport& h2_;
 };
 
 }  // namespace celeriac::worker::http

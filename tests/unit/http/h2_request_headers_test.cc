@@ -28,7 +28,7 @@ TEST(H2RequestHeadersTest, PseudoHeadersFirstThenLowerCaseNamesAndTheBodyLength)
   call.path = "/v1/chat/completions?x=1";
   call.headers = {{"Content-Type", "application/json"}, {"Authorization", "Bearer k"}};
   call.body = "{\"a\":1}";
-  const H2RequestHeaders headers(call, "127.0.0.1:8080", "celeriac/0.1");
+  const H2RequestHeaders headers(call, "http", "127.0.0.1:8080", "celeriac/0.1");
   EXPECT_EQ(block(headers), (Block{{":method", "POST"},
                                    {":scheme", "http"},
                                    {":path", "/v1/chat/completions?x=1"},
@@ -46,9 +46,9 @@ TEST(H2RequestHeadersTest, ConnectionHeadersAreDroppedAndAGivenUserAgentIsKept) 
   call.headers = {{"Connection", "keep-alive"}, {"Host", "x"},     {"Transfer-Encoding", "chunked"},
                   {"Expect", "100-continue"},   {"TE", "trailers"}, {"User-Agent", "probe/1"},
                   {"Content-Length", "99"}};
-  const H2RequestHeaders headers(call, "h", "celeriac/0.1");
+  const H2RequestHeaders headers(call, "https", "h", "celeriac/0.1");
   EXPECT_EQ(block(headers), (Block{{":method", "GET"},
-                                   {":scheme", "http"},
+                                   {":scheme", "https"},
                                    {":path", "/"},
                                    {":authority", "h"},
                                    {"user-agent", "probe/1"}}));

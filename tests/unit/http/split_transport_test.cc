@@ -1,5 +1,5 @@
-// SplitTransport: which client gets a request (h2c to the lean HTTP/2 client, the rest
-// to libcurl) and which one a cancel reaches, with two recording fakes.
+// SplitTransport: which client gets a request (HTTP/2 required: the own client; the
+// rest: libcurl) and which one a cancel reaches, with two recording fakes.
 #include "worker/http/split_transport.h"
 
 #include <gtest/gtest.h>
@@ -39,7 +39,7 @@ HttpRequest request(const std::string& url, HttpVersion version) {
   return r;
 }
 
-TEST(SplitTransportTest, OnlyHttp2OnPlainHttpGoesToTheH2cClient) {
+TEST(SplitTransportTest, OnlyRequestsThatRequireHttp2GoToTheOwnClient) {
   RecordingTransport curl(1);
   RecordingTransport h2c(SplitTransport::kH2FirstId);
   SplitTransport split(curl, h2c);
@@ -48,8 +48,9 @@ TEST(SplitTransportTest, OnlyHttp2OnPlainHttpGoesToTheH2cClient) {
   split.send(request("http://stub:8080/v1/chat", HttpVersion::kHttp1), {});
   split.send(request("http://stub:8080/v1/chat", HttpVersion::kAuto), {});
   split.send(request("HTTPS://api.example.com/v1/chat", HttpVersion::kHttp2), {});
-  EXPECT_EQ(h2c.urls, (std::vector<std::string>{"http://stub:8080/v1/chat"}));
-  EXPECT_EQ(curl.urls.size(), 4U);
+  EXPECT_EQ(h2c.urls, (std::vector<std::string>{"http://stub:8080/v1/chat",
+                                                "https://api.example.com/v1/chat"}));
+  EXPECT_EQ(curl.urls.size(), 3U);
 }
 
 TEST(SplitTransportTest, ACancelReachesTheClientThatHasTheRequest) {
@@ -57,7 +58,7 @@ TEST(SplitTransportTest, ACancelReachesTheClientThatHasTheRequest) {
   RecordingTransport h2c(SplitTransport::kH2FirstId);
   SplitTransport split(curl, h2c);
   const HttpRequestId on_h2c = split.send(request("http://a/x", HttpVersion::kHttp2), {});
-  const HttpRequestId on_curl = split.send(request("https://a/x", HttpVersion::kHttp2), {});
+  const HttpRequestId on_curl = split.send(request("https://a/x", HttpVersion::kAuto), {});
   split.cancel(on_h2c);
   split.cancel(on_curl);
   EXPECT_EQ(h2c.cancelled, (std::vector<HttpRequestId>{on_h2c}));
