@@ -43,7 +43,7 @@ def parse(argv):
     ap.add_argument("--out", default=os.path.join(BENCH, "results"),
                     help="directory for results.md, results.json and the PNG charts")
     ap.add_argument("--protocol", choices=["h1", "h2"], default="h1",
-                    help="celeriac's transport to the stub (h2 needs the HTTP/2 merge)")
+                    help="celeriac's transport to the stub (h2: endpoints say http2: true)")
     ap.add_argument("--contenders", default=",".join(contenders.ALL),
                     help="comma list out of: " + ", ".join(contenders.ALL))
     ap.add_argument("--workloads", default="echo,llm,rate_limited,failing_endpoint")
