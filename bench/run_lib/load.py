@@ -97,8 +97,9 @@ class ResultListener:
             if status in ("SUCCESS", "FAILURE") and task_id not in self.results:
                 self.results[task_id] = (now, status)
 
-    def count(self):
-        return len(self.results)
+    def count_of(self, task_ids):
+        """How many of `task_ids` (a set or dict of ids) have a result."""
+        return sum(1 for task_id in list(self.results) if task_id in task_ids)
 
     def close(self):
         self._stop.set()

@@ -35,13 +35,20 @@ class Servers:
         return self
 
     def reset(self, queue, latency_ms=0, rpm_limit=0):
-        """The same starting point for the next contender: empty queue, empty Redis, a
-        stub with zeroed counters and windows, no faults, this latency and limit."""
+        """The same starting point for the next contender: empty queue, no parked tasks
+        (a task a worker parked in a celeriac.delay.* queue would come back into the next
+        workload's queue), empty Redis, a stub with zeroed counters and windows, no
+        faults, this latency and limit."""
+        out = self.rabbit.ctl("-q", "list_queues", "name", "--no-table-headers", capture=True)
+        parking = [n for n in (line.strip() for line in out.splitlines())
+                   if n.startswith("celeriac.delay.")]
         with kombu.Connection(self.rabbit.url) as conn:
             ch = conn.channel()
             q = kombu.Queue(queue, kombu.Exchange(queue, "direct"), routing_key=queue)(ch)
             q.declare()
             q.purge()
+            for name in parking:
+                ch.queue_purge(name)
         self.r.flushdb()
         self.stub.clear_faults()
         self.stub.admin("POST", "/admin/config", {"latency_ms": latency_ms,

@@ -112,7 +112,8 @@ def _open_loop(servers, name, in_flight, latency_s, duration_s, config, endpoint
         if "sent" in box and give_up is None:
             give_up = now + latency_s + patience_s
             last_send = max(box["sent"].values())
-        if give_up and (listener.count() >= len(box["sent"]) or now > give_up
+        # Only this run's tasks count: a result of any other task is not one of them.
+        if give_up and (listener.count_of(box["sent"]) >= len(box["sent"]) or now > give_up
                         or not c.alive()):
             break
         time.sleep(0.2)
