@@ -13,9 +13,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "providers/open_ai_codec.h"
 #include "stub_server.h"
 #include "test_loop.h"
+#include "transport_calls.h"
 #include "worker/http/curl_transport.h"
 #include "worker/uv/uv_dispatcher.h"
 
@@ -61,23 +61,9 @@ class CurlTransportH2Test : public ::testing::Test {
 
   // Sends `n` calls at once and runs the loop until all have answered (bounded).
   std::vector<HttpResponse> sendAll(const HttpConnectionPolicy& policy, int n) {
-    std::vector<std::optional<HttpResponse>> out(static_cast<std::size_t>(n));
-    for (int i = 0; i < n; ++i) {
-      transport_->send(chat(policy, i), [&out, i](HttpResponse r) {
-        out[static_cast<std::size_t>(i)] = std::move(r);
-      });
-    }
-    EXPECT_TRUE(loop_.runUntil(
-        [&] {
-          for (const auto& r : out) {
-            if (!r) return false;
-          }
-          return true;
-        },
-        seconds(60)));
-    std::vector<HttpResponse> done;
-    for (auto& r : out) done.push_back(r.value_or(HttpResponse{}));
-    return done;
+    std::vector<HttpRequest> requests;
+    for (int i = 0; i < n; ++i) requests.push_back(chat(policy, i));
+    return sendAllAndWait(*transport_, loop_, std::move(requests));
   }
 
   nlohmann::json totals() { return stub_.stats()["totals"]; }
@@ -88,24 +74,11 @@ class CurlTransportH2Test : public ::testing::Test {
   std::unique_ptr<worker::http::CurlTransport> transport_;
 };
 
-void expectAllAnswered(const std::vector<HttpResponse>& responses) {
-  for (std::size_t i = 0; i < responses.size(); ++i) {
-    const HttpResponse& r = responses[i];
-    ASSERT_EQ(r.error, TransportError::kNone) << "call " << i << ": " << r.error_detail;
-    ASSERT_EQ(r.status, 200) << "call " << i << ": " << r.body;
-    const auto completion = balancer::OpenAiCodec{}.parseResponse(r.body);
-    ASSERT_TRUE(completion.has_value()) << r.body;
-    // Each stream got its own answer, not a neighbour's.
-    EXPECT_NE(completion->content.find("call " + std::to_string(i)), std::string::npos)
-        << completion->content;
-  }
-}
-
 TEST_F(CurlTransportH2Test, Http2EndpointMultiplexesManyCallsOverAtMostMaxConnections) {
   stub_.resetCounters();
   const HttpConnectionPolicy policy{HttpVersion::kHttp2, 2, 100};
   const auto responses = sendAll(policy, 120);
-  expectAllAnswered(responses);
+  expectEachAnsweredItsOwnCall(responses);
   const nlohmann::json t = totals();
   EXPECT_EQ(t["requests_by_protocol"]["HTTP/2"], 120);
   EXPECT_EQ(t["requests_by_protocol"]["HTTP/1.1"], 0);
@@ -122,7 +95,7 @@ TEST_F(CurlTransportH2Test, OneConnectionCarriesStreamsUpToItsLimitThenCallsWait
   stub_.resetCounters();
   // One connection, 10 streams: 30 calls go 10 at a time, never on a second connection.
   const auto responses = sendAll(HttpConnectionPolicy{HttpVersion::kHttp2, 1, 10}, 30);
-  expectAllAnswered(responses);
+  expectEachAnsweredItsOwnCall(responses);
   const nlohmann::json t = totals();
   EXPECT_EQ(t["connections_by_protocol"]["HTTP/2"]["accepted"], 1) << t.dump();
   EXPECT_EQ(t["requests_by_protocol"]["HTTP/2"], 30);
@@ -132,9 +105,9 @@ TEST_F(CurlTransportH2Test, OneConnectionCarriesStreamsUpToItsLimitThenCallsWait
 
 TEST_F(CurlTransportH2Test, ConnectionsAreReusedByLaterCalls) {
   const HttpConnectionPolicy policy{HttpVersion::kHttp2, 1, 0};
-  expectAllAnswered(sendAll(policy, 3));
+  expectEachAnsweredItsOwnCall(sendAll(policy, 3));
   stub_.resetCounters();
-  expectAllAnswered(sendAll(policy, 3));
+  expectEachAnsweredItsOwnCall(sendAll(policy, 3));
   // The second batch rode the connection the first one opened.
   EXPECT_EQ(totals()["connections_by_protocol"]["HTTP/2"]["accepted"], 0);
   EXPECT_EQ(totals()["requests_by_protocol"]["HTTP/2"], 3);
@@ -144,7 +117,7 @@ TEST_F(CurlTransportH2Test, Http1EndpointsUseKeptAliveHttp11ConnectionsUpToTheir
   // http2: false (kHttp1) and no http2 on a plain http:// URL (kAuto) alike.
   for (const HttpVersion version : {HttpVersion::kHttp1, HttpVersion::kAuto}) {
     stub_.resetCounters();
-    expectAllAnswered(sendAll(HttpConnectionPolicy{version, 3, 0}, 12));
+    expectEachAnsweredItsOwnCall(sendAll(HttpConnectionPolicy{version, 3, 0}, 12));
     const nlohmann::json t = totals();
     EXPECT_EQ(t["requests_by_protocol"]["HTTP/1.1"], 12);
     EXPECT_EQ(t["requests_by_protocol"]["HTTP/2"], 0);
@@ -156,7 +129,7 @@ TEST_F(CurlTransportH2Test, Http1EndpointsUseKeptAliveHttp11ConnectionsUpToTheir
 
 TEST_F(CurlTransportH2Test, DefaultPolicyOnPlainHttpStaysHttp11) {
   stub_.resetCounters();
-  expectAllAnswered(sendAll(HttpConnectionPolicy{}, 2));
+  expectEachAnsweredItsOwnCall(sendAll(HttpConnectionPolicy{}, 2));
   EXPECT_EQ(totals()["requests_by_protocol"]["HTTP/1.1"], 2);
   EXPECT_EQ(totals()["connections_by_protocol"]["HTTP/2"]["accepted"], 0);
 }
@@ -195,13 +168,13 @@ TEST_F(CurlTransportH2Test, FaultsOverHttp2AreTheTransportErrorsOfHttp11) {
 // connection, when the HTTP/2 connection it reused dies before any reply byte.
 TEST_F(CurlTransportH2Test, ACallWhoseHttp2ConnectionDiesIsNotSentAgainByTheTransport) {
   const HttpConnectionPolicy policy{HttpVersion::kHttp2, 1, 0};
-  expectAllAnswered(sendAll(policy, 1));  // an HTTP/2 connection, kept
+  expectEachAnsweredItsOwnCall(sendAll(policy, 1));  // an HTTP/2 connection, kept
   stub_.resetCounters();
   stub_.armFault({{"fault", "close"}, {"count", 1}});  // closes the whole connection
   const auto r = sendAll(policy, 1);
   EXPECT_EQ(r[0].error, TransportError::kConnectionReset) << r[0].error_detail;
   EXPECT_EQ(totals()["received"], 1) << totals().dump();
-  expectAllAnswered(sendAll(policy, 1));
+  expectEachAnsweredItsOwnCall(sendAll(policy, 1));
 }
 
 // The stub holds every 101 for 1 s and every answer for 1 s, so a test can start calls
@@ -221,7 +194,7 @@ class CurlTransportH2UpgradeWindowTest : public CurlTransportH2Test {
 TEST_F(CurlTransportH2UpgradeWindowTest,
        ACallStartedWhileASecondConnectionUpgradesWaitsForAStream) {
   const HttpConnectionPolicy policy{HttpVersion::kHttp2, 2, 1};
-  expectAllAnswered(sendAll(policy, 1));  // connection 1 is HTTP/2 from now on
+  expectEachAnsweredItsOwnCall(sendAll(policy, 1));  // connection 1 is HTTP/2 from now on
   stub_.resetCounters();
   std::vector<std::optional<HttpResponse>> out(3);
   auto send = [&](int i) {
@@ -238,7 +211,7 @@ TEST_F(CurlTransportH2UpgradeWindowTest,
   ASSERT_TRUE(loop_.runUntil([&] { return out[0] && out[1] && out[2]; }, seconds(30)));
   std::vector<HttpResponse> responses;
   for (auto& r : out) responses.push_back(std::move(*r));
-  expectAllAnswered(responses);
+  expectEachAnsweredItsOwnCall(responses);
   const nlohmann::json t = totals();
   EXPECT_EQ(t["received"], 3) << t.dump();
   EXPECT_EQ(t["dropped"], 0) << t.dump();

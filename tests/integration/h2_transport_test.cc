@@ -14,10 +14,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "providers/open_ai_codec.h"
 #include "stub_server.h"
 #include "test_loop.h"
 #include "test_ports.h"
+#include "transport_calls.h"
 #include "worker/http/h2_transport.h"
 #include "worker/uv/uv_dispatcher.h"
 
@@ -64,23 +64,8 @@ class H2TransportTest : public ::testing::Test {
     return r;
   }
 
-  // Sends the requests at once and runs the loop until all have answered (bounded).
   std::vector<HttpResponse> sendAll(std::vector<HttpRequest> requests) {
-    std::vector<std::optional<HttpResponse>> out(requests.size());
-    for (std::size_t i = 0; i < requests.size(); ++i) {
-      transport_->send(std::move(requests[i]), [&out, i](HttpResponse r) { out[i] = std::move(r); });
-    }
-    EXPECT_TRUE(loop_.runUntil(
-        [&] {
-          for (const auto& r : out) {
-            if (!r) return false;
-          }
-          return true;
-        },
-        seconds(60)));
-    std::vector<HttpResponse> done;
-    for (auto& r : out) done.push_back(r.value_or(HttpResponse{}));
-    return done;
+    return sendAllAndWait(*transport_, loop_, std::move(requests));
   }
   std::vector<HttpResponse> sendAll(const HttpConnectionPolicy& policy, int n) {
     std::vector<HttpRequest> requests;
@@ -98,23 +83,10 @@ class H2TransportTest : public ::testing::Test {
 
 const HttpConnectionPolicy kOneConnection{HttpVersion::kHttp2, 1, 0};
 
-void expectAllAnswered(const std::vector<HttpResponse>& responses) {
-  for (std::size_t i = 0; i < responses.size(); ++i) {
-    const HttpResponse& r = responses[i];
-    ASSERT_EQ(r.error, TransportError::kNone) << "call " << i << ": " << r.error_detail;
-    ASSERT_EQ(r.status, 200) << "call " << i << ": " << r.body;
-    const auto completion = balancer::OpenAiCodec{}.parseResponse(r.body);
-    ASSERT_TRUE(completion.has_value()) << r.body;
-    // Each stream got its own answer, not a neighbour's.
-    EXPECT_NE(completion->content.find("call " + std::to_string(i)), std::string::npos)
-        << completion->content;
-  }
-}
-
 TEST_F(H2TransportTest, ManyCallsAreMultiplexedOverAtMostMaxConnectionsWithPriorKnowledge) {
   stub_.resetCounters();
   const auto responses = sendAll(HttpConnectionPolicy{HttpVersion::kHttp2, 2, 100}, 150);
-  expectAllAnswered(responses);
+  expectEachAnsweredItsOwnCall(responses);
   const nlohmann::json t = totals();
   EXPECT_EQ(t["requests_by_protocol"]["HTTP/2"], 150);
   EXPECT_EQ(t["requests_by_protocol"]["HTTP/1.1"], 0);
@@ -128,7 +100,7 @@ TEST_F(H2TransportTest, ManyCallsAreMultiplexedOverAtMostMaxConnectionsWithPrior
 
 TEST_F(H2TransportTest, OneConnectionCarriesStreamsUpToItsLimitThenCallsWaitInOrder) {
   stub_.resetCounters();
-  expectAllAnswered(sendAll(HttpConnectionPolicy{HttpVersion::kHttp2, 1, 10}, 30));
+  expectEachAnsweredItsOwnCall(sendAll(HttpConnectionPolicy{HttpVersion::kHttp2, 1, 10}, 30));
   const nlohmann::json t = totals();
   EXPECT_EQ(t["connections_by_protocol"]["HTTP/2"]["accepted"], 1) << t.dump();
   EXPECT_EQ(t["requests_by_protocol"]["HTTP/2"], 30);
@@ -136,9 +108,9 @@ TEST_F(H2TransportTest, OneConnectionCarriesStreamsUpToItsLimitThenCallsWaitInOr
 }
 
 TEST_F(H2TransportTest, LaterCallsReuseTheConnection) {
-  expectAllAnswered(sendAll(kOneConnection, 3));
+  expectEachAnsweredItsOwnCall(sendAll(kOneConnection, 3));
   stub_.resetCounters();
-  expectAllAnswered(sendAll(kOneConnection, 3));
+  expectEachAnsweredItsOwnCall(sendAll(kOneConnection, 3));
   EXPECT_EQ(totals()["connections_by_protocol"]["HTTP/2"]["accepted"], 0);
   EXPECT_EQ(totals()["requests_by_protocol"]["HTTP/2"], 3);
 }
@@ -171,17 +143,17 @@ TEST_F(H2TransportTest, StatusFaultsAreRepliesAndAResetIsAConnectionReset) {
   const auto reset = sendAll(kOneConnection, 1);
   EXPECT_EQ(reset[0].error, TransportError::kConnectionReset) << reset[0].error_detail;
   EXPECT_NE(reset[0].error_detail.find("127.0.0.1:"), std::string::npos) << reset[0].error_detail;
-  expectAllAnswered(sendAll(kOneConnection, 1));  // the connection carries on
+  expectEachAnsweredItsOwnCall(sendAll(kOneConnection, 1));  // the connection carries on
 }
 
 TEST_F(H2TransportTest, ACallWhoseConnectionDiesFailsOnceAndIsNotSentAgain) {
-  expectAllAnswered(sendAll(kOneConnection, 1));  // a connection, kept
+  expectEachAnsweredItsOwnCall(sendAll(kOneConnection, 1));  // a connection, kept
   stub_.resetCounters();
   stub_.armFault({{"fault", "close"}, {"count", 1}});  // closes the whole connection
   const auto r = sendAll(kOneConnection, 1);
   EXPECT_EQ(r[0].error, TransportError::kConnectionReset) << r[0].error_detail;
   EXPECT_EQ(totals()["received"], 1) << totals().dump();
-  expectAllAnswered(sendAll(kOneConnection, 1));  // on a new connection
+  expectEachAnsweredItsOwnCall(sendAll(kOneConnection, 1));  // on a new connection
   EXPECT_EQ(totals()["connections_by_protocol"]["HTTP/2"]["accepted"], 1) << totals().dump();
 }
 

@@ -13,6 +13,7 @@
 
 #include "test_loop.h"
 #include "tls_h2_server.h"
+#include "transport_calls.h"
 #include "worker/http/h2_transport.h"
 #include "worker/uv/uv_dispatcher.h"
 
@@ -53,23 +54,9 @@ class H2TransportTlsTest : public ::testing::Test {
   }
 
   std::vector<HttpResponse> sendAll(const std::string& host, int n) {
-    std::vector<std::optional<HttpResponse>> out(static_cast<std::size_t>(n));
-    for (int i = 0; i < n; ++i) {
-      transport_->send(post(host, i), [&out, i](HttpResponse r) {
-        out[static_cast<std::size_t>(i)] = std::move(r);
-      });
-    }
-    EXPECT_TRUE(loop_.runUntil(
-        [&] {
-          for (const auto& r : out) {
-            if (!r) return false;
-          }
-          return true;
-        },
-        seconds(30)));
-    std::vector<HttpResponse> done;
-    for (auto& r : out) done.push_back(r.value_or(HttpResponse{}));
-    return done;
+    std::vector<HttpRequest> requests;
+    for (int i = 0; i < n; ++i) requests.push_back(post(host, i));
+    return sendAllAndWait(*transport_, loop_, std::move(requests), seconds(30));
   }
 
   TlsH2Server server_;

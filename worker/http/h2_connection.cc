@@ -155,7 +155,10 @@ bool H2Connection::submit(H2Call& call) {
       nghttp2_submit_request(session_, nullptr, headers.nva().data(), headers.nva().size(),
                              has_body ? &body : nullptr, &call);
   if (id < 0) {
-    accepting_ = false;  // stream ids exhausted, or the session is going away
+    // Stream ids used up, or the session is going away: no more calls here. One with no
+    // streams left would never end by itself, so it is retired now.
+    accepting_ = false;
+    if (streams_.empty()) failSoon(TransportError::kConnectionReset, "connection retired");
     return false;
   }
   if (!has_body) call.releaseRequest();  // HEADERS carry it all; nghttp2 copied them
@@ -215,6 +218,12 @@ void H2Connection::onRead(ssize_t nread) {
   }
   if (nghttp2_session_want_read(session_) == 0 && nghttp2_session_want_write(session_) == 0) {
     fail(TransportError::kConnectionReset, "connection to " + target_.authority + " ended");
+    return;
+  }
+  if (!accepting_ && streams_.empty()) {
+    // After a GOAWAY (or with stream ids used up) and its last stream done: make room
+    // in the pool for a fresh connection.
+    fail(TransportError::kConnectionReset, "connection to " + target_.authority + " retired");
     return;
   }
   if (freeStreams() > 0) owner_.onStreamsFreed(*this);

@@ -97,8 +97,9 @@ class H2Connection {
   [[nodiscard]] std::size_t activeStreams() const { return streams_.size(); }
   [[nodiscard]] std::size_t maxStreams() const { return max_streams_; }
 
-  // Puts `call` on a new stream and writes it. False (the call untouched) if the
-  // session refuses a new stream; the connection then takes no more calls.
+  // Puts `call` on a new stream and writes it. False (the call untouched) if the session
+  // will open no new stream (ids used up, going away): the connection takes no more
+  // calls and is retired once its last stream ends.
   bool submit(H2Call& call);
   // Takes `call` off its stream (RST_STREAM CANCEL): its end is not reported.
   void detach(H2Call& call);
