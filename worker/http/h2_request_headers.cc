@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <utility>
 
 namespace celeriac::worker::http {
 
@@ -29,13 +30,14 @@ bool dropped(std::string_view lower_name) {
 }  // namespace
 
 H2RequestHeaders::H2RequestHeaders(const H2Call& call, std::string_view scheme,
-                                   const std::string& authority, const std::string& user_agent) {
+                                   std::string authority, std::string user_agent)
+    : scheme_(scheme), authority_(std::move(authority)), user_agent_(std::move(user_agent)) {
   names_.reserve(call.headers.size());
   nva_.reserve(call.headers.size() + 6);
   add(":method", call.method);
-  add(":scheme", scheme);
+  add(":scheme", scheme_);
   add(":path", call.path.empty() ? std::string_view("/") : std::string_view(call.path));
-  add(":authority", authority);
+  add(":authority", authority_);
   bool has_user_agent = false;
   for (const auto& h : call.headers) {
     std::string name = lower(h.name);
@@ -44,7 +46,7 @@ H2RequestHeaders::H2RequestHeaders(const H2Call& call, std::string_view scheme,
     names_.push_back(std::move(name));
     add(names_.back(), h.value);
   }
-  if (!has_user_agent) add("user-agent", user_agent);
+  if (!has_user_agent) add("user-agent", user_agent_);
   if (!call.body.empty() || call.method == "POST") {
     content_length_ = std::to_string(call.body.size());
     add("content-length", content_length_);

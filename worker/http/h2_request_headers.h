@@ -8,8 +8,8 @@
 // and value before submit returns, so the block lives only for that call. Not for:
 // anything after the headers (the body is read from the call by nghttp2's data source).
 //
-// Ownership: owns the lower-cased copies that nva() points into; borrows the call's
-// strings (the call outlives the block).
+// Ownership: owns the scheme, authority, user agent and lower-cased names that nva()
+// points into; borrows the call's strings (the call outlives the block).
 
 #include <nghttp2/nghttp2.h>
 
@@ -23,9 +23,10 @@ namespace celeriac::worker::http {
 
 class H2RequestHeaders {
  public:
-  // `scheme`: "http" or "https" (a string literal: it is pointed at, not copied).
-  H2RequestHeaders(const H2Call& call, std::string_view scheme, const std::string& authority,
-                   const std::string& user_agent);
+  // `scheme`: "http" or "https". The authority and user agent are copied, so they may
+  // be temporaries.
+  H2RequestHeaders(const H2Call& call, std::string_view scheme, std::string authority,
+                   std::string user_agent);
   H2RequestHeaders(const H2RequestHeaders&) = delete;
   H2RequestHeaders& operator=(const H2RequestHeaders&) = delete;
 
@@ -35,6 +36,9 @@ class H2RequestHeaders {
   void add(std::string_view name, std::string_view value);
 
   std::vector<std::string> names_;  // lower-cased; reserved up front, so never moved
+  std::string scheme_;
+  std::string authority_;
+  std::string user_agent_;
   std::string content_length_;
   std::vector<nghttp2_nv> nva_;
 };
