@@ -134,6 +134,26 @@ TEST_F(H2TransportTest, CancellingOneStreamLeavesTheOthersOnTheConnection) {
   EXPECT_EQ(totals()["connections_by_protocol"]["HTTP/2"]["accepted"], 1);
 }
 
+TEST_F(H2TransportTest, ACancelledCallsStreamGoesToTheNextWaitingCall) {
+  // One connection of one stream: B waits behind A until A is cancelled. The stub never
+  // answers a cancelled stream, so only the cancel itself can free the stream for B.
+  const HttpConnectionPolicy one_stream{HttpVersion::kHttp2, 1, 1};
+  stub_.resetCounters();
+  std::optional<HttpResponse> a;
+  std::optional<HttpResponse> b;
+  const auto a_id =
+      transport_->send(chat(one_stream, 0), [&a](HttpResponse r) { a = std::move(r); });
+  HttpRequest second = chat(one_stream, 1);
+  second.total_timeout = seconds(20);
+  transport_->send(std::move(second), [&b](HttpResponse r) { b = std::move(r); });
+  ASSERT_TRUE(loop_.runUntil([&] { return totals()["in_flight"] == 1; }, seconds(10)));
+  transport_->cancel(a_id);
+  ASSERT_TRUE(loop_.runUntil([&] { return a && b; }, seconds(30)));
+  EXPECT_EQ(a->error, TransportError::kCancelled);
+  EXPECT_EQ(b->error, TransportError::kNone) << b->error_detail;
+  EXPECT_EQ(b->status, 200);
+}
+
 TEST_F(H2TransportTest, StatusFaultsAreRepliesAndAResetIsAConnectionReset) {
   stub_.armFault({{"fault", "status"}, {"status", 503}, {"count", 1}});
   const auto r = sendAll(kOneConnection, 1);
@@ -158,9 +178,12 @@ TEST_F(H2TransportTest, ACallWhoseConnectionDiesFailsOnceAndIsNotSentAgain) {
 }
 
 TEST_F(H2TransportTest, NothingListeningIsConnectFailedNamingTheAddressOnly) {
-  HttpRequest r = chat(kOneConnection, 0);
+  // 150 calls need two connections of 100 streams: both are refused, and every call
+  // fails at once as refused (not by timing out while connections are retried).
+  HttpRequest r = chat(HttpConnectionPolicy{HttpVersion::kHttp2, 0, 0}, 0);
   r.url = "http://127.0.0.1:" + std::to_string(unusedLoopbackPort()) + "/v1/chat/completions";
-  const auto out = sendAll({r, r});
+  r.total_timeout = seconds(20);
+  const auto out = sendAll(std::vector<HttpRequest>(150, r));
   for (const auto& response : out) {
     EXPECT_EQ(response.error, TransportError::kConnectFailed) << response.error_detail;
     EXPECT_NE(response.error_detail.find("127.0.0.1:"), std::string::npos);
@@ -177,6 +200,10 @@ TEST_F(H2TransportTest, ACallPastItsTotalTimeoutIsATimeoutAndItsStreamAloneIsRes
   EXPECT_EQ(out[0].error, TransportError::kTimeout) << out[0].error_detail;
   EXPECT_EQ(out[1].status, 200) << out[1].error_detail;
   EXPECT_EQ(totals()["connections_by_protocol"]["HTTP/2"]["accepted"], 1);
+  // A connection a call timed out on may be dead without knowing it: the next call
+  // goes on a fresh one.
+  expectEachAnsweredItsOwnCall(sendAll(kOneConnection, 1));
+  EXPECT_EQ(totals()["connections_by_protocol"]["HTTP/2"]["accepted"], 2);
 }
 
 TEST_F(H2TransportTest, AReplyBodyOverTheLimitIsAnErrorNotAnAllocation) {

@@ -133,8 +133,9 @@ H2Connection::~H2Connection() {
   lifetime_.revoke();  // a resolver still running finds us gone
   if (addresses_ != nullptr) uv_freeaddrinfo(addresses_);
   nghttp2_session_del(session_);
-  // socket_ and the timer close themselves; pending writes and a pending connect are
-  // cancelled by libuv (their callbacks free only their own memory).
+  // socket_ and the timers close themselves. Callbacks still to come (a pending or
+  // failed write, a pending connect, the resolver) free only their own memory: each
+  // checks this lifetime, or is cancelled by the close, before touching the connection.
 }
 
 std::size_t H2Connection::freeStreams() const {
@@ -155,10 +156,8 @@ bool H2Connection::submit(H2Call& call) {
       nghttp2_submit_request(session_, nullptr, headers.nva().data(), headers.nva().size(),
                              has_body ? &body : nullptr, &call);
   if (id < 0) {
-    // Stream ids used up, or the session is going away: no more calls here. One with no
-    // streams left would never end by itself, so it is retired now.
-    accepting_ = false;
-    if (streams_.empty()) failSoon(TransportError::kConnectionReset, "connection retired");
+    // Stream ids used up, or the session is going away: no more calls here.
+    retire();
     return false;
   }
   if (!has_body) call.releaseRequest();  // HEADERS carry it all; nghttp2 copied them
@@ -176,6 +175,20 @@ void H2Connection::detach(H2Call& call) {
   call.connection = nullptr;
   call.stream_id = 0;
   flush();
+  retireIfDrained();
+}
+
+void H2Connection::retire() {
+  accepting_ = false;
+  retireIfDrained();
+}
+
+void H2Connection::retireIfDrained() {
+  // One that takes no more calls and carries none would never end by itself, and would
+  // hold its place in the pool.
+  if (!accepting_ && streams_.empty()) {
+    failSoon(TransportError::kConnectionReset, "connection to " + target_.authority + " retired");
+  }
 }
 
 void H2Connection::onRead(ssize_t nread) {
@@ -226,7 +239,9 @@ void H2Connection::onRead(ssize_t nread) {
     fail(TransportError::kConnectionReset, "connection to " + target_.authority + " retired");
     return;
   }
-  if (freeStreams() > 0) owner_.onStreamsFreed(*this);
+  // A stream freed, or a GOAWAY: either way the owner may place waiting calls now (on
+  // this connection, or on a new one beside a draining one).
+  if (freeStreams() > 0 || !accepting_) owner_.onStreamsFreed(*this);
 }
 
 void H2Connection::onStreamClose(std::int32_t stream_id, std::uint32_t error_code) {

@@ -19,9 +19,11 @@
 //
 // Ownership: the transport owns its connections. A connection owns its socket handle
 // (freed in its close callback, worker/uv/uv_handle.h), its nghttp2 session and its
-// connect timer, and borrows the calls on its streams. Owner calls happen from libuv
-// callbacks, never from a method the owner called; the owner must not destroy the
-// connection from inside them (it defers that to a later loop turn).
+// timers, and borrows the calls on its streams. Owner calls come from libuv callbacks,
+// and onStreamEnded also from inside submit()/detach() (their flush may close another
+// stream, e.g. one refused after a GOAWAY); onConnectionGone never comes from a method
+// the owner called. The owner must neither destroy the connection nor call into it
+// from inside these calls (it defers that to a later loop turn).
 
 #include <nghttp2/nghttp2.h>
 #include <uv.h>
@@ -54,7 +56,8 @@ struct H2Target {
 enum class H2StreamEnd {
   kReplied,      // a complete reply (any status) is in call.response
   kRefused,      // the server did not process it (REFUSED_STREAM, or past a GOAWAY's last
-                 // stream): safe to send on another connection (RFC 9113 section 8.7)
+                 // stream): it could go on another connection (RFC 9113 section 8.7), but
+                 // its request was freed once written, so the balancer's retry sends it
   kFailed,       // reset, connection lost, protocol error: call.response.error says which
   kBodyTooLarge  // the reply body passed the call's max_body_bytes
 };
@@ -94,6 +97,10 @@ class H2Connection {
   [[nodiscard]] bool connecting() const {
     return state_ == State::kConnecting || state_ == State::kHandshaking;
   }
+  [[nodiscard]] bool open() const { return state_ == State::kOpen; }
+  // False once it takes no more calls (going away, retired, failing): it then does not
+  // count against its pool's max_connections.
+  [[nodiscard]] bool accepting() const { return accepting_ && state_ != State::kGone; }
   [[nodiscard]] std::size_t activeStreams() const { return streams_.size(); }
   [[nodiscard]] std::size_t maxStreams() const { return max_streams_; }
 
@@ -103,6 +110,10 @@ class H2Connection {
   bool submit(H2Call& call);
   // Takes `call` off its stream (RST_STREAM CANCEL): its end is not reported.
   void detach(H2Call& call);
+  // Takes no more calls; closes once its last stream has ended. For a connection that
+  // may be dead without knowing it (a call on it ran out of time): new calls go to a
+  // fresh connection instead of waiting on it until TCP gives up.
+  void retire();
 
  private:
   enum class State { kIdle, kConnecting, kHandshaking, kOpen, kGone };
@@ -118,6 +129,7 @@ class H2Connection {
   void onStreamClose(std::int32_t stream_id, std::uint32_t error_code);
   void flush();
   void writeRaw(std::string bytes);
+  void retireIfDrained();
   void fail(balancer::TransportError error, const std::string& detail);
   // fail() from a libuv callback, for errors found inside a method the owner called.
   void failSoon(balancer::TransportError error, std::string detail);

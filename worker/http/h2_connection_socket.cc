@@ -24,6 +24,10 @@ struct Resolve {
 struct Write {
   uv_write_t req{};
   std::string bytes;
+  // A write that failed before the socket closed keeps its own error, and libuv calls
+  // it back from the close, when the connection may be gone: check before touching it.
+  common::LifetimeWatch life;
+  H2Connection* connection = nullptr;
 };
 
 }  // namespace
@@ -187,16 +191,16 @@ void H2Connection::writeRaw(std::string bytes) {
   if (bytes.empty()) return;
   auto* write = new Write{};
   write->bytes = std::move(bytes);
+  write->life = lifetime_.watch();
+  write->connection = this;
   uv_buf_t buf = uv_buf_init(write->bytes.data(), static_cast<unsigned int>(write->bytes.size()));
-  write->req.data = this;
   const int rc = uv_write(&write->req, reinterpret_cast<uv_stream_t*>(socket_.get()), &buf, 1,
                           [](uv_write_t* req, int status) noexcept {
-                            auto* w = reinterpret_cast<Write*>(req);
-                            auto* self = static_cast<H2Connection*>(req->data);
-                            delete w;
-                            if (status < 0 && status != UV_ECANCELED) {
-                              self->fail(TransportError::kConnectionReset,
-                                         std::string("write failed: ") + uv_strerror(status));
+                            std::unique_ptr<Write> w(reinterpret_cast<Write*>(req));
+                            if (status < 0 && status != UV_ECANCELED && w->life.alive()) {
+                              w->connection->fail(TransportError::kConnectionReset,
+                                                  std::string("write failed: ") +
+                                                      uv_strerror(status));
                             }
                           });
   if (rc != 0) {
@@ -208,6 +212,7 @@ void H2Connection::writeRaw(std::string bytes) {
 void H2Connection::failSoon(TransportError error, std::string detail) {
   if (state_ == State::kGone || pending_failure_) return;
   pending_failure_ = true;
+  accepting_ = false;  // broken already: no call goes on it in the meantime
   pending_error_ = error;
   pending_detail_ = std::move(detail);
   if (fail_timer_ == nullptr) fail_timer_ = uv::makeHandle<uv_timer_t>(loop_, this);

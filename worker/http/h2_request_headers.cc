@@ -27,6 +27,14 @@ bool dropped(std::string_view lower_name) {
   return std::find(kDropped.begin(), kDropped.end(), lower_name) != kDropped.end();
 }
 
+// Headers that carry a credential: never put in HPACK's dynamic table (RFC 7541
+// section 7.1.3), so no later request's compression can be used to guess them.
+bool secret(std::string_view lower_name) {
+  static constexpr std::array<std::string_view, 5> kSecret{
+      "authorization", "proxy-authorization", "x-api-key", "api-key", "cookie"};
+  return std::find(kSecret.begin(), kSecret.end(), lower_name) != kSecret.end();
+}
+
 }  // namespace
 
 H2RequestHeaders::H2RequestHeaders(const H2Call& call, std::string_view scheme,
@@ -43,8 +51,9 @@ H2RequestHeaders::H2RequestHeaders(const H2Call& call, std::string_view scheme,
     std::string name = lower(h.name);
     if (dropped(name)) continue;
     has_user_agent = has_user_agent || name == "user-agent";
+    const bool never_indexed = secret(name);
     names_.push_back(std::move(name));
-    add(names_.back(), h.value);
+    add(names_.back(), h.value, never_indexed ? NGHTTP2_NV_FLAG_NO_INDEX : NGHTTP2_NV_FLAG_NONE);
   }
   if (!has_user_agent) add("user-agent", user_agent_);
   if (!call.body.empty() || call.method == "POST") {
@@ -53,11 +62,10 @@ H2RequestHeaders::H2RequestHeaders(const H2Call& call, std::string_view scheme,
   }
 }
 
-void H2RequestHeaders::add(std::string_view name, std::string_view value) {
-  nva_.push_back(nghttp2_nv{
-      reinterpret_cast<std::uint8_t*>(const_cast<char*>(name.data())),
-      reinterpret_cast<std::uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
-      NGHTTP2_NV_FLAG_NONE});
+void H2RequestHeaders::add(std::string_view name, std::string_view value, std::uint8_t flags) {
+  nva_.push_back(nghttp2_nv{reinterpret_cast<std::uint8_t*>(const_cast<char*>(name.data())),
+                            reinterpret_cast<std::uint8_t*>(const_cast<char*>(value.data())),
+                            name.size(), value.size(), flags});
 }
 
 }  // namespace celeriac::worker::http

@@ -3,6 +3,8 @@
 // the pseudo-headers first (:method, :scheme, :path, :authority), then the request's
 // headers with lower-case names (HTTP/2 requires them, RFC 9113 section 8.2), without
 // the HTTP/1.1 connection headers HTTP/2 forbids, plus user-agent and content-length.
+// Credential headers (authorization, x-api-key, ...) are marked never to be indexed by
+// HPACK.
 //
 // For: H2Connection::submit, which hands nva() to nghttp2; nghttp2 copies every name
 // and value before submit returns, so the block lives only for that call. Not for:
@@ -13,6 +15,7 @@
 
 #include <nghttp2/nghttp2.h>
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,7 +36,8 @@ class H2RequestHeaders {
   [[nodiscard]] const std::vector<nghttp2_nv>& nva() const { return nva_; }
 
  private:
-  void add(std::string_view name, std::string_view value);
+  void add(std::string_view name, std::string_view value,
+           std::uint8_t flags = NGHTTP2_NV_FLAG_NONE);
 
   std::vector<std::string> names_;  // lower-cased; reserved up front, so never moved
   std::string scheme_;

@@ -146,6 +146,7 @@ void H2Transport::cancel(HttpRequestId id) {
   H2Call& call = *it->second;
   if (call.connection != nullptr) {
     call.connection->detach(call);
+    to_pump_.push_back(call.pool);  // its stream is free for a waiting call
   } else {
     removeWaiting(call);
   }
@@ -195,13 +196,18 @@ void H2Transport::pump(H2Pool& pool) {
   const std::size_t limit = pool.policy.max_connections > 0
                                 ? static_cast<std::size_t>(pool.policy.max_connections)
                                 : SIZE_MAX;
-  while (pool.waiting.size() > coming && pool.connections.size() < limit) {
+  // Connections draining (after a GOAWAY, retired) do not count: their replacements
+  // must not wait for them to finish.
+  std::size_t counted = 0;
+  for (const auto& connection : pool.connections) counted += connection->accepting() ? 1U : 0U;
+  while (pool.waiting.size() > coming && counted < limit) {
     H2Connection::Owner& owner = *this;  // a private base: converted here, where it is visible
     auto connection = std::make_unique<H2Connection>(
         dispatcher_.loop(), owner, pool.target, pool.streamsPerConnection(), options_.user_agent,
         pool.target.tls ? tls_context_ : nullptr);
     connection->start(pool.waiting[coming]->connect_timeout);
     coming += connection->maxStreams();
+    ++counted;
     pool.connections.push_back(std::move(connection));
   }
 }
@@ -248,9 +254,12 @@ void H2Transport::onConnectionGone(H2Connection& connection, bool connected, Tra
                          [&](const auto& c) { return c.get() == &connection; });
   gone_.push_back(std::move(*it));  // destroyed in settle(): we are inside its callback
   pool->connections.erase(it);
-  const bool others = !pool->connections.empty();
-  if (!connected && !others) {
-    // Nothing else will carry the waiting calls: they fail as the connection did.
+  bool others_open = false;
+  for (const auto& c : pool->connections) others_open = others_open || c->open();
+  if (!connected && !others_open) {
+    // No connection is up to carry the waiting calls: they fail as this one did, at
+    // once. (Others still connecting most likely fail the same way; waiting for them
+    // and opening more would only retry a dead address until the calls time out.)
     std::deque<H2Call*> waiting;
     waiting.swap(pool->waiting);
     for (H2Call* call : waiting) fail(call->id, error, detail);
@@ -306,7 +315,13 @@ void H2Transport::onDeadlines() {
     const HttpRequestId id = deadlines_.begin()->second;
     H2Call& call = *calls_.at(id);
     if (call.connection != nullptr) {
-      call.connection->detach(call);
+      // A connection whose peer vanished without a word looks open until TCP gives up,
+      // many minutes later: after a call on it ran out of time, new calls go to a fresh
+      // one, and this one closes when its last stream ends.
+      H2Connection& connection = *call.connection;  // detach() forgets it
+      connection.detach(call);
+      connection.retire();
+      to_pump_.push_back(call.pool);
     } else {
       removeWaiting(call);
     }

@@ -14,20 +14,22 @@
 // classification or rate limits (the Balancer).
 //
 // Connections: per distinct (connection policy, host, port) a pool of at most
-// `max_connections` connections (0: as many as the calls need), each carrying at most
-// `max_streams_per_connection` streams (0: 100; the server's SETTINGS may lower it).
-// A call waits in its pool's queue, in order, for a free stream; a new connection is
-// opened only when the queue is longer than the streams the connections being set up
-// will offer. A request is written at most once per send() and freed once written, so
-// anything that ends a stream early ends its call; a stream the server refused unprocessed
-// (REFUSED_STREAM, or past a GOAWAY) says so in error_detail, and the balancer's retry
-// sends it again.
+// `max_connections` connections taking calls (0: as many as the calls need), each
+// carrying at most `max_streams_per_connection` streams (0: 100; the server's SETTINGS
+// may lower it). A connection that takes no more calls (draining after a GOAWAY, or
+// retired because a call on it ran out of time: its peer may be gone without a word) no
+// longer counts, and closes when its last stream ends. A call waits in its pool's
+// queue, in order, for a free stream; a new connection is opened only when the queue is
+// longer than the streams the connections being set up will offer. A request is written
+// at most once per send() and freed once written, so anything that ends a stream early
+// ends its call; a stream the server refused unprocessed (REFUSED_STREAM, or past a
+// GOAWAY) says so in error_detail, and the balancer's retry sends it again.
 //
 // Timeouts: total_timeout covers the call from send() to its last reply byte, queueing
 // included; connect_timeout covers setting up the connection a call started.
 // Errors: a connection refused or unresolvable, or a TLS handshake that fails (the
-// certificate, the name, no h2 by ALPN), fails the calls waiting for it
-// (kConnectFailed) when no other connection of the pool is alive or being set up; a
+// certificate, the name, no h2 by ALPN), fails at once the calls waiting for it
+// (kConnectFailed) when no other connection of the pool is open; a
 // connect timeout is kTimeout; a connection lost, a stream reset or a protocol error is
 // kConnectionReset; a reply body over max_body_bytes is kOther. error_detail names the
 // host and port, never a header, the path or the body.

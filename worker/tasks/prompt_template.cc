@@ -89,7 +89,11 @@ balancer::SharedText PromptTemplate::renderShared(
   }
   if (const auto it = shared_.find(key); it != shared_.end()) return it->second;
   balancer::SharedText text(render(values));
-  if (shared_.size() < kSharedCacheSize) shared_.emplace(std::move(key), text);
+  // Short values only (a locale, not a user's question): the cache is for the few
+  // renderings thousands of calls share, never a store of user input.
+  if (shared_.size() < kSharedCacheSize && key.size() <= kSharedKeyMaxBytes) {
+    shared_.emplace(std::move(key), text);
+  }
   return text;
 }
 

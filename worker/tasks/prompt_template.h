@@ -44,10 +44,12 @@ class PromptTemplate {
   // render() as text shared by every call rendered from the same values: for prompts
   // that take few distinct values (the system prompts take only {{locale}}), so
   // thousands of waiting calls hold one copy. At most kSharedCacheSize renderings are
-  // kept; past that, each call gets its own.
+  // kept, each for values of at most kSharedKeyMaxBytes in all; past either, each call
+  // gets its own.
   [[nodiscard]] balancer::SharedText renderShared(
       const std::map<std::string, std::string, std::less<>>& values) const;
   static constexpr std::size_t kSharedCacheSize = 64;
+  static constexpr std::size_t kSharedKeyMaxBytes = 256;
 
   [[nodiscard]] const std::string& text() const { return text_; }
   [[nodiscard]] const std::set<std::string, std::less<>>& placeholders() const {

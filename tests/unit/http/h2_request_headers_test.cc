@@ -39,6 +39,18 @@ TEST(H2RequestHeadersTest, PseudoHeadersFirstThenLowerCaseNamesAndTheBodyLength)
                                    {"content-length", "7"}}));
 }
 
+TEST(H2RequestHeadersTest, CredentialHeadersAreNeverIndexedByHpack) {
+  H2Call call;
+  call.method = "POST";
+  call.headers = {{"Authorization", "Bearer k"}, {"X-Api-Key", "k2"}, {"Content-Type", "a/b"}};
+  const H2RequestHeaders headers(call, "https", "h", "celeriac/0.1");
+  for (const nghttp2_nv& nv : headers.nva()) {
+    const std::string name(reinterpret_cast<const char*>(nv.name), nv.namelen);
+    const bool secret = name == "authorization" || name == "x-api-key";
+    EXPECT_EQ(nv.flags, secret ? NGHTTP2_NV_FLAG_NO_INDEX : NGHTTP2_NV_FLAG_NONE) << name;
+  }
+}
+
 TEST(H2RequestHeadersTest, ConnectionHeadersAreDroppedAndAGivenUserAgentIsKept) {
   H2Call call;
   call.method = "GET";

@@ -42,6 +42,15 @@ TEST(PromptTemplateTest, RenderSharedPastItsCacheStillRendersEachCall) {
   EXPECT_EQ(&t.renderShared({{"hint", "0"}}).str(), &t.renderShared({{"hint", "0"}}).str());
 }
 
+TEST(PromptTemplateTest, RenderSharedKeepsNoLongValues) {
+  const PromptTemplate t("{{question}}");
+  const std::string long_value(PromptTemplate::kSharedKeyMaxBytes + 1, 'q');
+  const balancer::SharedText a = t.renderShared({{"question", long_value}});
+  const balancer::SharedText b = t.renderShared({{"question", long_value}});
+  EXPECT_EQ(a.str(), long_value);
+  EXPECT_NE(&a.str(), &b.str());  // rendered for each call, never kept
+}
+
 TEST(PromptTemplateTest, FileWithUnknownPlaceholderIsRefusedNamingIt) {
   const auto path = std::filesystem::temp_directory_path() / "celeriac_prompt_test.txt";
   std::ofstream(path) << "Hello {{loclae}}\n";
