@@ -46,17 +46,7 @@ class CurlTransportH2Test : public ::testing::Test {
   }
 
   HttpRequest chat(const HttpConnectionPolicy& policy, int i) {
-    HttpRequest r;
-    r.url = stub_.baseUrl() + "/chat/completions";
-    r.headers = {{"Content-Type", "application/json"}, {"Authorization", "Bearer sk-h2-test"}};
-    r.body =
-        nlohmann::json{{"model", "gpt-4o"},
-                       {"messages", {{{"role", "user"}, {"content", "call " + std::to_string(i)}}}}}
-            .dump();
-    r.connect_timeout = seconds(5);
-    r.total_timeout = seconds(30);
-    r.connection = policy;
-    return r;
+    return stubChatCall(stub_.baseUrl(), policy, i);
   }
 
   // Sends `n` calls at once and runs the loop until all have answered (bounded).

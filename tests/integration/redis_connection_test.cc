@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "redis_server.h"
@@ -274,6 +275,19 @@ TEST_F(RedisConnectionTest, ACommandWithoutAnAnswerTimesOutAndTheConnectionIsMad
   EXPECT_EQ(reasons_.back(), "command timed out");
   ASSERT_TRUE(loop_.runUntil([&] { return connected_ == 2; }, seconds(10)));
   EXPECT_EQ(str(call({"PING"})), "PONG");
+}
+
+TEST_F(RedisConnectionTest, ACommandsTimeoutStartsWhenItIsSentNotWhenTheLoopTurnBegan) {
+  RedisConnectionOptions options;
+  options.command_timeout = milliseconds(300);
+  make(url(), options);
+  ASSERT_TRUE(loop_.runUntil([&] { return connected_ == 1; }, seconds(10)));
+  // The loop's idea of now stays where its last turn began while code runs (here: the
+  // test, standing for a turn busy with a burst of deliveries) for longer than the
+  // timeout. A deadline taken from it was already past when the command went out.
+  std::this_thread::sleep_for(milliseconds(400));
+  EXPECT_EQ(str(call({"PING"})), "PONG");
+  EXPECT_TRUE(reasons_.empty()) << reasons_.front();
 }
 
 TEST_F(RedisConnectionTest, NothingListeningIsReportedWithinTheConnectTimeoutAndRetried) {

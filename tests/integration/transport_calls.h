@@ -1,6 +1,6 @@
 #pragma once
 // Helpers for tests that drive a balancer::HttpTransport (CurlTransport, H2Transport) on
-// a TestLoop: send a batch of requests at once and run the loop until every one has
+// a TestLoop: build a chat call to the llm-stub, send a batch of requests at once and run the loop until every one has
 // answered (bounded), and check that each call of a batch got an OpenAI-shaped answer
 // naming that call (the llm-stub echoes the prompt), not a neighbour's.
 // Not for: anything about one transport's connections (each test asks its server).
@@ -13,11 +13,30 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "balancer/http_transport.h"
 #include "providers/open_ai_codec.h"
 #include "test_loop.h"
 
 namespace celeriac::testing::integration {
+
+// Chat completion call number `i` to the llm-stub at `base_url` (StubServer::baseUrl()):
+// its prompt names the call, so each answer can be matched to its call.
+inline balancer::HttpRequest stubChatCall(const std::string& base_url,
+                                          const balancer::HttpConnectionPolicy& policy, int i) {
+  balancer::HttpRequest r;
+  r.url = base_url + "/chat/completions";
+  r.headers = {{"Content-Type", "application/json"}, {"Authorization", "Bearer sk-h2-test"}};
+  r.body =
+      nlohmann::json{{"model", "gpt-4o"},
+                     {"messages", {{{"role", "user"}, {"content", "call " + std::to_string(i)}}}}}
+          .dump();
+  r.connect_timeout = std::chrono::seconds(5);
+  r.total_timeout = std::chrono::seconds(30);
+  r.connection = policy;
+  return r;
+}
 
 // Sends every request at once; the responses in request order. A call still
 // unanswered after `timeout` fails the test and comes back default (error kNone, 0).

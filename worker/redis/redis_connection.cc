@@ -106,6 +106,10 @@ bool RedisConnection::send(std::vector<std::string> argv, Pending pending) {
   if (ctx_ == nullptr) return false;
   const std::uint64_t seq = next_seq_++;
   if (!write(seq, argv)) return false;
+  // From now, not from when this loop turn began: uv_now() is the time the turn started,
+  // and a turn busy with a burst of deliveries can outlast the timeout itself, which
+  // would give the command a deadline already past before Redis could answer.
+  uv_update_time(loop_);
   pending.deadline_ms =
       uv_now(loop_) + static_cast<std::uint64_t>(options_.command_timeout.count());
   pending_.emplace(seq, std::move(pending));
