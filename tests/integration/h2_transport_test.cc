@@ -81,7 +81,7 @@ TEST_F(H2TransportTest, ManyCallsAreMultiplexedOverAtMostMaxConnectionsWithPrior
   EXPECT_EQ(t["requests_by_protocol"]["HTTP/2"], 150);
   EXPECT_EQ(t["requests_by_protocol"]["HTTP/1.1"], 0);
   const nlohmann::json& h2 = t["connections_by_protocol"]["HTTP/2"];
-  EXPECT_EQ(h2["accepted"], 2) << t.dump();  // 150 calls need both
+  EXPECT_EQ(h2["accepted"], 2) << t.dump();             // 150 calls need both
   EXPECT_EQ(h2["upgraded_from_http1"], 0) << t.dump();  // HTTP/2 from the first byte
   EXPECT_GT(t["in_flight_peak"].get<int>(), 100) << t.dump();
   EXPECT_EQ(transport_->connections(), 2U);

@@ -59,9 +59,16 @@ TlsH2Server::TlsH2Server(Kind kind) {
   const std::vector<std::string> args =
       kind == Kind::kHttp2
           ? std::vector<std::string>{"/usr/sbin/nghttpd", "-a", "127.0.0.1", "-d", htdocs,
-                                     "--echo-upload", port, key, cert}
-          : std::vector<std::string>{"/usr/bin/openssl", "s_server", "-accept",
-                                     "127.0.0.1:" + port, "-cert", cert, "-key", key, "-www",
+                                     "--echo-upload",     port, key,         cert}
+          : std::vector<std::string>{"/usr/bin/openssl",
+                                     "s_server",
+                                     "-accept",
+                                     "127.0.0.1:" + port,
+                                     "-cert",
+                                     cert,
+                                     "-key",
+                                     key,
+                                     "-www",
                                      "-quiet"};
   std::vector<char*> argv;
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));

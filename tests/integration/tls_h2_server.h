@@ -20,8 +20,8 @@ namespace celeriac::testing::integration {
 class TlsH2Server {
  public:
   enum class Kind {
-    kHttp2,          // nghttpd: ALPN "h2", echoes POST bodies
-    kTlsWithoutH2,   // `openssl s_server -www`: TLS, but no ALPN answer (HTTP/1.x only)
+    kHttp2,         // nghttpd: ALPN "h2", echoes POST bodies
+    kTlsWithoutH2,  // `openssl s_server -www`: TLS, but no ALPN answer (HTTP/1.x only)
   };
 
   // Throws std::runtime_error if the certificate cannot be made or the server does not

@@ -1,9 +1,9 @@
 #pragma once
 // Helpers for tests that drive a balancer::HttpTransport (CurlTransport, H2Transport) on
-// a TestLoop: build a chat call to the llm-stub, send a batch of requests at once and run the loop until every one has
-// answered (bounded), and check that each call of a batch got an OpenAI-shaped answer
-// naming that call (the llm-stub echoes the prompt), not a neighbour's.
-// Not for: anything about one transport's connections (each test asks its server).
+// a TestLoop: build a chat call to the llm-stub, send a batch of requests at once and run the loop
+// until every one has answered (bounded), and check that each call of a batch got an OpenAI-shaped
+// answer naming that call (the llm-stub echoes the prompt), not a neighbour's. Not for: anything
+// about one transport's connections (each test asks its server).
 
 #include <gtest/gtest.h>
 

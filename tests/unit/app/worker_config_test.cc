@@ -31,18 +31,39 @@ TEST(WorkerConfigTest, DefaultsMatchCeleryAndTheIssue) {
   auto out = parse({});
   ASSERT_TRUE(out.config) << out.message;
   EXPECT_EQ(out.config->topology.queues.at(0).name, "celery");
-  EXPECT_EQ(out.config->prefetch(), 400);  // 100 x 4
+  EXPECT_EQ(out.config->prefetch(), 400);                    // 100 x 4
   EXPECT_EQ(out.config->hostname, "celery@vm.example.org");  // probes written for Celery
   EXPECT_EQ(out.config->brokers.at(0).vhost, "/");
   EXPECT_EQ(out.config->result_expires.count(), 86400);
 }
 
 TEST(WorkerConfigTest, ACeleryWorkerArgumentLineIsAccepted) {
-  auto out = parse({"-E", "--without-gossip", "--without-mingle", "--without-heartbeat", "-O",
-                    "fair", "-Q", "q", "-c", "100", "-A", "proj", "-P", "prefork",
-                    "--max-tasks-per-child", "50", "--pidfile", "/tmp/w.pid", "--logfile",
-                    "/tmp/w.log", "--statedb", "/tmp/w.db", "--time-limit", "300",
-                    "--soft-time-limit", "240.5"});
+  auto out = parse({"-E",
+                    "--without-gossip",
+                    "--without-mingle",
+                    "--without-heartbeat",
+                    "-O",
+                    "fair",
+                    "-Q",
+                    "q",
+                    "-c",
+                    "100",
+                    "-A",
+                    "proj",
+                    "-P",
+                    "prefork",
+                    "--max-tasks-per-child",
+                    "50",
+                    "--pidfile",
+                    "/tmp/w.pid",
+                    "--logfile",
+                    "/tmp/w.log",
+                    "--statedb",
+                    "/tmp/w.db",
+                    "--time-limit",
+                    "300",
+                    "--soft-time-limit",
+                    "240.5"});
   ASSERT_TRUE(out.config) << out.message;
   const WorkerConfig& c = *out.config;
   EXPECT_TRUE(c.task_events);
