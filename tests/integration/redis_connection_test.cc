@@ -16,6 +16,7 @@
 #include "redis_server.h"
 #include "test_loop.h"
 #include "test_ports.h"
+#include "worker/uv/uv_handle.h"
 
 namespace celeriac::testing::integration {
 namespace {
@@ -287,6 +288,28 @@ TEST_F(RedisConnectionTest, ACommandsTimeoutStartsWhenItIsSentNotWhenTheLoopTurn
   // timeout. A deadline taken from it was already past when the command went out.
   std::this_thread::sleep_for(milliseconds(400));
   EXPECT_EQ(str(call({"PING"})), "PONG");
+  EXPECT_TRUE(reasons_.empty()) << reasons_.front();
+}
+
+TEST_F(RedisConnectionTest, AReplyWaitingUnreadAfterABusyLoopTurnIsReadNotTimedOut) {
+  RedisConnectionOptions options;
+  options.command_timeout = milliseconds(300);
+  make(url(), options);
+  ASSERT_TRUE(loop_.runUntil([&] { return connected_ == 1; }, seconds(10)));
+  // The PING goes out in the first poll phase; the check phase right after it is busy
+  // for longer than the timeout (a burst of deliveries), and Redis answers meanwhile.
+  // The next turn runs timers before it polls: the deadline is past with the answer
+  // sitting unread on the socket, which is not Redis failing to answer.
+  bool stalled = false;
+  auto stall = worker::uv::makeHandle<uv_check_t>(loop_.get(), &stalled);
+  uv_check_start(stall.get(), [](uv_check_t* c) noexcept {
+    auto* done = static_cast<bool*>(c->data);
+    if (*done) return;
+    *done = true;
+    std::this_thread::sleep_for(milliseconds(400));
+  });
+  EXPECT_EQ(str(call({"PING"})), "PONG");
+  EXPECT_TRUE(stalled);
   EXPECT_TRUE(reasons_.empty()) << reasons_.front();
 }
 

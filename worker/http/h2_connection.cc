@@ -131,6 +131,9 @@ H2Connection::H2Connection(uv_loop_t* loop, Owner& owner, H2Target target,
 
 H2Connection::~H2Connection() {
   lifetime_.revoke();  // a resolver still running finds us gone
+  // Not started yet in the thread pool: it never runs (its callback still comes, with
+  // UV_EAI_CANCELED, and frees it). Running: it finishes on its own.
+  if (resolving_ != nullptr) uv_cancel(reinterpret_cast<uv_req_t*>(resolving_));
   if (addresses_ != nullptr) uv_freeaddrinfo(addresses_);
   nghttp2_session_del(session_);
   // socket_ and the timers close themselves. Callbacks still to come (a pending or

@@ -152,6 +152,7 @@ class H2Connection {
   balancer::TransportError pending_error_ = balancer::TransportError::kNone;
   std::string pending_detail_;
   std::chrono::milliseconds connect_timeout_{0};
+  uv_getaddrinfo_t* resolving_ = nullptr;  // while the resolver runs: cancelled if we go first
   addrinfo* addresses_ = nullptr;  // from uv_getaddrinfo, freed with uv_freeaddrinfo
   addrinfo* next_address_ = nullptr;
   int last_connect_error_ = 0;  // libuv's code, for the message once every address failed

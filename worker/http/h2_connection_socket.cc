@@ -57,6 +57,7 @@ void H2Connection::start(std::chrono::milliseconds connect_timeout) {
       [](uv_getaddrinfo_t* req, int status, addrinfo* res) noexcept {
         auto* r = reinterpret_cast<Resolve*>(req);
         if (r->life.alive()) {
+          r->connection->resolving_ = nullptr;
           r->connection->onResolved(status, res);
         } else if (res != nullptr) {
           uv_freeaddrinfo(res);
@@ -64,7 +65,9 @@ void H2Connection::start(std::chrono::milliseconds connect_timeout) {
         delete r;
       },
       target_.host.c_str(), target_.port.c_str(), &hints);
-  if (rc != 0) {
+  if (rc == 0) {
+    resolving_ = &resolve->req;
+  } else {
     delete resolve;
     failSoon(TransportError::kConnectFailed,
              "cannot resolve " + target_.host + ": " + uv_strerror(rc));

@@ -272,8 +272,10 @@ void RedisConnection::armWatchdog() {
     uv_timer_stop(watchdog_timer_.get());
     return;
   }
+  // At least 1 ms: libuv 1.44 runs a 0 ms timer started from a timer callback again in
+  // the same timer phase, before any poll.
   const std::uint64_t now = uv_now(loop_);
-  uv_timer_start(watchdog_timer_.get(), &Fns::onWatchdog, next > now ? next - now : 0, 0);
+  uv_timer_start(watchdog_timer_.get(), &Fns::onWatchdog, next > now ? next - now : 1, 0);
 }
 
 void RedisConnection::onWatchdog() {
@@ -285,6 +287,15 @@ void RedisConnection::onWatchdog() {
     return;
   }
   if (!pending_.empty() && pending_.begin()->second.deadline_ms <= now) {
+    // Timers run before the loop polls its sockets, so after a busy loop turn the reply
+    // may be waiting unread on the socket. Judge a command only after one poll phase
+    // past its deadline: the watchdog comes back in 1 ms (never 0, see armWatchdog), and
+    // the poll phase of this turn comes first and reads what Redis sent.
+    if (const std::uint64_t oldest = pending_.begin()->first; oldest != polled_for_seq_) {
+      polled_for_seq_ = oldest;
+      armWatchdog();
+      return;
+    }
     // Redis stopped answering: the connection goes, and every command on it.
     drop("command timed out");
     return;

@@ -7,7 +7,9 @@
 //   - sends AUTH and SELECT (from the URL), then SCRIPT LOAD of `preload`, first on every
 //     connection, before any command of the owner (their replies are not read);
 //   - bounds connecting (connect_timeout) and every command (command_timeout) with one
-//     watchdog timer armed for the nearest deadline. hiredis 0.14 has no async command
+//     watchdog timer armed for the nearest deadline; a command is judged late only
+//     after one poll phase past its deadline (after a busy loop turn its reply may be
+//     waiting unread on the socket). hiredis 0.14 has no async command
 //     timeout, and its libuv adapter drops poll errors (adapters/libuv.h:
 //     `if (status != 0) return;`), so a refused non-blocking connect may never call back;
 //   - reconnects with jittered exponential backoff (backoff_min..backoff_max), for ever;
@@ -138,6 +140,9 @@ class RedisConnection {
   std::uint64_t connect_started_ms_ = 0;
   std::uint64_t next_seq_ = 1;
   std::map<std::uint64_t, Pending> pending_;  // by seq: the oldest (first deadline) first
+  // The command whose deadline the watchdog found past, and gave one poll phase before
+  // judging it (0: none; seqs start at 1).
+  std::uint64_t polled_for_seq_ = 0;
   std::chrono::milliseconds backoff_;
   uv::HandlePtr<uv_timer_t> reconnect_timer_;
   uv::HandlePtr<uv_timer_t> watchdog_timer_;

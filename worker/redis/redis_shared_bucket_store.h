@@ -44,7 +44,10 @@
 namespace celeriac::worker::redis {
 
 struct RedisSharedBucketStoreOptions {
-  std::chrono::milliseconds command_timeout{250};  // on the call path: keep it short
+  // On the call path, but a timeout is costly: the balancer then holds every shared key
+  // for a whole window (balancer.h), so it must mean "Redis is gone", not "a loop turn or
+  // Redis ran slow on a busy machine" (250 ms was seen to trip under load).
+  std::chrono::milliseconds command_timeout{1000};
   std::chrono::milliseconds connect_timeout{500};
   std::chrono::milliseconds backoff_min{100};
   std::chrono::milliseconds backoff_max{5000};

@@ -17,7 +17,9 @@
 //   pick --reserve()--> kReserved    --> send (settled later through adjust())
 //                   \-> kRefused     --> skip that key until retry_after, next candidate
 //                   \                    or wait in the queue (no polling)
-//                    \-> kUnavailable --> local buckets sized to limit / replicas; counted
+//                    \-> kUnavailable --> hold the shared keys for one window (other
+//                                         replicas' grants in it are unknown here), then
+//                                         local buckets sized to limit / replicas; counted
 //                                         in stats()["shared_buckets"]
 //
 // Switching between the two without exceeding the limit in the minute that straddles it:

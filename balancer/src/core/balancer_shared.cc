@@ -47,7 +47,7 @@ Balancer::Impl::KeyCheck Balancer::Impl::checkKey(const KeyState& key,
                                                   AdmissionControl::Entry& pair,
                                                   std::string_view model, double tokens,
                                                   SteadyTime now) {
-  // Within one window of the store going away, a shared key waits (see balancer.h): on
+  // Within one window of the store going away, a shared key waits (balancer_impl.h): on
   // this replica's share it could add to other replicas' grants of that minute, and a
   // Redis back without its data would grant the whole limit again.
   if (usesStore(key, model) && now < shared_hold_until_) {
