@@ -18,17 +18,17 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace celeriac::worker::celery;
-  const PythonJsonResult parsed = parsePythonJson(celeriac::fuzz::asText(data, size));
-  if (!parsed.value) return 0;
-  (void)pythonRepr(*parsed.value);
-  const std::string text = dumpPythonJson(*parsed.value);
-  const PythonJsonResult reread = parsePythonJson(text);
-  if (!reread.value) {
+  const auto parsed = parsePythonJson(celeriac::fuzz::asText(data, size));
+  if (!parsed.ok()) return 0;
+  (void)pythonRepr(*parsed);
+  const std::string text = dumpPythonJson(*parsed);
+  const auto reread = parsePythonJson(text);
+  if (!reread.ok()) {
     std::fprintf(stderr, "dumpPythonJson wrote text parsePythonJson refuses (%s): %s\n",
-                 reread.error.c_str(), text.c_str());
+                 reread.error().message.c_str(), text.c_str());
     std::abort();
   }
-  const std::string again = dumpPythonJson(*reread.value);
+  const std::string again = dumpPythonJson(*reread);
   if (again != text) {
     std::fprintf(stderr, "round trip changed the value:\n  %s\n  %s\n", text.c_str(),
                  again.c_str());

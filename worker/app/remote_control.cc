@@ -92,16 +92,16 @@ amqp::AutoAckQueueSpec RemoteControl::pidboxQueue(const std::string& nodename) {
 }
 
 void RemoteControl::onRequest(const amqp::Delivery& delivery) {
-  celery::ControlRequestParse parsed = celery::parseControlRequest(delivery.message.body);
-  if (!parsed.request) {
-    log()->warn("ignored a remote-control message: {}", parsed.error);
+  const Result<celery::ControlRequest> parsed = celery::parseControlRequest(delivery.message.body);
+  if (!parsed) {
+    log()->warn("ignored a remote-control message: {}", parsed.error().message);
     return;
   }
   // As kombu's Node.handle_message: every request moves the clock (forward, then adjust
   // to the sender's), also one addressed to another node.
   parts_.clock.forward();
   parts_.clock.adjust(clockHeader(delivery.message.headers));
-  const celery::ControlRequest& request = *parsed.request;
+  const celery::ControlRequest& request = *parsed;
   if (!celery::addressedTo(request, parts_.config.hostname)) return;
   ++handled_;
   log()->debug("control command {} ticket={}", request.method, request.ticket);

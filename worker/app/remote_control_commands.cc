@@ -73,16 +73,17 @@ json RemoteControl::rateLimit(const json& arguments) {
   const std::string text = given.is_string() ? given.get<std::string>()
                            : given.is_null() ? std::string()
                                              : given.dump();
-  const celery::RateLimitParse parsed = celery::parseRateLimit(text);
-  if (!parsed.limit) {
+  const Result<celery::RateLimit> parsed = celery::parseRateLimit(text);
+  if (!parsed) {
     // Celery: a ValueError is "Invalid rate limit string: ..."; a KeyError (an unknown
     // unit) escapes the command and is replied as itself.
-    if (parsed.error.starts_with("KeyError")) return celery::controlError(parsed.error);
-    return celery::controlError("Invalid rate limit string: " + parsed.error);
+    const std::string& repr = parsed.error().message;
+    if (repr.starts_with("KeyError")) return celery::controlError(repr);
+    return celery::controlError("Invalid rate limit string: " + repr);
   }
   if (parts_.registry.find(task) == nullptr) return celery::controlError("unknown task");
-  parts_.pipeline.setRateLimit(task, *parsed.limit);
-  if (parsed.limit->tasks_per_second <= 0) {
+  parts_.pipeline.setRateLimit(task, *parsed);
+  if (parsed->tasks_per_second <= 0) {
     return celery::controlOk("rate limit disabled successfully");
   }
   return celery::controlOk("new rate limit set successfully");

@@ -28,12 +28,12 @@ RevokedStore::RevokedStore(common::Dispatcher& dispatcher, std::string path)
   const nlohmann::json saved = nlohmann::json::parse(text.str(), nullptr, false);
   auto restored = celery::RevokedSet::fromJson(saved, dispatcher_.clock().now(),
                                                dispatcher_.clock().wallNow());
-  if (!restored.set) {
-    log()->error("statedb {} is not a celeriac state file ({}): starting with no revoked "
-                 "tasks", path_, restored.error);
+  if (!restored) {
+    log()->error("statedb {} is not a celeriac state file ({}): starting with no revoked tasks",
+                 path_, restored.error().message);
     return;
   }
-  set_ = std::move(*restored.set);
+  set_ = std::move(restored).value();
   log()->info("statedb {}: {} revoked task ids restored", path_, set_.size());
 }
 

@@ -13,8 +13,8 @@ void TaskPipeline::applyTaskDefaults() {
   for (const std::string& name : registry_.names()) {
     const tasks::TaskOptions& o = registry_.find(name)->options;
     if (!o.rate_limit.empty()) {
-      const celery::RateLimitParse parsed = celery::parseRateLimit(o.rate_limit);
-      if (parsed.limit) rate_limits_.set(name, *parsed.limit, dispatcher_.clock().now());
+      const Result<celery::RateLimit> parsed = celery::parseRateLimit(o.rate_limit);
+      if (parsed) rate_limits_.set(name, *parsed, dispatcher_.clock().now());
     }
     if (o.time_limit || o.soft_time_limit) {
       time_limits_.setForTask(name, o.soft_time_limit, o.time_limit);

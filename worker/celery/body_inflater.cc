@@ -31,17 +31,14 @@ bool isSupportedCompression(std::string_view compression) {
          name == "zlib";
 }
 
-InflateResult inflateBody(std::string_view compressed, std::size_t max_bytes) {
-  InflateResult result;
+Result<std::string> inflateBody(std::string_view compressed, std::size_t max_bytes) {
   if (compressed.size() > UINT_MAX) {
-    result.error = "compressed body too large";
-    return result;
+    return Error{"compressed body too large"};
   }
   z_stream stream{};
   // windowBits 15 + 32: detect a zlib or a gzip header automatically (zlib manual).
   if (inflateInit2(&stream, 15 + 32) != Z_OK) {
-    result.error = "zlib initialisation failed";
-    return result;
+    return Error{"zlib initialisation failed"};
   }
   std::unique_ptr<z_stream, InflateEnd> guard(&stream);
   // zlib's API is not const-correct; it never writes through next_in.
@@ -57,28 +54,23 @@ InflateResult inflateBody(std::string_view compressed, std::size_t max_bytes) {
     status = inflate(&stream, Z_NO_FLUSH);
     if (status == Z_NEED_DICT || status == Z_DATA_ERROR || status == Z_MEM_ERROR ||
         status == Z_STREAM_ERROR) {
-      result.error = std::string("corrupt compressed body: ") +
-                     (stream.msg != nullptr ? stream.msg : "zlib error " + std::to_string(status));
-      return result;
+      return Error{std::string("corrupt compressed body: ") +
+                   (stream.msg != nullptr ? stream.msg : "zlib error " + std::to_string(status))};
     }
     const std::size_t produced = chunk.size() - stream.avail_out;
     if (out.size() + produced > max_bytes) {
-      result.error = "inflated body exceeds " + std::to_string(max_bytes) + " bytes";
-      return result;
+      return Error{"inflated body exceeds " + std::to_string(max_bytes) + " bytes"};
     }
     out.append(chunk.data(), produced);
     // Z_BUF_ERROR with all input consumed and room left: the stream just stops.
     if (status == Z_BUF_ERROR || (status == Z_OK && stream.avail_in == 0 && produced == 0)) {
-      result.error = "truncated compressed body";
-      return result;
+      return Error{"truncated compressed body"};
     }
   }
   if (stream.avail_in != 0) {
-    result.error = "unexpected bytes after the compressed stream";
-    return result;
+    return Error{"unexpected bytes after the compressed stream"};
   }
-  result.body = std::move(out);
-  return result;
+  return out;
 }
 
 }  // namespace celeriac::worker::celery

@@ -11,9 +11,10 @@
 // Ownership: pure functions.
 
 #include <cstddef>
-#include <optional>
 #include <string>
 #include <string_view>
+
+#include "common/result.h"
 
 namespace celeriac::worker::celery {
 
@@ -21,18 +22,13 @@ namespace celeriac::worker::celery {
 // process down.
 inline constexpr std::size_t kMaxInflatedBodyBytes = std::size_t{64} << 20;
 
-struct InflateResult {
-  std::optional<std::string> body;  // set on success
-  std::string error;                // why not, when body is empty
-};
-
 // True for the header values this library inflates: "application/x-gzip",
 // "application/gzip", and kombu's aliases "gzip" and "zlib" (case-insensitive).
 bool isSupportedCompression(std::string_view compression);
 
 // Inflates a zlib or gzip stream. Fails (with a reason) on corrupt or truncated data,
 // trailing bytes after the stream, or output above `max_bytes`.
-InflateResult inflateBody(std::string_view compressed,
-                          std::size_t max_bytes = kMaxInflatedBodyBytes);
+Result<std::string> inflateBody(std::string_view compressed,
+                                std::size_t max_bytes = kMaxInflatedBodyBytes);
 
 }  // namespace celeriac::worker::celery

@@ -115,7 +115,7 @@ std::string exceptionRepr(const json& encoded) {
 ChordJoin joinChordParts(const std::vector<std::string>& members) {
   ChordJoin join;
   for (const std::string& text : members) {
-    const std::optional<json> part = parsePythonJson(text).value;
+    const Result<json> part = parsePythonJson(text);
     if (!part || !part->is_array() || part->size() != 4 || !(*part)[1].is_string() ||
         !(*part)[2].is_string()) {
       join.error = chordError("Join error: undecodable chord part " + pythonRepr(json(text)));
@@ -152,13 +152,12 @@ bool joinTuple(const json& tuple, const std::vector<std::optional<std::string>>&
     return true;
   }
   const std::size_t index = next++;
-  const std::optional<json> meta =
-      index < docs.size() && docs[index] ? parsePythonJson(*docs[index]).value : std::nullopt;
   if (index >= docs.size() || !docs[index]) {
     join.pending = true;
     join.error = chordError("Join error: no result for " + tuple[0].dump());
     return false;
   }
+  const Result<json> meta = parsePythonJson(*docs[index]);
   if (!meta || !meta->is_object()) {
     join.error = chordError("Join error: undecodable result for " + tuple[0].dump());
     return false;
@@ -195,7 +194,7 @@ void leavesOf(const json& tuple, std::vector<std::string>& out) {
 
 std::vector<std::string> savedGroupLeaves(const std::string& saved) {
   std::vector<std::string> out;
-  const std::optional<json> group = parsePythonJson(saved).value;
+  const Result<json> group = parsePythonJson(saved);
   if (group && group->is_object() && group->contains("result")) leavesOf((*group)["result"], out);
   return out;
 }
@@ -203,7 +202,7 @@ std::vector<std::string> savedGroupLeaves(const std::string& saved) {
 ChordJoin joinSavedGroup(const std::string& saved,
                          const std::vector<std::optional<std::string>>& leaf_documents) {
   ChordJoin join;
-  const std::optional<json> group = parsePythonJson(saved).value;
+  const Result<json> group = parsePythonJson(saved);
   if (!group || !group->is_object() || !group->contains("result") ||
       !(*group)["result"].is_array() || (*group)["result"].size() != 2 ||
       !(*group)["result"][1].is_array()) {

@@ -14,11 +14,7 @@ namespace {
 
 using nlohmann::json;
 
-ControlRequestParse failure(std::string error) {
-  ControlRequestParse result;
-  result.error = std::move(error);
-  return result;
-}
+Error failure(std::string error) { return Error{std::move(error)}; }
 
 // A field that kombu reads as "string or None".
 bool readOptionalString(const json& body, const char* key, std::string& out) {
@@ -52,7 +48,7 @@ bool pcreMatch(const std::string& pattern, const std::string& name) {
 
 }  // namespace
 
-ControlRequestParse parseControlRequestJson(const json& body) {
+Result<ControlRequest> parseControlRequestJson(const json& body) {
   if (!body.is_object()) return failure("control request body is not a JSON object");
   ControlRequest request;
 
@@ -108,15 +104,13 @@ ControlRequestParse parseControlRequestJson(const json& body) {
     }
   }
 
-  ControlRequestParse result;
-  result.request = std::move(request);
-  return result;
+  return request;
 }
 
-ControlRequestParse parseControlRequest(std::string_view body_text) {
-  PythonJsonResult parsed = parsePythonJson(body_text);
-  if (!parsed.value) return failure("control request is not JSON: " + parsed.error);
-  return parseControlRequestJson(*parsed.value);
+Result<ControlRequest> parseControlRequest(std::string_view body_text) {
+  Result<nlohmann::json> parsed = parsePythonJson(body_text);
+  if (!parsed) return failure("control request is not JSON: " + parsed.error().message);
+  return parseControlRequestJson(*parsed);
 }
 
 bool addressedTo(const ControlRequest& request, std::string_view nodename) {

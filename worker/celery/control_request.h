@@ -24,6 +24,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/result.h"
+
 namespace celeriac::worker::celery {
 
 struct ControlRequest {
@@ -44,11 +46,6 @@ struct ControlRequest {
   [[nodiscard]] bool wantsReply() const { return has_reply_to; }
 };
 
-struct ControlRequestParse {
-  std::optional<ControlRequest> request;  // set on success
-  std::string error;                      // why the body is not a request, otherwise
-};
-
 // Never throws. Fails for a body that is not an object, has no string `method`, has
 // non-object `arguments`, or a destination / pattern / matcher of the wrong type (kombu
 // would raise in the handler and send nothing, so the app should drop and log these).
@@ -56,10 +53,10 @@ struct ControlRequestParse {
 // absent (kombu would run the command and fail to reply).
 // (Named apart from the text overload: a std::string converts to both json and
 // string_view, so one overloaded name would be ambiguous for the common call.)
-ControlRequestParse parseControlRequestJson(const nlohmann::json& body);
+Result<ControlRequest> parseControlRequestJson(const nlohmann::json& body);
 
 // The same from the message body text (Python's JSON, see python_json.h).
-ControlRequestParse parseControlRequest(std::string_view body_text);
+Result<ControlRequest> parseControlRequest(std::string_view body_text);
 
 // kombu's node selection: with a destination, handle iff `nodename` is listed; else
 // with both pattern and matcher, "glob" is fnmatch over the whole name (Python's

@@ -87,32 +87,32 @@ DecodeResult failure(DecodeErrorKind kind, std::string message, const Identity& 
 
 // The embed dict: null or an object whose four keys may each be missing or
 // null. Container types are checked here; signatures are the canvas code's business.
-std::string readEmbed(const json& embed, TaskMessage& task) {
+Result<void> readEmbed(const json& embed, TaskMessage& task) {
   if (embed.is_null()) return {};
-  const auto take = [&embed](const char* key, bool want_array, json& out) -> std::string {
+  const auto take = [&embed](const char* key, bool want_array, json& out) -> Result<void> {
     const auto it = embed.find(key);
     if (it == embed.end() || it->is_null()) return {};
     if (want_array ? !it->is_array() : !it->is_object()) {
-      return std::string("embed '") + key + "' must be " +
-             (want_array ? "a list of signatures" : "a signature dict") + " or null, got " +
-             it->type_name();
+      return Error{std::string("embed '") + key + "' must be " +
+                   (want_array ? "a list of signatures" : "a signature dict") + " or null, got " +
+                   it->type_name()};
     }
     out = *it;
     return {};
   };
-  std::string error = take("callbacks", true, task.callbacks);
-  if (error.empty()) error = take("errbacks", true, task.errbacks);
-  if (error.empty()) error = take("chain", true, task.chain);
-  if (error.empty()) error = take("chord", false, task.chord);
-  return error;
+  if (auto read = take("callbacks", true, task.callbacks); !read) return read;
+  if (auto read = take("errbacks", true, task.errbacks); !read) return read;
+  if (auto read = take("chain", true, task.chain); !read) return read;
+  return take("chord", false, task.chord);
 }
 
-std::string readArgsKwargs(const json& args, const json& kwargs, TaskMessage& task) {
+Result<void> readArgsKwargs(const json& args, const json& kwargs, TaskMessage& task) {
   if (!args.is_array()) {
-    return std::string("task args must be a list, got ") + args.type_name();
+    return Error{std::string("task args must be a list, got ") + args.type_name()};
   }
   if (!kwargs.is_object()) {
-    return std::string("task keyword arguments must be a mapping, got ") + kwargs.type_name();
+    return Error{std::string("task keyword arguments must be a mapping, got ") +
+                 kwargs.type_name()};
   }
   task.args = args;
   task.kwargs = kwargs;
@@ -121,10 +121,10 @@ std::string readArgsKwargs(const json& args, const json& kwargs, TaskMessage& ta
 
 // A v1 or hybrid dict body: args/kwargs default to empty, embed comes from
 // the top-level callbacks/errbacks/chord keys, and v1 has no chain.
-std::string readDictBody(const json& body, TaskMessage& task) {
+Result<void> readDictBody(const json& body, TaskMessage& task) {
   const json args = body.value("args", json::array());
   const json kwargs = body.value("kwargs", json::object());
-  if (std::string error = readArgsKwargs(args, kwargs, task); !error.empty()) return error;
+  if (auto read = readArgsKwargs(args, kwargs, task); !read) return read;
   json embed = json::object();
   for (const char* key : {"callbacks", "errbacks", "chord"}) {
     if (body.contains(key)) embed[key] = body[key];
@@ -175,33 +175,34 @@ DecodeResult decodeMessage(const RawMessage& raw) {
                          "' (supported: application/x-gzip)",
                      who);
     }
-    InflateResult result = inflateBody(raw.body);
-    if (!result.body) {
+    Result<std::string> result = inflateBody(raw.body);
+    if (!result) {
       return failure(DecodeErrorKind::kMalformedBody,
-                     "cannot decompress " + compression + " body: " + result.error, who);
+                     "cannot decompress " + compression + " body: " + result.error().message, who);
     }
-    inflated = std::move(*result.body);
+    inflated = std::move(result).value();
     body_text = inflated;
   }
 
   // 3. JSON (Python's NaN/Infinity tokens allowed).
-  PythonJsonResult parsed = parsePythonJson(body_text);
-  if (!parsed.value) {
-    return failure(DecodeErrorKind::kMalformedBody, "body is not valid JSON: " + parsed.error, who);
+  Result<json> parsed = parsePythonJson(body_text);
+  if (!parsed) {
+    return failure(DecodeErrorKind::kMalformedBody,
+                   "body is not valid JSON: " + parsed.error().message, who);
   }
-  const json& body = *parsed.value;
+  const json& body = *parsed;
 
   TaskMessage task;
   copyEnvelope(raw, task);
   const json* meta = &headers;
   json merged;
-  std::string body_error;  // reported after the metadata's own errors
+  Result<void> body_read;  // its error is reported after the metadata's own errors
   if (v2 && body.is_object() && body.contains("args")) {
     // Hybrid (celery hybrid_to_proto2): v1-style body, headers win.
     merged = body;
     for (const auto& [key, value] : headers.items()) merged[key] = value;
     meta = &merged;
-    body_error = readDictBody(body, task);
+    body_read = readDictBody(body, task);
   } else if (v2) {
     if (!body.is_array()) {
       return failure(
@@ -222,23 +223,24 @@ DecodeResult decodeMessage(const RawMessage& raw) {
           std::string("embed (body[2]) must be an object or null, got ") + body[2].type_name(),
           who);
     }
-    body_error = readArgsKwargs(body[0], body[1], task);
-    if (body_error.empty()) body_error = readEmbed(body[2], task);
+    body_read = readArgsKwargs(body[0], body[1], task);
+    if (body_read) body_read = readEmbed(body[2], task);
   } else if (body.is_object() && body.contains("task")) {
     // Protocol v1: the body is the whole request.
     task.protocol = 1;
     meta = &body;
     who = identityOf(body);
-    body_error = readDictBody(body, task);
+    body_read = readDictBody(body, task);
   } else {
     return failure(DecodeErrorKind::kUnknownMessage,
                    "unknown message: no 'task' header (protocol 2) and the body is not a "
                    "task dict (protocol 1)",
                    who);
   }
-  std::string error = readTaskFields(*meta, task.protocol, task);
-  if (error.empty()) error = std::move(body_error);
-  if (!error.empty()) return failure(DecodeErrorKind::kInvalidTask, std::move(error), who);
+  if (auto fields = readTaskFields(*meta, task.protocol, task); !fields) {
+    return failure(DecodeErrorKind::kInvalidTask, fields.error().message, who);
+  }
+  if (!body_read) return failure(DecodeErrorKind::kInvalidTask, body_read.error().message, who);
   task.custom_headers = customHeaders(headers);
 
   DecodeResult result;

@@ -112,21 +112,19 @@ class PythonSax {
   std::size_t markers_seen_ = 0;
 };
 
-// One SAX pass; nullopt with `error` set when the text is not (Python) JSON.
-std::optional<json> parseWith(std::string_view text, const std::string& marker,
-                              std::size_t expected_markers, std::string& error) {
+// One SAX pass; an error when the text is not (Python) JSON.
+Result<json> parseWith(std::string_view text, const std::string& marker,
+                       std::size_t expected_markers) {
   json result;
   PythonSax sax(result, marker);
   bool ok = false;
   try {
     ok = json::sax_parse(text.begin(), text.end(), &sax);
   } catch (const json::exception& e) {  // the input adapter reports invalid UTF-8 so
-    error = e.what();
-    return std::nullopt;
+    return Error{e.what()};
   }
   if (!ok || sax.markersSeen() != expected_markers) {
-    error = sax.error().empty() ? "parse error: invalid JSON" : sax.error();
-    return std::nullopt;
+    return Error{sax.error().empty() ? "parse error: invalid JSON" : sax.error()};
   }
   return result;
 }
@@ -319,22 +317,17 @@ std::string bigIntegerDigits(const json& value) {
   return std::string(bytes.begin(), bytes.end());
 }
 
-PythonJsonResult parsePythonJson(std::string_view text) {
-  PythonJsonResult result;
-  result.value = parseWith(text, {}, 0, result.error);
-  if (result.value) return result;
+Result<json> parsePythonJson(std::string_view text) {
+  Result<json> strict = parseWith(text, {}, 0);
+  if (strict) return strict;
   // Only when strict JSON failed: substitute what Python reads but nlohmann cannot.
   const std::string nonce = nonceAbsentFrom(text, "celeriac-py-");
   std::string rewritten;
   const std::size_t inserted = substituteTokens(text, nonce, rewritten);
-  if (inserted == 0) return result;  // nothing Python-only: the strict error stands
-  std::string ignored;
-  std::optional<json> parsed =
-      parseWith(rewritten, std::string(1, '\0') + nonce, inserted, ignored);
-  if (!parsed) return result;  // still invalid: report the error of the original text
-  result.value = std::move(parsed);
-  result.error.clear();
-  return result;
+  if (inserted == 0) return strict;  // nothing Python-only: the strict error stands
+  Result<json> python = parseWith(rewritten, std::string(1, '\0') + nonce, inserted);
+  if (!python) return strict;  // still invalid: report the error of the original text
+  return python;
 }
 
 std::string dumpPythonJson(const json& value) { return dumpImpl(value); }

@@ -21,23 +21,19 @@
 // Ownership: pure functions; returned values own their data.
 
 #include <cstddef>
-#include <optional>
 #include <string>
 #include <string_view>
 
 #include <nlohmann/json.hpp>
 
+#include "common/result.h"
+
 namespace celeriac::worker::celery {
 
 inline constexpr std::size_t kMaxJsonDepth = 512;
 
-struct PythonJsonResult {
-  std::optional<nlohmann::json> value;  // set on success
-  std::string error;                    // why the text is not JSON, when value is empty
-};
-
-// Never throws.
-PythonJsonResult parsePythonJson(std::string_view text);
+// The value, or why the text is not JSON. Never throws.
+Result<nlohmann::json> parsePythonJson(std::string_view text);
 
 // A big integer is held as a json binary value (which JSON text can never produce, so
 // it cannot collide with anything a client sends) whose bytes are the decimal digits.

@@ -22,12 +22,6 @@ std::string_view trimSpaces(std::string_view text) {
   return text;
 }
 
-RateLimitParse parseError(std::string error) {
-  RateLimitParse result;
-  result.error = std::move(error);
-  return result;
-}
-
 // repr(ValueError("could not convert string to float: '<number>'")).
 std::string floatError(std::string_view number) {
   return pythonExceptionRepr(
@@ -37,12 +31,8 @@ std::string floatError(std::string_view number) {
 
 }  // namespace
 
-RateLimitParse parseRateLimit(std::string_view text) {
-  RateLimitParse result;
-  if (text.empty()) {  // rate(''): falsy, no limit
-    result.limit = RateLimit{0, std::string(text)};
-    return result;
-  }
+Result<RateLimit> parseRateLimit(std::string_view text) {
+  if (text.empty()) return RateLimit{0, std::string(text)};  // rate(''): falsy, no limit
   const auto slash = text.find('/');
   const std::string_view number = text.substr(0, slash);
   const std::string_view unit =
@@ -63,7 +53,7 @@ RateLimitParse parseRateLimit(std::string_view text) {
                               std::chars_format::general)
             : std::from_chars_result{digits.data(), std::errc::invalid_argument};
   if (!plain || error != std::errc() || end != digits.data() + digits.size()) {
-    return parseError(floatError(number));
+    return Error{floatError(number)};
   }
   if (negative) per_unit = -per_unit;
 
@@ -75,14 +65,13 @@ RateLimitParse parseRateLimit(std::string_view text) {
   } else if (unit == "h") {
     seconds_per_unit = 3600;
   } else {
-    return parseError(pythonExceptionRepr("KeyError", nlohmann::json::array({std::string(unit)})));
+    return Error{pythonExceptionRepr("KeyError", nlohmann::json::array({std::string(unit)}))};
   }
   if (!std::isfinite(per_unit) || per_unit < 0) {
-    return parseError(pythonExceptionRepr(
-        "ValueError", nlohmann::json::array({"rate limit must be a finite, non-negative number"})));
+    return Error{pythonExceptionRepr(
+        "ValueError", nlohmann::json::array({"rate limit must be a finite, non-negative number"}))};
   }
-  result.limit = RateLimit{per_unit / seconds_per_unit, std::string(text)};
-  return result;
+  return RateLimit{per_unit / seconds_per_unit, std::string(text)};
 }
 
 void TaskRateLimiter::set(std::string_view task, const RateLimit& limit, SteadyTime now) {

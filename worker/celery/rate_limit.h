@@ -26,6 +26,8 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "common/result.h"
+
 namespace celeriac::worker::celery {
 
 struct RateLimit {
@@ -33,18 +35,13 @@ struct RateLimit {
   std::string text;             // as given ("10/m"), for `registered`
 };
 
-struct RateLimitParse {
-  std::optional<RateLimit> limit;  // set on success
-  // Otherwise Python's repr of the error rate() raises, e.g.
-  // "ValueError(\"could not convert string to float: 'fast'\")" or "KeyError('x')".
-  // Celery replies {"error": "Invalid rate limit string: <that>"} for a ValueError
-  // (a KeyError escapes the command and is replied as {"error": "KeyError('x')"}).
-  std::string error;
-};
-
 // Never throws. Accepts optional spaces around the number, [+-]digits[.digits][e[+-]d],
 // then optionally "/" and one of s, m, h ("10/" is per second, as in Python).
-RateLimitParse parseRateLimit(std::string_view text);
+// The error's message is Python's repr of the error rate() raises, e.g.
+// "ValueError(\"could not convert string to float: 'fast'\")" or "KeyError('x')".
+// Celery replies {"error": "Invalid rate limit string: <that>"} for a ValueError
+// (a KeyError escapes the command and is replied as {"error": "KeyError('x')"}).
+Result<RateLimit> parseRateLimit(std::string_view text);
 
 class TaskRateLimiter {
  public:

@@ -115,18 +115,15 @@ json RevokedSet::toJson(SteadyTime now, WallTime wall_now) const {
   return json{{"version", 1}, {"revoked", std::move(entries)}};
 }
 
-RevokedSet::Restore RevokedSet::fromJson(const json& saved, SteadyTime now, WallTime wall_now,
-                                         std::size_t max_entries,
-                                         std::chrono::duration<double> expiry) {
-  Restore result;
+Result<RevokedSet> RevokedSet::fromJson(const json& saved, SteadyTime now, WallTime wall_now,
+                                        std::size_t max_entries,
+                                        std::chrono::duration<double> expiry) {
   if (!saved.is_object() || saved.value("version", json()) != json(1)) {
-    result.error = "saved revokes are not an object with \"version\": 1";
-    return result;
+    return Error{"saved revokes are not an object with \"version\": 1"};
   }
   const auto entries = saved.find("revoked");
   if (entries == saved.end() || !entries->is_array()) {
-    result.error = "saved revokes have no \"revoked\" list";
-    return result;
+    return Error{"saved revokes have no \"revoked\" list"};
   }
   RevokedSet set(max_entries, expiry);
   const double now_s = seconds(now);
@@ -134,15 +131,13 @@ RevokedSet::Restore RevokedSet::fromJson(const json& saved, SteadyTime now, Wall
   for (const json& entry : *entries) {
     if (!entry.is_array() || entry.size() != 2 || !entry[0].is_string() || !entry[1].is_number() ||
         !std::isfinite(entry[1].get<double>())) {
-      result.error = "saved revokes hold an entry that is not [id, epoch seconds]";
-      return result;
+      return Error{"saved revokes hold an entry that is not [id, epoch seconds]"};
     }
     const double stamp_s = now_s - (wall_now_s - entry[1].get<double>());
     set.insert(entry[0].get_ref<const std::string&>(), stamp_s, /*keep_later=*/true);
   }
   set.purge(now);
-  result.set = std::move(set);
-  return result;
+  return set;
 }
 
 }  // namespace celeriac::worker::celery

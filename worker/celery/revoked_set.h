@@ -28,7 +28,6 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -37,6 +36,8 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "common/result.h"
 
 namespace celeriac::worker::celery {
 
@@ -91,12 +92,12 @@ class RevokedSet {
   // reboot.
   [[nodiscard]] nlohmann::json toJson(SteadyTime now, WallTime wall_now) const;
 
-  struct Restore;
   // Reads what toJson wrote into a set with the given limits, converting stamps back
-  // with (now, wall_now) and purging what expired meanwhile. Never throws.
-  static Restore fromJson(const nlohmann::json& saved, SteadyTime now, WallTime wall_now,
-                          std::size_t max_entries = kDefaultMaxEntries,
-                          std::chrono::duration<double> expiry = kDefaultExpiry);
+  // with (now, wall_now) and purging what expired meanwhile; or says why `saved` is not
+  // a saved set. Never throws.
+  static Result<RevokedSet> fromJson(const nlohmann::json& saved, SteadyTime now, WallTime wall_now,
+                                     std::size_t max_entries = kDefaultMaxEntries,
+                                     std::chrono::duration<double> expiry = kDefaultExpiry);
 
  private:
   // Stamps are seconds on the steady clock, as doubles, so that a peer's float stamps
@@ -109,11 +110,6 @@ class RevokedSet {
   double expiry_s_;
   std::unordered_map<std::string, double> stamps_;
   std::set<std::pair<double, std::string>> by_age_;  // oldest first
-};
-
-struct RevokedSet::Restore {
-  std::optional<RevokedSet> set;  // set on success
-  std::string error;              // why `saved` is not a saved set, otherwise
 };
 
 }  // namespace celeriac::worker::celery

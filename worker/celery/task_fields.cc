@@ -5,6 +5,7 @@
 #include <limits>
 #include <optional>
 #include <string_view>
+#include <utility>
 
 #include "worker/celery/iso_time.h"
 
@@ -49,12 +50,13 @@ const json* field(const json& meta, const char* key) {
   return &*it;
 }
 
-std::string typeError(const char* key, const char* expected, const json& value) {
-  return std::string("'") + key + "' must be " + expected + " or null, got " + value.type_name();
+Error typeError(const char* key, const char* expected, const json& value) {
+  return Error{std::string("'") + key + "' must be " + expected + " or null, got " +
+               value.type_name()};
 }
 
 // Ids and names the worker acts on: string or absent/null.
-std::string readId(const json& meta, const char* key, std::string& out) {
+Result<void> readId(const json& meta, const char* key, std::string& out) {
   const json* value = field(meta, key);
   if (value == nullptr) return {};
   if (!value->is_string()) return typeError(key, "a string", *value);
@@ -78,7 +80,7 @@ std::optional<long long> asInteger(const json& value) {
   return std::nullopt;
 }
 
-std::string readInt(const json& meta, const char* key, int min_value, std::optional<int>& out) {
+Result<void> readInt(const json& meta, const char* key, int min_value, std::optional<int>& out) {
   const json* value = field(meta, key);
   if (value == nullptr) return {};
   const std::optional<long long> number = asInteger(*value);
@@ -89,74 +91,80 @@ std::string readInt(const json& meta, const char* key, int min_value, std::optio
   return {};
 }
 
-std::string readTime(const json& meta, const char* key,
-                     std::optional<std::chrono::system_clock::time_point>& out) {
+Result<void> readTime(const json& meta, const char* key,
+                      std::optional<std::chrono::system_clock::time_point>& out) {
   const json* value = field(meta, key);
   if (value == nullptr) return {};
   if (!value->is_string()) return typeError(key, "an ISO-8601 string", *value);
   out = parseIsoTime(value->get_ref<const std::string&>());
   if (!out) {
     // Python raises InvalidTaskError here and rejects the message.
-    return std::string("invalid ") + key + " '" + value->get<std::string>() +
-           "': expected ISO-8601 like 2026-11-22T23:59:29.886040+00:00";
+    return Error{std::string("invalid ") + key + " '" + value->get<std::string>() +
+                 "': expected ISO-8601 like 2026-11-22T23:59:29.886040+00:00"};
   }
   return {};
 }
 
 // timelimit = [hard, soft] (Celery's docs say the opposite). 0 means no limit, as in Python.
-std::string readTimeLimits(const json& meta, TimeLimits& out) {
+Result<void> readTimeLimits(const json& meta, TimeLimits& out) {
   const json* value = field(meta, "timelimit");
   if (value == nullptr) return {};
   if (!value->is_array() || value->size() != 2) {
-    return "'timelimit' must be [hard, soft] (two numbers or nulls)";
+    return Error{"'timelimit' must be [hard, soft] (two numbers or nulls)"};
   }
   std::optional<double>* targets[] = {&out.hard_s, &out.soft_s};
   for (std::size_t i = 0; i < 2; ++i) {
     const json& limit = (*value)[i];
     if (limit.is_null()) continue;
     if (!limit.is_number() || !std::isfinite(limit.get<double>()) || limit.get<double>() < 0) {
-      return "'timelimit' must be [hard, soft] with non-negative numbers or nulls";
+      return Error{"'timelimit' must be [hard, soft] with non-negative numbers or nulls"};
     }
     if (limit.get<double>() > 0) *targets[i] = limit.get<double>();
   }
   return {};
 }
 
+// The fields read into `task` one after the other; the first wrong one is the error.
+Result<void> readActedOnFields(const json& meta, int protocol, TaskMessage& task) {
+  for (const auto& [key, out] : {std::pair<const char*, std::string*>{"root_id", &task.root_id},
+                                 {"parent_id", &task.parent_id},
+                                 {"group", &task.group_id}}) {
+    if (auto read = readId(meta, key, *out); !read) return read;
+  }
+  // v1: `taskset` is the old name of `group`.
+  if (protocol == 1 && task.group_id.empty()) {
+    if (auto read = readId(meta, "taskset", task.group_id); !read) return read;
+  }
+  if (auto read = readInt(meta, "group_index", 0, task.group_index); !read) return read;
+  std::optional<int> retries;
+  if (auto read = readInt(meta, "retries", 0, retries); !read) return read;
+  task.retries = retries.value_or(0);
+  std::optional<int> nesting;
+  if (auto read = readInt(meta, "replaced_task_nesting", 0, nesting); !read) return read;
+  task.replaced_task_nesting = nesting.value_or(0);
+  if (auto read = readTime(meta, "eta", task.eta); !read) return read;
+  if (auto read = readTime(meta, "expires", task.expires); !read) return read;
+  return readTimeLimits(meta, task.time_limits);
+}
+
 }  // namespace
 
-std::string readTaskFields(const json& meta, int protocol, TaskMessage& task) {
-  if (!meta.is_object()) return "task metadata must be an object";
+Result<void> readTaskFields(const json& meta, int protocol, TaskMessage& task) {
+  if (!meta.is_object()) return Error{"task metadata must be an object"};
 
   // The two fields Python's worker requires.
   const json* id = field(meta, "id");
   if (id == nullptr || !id->is_string() || id->get_ref<const std::string&>().empty()) {
-    return "missing task id: 'id' must be a non-empty string";
+    return Error{"missing task id: 'id' must be a non-empty string"};
   }
   task.id = id->get<std::string>();
   const json* name = field(meta, "task");
   if (name == nullptr || !name->is_string() || name->get_ref<const std::string&>().empty()) {
-    return "missing task name: 'task' must be a non-empty string";
+    return Error{"missing task name: 'task' must be a non-empty string"};
   }
   task.task = name->get<std::string>();
 
-  std::string error = readId(meta, "root_id", task.root_id);
-  if (error.empty()) error = readId(meta, "parent_id", task.parent_id);
-  if (error.empty()) error = readId(meta, "group", task.group_id);
-  // v1: `taskset` is the old name of `group`.
-  if (error.empty() && protocol == 1 && task.group_id.empty()) {
-    error = readId(meta, "taskset", task.group_id);
-  }
-  if (error.empty()) error = readInt(meta, "group_index", 0, task.group_index);
-  std::optional<int> retries;
-  if (error.empty()) error = readInt(meta, "retries", 0, retries);
-  task.retries = retries.value_or(0);
-  std::optional<int> nesting;
-  if (error.empty()) error = readInt(meta, "replaced_task_nesting", 0, nesting);
-  task.replaced_task_nesting = nesting.value_or(0);
-  if (error.empty()) error = readTime(meta, "eta", task.eta);
-  if (error.empty()) error = readTime(meta, "expires", task.expires);
-  if (error.empty()) error = readTimeLimits(meta, task.time_limits);
-  if (!error.empty()) return error;
+  if (auto read = readActedOnFields(meta, protocol, task); !read) return read;
 
   if (const json* ignore = field(meta, "ignore_result"); ignore != nullptr) {
     if (!ignore->is_boolean()) return typeError("ignore_result", "a boolean", *ignore);

@@ -18,6 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/result.h"
 #include "worker/celery/task_message.h"
 
 namespace celeriac::worker::celery {
@@ -25,9 +26,9 @@ namespace celeriac::worker::celery {
 // Fills id, task, shadow, root_id, parent_id, group_id, group_index, retries, eta,
 // expires, time_limits, ignore_result, origin, argsrepr, kwargsrepr, stamped_headers,
 // stamps and replaced_task_nesting from `meta` (a JSON object). `protocol` 1 also reads
-// `taskset` as the group. Returns an empty string on success, else the reason the task
-// is invalid (message_decoder reports it as kInvalidTask).
-std::string readTaskFields(const nlohmann::json& meta, int protocol, TaskMessage& task);
+// `taskset` as the group. The error says why the task is invalid (message_decoder
+// reports it as kInvalidTask); `task` is then partly filled.
+Result<void> readTaskFields(const nlohmann::json& meta, int protocol, TaskMessage& task);
 
 // The top-level header keys Celery does not define, minus RabbitMQ's dead-letter keys
 // (x-death, x-first-death-*, x-last-death-*), which must not travel on a retry.

@@ -4,6 +4,9 @@
 
 #include <functional>
 #include <memory>
+#include <utility>
+
+#include "common/result.h"
 
 namespace celeriac::worker::redis {
 
@@ -34,28 +37,23 @@ Reply command(redisContext* c, const std::vector<std::string>& args) {
       redisCommandArgv(c, static_cast<int>(argv.size()), argv.data(), lens.data())));
 }
 
-// Connected, authenticated and on the right database; or null with `error` set (never
-// with the password in it).
-Context connect(const RedisUrl& url, std::chrono::milliseconds timeout, std::string& error) {
+// Connected, authenticated and on the right database; or why not (never with the
+// password in it).
+Result<Context> connect(const RedisUrl& url, std::chrono::milliseconds timeout) {
   Context c(redisConnectWithTimeout(url.host.c_str(), url.port, toTimeval(timeout)));
   if (!c || c->err != 0) {
-    error = c ? c->errstr : "cannot allocate a Redis context";
-    return nullptr;
+    return Error{c ? c->errstr : "cannot allocate a Redis context"};
   }
   redisSetTimeout(c.get(), toTimeval(timeout));
   if (!url.password.empty()) {
     Reply r = url.username.empty() ? command(c.get(), {"AUTH", url.password})
                                    : command(c.get(), {"AUTH", url.username, url.password});
-    if (!r || r->type == REDIS_REPLY_ERROR) {
-      error = "AUTH refused";
-      return nullptr;
-    }
+    if (!r || r->type == REDIS_REPLY_ERROR) return Error{"AUTH refused"};
   }
   if (url.db != 0) {
     Reply r = command(c.get(), {"SELECT", std::to_string(url.db)});
     if (!r || r->type == REDIS_REPLY_ERROR) {
-      error = "SELECT " + std::to_string(url.db) + " refused";
-      return nullptr;
+      return Error{"SELECT " + std::to_string(url.db) + " refused"};
     }
   }
   return c;
@@ -72,14 +70,14 @@ KeySetClaim claimKeySet(const RedisUrl& url, const std::vector<std::string>& set
                         std::chrono::milliseconds timeout) {
   KeySetClaim claim;
   if (set_names.empty()) return claim;
-  std::string error;
-  Context c = connect(url, timeout, error);
-  if (!c) {
+  Result<Context> connected = connect(url, timeout);
+  if (!connected) {
     claim.shared = true;
-    claim.detail = "Redis " + url.redacted() + " unreachable (" + error +
+    claim.detail = "Redis " + url.redacted() + " unreachable (" + connected.error().message +
                    "): using key set " + set_names[0] + " without a lease";
     return claim;
   }
+  const Context c = std::move(connected).value();
   const std::string ttl_ms = std::to_string(std::max<long long>(1, ttl.count()));
   for (std::size_t i = 0; i < set_names.size(); ++i) {
     Reply r = command(c.get(), {"SET", keySetLeaseKey(set_names[i]), owner, "NX", "PX", ttl_ms});
@@ -109,9 +107,9 @@ KeySetClaim claimKeySet(const RedisUrl& url, const std::vector<std::string>& set
 
 void releaseKeySet(const RedisUrl& url, const std::string& set_name, const std::string& owner,
                    std::chrono::milliseconds timeout) {
-  std::string error;
-  Context c = connect(url, timeout, error);
-  if (!c) return;
+  Result<Context> connected = connect(url, timeout);
+  if (!connected) return;
+  const Context c = std::move(connected).value();
   static const std::string kReleaseScript =
       "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end "
       "return 0";

@@ -61,9 +61,9 @@ const std::map<std::string, Setter>& setters() {
            fail(t, "rate_limit", "must be a string like \"10/m\" or a number, not " + v.dump());
          }
          const std::string text = v.is_string() ? v.get<std::string>() : v.dump();
-         const celery::RateLimitParse parsed = celery::parseRateLimit(text);
-         if (!parsed.limit)
-           fail(t, "rate_limit", "invalid rate limit " + v.dump() + ": " + parsed.error);
+         const Result<celery::RateLimit> parsed = celery::parseRateLimit(text);
+         if (!parsed)
+           fail(t, "rate_limit", "invalid rate limit " + v.dump() + ": " + parsed.error().message);
          o.rate_limit = text;
        }},
       {"ignore_result", [](TaskOptions& o, const std::string& t,

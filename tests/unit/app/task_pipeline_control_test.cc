@@ -142,9 +142,9 @@ TEST_F(TaskPipelineControlTest, EventsComeInCelerysOrder) {
 
 TEST_F(TaskPipelineControlTest, ARateLimitSpacesStartsAndWaitingTasksAreReserved) {
   makeControlled();
-  celery::RateLimitParse one_per_second = celery::parseRateLimit("60/m");
-  ASSERT_TRUE(one_per_second.limit);
-  pipeline_->setRateLimit("celeriac.echo", *one_per_second.limit);
+  const auto one_per_second = celery::parseRateLimit("60/m");
+  ASSERT_TRUE(one_per_second.ok());
+  pipeline_->setRateLimit("celeriac.echo", *one_per_second);
   for (const char* id : {"a", "b", "c"}) {
     pipeline_->onDelivery(delivery("celeriac.echo", id, json::array({1})));
   }
@@ -168,11 +168,11 @@ TEST_F(TaskPipelineControlTest, ARateLimitSpacesStartsAndWaitingTasksAreReserved
 
 TEST_F(TaskPipelineControlTest, RemovingARateLimitReleasesTheWaitingTasksAtOnce) {
   makeControlled();
-  pipeline_->setRateLimit("celeriac.echo", *celery::parseRateLimit("1/h").limit);
+  pipeline_->setRateLimit("celeriac.echo", celery::parseRateLimit("1/h").value());
   for (const char* id : {"a", "b"}) pipeline_->onDelivery(delivery("celeriac.echo", id, json::array({1})));
   loop_.runReady();
   ASSERT_EQ(started("celeriac.echo"), 1u);
-  pipeline_->setRateLimit("celeriac.echo", *celery::parseRateLimit("0").limit);
+  pipeline_->setRateLimit("celeriac.echo", celery::parseRateLimit("0").value());
   loop_.runReady();
   EXPECT_EQ(started("celeriac.echo"), 2u);
 }

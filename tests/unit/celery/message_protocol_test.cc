@@ -167,8 +167,10 @@ TEST(MessageProtocolTest, RefusesZipBombAboveTheCap) {
 
 TEST(MessageProtocolTest, InflateHonoursAGivenCap) {
   const std::string compressed = readFixture("kombu_zlib_body.bin");
-  EXPECT_TRUE(inflateBody(compressed, 81).body);  // the body is 81 bytes
-  EXPECT_FALSE(inflateBody(compressed, 80).body);
+  EXPECT_TRUE(inflateBody(compressed, 81).ok());  // the body is 81 bytes
+  const auto too_large = inflateBody(compressed, 80);
+  ASSERT_FALSE(too_large.ok());
+  EXPECT_EQ(too_large.error().message, "inflated body exceeds 80 bytes");
 }
 
 TEST(MessageProtocolTest, RefusesUnsupportedCompressionWithAReason) {

@@ -165,9 +165,9 @@ TEST(ResultDocumentTest, NonFiniteResultRendersAsPythonWritesIt) {
   const std::string text = renderResultDocument(
       successRecord(sampleTask(), std::numeric_limits<double>::quiet_NaN(), kNow));
   EXPECT_NE(text.find(R"("result":NaN,)"), std::string::npos) << text;
-  const PythonJsonResult doc = parsePythonJson(text);
-  ASSERT_TRUE(doc.value) << doc.error;
-  EXPECT_TRUE(std::isnan(doc.value->at("result").get<double>()));
+  const auto doc = parsePythonJson(text);
+  ASSERT_TRUE(doc.ok()) << doc.error().message;
+  EXPECT_TRUE(std::isnan(doc->at("result").get<double>()));
 }
 
 TEST(ResultDocumentTest, ABigIntegerResultKeepsItsDigits) {

@@ -112,10 +112,10 @@ TEST(RevokedSetTest, PersistsAcrossARebootInWallClockSeconds) {
   // After a reboot: monotonic 30, wall 1'800'000'100 (40 s later): "a" (saved 60 s old)
   // has expired, "b" has 100 - 10 - 40 = 50 s left.
   auto restored = RevokedSet::fromJson(saved, at(30), wallAt(1'800'000'100), 10, seconds(100));
-  ASSERT_TRUE(restored.set) << restored.error;
-  EXPECT_EQ(restored.set->ids(), std::vector<std::string>{"b"});
-  EXPECT_TRUE(restored.set->contains("b", at(79)));
-  EXPECT_FALSE(restored.set->contains("b", at(81)));
+  ASSERT_TRUE(restored.ok()) << restored.error().message;
+  EXPECT_EQ(restored->ids(), std::vector<std::string>{"b"});
+  EXPECT_TRUE(restored->contains("b", at(79)));
+  EXPECT_FALSE(restored->contains("b", at(81)));
 }
 
 TEST(RevokedSetTest, ToJsonFromJsonRoundTripsAtTheSameMoment) {
@@ -123,9 +123,9 @@ TEST(RevokedSetTest, ToJsonFromJsonRoundTripsAtTheSameMoment) {
   for (int i = 0; i < 5; ++i) set.add("id" + std::to_string(i), at(100 + i));
   const json saved = set.toJson(at(200), wallAt(1'700'000'000));
   auto restored = RevokedSet::fromJson(saved, at(200), wallAt(1'700'000'000));
-  ASSERT_TRUE(restored.set);
-  EXPECT_EQ(restored.set->ids(), set.ids());
-  EXPECT_EQ(restored.set->toJson(at(200), wallAt(1'700'000'000)), saved);
+  ASSERT_TRUE(restored.ok());
+  EXPECT_EQ(restored->ids(), set.ids());
+  EXPECT_EQ(restored->toJson(at(200), wallAt(1'700'000'000)), saved);
 }
 
 TEST(RevokedSetTest, FromJsonRejectsOtherDocuments) {
@@ -133,8 +133,8 @@ TEST(RevokedSetTest, FromJsonRejectsOtherDocuments) {
        {R"([])", R"({"version": 2, "revoked": []})", R"({"version": 1})",
         R"({"version": 1, "revoked": [["a"]]})", R"({"version": 1, "revoked": [[1, 2.0]]})"}) {
     auto restored = RevokedSet::fromJson(json::parse(bad), at(0), wallAt(0));
-    EXPECT_FALSE(restored.set) << bad;
-    EXPECT_FALSE(restored.error.empty()) << bad;
+    ASSERT_FALSE(restored.ok()) << bad;
+    EXPECT_FALSE(restored.error().message.empty()) << bad;
   }
 }
 
