@@ -27,7 +27,8 @@ std::uint64_t clockHeader(const nlohmann::json& headers) {
   auto it = headers.find("clock");
   if (it == headers.end() || !it->is_number()) return 0;
   if (it->is_number_unsigned()) return it->get<std::uint64_t>();
-  if (it->is_number_integer()) return static_cast<std::uint64_t>(std::max<std::int64_t>(0, it->get<std::int64_t>()));
+  if (it->is_number_integer())
+    return static_cast<std::uint64_t>(std::max<std::int64_t>(0, it->get<std::int64_t>()));
   return static_cast<std::uint64_t>(std::max(0.0, it->get<double>()));
 }
 

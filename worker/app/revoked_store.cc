@@ -26,8 +26,8 @@ RevokedStore::RevokedStore(common::Dispatcher& dispatcher, std::string path)
   std::stringstream text;
   text << in.rdbuf();
   const nlohmann::json saved = nlohmann::json::parse(text.str(), nullptr, false);
-  auto restored = celery::RevokedSet::fromJson(saved, dispatcher_.clock().now(),
-                                               dispatcher_.clock().wallNow());
+  auto restored =
+      celery::RevokedSet::fromJson(saved, dispatcher_.clock().now(), dispatcher_.clock().wallNow());
   if (!restored) {
     log()->error("statedb {} is not a celeriac state file ({}): starting with no revoked tasks",
                  path_, restored.error().message);

@@ -65,7 +65,8 @@ class PythonSax {
     return dom_.number_float(v, token);
   }
   bool string(std::string& s) {
-    if (!marker_.empty() && s.size() > marker_.size() && s.compare(0, marker_.size(), marker_) == 0) {
+    if (!marker_.empty() && s.size() > marker_.size() &&
+        s.compare(0, marker_.size(), marker_) == 0) {
       ++markers_seen_;
       const std::string_view tag = std::string_view(s).substr(marker_.size());
       if (tag.substr(0, kIntTag.size()) == kIntTag) {
@@ -132,9 +133,9 @@ Result<json> parseWith(std::string_view text, const std::string& marker,
 // Length of the JSON number token starting at text[i] (0 when none starts there).
 std::size_t numberTokenLength(std::string_view text, std::size_t i) {
   std::size_t end = i;
-  while (end < text.size() && (std::isdigit(static_cast<unsigned char>(text[end])) != 0 ||
-                               text[end] == '-' || text[end] == '+' || text[end] == '.' ||
-                               text[end] == 'e' || text[end] == 'E')) {
+  while (end < text.size() &&
+         (std::isdigit(static_cast<unsigned char>(text[end])) != 0 || text[end] == '-' ||
+          text[end] == '+' || text[end] == '.' || text[end] == 'e' || text[end] == 'E')) {
     ++end;
   }
   return end - i;

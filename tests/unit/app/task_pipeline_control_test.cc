@@ -49,7 +49,8 @@ class TaskPipelineControlTest : public TaskPipelineTest {
   }
   std::vector<std::string> reservedIds() {
     std::vector<std::string> ids;
-    pipeline_->forEachReserved([&](const TaskPipeline::JobView& j) { ids.push_back(j.message.id); });
+    pipeline_->forEachReserved(
+        [&](const TaskPipeline::JobView& j) { ids.push_back(j.message.id); });
     return ids;
   }
 
@@ -81,7 +82,8 @@ TEST_F(TaskPipelineControlTest, ARevokedTaskIsStoredRevokedAckedAndNeverRun) {
 
 TEST_F(TaskPipelineControlTest, AnEtaTaskRevokedWhileHeldIsRevokedWhenDue) {
   makeControlled();
-  pipeline_->onDelivery(delivery("celeriac.echo", "t1", json::array({1}), {{"eta", isoIn(seconds(5))}}));
+  pipeline_->onDelivery(
+      delivery("celeriac.echo", "t1", json::array({1}), {{"eta", isoIn(seconds(5))}}));
   loop_.runReady();
   ASSERT_EQ(pipeline_->held(), 1u);
   revoked_.insert("t1");
@@ -131,13 +133,13 @@ TEST_F(TaskPipelineControlTest, EventsComeInCelerysOrder) {
   pipeline_->onDelivery(delivery("celeriac.echo", "ok", json::array({1})));
   pipeline_->onDelivery(delivery("celeriac.fail", "bad", json::array({"boom"})));
   pipeline_->onDelivery(delivery("no.such.task", "nr", json::array({})));
-  pipeline_->onDelivery(delivery("celeriac.echo", "old", json::array({1}),
-                                 {{"expires", isoIn(seconds(-5))}}));
+  pipeline_->onDelivery(
+      delivery("celeriac.echo", "old", json::array({1}), {{"expires", isoIn(seconds(-5))}}));
   loop_.runReady();
-  EXPECT_EQ(sink_.seen, (std::vector<std::string>{
-                            "received:ok", "started:ok", "received:bad", "started:bad",
-                            "rejected:nr", "revoked:old:expired", "succeeded:ok",
-                            "failed:bad:RuntimeError"}));
+  EXPECT_EQ(sink_.seen,
+            (std::vector<std::string>{"received:ok", "started:ok", "received:bad", "started:bad",
+                                      "rejected:nr", "revoked:old:expired", "succeeded:ok",
+                                      "failed:bad:RuntimeError"}));
 }
 
 TEST_F(TaskPipelineControlTest, ARateLimitSpacesStartsAndWaitingTasksAreReserved) {
@@ -169,7 +171,8 @@ TEST_F(TaskPipelineControlTest, ARateLimitSpacesStartsAndWaitingTasksAreReserved
 TEST_F(TaskPipelineControlTest, RemovingARateLimitReleasesTheWaitingTasksAtOnce) {
   makeControlled();
   pipeline_->setRateLimit("celeriac.echo", celery::parseRateLimit("1/h").value());
-  for (const char* id : {"a", "b"}) pipeline_->onDelivery(delivery("celeriac.echo", id, json::array({1})));
+  for (const char* id : {"a", "b"})
+    pipeline_->onDelivery(delivery("celeriac.echo", id, json::array({1})));
   loop_.runReady();
   ASSERT_EQ(started("celeriac.echo"), 1u);
   pipeline_->setRateLimit("celeriac.echo", celery::parseRateLimit("0").value());
@@ -203,7 +206,8 @@ TEST_F(TaskPipelineControlTest, GrowingThePoolStartsWaitingTasksAndRaisesPrefetc
   PipelineOptions o;
   o.concurrency = 1;
   makeControlled(o);
-  for (const char* id : {"a", "b", "c"}) pipeline_->onDelivery(delivery("celeriac.sleep", id, json::array({60})));
+  for (const char* id : {"a", "b", "c"})
+    pipeline_->onDelivery(delivery("celeriac.sleep", id, json::array({60})));
   loop_.runReady();
   EXPECT_EQ(pipeline_->running(), 1u);
   EXPECT_EQ(reservedIds(), (std::vector<std::string>{"b", "c"}));
@@ -221,7 +225,8 @@ TEST_F(TaskPipelineControlTest, InspectSeesActiveReservedAndScheduledTasks) {
   makeControlled(o);
   pipeline_->onDelivery(delivery("celeriac.sleep", "run", json::array({60})));
   pipeline_->onDelivery(delivery("celeriac.sleep", "wait", json::array({60})));
-  pipeline_->onDelivery(delivery("celeriac.echo", "later", json::array({1}), {{"eta", isoIn(seconds(5))}}));
+  pipeline_->onDelivery(
+      delivery("celeriac.echo", "later", json::array({1}), {{"eta", isoIn(seconds(5))}}));
   loop_.runReady();
   EXPECT_EQ(activeIds(), std::vector<std::string>{"run"});
   EXPECT_EQ(reservedIds(), std::vector<std::string>{"wait"});

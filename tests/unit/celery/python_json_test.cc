@@ -92,8 +92,8 @@ TEST(PythonJsonTest, DumpWritesNonFiniteAsPythonDoesNotAsNull) {
 }
 
 TEST(PythonJsonTest, DumpLeavesStringsThatLookLikeItsMarkersAlone) {
-  json value = json::array({std::string("\0celeriac-dump-0-0", 18),
-                            std::numeric_limits<double>::infinity()});
+  json value = json::array(
+      {std::string("\0celeriac-dump-0-0", 18), std::numeric_limits<double>::infinity()});
   EXPECT_EQ(dumpPythonJson(value), R"(["\u0000celeriac-dump-0-0",Infinity])");
 }
 
