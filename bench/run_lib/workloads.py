@@ -138,7 +138,7 @@ def _open_loop(servers, name, in_flight, latency_s, duration_s, config, endpoint
 
 def llm(servers, name, in_flight, latency_s, duration_s, protocol, workdir, log):
     servers.reset(QUEUE, latency_ms=int(latency_s * 1000))
-    config, endpoints = llm_config.write(workdir, servers.stub.url, "one", protocol)
+    config, endpoints = llm_config.write(workdir, servers.stub.url, "one", in_flight, protocol)
     fig = _open_loop(servers, name, in_flight, latency_s, duration_s, config, endpoints, log)
     # Steady state: results that landed between one latency after the first send and
     # the last send, against the ideal in_flight / latency.
@@ -151,10 +151,10 @@ def llm(servers, name, in_flight, latency_s, duration_s, protocol, workdir, log)
 
 def rate_limited(servers, name, rpm, duration_s, latency_s, protocol, workdir, log):
     servers.reset(QUEUE, latency_ms=int(latency_s * 1000), rpm_limit=rpm)
-    config, endpoints = llm_config.write(workdir, servers.stub.url, "keys4", protocol,
-                                         rpm=rpm, max_queue_wait=120)
     ceiling = 4 * rpm / 60.0  # tasks/s
     in_flight = max(1, int(ceiling * 1.1 * latency_s))  # offered: 10 % over the ceiling
+    config, endpoints = llm_config.write(workdir, servers.stub.url, "keys4", in_flight,
+                                         protocol, rpm=rpm, max_queue_wait=120)
     # Only results within one latency of the last send count: no need to wait for more.
     fig = _open_loop(servers, name, in_flight, latency_s, duration_s, config, endpoints, log,
                      patience_s=1)
@@ -171,7 +171,8 @@ def rate_limited(servers, name, rpm, duration_s, latency_s, protocol, workdir, l
 def failing_endpoint(servers, name, in_flight, latency_s, duration_s, fault_from_s,
                      fault_s, protocol, workdir, log):
     servers.reset(QUEUE, latency_ms=int(latency_s * 1000))
-    config, endpoints = llm_config.write(workdir, servers.stub.url, "three", protocol)
+    config, endpoints = llm_config.write(workdir, servers.stub.url, "three", in_flight,
+                                         protocol)
     state = {}
 
     def during(elapsed):

@@ -86,7 +86,7 @@ class BalancerConfigSchemaTest(unittest.TestCase):
         from run_lib import llm_config
         for shape in ("one", "keys4", "three"):
             for protocol in ("h1", "h2"):
-                p, _ = llm_config.write(self.tmp, stub.url, shape, protocol, rpm=600)
+                p, _ = llm_config.write(self.tmp, stub.url, shape, 5000, protocol, rpm=600)
                 self.assertValid(self.written(p), "bench llm_config %s %s" % (shape, protocol))
 
     def test_a_wrong_field_fails_the_schema_with_its_path(self):
