@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "worker/app/pipeline/job_packing.h"
 #include "worker/app/pipeline/task_log.h"
 #include "worker/celery/exception_info.h"
 #include "worker/celery/message_decoder.h"
@@ -274,6 +275,8 @@ void TaskPipeline::start(std::unique_ptr<Job> job) {
         [this, id, error = celery::fromCppException(e)] { finish(id, tasks::Failure{error}); });
   }
   starting_job_ = 0;
+  // Still in active_ here: a completion inside the handler was posted, not run.
+  if (ref.run && ref.run->waitsLong()) pipeline::packHeaders(ref);
 }
 
 void TaskPipeline::timeLimitHit(JobId id, bool hard) {
@@ -299,6 +302,7 @@ std::unique_ptr<TaskPipeline::Job> TaskPipeline::takeActive(JobId id) {
   std::unique_ptr<Job> job = std::move(it->second);
   active_.erase(it);
   --running_;
+  pipeline::unpackHeaders(*job);  // settlement reads them (park, retry, republish)
   limit_timers_.disarm(*job);
   // The run object may be the caller of this very callback: destroy it later.
   if (job->run) {

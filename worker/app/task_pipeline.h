@@ -98,6 +98,7 @@ class TaskPipeline {
   // Remote control (task_pipeline_control.cc). A view of one task the worker holds.
   struct JobView {
     const celery::TaskMessage& message;
+    // Its headers are null while a long run waits (packed: pipeline/job_packing.h).
     const amqp::Delivery& delivery;
     std::optional<std::chrono::system_clock::time_point> started;  // running ones only
     bool acknowledged = false;
@@ -151,8 +152,8 @@ class TaskPipeline {
   void failPoison(std::unique_ptr<Job> job, long long starts);
   void finish(JobId id, tasks::TaskOutcome outcome);
   // Removes a running job and releases what it holds (its slot, time-limit timers, run
-  // object on a later turn, poison count); null if it is not running. finish() and
-  // terminate() settle it afterwards.
+  // object on a later turn, poison count) and unpacks its headers (job_packing.h); null
+  // if it is not running. finish() and terminate() settle it afterwards.
   std::unique_ptr<Job> takeActive(JobId id);
   void timeLimitHit(JobId id, bool hard);
   void updatePrefetch();
@@ -182,7 +183,7 @@ class TaskPipeline {
   JobId next_id_ = 1;
   // Waiting for a slot: by message priority, then arrival.
   pipeline::ReadyQueue<std::unique_ptr<Job>> ready_;
-  std::unordered_map<JobId, std::unique_ptr<Job>> active_;  // running
+  std::unordered_map<JobId, std::unique_ptr<Job>> active_;    // running
   std::unordered_map<JobId, std::unique_ptr<Job>> counting_;  // start being counted (slot held)
   std::size_t running_ = 0;
   bool starting_ = true;

@@ -61,6 +61,8 @@ class JsonLlmCall final : public TaskRun {
 
   // Stops the call in flight; `done` will not fire. Idempotent.
   void cancel() override;
+  // An LLM call waits seconds: the pipeline packs its job meanwhile.
+  [[nodiscard]] bool waitsLong() const override { return true; }
 
   // Parses model content as JSON: tolerates surrounding whitespace and one ```json
   // fence (some models add one even in JSON mode). The Error says why it is not JSON.

@@ -38,6 +38,10 @@ class TaskRun {
  public:
   virtual ~TaskRun() = default;
   virtual void cancel() = 0;
+  // True for a run that waits seconds on a remote reply (an LLM call): the pipeline
+  // then packs what its job keeps meanwhile (app/pipeline/job_packing.h). Quick runs
+  // keep the default, so they pay nothing for it.
+  [[nodiscard]] virtual bool waitsLong() const { return false; }
 };
 
 using TaskHandler = std::function<std::unique_ptr<TaskRun>(const TaskContext&, TaskDone)>;

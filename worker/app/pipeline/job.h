@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "common/dispatcher.h"
 #include "worker/amqp/amqp_connection.h"
@@ -39,6 +40,9 @@ struct Job {
   // A large body waits in one form only, the raw message (parking and retries
   // republish it as it came); its arguments are decoded again when it starts.
   bool decode_at_start = false;
+  // While a long run waits (an LLM call), the message's AMQP headers are kept here as
+  // CBOR and delivery.message.headers is null; empty otherwise (job_packing.h).
+  std::string packed_headers;
 };
 
 }  // namespace celeriac::worker::app::pipeline

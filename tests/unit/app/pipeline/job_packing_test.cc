@@ -1,0 +1,204 @@
+// Job packing (pipeline/job_packing.h): a waiting job's AMQP headers kept as one CBOR
+// block and restored exactly, whatever kinds of value the AMQP layer handed over; and,
+// through the TaskPipeline, packed only for a run that waits long and unpacked before
+// settlement reads them.
+#include "worker/app/pipeline/job_packing.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <limits>
+#include <map>
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "task_pipeline_fixture.h"
+#include "worker/amqp/amqp_table.h"
+
+namespace celeriac::worker::app::pipeline {
+namespace {
+
+using nlohmann::json;
+
+// Every kind of value tableToJson() makes (amqp_table.cc), as Celery's headers and a
+// client's own headers carry them.
+json everyKindOfHeader() {
+  return json{
+      {"lang", "py"},
+      {"task", "gpt5_analyzer.analyze"},
+      {"id", "0b9b7f9e-6d3c-4b1f-9a57-2d1c3e4f5a6b"},
+      {"shadow", nullptr},
+      {"retries", 0},
+      {"group_index", -3},
+      {"timelimit", json::array({nullptr, 30.5})},
+      {"ignore_result", false},
+      {"x-big", std::numeric_limits<std::uint64_t>::max()},
+      {"x-small", std::numeric_limits<std::int64_t>::min()},
+      {"x-whole-float", 5.0},
+      {"x-fraction", 0.1},
+      {"x-bytes", std::string("\xff\xfe\x00raw", 6)},  // an AMQP byte string, not UTF-8
+      {"x-table", json{{"nested", json::array({1, "two", json{{"three", true}}})}}},
+      {"x-celeriac-parks", 2},
+  };
+}
+
+Job jobWith(json headers) {
+  Job job;
+  job.delivery.message.headers = std::move(headers);
+  return job;
+}
+
+TEST(JobPackingTest, PackedHeadersAreOneBlockAndTheTreeIsGone) {
+  Job job = jobWith(everyKindOfHeader());
+  packHeaders(job);
+  EXPECT_TRUE(job.delivery.message.headers.is_null());
+  EXPECT_FALSE(job.packed_headers.empty());
+  const std::string as_text =
+      everyKindOfHeader().dump(-1, ' ', false, json::error_handler_t::replace);
+  EXPECT_LT(job.packed_headers.size(), as_text.size())
+      << "CBOR should be smaller than the same headers as JSON text";
+}
+
+TEST(JobPackingTest, UnpackingRestoresEveryValueAndItsKind) {
+  const json original = everyKindOfHeader();
+  Job job = jobWith(original);
+  packHeaders(job);
+  unpackHeaders(job);
+  const json& back = job.delivery.message.headers;
+  EXPECT_EQ(back, original);
+  EXPECT_EQ(back["x-bytes"].get<std::string>(), std::string("\xff\xfe\x00raw", 6));
+  EXPECT_TRUE(back["x-whole-float"].is_number_float()) << "5.0 must not come back as 5";
+  EXPECT_DOUBLE_EQ(back["x-fraction"].get<double>(), 0.1);
+  EXPECT_TRUE(back["group_index"].is_number_integer());
+  EXPECT_EQ(back["x-big"].get<std::uint64_t>(), std::numeric_limits<std::uint64_t>::max());
+  EXPECT_EQ(back["x-small"].get<std::int64_t>(), std::numeric_limits<std::int64_t>::min());
+  EXPECT_TRUE(job.packed_headers.empty());
+  EXPECT_EQ(job.packed_headers.capacity(), std::string().capacity()) << "the block is freed";
+}
+
+TEST(JobPackingTest, AnIntegerThatComesBackUnsignedIsTheSameAmqpField) {
+  // CBOR has no signed non-negative integer: 7 packed as a signed value returns unsigned.
+  // Publishing writes both as the same signed 64-bit field, so a republished message is
+  // the message that came.
+  Job job = jobWith(json{{"retries", std::int64_t{7}}});
+  ASSERT_TRUE(job.delivery.message.headers["retries"].is_number_integer());
+  packHeaders(job);
+  unpackHeaders(job);
+  const amqp::TableBuilder before(json{{"retries", std::int64_t{7}}});
+  const amqp::TableBuilder after(job.delivery.message.headers);
+  ASSERT_EQ(after.table().num_entries, 1);
+  EXPECT_EQ(after.table().entries[0].value.kind, before.table().entries[0].value.kind);
+  EXPECT_EQ(after.table().entries[0].value.value.i64, 7);
+}
+
+TEST(JobPackingTest, PackingTwiceKeepsTheFirstPacking) {
+  Job job = jobWith(everyKindOfHeader());
+  packHeaders(job);
+  const std::string first = job.packed_headers;
+  packHeaders(job);  // headers are null now: must not pack "null" over the real ones
+  EXPECT_EQ(job.packed_headers, first);
+  unpackHeaders(job);
+  EXPECT_EQ(job.delivery.message.headers, everyKindOfHeader());
+}
+
+TEST(JobPackingTest, NoHeadersOrAnEmptyTableStayAsTheyAre) {
+  Job empty = jobWith(json::object());
+  packHeaders(empty);
+  EXPECT_TRUE(empty.packed_headers.empty());
+  EXPECT_EQ(empty.delivery.message.headers, json::object());
+
+  Job none = jobWith(nullptr);
+  packHeaders(none);
+  unpackHeaders(none);
+  EXPECT_TRUE(none.delivery.message.headers.is_null());
+}
+
+}  // namespace
+}  // namespace celeriac::worker::app::pipeline
+
+namespace celeriac::worker::app::pipeline_test {
+namespace {
+
+// The TaskPipeline fixture (task_pipeline_fixture.h); its own suite name.
+class JobPackingPipelineTest : public TaskPipelineTest {};
+
+// ---- A long wait (an LLM call): the job keeps its headers packed while it waits
+// (pipeline/job_packing.h), and settlement still sees them as they came ------------------
+
+// Wraps a run as one that waits long, as JsonLlmCall says it does.
+class LongWait final : public tasks::TaskRun {
+ public:
+  explicit LongWait(std::unique_ptr<tasks::TaskRun> inner) : inner_(std::move(inner)) {}
+  void cancel() override { inner_->cancel(); }
+  [[nodiscard]] bool waitsLong() const override { return true; }
+
+ private:
+  std::unique_ptr<tasks::TaskRun> inner_;
+};
+
+// An LLM call that finds every model down after a 2 s wait.
+std::unique_ptr<tasks::TaskRun> downAfterAWait(const tasks::TaskContext& ctx,
+                                               tasks::TaskDone done) {
+  return std::make_unique<LongWait>(tasks::TimerRun::start(
+      ctx.dispatcher, seconds(2),
+      tasks::Unavailable{"all candidates unavailable", std::nullopt, {"gpt-4o"}}, std::move(done)));
+}
+
+// A client's own headers of every kind, beside Celery's.
+json clientHeaders() {
+  return json{{"x-tenant", "acme"},
+              {"x-weight", 0.25},
+              {"x-count", -4},
+              {"x-bytes", std::string("\xff\x00z", 3)},
+              {"x-table", json{{"list", json::array({1, "a", nullptr, true})}}}};
+}
+
+TEST_F(JobPackingPipelineTest, ALongWaitKeepsItsHeadersPackedAndAQuickRunDoesNot) {
+  registry_.add("llm.wait", &downAfterAWait);
+  make();
+  pipeline_->onDelivery(delivery("llm.wait", "w1", json::array(), clientHeaders()));
+  pipeline_->onDelivery(delivery("celeriac.echo", "e1", json::array({1}), clientHeaders()));
+  std::map<std::string, bool> packed;
+  pipeline_->forEachActive([&](const TaskPipeline::JobView& j) {
+    packed[j.message.id] = j.delivery.message.headers.is_null();
+  });
+  EXPECT_EQ(packed, (std::map<std::string, bool>{{"e1", false}, {"w1", true}}));
+}
+
+TEST_F(JobPackingPipelineTest, ALongWaitIsParkedWithEveryHeaderItCameWith) {
+  registry_.add("llm.wait", &downAfterAWait);
+  make();
+  amqp::Delivery d = delivery("llm.wait", "w2", json::array(), clientHeaders());
+  d.message.headers["x-celeriac-parks"] = 1;
+  d.message.headers["x-celeriac-parked-since"] = isoIn(-seconds(30));
+  const json came_with = d.message.headers;
+  pipeline_->onDelivery(std::move(d));
+  loop_.advance(seconds(2));
+  fake_.completeAll();
+  ASSERT_EQ(fake_.published.size(), 1u);
+  json expected = came_with;
+  expected["x-celeriac-parks"] = 2;
+  expected["x-celeriac-park-reason"] = "all_models_unavailable";
+  EXPECT_EQ(fake_.published[0].first.headers, expected)
+      << "parked-since kept, the park counted on from 1, nothing else changed";
+}
+
+TEST_F(JobPackingPipelineTest, ALongWaitParkedTooLongStillReadsWhenItWasFirstParked) {
+  registry_.add("llm.wait", &downAfterAWait);
+  PipelineOptions o;
+  o.max_parked = std::chrono::minutes(60);
+  make(o);
+  pipeline_->onDelivery(delivery(
+      "llm.wait", "w3", json::array(),
+      {{"x-celeriac-parks", 9}, {"x-celeriac-parked-since", isoIn(-std::chrono::minutes(61))}}));
+  loop_.advance(seconds(2));
+  const auto* w = fake_.lastFor("w3");
+  ASSERT_NE(w, nullptr);
+  EXPECT_EQ(w->doc["status"], "FAILURE") << "the packed parked-since must be read back";
+  EXPECT_TRUE(fake_.published.empty());
+}
+
+}  // namespace
+}  // namespace celeriac::worker::app::pipeline_test
