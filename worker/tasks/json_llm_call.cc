@@ -24,6 +24,12 @@ std::string_view trim(std::string_view s) {
   return s.substr(begin, end - begin + 1);
 }
 
+celery::ExceptionInfo requestNotHandedBack() {
+  return celery::makeException("RuntimeError",
+                               "cannot repair the model's answer: the request was not handed back",
+                               "builtins");
+}
+
 }  // namespace
 
 common::Result<nlohmann::json> JsonLlmCall::parseContent(const std::string& content) {
@@ -82,8 +88,7 @@ void JsonLlmCall::cancel() {
 
 void JsonLlmCall::submit() {
   in_flight_ = true;
-  // Balancer::submit never calls back inside itself, so call_ is set before onResult.
-  call_ = balancer_.submit(request_, [this, life = lifetime_.watch()](balancer::CallResult result) {
+  auto on_result = [this, life = lifetime_.watch()](balancer::CallResult result) {
     if (!life.alive()) return;
     // Called from the balancer under a C trampoline (noexcept): whatever reading the
     // model's reply throws fails this call's task, never the process. finish() runs
@@ -93,7 +98,11 @@ void JsonLlmCall::submit() {
     } catch (const std::exception& e) {
       if (life.alive()) finish({false, nullptr, {}, Failure{celery::fromCppException(e)}});
     }
-  });
+  };
+  // Moved, not copied: the balancer keeps the request while the call waits and hands it
+  // back in the result, where a repair takes it again (CallResult::request).
+  // Balancer::submit never calls back inside itself, so call_ is set before onResult.
+  call_ = balancer_.submit(std::move(request_), std::move(on_result));
 }
 
 void JsonLlmCall::onResult(balancer::CallResult result) {
@@ -122,6 +131,11 @@ void JsonLlmCall::onResult(balancer::CallResult result) {
     finish({false, nullptr, {}, Failure{invalidModelOutput(first_error_, error)}});
     return;
   }
+  if (!result.request) {  // the balancer always hands a chat request back
+    finish({false, nullptr, {}, Failure{requestNotHandedBack()}});
+    return;
+  }
+  request_ = std::move(*result.request);
   first_error_ = error;
   // Model output problems are the model's, not the caller's: worth seeing, not alarming.
   logger()->info("llm_repair task_id={} model={} endpoint={} error=\"{}\"", task_id_, success.model,

@@ -77,6 +77,8 @@ class JsonLlmCall final : public TaskRun {
   void finish(JsonLlmOutcome outcome);
 
   balancer::Balancer& balancer_;
+  // Empty while a call is in flight: submit() moves it into the balancer, which hands
+  // it back with the result (CallResult::request) for the repair.
   balancer::ChatRequest request_;
   const SchemaValidator& schema_;
   const PromptTemplate& repair_prompt_;

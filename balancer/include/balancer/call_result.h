@@ -74,6 +74,10 @@ struct CallFailure {
 struct CallResult {
   std::variant<CallSuccess, CallFailure> outcome;
   std::vector<TraceEntry> trace;
+  // A chat call's request, handed back as it was submitted (nullopt for embeddings):
+  // a caller that follows up with a longer conversation (JsonLlmCall's repair) moves it
+  // into submit() and gets it back here, instead of keeping a copy while the call waits.
+  std::optional<ChatRequest> request;
 
   [[nodiscard]] bool ok() const { return std::holds_alternative<CallSuccess>(outcome); }
   [[nodiscard]] const CallSuccess& success() const { return std::get<CallSuccess>(outcome); }

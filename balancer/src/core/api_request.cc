@@ -97,4 +97,9 @@ std::optional<ApiReply> ApiRequest::parse(const ProviderCodec& codec, std::strin
   return reply;
 }
 
+std::optional<ChatRequest> ApiRequest::takeChat() {
+  if (auto* chat = std::get_if<ChatRequest>(&request_)) return std::move(*chat);
+  return std::nullopt;
+}
+
 }  // namespace celeriac::balancer

@@ -71,6 +71,10 @@ class ApiRequest {
   [[nodiscard]] std::optional<ApiReply> parse(const ProviderCodec& codec,
                                               std::string_view body) const;
 
+  // Moves the chat request out (nullopt for embeddings), for CallResult::request once
+  // the call is over; nothing else may be asked of this ApiRequest afterwards.
+  [[nodiscard]] std::optional<ChatRequest> takeChat();
+
  private:
   std::variant<ChatRequest, EmbeddingRequest> request_;
   std::int64_t prompt_tokens_ = 0;  // estimated once, at construction

@@ -49,7 +49,7 @@ void Balancer::Impl::finish(CallId id, std::variant<CallSuccess, CallFailure> ou
     removeWaiter(*call);
     armWaitTimer();
   }
-  CallResult result{std::move(outcome), std::move(call->trace)};
+  CallResult result{std::move(outcome), std::move(call->trace), call->request.takeChat()};
   if (call->done) call->done(std::move(result));
 }
 

@@ -130,6 +130,15 @@ TEST_F(AnalyzeTaskTest, InvalidJsonIsRepairedOnceWithTheErrorFedBack) {
   EXPECT_NE(msgs[3]["content"].get<std::string>().find("not valid JSON"), std::string::npos)
       << msgs[3]["content"];
   EXPECT_NE(msgs[1].dump().find("image_url"), std::string::npos) << "the image is kept";
+  // The first request went to the balancer and came back with the answer: the repair is
+  // that request, two messages longer, with everything else as it was.
+  json first_without_messages = requestBody(0);
+  json repair_without_messages = repair;
+  first_without_messages.erase("messages");
+  repair_without_messages.erase("messages");
+  EXPECT_EQ(repair_without_messages, first_without_messages);
+  EXPECT_EQ(msgs[0], requestBody(0)["messages"][0]);
+  EXPECT_EQ(msgs[1], requestBody(0)["messages"][1]);
 
   answer(1, validAnalysis().dump(), 900, 100);
   ASSERT_EQ(outcomes_.size(), 1u);

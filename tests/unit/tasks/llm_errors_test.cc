@@ -15,7 +15,7 @@ CallResult failed(CallErrorKind kind, std::string message) {
   f.kind = kind;
   f.message = std::move(message);
   f.attempts = 3;
-  return CallResult{f, {}};
+  return CallResult{f, {}, std::nullopt};
 }
 
 // The exception a failed call is stored as (an Unavailable one's when it cannot park).

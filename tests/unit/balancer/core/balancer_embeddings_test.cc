@@ -126,6 +126,7 @@ TEST_F(BalancerEmbeddingsTest, SuccessCarriesVectorsInInputOrderUsageCostAndTrac
 
   ASSERT_EQ(results_.size(), 1u);
   ASSERT_TRUE(results_[0].ok()) << results_[0].failure().message;
+  EXPECT_FALSE(results_[0].request.has_value()) << "only a chat request is handed back";
   const CallSuccess& s = results_[0].success();
   ASSERT_EQ(s.vectors.size(), 2u);
   EXPECT_EQ(s.vectors[0], (std::vector<double>{0, 0.5}));

@@ -59,6 +59,38 @@ TEST_F(BalancerTest, CallbackNeverFiresInsideSubmitEvenForBadRoutes) {
   EXPECT_EQ(results_[0].failure().kind, CallErrorKind::kCallerError);
 }
 
+TEST_F(BalancerTest, AChatCallHandsItsRequestBackWithTheResultSuccessOrNot) {
+  make(kTwoModels);
+  ChatRequest first;
+  first.model = "m1";
+  first.messages = {ChatMessage::text("system", "be brief"), ChatMessage::text("user", "hello")};
+  first.max_tokens = 77;
+  submit(first);
+  ChatRequest second = first;
+  second.messages.back() = ChatMessage::text("user", "again");
+  submit(second);
+  loop_.runReady();
+  ASSERT_EQ(http_.count(), 2u);
+  http_.reply(0, 200, okBody("hi"));
+  http_.reply(1, 400, R"({"error":{"message":"bad prompt"}})");
+  loop_.runReady();
+  ASSERT_EQ(results_.size(), 2u);
+  for (std::size_t i = 0; i < 2; ++i) {
+    const ChatRequest& sent = i == 0 ? first : second;
+    ASSERT_TRUE(results_[i].request.has_value()) << "result " << i;
+    const ChatRequest& back = *results_[i].request;
+    EXPECT_EQ(back.model, sent.model);
+    EXPECT_EQ(back.max_tokens, sent.max_tokens);
+    ASSERT_EQ(back.messages.size(), 2u);
+    for (std::size_t m = 0; m < 2; ++m) {
+      EXPECT_EQ(back.messages[m].role, sent.messages[m].role);
+      EXPECT_EQ(back.messages[m].parts[0].text, sent.messages[m].parts[0].text);
+    }
+  }
+  EXPECT_TRUE(results_[0].ok());
+  EXPECT_EQ(results_[1].failure().kind, CallErrorKind::kCallerError);
+}
+
 TEST_F(BalancerTest, CallerErrorIsNotRetriedAndLeavesBreakerClosed) {
   make(kTwoModels);
   for (int i = 0; i < 5; ++i) {
