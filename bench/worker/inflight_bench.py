@@ -64,17 +64,20 @@ def main():
     stub = testenv.LlmStub(["--latency-ms", str(args.latency_ms)]).start()
     worker = None
     try:
-        # Every call must stay open for the whole latency: a deadline above it.
-        extra = None
+        # Every call must stay open for the whole latency: a deadline above it, and an
+        # attempt timeout above it too (the endpoint's default is 60 s: a longer
+        # --latency-ms would otherwise time every attempt out and measure retries).
+        wait_s = args.latency_ms // 1000 + 60
+        extra = {"timeouts": "{total: %d}" % wait_s}
         if args.http2:
             # Twice the even share: curl does not always open every connection it may.
             streams = args.max_streams or 2 * -(-args.tasks // args.max_connections)
-            extra = {"http2": "true", "max_connections": args.max_connections,
-                     "max_streams_per_connection": streams}
+            extra.update({"http2": "true", "max_connections": args.max_connections,
+                          "max_streams_per_connection": streams})
             print("endpoint: http2: true, max_connections: %d, max_streams_per_connection: %d"
                   % (args.max_connections, streams))
         config = testenv.write_stub_llm_config(workdir, stub, max_queue_wait_s=10,
-                                               timeout_s=args.latency_ms // 1000 + 60,
+                                               timeout_s=wait_s,
                                                endpoint_extra=extra)
         worker = testenv.Worker(rabbit.url, redis.url, ["gpt5-analyzer"],
                                 concurrency=args.tasks,
@@ -109,13 +112,24 @@ def main():
               % (rss / 1024.0, idle_rss / 1024.0, fds))
 
         t_wait = time.time()
-        ok = sum(1 for r in results if r.get(timeout=args.latency_ms / 1000.0 + 120)["meta"])
+        ok = 0
+        failures = {}
+        for r in results:
+            try:
+                ok += 1 if r.get(timeout=args.latency_ms / 1000.0 + 120)["meta"] else 0
+            except Exception as e:  # a task's stored failure: counted and named, not fatal
+                key = "%s: %s" % (type(e).__name__, e)
+                failures[key] = failures.get(key, 0) + 1
         print("results: %d of %d analyses stored, the last %.1f s after the wait began"
               % (ok, args.tasks, time.time() - t_wait))
+        for key, count in sorted(failures.items()):
+            print("failed: %d x %s" % (count, key))
         print("worker peak RSS (VmHWM) over the run: %.1f MB"
               % (status_kb(worker.proc.pid, "VmHWM") / 1024.0))
         totals = stub.stats()["totals"]
         print("stub in_flight_peak: %d" % totals["in_flight_peak"])
+        if os.environ.get("CELERIAC_KEEP_LOGS"):
+            print("worker log: %s" % worker.log_path)
         print("stub connections by protocol: %s; API requests by protocol: %s"
               % (totals["connections_by_protocol"], totals["requests_by_protocol"]))
         print("worker bytes per waiting call (RSS in flight - idle) / tasks: %.1f KB"
