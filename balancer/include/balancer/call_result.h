@@ -7,7 +7,8 @@
 // failure it can act on (caller error: FAILURE, no retry; all unavailable: park the task
 // until `retry_at`; deadline exceeded; attempts exhausted; cancelled). The trace lists
 // every attempt and every candidate skipped, with the reason, so an operator can see why a
-// call went where it went. Plain values; contains no secrets (keys appear as aliases).
+// call went where it went; a skip or wait that repeats is counted on its first entry. Plain values;
+// contains no secrets (keys appear as aliases).
 
 #include <chrono>
 #include <optional>
@@ -35,6 +36,10 @@ struct TraceEntry {
   FailureClass failure = FailureClass::kNone;  // kAttempt
   int http_status = 0;                         // kAttempt
   std::chrono::microseconds latency{0};        // kAttempt
+  // kSkipped, kWait: how many more times the same entry (kind, endpoint, model, key,
+  // reason) happened after this one; each is recorded once, so a call that waits out an
+  // outage, walking its chain at every wake-up, keeps a trace of bounded size.
+  int repeats = 0;
 };
 
 struct CallSuccess {

@@ -40,15 +40,16 @@ bool Balancer::Impl::tryStart(Call& c, SteadyTime& earliest, bool honor_latency)
                     SteadyTime retry_at) {
       earliest = std::min(earliest, retry_at);
       if (c.quiet) return;
-      c.trace.push_back({TraceEntry::Kind::kSkipped,
-                         sinceSubmit(c),
-                         ep.config.name,
-                         model,
-                         std::move(alias),
-                         std::move(reason),
-                         FailureClass::kNone,
-                         0,
-                         {}});
+      c.record({TraceEntry::Kind::kSkipped,
+                sinceSubmit(c),
+                ep.config.name,
+                model,
+                std::move(alias),
+                std::move(reason),
+                FailureClass::kNone,
+                0,
+                {},
+                0});
     };
     std::size_t full_share = 0;  // candidates not ramping
     std::size_t ramping = 0;

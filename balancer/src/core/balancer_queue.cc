@@ -54,9 +54,9 @@ void Balancer::Impl::finish(CallId id, std::variant<CallSuccess, CallFailure> ou
 }
 
 void Balancer::Impl::enqueueWait(Call& c, SteadyTime wake, std::string reason) {
-  c.trace.push_back({TraceEntry::Kind::kWait, sinceSubmit(c), "", "", "", std::move(reason),
-                     FailureClass::kNone, 0,
-                     std::chrono::duration_cast<microseconds>(wake - dispatcher_.clock().now())});
+  c.record({TraceEntry::Kind::kWait, sinceSubmit(c), "", "", "", std::move(reason),
+            FailureClass::kNone, 0,
+            std::chrono::duration_cast<microseconds>(wake - dispatcher_.clock().now()), 0});
   c.wait_key = WaitKey{wake, -c.request.queuePriority(), wait_seq_++, c.id};
   addWaiter(c);
   armWaitTimer();

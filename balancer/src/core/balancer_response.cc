@@ -66,7 +66,7 @@ void Balancer::Impl::onResponse(CallId id, HttpResponse response) {
                      std::chrono::duration_cast<microseconds>(c.started - c.submitted),
                      ep.config.name, c.model, key.alias,
                      fc == FailureClass::kNone ? "ok" : std::string(toString(fc)), fc,
-                     response.status, latency});
+                     response.status, latency, 0});
   const bool trial = std::exchange(c.trial, false);
 
   if (fc == FailureClass::kNone) {

@@ -148,15 +148,16 @@ void Balancer::Impl::onSharedReserve(std::uint64_t reserve_id, SharedReserveResu
   using Status = SharedReserveResult::Status;
   if (result.status != Status::kUnavailable) shared_fallback_ = false;
   auto skip = [&](std::string reason) {
-    c->trace.push_back({TraceEntry::Kind::kSkipped,
-                        std::chrono::duration_cast<std::chrono::microseconds>(now - c->submitted),
-                        endpoints_[p.endpoint].config.name,
-                        p.model,
-                        key.alias,
-                        std::move(reason),
-                        FailureClass::kNone,
-                        0,
-                        {}});
+    c->record({TraceEntry::Kind::kSkipped,
+               std::chrono::duration_cast<std::chrono::microseconds>(now - c->submitted),
+               endpoints_[p.endpoint].config.name,
+               p.model,
+               key.alias,
+               std::move(reason),
+               FailureClass::kNone,
+               0,
+               {},
+               0});
   };
 
   switch (result.status) {

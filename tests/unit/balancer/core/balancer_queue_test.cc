@@ -3,6 +3,9 @@
 // slots) going to the first waiter, after the key's own state is settled.
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
 #include "balancer_fixture.h"
 
 namespace celeriac::balancer {
@@ -97,6 +100,54 @@ endpoints:
   const CallResult& waited = results_.back();
   ASSERT_TRUE(waited.ok());
   EXPECT_LE(waited.trace.size(), 6u) << "one skip and one wait per real walk, no more";
+}
+
+// A call that waits out an outage wakes again and again; each wake-up walks its chain.
+// Its trace records each kind of skip and wait once and counts the repeats, so it does
+// not grow with the time waited (it did: about 41 KB a call under mass timeouts).
+TEST_F(BalancerTest, AWaitThroughAnOutageKeepsItsTraceBoundedAndCountsRepeats) {
+  make(R"(
+timeout: 300
+max_queue_wait: 200
+max_attempts: 100
+backoff: {base: 0.1, cap: 0.1}
+circuit_breaker: {consecutive_failures: 1, cooldown: 1}
+endpoints:
+  - {name: a, url: "http://a/v1", models: [m1]}
+)");
+  submitModel("m1");
+  loop_.runReady();
+  ASSERT_EQ(http_.count(), 1u);
+  // Every attempt fails for a minute: the breaker opens, lets one trial through after
+  // each cooldown, and opens again.
+  for (int second = 0; second < 60; ++second) {
+    for (std::size_t i = 0; i < http_.count(); ++i) {
+      http_.reply(i, 503, R"({"error":{"message":"down"}})");  // no-op once answered
+    }
+    loop_.advance(1s);
+  }
+  ASSERT_TRUE(results_.empty()) << "still waiting within its deadline";
+  // Back: the next trial succeeds.
+  for (int second = 0; second < 5 && results_.empty(); ++second) {
+    for (std::size_t i = 0; i < http_.count(); ++i) http_.reply(i, 200, okBody("back", "m1"));
+    loop_.advance(1s);
+  }
+  ASSERT_EQ(results_.size(), 1u);
+  const CallResult& r = results_[0];
+  ASSERT_TRUE(r.ok()) << r.failure().message;
+  // Seven attempts (the breaker's cooldown doubles: 1, 2, 4, 8, 16, 32 s), and between
+  // them six walks that found the breaker open and waited: one entry each, repeated.
+  std::vector<std::string> routing;
+  int attempts = 0;
+  for (const TraceEntry& e : r.trace) {
+    if (e.kind == TraceEntry::Kind::kAttempt) {
+      ++attempts;
+      continue;
+    }
+    routing.push_back(e.reason + " x" + std::to_string(1 + e.repeats));
+  }
+  EXPECT_EQ(attempts, 7);
+  EXPECT_EQ(routing, (std::vector<std::string>{"breaker_open x6", "capacity x6"}));
 }
 
 // A 429 refunds the call's tokens, and that capacity is offered to the waiter; but the
