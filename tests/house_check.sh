@@ -3,7 +3,10 @@
 # (run first by tests/run.sh; takes a second):
 #   1. pure code (common/, balancer/, worker/celery/) includes no I/O header;
 #   2. every header opens with its banner: a comment right after `#pragma once`;
-#   3. no source file (C++, Python, shell) is over 400 lines.
+#   3. no source file (C++, Python, shell) is over 400 lines;
+#   4. no raw `new uv_*_t`: a libuv handle is owned by a HandlePtr (worker/uv/uv_handle.h),
+#      a request by the struct that carries it, held in a unique_ptr until libuv takes it
+#      and taken back in its callback.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 status=0
@@ -28,5 +31,10 @@ while read -r lines file; do
     status=1
   fi
 done < <(git ls-files -z '*.h' '*.cc' '*.py' '*.sh' | xargs -0 wc -l)
+
+if git grep -nE 'new[[:space:]]+uv_[a-z_]+_t\b' -- '*.h' '*.cc'; then
+  echo "house check: a raw 'new uv_*_t' (own a handle with uv::makeHandle, a request in a unique_ptr)" >&2
+  status=1
+fi
 
 exit "$status"

@@ -16,7 +16,7 @@ jobs="$(nproc 2>/dev/null || echo 2)"
 
 bash deploy/local/install-deps.sh
 
-echo "== [${SECONDS}s] house check: pure code includes no I/O header, headers open with a banner, no file over 400 lines"
+echo "== [${SECONDS}s] house check: pure code includes no I/O header, headers open with a banner, no file over 400 lines, no raw new uv_*_t"
 bash tests/house_check.sh
 
 # Fuzzing is CPU work with no deadline of its own: once its targets are built, it runs

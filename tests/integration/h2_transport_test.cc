@@ -229,5 +229,28 @@ TEST_F(H2TransportTest, DestroyedWithCallsInFlightItNeverCallsBack) {
   EXPECT_EQ(called, 0);
 }
 
+TEST_F(H2TransportTest, DestroyedAtAnyStepOfConnectingItNeverCallsBackAndLeavesNoRequest) {
+  // Destroyed after 0, 1, 2 ... turns of the loop (each turn handles at least one event):
+  // while the address is being resolved, while the TCP connect is pending, after the
+  // preface is sent, until the turn in which the answer arrives. Each pending libuv
+  // request comes back cancelled to a connection that is gone; under ASan a request freed
+  // twice, or one touching the dead connection, fails here, and TearDown's close finds
+  // any left open.
+  int turns = 0;
+  for (;; ++turns) {
+    ASSERT_LT(turns, 100) << "the call was never answered";
+    makeTransport({});
+    int called = 0;
+    transport_->send(chat(kOneConnection, turns), [&called](HttpResponse) { ++called; });
+    for (int i = 0; i < turns && called == 0; ++i) uv_run(loop_.get(), UV_RUN_ONCE);
+    if (called != 0) break;  // answered: every step before it has been covered
+    transport_.reset();
+    loop_.runFor(milliseconds(50));
+    EXPECT_EQ(called, 0) << "destroyed after " << turns << " turns";
+  }
+  // Resolving, connecting and sending take a turn each at least.
+  EXPECT_GE(turns, 3);
+}
+
 }  // namespace
 }  // namespace celeriac::testing::integration

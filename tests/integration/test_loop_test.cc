@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <memory>
 #include <thread>
 
 namespace celeriac::testing::integration {
@@ -61,10 +62,9 @@ TEST(TestLoopTest, ARequestStillInTheThreadPoolIsWaitedForNotReportedAsALeak) {
 
 TEST(TestLoopTest, AHandleLeftOpenIsReported) {
   TestLoop loop;
-  auto* timer = new uv_timer_t;  // close() closes it after reporting; freed below
-  uv_timer_init(loop.get(), timer);
+  auto timer = std::make_unique<uv_timer_t>();  // close() closes it after reporting
+  uv_timer_init(loop.get(), timer.get());
   EXPECT_EQ(loop.close(), UV_EBUSY);
-  delete timer;
 }
 
 }  // namespace

@@ -21,6 +21,14 @@ struct Resolve {
   H2Connection* connection = nullptr;
 };
 
+struct Connect {
+  uv_connect_t req{};
+  // libuv calls back a cancelled connect (UV_ECANCELED) from closing its socket, which
+  // may be the connection's destructor: check before touching it.
+  common::LifetimeWatch life;
+  H2Connection* connection = nullptr;
+};
+
 struct Write {
   uv_write_t req{};
   std::string bytes;
@@ -40,13 +48,12 @@ void H2Connection::start(std::chrono::milliseconds connect_timeout) {
       connect_timer_.get(),
       [](uv_timer_t* t) noexcept {
         auto* self = static_cast<H2Connection*>(t->data);
-        self->fail(TransportError::kTimeout, "connect to " + self->target_.authority +
-                                                 " timed out after " +
-                                                 std::to_string(self->connect_timeout_.count()) +
-                                                 " ms");
+        self->fail(TransportError::kTimeout,
+                   "connect to " + self->target_.authority + " timed out after " +
+                       std::to_string(self->connect_timeout_.count()) + " ms");
       },
       static_cast<std::uint64_t>(connect_timeout_.count()), 0);
-  auto* resolve = new Resolve{};
+  auto resolve = std::make_unique<Resolve>();
   resolve->life = lifetime_.watch();
   resolve->connection = this;
   addrinfo hints{};
@@ -55,20 +62,19 @@ void H2Connection::start(std::chrono::milliseconds connect_timeout) {
   const int rc = uv_getaddrinfo(
       loop_, &resolve->req,
       [](uv_getaddrinfo_t* req, int status, addrinfo* res) noexcept {
-        auto* r = reinterpret_cast<Resolve*>(req);
+        std::unique_ptr<Resolve> r(reinterpret_cast<Resolve*>(req));
         if (r->life.alive()) {
           r->connection->resolving_ = nullptr;
           r->connection->onResolved(status, res);
         } else if (res != nullptr) {
           uv_freeaddrinfo(res);
         }
-        delete r;
       },
       target_.host.c_str(), target_.port.c_str(), &hints);
   if (rc == 0) {
     resolving_ = &resolve->req;
+    resolve.release();  // libuv holds it until the callback takes it back
   } else {
-    delete resolve;
     failSoon(TransportError::kConnectFailed,
              "cannot resolve " + target_.host + ": " + uv_strerror(rc));
   }
@@ -100,17 +106,22 @@ void H2Connection::connectNext() {
     socket_.reset(socket.release());
     uv_tcp_nodelay(socket_.get(), 1);
     uv_tcp_keepalive(socket_.get(), 1, 60);
-    auto* connect = new uv_connect_t{};
-    connect->data = this;
-    const int rc = uv_tcp_connect(connect, socket_.get(), address->ai_addr,
-                                  [](uv_connect_t* req, int st) noexcept {
-                                    auto* self = static_cast<H2Connection*>(req->data);
-                                    delete req;
-                                    // Cancelled: the socket was closed, maybe with us.
-                                    if (st != UV_ECANCELED) self->onConnected(st);
+    auto connect = std::make_unique<Connect>();
+    connect->life = lifetime_.watch();
+    connect->connection = this;
+    const int rc = uv_tcp_connect(&connect->req, socket_.get(), address->ai_addr,
+                                  [](uv_connect_t* req, int status) noexcept {
+                                    std::unique_ptr<Connect> c(reinterpret_cast<Connect*>(req));
+                                    // Cancelled: this socket was closed (another address
+                                    // tried, the connection failed or went away).
+                                    if (status != UV_ECANCELED && c->life.alive()) {
+                                      c->connection->onConnected(status);
+                                    }
                                   });
-    if (rc == 0) return;
-    delete connect;
+    if (rc == 0) {
+      connect.release();  // libuv holds it until the callback takes it back
+      return;
+    }
     last_connect_error_ = rc;
   }
   fail(TransportError::kConnectFailed,
@@ -192,22 +203,23 @@ void H2Connection::flush() {
 
 void H2Connection::writeRaw(std::string bytes) {
   if (bytes.empty()) return;
-  auto* write = new Write{};
+  auto write = std::make_unique<Write>();
   write->bytes = std::move(bytes);
   write->life = lifetime_.watch();
   write->connection = this;
   uv_buf_t buf = uv_buf_init(write->bytes.data(), static_cast<unsigned int>(write->bytes.size()));
-  const int rc = uv_write(&write->req, reinterpret_cast<uv_stream_t*>(socket_.get()), &buf, 1,
-                          [](uv_write_t* req, int status) noexcept {
-                            std::unique_ptr<Write> w(reinterpret_cast<Write*>(req));
-                            if (status < 0 && status != UV_ECANCELED && w->life.alive()) {
-                              w->connection->fail(TransportError::kConnectionReset,
-                                                  std::string("write failed: ") +
-                                                      uv_strerror(status));
-                            }
-                          });
-  if (rc != 0) {
-    delete write;
+  const int rc =
+      uv_write(&write->req, reinterpret_cast<uv_stream_t*>(socket_.get()), &buf, 1,
+               [](uv_write_t* req, int status) noexcept {
+                 std::unique_ptr<Write> w(reinterpret_cast<Write*>(req));
+                 if (status < 0 && status != UV_ECANCELED && w->life.alive()) {
+                   w->connection->fail(TransportError::kConnectionReset,
+                                       std::string("write failed: ") + uv_strerror(status));
+                 }
+               });
+  if (rc == 0) {
+    write.release();  // libuv holds it until the callback takes it back
+  } else {
     failSoon(TransportError::kConnectionReset, std::string("write failed: ") + uv_strerror(rc));
   }
 }
