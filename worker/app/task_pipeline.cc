@@ -276,7 +276,7 @@ void TaskPipeline::start(std::unique_ptr<Job> job) {
   }
   starting_job_ = 0;
   // Still in active_ here: a completion inside the handler was posted, not run.
-  if (ref.run && ref.run->waitsLong()) pipeline::packHeaders(ref);
+  if (ref.run && ref.run->waitsLong()) pipeline::packJob(ref);
 }
 
 void TaskPipeline::timeLimitHit(JobId id, bool hard) {
@@ -302,7 +302,7 @@ std::unique_ptr<TaskPipeline::Job> TaskPipeline::takeActive(JobId id) {
   std::unique_ptr<Job> job = std::move(it->second);
   active_.erase(it);
   --running_;
-  pipeline::unpackHeaders(*job);  // settlement reads them (park, retry, republish)
+  pipeline::unpackJob(*job);  // settlement reads it all (park, retry, result, republish)
   limit_timers_.disarm(*job);
   // The run object may be the caller of this very callback: destroy it later.
   if (job->run) {

@@ -5,6 +5,8 @@
 
 #include "worker/app/task_pipeline.h"
 
+#include "worker/app/pipeline/job_packing.h"
+
 namespace celeriac::worker::app {
 
 using std::chrono::milliseconds;
@@ -15,7 +17,12 @@ bool TaskPipeline::revoked(const celery::TaskMessage& m) const {
 
 void TaskPipeline::forEachActive(const std::function<void(const JobView&)>& visit) const {
   for (const auto& [id, job] : active_) {
-    visit(JobView{job->message, job->delivery, job->wall_started, !job->acks_late});
+    if (job->message_packed) {  // a long wait keeps only part of it (job_packing.h)
+      const celery::TaskMessage whole = pipeline::wholeMessage(*job);
+      visit(JobView{whole, job->delivery, job->wall_started, !job->acks_late});
+    } else {
+      visit(JobView{job->message, job->delivery, job->wall_started, !job->acks_late});
+    }
   }
 }
 

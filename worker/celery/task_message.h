@@ -24,6 +24,7 @@ namespace celeriac::worker::celery {
 struct TimeLimits {
   std::optional<double> hard_s;
   std::optional<double> soft_s;
+  friend bool operator==(const TimeLimits&, const TimeLimits&) = default;
 };
 
 struct TaskMessage {
@@ -64,6 +65,8 @@ struct TaskMessage {
   std::string exchange;     // delivery exchange ("" = default exchange)
   std::string routing_key;  // delivery routing key; the `queue` of extended results
   bool redelivered = false;
+
+  friend bool operator==(const TaskMessage&, const TaskMessage&) = default;
 };
 
 }  // namespace celeriac::worker::celery

@@ -28,8 +28,10 @@ namespace celeriac::worker::tasks {
 
 using TaskDone = std::function<void(TaskOutcome)>;
 
-// What a handler may use while it runs. The message outlives the run.
+// What a handler may use while it runs.
 struct TaskContext {
+  // Outlives a quick run. A run that waitsLong() must copy what it needs later: the
+  // pipeline packs the message once the handler returns (app/pipeline/job_packing.h).
   const celery::TaskMessage& message;
   common::Dispatcher& dispatcher;
 };

@@ -43,6 +43,9 @@ struct Job {
   // While a long run waits (an LLM call), the message's AMQP headers are kept here as
   // CBOR and delivery.message.headers is null; empty otherwise (job_packing.h).
   std::string packed_headers;
+  // While a long run waits, `message` keeps only what is read meanwhile (id, task, time
+  // limits and other scalars); it is decoded again from the delivery before settlement.
+  bool message_packed = false;
 };
 
 }  // namespace celeriac::worker::app::pipeline

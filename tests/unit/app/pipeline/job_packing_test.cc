@@ -16,6 +16,7 @@
 
 #include "task_pipeline_fixture.h"
 #include "worker/amqp/amqp_table.h"
+#include "worker/celery/message_decoder.h"
 
 namespace celeriac::worker::app::pipeline {
 namespace {
@@ -122,7 +123,10 @@ namespace celeriac::worker::app::pipeline_test {
 namespace {
 
 // The TaskPipeline fixture (task_pipeline_fixture.h); its own suite name.
-class JobPackingPipelineTest : public TaskPipelineTest {};
+class JobPackingPipelineTest : public TaskPipelineTest {
+ public:
+  using TaskPipelineTest::delivery;
+};
 
 // ---- A long wait (an LLM call): the job keeps its headers packed while it waits
 // (pipeline/job_packing.h), and settlement still sees them as they came ------------------
@@ -198,6 +202,102 @@ TEST_F(JobPackingPipelineTest, ALongWaitParkedTooLongStillReadsWhenItWasFirstPar
   ASSERT_NE(w, nullptr);
   EXPECT_EQ(w->doc["status"], "FAILURE") << "the packed parked-since must be read back";
   EXPECT_TRUE(fake_.published.empty());
+}
+
+// ---- The decoded message of a long wait: only what the wait reads is kept, the rest is
+// decoded again before settlement and on demand for `inspect active` ----------------------
+
+// A message with something in every part the packing drops.
+amqp::Delivery richDelivery(JobPackingPipelineTest& t, const std::string& task,
+                            const std::string& id) {
+  amqp::Delivery d = t.delivery(task, id, json::array(), clientHeaders());
+  d.message.headers["parent_id"] = "p-1";
+  d.message.headers["origin"] = "gen1@api-7";
+  d.message.headers["argsrepr"] = "('https://example.com/uploads/photo-123.jpg',)";
+  d.message.headers["kwargsrepr"] = "{'locale': 'de'}";
+  d.message.headers["timelimit"] = json::array({120, 60});
+  d.message.headers["stamped_headers"] = json::array({"tenant"});
+  d.message.headers["stamps"] = json{{"tenant", "acme"}};
+  d.message.correlation_id = id;
+  d.message.reply_to = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0";
+  d.message.body = json::array({json::array({"https://example.com/uploads/photo-123.jpg"}),
+                                json{{"locale", "de"}},
+                                json{{"callbacks", json::array({json{{"task", "t.next"}}})}}})
+                       .dump();
+  return d;
+}
+
+TEST_F(JobPackingPipelineTest, APackedMessageKeepsWhatAWaitReadsAndUnpacksAsDecoded) {
+  pipeline::Job job;
+  job.delivery = richDelivery(*this, "llm.wait", "m1");
+  celery::DecodeResult decoded = celery::decodeMessage(job.delivery.message);
+  ASSERT_TRUE(decoded.ok()) << decoded.error.message;
+  job.message = *decoded.task;
+  const celery::TaskMessage whole = *decoded.task;
+
+  pipeline::packJob(job);
+  EXPECT_TRUE(job.message_packed);
+  const celery::TaskMessage& kept = job.message;
+  EXPECT_EQ(kept.id, "m1");
+  EXPECT_EQ(kept.task, "llm.wait");
+  EXPECT_EQ(kept.time_limits, whole.time_limits) << "a time limit hit reads them";
+  EXPECT_EQ(kept.retries, whole.retries);
+  for (const json* dropped : {&kept.args, &kept.kwargs, &kept.callbacks, &kept.custom_headers,
+                              &kept.stamped_headers, &kept.stamps}) {
+    EXPECT_TRUE(dropped->is_null()) << dropped->dump();
+  }
+  for (const std::string* dropped : {&kept.root_id, &kept.parent_id, &kept.origin, &kept.argsrepr,
+                                     &kept.kwargsrepr, &kept.correlation_id, &kept.reply_to}) {
+    EXPECT_TRUE(dropped->empty()) << *dropped;
+  }
+  EXPECT_EQ(pipeline::wholeMessage(job), whole) << "inspect's view of a packed job";
+  EXPECT_TRUE(job.message_packed) << "the view leaves the job packed";
+
+  pipeline::unpackJob(job);
+  EXPECT_FALSE(job.message_packed);
+  EXPECT_EQ(job.message, whole);
+  EXPECT_EQ(job.delivery.message.headers, richDelivery(*this, "llm.wait", "m1").message.headers);
+}
+
+TEST_F(JobPackingPipelineTest, InspectActiveShowsAPackedLongWaitAsItCame) {
+  registry_.add("llm.wait", &downAfterAWait);
+  make();
+  pipeline_->onDelivery(richDelivery(*this, "llm.wait", "w4"));
+  int seen = 0;
+  pipeline_->forEachActive([&](const TaskPipeline::JobView& j) {
+    ++seen;
+    EXPECT_EQ(j.message.args, json::array({"https://example.com/uploads/photo-123.jpg"}));
+    EXPECT_EQ(j.message.kwargs, (json{{"locale", "de"}}));
+    EXPECT_EQ(j.message.argsrepr, "('https://example.com/uploads/photo-123.jpg',)");
+    EXPECT_EQ(j.message.parent_id, "p-1");
+    EXPECT_EQ(j.message.custom_headers["x-tenant"], "acme");
+  });
+  EXPECT_EQ(seen, 1);
+}
+
+// An LLM call that asks for a retry after a 2 s wait, with max_retries reached.
+std::unique_ptr<tasks::TaskRun> retryAfterAWait(const tasks::TaskContext& ctx,
+                                                tasks::TaskDone done) {
+  return std::make_unique<LongWait>(
+      tasks::TimerRun::start(ctx.dispatcher, seconds(2), tasks::Retry{}, std::move(done)));
+}
+
+TEST_F(JobPackingPipelineTest, ALongWaitSettlesWithItsWholeMessage) {
+  registry_.add("llm.retry", &retryAfterAWait);
+  make();
+  amqp::Delivery d = richDelivery(*this, "llm.retry", "w5");
+  d.message.headers["retries"] = 3;  // Celery's default max_retries
+  d.message.headers.erase("argsrepr");
+  d.message.headers.erase("kwargsrepr");
+  pipeline_->onDelivery(std::move(d));
+  loop_.advance(seconds(2));
+  const auto* w = fake_.lastFor("w5");
+  ASSERT_NE(w, nullptr);
+  EXPECT_EQ(w->doc["status"], "FAILURE");
+  EXPECT_EQ(w->doc["result"]["exc_message"],
+            json::array({"Can't retry llm.retry[w5] args:('https://example.com/uploads/"
+                         "photo-123.jpg',) kwargs:{'locale': 'de'}"}))
+      << "the arguments are decoded again before settlement";
 }
 
 }  // namespace
