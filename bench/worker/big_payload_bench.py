@@ -8,7 +8,7 @@ enough that nothing finishes during the measurement), one celeriac worker with
 Celery, each with a base64 data: URL of --image-mib MiB. One task runs (its LLM call
 waits on the stub); the other N-1 wait in the worker's prefetch. Once the broker reports
 all N unacknowledged, it reads the worker's resident memory and prints it against the
-raw message bytes the worker holds. Issue 9's bar: RSS under 2x those bytes. A program
+raw message bytes the worker holds. The bar: RSS under 2x those bytes. A program
 that prints figures, never a test.
 """
 

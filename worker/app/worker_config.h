@@ -51,12 +51,12 @@ struct WorkerConfig {
   std::uint16_t http_port = 9808;
   std::string http_bind = "0.0.0.0";
   // Celery's operator flags.
-  bool task_events = false;       // -E: task-* events from the start (else enable_events)
-  bool worker_heartbeat = true;   // --without-heartbeat: no worker-online/heartbeat/offline
+  bool task_events = false;      // -E: task-* events from the start (else enable_events)
+  bool worker_heartbeat = true;  // --without-heartbeat: no worker-online/heartbeat/offline
   std::chrono::milliseconds event_heartbeat_interval{2000};  // --heartbeat-interval
-  std::string pidfile;   // --pidfile: written at start, removed at exit
-  std::string logfile;   // --logfile: log there instead of stderr
-  std::string statedb;   // --statedb: revoked ids kept across restarts
+  std::string pidfile;                    // --pidfile: written at start, removed at exit
+  std::string logfile;                    // --logfile: log there instead of stderr
+  std::string statedb;                    // --statedb: revoked ids kept across restarts
   std::optional<double> time_limit;       // --time-limit: default hard limit (s)
   std::optional<double> soft_time_limit;  // --soft-time-limit: default soft limit (s)
   // Celery flags accepted for an existing argument line that mean nothing for one
@@ -80,8 +80,8 @@ struct WorkerConfig {
 // Expands Celery's nodename placeholders: %h (full host), %n (short host), %d (domain).
 std::string expandHostname(const std::string& pattern, const std::string& fqdn);
 
-// Parses argv after the `worker` subcommand. Returns nullopt and sets `error` (or
-// `help` for --help) when the program should exit.
+// What parseWorkerArgs() found: a config to run with, or (for --help or a bad flag or
+// value) no config, the text to print and the exit code.
 struct ParseOutcome {
   std::optional<WorkerConfig> config;
   int exit_code = 0;
@@ -91,8 +91,7 @@ struct ParseOutcome {
 // (<prefix>/share/celeriac beside <prefix>/bin/celeriac), used when it exists and
 // neither --data-dir nor CELERIAC_DATA_DIR says otherwise; else the source tree.
 ParseOutcome parseWorkerArgs(int argc, const char* const* argv,
-                             const std::map<std::string, std::string>& env,
-                             const std::string& fqdn,
+                             const std::map<std::string, std::string>& env, const std::string& fqdn,
                              const std::string& installed_data_dir = {});
 
 }  // namespace celeriac::worker::app

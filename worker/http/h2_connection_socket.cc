@@ -100,10 +100,13 @@ void H2Connection::connectNext() {
     const addrinfo* address = next_address_;
     next_address_ = next_address_->ai_next;
     socket_.reset();
-    auto socket = std::make_unique<uv_tcp_t>();
-    uv_tcp_init(loop_, socket.get());
-    socket->data = this;
-    socket_.reset(socket.release());
+    auto socket = uv::tryMakeHandle<uv_tcp_t>(loop_, this);
+    if (!socket) {
+      fail(TransportError::kConnectFailed,
+           "connect to " + target_.authority + " failed: " + socket.error().message);
+      return;
+    }
+    socket_ = std::move(socket).value();
     uv_tcp_nodelay(socket_.get(), 1);
     uv_tcp_keepalive(socket_.get(), 1, 60);
     auto connect = std::make_unique<Connect>();

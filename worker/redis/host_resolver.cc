@@ -9,18 +9,16 @@ namespace celeriac::worker::redis {
 
 struct HostResolver::Lookup {
   uv_getaddrinfo_t request{};
-  HostResolver* owner = nullptr;  // nulled when the resolver dies first
+  HostResolver* owner = nullptr;
+  common::LifetimeWatch owner_life;  // the owner may be destroyed first
   std::string host;
   Done done;
 };
 
 HostResolver::~HostResolver() {
   // A lookup on the thread pool cannot be stopped once running; its callback still
-  // comes (with UV_ECANCELED when it had not started) and finds no owner.
-  for (Lookup* lookup : pending_) {
-    lookup->owner = nullptr;
-    uv_cancel(reinterpret_cast<uv_req_t*>(&lookup->request));
-  }
+  // comes (with UV_ECANCELED when it had not started) and finds its owner gone.
+  for (Lookup* lookup : pending_) uv_cancel(reinterpret_cast<uv_req_t*>(&lookup->request));
 }
 
 bool HostResolver::isNumeric(const std::string& host) {
@@ -29,9 +27,10 @@ bool HostResolver::isNumeric(const std::string& host) {
          inet_pton(AF_INET6, host.c_str(), buffer) == 1;
 }
 
-std::string HostResolver::resolve(const std::string& host, Done done) {
+common::Result<void> HostResolver::resolve(const std::string& host, Done done) {
   auto lookup = std::make_unique<Lookup>();
   lookup->owner = this;
+  lookup->owner_life = lifetime_.watch();
   lookup->host = host;
   lookup->done = std::move(done);
   lookup->request.data = lookup.get();
@@ -57,13 +56,12 @@ std::string HostResolver::resolve(const std::string& host, Done done) {
         }
         if (result != nullptr) uv_freeaddrinfo(result);
         if (address.empty() && error.empty()) error = "no address for " + finished->host;
-        HostResolver* owner = finished->owner;
-        if (owner == nullptr) return;
-        owner->pending_.erase(finished.get());
+        if (!finished->owner_life.alive()) return;
+        finished->owner->pending_.erase(finished.get());
         finished->done(std::move(address), std::move(error));
       },
       host.c_str(), nullptr, &hints);
-  if (rc != 0) return "cannot resolve " + host + ": " + uv_strerror(rc);
+  if (rc != 0) return common::Error{"cannot resolve " + host + ": " + uv_strerror(rc)};
   pending_.insert(lookup.release());
   return {};
 }

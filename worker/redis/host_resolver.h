@@ -17,6 +17,9 @@
 #include <set>
 #include <string>
 
+#include "common/lifetime_token.h"
+#include "common/result.h"
+
 namespace celeriac::worker::redis {
 
 class HostResolver {
@@ -30,9 +33,9 @@ class HostResolver {
   HostResolver(const HostResolver&) = delete;
   HostResolver& operator=(const HostResolver&) = delete;
 
-  // Starts a lookup; "" when it was queued (then `done` fires later), otherwise why it
-  // could not start (and `done` never fires).
-  [[nodiscard]] std::string resolve(const std::string& host, Done done);
+  // Starts a lookup: then `done` fires later. An Error saying why it could not start
+  // (and `done` never fires).
+  [[nodiscard]] common::Result<void> resolve(const std::string& host, Done done);
 
   // True for an IPv4 or IPv6 literal, which needs no lookup.
   [[nodiscard]] static bool isNumeric(const std::string& host);
@@ -40,7 +43,8 @@ class HostResolver {
  private:
   struct Lookup;
   uv_loop_t* loop_;
-  std::set<Lookup*> pending_;
+  std::set<Lookup*> pending_;       // cancelled if we go first
+  common::LifetimeToken lifetime_;  // a lookup that finishes after us finds it gone
 };
 
 }  // namespace celeriac::worker::redis

@@ -155,7 +155,7 @@ void RedisConnection::connect() {
     connectTo(url_.host);
     return;
   }
-  const std::string error =
+  const common::Result<void> started =
       resolver_.resolve(url_.host, [this](std::string address, std::string reason) {
         if (closed_) return;
         if (address.empty()) {
@@ -164,7 +164,7 @@ void RedisConnection::connect() {
         }
         connectTo(address);
       });
-  if (!error.empty()) linkLost(error);
+  if (!started) linkLost(started.error().message);
 }
 
 void RedisConnection::connectTo(const std::string& address) {

@@ -7,7 +7,7 @@
 // close callback, so an owner can drop a handle at any time. uv_close also stops it: a
 // closing handle never calls its callbacks again.
 // Create handles with makeHandle (timer, idle, check, prepare: their init cannot fail) or
-// tryMakeHandle (signal, async, poll: libuv may refuse, for example out of descriptors),
+// tryMakeHandle (signal, async, poll, tcp: libuv may refuse, for example out of descriptors),
 // so that no other code allocates or frees a handle's memory itself.
 // Not for: uv_loop_t (owned by value by whoever runs it). Loop thread only; the loop
 // must run (or be run once more) for the close callbacks to free the memory before
@@ -53,6 +53,7 @@ inline int initHandle(uv_loop_t* loop, uv_idle_t* h) { return uv_idle_init(loop,
 inline int initHandle(uv_loop_t* loop, uv_check_t* h) { return uv_check_init(loop, h); }
 inline int initHandle(uv_loop_t* loop, uv_prepare_t* h) { return uv_prepare_init(loop, h); }
 inline int initHandle(uv_loop_t* loop, uv_signal_t* h) { return uv_signal_init(loop, h); }
+inline int initHandle(uv_loop_t* loop, uv_tcp_t* h) { return uv_tcp_init(loop, h); }
 inline int initHandle(uv_loop_t* loop, uv_async_t* h, uv_async_cb cb) {
   return uv_async_init(loop, h, cb);
 }

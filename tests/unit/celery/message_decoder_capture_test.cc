@@ -1,5 +1,5 @@
 // decodeMessage() against every task message real Celery 5.2.6 put on a queue
-// (schemas/fixtures/celery/q3.json, spec appendix).
+// (schemas/fixtures/celery/q3.json, captured from a real RabbitMQ queue).
 
 #include <gtest/gtest.h>
 

@@ -85,7 +85,7 @@ std::string errorOf(const std::function<void()>& fn) {
   return "(no error)";
 }
 
-// Issue 14: the tasks config passed strings that are not UTF-8 on to valijson, whose
+// The tasks config used to pass strings that are not UTF-8 on to valijson, whose
 // minLength count reads past a table on a run of continuation bytes (found in the
 // balancer's config by tests/fuzz; an ASan global-buffer-overflow, and in a release
 // build a config that loads with a garbled path). It is refused like the balancer's.

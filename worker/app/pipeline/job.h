@@ -14,7 +14,7 @@
 #include <string>
 
 #include "common/dispatcher.h"
-#include "worker/amqp/amqp_connection.h"
+#include "worker/amqp/amqp_types.h"
 #include "worker/celery/task_message.h"
 #include "worker/tasks/task_registry.h"
 

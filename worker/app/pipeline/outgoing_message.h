@@ -5,7 +5,7 @@
 
 #include <utility>
 
-#include "worker/amqp/amqp_connection.h"
+#include "worker/amqp/amqp_types.h"
 #include "worker/celery/canvas.h"
 
 namespace celeriac::worker::app::pipeline {

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "worker/amqp/amqp_connection.h"
+#include "worker/amqp/amqp_types.h"
 #include "worker/app/task_events.h"
 
 namespace celeriac::worker::app {

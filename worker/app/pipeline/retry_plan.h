@@ -21,7 +21,7 @@
 #include <string>
 #include <vector>
 
-#include "worker/amqp/amqp_connection.h"
+#include "worker/amqp/amqp_types.h"
 #include "worker/amqp/topology.h"
 #include "worker/celery/canvas.h"
 #include "worker/celery/exception_info.h"

@@ -245,7 +245,7 @@ endpoints:
 )")));
 }
 
-// Issue 11: a Deployment pod (<name>-<hash>-<suffix>) pins nothing, so the worker leases
+// A Deployment pod (<name>-<hash>-<suffix>) pins nothing, so the worker leases
 // a free set instead of every replica silently taking set 0; INSTANCE_ID and a
 // StatefulSet ordinal still pin one.
 TEST(ConfigLoaderKeySetTest, OnlyInstanceIdOrAStatefulSetOrdinalPinsASet) {
