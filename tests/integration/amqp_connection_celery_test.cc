@@ -14,7 +14,6 @@
 namespace celeriac::testing::integration {
 namespace {
 
-
 // What Celery 5.2 declares for events and remote control,
 // with `node`'s remote-control queue consumed no_ack.
 void addCeleryControl(AmqpOptions& o, const std::string& node) {
@@ -193,6 +192,39 @@ TEST_F(AmqpConnectionTest, AddQueueConsumesAndRemoveQueueStopsAcrossReconnectsQu
   addAndRemoveQueues(loop_, rabbit(), *conn_, uniqueQueue("it-added-qq"), true, deliveries_,
                      opened_, [this](const std::string& queue, int n) { publish(queue, n); });
   EXPECT_EQ(failed_, 0);
+}
+
+// Python: `queue` declared transient (durable=False), which a worker's durable
+// declaration of the same name cannot match (406 PRECONDITION_FAILED).
+std::string declareTransientQueue(const std::string& queue) {
+  return "import os, amqp\n"
+         "c = amqp.Connection('127.0.0.1:%s' % os.environ['AMQP_PORT']); c.connect()\n"
+         "c.channel().queue_declare('" +
+         queue +
+         "', durable=False, auto_delete=False)\n"
+         "print('ok')\n";
+}
+
+TEST_F(AmqpConnectionTest, AnAddedQueueTheBrokerRefusesIsForgottenAndTheConnectionCarriesOn) {
+  const std::string q = uniqueQueue("it-refused");
+  const std::string refused = uniqueQueue("it-refused-added");
+  connect(options(q));
+  std::string out;
+  ASSERT_EQ(rabbit().python(declareTransientQueue(refused), &out), 0) << out;
+  EXPECT_TRUE(conn_->addQueue(QueueSpec{refused, std::nullopt, false}));
+  ASSERT_TRUE(loop_.runUntil([this] { return conn_->queues().size() == 1; }, seconds(20)))
+      << "the refused queue is forgotten";
+  EXPECT_EQ(conn_->queues()[0].name, q);
+  EXPECT_EQ(rabbit().queueConsumers(refused), 0);
+  // Only the declaring channel was closed: no reconnect, and it still declares.
+  const std::string later = uniqueQueue("it-refused-later");
+  EXPECT_TRUE(conn_->addQueue(QueueSpec{later, std::nullopt, false}));
+  ASSERT_TRUE(loop_.runUntil([&] { return rabbit().queueConsumers(later) == 1; }, seconds(20)));
+  publish(q, 1);
+  ASSERT_TRUE(loop_.runUntil([this] { return deliveries_.size() == 1; }, seconds(20)));
+  EXPECT_EQ(deliveries_[0].queue, q);
+  conn_->ack(deliveries_[0].ref);
+  EXPECT_EQ(opened_.size(), 1u) << "the connection was not reopened";
 }
 
 // Python: a queue bound to celeryev for worker.# events, and reading one message of it

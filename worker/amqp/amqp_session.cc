@@ -94,10 +94,11 @@ bool AmqpSession::qos(std::uint16_t prefetch, bool global) {
 
 bool AmqpSession::consume(const io::Consume& request, std::vector<io::Event>& out) {
   if (request.declare) {
-    std::string refused;
-    if (!declareTaskQueue(request.queue, refused)) return false;
-    if (!refused.empty()) {
-      out.emplace_back(io::ConsumeFailed{generation_, request.slot, request.queue.name, refused});
+    const common::Result<void> declared = declareTaskQueue(request.queue);
+    if (failed_) return false;
+    if (!declared) {
+      out.emplace_back(io::ConsumeFailed{generation_, request.slot, request.queue.name,
+                                         declared.error().message});
       return true;
     }
   }
@@ -121,31 +122,32 @@ bool AmqpSession::consume(const io::Consume& request, std::vector<io::Event>& ou
   return true;
 }
 
-bool AmqpSession::declareTaskQueue(const QueueSpec& queue, std::string& refused) {
-  if (failed_) return false;
+common::Result<void> AmqpSession::declareTaskQueue(const QueueSpec& queue) {
+  if (failed_) return common::Error{error_};
   // Blocking RPCs, bounded by the RPC timeout; deliveries read meanwhile are queued by
   // rabbitmq-c (amqp_frames_enqueued) and handled by the next read().
   auto failure = TopologyDeclarer(conn_, kDeclareChannel).taskQueue(queue);
-  if (!failure) return true;
+  if (!failure) return {};
   const amqp_rpc_reply_t& reply = failure->reply;
   const std::string why = failure->what + ": " + describeReply(reply);
   if (reply.reply_type != AMQP_RESPONSE_SERVER_EXCEPTION ||
       reply.reply.id != AMQP_CHANNEL_CLOSE_METHOD) {
-    return fail(why);  // the connection itself is gone (or timed out)
+    fail(why);  // the connection itself is gone (or timed out)
+    return common::Error{why};
   }
   // Only kDeclareChannel was closed: acknowledge and open it again for the next one.
   amqp_channel_close_ok_t close_ok{};
   if (!sent(amqp_send_method(conn_, kDeclareChannel, AMQP_CHANNEL_CLOSE_OK_METHOD, &close_ok),
             "channel.close-ok")) {
-    return false;
+    return common::Error{error_};
   }
   amqp_channel_open(conn_, kDeclareChannel);
   const amqp_rpc_reply_t reopened = amqp_get_rpc_reply(conn_);
   if (reopened.reply_type != AMQP_RESPONSE_NORMAL) {
-    return fail("channel.open (declare): " + describeReply(reopened));
+    fail("channel.open (declare): " + describeReply(reopened));
+    return common::Error{error_};
   }
-  refused = why;
-  return true;
+  return common::Error{why};  // refused, and the session carries on
 }
 
 bool AmqpSession::cancel(const std::string& consumer_tag) {

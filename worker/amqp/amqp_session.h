@@ -35,6 +35,7 @@
 #include <string>
 #include <vector>
 
+#include "common/result.h"
 #include "worker/amqp/amqp_io_thread.h"
 #include "worker/amqp/confirm_tracker.h"
 #include "worker/amqp/delivery_assembler.h"
@@ -111,9 +112,10 @@ class AmqpSession {
   bool sent(int status, const char* what);
   bool fail(std::string reason);
   bool declareQueueNoWait(const std::string& queue);
-  // Declares a queue added while running on kDeclareChannel; on a refusal (the channel
-  // closed) re-opens that channel and returns the reason in `refused`.
-  bool declareTaskQueue(const QueueSpec& queue, std::string& refused);
+  // Declares a queue added while running on kDeclareChannel. An Error when it was not
+  // declared: refused (the channel closed; re-opened here, the session carries on) or
+  // the session failed (failed_ set, the same reason in error()).
+  common::Result<void> declareTaskQueue(const QueueSpec& queue);
   bool reopenTransientChannel(const amqp_channel_close_t& close, std::vector<io::Event>& out);
   bool emitDelivery(DeliveryAssembler& assembler, std::vector<io::Event>& out);
   bool onFrame(const amqp_frame_t& frame, std::vector<io::Event>& out);

@@ -4,6 +4,7 @@
 #include <optional>
 #include <utility>
 
+#include "common/result.h"
 #include "worker/celery/frozen_result.h"
 #include "worker/celery/result_document.h"
 #include "worker/celery/signature_ops.h"
@@ -217,14 +218,14 @@ void applyChord(const json& sig, const ApplyCall& call, const CanvasContext& ctx
 }
 
 // chunks.group(): celery.starmap over slices of n items.
-json chunksGroup(const json& sig, std::string& error) {
+common::Result<json> chunksGroup(const json& sig) {
   const json task = kwargOf(sig, "task");
   const json items = kwargOf(sig, "it");
   const json n = kwargOf(sig, "n");
   if (!task.is_object() || !items.is_array() || !n.is_number_integer() ||
       n.get<std::int64_t>() < 1) {
-    error = "chunks needs kwargs task (a signature), it (a list) and n (a positive integer)";
-    return nullptr;
+    return common::Error{
+        "chunks needs kwargs task (a signature), it (a list) and n (a positive integer)"};
   }
   const auto size = static_cast<std::size_t>(n.get<std::int64_t>());
   json tasks = json::array();
@@ -287,13 +288,12 @@ void applySignature(const json& signature, const ApplyCall& call, const CanvasCo
   } else if (type == "chord") {
     applyChord(signature, call, ctx, out);
   } else if (type == "chunks") {
-    std::string error;
-    const json group = chunksGroup(signature, error);
-    if (group.is_null()) {
-      out.errors.push_back(error);
+    const common::Result<json> group = chunksGroup(signature);
+    if (!group) {
+      out.errors.push_back(group.error().message);
       return;
     }
-    applyGroup(group, call, ctx, out);
+    applyGroup(*group, call, ctx, out);
   } else {
     applyTask(signature, call, ctx, out);
   }

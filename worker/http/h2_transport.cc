@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "common/result.h"
 #include "worker/http/http_reply_parts.h"
 
 namespace celeriac::worker::http {
@@ -29,14 +30,11 @@ struct ParsedUrl {
   std::string path;
 };
 
-// http[s]://host[:port]/path?query, parsed by libcurl's URL API; false with the reason
-// in `error` otherwise.
-bool parseUrl(const std::string& url, ParsedUrl& out, std::string& error) {
+// http[s]://host[:port]/path?query, parsed by libcurl's URL API.
+common::Result<ParsedUrl> parseUrl(const std::string& url) {
   CURLU* u = curl_url();
-  if (u == nullptr) {
-    error = "out of memory";
-    return false;
-  }
+  if (u == nullptr) return common::Error{"out of memory"};
+  ParsedUrl out;
   bool ok = curl_url_set(u, CURLUPART_URL, url.c_str(), 0) == CURLUE_OK;
   auto part = [&](CURLUPart which, unsigned flags, std::string& into) {
     char* value = nullptr;
@@ -55,13 +53,9 @@ bool parseUrl(const std::string& url, ParsedUrl& out, std::string& error) {
     part(CURLUPART_QUERY, 0, query);
   }
   curl_url_cleanup(u);
-  if (!ok || out.target.host.empty()) {
-    error = "not a valid URL";
-    return false;
-  }
+  if (!ok || out.target.host.empty()) return common::Error{"not a valid URL"};
   if (scheme != "http" && scheme != "https") {
-    error = "not an http:// or https:// URL";
-    return false;
+    return common::Error{"not an http:// or https:// URL"};
   }
   out.target.tls = scheme == "https";
   if (!query.empty()) out.path += "?" + query;
@@ -70,7 +64,7 @@ bool parseUrl(const std::string& url, ParsedUrl& out, std::string& error) {
   if (out.target.host.size() > 2 && out.target.host.front() == '[') {
     out.target.host = out.target.host.substr(1, out.target.host.size() - 2);
   }
-  return true;
+  return out;
 }
 
 }  // namespace
@@ -102,12 +96,12 @@ std::size_t H2Transport::connections() const {
 
 HttpRequestId H2Transport::send(HttpRequest request, std::function<void(HttpResponse)> on_done) {
   const HttpRequestId id = next_id_++;
-  ParsedUrl url;
-  std::string error;
-  if (!parseUrl(request.url, url, error)) {
-    failNow(std::move(on_done), TransportError::kOther, error);
+  common::Result<ParsedUrl> parsed = parseUrl(request.url);
+  if (!parsed) {
+    failNow(std::move(on_done), TransportError::kOther, parsed.error().message);
     return id;
   }
+  ParsedUrl& url = parsed.value();
   if (url.target.tls && tls_context_ == nullptr) {
     // Made on the first https:// call: loading the CA store costs time and memory that an
     // h2c-only worker never needs.
