@@ -33,18 +33,23 @@ const RoutingConstraints& ApiRequest::constraints() const {
                     request_);
 }
 
-std::string ApiRequest::invalidReason() const {
+common::Result<void> ApiRequest::validate() const {
   if (const auto* chat = std::get_if<ChatRequest>(&request_)) {
-    return chat->messages.empty() ? "request has no messages" : "";
+    if (chat->messages.empty()) return common::Error{"request has no messages"};
+    return {};
   }
   const auto& embed = std::get<EmbeddingRequest>(request_);
-  if (embed.input.empty()) return "embeddings request has no input";
+  if (embed.input.empty()) return common::Error{"embeddings request has no input"};
   // Providers answer 400 to an empty text; say so before spending a request on it.
   for (std::size_t i = 0; i < embed.input.size(); ++i) {
-    if (embed.input[i].empty()) return "embeddings input[" + std::to_string(i) + "] is empty";
+    if (embed.input[i].empty()) {
+      return common::Error{"embeddings input[" + std::to_string(i) + "] is empty"};
+    }
   }
-  if (embed.dimensions && *embed.dimensions <= 0) return "embeddings dimensions must be positive";
-  return "";
+  if (embed.dimensions && *embed.dimensions <= 0) {
+    return common::Error{"embeddings dimensions must be positive"};
+  }
+  return {};
 }
 
 std::string_view ApiRequest::apiName() const {

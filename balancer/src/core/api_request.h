@@ -21,6 +21,7 @@
 #include "balancer/config.h"
 #include "balancer/embedding_request.h"
 #include "balancer/http_transport.h"
+#include "common/result.h"
 #include "providers/provider_codec.h"
 
 namespace celeriac::balancer {
@@ -46,13 +47,13 @@ class ApiRequest {
   [[nodiscard]] int queuePriority() const;
   [[nodiscard]] const RoutingConstraints& constraints() const;
 
-  // What the caller got wrong (no messages, no or empty input, ...); empty if nothing.
-  [[nodiscard]] std::string invalidReason() const;
+  // An Error saying what the caller got wrong (no messages, no or empty input, ...).
+  [[nodiscard]] common::Result<void> validate() const;
 
   [[nodiscard]] std::string_view apiName() const;  // "chat" | "embeddings"
 
   // Empty if `codec`'s provider serves this API; otherwise the trace reason for skipping
-  // its endpoints ("embeddings_unsupported").
+  // its endpoints ("embeddings_unsupported"): a constant, checked per candidate.
   [[nodiscard]] std::string_view unsupportedBy(const ProviderCodec& codec) const;
 
   // The tokens to reserve on an endpoint: chat, the prompt estimate plus the max_tokens

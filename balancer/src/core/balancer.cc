@@ -222,7 +222,7 @@ CallId Balancer::Impl::start(ApiRequest request, Callback done) {
   call->done = std::move(done);
   call->submitted = dispatcher_.clock().now();
   call->deadline = call->submitted + req.timeout().value_or(config_.timeout);
-  std::string bad;
+  common::Result<void> callable;
   if (!req.model().empty()) {
     call->chain.push_back(req.model());
     if (config_.fallback_on_failure) {
@@ -238,16 +238,16 @@ CallId Balancer::Impl::start(ApiRequest request, Callback done) {
       }
     }
     if (call->chain.empty()) {
-      bad = "no route for task_type '" + req.taskType() + "' priority '" + req.priority() +
-            "' and no model given";
+      callable = common::Error{"no route for task_type '" + req.taskType() + "' priority '" +
+                               req.priority() + "' and no model given"};
     }
   }
-  if (bad.empty()) bad = req.invalidReason();
-  if (bad.empty()) bad = unservedReason(*call);
-  if (bad.empty()) bad = unmetConstraintsReason(*call);
+  if (callable) callable = req.validate();
+  if (callable) callable = checkServed(*call);
+  if (callable) callable = checkConstraints(*call);
   Call& c = *calls_.emplace(id, std::move(call)).first->second;
-  if (!bad.empty()) {
-    failLater(id, CallFailure{CallErrorKind::kCallerError, std::move(bad), 0,
+  if (!callable) {
+    failLater(id, CallFailure{CallErrorKind::kCallerError, callable.error().message, 0,
                               FailureClass::kCallerError, std::nullopt, std::nullopt, 0});
     return id;
   }
@@ -266,7 +266,7 @@ CallId Balancer::Impl::start(ApiRequest request, Callback done) {
   return id;
 }
 
-std::string Balancer::Impl::unservedReason(const Call& c) const {
+common::Result<void> Balancer::Impl::checkServed(const Call& c) const {
   // The config is fixed, so a chain no endpoint can ever serve for this API is the
   // caller's mistake, not a capacity problem worth waiting or parking for. A chain no
   // endpoint serves at all is left to step() (all unavailable), as it always was.
@@ -281,8 +281,8 @@ std::string Balancer::Impl::unservedReason(const Call& c) const {
   if (!any_endpoint) return {};
   std::string models;
   for (const std::string& model : c.chain) models += (models.empty() ? "" : ", ") + model;
-  return "no endpoint serving " + models + " offers " + std::string(c.request.apiName()) +
-         " (their providers have no such API)";
+  return common::Error{"no endpoint serving " + models + " offers " +
+                       std::string(c.request.apiName()) + " (their providers have no such API)"};
 }
 
 void Balancer::Impl::step(CallId id) {

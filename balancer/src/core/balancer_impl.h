@@ -24,6 +24,7 @@
 #include "admission/admission_control.h"
 #include "balancer/balancer.h"
 #include "common/lifetime_token.h"
+#include "common/result.h"
 #include "common/rng.h"
 #include "health/backoff.h"
 #include "health/circuit_breaker.h"
@@ -111,8 +112,8 @@ class Balancer::Impl {
   ModelRow& modelRow(std::string_view model);
   Strategy& strategyFor(const Call& call, std::string_view model);
   CallId start(ApiRequest request, Callback done);
-  // Why no endpoint can ever take the call's chain for its API; empty if one can.
-  [[nodiscard]] std::string unservedReason(const Call& call) const;
+  // An Error saying why no endpoint can ever take the call's chain for its API.
+  [[nodiscard]] common::Result<void> checkServed(const Call& call) const;
   void step(CallId id);
   // One walk of the chain; `honor_latency` false also takes candidates that are over the
   // call's max_latency. tryStartAny: a walk honouring it, then one that does not when
@@ -120,13 +121,14 @@ class Balancer::Impl {
   bool tryStart(Call& call, SteadyTime& earliest, bool honor_latency);
   bool tryStartAny(Call& call, SteadyTime& earliest);
   // Filters (balancer_pick.cc). excludedBy: why the call must never go to `model` at
-  // `endpoint` (its context window or price), empty if it may.
+  // `endpoint` (its context window or price), empty if it may. A trace reason, not an
+  // error: a constant, so a walk over candidates allocates nothing.
   [[nodiscard]] std::string_view excludedBy(const Call& call, const EndpointState& endpoint,
                                             const std::string& model) const;
   [[nodiscard]] bool tooSlow(const Call& call, const Target& target,
                              const std::string& model) const;
-  // Why no model of the chain can ever meet the call's constraints; empty if one can.
-  [[nodiscard]] std::string unmetConstraintsReason(const Call& call) const;
+  // An Error saying why no model of the chain can ever meet the call's constraints.
+  [[nodiscard]] common::Result<void> checkConstraints(const Call& call) const;
   bool launch(Call& call, std::size_t endpoint, std::size_t key, const std::string& model,
               Reservation reservation, bool remote);
   void onResponse(CallId id, HttpResponse response);

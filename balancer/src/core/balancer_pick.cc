@@ -224,10 +224,10 @@ bool Balancer::Impl::tryStartAny(Call& c, SteadyTime& earliest) {
   return c.slow_skipped && tryStart(c, earliest, false);
 }
 
-std::string Balancer::Impl::unmetConstraintsReason(const Call& c) const {
+common::Result<void> Balancer::Impl::checkConstraints(const Call& c) const {
   // Context window and price never change, so a chain they rule out entirely is the
   // caller's mistake: fail now rather than wait or park. A chain no endpoint serves at
-  // all is left to step(), as in unservedReason(). The window check depends on the
+  // all is left to step(), as in checkServed(). The window check depends on the
   // endpoint (its max_tokens), so a model counts as ruled out only if every endpoint
   // serving it is.
   std::string why;
@@ -244,7 +244,7 @@ std::string Balancer::Impl::unmetConstraintsReason(const Call& c) const {
     }
   }
   if (why.empty()) return {};
-  return "no model of the chain meets the request's constraints: " + why;
+  return common::Error{"no model of the chain meets the request's constraints: " + why};
 }
 
 }  // namespace celeriac::balancer
