@@ -2,13 +2,14 @@
 
 #include <prometheus/gauge.h>
 #include <spdlog/spdlog.h>
-#include <stdexcept>
 #include <unistd.h>
 #include <uv.h>
+#include <stdexcept>
 
 #include "common/worker_defaults.h"
 #include "worker/app/pidfile.h"
 #include "worker/app/worker_app_impl.h"
+#include "worker/celery/result_keys.h"
 #include "worker/redis/chord_store.h"
 #include "worker/tasks/builtin_tasks.h"
 #include "worker/tasks/celery_builtins.h"
@@ -40,16 +41,17 @@ void WorkerApp::Impl::build() {
   }
 
   store = std::make_unique<redis::ResultStore>(
-      &loop, config.backend,
-      redis::ResultStoreOptions{.result_expires = config.result_expires},
+      &loop, config.backend, redis::ResultStoreOptions{.result_expires = config.result_expires},
       redis::ResultStore::Callbacks{
           [this] {
             log->info("result backend connected url={}", config.backend.redacted());
             if (pipeline) pipeline->pump();
           },
           [this](const std::string& reason) {
-            log->error("result backend unavailable url={} reason={}; results wait, no new "
-                       "tasks start", config.backend.redacted(), reason);
+            log->error(
+                "result backend unavailable url={} reason={}; results wait, no new "
+                "tasks start",
+                config.backend.redacted(), reason);
           }});
 
   amqp::AmqpOptions amqp_options;
@@ -93,8 +95,8 @@ void WorkerApp::Impl::build() {
   ports.count_start = [this](std::string key, std::function<void(long long)> done) {
     // Results kept forever (--result-expires 0): the start counter still goes, after
     // the default result lifetime.
-    const auto ttl = config.result_expires.count() > 0 ? config.result_expires
-                                                       : common::kDefaultResultExpires;
+    const auto ttl =
+        config.result_expires.count() > 0 ? config.result_expires : common::kDefaultResultExpires;
     store->countStart(std::move(key), ttl, std::move(done));
   };
   ports.forget_starts = [this](std::string key) { store->forget(std::move(key)); };
@@ -123,12 +125,12 @@ void WorkerApp::Impl::build() {
   ports.chord_part = [this, expires = config.result_expires](
                          std::string group_id, std::string score, std::string part,
                          std::function<void(ChordPartResult)> done) {
-    redis::reportChordPart(*store, group_id, score, std::move(part), expires,
-                           [done = std::move(done)](redis::ChordPartReply reply) {
-                             done(ChordPartResult{reply.completed, std::move(reply.members),
-                                                  std::move(reply.saved_group),
-                                                  std::move(reply.saved_docs)});
-                           });
+    redis::reportChordPart(
+        *store, group_id, score, std::move(part), expires,
+        [done = std::move(done)](redis::ChordPartReply reply) {
+          done(ChordPartResult{reply.completed, std::move(reply.members),
+                               std::move(reply.saved_group), std::move(reply.saved_docs)});
+        });
   };
   ports.fetch_chord_leaves = [this](std::string group_id, std::vector<std::string> ids, auto done) {
     redis::fetchChordLeaves(*store, group_id, ids, std::move(done));
@@ -136,7 +138,7 @@ void WorkerApp::Impl::build() {
   ports.set_chord_size = [this](std::string group_id, std::int64_t size,
                                 std::function<void()> done) {
     // Python's set_chord_size(): SETEX + PUBLISH like any result write.
-    store->store(redis::groupKey(group_id, ".s"), std::to_string(size), std::move(done));
+    store->store(celery::groupKey(group_id, ".s"), std::to_string(size), std::move(done));
   };
   ports.events = &task_events;
   PipelineOptions options;
@@ -173,13 +175,13 @@ void WorkerApp::Impl::build() {
     if (!llm->keySet().name.empty()) {
       key_set_shared = &prometheus::BuildGauge()
                             .Name("celeriac_key_set_shared")
-                            .Help("1 while this replica shares its LLM key set with another "
-                                  "live replica (every set was leased)")
+                            .Help(
+                                "1 while this replica shares its LLM key set with another "
+                                "live replica (every set was leased)")
                             .Register(*metrics_registry)
                             .Add({{"key_set", llm->keySet().name}});
     }
-    llm->startLeaseRenewal([this](std::string key, std::string owner,
-                                  std::chrono::milliseconds ttl,
+    llm->startLeaseRenewal([this](std::string key, std::string owner, std::chrono::milliseconds ttl,
                                   std::function<void(long long)> done) {
       store->renewLease(std::move(key), std::move(owner), ttl, std::move(done));
     });
@@ -200,10 +202,10 @@ void WorkerApp::Impl::build() {
           const auto ms = [](std::chrono::microseconds us) {
             return static_cast<double>(us.count()) / 1000.0;
           };
-          log->log(s.p99 >= std::chrono::milliseconds(50) ? spdlog::level::warn
-                                                          : spdlog::level::info,
-                   "loop lag p50_ms={:.1f} p99_ms={:.1f} max_ms={:.1f} samples={}", ms(s.p50),
-                   ms(s.p99), ms(s.max), s.samples);
+          log->log(
+              s.p99 >= std::chrono::milliseconds(50) ? spdlog::level::warn : spdlog::level::info,
+              "loop lag p50_ms={:.1f} p99_ms={:.1f} max_ms={:.1f} samples={}", ms(s.p50), ms(s.p99),
+              ms(s.max), s.samples);
         });
   }
   sigterm = install(SIGTERM);
@@ -240,10 +242,11 @@ int WorkerApp::run() {
   for (const auto& q : s.config.topology.queues) {
     queue_names += (queue_names.empty() ? "" : ",") + q.name;
   }
-  s.log->info("celeriac worker {} starting: broker={} backend={} queues={} concurrency={} "
-              "prefetch={} acks_late={}",
-              s.config.hostname, s.config.brokers.front().redacted(), s.config.backend.redacted(),
-              queue_names, s.config.concurrency, s.config.prefetch(), s.config.acks_late);
+  s.log->info(
+      "celeriac worker {} starting: broker={} backend={} queues={} concurrency={} "
+      "prefetch={} acks_late={}",
+      s.config.hostname, s.config.brokers.front().redacted(), s.config.backend.redacted(),
+      queue_names, s.config.concurrency, s.config.prefetch(), s.config.acks_late);
   s.startHttp();
   s.store->start();
   s.broker->start();

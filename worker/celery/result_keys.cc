@@ -3,7 +3,7 @@
 namespace celeriac::worker::celery {
 
 std::string resultKey(std::string_view task_id) {
-  std::string key = "celery-task-meta-";
+  std::string key(kResultKeyPrefix);
   key += task_id;
   return key;
 }

@@ -14,6 +14,7 @@
 namespace celeriac::worker::celery {
 
 // "celery-task-meta-<task_id>": a task's result document.
+inline constexpr std::string_view kResultKeyPrefix = "celery-task-meta-";
 std::string resultKey(std::string_view task_id);
 
 // "celery-taskset-meta-<group_id>" + suffix: a saved GroupResult (no suffix), or a

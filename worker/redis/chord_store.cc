@@ -23,7 +23,9 @@ local function all_succeeded(docs)
 end
 )lua";
 
-// KEYS: .j .t .s and the group's own key; ARGV: score, member, expires seconds (0: none).
+// KEYS: .j .t .s and the group's own key; ARGV: score, member, expires seconds (0: none),
+// the result key prefix (celery::kResultKeyPrefix: the leaves' keys are read from the
+// saved group, so the script builds them).
 // Replies {0} (not complete, or no size: `if chord_size_bytes:`), {1, members} for a
 // simple header, or {1, {}, saved, leaf documents} for a complex one. Lua sees a
 // missing key's GET as false.
@@ -51,7 +53,7 @@ if saved then
     if type(t[2]) == 'table' then
       for _, child in ipairs(t[2]) do walk(child) end
     elseif type(t[1]) == 'table' then
-      table.insert(keys, 'celery-task-meta-' .. tostring(t[1][1]))
+      table.insert(keys, ARGV[4] .. tostring(t[1][1]))
     end
   end
   local ok, group = pcall(cjson.decode, saved)
@@ -106,8 +108,8 @@ void fetchChordLeaves(ResultStore& store, const std::string& group_id,
     done({});
     return;
   }
-  std::vector<std::string> keys{groupKey(group_id, ".j"), groupKey(group_id, ".t"),
-                                groupKey(group_id, ".s")};
+  std::vector<std::string> keys{celery::groupKey(group_id, ".j"), celery::groupKey(group_id, ".t"),
+                                celery::groupKey(group_id, ".s")};
   for (const std::string& id : task_ids) keys.push_back(celery::resultKey(id));
   store.runScript(kChordLeavesScript, std::move(keys), {},
                   [done = std::move(done)](const RedisValue& value) {
@@ -123,18 +125,15 @@ void fetchChordLeaves(ResultStore& store, const std::string& group_id,
                   });
 }
 
-std::string groupKey(const std::string& group_id, const char* suffix) {
-  return celery::groupKey(group_id, suffix);
-}
-
 void reportChordPart(ResultStore& store, const std::string& group_id, const std::string& score,
                      std::string encoded_part, std::chrono::seconds expires,
                      std::function<void(ChordPartReply)> done) {
   store.runScript(
       kChordPartScript,
-      {groupKey(group_id, ".j"), groupKey(group_id, ".t"), groupKey(group_id, ".s"),
-       groupKey(group_id)},
-      {score, std::move(encoded_part), std::to_string(expires.count())},
+      {celery::groupKey(group_id, ".j"), celery::groupKey(group_id, ".t"),
+       celery::groupKey(group_id, ".s"), celery::groupKey(group_id)},
+      {score, std::move(encoded_part), std::to_string(expires.count()),
+       std::string(celery::kResultKeyPrefix)},
       [done = std::move(done)](const RedisValue& value) {
         ChordPartReply reply;
         if (value.type == RedisValue::Type::kArray && !value.elements.empty() &&

@@ -61,7 +61,4 @@ void fetchChordLeaves(ResultStore& store, const std::string& group_id,
                       const std::vector<std::string>& task_ids,
                       std::function<void(std::vector<std::optional<std::string>>)> done);
 
-// celery::groupKey() (result_keys.h), kept for the wiring in worker_app.cc.
-std::string groupKey(const std::string& group_id, const char* suffix = "");
-
 }  // namespace celeriac::worker::redis
