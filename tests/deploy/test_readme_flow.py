@@ -62,6 +62,23 @@ class ReadmeTaskFlowTest(unittest.TestCase):
                                 os.path.isdir(d.path("balancer", "include", "balancer", part)) or
                                 part in ("src",), part)
 
+    def test_worker_drawing_names_real_folders(self):
+        text = section("Layout")
+        drawing = re.search(r"```\n(worker/.*?)```", text, re.S).group(1)
+        parts = re.findall(r"^(\s+)(\w+)/\s", drawing, re.M)
+        self.assertGreaterEqual(len(parts), 8)
+        parent = ""
+        for indent, part in parts:
+            folder = part if len(indent) == 2 else parent + "/" + part
+            if len(indent) == 2:
+                parent = part
+            with self.subTest(folder=folder):
+                self.assertTrue(os.path.isdir(d.path("worker", folder)), folder)
+        for name in re.findall(r"\b(\w+\.cc)\b", drawing):
+            with self.subTest(file=name):
+                found = [p for p, _, files in os.walk(d.path("worker")) if name in files]
+                self.assertTrue(found, name)
+
 
 if __name__ == "__main__":
     unittest.main()
