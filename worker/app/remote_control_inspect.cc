@@ -23,14 +23,13 @@ double seconds(const timeval& tv) {
 json rusage() {
   struct rusage u {};
   getrusage(RUSAGE_SELF, &u);
-  return json{{"utime", seconds(u.ru_utime)}, {"stime", seconds(u.ru_stime)},
-              {"maxrss", u.ru_maxrss},        {"ixrss", u.ru_ixrss},
-              {"idrss", u.ru_idrss},          {"isrss", u.ru_isrss},
-              {"minflt", u.ru_minflt},        {"majflt", u.ru_majflt},
-              {"nswap", u.ru_nswap},          {"inblock", u.ru_inblock},
-              {"oublock", u.ru_oublock},      {"msgsnd", u.ru_msgsnd},
-              {"msgrcv", u.ru_msgrcv},        {"nsignals", u.ru_nsignals},
-              {"nvcsw", u.ru_nvcsw},          {"nivcsw", u.ru_nivcsw}};
+  return json{
+      {"utime", seconds(u.ru_utime)}, {"stime", seconds(u.ru_stime)}, {"maxrss", u.ru_maxrss},
+      {"ixrss", u.ru_ixrss},          {"idrss", u.ru_idrss},          {"isrss", u.ru_isrss},
+      {"minflt", u.ru_minflt},        {"majflt", u.ru_majflt},        {"nswap", u.ru_nswap},
+      {"inblock", u.ru_inblock},      {"oublock", u.ru_oublock},      {"msgsnd", u.ru_msgsnd},
+      {"msgrcv", u.ru_msgrcv},        {"nsignals", u.ru_nsignals},    {"nvcsw", u.ru_nvcsw},
+      {"nivcsw", u.ru_nivcsw}};
 }
 
 // A kombu Queue as `active_queues` lists it: Celery's task queue declaration (a direct
@@ -136,8 +135,8 @@ json RemoteControl::stats(const json& /*arguments*/) {
 }
 
 json RemoteControl::active(const json& arguments) {
-  const bool safe = arguments.value("safe", json(false)).is_boolean() &&
-                    arguments.value("safe", false);
+  const bool safe =
+      arguments.value("safe", json(false)).is_boolean() && arguments.value("safe", false);
   json out = json::array();
   parts_.pipeline.forEachActive(
       [&](const TaskPipeline::JobView& job) { out.push_back(requestInfo(job, safe)); });
@@ -177,7 +176,9 @@ json RemoteControl::queryTask(const json& arguments) {
       out[job.message.id] = json::array({state, requestInfo(job, false)});
     }
   };
-  parts_.pipeline.forEachActive([&](const TaskPipeline::JobView& j) { add("active", j); });
+  parts_.pipeline.forEachActive(
+      [&](const TaskPipeline::JobView& j) { add("active", j); },
+      [&](const std::string& id) { return std::find(ids.begin(), ids.end(), id) != ids.end(); });
   parts_.pipeline.forEachReserved([&](const TaskPipeline::JobView& j) { add("reserved", j); });
   return out;
 }
@@ -197,20 +198,20 @@ json RemoteControl::conf(const json& /*arguments*/) {
   const WorkerConfig& c = parts_.config;
   json queues = json::array();
   for (const amqp::QueueSpec& q : parts_.broker.queues()) queues.push_back(q.name);
-  return json{{"broker_url", c.brokers.front().redacted()},
-              {"result_backend", c.backend.redacted()},
-              {"worker_concurrency", parts_.pipeline.concurrency()},
-              {"worker_prefetch_multiplier", c.prefetch_multiplier},
-              {"task_acks_late", c.acks_late},
-              {"task_track_started", c.track_started},
-              {"result_extended", c.result_extended},
-              {"result_expires", c.result_expires.count()},
-              {"worker_send_task_events", parts_.events.taskEvents()},
-              {"task_time_limit", c.time_limit ? json(*c.time_limit) : json(nullptr)},
-              {"task_soft_time_limit",
-               c.soft_time_limit ? json(*c.soft_time_limit) : json(nullptr)},
-              {"task_queues", queues},
-              {"worker_state_db", c.statedb.empty() ? json(nullptr) : json(c.statedb)}};
+  return json{
+      {"broker_url", c.brokers.front().redacted()},
+      {"result_backend", c.backend.redacted()},
+      {"worker_concurrency", parts_.pipeline.concurrency()},
+      {"worker_prefetch_multiplier", c.prefetch_multiplier},
+      {"task_acks_late", c.acks_late},
+      {"task_track_started", c.track_started},
+      {"result_extended", c.result_extended},
+      {"result_expires", c.result_expires.count()},
+      {"worker_send_task_events", parts_.events.taskEvents()},
+      {"task_time_limit", c.time_limit ? json(*c.time_limit) : json(nullptr)},
+      {"task_soft_time_limit", c.soft_time_limit ? json(*c.soft_time_limit) : json(nullptr)},
+      {"task_queues", queues},
+      {"worker_state_db", c.statedb.empty() ? json(nullptr) : json(c.statedb)}};
 }
 
 json RemoteControl::report(const json& /*arguments*/) {
@@ -225,8 +226,8 @@ json RemoteControl::report(const json& /*arguments*/) {
   text += "result_backend: '" + c.backend.redacted() + "'\n";
   text += "result_extended: " + std::string(c.result_extended ? "True" : "False") + "\n";
   text += "task_track_started: " + std::string(c.track_started ? "True" : "False") + "\n";
-  text += "worker_send_task_events: " +
-          std::string(parts_.events.taskEvents() ? "True" : "False") + "\n";
+  text += "worker_send_task_events: " + std::string(parts_.events.taskEvents() ? "True" : "False") +
+          "\n";
   return celery::controlOk(text);
 }
 

@@ -103,7 +103,10 @@ class TaskPipeline {
     std::optional<std::chrono::system_clock::time_point> started;  // running ones only
     bool acknowledged = false;
   };
-  void forEachActive(const std::function<void(const JobView&)>& visit) const;
+  // `wanted`, if given, picks by task id before a waiting job's message is decoded for
+  // the view (job_packing.h), so looking for a few ids among thousands stays cheap.
+  void forEachActive(const std::function<void(const JobView&)>& visit,
+                     const std::function<bool(const std::string& task_id)>& wanted = {}) const;
   // Waiting for a slot, or for a rate limit's token.
   void forEachReserved(const std::function<void(const JobView&)>& visit) const;
   // Held in memory until their eta.
@@ -152,7 +155,7 @@ class TaskPipeline {
   void failPoison(std::unique_ptr<Job> job, long long starts);
   void finish(JobId id, tasks::TaskOutcome outcome);
   // Removes a running job and releases what it holds (its slot, time-limit timers, run
-  // object on a later turn, poison count) and unpacks its headers (job_packing.h); null
+  // object on a later turn, poison count) and unpacks it (job_packing.h); null
   // if it is not running. finish() and terminate() settle it afterwards.
   std::unique_ptr<Job> takeActive(JobId id);
   void timeLimitHit(JobId id, bool hard);

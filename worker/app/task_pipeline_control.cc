@@ -15,8 +15,10 @@ bool TaskPipeline::revoked(const celery::TaskMessage& m) const {
   return ports_.is_revoked && ports_.is_revoked(m.id);
 }
 
-void TaskPipeline::forEachActive(const std::function<void(const JobView&)>& visit) const {
+void TaskPipeline::forEachActive(const std::function<void(const JobView&)>& visit,
+                                 const std::function<bool(const std::string&)>& wanted) const {
   for (const auto& [id, job] : active_) {
+    if (wanted && !wanted(job->message.id)) continue;  // the id is kept when packed
     if (job->message_packed) {  // a long wait keeps only part of it (job_packing.h)
       const celery::TaskMessage whole = pipeline::wholeMessage(*job);
       visit(JobView{whole, job->delivery, job->wall_started, !job->acks_late});

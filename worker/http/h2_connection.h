@@ -4,9 +4,9 @@
 // (TlsStream), with prior knowledge (h2c) for http://.
 //
 // For: resolving and connecting (each address in turn, within a connect timeout; the TLS
-// handshake inside the same timeout), writing the client preface, putting calls on streams (HEADERS and DATA from the
-// call's request, which is freed as soon as nghttp2 has copied it), collecting each
-// stream's reply into its call, and telling the owner when a stream closes, when the
+// handshake inside the same timeout), writing the client preface, putting calls on streams (HEADERS
+// and DATA from the call's request, which is freed as soon as nghttp2 has copied it), collecting
+// each stream's reply into its call, and telling the owner when a stream closes, when the
 // connection can take calls, and when it is gone. Many calls share one connection, and a
 // waiting call costs a stream here, not a buffer: the read buffer is the connection's.
 // Not for: choosing a connection, queueing calls, call deadlines, ids or callbacks
@@ -46,7 +46,7 @@ namespace celeriac::worker::http {
 
 // Where a connection goes: http://host:port, and the :authority its requests carry.
 struct H2Target {
-  std::string host;       // name or IP address (no brackets): resolved, and checked by TLS
+  std::string host;  // name or IP address (no brackets): resolved, and checked by TLS
   std::string port;
   std::string authority;  // host[:port] as in the URL
   bool tls = false;       // https://
@@ -153,12 +153,13 @@ class H2Connection {
   std::string pending_detail_;
   std::chrono::milliseconds connect_timeout_{0};
   uv_getaddrinfo_t* resolving_ = nullptr;  // while the resolver runs: cancelled if we go first
-  addrinfo* addresses_ = nullptr;  // from uv_getaddrinfo, freed with uv_freeaddrinfo
+  addrinfo* addresses_ = nullptr;          // from uv_getaddrinfo, freed with uv_freeaddrinfo
   addrinfo* next_address_ = nullptr;
   int last_connect_error_ = 0;  // libuv's code, for the message once every address failed
   std::unordered_map<std::int32_t, H2Call*> streams_;
   std::array<char, 16 * 1024> read_buffer_{};
-  common::LifetimeToken lifetime_;  // for the resolver, whose callback may come late
+  // For the lookup, connect and write requests, whose callbacks may come after we are gone.
+  common::LifetimeToken lifetime_;
 };
 
 }  // namespace celeriac::worker::http

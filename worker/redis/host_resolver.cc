@@ -17,7 +17,7 @@ struct HostResolver::Lookup {
 
 HostResolver::~HostResolver() {
   // A lookup on the thread pool cannot be stopped once running; its callback still
-  // comes (with UV_ECANCELED when it had not started) and finds its owner gone.
+  // comes (with UV_EAI_CANCELED when it had not started) and finds its owner gone.
   for (Lookup* lookup : pending_) uv_cancel(reinterpret_cast<uv_req_t*>(&lookup->request));
 }
 

@@ -23,13 +23,11 @@ void unpackJob(Job& job) {
 
 celery::TaskMessage wholeMessage(const Job& job) {
   if (!job.message_packed) return job.message;
-  Job copy;
-  copy.delivery.message = job.delivery.message;
-  copy.packed_headers = job.packed_headers;
-  copy.message = job.message;
-  copy.message_packed = true;
-  unpackJob(copy);
-  return std::move(copy.message);
+  celery::RawMessage raw = job.delivery.message;  // a copy of the body: inspect only
+  if (!job.packed_headers.empty()) raw.headers = nlohmann::json::from_cbor(job.packed_headers);
+  celery::DecodeResult decoded = celery::decodeMessage(raw);
+  if (!decoded.ok()) return job.message;  // what it kept (see unpackMessage)
+  return std::move(*decoded.task);
 }
 
 void packHeaders(Job& job) {
@@ -69,6 +67,9 @@ void packMessage(Job& job) {
   kept.kwargs = nullptr;
   kept.custom_headers = nullptr;
   kept.stamps = nullptr;
+  // Moved out whole, not assigned over: assigning an empty string to one that holds a
+  // heap block keeps the block (libstdc++), so every dropped string would stay.
+  const celery::TaskMessage dropped = std::move(whole);
   whole = std::move(kept);
   job.message_packed = true;
 }
@@ -80,7 +81,7 @@ void unpackMessage(Job& job) {
     // The same bytes decoded when the message arrived, so only a bug gets here: settle
     // with what was kept rather than lose the task.
     taskLog()->error("task_id={} no longer decodes after its wait ({}); settled with what it kept",
-                     job.message.id, decoded.error.message);
+                     job.message.id, decoded.error.message);  // wholeMessage() says nothing
   } else {
     job.message = std::move(*decoded.task);
   }

@@ -11,7 +11,8 @@
 //     stamps, envelope strings): about 0.7 KB a job, and all of it is in the raw
 //     delivery, which the job keeps anyway (parking republishes it as it came).
 // TaskPipeline::takeActive() unpacks both before anything settles (park, retry, result,
-// republish read them). `celery inspect active` decodes a packed job's message on demand.
+// republish read them). `celery inspect active` and `query_task` decode a packed job's
+// message on demand.
 // What not: quick runs (echo) are never packed, so a drain pays nothing for this.
 // Ownership: functions on a Job its caller owns; loop thread, like the Job.
 
@@ -25,7 +26,8 @@ void packJob(Job& job);
 // that is not packed.
 void unpackJob(Job& job);
 
-// The job's message as decoded on arrival, whether packed or not (a copy).
+// The job's message as decoded on arrival, whether packed or not (a copy; for a packed
+// job a copy of its body too, and a decode: for inspection, not for every job).
 celery::TaskMessage wholeMessage(const Job& job);
 
 // Packs the job's headers into Job::packed_headers and leaves

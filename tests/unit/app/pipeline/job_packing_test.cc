@@ -6,11 +6,13 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -249,6 +251,7 @@ TEST_F(JobPackingPipelineTest, APackedMessageKeepsWhatAWaitReadsAndUnpacksAsDeco
   for (const std::string* dropped : {&kept.root_id, &kept.parent_id, &kept.origin, &kept.argsrepr,
                                      &kept.kwargsrepr, &kept.correlation_id, &kept.reply_to}) {
     EXPECT_TRUE(dropped->empty()) << *dropped;
+    EXPECT_EQ(dropped->capacity(), std::string().capacity()) << "its block must be freed";
   }
   EXPECT_EQ(pipeline::wholeMessage(job), whole) << "inspect's view of a packed job";
   EXPECT_TRUE(job.message_packed) << "the view leaves the job packed";
@@ -273,6 +276,28 @@ TEST_F(JobPackingPipelineTest, InspectActiveShowsAPackedLongWaitAsItCame) {
     EXPECT_EQ(j.message.custom_headers["x-tenant"], "acme");
   });
   EXPECT_EQ(seen, 1);
+}
+
+TEST_F(JobPackingPipelineTest, LookingForOneIdDecodesOnlyThatWaitingJob) {
+  // query_task names ids: the others are passed over on their kept id, not decoded.
+  registry_.add("llm.wait", &downAfterAWait);
+  make();
+  pipeline_->onDelivery(richDelivery(*this, "llm.wait", "w6"));
+  pipeline_->onDelivery(richDelivery(*this, "llm.wait", "w7"));
+  std::vector<std::string> asked;
+  std::vector<std::string> seen;
+  pipeline_->forEachActive(
+      [&](const TaskPipeline::JobView& j) {
+        seen.push_back(j.message.id);
+        EXPECT_EQ(j.message.parent_id, "p-1") << "the one wanted is shown whole";
+      },
+      [&](const std::string& id) {
+        asked.push_back(id);
+        return id == "w7";
+      });
+  EXPECT_EQ(seen, std::vector<std::string>{"w7"});
+  std::sort(asked.begin(), asked.end());
+  EXPECT_EQ(asked, (std::vector<std::string>{"w6", "w7"})) << "asked on the kept ids";
 }
 
 // An LLM call that asks for a retry after a 2 s wait, with max_retries reached.
