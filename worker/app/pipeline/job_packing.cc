@@ -6,6 +6,7 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
 #include "worker/app/pipeline/task_log.h"
 #include "worker/celery/message_decoder.h"
 
@@ -81,7 +82,7 @@ void unpackMessage(Job& job) {
     // The same bytes decoded when the message arrived, so only a bug gets here: settle
     // with what was kept rather than lose the task.
     taskLog()->error("task_id={} no longer decodes after its wait ({}); settled with what it kept",
-                     job.message.id, decoded.error.message);  // wholeMessage() says nothing
+                     job.message.id, decoded.error.message);
   } else {
     job.message = std::move(*decoded.task);
   }
