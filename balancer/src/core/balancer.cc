@@ -8,7 +8,8 @@
 //                                                  deadline, out of attempts), try it, or
 //                                                  make it wait
 //   tryStartAny()            balancer_pick.cc      walk the chain: filter, pick, admit
-//   reserveShared() ...      balancer_shared.cc    admission of shared keys (answers later)
+//   reserveShared() ...      balancer_shared.cc    admission of shared keys (answers later,
+//                                                  admission/shared_admission.h)
 //   launch()                 balancer.cc           the breaker's slot; send
 //   onResponse()             balancer_response.cc  classify the outcome, act, step() again
 //   enqueueWait(), finish()  balancer_queue.cc     the wait queue; ending a call
@@ -87,7 +88,7 @@ Balancer::Impl::Impl(BalancerConfig config, Dispatcher& dispatcher, HttpTranspor
       seed_(seed),
       backoff_(config_.backoff, seed ^ 0xb0ffULL),
       ramp_rng_(seed ^ 0x4a3bULL),
-      shared_store_(shared_store) {
+      shared_(shared_store, dispatcher, admission_) {
   ConfigLoader::validate(config_);
   const SteadyTime now = dispatcher_.clock().now();
   std::set<std::string> configured;
@@ -113,17 +114,11 @@ Balancer::Impl::Impl(BalancerConfig config, Dispatcher& dispatcher, HttpTranspor
       for (const auto& [model, limits] : ec.limits) {
         // A quota group is configured once: its keys share one pair of buckets.
         if (!configured.insert(key.pool + '\x1f' + model).second) continue;
-        if (!key.shared) {
+        if (key.shared) {
+          shared_.configure(key.pool, model, limits, ec.replicas, now);
+        } else {
           admission_.configure(key.pool, model, limits, now);
-          continue;
         }
-        // The store enforces the full limits across replicas; the local buckets are only
-        // the fallback, sized to this replica's share.
-        shared_limits_.emplace(key.pool + '\x1f' + model, limits);
-        const auto share = [&](std::int64_t limit) {
-          return limit == 0 ? 0 : std::max<std::int64_t>(1, limit / ec.replicas);
-        };
-        admission_.configure(key.pool, model, {share(limits.rpm), share(limits.tpm)}, now);
       }
     }
     endpoints_.push_back(std::move(ep));
@@ -150,7 +145,6 @@ Balancer::Impl::Impl(BalancerConfig config, Dispatcher& dispatcher, HttpTranspor
 Balancer::Impl::~Impl() {
   lifetime_.revoke();  // in-flight completions and timers now find us gone
   if (wait_timer_ != 0) dispatcher_.cancel(wait_timer_);
-  if (fallback_push_timer_ != 0) dispatcher_.cancel(fallback_push_timer_);
   for (auto& [id, call] : calls_) {
     if (call->http) transport_.cancel(*call->http);
   }

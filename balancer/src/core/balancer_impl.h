@@ -8,7 +8,6 @@
 // public call here. Ownership and threading as there: owned by the Balancer, loop thread.
 
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -22,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "admission/admission_control.h"
+#include "admission/shared_admission.h"
 #include "balancer/balancer.h"
 #include "common/lifetime_token.h"
 #include "common/result.h"
@@ -95,18 +95,7 @@ class Balancer::Impl {
     auto operator<=>(const WaitKey&) const = default;
   };
 
-  struct KeyCheck {  // may this key take the call now? if not: why, and until when
-    bool ok = false;
-    std::string reason;
-    SteadyTime retry_at{};
-  };
-  struct PendingReserve {  // a shared reserve awaiting the store's answer
-    CallId call = 0;       // 0 once the call was cancelled: a late grant is refunded
-    std::size_t endpoint = 0;
-    std::size_t key = 0;
-    std::string model;
-    double tokens = 0;
-  };
+  using KeyCheck = SharedAdmission::Check;  // may this key take the call now?
 
   Target& target(std::size_t endpoint, std::string_view model);
   ModelRow& modelRow(std::string_view model);
@@ -132,39 +121,20 @@ class Balancer::Impl {
   bool launch(Call& call, std::size_t endpoint, std::size_t key, const std::string& model,
               Reservation reservation, bool remote);
   void onResponse(CallId id, HttpResponse response);
-  // Shared buckets (balancer_shared.cc).
+  // Shared keys (balancer_shared.cc): the loop's side of SharedAdmission.
   [[nodiscard]] bool usesStore(const KeyState& key, std::string_view model) const;
   // `pair` is the key's admission state for `model` (Target::admission).
   KeyCheck checkKey(const KeyState& key, AdmissionControl::Entry& pair, std::string_view model,
                     double tokens, SteadyTime now);
   void reserveShared(Call& call, std::size_t endpoint, std::size_t key, const std::string& model,
                      double tokens);
-  void onSharedReserve(std::uint64_t reserve_id, SharedReserveResult result);
-  // The store's limits for (pool, model): the request window (`grant` names the entry a
-  // refund removes) and the token bucket, each only when its limit and amount are set.
-  [[nodiscard]] std::vector<SharedBucketSpec> sharedSpecs(std::string_view pool,
-                                                          std::string_view model, double requests,
-                                                          double tokens,
-                                                          std::string_view grant = {}) const;
+  void onSharedAnswer(CallId id, std::size_t endpoint, std::size_t key, const std::string& model,
+                      SharedAdmission::Answer answer);
   // Settling a call that went out: the local buckets always (for a shared key they hold
   // the mirror of its grant), the store too when the grant came from it.
   void releaseReservation(const Reservation& reservation, bool remote);
   void reconcileReservation(const Reservation& reservation, bool remote,
                             std::optional<double> actual_tokens);
-  // Gives a store grant back (it was never sent, or its send is being released).
-  void refundSharedGrant(const Reservation& reservation);
-  // A 429 on a shared key: every replica's next reserve for (pool, model) waits `pause`.
-  void sharePause(std::string_view pool, std::string_view model, std::chrono::milliseconds pause);
-  [[nodiscard]] static SharedBucketSpec sharedPauseSpec(std::string_view pool,
-                                                        std::string_view model, double pause_ms);
-  // Sends made on the local share while the store was unavailable are written into the
-  // store's window once it answers again (fallbackSent() .. onFallbackPushed()).
-  void fallbackSent(const Reservation& reservation, SteadyTime now);
-  void pushFallbackSends(const std::string& pool_model, SteadyTime now);
-  void onFallbackPushed(const std::string& pool_model, std::size_t count,
-                        SharedReserveResult::Status status);
-  void armFallbackPushTimer();
-  void onFallbackPushTimer();
   [[nodiscard]] nlohmann::json sharedStats() const;
   void finish(CallId id, std::variant<CallSuccess, CallFailure> outcome);
   void failLater(CallId id, CallFailure failure);
@@ -187,6 +157,7 @@ class Balancer::Impl {
   AdmissionControl admission_;
   Backoff backoff_;
   Rng ramp_rng_;  // draws which ramping candidates take part in a pick
+  SharedAdmission shared_;  // of keys shared by replicas; uses admission_ for their share
   std::map<std::string, std::unique_ptr<Strategy>, std::less<>> strategies_;
   std::map<std::string, ModelRow, std::less<>> model_rows_;
   std::unordered_map<CallId, std::unique_ptr<Call>> calls_;
@@ -198,25 +169,6 @@ class Balancer::Impl {
   TimerId wait_timer_ = 0;
   SteadyTime wait_timer_at_{};
   std::int64_t total_requests_ = 0, total_success_ = 0, total_failures_ = 0;
-  SharedBucketStore* shared_store_;
-  std::map<std::string, RateLimits, std::less<>> shared_limits_;         // pool\x1fmodel: full
-  std::map<std::string, SteadyTime, std::less<>> shared_refused_until_;  // pool\x1fmodel
-  std::unordered_map<std::uint64_t, PendingReserve> reserves_;
-  std::uint64_t next_reserve_id_ = 1;
-  bool shared_fallback_ = false;  // the store's last answer was kUnavailable
-  // When the store goes away, shared keys send nothing until one window later: neither on
-  // the local share (other replicas' grants of that window are unknown here) nor on a
-  // store grant (a Redis that restarted without its data forgot them). balancer_shared.cc.
-  SteadyTime shared_hold_until_{};
-  struct FallbackSends {  // of one pool\x1fmodel, oldest first
-    std::string pool, model;
-    std::deque<std::pair<SteadyTime, double>> sends;  // (sent at, tokens reserved)
-    std::size_t pushing = 0;  // the oldest `pushing` are in an adjust awaiting its answer
-  };
-  std::map<std::string, FallbackSends, std::less<>> fallback_sends_;
-  TimerId fallback_push_timer_ = 0;
-  std::int64_t shared_fallbacks_ = 0, shared_reserved_ = 0, shared_refused_ = 0;
-  std::int64_t shared_fallback_pushes_ = 0;
   // Lambdas handed to the transport/dispatcher/store are guarded by it: after the
   // Balancer dies they find it gone and do nothing.
   LifetimeToken lifetime_;

@@ -141,14 +141,14 @@ bool Balancer::Impl::tryStart(Call& c, SteadyTime& earliest, bool honor_latency)
         const std::size_t k = (ep.key_cursor + n) % ep.keys.size();
         if (ep.keys[k].invalid) continue;
         KeyCheck check = checkKey(ep.keys[k], *t.admission[k], model, tokens, now);
-        if (check.ok) return k;
+        if (check.ok()) return k;
         if (!refusal || check.retry_at < refusal->retry_at) {
           refusal = std::move(check);
           refused_key = k;
         }
       }
       if (refusal) {
-        skip(ep, refusal->reason, ep.keys[refused_key].alias, refusal->retry_at);
+        skip(ep, std::string(refusal->refusal), ep.keys[refused_key].alias, refusal->retry_at);
       } else {
         skip(ep, "key_invalid", "", SteadyTime::max());
       }
@@ -172,7 +172,7 @@ bool Balancer::Impl::tryStart(Call& c, SteadyTime& earliest, bool honor_latency)
       const std::size_t k = *key;
       ep.key_cursor = k + 1;
       if (usesStore(ep.keys[k], model)) {
-        reserveShared(c, e, k, model, tokens);  // answers later, in onSharedReserve()
+        reserveShared(c, e, k, model, tokens);  // answers later, in onSharedAnswer()
         return true;
       }
       AdmissionDecision d = admission_.tryReserve(ep.keys[k].pool, model, tokens, now);

@@ -21,7 +21,7 @@ void Balancer::Impl::cancel(CallId id) {
   if (c.reserving) {
     // Do not wait for the store: its answer now only settles the buckets (a grant is
     // refunded), and the call ends on the next loop turn.
-    reserves_[*c.reserving].call = 0;
+    shared_.detach(*c.reserving);
     c.reserving.reset();
   }
   if (c.http) {
@@ -44,7 +44,7 @@ void Balancer::Impl::finish(CallId id, std::variant<CallSuccess, CallFailure> ou
   if (it == calls_.end()) return;
   std::unique_ptr<Call> call = std::move(it->second);
   calls_.erase(it);
-  if (call->reserving) reserves_[*call->reserving].call = 0;
+  if (call->reserving) shared_.detach(*call->reserving);
   if (call->waiting) {
     removeWaiter(*call);
     armWaitTimer();

@@ -133,7 +133,7 @@ void Balancer::Impl::onResponse(CallId id, HttpResponse response) {
   } else if (fc == FailureClass::kRateLimited) {
     const milliseconds pause = limits.pauseAfter429().value_or(kDefault429Pause);
     admission_.pauseUntil(key.pool, c.model, now + pause);
-    if (remote) sharePause(key.pool, c.model, pause);
+    if (remote) shared_.sharePause(key.pool, c.model, pause);
     paused_for = pause;
   }
   if (attempt_observer_) {
