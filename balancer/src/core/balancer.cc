@@ -1,5 +1,5 @@
-// Balancer: the call loop, in six files under balancer/src/core/. One call goes round
-// this loop until it ends (the contracts are in balancer.h, one call's state in
+// Balancer: the call loop, in six files under balancer/src/core/ and the parts it owns. One call
+// goes round this loop until it ends (the contracts are in balancer.h, one call's state in
 // balancer_call.h):
 //
 //   submit() -> start()      balancer.cc           the model chain; tried at once unless
@@ -12,7 +12,8 @@
 //                                                  admission/shared_admission.h)
 //   launch()                 balancer.cc           the breaker's slot; send
 //   onResponse()             balancer_response.cc  classify the outcome, act, step() again
-//   enqueueWait(), finish()  balancer_queue.cc     the wait queue; ending a call
+//   enqueueWait(), finish()  balancer_queue.cc     the wait queue (core/wait_queue.h);
+//                                                  ending a call
 //   stats()                  balancer_stats.cc     the JSON snapshot
 //
 // This file: the public Balancer (each call forwarded to its Impl, balancer_impl.h),
@@ -88,7 +89,8 @@ Balancer::Impl::Impl(BalancerConfig config, Dispatcher& dispatcher, HttpTranspor
       seed_(seed),
       backoff_(config_.backoff, seed ^ 0xb0ffULL),
       ramp_rng_(seed ^ 0x4a3bULL),
-      shared_(shared_store, dispatcher, admission_) {
+      shared_(shared_store, dispatcher, admission_),
+      waits_(dispatcher, [this](CallId id) { onWake(id); }) {
   ConfigLoader::validate(config_);
   const SteadyTime now = dispatcher_.clock().now();
   std::set<std::string> configured;
@@ -144,7 +146,6 @@ Balancer::Impl::Impl(BalancerConfig config, Dispatcher& dispatcher, HttpTranspor
 
 Balancer::Impl::~Impl() {
   lifetime_.revoke();  // in-flight completions and timers now find us gone
-  if (wait_timer_ != 0) dispatcher_.cancel(wait_timer_);
   for (auto& [id, call] : calls_) {
     if (call->http) transport_.cancel(*call->http);
   }
@@ -251,7 +252,7 @@ CallId Balancer::Impl::start(ApiRequest request, Callback done) {
   // `done` still never fires inside submit(). Anything else (a wait, a failure, the
   // end of the call) is left to step() on a later turn, which walks the chain again.
   SteadyTime earliest = SteadyTime::max();
-  if (waiting_.empty() && c.submitted < c.deadline && config_.max_attempts > 0 &&
+  if (waits_.empty() && c.submitted < c.deadline && config_.max_attempts > 0 &&
       tryStartAny(c, earliest)) {
     return id;
   }

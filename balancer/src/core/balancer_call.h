@@ -37,8 +37,8 @@ struct Balancer::Impl::Call {
   FailureClass last_failure = FailureClass::kNone;
   std::string last_message;
   bool cancelled = false;
-  bool waiting = false;
-  WaitKey wait_key{};
+  bool waiting = false;  // in the wait queue, at `wait_place`
+  WaitQueue::Place wait_place{};
   // The attempt in flight.
   std::optional<HttpRequestId> http;
   std::size_t endpoint = 0;

@@ -12,9 +12,7 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <set>
 #include <string>
-#include <tuple>
 #include <unordered_map>
 #include <vector>
 
@@ -26,6 +24,7 @@
 #include "common/lifetime_token.h"
 #include "common/result.h"
 #include "common/rng.h"
+#include "core/wait_queue.h"
 #include "health/backoff.h"
 #include "health/circuit_breaker.h"
 #include "health/peak_ewma.h"
@@ -87,14 +86,6 @@ class Balancer::Impl {
     std::vector<Target*> targets;        // by position in `endpoints`; null until used
   };
   struct Call;
-  struct WaitKey {
-    SteadyTime wake;
-    int neg_priority;
-    std::uint64_t seq;
-    CallId id;
-    auto operator<=>(const WaitKey&) const = default;
-  };
-
   using KeyCheck = SharedAdmission::Check;  // may this key take the call now?
 
   Target& target(std::size_t endpoint, std::string_view model);
@@ -138,14 +129,12 @@ class Balancer::Impl {
   [[nodiscard]] nlohmann::json sharedStats() const;
   void finish(CallId id, std::variant<CallSuccess, CallFailure> outcome);
   void failLater(CallId id, CallFailure failure);
+  // The wait queue (balancer_queue.cc, over WaitQueue).
   void enqueueWait(Call& call, SteadyTime wake, std::string reason);
-  void addWaiter(Call& call);
-  void removeWaiter(Call& call);
+  void onWake(CallId id);
   // Capacity may have come back early (a refund, a closed breaker): the first waiter by
   // priority tries at once, quietly (no trace unless it starts); else it keeps its place.
   void offerCapacityToFirstWaiter();
-  void armWaitTimer();
-  void onWaitTimer();
   [[nodiscard]] double blendedPrice(std::string_view model) const;
   [[nodiscard]] std::chrono::microseconds sinceSubmit(const Call& call) const;
 
@@ -156,18 +145,13 @@ class Balancer::Impl {
   std::vector<EndpointState> endpoints_;
   AdmissionControl admission_;
   Backoff backoff_;
-  Rng ramp_rng_;  // draws which ramping candidates take part in a pick
+  Rng ramp_rng_;            // draws which ramping candidates take part in a pick
   SharedAdmission shared_;  // of keys shared by replicas; uses admission_ for their share
   std::map<std::string, std::unique_ptr<Strategy>, std::less<>> strategies_;
   std::map<std::string, ModelRow, std::less<>> model_rows_;
   std::unordered_map<CallId, std::unique_ptr<Call>> calls_;
   CallId next_id_ = 1;
-  std::set<WaitKey> waiting_;  // by wake time: the timer's order
-  // The same waiters by queue priority, then first come: whom a freed slot goes to.
-  std::set<std::tuple<int, std::uint64_t, CallId>> waiting_by_priority_;
-  std::uint64_t wait_seq_ = 0;
-  TimerId wait_timer_ = 0;
-  SteadyTime wait_timer_at_{};
+  WaitQueue waits_;  // the calls waiting for capacity
   std::int64_t total_requests_ = 0, total_success_ = 0, total_failures_ = 0;
   // Lambdas handed to the transport/dispatcher/store are guarded by it: after the
   // Balancer dies they find it gone and do nothing.

@@ -1,9 +1,8 @@
-// Balancer call loop, waiting and ending: the wait queue for capacity (a call that step()
-// could not start waits here for its timer, or for capacity offered back early) and
-// ending calls (finish, failLater, cancel). The map of the loop is at the top of
-// balancer.cc; the contracts are in balancer.h.
-#include <algorithm>
-#include <tuple>
+// Balancer call loop, waiting and ending: the loop's side of the wait queue (a call that
+// step() could not start waits in WaitQueue, core/wait_queue.h, for its wake-up or for
+// capacity offered back early) and ending calls (finish, failLater, cancel). The map of
+// the loop is at the top of balancer.cc; the contracts are in balancer.h.
+#include <optional>
 
 #include "balancer/balancer.h"
 #include "core/balancer_call.h"
@@ -11,7 +10,6 @@
 namespace celeriac::balancer {
 
 using std::chrono::microseconds;
-using std::chrono::milliseconds;
 
 void Balancer::Impl::cancel(CallId id) {
   auto it = calls_.find(id);
@@ -29,8 +27,8 @@ void Balancer::Impl::cancel(CallId id) {
     return;
   }
   if (c.waiting) {
-    removeWaiter(c);
-    armWaitTimer();
+    c.waiting = false;
+    waits_.remove(c.wait_place);
   }
   dispatcher_.post(lifetime_.guard([this, id] { step(id); }));
 }
@@ -46,8 +44,8 @@ void Balancer::Impl::finish(CallId id, std::variant<CallSuccess, CallFailure> ou
   calls_.erase(it);
   if (call->reserving) shared_.detach(*call->reserving);
   if (call->waiting) {
-    removeWaiter(*call);
-    armWaitTimer();
+    call->waiting = false;
+    waits_.remove(call->wait_place);
   }
   CallResult result{std::move(outcome), std::move(call->trace), call->request.takeChat()};
   if (call->done) call->done(std::move(result));
@@ -57,78 +55,35 @@ void Balancer::Impl::enqueueWait(Call& c, SteadyTime wake, std::string reason) {
   c.record({TraceEntry::Kind::kWait, sinceSubmit(c), "", "", "", std::move(reason),
             FailureClass::kNone, 0,
             std::chrono::duration_cast<microseconds>(wake - dispatcher_.clock().now()), 0});
-  c.wait_key = WaitKey{wake, -c.request.queuePriority(), wait_seq_++, c.id};
-  addWaiter(c);
-  armWaitTimer();
-}
-
-void Balancer::Impl::addWaiter(Call& c) {
   c.waiting = true;
-  waiting_.insert(c.wait_key);
-  waiting_by_priority_.emplace(c.wait_key.neg_priority, c.wait_key.seq, c.id);
+  c.wait_place = waits_.add(c.id, wake, c.request.queuePriority());
 }
 
-void Balancer::Impl::removeWaiter(Call& c) {
-  c.waiting = false;
-  waiting_.erase(c.wait_key);
-  waiting_by_priority_.erase({c.wait_key.neg_priority, c.wait_key.seq, c.id});
+void Balancer::Impl::onWake(CallId id) {
+  if (auto it = calls_.find(id); it != calls_.end()) {
+    it->second->waiting = false;
+    step(id);
+  }
 }
 
 void Balancer::Impl::offerCapacityToFirstWaiter() {
-  if (waiting_by_priority_.empty()) return;
-  const CallId id = std::get<2>(*waiting_by_priority_.begin());
-  auto it = calls_.find(id);
+  const std::optional<WaitQueue::Place> first = waits_.first();
+  if (!first) return;
+  auto it = calls_.find(first->id);
   if (it == calls_.end()) return;
   Call& c = *it->second;
   const SteadyTime now = dispatcher_.clock().now();
   // What step() would end instead of trying: leave those to its timer.
   if (c.cancelled || now >= c.deadline || c.attempts >= config_.max_attempts) return;
-  removeWaiter(c);
-  SteadyTime earliest = SteadyTime::max();
-  c.quiet = true;
-  const bool started = tryStartAny(c, earliest);
-  c.quiet = false;
-  if (!started) addWaiter(c);  // same wake time and place: nothing was taken
-  armWaitTimer();
-}
-
-// One dispatcher timer for the whole queue, armed for its earliest wake-up.
-void Balancer::Impl::armWaitTimer() {
-  if (waiting_.empty()) {
-    if (wait_timer_ != 0) dispatcher_.cancel(wait_timer_);
-    wait_timer_ = 0;
-    return;
-  }
-  const SteadyTime front = waiting_.begin()->wake;
-  if (wait_timer_ != 0 && wait_timer_at_ <= front) return;
-  if (wait_timer_ != 0) dispatcher_.cancel(wait_timer_);
-  const SteadyTime now = dispatcher_.clock().now();
-  const auto delay = front > now ? std::chrono::ceil<milliseconds>(front - now) : milliseconds{0};
-  wait_timer_at_ = front;
-  wait_timer_ = dispatcher_.schedule(delay, lifetime_.guard([this] { onWaitTimer(); }));
-}
-
-void Balancer::Impl::onWaitTimer() {
-  wait_timer_ = 0;
-  const SteadyTime now = dispatcher_.clock().now();
-  std::vector<WaitKey> due;
-  while (!waiting_.empty() && waiting_.begin()->wake <= now) {
-    const WaitKey w = *waiting_.begin();
-    due.push_back(w);
-    waiting_.erase(waiting_.begin());
-    waiting_by_priority_.erase({w.neg_priority, w.seq, w.id});
-  }
-  // Among the calls due together, higher queue priority first, then first come.
-  std::sort(due.begin(), due.end(), [](const WaitKey& a, const WaitKey& b) {
-    return std::tie(a.neg_priority, a.seq) < std::tie(b.neg_priority, b.seq);
+  const bool started = waits_.offer(c.wait_place, [&] {
+    SteadyTime earliest = SteadyTime::max();
+    c.waiting = false;
+    c.quiet = true;
+    const bool went = tryStartAny(c, earliest);
+    c.quiet = false;
+    return went;
   });
-  for (const WaitKey& w : due) {
-    if (auto it = calls_.find(w.id); it != calls_.end()) {
-      it->second->waiting = false;
-      step(w.id);
-    }
-  }
-  armWaitTimer();
+  c.waiting = !started;
 }
 
 }  // namespace celeriac::balancer

@@ -74,7 +74,7 @@ nlohmann::json Balancer::Impl::stats() {
       {"success_rate",
        finished > 0 ? static_cast<double>(total_success_) / static_cast<double>(finished) : 1.0},
       {"calls_in_flight", calls_.size()},
-      {"calls_waiting", waiting_.size()},
+      {"calls_waiting", waits_.size()},
       {"shared_buckets", sharedStats()},
       {"endpoints", std::move(endpoints)}};
 }
