@@ -1,13 +1,14 @@
-// Balancer: the call loop, in six files under balancer/src/core/ and the parts it owns. One call
-// goes round this loop until it ends (the contracts are in balancer.h, one call's state in
-// balancer_call.h):
+// Balancer: the call loop, in six files under balancer/src/core/, over the parts it owns
+// (balancer_impl.h lists them). One call goes round this loop until it ends (the
+// contracts are in balancer.h, one call's state in balancer_call.h):
 //
-//   submit() -> start()      balancer.cc           the model chain; tried at once unless
-//                                                  calls are waiting
+//   submit() -> start()      balancer.cc           the model chain, checked by the Picker;
+//                                                  tried at once unless calls are waiting
 //   step()                   balancer.cc           end the call (cancelled, past its
 //                                                  deadline, out of attempts), try it, or
 //                                                  make it wait
-//   tryStartAny()            balancer_pick.cc      walk the chain: filter, pick, admit
+//   tryStartAny()            balancer_pick.cc      the Picker (routing/picker.h) walks the
+//                                                  chain; reserve the pick and send it
 //   reserveShared() ...      balancer_shared.cc    admission of shared keys (answers later,
 //                                                  admission/shared_admission.h)
 //   launch()                 balancer.cc           the breaker's slot; send
@@ -16,13 +17,13 @@
 //                                                  ending a call
 //   stats()                  balancer_stats.cc     the JSON snapshot
 //
-// This file: the public Balancer (each call forwarded to its Impl, balancer_impl.h),
-// construction (endpoints, keys, strategies, the health checker), the lookups
-// and helpers the other files share (target, modelRow, strategyFor, blendedPrice), and
-// start, step and launch.
+// This file: the public Balancer (each call forwarded to its Impl), construction (the
+// endpoints and their keys, admission limits, the health checker, the Picker), and start,
+// step and launch.
 #include "balancer/balancer.h"
 
 #include "core/balancer_call.h"
+#include "core/balancer_impl.h"
 
 #include <algorithm>
 
@@ -86,10 +87,9 @@ Balancer::Impl::Impl(BalancerConfig config, Dispatcher& dispatcher, HttpTranspor
     : config_(std::move(config)),
       dispatcher_(dispatcher),
       transport_(transport),
-      seed_(seed),
-      backoff_(config_.backoff, seed ^ 0xb0ffULL),
-      ramp_rng_(seed ^ 0x4a3bULL),
+      endpoints_(config_.breaker, admission_, dispatcher.clock()),
       shared_(shared_store, dispatcher, admission_),
+      backoff_(config_.backoff, seed ^ 0xb0ffULL),
       waits_(dispatcher, [this](CallId id) { onWake(id); }) {
   ConfigLoader::validate(config_);
   const SteadyTime now = dispatcher_.clock().now();
@@ -123,7 +123,7 @@ Balancer::Impl::Impl(BalancerConfig config, Dispatcher& dispatcher, HttpTranspor
         }
       }
     }
-    endpoints_.push_back(std::move(ep));
+    endpoints_.add(std::move(ep));
   }
   if (config_.health_check.enabled) {
     // A probe carries the endpoint's auth headers (a /models GET needs them), built by
@@ -142,6 +142,8 @@ Balancer::Impl::Impl(BalancerConfig config, Dispatcher& dispatcher, HttpTranspor
                                               std::move(probes));
     health_->start();
   }
+  picker_.emplace(config_, endpoints_, admission_, shared_, health_.get(), dispatcher_.clock(),
+                  seed);
 }
 
 Balancer::Impl::~Impl() {
@@ -149,52 +151,6 @@ Balancer::Impl::~Impl() {
   for (auto& [id, call] : calls_) {
     if (call->http) transport_.cancel(*call->http);
   }
-}
-
-Balancer::Impl::Target& Balancer::Impl::target(std::size_t endpoint, std::string_view model) {
-  auto& targets = endpoints_[endpoint].targets;
-  auto it = targets.find(model);
-  if (it == targets.end()) {
-    it = targets
-             .emplace(std::string(model),
-                      Target{CircuitBreaker(config_.breaker), PeakEwma(), TargetStats(), 0})
-             .first;
-    const SteadyTime now = dispatcher_.clock().now();
-    for (const KeyState& key : endpoints_[endpoint].keys) {
-      it->second.admission.push_back(&admission_.entry(key.pool, model, now));
-    }
-  }
-  return it->second;
-}
-
-Balancer::Impl::ModelRow& Balancer::Impl::modelRow(std::string_view model) {
-  auto it = model_rows_.find(model);
-  if (it != model_rows_.end()) return it->second;
-  ModelRow row;
-  for (std::size_t e = 0; e < endpoints_.size(); ++e) {
-    if (serves(endpoints_[e].config, model)) row.endpoints.push_back(e);
-  }
-  row.targets.assign(row.endpoints.size(), nullptr);
-  return model_rows_.emplace(std::string(model), std::move(row)).first->second;
-}
-
-Strategy& Balancer::Impl::strategyFor(const Call& call, std::string_view model) {
-  // One strategy per (kind, model) so that weighted/round-robin state is per model.
-  const StrategyKind kind = call.strategy.value_or(config_.strategy);
-  std::string key(toString(kind));
-  key.append("/").append(model);
-  auto it = strategies_.find(key);
-  if (it == strategies_.end()) {
-    it = strategies_.emplace(key, makeStrategy(kind, seed_ + strategies_.size())).first;
-  }
-  return *it->second;
-}
-
-double Balancer::Impl::blendedPrice(std::string_view model) const {
-  const auto it = config_.pricing.find(std::string(model));
-  if (it == config_.pricing.end()) return 0;
-  // Chat replies run shorter than prompts; weigh input 3:1 as a neutral guess.
-  return (3 * it->second.input_per_mtok + it->second.output_per_mtok) / 4;
 }
 
 microseconds Balancer::Impl::sinceSubmit(const Call& call) const {
@@ -238,8 +194,8 @@ CallId Balancer::Impl::start(ApiRequest request, Callback done) {
     }
   }
   if (callable) callable = req.validate();
-  if (callable) callable = checkServed(*call);
-  if (callable) callable = checkConstraints(*call);
+  if (callable) callable = picker_->checkServed(*call);
+  if (callable) callable = picker_->checkConstraints(*call);
   Call& c = *calls_.emplace(id, std::move(call)).first->second;
   if (!callable) {
     failLater(id, CallFailure{CallErrorKind::kCallerError, callable.error().message, 0,
@@ -259,25 +215,6 @@ CallId Balancer::Impl::start(ApiRequest request, Callback done) {
   c.trace.clear();  // the skips step() is about to record again
   dispatcher_.post(lifetime_.guard([this, id] { step(id); }));
   return id;
-}
-
-common::Result<void> Balancer::Impl::checkServed(const Call& c) const {
-  // The config is fixed, so a chain no endpoint can ever serve for this API is the
-  // caller's mistake, not a capacity problem worth waiting or parking for. A chain no
-  // endpoint serves at all is left to step() (all unavailable), as it always was.
-  bool any_endpoint = false;
-  for (const std::string& model : c.chain) {
-    for (const EndpointState& ep : endpoints_) {
-      if (!serves(ep.config, model)) continue;
-      if (c.request.unsupportedBy(codecFor(ep.config.provider)).empty()) return {};
-      any_endpoint = true;
-    }
-  }
-  if (!any_endpoint) return {};
-  std::string models;
-  for (const std::string& model : c.chain) models += (models.empty() ? "" : ", ") + model;
-  return common::Error{"no endpoint serving " + models + " offers " +
-                       std::string(c.request.apiName()) + " (their providers have no such API)"};
 }
 
 void Balancer::Impl::step(CallId id) {
@@ -318,7 +255,7 @@ bool Balancer::Impl::launch(Call& c, std::size_t e, std::size_t k, const std::st
                             Reservation reservation, bool remote) {
   const SteadyTime now = dispatcher_.clock().now();
   EndpointState& ep = endpoints_[e];
-  Target& t = target(e, model);
+  Target& t = endpoints_.target(e, model);
   const bool trial = t.breaker.state(now) == BreakerState::kHalfOpen;
   if (!t.breaker.tryAcquire(now)) return false;
   c.trial = trial;

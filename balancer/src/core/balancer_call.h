@@ -1,31 +1,27 @@
 #pragma once
-// Balancer::Impl::Call: the state of one submitted call (internal to the balancer's .cc
-// files). Owned by Balancer::Impl::calls_; lives from submit() until its callback has run.
+// Call: the state of one submitted call (internal to the balancer). Owned by
+// Balancer::Impl::calls_; lives from submit() until its callback has run. The Picker
+// reads it and records its skips in it.
 
-#include <algorithm>
 #include <map>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "admission/admission_control.h"
+#include "balancer/balancer.h"
 #include "core/api_request.h"
-#include "core/balancer_impl.h"
+#include "core/wait_queue.h"
 
 namespace celeriac::balancer {
 
-// Does `ep` serve `model` ("*" serves any)?
-inline bool serves(const EndpointConfig& ep, std::string_view model) {
-  return std::any_of(ep.models.begin(), ep.models.end(),
-                     [&](const std::string& m) { return m == "*" || m == model; });
-}
-
-struct Balancer::Impl::Call {
+struct Call {
   explicit Call(ApiRequest r) : request(std::move(r)) {}
 
   CallId id = 0;
   ApiRequest request;  // chat or embeddings; the loop asks it what differs per API
-  Callback done;
+  Balancer::Callback done;
   std::vector<std::string> chain;
   std::optional<StrategyKind> strategy;  // the route's, else the global one
   SteadyTime submitted{};

@@ -6,6 +6,7 @@
 
 #include "balancer/balancer.h"
 #include "core/balancer_call.h"
+#include "core/balancer_impl.h"
 
 namespace celeriac::balancer {
 

@@ -6,6 +6,7 @@
 
 #include "balancer/balancer.h"
 #include "core/balancer_call.h"
+#include "core/balancer_impl.h"
 #include "providers/provider_codec.h"
 #include "providers/rate_limit_info.h"
 
@@ -28,7 +29,7 @@ void Balancer::Impl::onResponse(CallId id, HttpResponse response) {
   const SteadyTime now = dispatcher_.clock().now();
   const auto latency = std::chrono::duration_cast<microseconds>(now - c.started);
   EndpointState& ep = endpoints_[c.endpoint];
-  Target& t = target(c.endpoint, c.model);
+  Target& t = endpoints_.target(c.endpoint, c.model);
   --t.in_flight;
   const KeyState& key = ep.keys[c.key];
   const Reservation reservation = *c.reservation;

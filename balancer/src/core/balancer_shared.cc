@@ -11,22 +11,9 @@
 
 #include "balancer/balancer.h"
 #include "core/balancer_call.h"
+#include "core/balancer_impl.h"
 
 namespace celeriac::balancer {
-
-bool Balancer::Impl::usesStore(const KeyState& key, std::string_view model) const {
-  return key.shared && shared_.uses(key.pool, model);
-}
-
-Balancer::Impl::KeyCheck Balancer::Impl::checkKey(const KeyState& key,
-                                                  AdmissionControl::Entry& pair,
-                                                  std::string_view model, double tokens,
-                                                  SteadyTime now) {
-  if (usesStore(key, model)) return shared_.check(key.pool, model, pair, tokens, now);
-  const AdmissionDecision d = admission_.check(pair, tokens, now);
-  if (d.verdict == AdmissionVerdict::kAdmitted) return {{}, now};
-  return {toString(d.verdict), d.retry_at};
-}
 
 void Balancer::Impl::reserveShared(Call& c, std::size_t e, std::size_t k, const std::string& model,
                                    double tokens) {
