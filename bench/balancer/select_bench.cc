@@ -65,8 +65,10 @@ void selectBench(benchmark::State& state, std::string_view strategy, bool limite
   celeriac::testing::FakeDispatcher loop;
   HoldingTransport http;
   const int endpoints = static_cast<int>(state.range(0));
-  Balancer balancer(ConfigLoader::fromYaml(endpointsYaml(strategy, limited, endpoints)), loop, http,
-                    ConfigLoader::secretResolver({}, nullptr));
+  auto balancer =
+      Balancer::create(ConfigLoader::fromYaml(endpointsYaml(strategy, limited, endpoints)).value(),
+                       loop, http, ConfigLoader::secretResolver({}, nullptr))
+          .value();
   ChatRequest request;
   request.model = "m";
   request.messages = {ChatMessage::text("user", "Which bin does a PET bottle go in?")};
@@ -75,7 +77,7 @@ void selectBench(benchmark::State& state, std::string_view strategy, bool limite
   int in_batch = 0;
   for (auto _ : state) {
     const auto start = std::chrono::steady_clock::now();
-    benchmark::DoNotOptimize(balancer.submit(request, [](CallResult) {}));
+    benchmark::DoNotOptimize(balancer->submit(request, [](CallResult) {}));
     const auto end = std::chrono::steady_clock::now();
     state.SetIterationTime(std::chrono::duration<double>(end - start).count());
     if (++in_batch == kBatch) {
@@ -93,14 +95,16 @@ void selectBench(benchmark::State& state, std::string_view strategy, bool limite
 void wholeCallBench(benchmark::State& state) {
   celeriac::testing::FakeDispatcher loop;
   HoldingTransport http;
-  Balancer balancer(ConfigLoader::fromYaml(endpointsYaml("weighted", true, 64)), loop, http,
-                    ConfigLoader::secretResolver({}, nullptr));
+  auto balancer =
+      Balancer::create(ConfigLoader::fromYaml(endpointsYaml("weighted", true, 64)).value(), loop,
+                       http, ConfigLoader::secretResolver({}, nullptr))
+          .value();
   ChatRequest request;
   request.model = "m";
   request.messages = {ChatMessage::text("user", "Which bin does a PET bottle go in?")};
   const HttpResponse ok = okResponse();
   for (auto _ : state) {
-    benchmark::DoNotOptimize(balancer.submit(request, [](CallResult) {}));
+    benchmark::DoNotOptimize(balancer->submit(request, [](CallResult) {}));
     http.completeAll(ok);
     loop.runReady();
   }

@@ -77,8 +77,8 @@ void runOpenLoop(TestLoop& loop, double rate, double seconds, double warmup,
   };
   auto pacer = celeriac::worker::uv::makeHandle<uv_timer_t>(loop.get(), &release);
   uv_timer_start(
-      pacer.get(), [](uv_timer_t* t) noexcept { (*static_cast<decltype(release)*>(t->data))(); },
-      0, 1);
+      pacer.get(), [](uv_timer_t* t) noexcept { (*static_cast<decltype(release)*>(t->data))(); }, 0,
+      1);
   loop.runUntil([&] { return finished == total; },
                 std::chrono::milliseconds(static_cast<long>((seconds + warmup) * 1000) + 30000));
   pacer.reset();
@@ -157,9 +157,10 @@ int main(int argc, char** argv) {
   ep.keys.push_back({"bench", balancer::SecretRef{"bench", "", std::nullopt}, "", std::nullopt});
   config.endpoints.push_back(ep);
   config.retry_budget.min_retries = 1000;
-  auto bal = std::make_unique<balancer::Balancer>(
-      config, *dispatcher, *transport,
-      [](const balancer::SecretRef& ref) { return std::optional<std::string>(ref.env); });
+  auto bal = balancer::Balancer::create(
+                 config, *dispatcher, *transport,
+                 [](const balancer::SecretRef& ref) { return std::optional<std::string>(ref.env); })
+                 .value();
 
   Figures direct;
   Figures via;

@@ -90,8 +90,9 @@ struct Replica {
     options.backoff_max = milliseconds(200);
     store = std::make_unique<RedisSharedBucketStore>(dispatcher, url, options);
     store->start();
-    balancer = std::make_unique<balancer::Balancer>(sharedConfig(base_url), dispatcher, *transport,
-                                                    &secretIsEnvName, 0x5eed, store.get());
+    balancer = balancer::Balancer::create(sharedConfig(base_url), dispatcher, *transport,
+                                          &secretIsEnvName, 0x5eed, store.get())
+                   .value();
   }
   // Balancer first: it borrows the store and the transport.
   ~Replica() {

@@ -92,8 +92,9 @@ class BalancerStubTest : public ::testing::Test {
     EXPECT_EQ(loop_.close(), 0) << "a uv handle was left open";
   }
   void start(BalancerConfig config) {
-    balancer_ = std::make_unique<balancer::Balancer>(std::move(config), *dispatcher_, *transport_,
-                                                     &secretIsEnvName);
+    balancer_ =
+        balancer::Balancer::create(std::move(config), *dispatcher_, *transport_, &secretIsEnvName)
+            .value();
   }
   // One call (ChatRequest or EmbeddingRequest), run to completion (bounded).
   template <class Request>

@@ -54,24 +54,27 @@ std::unique_ptr<LlmServices> LlmServices::create(const WorkerConfig& config,
 
   balancer::BalancerConfig balancer_config;
   if (from_env) {
-    balancer_config = balancer::ConfigLoader::fromEnv(env);
+    auto loaded = balancer::ConfigLoader::fromEnv(env);
+    if (!loaded) throw std::runtime_error(loaded.error().message);
+    balancer_config = std::move(*loaded);
   } else {
     auto text = readFile(config.llm_config);
     if (!text) throw std::runtime_error("--llm-config: cannot read " + config.llm_config);
-    try {
-      balancer_config = balancer::ConfigLoader::fromYaml(*text);
-    } catch (const balancer::ConfigError& e) {
-      // Which file, then the field and what was expected (the schema's words).
-      throw std::runtime_error("--llm-config " + config.llm_config + ": " + e.what());
-    }
+    auto loaded = balancer::ConfigLoader::fromYaml(*text);
+    // Which file, then the field and what was expected (the schema's words).
+    if (!loaded)
+      throw std::runtime_error(loaded.error().in("--llm-config " + config.llm_config).message);
+    balancer_config = std::move(*loaded);
   }
   std::unique_ptr<LlmServices> services(new LlmServices());
   services->dispatcher_ = &dispatcher;
   KeySet& chosen = services->key_set_;
   if (!balancer_config.key_sets.empty()) {
     std::size_t index = 0;
-    if (auto pinned = balancer::ConfigLoader::pinnedKeySet(balancer_config, env)) {
-      index = *pinned;
+    const auto pinned = balancer::ConfigLoader::pinnedKeySet(balancer_config, env);
+    if (!pinned) throw std::runtime_error(pinned.error().message);
+    if (*pinned) {
+      index = **pinned;
       chosen.pinned = true;
     } else {
       std::vector<std::string> names;
@@ -79,8 +82,8 @@ std::unique_ptr<LlmServices> LlmServices::create(const WorkerConfig& config,
       services->lease_owner_ = config.hostname + ":" + std::to_string(getpid());
       services->lease_ttl_ = config.key_set_lease_ttl;
       services->lease_redis_ = config.backend;
-      const redis::KeySetClaim claim =
-          redis::claimKeySet(config.backend, names, services->lease_owner_, config.key_set_lease_ttl);
+      const redis::KeySetClaim claim = redis::claimKeySet(
+          config.backend, names, services->lease_owner_, config.key_set_lease_ttl);
       index = claim.index;
       chosen.leased = claim.leased;
       chosen.shared = claim.shared;
@@ -114,11 +117,13 @@ std::unique_ptr<LlmServices> LlmServices::create(const WorkerConfig& config,
   h2_options.first_id = http::SplitTransport::kH2FirstId;
   p.h2 = std::make_unique<http::H2Transport>(dispatcher, h2_options);
   p.transport = std::make_unique<http::SplitTransport>(*p.curl, *p.h2);
-  p.balancer = std::make_unique<balancer::Balancer>(
+  auto made = balancer::Balancer::create(
       std::move(balancer_config), dispatcher, *p.transport,
       // Every key the balancer resolves is masked in logs and stored errors from then on.
       redactingResolver(balancer::ConfigLoader::secretResolver(env, &readFile)), 0x5eed,
       p.shared_store.get());
+  if (!made) throw std::runtime_error(made.error().message);
+  p.balancer = std::move(*made);
 
   const tasks::LlmTasksConfig tasks_config =
       config.tasks_config.empty() ? tasks::LlmTasksConfig::defaults(config.data_dir)
@@ -147,21 +152,22 @@ void LlmServices::startLeaseRenewal(RenewLease renew) {
 void LlmServices::renewLater() {
   renew_timer_ = dispatcher_->schedule(lease_ttl_ / 3, [this] {
     renew_timer_ = 0;
-    renew_(redis::keySetLeaseKey(key_set_.name), lease_owner_, lease_ttl_, [this](long long status) {
-      if (status == 0 && key_set_.leased) {
-        // Another replica took the set after our lease expired (this process was
-        // stopped or cut off from Redis for longer than the TTL): both now use it.
-        key_set_.leased = false;
-        key_set_.shared = true;
-        spdlog::error("key set {} lease lost to another replica: its limits are now shared",
-                      key_set_.name);
-      } else if (status != 0 && !key_set_.leased) {
-        key_set_.leased = true;
-        key_set_.shared = false;
-        spdlog::info("key set {} leased again", key_set_.name);
-      }
-      renewLater();
-    });
+    renew_(redis::keySetLeaseKey(key_set_.name), lease_owner_, lease_ttl_,
+           [this](long long status) {
+             if (status == 0 && key_set_.leased) {
+               // Another replica took the set after our lease expired (this process was
+               // stopped or cut off from Redis for longer than the TTL): both now use it.
+               key_set_.leased = false;
+               key_set_.shared = true;
+               spdlog::error("key set {} lease lost to another replica: its limits are now shared",
+                             key_set_.name);
+             } else if (status != 0 && !key_set_.leased) {
+               key_set_.leased = true;
+               key_set_.shared = false;
+               spdlog::info("key set {} leased again", key_set_.name);
+             }
+             renewLater();
+           });
   });
 }
 

@@ -53,6 +53,7 @@
 #include "balancer/http_transport.h"
 #include "balancer/shared_bucket_store.h"
 #include "common/dispatcher.h"
+#include "common/result.h"
 
 namespace celeriac::balancer {
 
@@ -62,15 +63,17 @@ class Balancer {
  public:
   using Callback = std::function<void(CallResult)>;
 
+  // A Balancer for `config`, or an Error saying why it cannot run: the config is invalid
+  // (ConfigLoader::validate) or a key's secret cannot be resolved (the message names the
+  // key alias and where it was looked for, never a value).
   // `resolve_secret` is called only here; key values are kept in memory and put in
   // request headers, never in errors, traces or stats.
-  // Throws ConfigError if the config is invalid or a key's secret cannot be resolved (the
-  // message names the key alias and where it was looked for, never a value).
   // `shared_store` (borrowed, may be null) serves the keys configured `shared: true`;
   // without it those keys use local buckets sized to their share.
-  Balancer(BalancerConfig config, Dispatcher& dispatcher, HttpTransport& transport,
-           const SecretResolver& resolve_secret, std::uint64_t seed = 0x5eed,
-           SharedBucketStore* shared_store = nullptr);
+  [[nodiscard]] static common::Result<std::unique_ptr<Balancer>> create(
+      BalancerConfig config, Dispatcher& dispatcher, HttpTransport& transport,
+      const SecretResolver& resolve_secret, std::uint64_t seed = 0x5eed,
+      SharedBucketStore* shared_store = nullptr);
   ~Balancer();
   Balancer(const Balancer&) = delete;
   Balancer& operator=(const Balancer&) = delete;
@@ -110,6 +113,7 @@ class Balancer {
   // The state and the steps of the call loop (balancer/src/core/balancer_impl.h): behind
   // a pointer, so that the parts it holds by value stay private to the library.
   class Impl;
+  explicit Balancer(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
 

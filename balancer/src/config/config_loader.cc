@@ -52,40 +52,9 @@ void routesFrom(const At& at, BalancerConfig& cfg) {
   }
 }
 
-}  // namespace
-
-std::string_view toString(Provider provider) {
-  return provider == Provider::kAnthropic ? "anthropic" : "openai";
-}
-
-bool usesSharedBuckets(const BalancerConfig& config) {
-  for (const EndpointConfig& endpoint : config.endpoints) {
-    if (endpoint.keys.empty() && endpoint.shared) return true;
-    for (const ApiKeyConfig& key : endpoint.keys) {
-      if (key.shared.value_or(endpoint.shared)) return true;
-    }
-  }
-  return false;
-}
-
-BalancerConfig ConfigLoader::fromYaml(std::string_view yaml_text) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(std::string(yaml_text));
-  } catch (const YAML::Exception& e) {
-    throw ConfigError("(document)",
-                      "invalid YAML at line " + std::to_string(e.mark.line + 1) + ": " + e.msg);
-  }
-  // Every key and value against schemas/balancer_config.schema.json first: its errors
-  // name the path and what was expected. What follows reads the (now well-formed) tree
-  // and checks what a schema cannot say.
-  nlohmann::json doc;
-  try {
-    doc = yamlToJson(root);
-  } catch (const YamlToJsonError& e) {
-    throw ConfigError(e.path(), e.rule());
-  }
-  config_schema::enforce(doc);
+// The fields of a document that conforms to the schema, with what a schema cannot say
+// (a known strategy, durations in range, ...). Throws ConfigError at the first bad field.
+BalancerConfig walk(const YAML::Node& root) {
   const At at{root, ""};
   at.allowOnly({"strategy", "timeout", "retry_count", "fallback_on_failure", "max_attempts",
                 "max_queue_wait", "default_max_tokens", "health_check", "circuit_breaker",
@@ -221,7 +190,50 @@ BalancerConfig ConfigLoader::fromYaml(std::string_view yaml_text) {
       cfg.capabilities[model] = cap;
     }
   });
-  validate(cfg);
+  return cfg;
+}
+
+}  // namespace
+
+std::string_view toString(Provider provider) {
+  return provider == Provider::kAnthropic ? "anthropic" : "openai";
+}
+
+bool usesSharedBuckets(const BalancerConfig& config) {
+  for (const EndpointConfig& endpoint : config.endpoints) {
+    if (endpoint.keys.empty() && endpoint.shared) return true;
+    for (const ApiKeyConfig& key : endpoint.keys) {
+      if (key.shared.value_or(endpoint.shared)) return true;
+    }
+  }
+  return false;
+}
+
+common::Result<BalancerConfig> ConfigLoader::fromYaml(std::string_view yaml_text) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(yaml_text));
+  } catch (const YAML::Exception& e) {
+    return configError("(document)",
+                       "invalid YAML at line " + std::to_string(e.mark.line + 1) + ": " + e.msg);
+  }
+  // Every key and value against schemas/balancer_config.schema.json first: its errors
+  // name the path and what was expected. What follows reads the (now well-formed) tree
+  // and checks what a schema cannot say.
+  nlohmann::json doc;
+  try {
+    doc = yamlToJson(root);
+  } catch (const YamlToJsonError& e) {
+    return configError(e.path(), e.rule());
+  }
+  if (auto conforms = config_schema::enforce(doc); !conforms) return conforms.error();
+  BalancerConfig cfg;
+  try {
+    cfg = walk(root);
+  } catch (const ConfigError& e) {  // the walk's first bad field (config_error.h)
+    return common::Error{e.what()};
+  }
+  if (auto valid = validate(cfg); !valid) return valid.error();
   return cfg;
 }
 

@@ -1,10 +1,11 @@
 // ConfigLoader, second half: the environment form, key-set selection and the
 // cross-field validation shared by every form. (The YAML half is config_loader.cc;
-// split only to keep each file readable.)
+// split only to keep each file readable.) Straight-line checks: each returns its Error.
 #include <charconv>
 #include <set>
 
 #include "balancer/config_loader.h"
+#include "config/config_error.h"
 #include "routing/strategy.h"
 
 namespace celeriac::balancer {
@@ -45,25 +46,25 @@ bool servesModel(const EndpointConfig& ep, std::string_view model) {
 
 }  // namespace
 
-BalancerConfig ConfigLoader::fromEnv(const EnvMap& env) {
+common::Result<BalancerConfig> ConfigLoader::fromEnv(const EnvMap& env) {
   BalancerConfig cfg;
   const std::string* urls = lookup(env, "LLM_ENDPOINTS");
-  if (urls == nullptr) throw ConfigError("LLM_ENDPOINTS", "is required");
+  if (urls == nullptr) return configError("LLM_ENDPOINTS", "is required");
   const auto url_list = splitComma(*urls);
   std::vector<std::string> key_list;
   if (const std::string* keys = lookup(env, "LLM_API_KEYS")) key_list = splitComma(*keys);
   if (!key_list.empty() && key_list.size() != url_list.size()) {
     // Never echo the keys themselves: only their count.
-    throw ConfigError("LLM_API_KEYS", "has " + std::to_string(key_list.size()) +
-                                          " entries but LLM_ENDPOINTS has " +
-                                          std::to_string(url_list.size()));
+    return configError("LLM_API_KEYS", "has " + std::to_string(key_list.size()) +
+                                           " entries but LLM_ENDPOINTS has " +
+                                           std::to_string(url_list.size()));
   }
   Provider provider = Provider::kOpenAi;
   if (const std::string* p = lookup(env, "LLM_PROVIDER")) {
     if (*p == "anthropic") {
       provider = Provider::kAnthropic;
     } else if (*p != "openai") {
-      throw ConfigError("LLM_PROVIDER", "must be openai or anthropic");
+      return configError("LLM_PROVIDER", "must be openai or anthropic");
     }
   }
   std::vector<std::string> models = {"*"};
@@ -73,7 +74,7 @@ BalancerConfig ConfigLoader::fromEnv(const EnvMap& env) {
     EndpointConfig ep;
     ep.base_url = url_list[i];
     if (!ep.base_url.starts_with("http://") && !ep.base_url.starts_with("https://")) {
-      throw ConfigError(path, "must start with http:// or https://");
+      return configError(path, "must start with http:// or https://");
     }
     while (ep.base_url.ends_with('/')) ep.base_url.pop_back();
     ep.name = "endpoint-" + std::to_string(i);
@@ -91,9 +92,9 @@ BalancerConfig ConfigLoader::fromEnv(const EnvMap& env) {
     if (keys == nullptr) break;
     const auto items = splitComma(*keys);
     if (items.size() != url_list.size()) {
-      throw ConfigError(name, "has " + std::to_string(items.size()) +
-                                  " entries but LLM_ENDPOINTS has " +
-                                  std::to_string(url_list.size()));
+      return configError(name, "has " + std::to_string(items.size()) +
+                                   " entries but LLM_ENDPOINTS has " +
+                                   std::to_string(url_list.size()));
     }
     KeySetConfig set;
     set.name = "env-" + std::to_string(n);
@@ -108,7 +109,7 @@ BalancerConfig ConfigLoader::fromEnv(const EnvMap& env) {
   }
   if (const std::string* s = lookup(env, "LLM_STRATEGY")) {
     auto k = parseStrategyKind(*s);
-    if (!k) throw ConfigError("LLM_STRATEGY", "unknown strategy '" + *s + "'");
+    if (!k) return configError("LLM_STRATEGY", "unknown strategy '" + *s + "'");
     cfg.strategy = *k;
   }
   if (const std::string* h = lookup(env, "LLM_HEALTH_CHECK")) {
@@ -117,29 +118,29 @@ BalancerConfig ConfigLoader::fromEnv(const EnvMap& env) {
     } else if (*h == "false" || *h == "0") {
       cfg.health_check.enabled = false;
     } else {
-      throw ConfigError("LLM_HEALTH_CHECK", "must be true or false");
+      return configError("LLM_HEALTH_CHECK", "must be true or false");
     }
   }
   if (const std::string* t = lookup(env, "LLM_TIMEOUT")) {
     auto secs = parseNonNegative(*t);
     if (!secs || *secs == 0)
-      throw ConfigError("LLM_TIMEOUT", "must be a positive number of seconds");
+      return configError("LLM_TIMEOUT", "must be a positive number of seconds");
     // As in the YAML form: a longer one would not fit the milliseconds count.
     if (*secs > 30 * 24 * 3600)
-      throw ConfigError("LLM_TIMEOUT", "must be at most 2592000 seconds (30 days)");
+      return configError("LLM_TIMEOUT", "must be at most 2592000 seconds (30 days)");
     cfg.timeout = std::chrono::seconds{*secs};
   }
-  validate(cfg);
+  if (auto valid = validate(cfg); !valid) return valid.error();
   return cfg;
 }
 
-std::optional<std::size_t> ConfigLoader::pinnedKeySet(const BalancerConfig& cfg,
-                                                      const EnvMap& env) {
+common::Result<std::optional<std::size_t>> ConfigLoader::pinnedKeySet(const BalancerConfig& cfg,
+                                                                      const EnvMap& env) {
   if (cfg.key_sets.empty()) return std::nullopt;
   if (const std::string* id = lookup(env, "INSTANCE_ID")) {
     auto v = parseNonNegative(*id);
-    if (!v) throw ConfigError("INSTANCE_ID", "must be a non-negative integer");
-    return static_cast<std::size_t>(*v) % cfg.key_sets.size();
+    if (!v) return configError("INSTANCE_ID", "must be a non-negative integer");
+    return std::optional<std::size_t>(static_cast<std::size_t>(*v) % cfg.key_sets.size());
   }
   if (const std::string* host = lookup(env, "HOSTNAME")) {
     // A StatefulSet pod is named <set>-<ordinal>. A Deployment's is <name>-<hash>-<5
@@ -149,16 +150,19 @@ std::optional<std::size_t> ConfigLoader::pinnedKeySet(const BalancerConfig& cfg,
     if (dash != std::string::npos) {
       const std::string_view tail = std::string_view(*host).substr(dash + 1);
       if (!tail.empty() && tail.size() <= 4) {
-        if (auto v = parseNonNegative(tail))
-          return static_cast<std::size_t>(*v) % cfg.key_sets.size();
+        if (auto v = parseNonNegative(tail)) {
+          return std::optional<std::size_t>(static_cast<std::size_t>(*v) % cfg.key_sets.size());
+        }
       }
     }
   }
   return std::nullopt;
 }
 
-std::string ConfigLoader::applyKeySet(BalancerConfig& cfg, const EnvMap& env) {
-  return applyKeySet(cfg, pinnedKeySet(cfg, env).value_or(0));
+common::Result<std::string> ConfigLoader::applyKeySet(BalancerConfig& cfg, const EnvMap& env) {
+  const auto pinned = pinnedKeySet(cfg, env);
+  if (!pinned) return pinned.error();
+  return applyKeySet(cfg, pinned->value_or(0));
 }
 
 std::string ConfigLoader::applyKeySet(BalancerConfig& cfg, std::size_t index) {
@@ -195,26 +199,26 @@ SecretResolver ConfigLoader::secretResolver(
   };
 }
 
-void ConfigLoader::validate(const BalancerConfig& cfg) {
-  if (cfg.endpoints.empty()) throw ConfigError("endpoints", "at least one endpoint is required");
+common::Result<void> ConfigLoader::validate(const BalancerConfig& cfg) {
+  if (cfg.endpoints.empty()) return configError("endpoints", "at least one endpoint is required");
   std::set<std::string, std::less<>> names, aliases;
   for (std::size_t i = 0; i < cfg.endpoints.size(); ++i) {
     const auto& ep = cfg.endpoints[i];
     const std::string path = "endpoints[" + std::to_string(i) + "]";
     if (!names.insert(ep.name).second) {
-      throw ConfigError(path + ".name", "duplicate endpoint name '" + ep.name + "'");
+      return configError(path + ".name", "duplicate endpoint name '" + ep.name + "'");
     }
-    if (!(ep.weight > 0)) throw ConfigError(path + ".weight", "must be a positive number");
-    if (ep.replicas < 1) throw ConfigError(path + ".replicas", "must be at least 1");
+    if (!(ep.weight > 0)) return configError(path + ".weight", "must be a positive number");
+    if (ep.replicas < 1) return configError(path + ".replicas", "must be at least 1");
     if (ep.replicas > 1 && !ep.shared) {
       // A share only sizes the fallback of shared buckets; alone it would silently cut
       // this replica's limits.
-      throw ConfigError(path + ".replicas", "only applies with shared: true");
+      return configError(path + ".replicas", "only applies with shared: true");
     }
     for (std::size_t k = 0; k < ep.keys.size(); ++k) {
       if (!aliases.insert(ep.keys[k].alias).second) {
-        throw ConfigError(path + ".keys[" + std::to_string(k) + "].alias",
-                          "duplicate key alias '" + ep.keys[k].alias + "'");
+        return configError(path + ".keys[" + std::to_string(k) + "].alias",
+                           "duplicate key alias '" + ep.keys[k].alias + "'");
       }
     }
   }
@@ -222,7 +226,7 @@ void ConfigLoader::validate(const BalancerConfig& cfg) {
     for (std::size_t k = 0; k < cfg.key_sets[s].keys.size(); ++k) {
       const auto& key = cfg.key_sets[s].keys[k];
       if (!names.contains(key.endpoint)) {
-        throw ConfigError(
+        return configError(
             "key_sets[" + std::to_string(s) + "].keys[" + std::to_string(k) + "].endpoint",
             "no endpoint named '" + key.endpoint + "'");
       }
@@ -237,7 +241,7 @@ void ConfigLoader::validate(const BalancerConfig& cfg) {
   for (const auto& r : cfg.routes) {
     for (std::size_t m = 0; m < r.models.size(); ++m) {
       if (!served(r.models[m])) {
-        throw ConfigError(
+        return configError(
             "routes." + r.task_type + "." + r.priority + "[" + std::to_string(m) + "]",
             "model '" + r.models[m] + "' is served by no endpoint");
       }
@@ -246,12 +250,13 @@ void ConfigLoader::validate(const BalancerConfig& cfg) {
   for (const auto& [model, chain] : cfg.fallbacks) {
     for (std::size_t m = 0; m < chain.size(); ++m) {
       if (!served(chain[m])) {
-        throw ConfigError("fallbacks." + model + "[" + std::to_string(m) + "]",
-                          "model '" + chain[m] + "' is served by no endpoint");
+        return configError("fallbacks." + model + "[" + std::to_string(m) + "]",
+                           "model '" + chain[m] + "' is served by no endpoint");
       }
     }
   }
-  if (cfg.max_attempts < 1) throw ConfigError("max_attempts", "must be at least 1");
+  if (cfg.max_attempts < 1) return configError("max_attempts", "must be at least 1");
+  return {};
 }
 
 }  // namespace celeriac::balancer

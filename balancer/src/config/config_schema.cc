@@ -17,14 +17,14 @@
 #include <valijson/validation_results.hpp>
 #include <valijson/validator.hpp>
 
-#include "balancer/config_loader.h"
+#include "config/config_error.h"
 
 namespace celeriac::balancer::config_schema {
 namespace {
 
 using nlohmann::json;
 
-// At most this many violations are named in one ConfigError; the rest are counted.
+// At most this many violations are named in one Error; the rest are counted.
 constexpr std::size_t kMaxNamed = 5;
 
 // The schema, parsed and compiled once (the text never changes while running).
@@ -55,9 +55,9 @@ std::vector<Violation> check(const nlohmann::json& config) {
   return describeViolations(results, config, c.doc);
 }
 
-void enforce(const nlohmann::json& config) {
+common::Result<void> enforce(const nlohmann::json& config) {
   const auto violations = check(config);
-  if (violations.empty()) return;
+  if (violations.empty()) return {};
   auto named = [](const Violation& v) { return v.path.empty() ? "(document)" : v.path; };
   std::string message = violations.front().message;
   for (std::size_t i = 1; i < violations.size() && i < kMaxNamed; ++i) {
@@ -66,7 +66,7 @@ void enforce(const nlohmann::json& config) {
   if (violations.size() > kMaxNamed) {
     message += "; ... and " + std::to_string(violations.size() - kMaxNamed) + " more";
   }
-  throw ConfigError(named(violations.front()), message);
+  return configError(named(violations.front()), message);
 }
 
 }  // namespace celeriac::balancer::config_schema

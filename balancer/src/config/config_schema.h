@@ -22,6 +22,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/result.h"
 #include "common/schema_messages.h"
 
 namespace celeriac::balancer::config_schema {
@@ -37,8 +38,8 @@ using Violation = SchemaViolation;
 // most specific first, in the order found; empty when it conforms.
 [[nodiscard]] std::vector<Violation> check(const nlohmann::json& config);
 
-// Throws ConfigError at the first violation's path, its message followed by up to four
-// more ("; path: message"), when `config` breaks the schema.
-void enforce(const nlohmann::json& config);
+// An Error at the first violation's path, its message followed by up to four more
+// ("; path: message"), when `config` breaks the schema.
+[[nodiscard]] common::Result<void> enforce(const nlohmann::json& config);
 
 }  // namespace celeriac::balancer::config_schema

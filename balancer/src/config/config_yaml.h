@@ -2,7 +2,8 @@
 // The YAML walking helpers of ConfigLoader::fromYaml, shared by its .cc files
 // (config_loader.cc: the document; config_loader_endpoint.cc: endpoints and keys).
 // Internal to the balancer. Pure: reads a parsed YAML tree, throws ConfigError naming
-// the dotted path of the field at fault. Holds no state; At borrows its node.
+// the dotted path of the field at fault (config_error.h: fromYaml turns it into an Error). Holds no
+// state; At borrows its node.
 
 #include <yaml-cpp/yaml.h>
 
@@ -17,6 +18,7 @@
 
 #include "balancer/config.h"
 #include "balancer/config_loader.h"
+#include "config/config_error.h"
 
 namespace celeriac::balancer::config_yaml {
 

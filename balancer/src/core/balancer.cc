@@ -55,11 +55,42 @@ std::string_view toString(CallErrorKind kind) {
   return "unknown";
 }
 
-Balancer::Balancer(BalancerConfig config, Dispatcher& dispatcher, HttpTransport& transport,
-                   const SecretResolver& resolve_secret, std::uint64_t seed,
-                   SharedBucketStore* shared_store)
-    : impl_(std::make_unique<Impl>(std::move(config), dispatcher, transport, resolve_secret, seed,
-                                   shared_store)) {}
+namespace {
+
+// Every key's secret, by endpoint and key, or an Error naming the first key without one.
+common::Result<std::vector<std::vector<std::string>>> resolveSecrets(
+    const BalancerConfig& config, const SecretResolver& resolve_secret) {
+  std::vector<std::vector<std::string>> secrets;
+  for (std::size_t i = 0; i < config.endpoints.size(); ++i) {
+    std::vector<std::string>& of_endpoint = secrets.emplace_back();
+    for (std::size_t k = 0; k < config.endpoints[i].keys.size(); ++k) {
+      const ApiKeyConfig& key = config.endpoints[i].keys[k];
+      auto secret = resolve_secret ? resolve_secret(key.secret) : std::nullopt;
+      if (!secret) {
+        const std::string where =
+            key.secret.env.empty() ? "file " + key.secret.file : "env var " + key.secret.env;
+        return common::Error{"key '" + key.alias + "': no secret found in " + where}.in(
+            "endpoints[" + std::to_string(i) + "].keys[" + std::to_string(k) + "]");
+      }
+      of_endpoint.push_back(std::move(*secret));
+    }
+  }
+  return secrets;
+}
+
+}  // namespace
+
+common::Result<std::unique_ptr<Balancer>> Balancer::create(
+    BalancerConfig config, Dispatcher& dispatcher, HttpTransport& transport,
+    const SecretResolver& resolve_secret, std::uint64_t seed, SharedBucketStore* shared_store) {
+  if (auto valid = ConfigLoader::validate(config); !valid) return valid.error();
+  auto secrets = resolveSecrets(config, resolve_secret);
+  if (!secrets) return secrets.error();
+  return std::unique_ptr<Balancer>(new Balancer(std::make_unique<Impl>(
+      std::move(config), std::move(*secrets), dispatcher, transport, seed, shared_store)));
+}
+
+Balancer::Balancer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Balancer::~Balancer() = default;
 
@@ -81,8 +112,8 @@ void Balancer::setAttemptObserver(AttemptObserver observer) {
 
 nlohmann::json Balancer::stats() { return impl_->stats(); }
 
-Balancer::Impl::Impl(BalancerConfig config, Dispatcher& dispatcher, HttpTransport& transport,
-                     const SecretResolver& resolve_secret, std::uint64_t seed,
+Balancer::Impl::Impl(BalancerConfig config, std::vector<std::vector<std::string>> secrets,
+                     Dispatcher& dispatcher, HttpTransport& transport, std::uint64_t seed,
                      SharedBucketStore* shared_store)
     : config_(std::move(config)),
       dispatcher_(dispatcher),
@@ -91,7 +122,6 @@ Balancer::Impl::Impl(BalancerConfig config, Dispatcher& dispatcher, HttpTranspor
       shared_(shared_store, dispatcher, admission_),
       backoff_(config_.backoff, seed ^ 0xb0ffULL),
       waits_(dispatcher, [this](CallId id) { onWake(id); }) {
-  ConfigLoader::validate(config_);
   const SteadyTime now = dispatcher_.clock().now();
   std::set<std::string> configured;
   for (std::size_t i = 0; i < config_.endpoints.size(); ++i) {
@@ -99,15 +129,8 @@ Balancer::Impl::Impl(BalancerConfig config, Dispatcher& dispatcher, HttpTranspor
     EndpointState ep{ec, {}, RetryBudget(config_.retry_budget), 0, {}};
     for (std::size_t k = 0; k < ec.keys.size(); ++k) {
       const ApiKeyConfig& key = ec.keys[k];
-      auto secret = resolve_secret ? resolve_secret(key.secret) : std::nullopt;
-      if (!secret) {
-        const std::string where =
-            key.secret.env.empty() ? "file " + key.secret.file : "env var " + key.secret.env;
-        throw ConfigError("endpoints[" + std::to_string(i) + "].keys[" + std::to_string(k) + "]",
-                          "key '" + key.alias + "': no secret found in " + where);
-      }
       const std::string& group = key.quota_group.empty() ? ec.quota_group : key.quota_group;
-      ep.keys.push_back({key.alias, std::move(*secret),
+      ep.keys.push_back({key.alias, std::move(secrets[i][k]),
                          group.empty() ? key.alias : "group:" + group, false,
                          key.shared.value_or(ec.shared)});
     }

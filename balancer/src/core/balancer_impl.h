@@ -15,6 +15,7 @@
 #include <string>
 #include <unordered_map>
 #include <variant>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -38,8 +39,9 @@ class Balancer::Impl {
   using Callback = Balancer::Callback;
   using AttemptObserver = Balancer::AttemptObserver;
 
-  Impl(BalancerConfig config, Dispatcher& dispatcher, HttpTransport& transport,
-       const SecretResolver& resolve_secret, std::uint64_t seed, SharedBucketStore* shared_store);
+  // `config` valid and `secrets[e][k]` the secret of endpoint e's key k (Balancer::create).
+  Impl(BalancerConfig config, std::vector<std::vector<std::string>> secrets, Dispatcher& dispatcher,
+       HttpTransport& transport, std::uint64_t seed, SharedBucketStore* shared_store);
   ~Impl();
   Impl(const Impl&) = delete;
   Impl& operator=(const Impl&) = delete;

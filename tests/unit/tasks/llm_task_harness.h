@@ -72,9 +72,11 @@ inline nlohmann::json validGeneration() {
 class LlmTaskHarness : public ::testing::Test {
  protected:
   void SetUp() override {
-    balancer_ = std::make_unique<balancer::Balancer>(
-        balancer::ConfigLoader::fromYaml(kBalancerYaml), loop_, http_,
-        balancer::ConfigLoader::secretResolver({{"KEY_A", "sk-test-secret"}}, nullptr), 1);
+    balancer_ =
+        balancer::Balancer::create(
+            balancer::ConfigLoader::fromYaml(kBalancerYaml).value(), loop_, http_,
+            balancer::ConfigLoader::secretResolver({{"KEY_A", "sk-test-secret"}}, nullptr), 1)
+            .value();
     registerLlmTasks(registry_, *balancer_, LlmTasksConfig::defaults(sourceDir()));
   }
 

@@ -150,18 +150,19 @@ TEST(LlmTasksConfigTest, ShippedTasksConfigsLoad) {
 TEST(LlmTasksConfigTest, RegisterUsesConfiguredNamesAndFailsFastOnAMissingPrompt) {
   ::celeriac::testing::FakeDispatcher loop;
   ::celeriac::testing::FakeTransport http(loop);
-  balancer::Balancer balancer(balancer::ConfigLoader::fromYaml(task_tests::kBalancerYaml), loop,
-                              http,
-                              balancer::ConfigLoader::secretResolver({{"KEY_A", "k"}}, nullptr));
+  auto llm = balancer::Balancer::create(
+                 balancer::ConfigLoader::fromYaml(task_tests::kBalancerYaml).value(), loop, http,
+                 balancer::ConfigLoader::secretResolver({{"KEY_A", "k"}}, nullptr))
+                 .value();
   auto config = LlmTasksConfig::defaults(sourceDir());
   config.analyze.name = "custom.analyze";
   TaskRegistry registry;
-  registerLlmTasks(registry, balancer, config);
+  registerLlmTasks(registry, *llm, config);
   EXPECT_EQ(registry.names(), (std::vector<std::string>{"celeriac.llm_stats", "custom.analyze",
                                                         "response_generator.generate"}));
   config.generate.user_prompt = "/nonexistent/user.txt";
   TaskRegistry other;
-  EXPECT_THROW(registerLlmTasks(other, balancer, config), PromptError);
+  EXPECT_THROW(registerLlmTasks(other, *llm, config), PromptError);
 }
 
 }  // namespace

@@ -26,7 +26,8 @@ endpoints:
      max_streams_per_connection: 250}
   - {name: h1, url: "http://old:8000/v1", http2: false, max_connections: 64}
   - {name: auto, url: "https://api.example.com/v1"}
-)");
+)")
+                       .value();
   ASSERT_EQ(cfg.endpoints.size(), 3u);
   EXPECT_EQ(cfg.endpoints[0].http2, true);
   EXPECT_EQ(cfg.endpoints[0].max_connections, 4);
@@ -64,7 +65,7 @@ TEST(ConfigLoaderConnectionTest, TheShippedExampleUsesHttp2ForOpenAi) {
   ASSERT_TRUE(in);
   std::stringstream text;
   text << in.rdbuf();
-  const auto cfg = ConfigLoader::fromYaml(text.str());
+  const auto cfg = ConfigLoader::fromYaml(text.str()).value();
   EXPECT_EQ(cfg.endpoints.at(0).http2, true);
   EXPECT_EQ(cfg.endpoints.at(0).max_connections, 4);
   EXPECT_EQ(cfg.endpoints.at(0).max_streams_per_connection, 100);

@@ -12,6 +12,7 @@ namespace {
 using namespace std::chrono_literals;
 
 using testing::errorOf;
+using testing::pathOf;
 
 constexpr const char* kThreeEndpoints = R"(
 endpoints:
@@ -31,7 +32,7 @@ TEST(ConfigLoaderTest, LoadsTheShippedExample) {
   ASSERT_TRUE(in) << "example.yaml not found";
   std::stringstream text;
   text << in.rdbuf();
-  auto cfg = ConfigLoader::fromYaml(text.str());
+  auto cfg = ConfigLoader::fromYaml(text.str()).value();
   EXPECT_EQ(cfg.strategy, StrategyKind::kWeighted);
   EXPECT_EQ(cfg.timeout, 60s);
   EXPECT_EQ(cfg.max_attempts, 4);
@@ -58,7 +59,7 @@ TEST(ConfigLoaderTest, LoadsTheShippedExample) {
   }
   EXPECT_TRUE(found);
   EXPECT_TRUE(analysis_found);
-  EXPECT_EQ(ConfigLoader::applyKeySet(cfg, {{"INSTANCE_ID", "3"}}), "replica-1");
+  EXPECT_EQ(ConfigLoader::applyKeySet(cfg, {{"INSTANCE_ID", "3"}}).value(), "replica-1");
   EXPECT_EQ(cfg.endpoints[0].keys.at(0).alias, "openai-1");
   // Per-replica keys are this replica's own; the organisation key is shared by all.
   EXPECT_FALSE(cfg.endpoints[0].shared);
@@ -106,7 +107,7 @@ TEST(ConfigLoaderTest, RejectsBadValuesWithTheirPaths) {
 }
 
 // Found by tests/fuzz (config_loader_fuzz, crashers/config_loader/): each of these was
-// undefined behaviour or an exception other than ConfigError out of fromYaml.
+// undefined behaviour or an exception out of fromYaml, where an Error was due.
 TEST(ConfigLoaderTest, RejectsDurationsTooLongForMilliseconds) {
   constexpr const char* kEndpoint = "endpoints: [{url: 'http://a'}]\n";
   EXPECT_EQ(errorOf(std::string("timeout: 1e300\n") + kEndpoint),
@@ -129,7 +130,7 @@ TEST(ConfigLoaderTest, RejectsCountsAnIntCannotHold) {
 }
 
 TEST(ConfigLoaderTest, RejectsKeysThatAreNotScalars) {
-  // yaml-cpp's bad-conversion exception escaped fromYaml instead of a ConfigError.
+  // yaml-cpp's bad-conversion exception escaped fromYaml instead of an Error.
   EXPECT_EQ(errorOf("{[a]: 1}\n"), "(document): keys must be plain strings, not lists or maps");
   EXPECT_EQ(errorOf("endpoints: [{url: 'http://a', limits: {{m: 1}: {rpm: 1}}}]\n"),
             "endpoints[0].limits: keys must be plain strings, not lists or maps");
@@ -137,15 +138,10 @@ TEST(ConfigLoaderTest, RejectsKeysThatAreNotScalars) {
             "routes.general: keys must be plain strings, not lists or maps");
 }
 
-TEST(ConfigLoaderTest, DuplicateKeysAndInvalidUtf8AreConfigErrorsAtTheirPath) {
-  // common::yamlToJson refuses them; fromYaml says so as a ConfigError with its path.
-  try {
-    (void)ConfigLoader::fromYaml("pricing:\n  m: {input: 1}\n  m: {input: 2}\n");
-    FAIL() << "expected ConfigError";
-  } catch (const ConfigError& e) {
-    EXPECT_EQ(e.path(), "pricing.m");
-    EXPECT_STREQ(e.what(), "pricing.m: appears twice");
-  }
+TEST(ConfigLoaderTest, DuplicateKeysAndInvalidUtf8AreErrorsAtTheirPath) {
+  // common::yamlToJson refuses them; fromYaml says so as an Error naming its path.
+  EXPECT_EQ(pathOf("pricing:\n  m: {input: 1}\n  m: {input: 2}\n"), "pricing.m");
+  EXPECT_EQ(errorOf("pricing:\n  m: {input: 1}\n  m: {input: 2}\n"), "pricing.m: appears twice");
   EXPECT_EQ(errorOf("endpoints: [{url: 'http://a', name: \"\x9c\x9a\x9c\x9a\x9c\x9a\x9c\x9a\"}]\n"),
             "endpoints[0].name: is not valid UTF-8");
 }
@@ -157,7 +153,7 @@ TEST(ConfigLoaderTest, InvalidYamlReportsTheLine) {
 }
 
 TEST(ConfigLoaderTest, MaxAttemptsDefaultsToOnePlusRetryCount) {
-  auto cfg = ConfigLoader::fromYaml("retry_count: 4\nendpoints: [{url: 'http://a'}]\n");
+  auto cfg = ConfigLoader::fromYaml("retry_count: 4\nendpoints: [{url: 'http://a'}]\n").value();
   EXPECT_EQ(cfg.max_attempts, 5);
 }
 
@@ -167,7 +163,7 @@ TEST(ConfigLoaderEnvTest, ReadsTheSeedsEnvironmentForm) {
                       {"LLM_STRATEGY", "least_connections"},
                       {"LLM_HEALTH_CHECK", "true"},
                       {"LLM_TIMEOUT", "30"}};
-  const auto cfg = ConfigLoader::fromEnv(env);
+  const auto cfg = ConfigLoader::fromEnv(env).value();
   ASSERT_EQ(cfg.endpoints.size(), 2u);
   EXPECT_EQ(cfg.endpoints[1].base_url, "http://b:8000/v1");
   EXPECT_EQ(cfg.endpoints[1].keys.at(0).secret.env, "LLM_API_KEYS");
@@ -178,38 +174,31 @@ TEST(ConfigLoaderEnvTest, ReadsTheSeedsEnvironmentForm) {
 }
 
 TEST(ConfigLoaderEnvTest, MismatchedKeyCountNeverEchoesKeys) {
-  try {
-    (void)ConfigLoader::fromEnv({{"LLM_ENDPOINTS", "http://a"}, {"LLM_API_KEYS", "sk-x,sk-y"}});
-    FAIL() << "expected ConfigError";
-  } catch (const ConfigError& e) {
-    EXPECT_EQ(std::string(e.what()), "LLM_API_KEYS: has 2 entries but LLM_ENDPOINTS has 1");
-    EXPECT_EQ(std::string(e.what()).find("sk-"), std::string::npos);
-  }
+  const std::string error = errorOf(
+      ConfigLoader::fromEnv({{"LLM_ENDPOINTS", "http://a"}, {"LLM_API_KEYS", "sk-x,sk-y"}}));
+  EXPECT_EQ(error, "LLM_API_KEYS: has 2 entries but LLM_ENDPOINTS has 1");
+  EXPECT_EQ(error.find("sk-"), std::string::npos);
 }
 
 TEST(ConfigLoaderEnvTest, RejectsBadValues) {
-  EXPECT_THROW((void)ConfigLoader::fromEnv({}), ConfigError);
-  EXPECT_THROW((void)ConfigLoader::fromEnv({{"LLM_ENDPOINTS", "http://a"}, {"LLM_TIMEOUT", "x"}}),
-               ConfigError);
-  EXPECT_THROW(
-      (void)ConfigLoader::fromEnv({{"LLM_ENDPOINTS", "http://a"}, {"LLM_STRATEGY", "best"}}),
-      ConfigError);
+  EXPECT_EQ(errorOf(ConfigLoader::fromEnv({})), "LLM_ENDPOINTS: is required");
+  EXPECT_EQ(errorOf(ConfigLoader::fromEnv({{"LLM_ENDPOINTS", "http://a"}, {"LLM_TIMEOUT", "x"}})),
+            "LLM_TIMEOUT: must be a positive number of seconds");
+  EXPECT_EQ(
+      errorOf(ConfigLoader::fromEnv({{"LLM_ENDPOINTS", "http://a"}, {"LLM_STRATEGY", "best"}})),
+      "LLM_STRATEGY: unknown strategy 'best'");
 }
 
 // Found by tests/fuzz (config_loader_fuzz, crashers/config_loader/llm_timeout_huge): the
 // seconds overflowed the milliseconds count (UB).
 TEST(ConfigLoaderEnvTest, RejectsATimeoutTooLongForMilliseconds) {
-  std::string error;
-  try {
-    (void)ConfigLoader::fromEnv(
-        {{"LLM_ENDPOINTS", "http://a"}, {"LLM_TIMEOUT", "3729424100813312634"}});
-  } catch (const ConfigError& e) {
-    error = e.what();
-  }
+  const std::string error = errorOf(ConfigLoader::fromEnv(
+      {{"LLM_ENDPOINTS", "http://a"}, {"LLM_TIMEOUT", "3729424100813312634"}}));
   EXPECT_EQ(error, "LLM_TIMEOUT: must be at most 2592000 seconds (30 days)");
-  EXPECT_EQ(
-      ConfigLoader::fromEnv({{"LLM_ENDPOINTS", "http://a"}, {"LLM_TIMEOUT", "2592000"}}).timeout,
-      std::chrono::seconds(2592000));
+  EXPECT_EQ(ConfigLoader::fromEnv({{"LLM_ENDPOINTS", "http://a"}, {"LLM_TIMEOUT", "2592000"}})
+                .value()
+                .timeout,
+            std::chrono::seconds(2592000));
 }
 
 TEST(ConfigLoaderKeySetTest, PodOrdinalSelectsTheSetWhenNoInstanceId) {
@@ -219,8 +208,9 @@ key_sets:
   - {name: s0, keys: [{endpoint: o, alias: k0, env: K0}]}
   - {name: s1, keys: [{endpoint: o, alias: k1, env: K1}]}
   - {name: s2, keys: [{endpoint: o, alias: k2, env: K2}]}
-)");
-  EXPECT_EQ(ConfigLoader::applyKeySet(cfg, {{"HOSTNAME", "gpt5-analyzer-2"}}), "s2");
+)")
+                 .value();
+  EXPECT_EQ(ConfigLoader::applyKeySet(cfg, {{"HOSTNAME", "gpt5-analyzer-2"}}).value(), "s2");
   EXPECT_EQ(cfg.endpoints[0].keys.at(0).secret.env, "K2");
 }
 
@@ -230,19 +220,23 @@ TEST(ConfigLoaderTest, ASharedKeyAloneNeedsTheSharedStore) {
   EXPECT_FALSE(usesSharedBuckets(ConfigLoader::fromYaml(R"(
 endpoints:
   - {name: e, url: "http://e", keys: [{alias: a, env: A}]}
-)")));
+)")
+                                     .value()));
   EXPECT_TRUE(usesSharedBuckets(ConfigLoader::fromYaml(R"(
 endpoints:
   - {name: e, url: "http://e", keys: [{alias: a, env: A}, {alias: b, env: B, shared: true}]}
-)")));
+)")
+                                    .value()));
   EXPECT_FALSE(usesSharedBuckets(ConfigLoader::fromYaml(R"(
 endpoints:
   - {name: e, url: "http://e", shared: true, keys: [{alias: a, env: A, shared: false}]}
-)")));
+)")
+                                     .value()));
   EXPECT_TRUE(usesSharedBuckets(ConfigLoader::fromYaml(R"(
 endpoints:
   - {name: e, url: "http://e", shared: true}
-)")));
+)")
+                                    .value()));
 }
 
 // A Deployment pod (<name>-<hash>-<suffix>) pins nothing, so the worker leases
@@ -255,20 +249,23 @@ key_sets:
   - {name: s0, keys: [{endpoint: o, alias: k0, env: K0}]}
   - {name: s1, keys: [{endpoint: o, alias: k1, env: K1}]}
   - {name: s2, keys: [{endpoint: o, alias: k2, env: K2}]}
-)");
-  EXPECT_EQ(ConfigLoader::pinnedKeySet(cfg, {{"HOSTNAME", "gpt5-analyzer-7d9f8-x2k4q"}}),
+)")
+                 .value();
+  EXPECT_EQ(ConfigLoader::pinnedKeySet(cfg, {{"HOSTNAME", "gpt5-analyzer-7d9f8-x2k4q"}}).value(),
             std::nullopt);
-  EXPECT_EQ(ConfigLoader::pinnedKeySet(cfg, {{"HOSTNAME", "gpt5-analyzer-7d9f8-24567"}}),
+  EXPECT_EQ(ConfigLoader::pinnedKeySet(cfg, {{"HOSTNAME", "gpt5-analyzer-7d9f8-24567"}}).value(),
             std::nullopt);
-  EXPECT_EQ(ConfigLoader::pinnedKeySet(cfg, {{"HOSTNAME", "worker"}}), std::nullopt);
-  EXPECT_EQ(ConfigLoader::pinnedKeySet(cfg, {}), std::nullopt);
-  EXPECT_EQ(ConfigLoader::pinnedKeySet(cfg, {{"HOSTNAME", "gpt5-analyzer-4"}}), 1u);
-  EXPECT_EQ(ConfigLoader::pinnedKeySet(cfg, {{"INSTANCE_ID", "2"}, {"HOSTNAME", "x-1"}}), 2u);
-  EXPECT_THROW((void)ConfigLoader::pinnedKeySet(cfg, {{"INSTANCE_ID", "two"}}), ConfigError);
+  EXPECT_EQ(ConfigLoader::pinnedKeySet(cfg, {{"HOSTNAME", "worker"}}).value(), std::nullopt);
+  EXPECT_EQ(ConfigLoader::pinnedKeySet(cfg, {}).value(), std::nullopt);
+  EXPECT_EQ(ConfigLoader::pinnedKeySet(cfg, {{"HOSTNAME", "gpt5-analyzer-4"}}).value(), 1u);
+  EXPECT_EQ(ConfigLoader::pinnedKeySet(cfg, {{"INSTANCE_ID", "2"}, {"HOSTNAME", "x-1"}}).value(),
+            2u);
+  EXPECT_EQ(errorOf(ConfigLoader::pinnedKeySet(cfg, {{"INSTANCE_ID", "two"}})),
+            "INSTANCE_ID: must be a non-negative integer");
   EXPECT_EQ(ConfigLoader::applyKeySet(cfg, std::size_t{1}), "s1");
   EXPECT_EQ(cfg.endpoints[0].keys.at(0).secret.env, "K1");
-  BalancerConfig none = ConfigLoader::fromYaml("endpoints: [{name: o, url: 'http://o'}]\n");
-  EXPECT_EQ(ConfigLoader::pinnedKeySet(none, {{"INSTANCE_ID", "1"}}), std::nullopt);
+  BalancerConfig none = ConfigLoader::fromYaml("endpoints: [{name: o, url: 'http://o'}]\n").value();
+  EXPECT_EQ(ConfigLoader::pinnedKeySet(none, {{"INSTANCE_ID", "1"}}).value(), std::nullopt);
 }
 
 TEST(ConfigLoaderKeySetTest, EnvOnlyConfigurationHasKeySetsFromLlmApiKeysN) {
@@ -276,7 +273,7 @@ TEST(ConfigLoaderKeySetTest, EnvOnlyConfigurationHasKeySetsFromLlmApiKeysN) {
                       {"LLM_API_KEYS_0", "a0,b0"},
                       {"LLM_API_KEYS_1", "a1,"},
                       {"LLM_API_KEYS_3", "ignored: there is no LLM_API_KEYS_2"}};
-  BalancerConfig cfg = ConfigLoader::fromEnv(env);
+  BalancerConfig cfg = ConfigLoader::fromEnv(env).value();
   ASSERT_EQ(cfg.key_sets.size(), 2u);
   EXPECT_EQ(cfg.key_sets[0].name, "env-0");
   EXPECT_EQ(cfg.key_sets[0].keys.size(), 2u);
@@ -287,14 +284,10 @@ TEST(ConfigLoaderKeySetTest, EnvOnlyConfigurationHasKeySetsFromLlmApiKeysN) {
   EXPECT_TRUE(cfg.endpoints[1].keys.empty());
   // A set whose count does not match the endpoints is an error naming the variable,
   // never echoing a key.
-  try {
-    (void)ConfigLoader::fromEnv(
-        {{"LLM_ENDPOINTS", "http://a,http://b"}, {"LLM_API_KEYS_0", "sk-x"}});
-    FAIL() << "no error";
-  } catch (const ConfigError& e) {
-    EXPECT_NE(std::string(e.what()).find("LLM_API_KEYS_0"), std::string::npos);
-    EXPECT_EQ(std::string(e.what()).find("sk-x"), std::string::npos);
-  }
+  const std::string error = errorOf(
+      ConfigLoader::fromEnv({{"LLM_ENDPOINTS", "http://a,http://b"}, {"LLM_API_KEYS_0", "sk-x"}}));
+  EXPECT_NE(error.find("LLM_API_KEYS_0"), std::string::npos) << error;
+  EXPECT_EQ(error.find("sk-x"), std::string::npos);
 }
 
 }  // namespace

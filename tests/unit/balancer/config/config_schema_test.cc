@@ -1,5 +1,5 @@
 // The balancer config's JSON Schema as ConfigLoader::fromYaml applies it: a wrong name,
-// type, enum value or a missing field is a ConfigError naming its path and what was
+// type, enum value or a missing field is an Error naming its path and what was
 // expected; the schema compiled in is the file in schemas/.
 
 #include "config/config_schema.h"
@@ -16,15 +16,7 @@ namespace celeriac::balancer {
 namespace {
 
 using testing::errorOf;
-
-std::string pathOf(const std::string& yaml) {
-  try {
-    (void)ConfigLoader::fromYaml(yaml);
-  } catch (const ConfigError& e) {
-    return e.path();
-  }
-  return "(no error)";
-}
+using testing::pathOf;
 
 constexpr const char* kEndpoint = "endpoints: [{url: 'http://a', models: [m]}]\n";
 

@@ -64,9 +64,11 @@ pricing:
 class BalancerEmbeddingsTest : public ::testing::Test {
  protected:
   void make(const std::string& yaml = kConfig) {
-    balancer_ = std::make_unique<Balancer>(
-        ConfigLoader::fromYaml(yaml), loop_, http_,
-        ConfigLoader::secretResolver({{"KEY_A", "sk-a"}, {"KEY_B", "sk-b"}}, nullptr), 1);
+    balancer_ =
+        Balancer::create(
+            ConfigLoader::fromYaml(yaml).value(), loop_, http_,
+            ConfigLoader::secretResolver({{"KEY_A", "sk-a"}, {"KEY_B", "sk-b"}}, nullptr), 1)
+            .value();
   }
   static EmbeddingRequest request(const std::string& model,
                                   std::vector<std::string> input = {"first text", "second"}) {

@@ -37,10 +37,12 @@ endpoints:
 class BalancerTest : public ::testing::Test {
  protected:
   void make(const std::string& yaml) {
-    auto cfg = ConfigLoader::fromYaml(yaml);
-    balancer_ = std::make_unique<Balancer>(
-        cfg, loop_, http_,
-        ConfigLoader::secretResolver({{"KEY_A", "sk-a"}, {"KEY_B", "sk-b"}}, nullptr), 1);
+    auto cfg = ConfigLoader::fromYaml(yaml).value();
+    balancer_ =
+        Balancer::create(
+            cfg, loop_, http_,
+            ConfigLoader::secretResolver({{"KEY_A", "sk-a"}, {"KEY_B", "sk-b"}}, nullptr), 1)
+            .value();
   }
   CallId submitModel(const std::string& model,
                      std::optional<std::chrono::milliseconds> timeout = {}) {

@@ -45,8 +45,10 @@ TEST_F(BalancerSharedTest, UnavailableHoldsSharedKeysForAWindowThenFallsBackToTh
 TEST_F(BalancerSharedTest, AReplicaFallingBackNeverAddsToAnotherReplicasGrantsOfTheSameMinute) {
   make(kShared);
   FakeTransport other_http{loop_};
-  Balancer other(ConfigLoader::fromYaml(kShared), loop_, other_http,
-                 ConfigLoader::secretResolver({{"KEY_A", "sk-a"}}, nullptr), 2, &store_);
+  auto other =
+      Balancer::create(ConfigLoader::fromYaml(kShared).value(), loop_, other_http,
+                       ConfigLoader::secretResolver({{"KEY_A", "sk-a"}}, nullptr), 2, &store_)
+          .value();
   for (int i = 0; i < 6; ++i) submit();  // replica A: the whole minute from the store
   loop_.runReady();
   store_.answerAll(Status::kReserved);
@@ -57,7 +59,7 @@ TEST_F(BalancerSharedTest, AReplicaFallingBackNeverAddsToAnotherReplicasGrantsOf
     ChatRequest r;
     r.model = "m";
     r.messages = {ChatMessage::text("user", "hello")};
-    other.submit(r, [](CallResult) {});
+    other->submit(r, [](CallResult) {});
   }
   loop_.runReady();
   store_.answerAll(Status::kUnavailable);

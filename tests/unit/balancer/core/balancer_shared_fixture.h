@@ -42,10 +42,11 @@ endpoints:
 class BalancerSharedTest : public ::testing::Test {
  protected:
   void make(const std::string& yaml, bool with_store = true) {
-    balancer_ = std::make_unique<Balancer>(
-        ConfigLoader::fromYaml(yaml), loop_, http_,
-        ConfigLoader::secretResolver({{"KEY_A", "sk-a"}, {"KEY_B", "sk-b"}}, nullptr), 1,
-        with_store ? &store_ : nullptr);
+    balancer_ = Balancer::create(
+                    ConfigLoader::fromYaml(yaml).value(), loop_, http_,
+                    ConfigLoader::secretResolver({{"KEY_A", "sk-a"}, {"KEY_B", "sk-b"}}, nullptr),
+                    1, with_store ? &store_ : nullptr)
+                    .value();
   }
   CallId submit() {
     ChatRequest r;

@@ -343,14 +343,25 @@ TEST_F(BalancerTest, StatsReportPerEndpointAndModel) {
 TEST(BalancerConfigTest, MissingSecretNamesTheAliasNotAValue) {
   FakeDispatcher loop;
   FakeTransport http(loop);
-  auto cfg = ConfigLoader::fromYaml("endpoints: [{name: e, url: 'http://e', api_key_env: NOPE}]");
-  try {
-    Balancer b(cfg, loop, http, ConfigLoader::secretResolver({}, nullptr));
-    FAIL();
-  } catch (const ConfigError& e) {
-    EXPECT_EQ(std::string(e.what()),
-              "endpoints[0].keys[0]: key 'e': no secret found in env var NOPE");
-  }
+  auto cfg =
+      ConfigLoader::fromYaml("endpoints: [{name: e, url: 'http://e', api_key_env: NOPE}]").value();
+  const auto refused = Balancer::create(cfg, loop, http, ConfigLoader::secretResolver({}, nullptr));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().message,
+            "endpoints[0].keys[0]: key 'e': no secret found in env var NOPE");
+}
+
+TEST(BalancerConfigTest, AConfigBuiltByHandIsValidatedBeforeAnythingIsMade) {
+  FakeDispatcher loop;
+  FakeTransport http(loop);
+  auto cfg = ConfigLoader::fromYaml("endpoints: [{name: e, url: 'http://e'}]").value();
+  cfg.max_attempts = 0;
+  const auto refused = Balancer::create(cfg, loop, http, ConfigLoader::secretResolver({}, nullptr));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().message, "max_attempts: must be at least 1");
+  cfg.endpoints.clear();
+  EXPECT_EQ(Balancer::create(cfg, loop, http, nullptr).error().message,
+            "endpoints: at least one endpoint is required");
 }
 
 }  // namespace

@@ -112,13 +112,16 @@ TEST_F(HealthCheckerTest, DestructionCancelsTimerAndProbes) {
 TEST(BalancerHealthTest, UnhealthyEndpointIsSkippedWithReason) {
   FakeDispatcher loop;
   FakeTransport http{loop};
-  Balancer balancer(ConfigLoader::fromYaml(R"(
+  auto balancer =
+      Balancer::create(ConfigLoader::fromYaml(R"(
 health_check: {enabled: true, interval: 5, path: /models, unhealthy_after: 1}
 endpoints:
   - {name: e1, url: "http://e1/v1", models: [m], api_key_env: KEY_A, weight: 100}
   - {name: e2, url: "http://e2/v1", models: [m]}
-)"),
-                    loop, http, ConfigLoader::secretResolver({{"KEY_A", "sk-a"}}, nullptr));
+)")
+                           .value(),
+                       loop, http, ConfigLoader::secretResolver({{"KEY_A", "sk-a"}}, nullptr))
+          .value();
   loop.runReady();
   ASSERT_EQ(http.count(), 2u);
   EXPECT_EQ(http.request(0).url, "http://e1/v1/models");
@@ -132,7 +135,7 @@ endpoints:
   ChatRequest r;
   r.model = "m";
   r.messages = {ChatMessage::text("user", "hello")};
-  balancer.submit(r, [&](CallResult res) { results.push_back(std::move(res)); });
+  balancer->submit(r, [&](CallResult res) { results.push_back(std::move(res)); });
   loop.runReady();
   ASSERT_EQ(http.count(), 3u);
   EXPECT_EQ(http.request(2).url, "http://e2/v1/chat/completions");
@@ -144,7 +147,7 @@ endpoints:
     skipped = skipped || (t.reason == "unhealthy" && t.endpoint == "e1");
   }
   EXPECT_TRUE(skipped);
-  const auto stats = balancer.stats();
+  const auto stats = balancer->stats();
   EXPECT_EQ(stats["endpoints"][0]["healthy"], false);
   EXPECT_EQ(stats["endpoints"][0]["probe"]["probe_failures"], 1);
 }

@@ -75,19 +75,19 @@ TEST(TargetStatsTest, MeanAndPercentilesCountFailuresToo) {
 }
 
 TEST(TargetStatsTest, AlertOptionsLoadFromYamlWithFieldErrors) {
-  const auto cfg = ConfigLoader::fromYaml(
-      "alerts: {slow_call: 2.5, error_rate: 0.1, min_calls: 50, consecutive_failures: 5}\n"
-      "endpoints: [{name: e, url: 'http://e'}]");
+  const auto cfg =
+      ConfigLoader::fromYaml(
+          "alerts: {slow_call: 2.5, error_rate: 0.1, min_calls: 50, consecutive_failures: 5}\n"
+          "endpoints: [{name: e, url: 'http://e'}]")
+          .value();
   EXPECT_EQ(cfg.alerts.slow_call, 2500ms);
   EXPECT_DOUBLE_EQ(cfg.alerts.error_rate, 0.1);
   EXPECT_EQ(cfg.alerts.min_calls_for_error_rate, 50);
   EXPECT_EQ(cfg.alerts.consecutive_failures, 5);
-  try {
-    (void)ConfigLoader::fromYaml("alerts: {error_rate: 5}\nendpoints: [{url: 'http://e'}]");
-    FAIL();
-  } catch (const ConfigError& e) {
-    EXPECT_EQ(std::string(e.what()), "alerts.error_rate: must be at most 1");
-  }
+  const auto refused =
+      ConfigLoader::fromYaml("alerts: {error_rate: 5}\nendpoints: [{url: 'http://e'}]");
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().message, "alerts.error_rate: must be at most 1");
 }
 
 }  // namespace

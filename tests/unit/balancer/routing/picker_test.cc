@@ -45,7 +45,7 @@ class PickerTest : public ::testing::Test {
   // Builds the parts as the Balancer does: `keys[e]` are endpoint e's key aliases.
   void make(const std::string& yaml, std::vector<std::vector<std::string>> keys,
             bool shared = false) {
-    config_ = ConfigLoader::fromYaml(yaml);
+    config_ = ConfigLoader::fromYaml(yaml).value();
     endpoints_.emplace(config_.breaker, admission_, loop_.clock());
     shared_.emplace(&store_, loop_, admission_);
     for (std::size_t e = 0; e < config_.endpoints.size(); ++e) {
