@@ -83,6 +83,12 @@ bool isUtf8(std::string_view s) {
   return true;
 }
 
+// How the walk stops at the first value JSON cannot carry, however deep it is; caught
+// by yamlToJson() and returned as its Error, so it never leaves this file.
+struct Refusal {
+  Error error;
+};
+
 class Converter {
  public:
   json convert(const YAML::Node& node, const std::string& path, int depth) {
@@ -126,7 +132,7 @@ class Converter {
 
  private:
   [[noreturn]] static void fail(const std::string& path, const std::string& message) {
-    throw YamlToJsonError(path.empty() ? "(document)" : path, message);
+    throw Refusal(Error{message}.in(path.empty() ? "(document)" : path));
   }
 
   std::size_t values_ = 0;
@@ -134,6 +140,12 @@ class Converter {
 
 }  // namespace
 
-json yamlToJson(const YAML::Node& root) { return Converter().convert(root, "", 0); }
+Result<json> yamlToJson(const YAML::Node& root) {
+  try {
+    return Converter().convert(root, "", 0);
+  } catch (const Refusal& refusal) {
+    return refusal.error;
+  }
+}
 
 }  // namespace celeriac::inline common

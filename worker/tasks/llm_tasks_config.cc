@@ -78,11 +78,9 @@ json yamlToJson(const std::string& yaml_text) {
   } catch (const YAML::Exception& e) {
     throw LlmTasksConfigError(std::string("not valid YAML: ") + e.what());
   }
-  try {
-    return common::yamlToJson(root);
-  } catch (const common::YamlToJsonError& e) {
-    throw LlmTasksConfigError(std::string("LLM tasks config: ") + e.what());
-  }
+  auto doc = common::yamlToJson(root);
+  if (!doc) throw LlmTasksConfigError("LLM tasks config: " + doc.error().message);
+  return std::move(*doc);
 }
 
 LlmTasksConfig parseLlmTasksConfig(const json& doc, const std::filesystem::path& base_dir,

@@ -220,13 +220,9 @@ common::Result<BalancerConfig> ConfigLoader::fromYaml(std::string_view yaml_text
   // Every key and value against schemas/balancer_config.schema.json first: its errors
   // name the path and what was expected. What follows reads the (now well-formed) tree
   // and checks what a schema cannot say.
-  nlohmann::json doc;
-  try {
-    doc = yamlToJson(root);
-  } catch (const YamlToJsonError& e) {
-    return configError(e.path(), e.rule());
-  }
-  if (auto conforms = config_schema::enforce(doc); !conforms) return conforms.error();
+  const auto doc = yamlToJson(root);  // its Errors name the path as ours do
+  if (!doc) return doc.error();
+  if (auto conforms = config_schema::enforce(*doc); !conforms) return conforms.error();
   BalancerConfig cfg;
   try {
     cfg = walk(root);

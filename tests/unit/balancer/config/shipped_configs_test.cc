@@ -77,7 +77,7 @@ TEST(ShippedConfigsTest, EveryShippedBalancerConfigPassesTheSchemaAndLoads) {
   for (const auto& config : configs) {
     SCOPED_TRACE(config.where);
     found.insert(config.where);
-    const auto violations = config_schema::check(yamlToJson(YAML::Load(config.text)));
+    const auto violations = config_schema::check(yamlToJson(YAML::Load(config.text)).value());
     for (const auto& v : violations) ADD_FAILURE() << v.path << ": " << v.message;
     EXPECT_EQ(testing::errorOf(ConfigLoader::fromYaml(config.text)), "(no error)");
   }
