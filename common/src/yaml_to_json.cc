@@ -132,7 +132,7 @@ class Converter {
 
  private:
   [[noreturn]] static void fail(const std::string& path, const std::string& message) {
-    throw Refusal(Error{message}.in(path.empty() ? "(document)" : path));
+    throw Refusal{Error{message}.in(path.empty() ? "(document)" : path)};
   }
 
   std::size_t values_ = 0;
