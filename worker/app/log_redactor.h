@@ -57,7 +57,8 @@ LogRedactor& logRedactor();
 
 // Wraps a balancer SecretResolver: every key value it resolves is registered with
 // `redactor` before the Balancer sees it. The app wires it where it builds the Balancer:
-//   Balancer(config, ..., redactingResolver(ConfigLoader::secretResolver(env, &readFile)), ...)
+//   Balancer::create(config, ...,
+//                    redactingResolver(ConfigLoader::secretResolver(env, &readFile)), ...)
 balancer::SecretResolver redactingResolver(balancer::SecretResolver inner,
                                            LogRedactor& redactor = logRedactor());
 

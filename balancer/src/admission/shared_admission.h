@@ -55,7 +55,8 @@ class SharedAdmission {
     // AdmissionControl's release()).
     std::optional<Reservation> reservation;
     bool remote = false;  // granted by the store; else on this replica's local share
-    // No grant: why, for the call's trace (empty: nothing to record, the call is over).
+    // No grant: why, for the call's trace. Empty: nothing to record (the call is past its
+    // deadline, and its next step ends it).
     std::string_view refusal;
   };
   using Answered = std::function<void(Answer)>;

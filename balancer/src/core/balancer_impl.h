@@ -101,8 +101,10 @@ class Balancer::Impl {
   CallId next_id_ = 1;
   std::int64_t total_requests_ = 0, total_success_ = 0, total_failures_ = 0;
   AttemptObserver attempt_observer_;
-  // Lambdas handed to the transport/dispatcher/store are guarded by it: after the
-  // Balancer dies they find it gone and do nothing.
+  // Lambdas handed to the transport and the dispatcher are guarded by it: after the
+  // Balancer dies they find it gone and do nothing. (Those handed to the parts, WaitQueue
+  // and SharedAdmission, need no guard: the parts die with the Balancer, and each revokes
+  // its own callbacks and timers.)
   LifetimeToken lifetime_;
 };
 

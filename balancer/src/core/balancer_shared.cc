@@ -30,6 +30,8 @@ void Balancer::Impl::onSharedAnswer(CallId id, std::size_t e, std::size_t k,
   Call& c = *it->second;
   c.reserving.reset();
   const SteadyTime now = dispatcher_.clock().now();
+  // (A cancelled call is detached by cancel(), so its answer never comes here; the check
+  // below only keeps a grant from going out should that ever change.)
   if (answer.reservation) {
     if (!c.cancelled && launch(c, e, k, model, *answer.reservation, answer.remote)) {
       if (!answer.remote) shared_.sentOnLocalShare(*answer.reservation, now);

@@ -5,13 +5,16 @@
 // capacity). It also says up front whether a call can ever be served at all.
 //
 // For: the Balancer's call loop, which then reserves (or asks the shared store) and sends.
-// A pick changes only what picking owns: the strategies' rotation, the ramp draws, the
-// endpoint's key cursor, and the call's trace of skipped candidates.
+// A pick reserves nothing. What it changes: the strategies' rotation, the ramp draws, the
+// endpoint's key cursor, the call's trace of skipped candidates and its slow_skipped;
+// and a (endpoint, model) seen for the first time gets its Target (Endpoints::target,
+// which also makes that pair's admission state).
 // Not for: admitting or sending (the loop: AdmissionControl, SharedAdmission, launch()),
 // nor the strategies' own rules (routing/*_strategy.h).
 // Ownership and threading: owned by the Balancer, on its loop. It owns the strategies
-// (one per kind and model) and the ramp's random draws; it reads the Balancer's
-// endpoints, admission state and health checker, which outlive it.
+// (one per kind and model) and the ramp's random draws; it reads the config, the
+// endpoints, the admission state (local and shared), the health checker and the clock,
+// all the Balancer's, which outlive it.
 
 #include <cstdint>
 #include <map>

@@ -113,6 +113,11 @@ TEST_F(SharedAdmissionTest, ReconcilingTakesOrGivesBackOnlyTheTokenDifference) {
   ASSERT_EQ(store_.adjusts()[0].size(), 1u);  // the request stays counted
   EXPECT_EQ(store_.adjusts()[0][0].key, sharedBucketTag(kPool, kModel) + ":tpm");
   EXPECT_EQ(store_.adjusts()[0][0].amount, 60);
+  shared_->reconcile(*a.reservation, 40);
+  ASSERT_EQ(store_.adjusts().size(), 2u);
+  EXPECT_EQ(store_.adjusts()[1][0].amount, -60);
+  shared_->reconcile(*a.reservation, 100);
+  EXPECT_EQ(store_.adjusts().size(), 2u) << "nothing to settle: no adjust";
 }
 
 TEST_F(SharedAdmissionTest, ARefusalHoldsThePairUntilTheStoresRetryAfter) {
@@ -126,16 +131,37 @@ TEST_F(SharedAdmissionTest, ARefusalHoldsThePairUntilTheStoresRetryAfter) {
   EXPECT_TRUE(shared_->check(kPool, kModel, pair(), 100, now()).ok());
 }
 
-TEST_F(SharedAdmissionTest, APauseAnyReplicaSawHoldsThisOneToo) {
+TEST_F(SharedAdmissionTest, OfTwoRefusalsTheLaterRetryHolds) {
+  reserveAnswered(Status::kRefused, seconds(5));
+  reserveAnswered(Status::kRefused, seconds(1));
+  EXPECT_EQ(shared_->check(kPool, kModel, pair(), 100, now()).retry_at, now() + seconds(5));
+}
+
+TEST_F(SharedAdmissionTest, ALocalPauseHoldsASharedKeyAndSharePauseTellsTheStore) {
   local_.pauseUntil(kPool, kModel, now() + seconds(7));
   const SharedAdmission::Check paused = shared_->check(kPool, kModel, pair(), 100, now());
   EXPECT_EQ(paused.refusal, "key_paused");
   EXPECT_EQ(paused.retry_at, now() + seconds(7));
 
+  shared_->sharePause(kPool, kModel, seconds(0));
+  EXPECT_TRUE(store_.adjusts().empty()) << "no pause, nothing to tell";
   shared_->sharePause(kPool, kModel, seconds(7));
   ASSERT_EQ(store_.adjusts().size(), 1u);
   EXPECT_EQ(store_.adjusts()[0][0].kind, SharedBucketSpec::Kind::kPause);
   EXPECT_EQ(store_.adjusts()[0][0].amount, 7000);
+}
+
+TEST_F(SharedAdmissionTest, ASecondOutageAfterTheStoreCameBackHoldsAgain) {
+  reserveAnswered(Status::kUnavailable);
+  loop_.advance(seconds(61));
+  reserveAnswered(Status::kReserved, {}, "g1");  // back
+  EXPECT_TRUE(shared_->check(kPool, kModel, pair(), 100, now()).ok());
+  loop_.advance(seconds(10));
+  const SharedAdmission::Answer a = reserveAnswered(Status::kUnavailable);
+  EXPECT_EQ(a.refusal, "shared_fallback_hold");
+  const SharedAdmission::Check held = shared_->check(kPool, kModel, pair(), 100, now());
+  EXPECT_EQ(held.refusal, "shared_fallback_hold");
+  EXPECT_EQ(held.retry_at, now() + seconds(61));
 }
 
 TEST_F(SharedAdmissionTest, AStoreGoneAwayHoldsSharedKeysForAWindowThenGrantsTheLocalShare) {
@@ -192,6 +218,23 @@ TEST_F(SharedAdmissionTest, ADetachedReserveStillTeachesARefusal) {
   loop_.runReady();
   EXPECT_TRUE(answers_.empty());
   EXPECT_EQ(shared_->check(kPool, kModel, pair(), 100, now()).refusal, "shared_exhausted");
+}
+
+// The local share after the hold: what a call that wants no grant must leave alone.
+TEST_F(SharedAdmissionTest, AnUnavailableStoreGivesNoLocalShareToACallGoneOrOutOfTime) {
+  reserveAnswered(Status::kUnavailable);
+  loop_.advance(seconds(61));
+  answers_.clear();
+  shared_->detach(reserve());
+  reserve(now() + seconds(1));
+  loop_.advance(seconds(2));
+  store_.answerAll(Status::kUnavailable);
+  loop_.runReady();
+  ASSERT_EQ(answers_.size(), 1u) << "the detached one never answers";
+  EXPECT_FALSE(answers_[0].reservation);
+  EXPECT_TRUE(answers_[0].refusal.empty());
+  EXPECT_EQ(local_.snapshot(kPool, kModel, now()).requests_level, 2)
+      << "both requests of this replica's share are still there";
 }
 
 TEST_F(SharedAdmissionTest, ACallPastItsDeadlineGetsNoGrantAndNothingToRecord) {

@@ -351,16 +351,28 @@ TEST(BalancerConfigTest, MissingSecretNamesTheAliasNotAValue) {
             "endpoints[0].keys[0]: key 'e': no secret found in env var NOPE");
 }
 
-TEST(BalancerConfigTest, AConfigBuiltByHandIsValidatedBeforeAnythingIsMade) {
+TEST(BalancerConfigTest, AConfigBuiltByHandIsValidatedBeforeAnySecretIsLookedFor) {
   FakeDispatcher loop;
   FakeTransport http(loop);
-  auto cfg = ConfigLoader::fromYaml("endpoints: [{name: e, url: 'http://e'}]").value();
+  auto cfg = ConfigLoader::fromYaml(R"(
+health_check: {enabled: true, interval: 5}
+endpoints: [{name: e, url: 'http://e', api_key_env: NOPE}]
+)")
+                 .value();
   cfg.max_attempts = 0;
-  const auto refused = Balancer::create(cfg, loop, http, ConfigLoader::secretResolver({}, nullptr));
+  int lookups = 0;
+  const SecretResolver counting = [&lookups](const SecretRef&) -> std::optional<std::string> {
+    ++lookups;
+    return std::nullopt;
+  };
+  const auto refused = Balancer::create(cfg, loop, http, counting);
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().message, "max_attempts: must be at least 1");
+  EXPECT_EQ(lookups, 0) << "an invalid config reads no secret";
+  loop.advance(std::chrono::seconds(10));
+  EXPECT_EQ(http.count(), 0u) << "nothing was made: no health probe goes out";
   cfg.endpoints.clear();
-  EXPECT_EQ(Balancer::create(cfg, loop, http, nullptr).error().message,
+  EXPECT_EQ(Balancer::create(cfg, loop, http, counting).error().message,
             "endpoints: at least one endpoint is required");
 }
 

@@ -56,8 +56,34 @@ TEST_F(WaitQueueTest, CallsDueTogetherWakeHigherPriorityFirstThenFirstCome) {
 TEST_F(WaitQueueTest, AnEarlierWaiterMovesTheOneTimerForward) {
   queue_->add(1, in(seconds(10)), 0);
   queue_->add(2, in(seconds(1)), 0);
+  EXPECT_EQ(loop_.pendingTimers(), 1u) << "one timer for the whole queue";
   loop_.advance(seconds(1));
   EXPECT_EQ(woken_, (std::vector<CallId>{2}));
+  EXPECT_EQ(loop_.pendingTimers(), 1u) << "re-armed for the waiter left";
+}
+
+TEST_F(WaitQueueTest, TheLastWaiterRemovedCancelsTheTimer) {
+  const WaitQueue::Place place = queue_->add(1, in(seconds(1)), 0);
+  queue_->remove(place);
+  EXPECT_EQ(loop_.pendingTimers(), 0u);
+}
+
+TEST_F(WaitQueueTest, AWakeThatQueuesAgainIsWokenAgainLater) {
+  // The Balancer's use: a woken call that still cannot start waits again.
+  std::optional<WaitQueue> queue;
+  std::vector<CallId> woken;
+  queue.emplace(loop_, [&](CallId id) {
+    woken.push_back(id);
+    if (woken.size() == 1) queue->add(id, in(seconds(5)), 0);
+  });
+  queue->add(7, in(seconds(1)), 0);
+  loop_.advance(seconds(1));
+  EXPECT_EQ(woken, (std::vector<CallId>{7}));
+  EXPECT_EQ(queue->size(), 1u);
+  EXPECT_EQ(loop_.pendingTimers(), 1u);
+  loop_.advance(seconds(5));
+  EXPECT_EQ(woken, (std::vector<CallId>{7, 7}));
+  EXPECT_TRUE(queue->empty());
 }
 
 TEST_F(WaitQueueTest, ARemovedWaiterNeverWakes) {

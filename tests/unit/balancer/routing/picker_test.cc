@@ -197,6 +197,40 @@ TEST_F(PickerTest, ASharedKeyWithAStoreIsPickedForTheStore) {
   EXPECT_FALSE(q->shared) << "m2 has no limits: nothing for the store to count";
 }
 
+TEST_F(PickerTest, InAQuotaGroupOnlyItsSharedKeysGoThroughTheStore) {
+  // Keys k1 (shared) and k2 (not) in one pool: the pool's limits are the store's, yet k2
+  // is admitted locally.
+  make(R"(
+endpoints:
+  - {name: a, url: "http://a/v1", models: [m1]}
+)",
+       {{}});
+  (*endpoints_)[0].keys = {{"k1", "sk-1", "g", false, true}, {"k2", "sk-2", "g", false, false}};
+  shared_->configure("g", "m1", {6, 0}, 2, now());
+  Call c = call({"m1"});
+  const auto first = pick(c);
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->key, 0u);
+  EXPECT_TRUE(first->shared);
+  const auto second = pick(c);
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->key, 1u);
+  EXPECT_FALSE(second->shared);
+}
+
+TEST_F(PickerTest, ASharedKeyTheStoreRefusedIsSkippedUntilItsRetryAfter) {
+  make(kTwoEndpoints, {{"k1"}, {"k3"}}, true);
+  shared_->reserve("k1", "m1", 10, SteadyTime::max(), [](SharedAdmission::Answer) {});
+  store_.answer(0, SharedReserveResult::Status::kRefused, seconds(5));
+  loop_.runReady();
+  Call c = call({"m1"});
+  EXPECT_FALSE(pick(c));
+  const TraceEntry* t = skipped(c, "shared_exhausted");
+  ASSERT_NE(t, nullptr);
+  EXPECT_EQ(t->key_alias, "k1");
+  EXPECT_EQ(earliest_, now() + seconds(5));
+}
+
 TEST_F(PickerTest, AChainNoModelOfWhichCanEverMeetTheConstraintsFailsUpFront) {
   make(kTwoEndpoints, {{"k1"}, {"k3"}});
   EXPECT_TRUE(picker_->checkConstraints(call({"m1", "m2"}, {std::nullopt, 0.01})));
