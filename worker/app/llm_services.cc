@@ -125,9 +125,12 @@ std::unique_ptr<LlmServices> LlmServices::create(const WorkerConfig& config,
   if (!made) throw std::runtime_error(made.error().message);
   p.balancer = std::move(*made);
 
-  const tasks::LlmTasksConfig tasks_config =
-      config.tasks_config.empty() ? tasks::LlmTasksConfig::defaults(config.data_dir)
-                                  : tasks::loadLlmTasksConfig(config.tasks_config, config.data_dir);
+  const auto loaded_tasks =
+      config.tasks_config.empty()
+          ? common::Result<tasks::LlmTasksConfig>(tasks::LlmTasksConfig::defaults(config.data_dir))
+          : tasks::loadLlmTasksConfig(config.tasks_config, config.data_dir);
+  if (!loaded_tasks) throw std::runtime_error(loaded_tasks.error().message);
+  const tasks::LlmTasksConfig& tasks_config = *loaded_tasks;
   tasks::registerLlmTasks(registry, *p.balancer, tasks_config);
   services->queues_ = {tasks_config.analyze.queue, tasks_config.generate.queue};
   services->task_queues_ = {{tasks_config.analyze.name, tasks_config.analyze.queue},

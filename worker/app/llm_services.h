@@ -5,10 +5,10 @@
 //
 // Built only when an LLM configuration is given (--llm-config, or LLM_ENDPOINTS in the
 // environment); without one the worker serves the built-in tasks only. Construction
-// throws on a bad configuration (the balancer's Errors as std::runtime_error,
-// LlmTasksConfigError, PromptError, ...), so a broken deployment stops before consuming
-// anything: start-up is the one place that fails by exception, caught once in main
-// ("cannot start: ..."); messages never contain secrets.
+// throws on a bad configuration (the Errors of the balancer's and the tasks' config
+// loaders as std::runtime_error; PromptError, SchemaLoadError), so a broken deployment
+// stops before consuming anything: start-up is the one place that fails by exception,
+// caught once in main ("cannot start: ..."); messages never contain secrets.
 // Destroy it before the dispatcher: the Balancer cancels its calls, then the transport
 // and the bucket store close. Loop thread only.
 

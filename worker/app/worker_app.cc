@@ -30,7 +30,10 @@ void WorkerApp::Impl::build() {
   tasks::registerCeleryBuiltins(registry);
   llm = LlmServices::create(config, *dispatcher, registry);
   // After every task is registered: the config's options name them (a typo is an error).
-  tasks::configureTaskOptions(registry, config.tasks_config, config.data_dir);
+  if (auto configured = tasks::configureTaskOptions(registry, config.tasks_config, config.data_dir);
+      !configured) {
+    throw std::runtime_error(configured.error().message);  // start-up: main says it, exits
+  }
   if (llm && !config.queues_given) {
     // Without -Q, a worker with LLM tasks consumes their queues (not `celery`).
     const amqp::QueueSpec like = config.topology.queues.front();

@@ -71,29 +71,30 @@ LlmTasksConfig LlmTasksConfig::defaults(const std::filesystem::path& data_root) 
   return c;
 }
 
-json yamlToJson(const std::string& yaml_text) {
+common::Result<json> yamlToJson(const std::string& yaml_text) {
   YAML::Node root;
   try {
     root = YAML::Load(yaml_text);
-  } catch (const YAML::Exception& e) {
-    throw LlmTasksConfigError(std::string("not valid YAML: ") + e.what());
+  } catch (const YAML::Exception& e) {  // yaml-cpp's own way to refuse; stops here
+    return common::Error{std::string("not valid YAML: ") + e.what()};
   }
   auto doc = common::yamlToJson(root);
-  if (!doc) throw LlmTasksConfigError("LLM tasks config: " + doc.error().message);
-  return std::move(*doc);
+  if (!doc) return doc.error().in("LLM tasks config");
+  return doc;
 }
 
-LlmTasksConfig parseLlmTasksConfig(const json& doc, const std::filesystem::path& base_dir,
-                                   const std::filesystem::path& data_root) {
+common::Result<LlmTasksConfig> parseLlmTasksConfig(const json& doc,
+                                                   const std::filesystem::path& base_dir,
+                                                   const std::filesystem::path& data_root) {
   LlmTasksConfig config = LlmTasksConfig::defaults(data_root);
   const json effective = doc.is_null() ? json::object() : doc;  // an empty file is fine
   try {
     const SchemaValidator schema(config.schema_dir, "llm_tasks_config.schema.json");
     if (auto errors = schema.validate(effective); !errors.empty()) {
-      throw LlmTasksConfigError("LLM tasks config: " + joinErrors(errors));
+      return common::Error{"LLM tasks config: " + joinErrors(errors)};
     }
-  } catch (const SchemaLoadError& e) {
-    throw LlmTasksConfigError(e.what());
+  } catch (const SchemaLoadError& e) {  // the schema file itself (schema_validator.h)
+    return common::Error{e.what()};
   }
   if (const auto it = effective.find("schema_dir"); it != effective.end()) {
     config.schema_dir = resolve(base_dir, it->get<std::string>());
@@ -105,20 +106,21 @@ LlmTasksConfig parseLlmTasksConfig(const json& doc, const std::filesystem::path&
       overlay(config.generate, *it, base_dir);
   }
   if (config.analyze.name == config.generate.name) {
-    throw LlmTasksConfigError(
-        "LLM tasks config: tasks.analyze.name and tasks.generate.name are both " +
-        config.analyze.name);
+    return common::Error{"LLM tasks config: tasks.analyze.name and tasks.generate.name are both " +
+                         config.analyze.name};
   }
   return config;
 }
 
-LlmTasksConfig loadLlmTasksConfig(const std::filesystem::path& file,
-                                  const std::filesystem::path& data_root) {
+common::Result<LlmTasksConfig> loadLlmTasksConfig(const std::filesystem::path& file,
+                                                  const std::filesystem::path& data_root) {
   std::ifstream in(file);
-  if (!in) throw LlmTasksConfigError("cannot read LLM tasks config " + file.string());
+  if (!in) return common::Error{"cannot read LLM tasks config " + file.string()};
   std::ostringstream text;
   text << in.rdbuf();
-  return parseLlmTasksConfig(yamlToJson(text.str()), file.parent_path(), data_root);
+  const auto doc = yamlToJson(text.str());
+  if (!doc) return doc.error();
+  return parseLlmTasksConfig(*doc, file.parent_path(), data_root);
 }
 
 }  // namespace celeriac::worker::tasks

@@ -24,17 +24,13 @@
 #include <cstdint>
 #include <filesystem>
 #include <optional>
-#include <stdexcept>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
-namespace celeriac::worker::tasks {
+#include "common/result.h"
 
-class LlmTasksConfigError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+namespace celeriac::worker::tasks {
 
 struct LlmTaskSpec {
   std::string name;   // registered Celery task name
@@ -64,20 +60,21 @@ struct LlmTasksConfig {
 };
 
 // Reads `file` (YAML or JSON), validates it, overlays it on defaults(data_root);
-// relative paths in it are resolved against the file's directory. Throws
-// LlmTasksConfigError.
-LlmTasksConfig loadLlmTasksConfig(const std::filesystem::path& file,
-                                  const std::filesystem::path& data_root);
+// relative paths in it are resolved against the file's directory. An Error says what is
+// wrong and where.
+[[nodiscard]] common::Result<LlmTasksConfig> loadLlmTasksConfig(
+    const std::filesystem::path& file, const std::filesystem::path& data_root);
 
 // The same from an already parsed document (a section of a larger config, tests).
-LlmTasksConfig parseLlmTasksConfig(const nlohmann::json& doc, const std::filesystem::path& base_dir,
-                                   const std::filesystem::path& data_root);
+[[nodiscard]] common::Result<LlmTasksConfig> parseLlmTasksConfig(
+    const nlohmann::json& doc, const std::filesystem::path& base_dir,
+    const std::filesystem::path& data_root);
 
 // YAML text as JSON (common/yaml_to_json.h, as the balancer's config): plain scalars
 // become null, booleans and numbers where YAML 1.2's core schema says so (`yes`/`on` stay
-// strings); quoted scalars stay strings. Throws LlmTasksConfigError on a YAML syntax
-// error and, naming the path, on a key given twice, a key that is a list or a map, or a
-// string that is not valid UTF-8.
-nlohmann::json yamlToJson(const std::string& yaml_text);
+// strings); quoted scalars stay strings. An Error for a YAML syntax error and, naming
+// the path, for a key given twice, a key that is a list or a map, or a string that is
+// not valid UTF-8.
+[[nodiscard]] common::Result<nlohmann::json> yamlToJson(const std::string& yaml_text);
 
 }  // namespace celeriac::worker::tasks

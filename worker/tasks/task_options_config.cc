@@ -15,9 +15,16 @@ using nlohmann::json;
 
 constexpr double kMaxLimitSeconds = 86400.0 * 365;  // a year: longer is surely a mistake
 
+// How an option's setter (below, a table of small readers) stops at a bad value;
+// mergeTaskOptions() catches it and returns its Error, so it never leaves this file.
+struct OptionRefusal {
+  common::Error error;
+};
+
 [[noreturn]] void fail(const std::string& task, const std::string& option,
                        const std::string& what) {
-  throw LlmTasksConfigError("tasks config: task_options." + task + "." + option + ": " + what);
+  throw OptionRefusal{
+      common::Error{"tasks config: task_options." + task + "." + option + ": " + what}};
 }
 
 bool boolean(const std::string& task, const std::string& option, const json& v) {
@@ -135,61 +142,76 @@ std::string knownOptions() {
 
 }  // namespace
 
-TaskOptions mergeTaskOptions(TaskOptions base, const std::string& task, const json& options) {
+common::Result<TaskOptions> mergeTaskOptions(TaskOptions base, const std::string& task,
+                                             const json& options) {
   if (!options.is_object()) {
-    throw LlmTasksConfigError("tasks config: task_options." + task +
-                              ": must be a mapping of option names to values");
+    return common::Error{"tasks config: task_options." + task +
+                         ": must be a mapping of option names to values"};
   }
-  for (const auto& [name, value] : options.items()) {
-    const auto it = setters().find(name);
-    if (it == setters().end()) fail(task, name, "unknown option (known: " + knownOptions() + ")");
-    it->second(base, task, value);
+  try {
+    for (const auto& [name, value] : options.items()) {
+      const auto it = setters().find(name);
+      if (it == setters().end()) fail(task, name, "unknown option (known: " + knownOptions() + ")");
+      it->second(base, task, value);
+    }
+  } catch (const OptionRefusal& refusal) {
+    return refusal.error;
   }
   return base;
 }
 
-std::map<std::string, json> parseTaskOptionsSection(const json& doc) {
+common::Result<std::map<std::string, json>> parseTaskOptionsSection(const json& doc) {
   std::map<std::string, json> out;
   if (!doc.is_object()) return out;
   const auto section = doc.find("task_options");
   if (section == doc.end() || section->is_null()) return out;
   if (!section->is_object()) {
-    throw LlmTasksConfigError("tasks config: task_options must be a mapping of task names");
+    return common::Error{"tasks config: task_options must be a mapping of task names"};
   }
   for (const auto& [task, options] : section->items()) {
-    (void)mergeTaskOptions(TaskOptions{}, task, options);  // checks it
+    if (auto checked = mergeTaskOptions(TaskOptions{}, task, options); !checked) {
+      return checked.error();
+    }
     out.emplace(task, options);
   }
   return out;
 }
 
-void applyTaskOptions(TaskRegistry& registry, const std::map<std::string, json>& section,
-                      const std::set<std::string>& served_elsewhere) {
+common::Result<void> applyTaskOptions(TaskRegistry& registry,
+                                      const std::map<std::string, json>& section,
+                                      const std::set<std::string>& served_elsewhere) {
   for (const auto& [task, options] : section) {
     const TaskRegistry::Entry* entry = registry.find(task);
     if (entry == nullptr) {
       if (served_elsewhere.contains(task)) continue;
       std::string names;
       for (const std::string& n : registry.names()) names += (names.empty() ? "" : ", ") + n;
-      throw LlmTasksConfigError("tasks config: task_options." + task +
-                                ": no such task on this worker (it serves: " + names + ")");
+      return common::Error{"tasks config: task_options." + task +
+                           ": no such task on this worker (it serves: " + names + ")"};
     }
-    registry.setOptions(task, mergeTaskOptions(entry->options, task, options));
+    auto merged = mergeTaskOptions(entry->options, task, options);
+    if (!merged) return merged.error();
+    registry.setOptions(task, std::move(*merged));
   }
+  return {};
 }
 
-void configureTaskOptions(TaskRegistry& registry, const std::filesystem::path& file,
-                          const std::filesystem::path& data_root) {
-  if (file.empty()) return;
+common::Result<void> configureTaskOptions(TaskRegistry& registry, const std::filesystem::path& file,
+                                          const std::filesystem::path& data_root) {
+  if (file.empty()) return {};
   std::ifstream in(file);
-  if (!in) throw LlmTasksConfigError("cannot read tasks config " + file.string());
+  if (!in) return common::Error{"cannot read tasks config " + file.string()};
   std::ostringstream text;
   text << in.rdbuf();
-  const json doc = yamlToJson(text.str());
+  const auto doc = yamlToJson(text.str());
+  if (!doc) return doc.error();
   // Our own check first: it names the task and the option; the schema's words are vaguer.
-  const auto section = parseTaskOptionsSection(doc);
-  const LlmTasksConfig llm = parseLlmTasksConfig(doc, file.parent_path(), data_root);
-  applyTaskOptions(registry, section, {llm.analyze.name, llm.generate.name, "celeriac.llm_stats"});
+  const auto section = parseTaskOptionsSection(*doc);
+  if (!section) return section.error();
+  const auto llm = parseLlmTasksConfig(*doc, file.parent_path(), data_root);
+  if (!llm) return llm.error();
+  return applyTaskOptions(registry, *section,
+                          {llm->analyze.name, llm->generate.name, "celeriac.llm_stats"});
 }
 
 }  // namespace celeriac::worker::tasks

@@ -21,7 +21,7 @@
 // What for: the app calls configureTaskOptions() once at start-up, after every task is
 // registered. What not: the message's own values (timelimit header, priority,
 // ignore_result) are applied per message by the TaskPipeline, not here.
-// Errors: LlmTasksConfigError naming the task and the option ("task_options.
+// Errors: an Error naming the task and the option ("tasks config: task_options.
 // celeriac.sleep.soft_timelimit: unknown option ..."); start-up only.
 
 #include <filesystem>
@@ -31,29 +31,34 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/result.h"
 #include "worker/tasks/llm_tasks_config.h"
 #include "worker/tasks/task_registry.h"
 
 namespace celeriac::worker::tasks {
 
-// `base` with one task's options object laid over it. Throws LlmTasksConfigError naming
-// `task` and the option for an unknown option or a wrong value.
-TaskOptions mergeTaskOptions(TaskOptions base, const std::string& task,
-                             const nlohmann::json& options);
+// `base` with one task's options object laid over it, or an Error naming `task` and the
+// option for an unknown option or a wrong value.
+[[nodiscard]] common::Result<TaskOptions> mergeTaskOptions(TaskOptions base,
+                                                           const std::string& task,
+                                                           const nlohmann::json& options);
 
 // The `task_options` section of a tasks config document (empty when absent), each
 // task's options checked as mergeTaskOptions() checks them.
-std::map<std::string, nlohmann::json> parseTaskOptionsSection(const nlohmann::json& doc);
+[[nodiscard]] common::Result<std::map<std::string, nlohmann::json>> parseTaskOptionsSection(
+    const nlohmann::json& doc);
 
 // Lays each task's options over its registered ones. A task name that is not
 // registered is an error naming it, unless it is in `served_elsewhere` (the LLM tasks
 // named in the same file while this worker runs without a balancer).
-void applyTaskOptions(TaskRegistry& registry, const std::map<std::string, nlohmann::json>& section,
-                      const std::set<std::string>& served_elsewhere);
+[[nodiscard]] common::Result<void> applyTaskOptions(
+    TaskRegistry& registry, const std::map<std::string, nlohmann::json>& section,
+    const std::set<std::string>& served_elsewhere);
 
 // Reads `file` (YAML or JSON; nothing when empty), checks its task_options, validates
 // the whole file against its schema, and applies the options to `registry`.
-void configureTaskOptions(TaskRegistry& registry, const std::filesystem::path& file,
-                          const std::filesystem::path& data_root);
+[[nodiscard]] common::Result<void> configureTaskOptions(TaskRegistry& registry,
+                                                        const std::filesystem::path& file,
+                                                        const std::filesystem::path& data_root);
 
 }  // namespace celeriac::worker::tasks

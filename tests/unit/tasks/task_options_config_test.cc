@@ -15,33 +15,30 @@ namespace {
 using nlohmann::json;
 using task_tests::sourceDir;
 
-std::string errorOf(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const LlmTasksConfigError& e) {
-    return e.what();
-  }
-  return "";
+// The Error's message, "" on success.
+template <typename T>
+std::string errorOf(const common::Result<T>& result) {
+  return result ? "" : result.error().message;
 }
 
 TEST(TaskOptionsConfigTest, EveryCeleryOptionIsReadWithItsMeaning) {
   const TaskOptions o =
-      mergeTaskOptions(TaskOptions{}, "t",
-                       json{{"time_limit", 30},
-                            {"soft_time_limit", 2.5},
-                            {"rate_limit", "10/m"},
-                            {"ignore_result", true},
-                            {"acks_late", false},
-                            {"acks_on_failure_or_timeout", false},
-                            {"reject_on_worker_lost", true},
-                            {"max_retries", 7},
-                            {"default_retry_delay", 1.5},
-                            {"autoretry_for", {"ValueError", "celeriac.errors.LlmTimeout"}},
-                            {"retry_backoff", true},
-                            {"retry_backoff_max", 60},
-                            {"retry_jitter", false},
-                            {"track_started", true},
-                            {"priority", 9}});
+      *mergeTaskOptions(TaskOptions{}, "t",
+                        json{{"time_limit", 30},
+                             {"soft_time_limit", 2.5},
+                             {"rate_limit", "10/m"},
+                             {"ignore_result", true},
+                             {"acks_late", false},
+                             {"acks_on_failure_or_timeout", false},
+                             {"reject_on_worker_lost", true},
+                             {"max_retries", 7},
+                             {"default_retry_delay", 1.5},
+                             {"autoretry_for", {"ValueError", "celeriac.errors.LlmTimeout"}},
+                             {"retry_backoff", true},
+                             {"retry_backoff_max", 60},
+                             {"retry_jitter", false},
+                             {"track_started", true},
+                             {"priority", 9}});
   EXPECT_EQ(o.time_limit, 30.0);
   EXPECT_EQ(o.soft_time_limit, 2.5);
   EXPECT_EQ(o.rate_limit, "10/m");
@@ -64,7 +61,7 @@ TEST(TaskOptionsConfigTest, UnsetOptionsKeepTheRegisteredOnesAndNullMaxRetriesIs
   TaskOptions base;
   base.max_retries = 3;
   base.track_started = true;
-  const TaskOptions o = mergeTaskOptions(base, "t", json{{"max_retries", nullptr}});
+  const TaskOptions o = *mergeTaskOptions(base, "t", json{{"max_retries", nullptr}});
   EXPECT_FALSE(o.max_retries.has_value());
   EXPECT_EQ(o.track_started, true);
   EXPECT_EQ(o.default_retry_delay, std::chrono::milliseconds(180'000));
@@ -75,7 +72,7 @@ TEST(TaskOptionsConfigTest, UnsetOptionsKeepTheRegisteredOnesAndNullMaxRetriesIs
 
 TEST(TaskOptionsConfigTest, WrongNamesAndValuesAreErrorsNamingTaskAndOption) {
   const auto bad = [](json options) {
-    return errorOf([&] { (void)mergeTaskOptions(TaskOptions{}, "celeriac.sleep", options); });
+    return errorOf(mergeTaskOptions(TaskOptions{}, "celeriac.sleep", options));
   };
   EXPECT_NE(bad({{"soft_timelimit", 1}})
                 .find("task_options.celeriac.sleep.soft_timelimit: unknown option"),
@@ -95,17 +92,17 @@ TEST(TaskOptionsConfigTest, WrongNamesAndValuesAreErrorsNamingTaskAndOption) {
 TEST(TaskOptionsConfigTest, OptionsApplyToRegisteredTasksAndUnknownTasksAreErrors) {
   TaskRegistry registry;
   registerBuiltinTasks(registry);
-  applyTaskOptions(registry, {{"celeriac.retry", json{{"default_retry_delay", 1}}}}, {});
+  ASSERT_TRUE(
+      applyTaskOptions(registry, {{"celeriac.retry", json{{"default_retry_delay", 1}}}}, {}));
   EXPECT_EQ(registry.find("celeriac.retry")->options.default_retry_delay,
             std::chrono::milliseconds(1000));
   EXPECT_EQ(registry.find("celeriac.retry")->options.max_retries, 3) << "kept";
-  const std::string error = errorOf([&] {
-    applyTaskOptions(registry, {{"celeriac.slep", json{{"priority", 1}}}}, {});
-  });
+  const std::string error =
+      errorOf(applyTaskOptions(registry, {{"celeriac.slep", json{{"priority", 1}}}}, {}));
   EXPECT_NE(error.find("task_options.celeriac.slep: no such task"), std::string::npos) << error;
   // The LLM tasks of the same file, on a worker without a balancer, are not an error.
-  applyTaskOptions(registry, {{"gpt5_analyzer.analyze", json{{"priority", 1}}}},
-                   {"gpt5_analyzer.analyze"});
+  EXPECT_TRUE(applyTaskOptions(registry, {{"gpt5_analyzer.analyze", json{{"priority", 1}}}},
+                               {"gpt5_analyzer.analyze"}));
 }
 
 TEST(TaskOptionsConfigTest, ConfigFileIsCheckedAgainstTheSchemaAndApplied) {
@@ -120,17 +117,15 @@ task_options:
   std::ofstream(dir / "bad_schema.yaml") << "tasks: {analyze: {nmae: x}}\n";
   TaskRegistry registry;
   registerBuiltinTasks(registry);
-  configureTaskOptions(registry, dir / "ok.yaml", sourceDir());
+  ASSERT_EQ(errorOf(configureTaskOptions(registry, dir / "ok.yaml", sourceDir())), "");
   EXPECT_EQ(registry.find("celeriac.sleep")->options.soft_time_limit, 2.0);
   EXPECT_EQ(registry.find("celeriac.sleep")->options.rate_limit, "5/s");
-  EXPECT_NE(errorOf([&] {
-              configureTaskOptions(registry, dir / "bad.yaml", sourceDir());
-            }).find("task_options.celeriac.sleep.priority"),
+  EXPECT_NE(errorOf(configureTaskOptions(registry, dir / "bad.yaml", sourceDir()))
+                .find("task_options.celeriac.sleep.priority"),
             std::string::npos);
-  EXPECT_FALSE(errorOf([&] {
-                 configureTaskOptions(registry, dir / "bad_schema.yaml", sourceDir());
-               }).empty());
-  configureTaskOptions(registry, "", sourceDir());  // no file: nothing to do
+  EXPECT_FALSE(
+      errorOf(configureTaskOptions(registry, dir / "bad_schema.yaml", sourceDir())).empty());
+  EXPECT_TRUE(configureTaskOptions(registry, "", sourceDir()));  // no file: nothing to do
   std::filesystem::remove_all(dir);
 }
 
