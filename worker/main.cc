@@ -25,7 +25,8 @@ std::map<std::string, std::string> environment() {
   std::map<std::string, std::string> env;
   for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
     const char* eq = std::strchr(*e, '=');
-    if (eq != nullptr) env.emplace(std::string(*e, static_cast<std::size_t>(eq - *e)), std::string(eq + 1));
+    if (eq != nullptr)
+      env.emplace(std::string(*e, static_cast<std::size_t>(eq - *e)), std::string(eq + 1));
   }
   return env;
 }
@@ -62,11 +63,11 @@ int main(int argc, char** argv) {
     return argc < 2 ? 0 : 2;
   }
   // argv[1] is the subcommand; CLI11 sees it as the program name.
-  auto parsed = celeriac::worker::app::parseWorkerArgs(argc - 1, argv + 1, environment(), hostName(),
-                                                       installedDataDir());
+  auto parsed = celeriac::worker::app::parseWorkerArgs(argc - 1, argv + 1, environment(),
+                                                       hostName(), installedDataDir());
   if (!parsed.config) {
-    (parsed.exit_code == 0 ? std::cout : std::cerr) << parsed.message
-                                                     << (parsed.message.ends_with('\n') ? "" : "\n");
+    (parsed.exit_code == 0 ? std::cout : std::cerr)
+        << parsed.message << (parsed.message.ends_with('\n') ? "" : "\n");
     return parsed.exit_code;
   }
   // Secrets known now are registered before the first line; API keys follow when the
@@ -89,16 +90,18 @@ int main(int argc, char** argv) {
   auto logger = std::make_shared<spdlog::logger>(
       "celeriac",
       celeriac::worker::app::makeWorkerLogSink(std::move(out), parsed.config->log_format));
-  logger->flush_on(spdlog::level::trace);  // a file sink buffers; each line is seen at once, as on stderr
-  logger->set_level(spdlog::level::from_str(parsed.config->loglevel == "warning"
-                                                ? "warn" : parsed.config->loglevel));
+  logger->flush_on(
+      spdlog::level::trace);  // a file sink buffers; each line is seen at once, as on stderr
+  logger->set_level(spdlog::level::from_str(
+      parsed.config->loglevel == "warning" ? "warn" : parsed.config->loglevel));
   spdlog::set_default_logger(logger);
   try {
     celeriac::worker::app::WorkerApp app(std::move(*parsed.config));
     return app.run();
   } catch (const std::exception& e) {
-    // Start-up configuration errors (balancer config, task config, schemas, prompts).
-    // Their messages name the bad field and never carry a secret.
+    // What a library throws while being made (libcurl's global init, an AMQP
+    // connection's wake-up handle). A bad configuration is not thrown: run() reports it
+    // the same way. Messages never carry a secret.
     spdlog::critical("cannot start: {}", e.what());
     return 2;
   }

@@ -44,26 +44,25 @@ struct LlmServices::Parts {
   std::unique_ptr<balancer::Balancer> balancer;
 };
 
-std::unique_ptr<LlmServices> LlmServices::create(const WorkerConfig& config,
-                                                 uv::UvDispatcher& dispatcher,
-                                                 tasks::TaskRegistry& registry) {
+common::Result<std::unique_ptr<LlmServices>> LlmServices::create(const WorkerConfig& config,
+                                                                 uv::UvDispatcher& dispatcher,
+                                                                 tasks::TaskRegistry& registry) {
   const balancer::EnvMap env = envMap(config.env);
   const bool from_env = config.llm_config.empty() && env.contains("LLM_ENDPOINTS");
-  if (config.llm_config.empty() && !from_env) return nullptr;
+  if (config.llm_config.empty() && !from_env) return std::unique_ptr<LlmServices>();
   auto log = spdlog::default_logger();
 
   balancer::BalancerConfig balancer_config;
   if (from_env) {
     auto loaded = balancer::ConfigLoader::fromEnv(env);
-    if (!loaded) throw std::runtime_error(loaded.error().message);
+    if (!loaded) return loaded.error();
     balancer_config = std::move(*loaded);
   } else {
     auto text = readFile(config.llm_config);
-    if (!text) throw std::runtime_error("--llm-config: cannot read " + config.llm_config);
+    if (!text) return common::Error{"--llm-config: cannot read " + config.llm_config};
     auto loaded = balancer::ConfigLoader::fromYaml(*text);
     // Which file, then the field and what was expected (the schema's words).
-    if (!loaded)
-      throw std::runtime_error(loaded.error().in("--llm-config " + config.llm_config).message);
+    if (!loaded) return loaded.error().in("--llm-config " + config.llm_config);
     balancer_config = std::move(*loaded);
   }
   std::unique_ptr<LlmServices> services(new LlmServices());
@@ -72,7 +71,7 @@ std::unique_ptr<LlmServices> LlmServices::create(const WorkerConfig& config,
   if (!balancer_config.key_sets.empty()) {
     std::size_t index = 0;
     const auto pinned = balancer::ConfigLoader::pinnedKeySet(balancer_config, env);
-    if (!pinned) throw std::runtime_error(pinned.error().message);
+    if (!pinned) return pinned.error();
     if (*pinned) {
       index = **pinned;
       chosen.pinned = true;
@@ -122,16 +121,18 @@ std::unique_ptr<LlmServices> LlmServices::create(const WorkerConfig& config,
       // Every key the balancer resolves is masked in logs and stored errors from then on.
       redactingResolver(balancer::ConfigLoader::secretResolver(env, &readFile)), 0x5eed,
       p.shared_store.get());
-  if (!made) throw std::runtime_error(made.error().message);
+  if (!made) return made.error();
   p.balancer = std::move(*made);
 
   const auto loaded_tasks =
       config.tasks_config.empty()
           ? common::Result<tasks::LlmTasksConfig>(tasks::LlmTasksConfig::defaults(config.data_dir))
           : tasks::loadLlmTasksConfig(config.tasks_config, config.data_dir);
-  if (!loaded_tasks) throw std::runtime_error(loaded_tasks.error().message);
+  if (!loaded_tasks) return loaded_tasks.error();
   const tasks::LlmTasksConfig& tasks_config = *loaded_tasks;
-  tasks::registerLlmTasks(registry, *p.balancer, tasks_config);
+  if (auto registered = tasks::registerLlmTasks(registry, *p.balancer, tasks_config); !registered) {
+    return registered.error();
+  }
   services->queues_ = {tasks_config.analyze.queue, tasks_config.generate.queue};
   services->task_queues_ = {{tasks_config.analyze.name, tasks_config.analyze.queue},
                             {tasks_config.generate.name, tasks_config.generate.queue}};

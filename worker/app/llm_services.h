@@ -5,10 +5,10 @@
 //
 // Built only when an LLM configuration is given (--llm-config, or LLM_ENDPOINTS in the
 // environment); without one the worker serves the built-in tasks only. Construction
-// throws on a bad configuration (the Errors of the balancer's and the tasks' config
-// loaders as std::runtime_error; PromptError, SchemaLoadError), so a broken deployment
-// stops before consuming anything: start-up is the one place that fails by exception,
-// caught once in main ("cannot start: ..."); messages never contain secrets.
+// returns the Error of whichever loader refused (the balancer's config or secrets, the
+// tasks config, a prompt, a schema), so a broken deployment stops before consuming
+// anything (WorkerApp::run says "cannot start: ..." and exits 2); messages never contain
+// secrets.
 // Destroy it before the dispatcher: the Balancer cancels its calls, then the transport
 // and the bucket store close. Loop thread only.
 
@@ -19,6 +19,7 @@
 #include <string>
 
 #include "common/dispatcher.h"
+#include "common/result.h"
 #include "worker/app/worker_config.h"
 #include "worker/redis/redis_url.h"
 #include "worker/tasks/task_registry.h"
@@ -32,10 +33,9 @@ namespace celeriac::worker::app {
 
 class LlmServices {
  public:
-  // Returns nullptr when no LLM configuration is given.
-  static std::unique_ptr<LlmServices> create(const WorkerConfig& config,
-                                             uv::UvDispatcher& dispatcher,
-                                             tasks::TaskRegistry& registry);
+  // Null when no LLM configuration is given; an Error naming what was refused.
+  [[nodiscard]] static common::Result<std::unique_ptr<LlmServices>> create(
+      const WorkerConfig& config, uv::UvDispatcher& dispatcher, tasks::TaskRegistry& registry);
   ~LlmServices();
   LlmServices(const LlmServices&) = delete;
   LlmServices& operator=(const LlmServices&) = delete;
@@ -43,7 +43,9 @@ class LlmServices {
   // Task queues the LLM tasks are routed to (consumed in addition to -Q).
   [[nodiscard]] const std::vector<std::string>& queues() const { return queues_; }
   // Task name -> queue, for routing chain steps and callbacks that name no queue.
-  [[nodiscard]] const std::map<std::string, std::string>& taskQueues() const { return task_queues_; }
+  [[nodiscard]] const std::map<std::string, std::string>& taskQueues() const {
+    return task_queues_;
+  }
 
   // This replica's key set: pinned by the operator, leased in Redis, or
   // shared with another replica because every set was taken (said loudly at start).
@@ -59,9 +61,9 @@ class LlmServices {
   // Renews the lease every TTL/3 through `renew` (ResultStore::renewLease); a lease lost
   // to another replica (this one was stopped longer than the TTL) marks the set shared
   // and logs an error. No-op unless a lease is held.
-  using RenewLease = std::function<void(std::string key, std::string owner,
-                                        std::chrono::milliseconds ttl,
-                                        std::function<void(long long)> done)>;
+  using RenewLease =
+      std::function<void(std::string key, std::string owner, std::chrono::milliseconds ttl,
+                         std::function<void(long long)> done)>;
   void startLeaseRenewal(RenewLease renew);
 
  private:

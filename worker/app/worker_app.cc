@@ -21,18 +21,20 @@ WorkerApp::WorkerApp(WorkerConfig config) : impl_(std::make_unique<Impl>(std::mo
 
 WorkerApp::~WorkerApp() = default;
 
-void WorkerApp::Impl::build() {
+common::Result<void> WorkerApp::Impl::build() {
   log = spdlog::get("celeriac") ? spdlog::get("celeriac")
                                 : spdlog::default_logger()->clone("celeriac");
   uv_loop_init(&loop);
   dispatcher = std::make_unique<uv::UvDispatcher>(&loop);
   tasks::registerBuiltinTasks(registry);
   tasks::registerCeleryBuiltins(registry);
-  llm = LlmServices::create(config, *dispatcher, registry);
+  auto services = LlmServices::create(config, *dispatcher, registry);
+  if (!services) return services.error();
+  llm = std::move(*services);
   // After every task is registered: the config's options name them (a typo is an error).
   if (auto configured = tasks::configureTaskOptions(registry, config.tasks_config, config.data_dir);
       !configured) {
-    throw std::runtime_error(configured.error().message);  // start-up: main says it, exits
+    return configured.error();
   }
   if (llm && !config.queues_given) {
     // Without -Q, a worker with LLM tasks consumes their queues (not `celery`).
@@ -192,12 +194,12 @@ void WorkerApp::Impl::build() {
 
   const auto install = [this](int signum) {
     auto made = uv::tryMakeHandle<uv_signal_t>(&loop, this);
-    // Thrown from build(): run() closes what was made and main says "cannot start".
-    if (!made) throw std::runtime_error(made.error().in("signal handler").message);
-    uv_signal_start(
-        made.value().get(),
-        [](uv_signal_t* s, int n) noexcept { static_cast<Impl*>(s->data)->onSignal(n); }, signum);
-    return std::move(made).value();
+    if (made) {
+      uv_signal_start(
+          made.value().get(),
+          [](uv_signal_t* s, int n) noexcept { static_cast<Impl*>(s->data)->onSignal(n); }, signum);
+    }
+    return made;
   };
   if (config.loop_lag_report.count() > 0) {
     lag_probe = std::make_unique<uv::LoopLagProbe>(
@@ -211,8 +213,12 @@ void WorkerApp::Impl::build() {
               ms(s.max), s.samples);
         });
   }
-  sigterm = install(SIGTERM);
-  sigint = install(SIGINT);
+  auto term = install(SIGTERM);
+  if (!term) return term.error().in("signal handler");
+  sigterm = std::move(*term);
+  auto interrupt = install(SIGINT);
+  if (!interrupt) return interrupt.error().in("signal handler");
+  sigint = std::move(*interrupt);
   metrics_timer = uv::makeHandle<uv_timer_t>(&loop, this);
   uv_timer_start(
       metrics_timer.get(),
@@ -221,6 +227,7 @@ void WorkerApp::Impl::build() {
   // It must not keep a loop alive that has nothing else to do.
   uv_unref(uv::asHandle(metrics_timer));
   shutdown_timer = uv::makeHandle<uv_timer_t>(&loop, this);
+  return {};
 }
 
 int WorkerApp::run() {
@@ -232,13 +239,21 @@ int WorkerApp::run() {
       return 2;
     }
   }
+  common::Result<void> built = common::Error{"not built"};
   try {
-    s.build();
+    built = s.build();
   } catch (...) {
-    // A start-up error (a bad task option, say) after the loop has handles: close them
-    // so nothing leaks, then let main report the error.
+    // A library that throws while being made (libcurl's global init, say) after the loop
+    // has handles: close them so nothing leaks, then let main report it.
     s.releaseAndCloseLoop();
     throw;
+  }
+  if (!built) {
+    // A bad configuration (a task option, a prompt, the balancer's config): close what
+    // was made, say why, and exit as main does for every start-up failure.
+    s.releaseAndCloseLoop();
+    spdlog::critical("cannot start: {}", built.error().message);
+    return 2;
   }
   for (const std::string& notice : s.config.notices) s.log->info("{}", notice);
   std::string queue_names;

@@ -9,7 +9,8 @@
 //   3. flush pending acks, close the broker connection, close Redis, exit 0.
 // A second SIGINT or SIGTERM skips to 3 at once (cold): whatever was not acked is
 // redelivered, so nothing is lost either way.
-// Loop thread only; run() returns the process exit code.
+// Loop thread only; run() returns the process exit code (2 when it cannot start: a bad
+// configuration is reported by run() itself, as "cannot start: ...").
 
 #include <memory>
 

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "common/result.h"
 #include "worker/amqp/amqp_connection.h"
 #include "worker/app/event_dispatcher.h"
 #include "worker/app/llm_services.h"
@@ -83,7 +84,9 @@ struct WorkerApp::Impl {
 
   explicit Impl(WorkerConfig c) : config(std::move(c)) {}
 
-  void build();
+  // Makes everything run() needs; an Error (a bad configuration, a handle that cannot be
+  // made) says what, and run() then closes what was made.
+  common::Result<void> build();
   void startHttp();
   void tickMetrics();
   void onSignal(int signum);

@@ -56,8 +56,15 @@ json projectAnalysis(const json& value, const LlmMeta& meta) {
 
 }  // namespace
 
-AnalyzeTask::AnalyzeTask(const LlmTaskSpec& spec, const std::filesystem::path& schema_dir)
-    : task_(spec, schema_dir, {"analyze_input.schema.json", "analysis_result.schema.json#/definitions/analysis"}, kPromptPlaceholders) {}
+common::Result<AnalyzeTask> AnalyzeTask::load(const LlmTaskSpec& spec,
+                                              const std::filesystem::path& schema_dir) {
+  auto task = JsonLlmTask::load(
+      spec, schema_dir,
+      {"analyze_input.schema.json", "analysis_result.schema.json#/definitions/analysis"},
+      kPromptPlaceholders);
+  if (!task) return task.error();
+  return AnalyzeTask(std::move(*task));
+}
 
 common::Result<json> AnalyzeTask::bindArguments(const celery::TaskMessage& message) {
   // analyze(payload_dict): the dict is the whole input; kwargs still override.
@@ -76,7 +83,8 @@ balancer::ChatRequest AnalyzeTask::buildRequest(const json& input) const {
       {"locale", input.value("locale", std::string(kDefaultLocale))},
       {"hint", input.contains("hint") ? input["hint"].get<std::string>() : std::string("none")}};
   balancer::ChatRequest request;
-  request.messages.push_back(balancer::ChatMessage::text("system", task_.systemPrompt().renderShared(values)));
+  request.messages.push_back(
+      balancer::ChatMessage::text("system", task_.systemPrompt().renderShared(values)));
   request.messages.push_back(balancer::ChatMessage{
       "user",
       {balancer::ContentPart::textPart(task_.userPrompt().render(values)),

@@ -31,8 +31,9 @@ namespace celeriac::worker::tasks {
 
 class AnalyzeTask {
  public:
-  // Loads the schemas and prompts. Throws SchemaLoadError / PromptError.
-  AnalyzeTask(const LlmTaskSpec& spec, const std::filesystem::path& schema_dir);
+  // Loads the schemas and prompts, or says which one is missing or broken.
+  [[nodiscard]] static common::Result<AnalyzeTask> load(const LlmTaskSpec& spec,
+                                                        const std::filesystem::path& schema_dir);
 
   // The TaskHandler body. The Balancer must outlive the returned run.
   std::unique_ptr<TaskRun> run(const TaskContext& ctx, TaskDone done,
@@ -46,6 +47,8 @@ class AnalyzeTask {
   [[nodiscard]] balancer::ChatRequest buildRequest(const nlohmann::json& input) const;
 
  private:
+  explicit AnalyzeTask(JsonLlmTask task) : task_(std::move(task)) {}
+
   JsonLlmTask task_;
 };
 

@@ -41,8 +41,15 @@ json projectGeneration(const json& value, const LlmMeta& meta) {
 
 }  // namespace
 
-GenerateTask::GenerateTask(const LlmTaskSpec& spec, const std::filesystem::path& schema_dir)
-    : task_(spec, schema_dir, {"generate_input.schema.json", "generate_result.schema.json#/definitions/generation"}, kPromptPlaceholders) {}
+common::Result<GenerateTask> GenerateTask::load(const LlmTaskSpec& spec,
+                                                const std::filesystem::path& schema_dir) {
+  auto task = JsonLlmTask::load(
+      spec, schema_dir,
+      {"generate_input.schema.json", "generate_result.schema.json#/definitions/generation"},
+      kPromptPlaceholders);
+  if (!task) return task.error();
+  return GenerateTask(std::move(*task));
+}
 
 common::Result<json> GenerateTask::bindArguments(const celery::TaskMessage& message) {
   // Unwrap the first argument before kwargs apply, so kwargs still win.
@@ -88,8 +95,10 @@ balancer::ChatRequest GenerateTask::buildRequest(const json& input) const {
       {"question",
        input.contains("question") ? input["question"].get<std::string>() : std::string("none")}};
   balancer::ChatRequest request;
-  request.messages.push_back(balancer::ChatMessage::text("system", task_.systemPrompt().renderShared(values)));
-  request.messages.push_back(balancer::ChatMessage::text("user", task_.userPrompt().render(values)));
+  request.messages.push_back(
+      balancer::ChatMessage::text("system", task_.systemPrompt().renderShared(values)));
+  request.messages.push_back(
+      balancer::ChatMessage::text("user", task_.userPrompt().render(values)));
   return request;
 }
 
@@ -101,7 +110,8 @@ std::unique_ptr<TaskRun> GenerateTask::run(const TaskContext& ctx, TaskDone done
   }
   if (!input->contains("locale")) (*input)["locale"] = kDefaultLocale;
 
-  return task_.call(ctx, std::move(done), balancer, *input, buildRequest(*input), projectGeneration);
+  return task_.call(ctx, std::move(done), balancer, *input, buildRequest(*input),
+                    projectGeneration);
 }
 
 }  // namespace celeriac::worker::tasks

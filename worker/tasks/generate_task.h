@@ -29,8 +29,9 @@ namespace celeriac::worker::tasks {
 
 class GenerateTask {
  public:
-  // Loads the schemas and prompts. Throws SchemaLoadError / PromptError.
-  GenerateTask(const LlmTaskSpec& spec, const std::filesystem::path& schema_dir);
+  // Loads the schemas and prompts, or says which one is missing or broken.
+  [[nodiscard]] static common::Result<GenerateTask> load(const LlmTaskSpec& spec,
+                                                         const std::filesystem::path& schema_dir);
 
   // The TaskHandler body. The Balancer must outlive the returned run.
   std::unique_ptr<TaskRun> run(const TaskContext& ctx, TaskDone done,
@@ -44,6 +45,8 @@ class GenerateTask {
   [[nodiscard]] balancer::ChatRequest buildRequest(const nlohmann::json& input) const;
 
  private:
+  explicit GenerateTask(JsonLlmTask task) : task_(std::move(task)) {}
+
   JsonLlmTask task_;
 };
 

@@ -6,15 +6,32 @@
 
 namespace celeriac::worker::tasks {
 
-JsonLlmTask::JsonLlmTask(const LlmTaskSpec& spec, const std::filesystem::path& schema_dir,
-                         const Schemas& schemas,
-                         const std::set<std::string, std::less<>>& prompt_placeholders)
-    : spec_(spec),
-      input_schema_(schema_dir, schemas.input),
-      output_schema_(schema_dir, schemas.output),
-      system_prompt_(PromptTemplate::fromFile(spec.system_prompt, prompt_placeholders)),
-      user_prompt_(PromptTemplate::fromFile(spec.user_prompt, prompt_placeholders)),
-      repair_prompt_(PromptTemplate::fromFile(spec.repair_prompt, {"errors"})) {}
+common::Result<JsonLlmTask> JsonLlmTask::load(
+    const LlmTaskSpec& spec, const std::filesystem::path& schema_dir, const Schemas& schemas,
+    const std::set<std::string, std::less<>>& prompt_placeholders) {
+  auto input = SchemaValidator::load(schema_dir, schemas.input);
+  if (!input) return input.error();
+  auto output = SchemaValidator::load(schema_dir, schemas.output);
+  if (!output) return output.error();
+  auto system = PromptTemplate::fromFile(spec.system_prompt, prompt_placeholders);
+  if (!system) return system.error();
+  auto user = PromptTemplate::fromFile(spec.user_prompt, prompt_placeholders);
+  if (!user) return user.error();
+  auto repair = PromptTemplate::fromFile(spec.repair_prompt, {"errors"});
+  if (!repair) return repair.error();
+  return JsonLlmTask(spec, std::move(*input), std::move(*output), std::move(*system),
+                     std::move(*user), std::move(*repair));
+}
+
+JsonLlmTask::JsonLlmTask(LlmTaskSpec spec, SchemaValidator input_schema,
+                         SchemaValidator output_schema, PromptTemplate system_prompt,
+                         PromptTemplate user_prompt, PromptTemplate repair_prompt)
+    : spec_(std::move(spec)),
+      input_schema_(std::move(input_schema)),
+      output_schema_(std::move(output_schema)),
+      system_prompt_(std::move(system_prompt)),
+      user_prompt_(std::move(user_prompt)),
+      repair_prompt_(std::move(repair_prompt)) {}
 
 std::optional<celery::ExceptionInfo> JsonLlmTask::checkInput(
     const common::Result<nlohmann::json>& input) const {

@@ -32,10 +32,10 @@ class JsonLlmTask {
     std::string input;   // file name in the schema directory
     std::string output;  // the model's part of the result, e.g. "x.schema.json#/definitions/y"
   };
-  // Loads the schemas and prompts. Throws SchemaLoadError / PromptError.
-  JsonLlmTask(const LlmTaskSpec& spec, const std::filesystem::path& schema_dir,
-              const Schemas& schemas,
-              const std::set<std::string, std::less<>>& prompt_placeholders);
+  // Loads the schemas and prompts, or says which one is missing or broken.
+  [[nodiscard]] static common::Result<JsonLlmTask> load(
+      const LlmTaskSpec& spec, const std::filesystem::path& schema_dir, const Schemas& schemas,
+      const std::set<std::string, std::less<>>& prompt_placeholders);
 
   // nullopt when the arguments were bound and satisfy the input schema; otherwise the
   // ValidationError to fail with (the binding's Error message when binding failed).
@@ -56,6 +56,10 @@ class JsonLlmTask {
   [[nodiscard]] const PromptTemplate& userPrompt() const { return user_prompt_; }
 
  private:
+  JsonLlmTask(LlmTaskSpec spec, SchemaValidator input_schema, SchemaValidator output_schema,
+              PromptTemplate system_prompt, PromptTemplate user_prompt,
+              PromptTemplate repair_prompt);
+
   LlmTaskSpec spec_;
   SchemaValidator input_schema_;
   SchemaValidator output_schema_;

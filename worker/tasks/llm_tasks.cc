@@ -8,11 +8,15 @@
 
 namespace celeriac::worker::tasks {
 
-void registerLlmTasks(TaskRegistry& registry, balancer::Balancer& balancer,
-                      const LlmTasksConfig& config) {
+common::Result<void> registerLlmTasks(TaskRegistry& registry, balancer::Balancer& balancer,
+                                      const LlmTasksConfig& config) {
+  auto analyze_loaded = AnalyzeTask::load(config.analyze, config.schema_dir);
+  if (!analyze_loaded) return analyze_loaded.error();
+  auto generate_loaded = GenerateTask::load(config.generate, config.schema_dir);
+  if (!generate_loaded) return generate_loaded.error();
   // shared_ptr: TaskHandler is a copyable std::function; every copy uses one loaded task.
-  auto analyze = std::make_shared<const AnalyzeTask>(config.analyze, config.schema_dir);
-  auto generate = std::make_shared<const GenerateTask>(config.generate, config.schema_dir);
+  auto analyze = std::make_shared<const AnalyzeTask>(std::move(*analyze_loaded));
+  auto generate = std::make_shared<const GenerateTask>(std::move(*generate_loaded));
   registry.add(config.analyze.name, [analyze, &balancer](const TaskContext& ctx, TaskDone done) {
     return analyze->run(ctx, std::move(done), balancer);
   });
@@ -25,6 +29,7 @@ void registerLlmTasks(TaskRegistry& registry, balancer::Balancer& balancer,
     return TimerRun::start(ctx.dispatcher, std::chrono::milliseconds(0), Success{balancer.stats()},
                            std::move(done));
   });
+  return {};
 }
 
 }  // namespace celeriac::worker::tasks

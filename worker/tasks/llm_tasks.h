@@ -8,15 +8,16 @@
 // Names, queues, prompt files and routes come from LlmTasksConfig (llm_tasks_config.h);
 // the app consumes the configured queues.
 //
-// Start-up only: loads every schema and prompt once and throws (SchemaLoadError,
-// PromptError) if one is missing or broken, so a bad deployment fails before it
-// consumes a message. The handlers share the loaded state and borrow the Balancer,
+// Start-up only: loads every schema and prompt once, and returns an Error (registering
+// nothing) if one is missing or broken, so a bad deployment fails before it consumes a
+// message. The handlers share the loaded state and borrow the Balancer,
 // which must outlive the registry's runs. Loop thread only.
 //
 // Failures are Celery FAILUREs typed as in llm_errors.h; a call no model can take now
 // ends with an Unavailable outcome (retry_at and models typed) that the worker parks.
 
 #include "balancer/balancer.h"
+#include "common/result.h"
 #include "worker/tasks/llm_tasks_config.h"
 #include "worker/tasks/task_registry.h"
 
@@ -24,7 +25,8 @@ namespace celeriac::worker::tasks {
 
 inline constexpr const char* kLlmStatsTask = "celeriac.llm_stats";
 
-void registerLlmTasks(TaskRegistry& registry, balancer::Balancer& balancer,
-                      const LlmTasksConfig& config);
+[[nodiscard]] common::Result<void> registerLlmTasks(TaskRegistry& registry,
+                                                    balancer::Balancer& balancer,
+                                                    const LlmTasksConfig& config);
 
 }  // namespace celeriac::worker::tasks

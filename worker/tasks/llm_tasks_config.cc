@@ -88,13 +88,10 @@ common::Result<LlmTasksConfig> parseLlmTasksConfig(const json& doc,
                                                    const std::filesystem::path& data_root) {
   LlmTasksConfig config = LlmTasksConfig::defaults(data_root);
   const json effective = doc.is_null() ? json::object() : doc;  // an empty file is fine
-  try {
-    const SchemaValidator schema(config.schema_dir, "llm_tasks_config.schema.json");
-    if (auto errors = schema.validate(effective); !errors.empty()) {
-      return common::Error{"LLM tasks config: " + joinErrors(errors)};
-    }
-  } catch (const SchemaLoadError& e) {  // the schema file itself (schema_validator.h)
-    return common::Error{e.what()};
+  const auto schema = SchemaValidator::load(config.schema_dir, "llm_tasks_config.schema.json");
+  if (!schema) return schema.error();
+  if (auto errors = schema->validate(effective); !errors.empty()) {
+    return common::Error{"LLM tasks config: " + joinErrors(errors)};
   }
   if (const auto it = effective.find("schema_dir"); it != effective.end()) {
     config.schema_dir = resolve(base_dir, it->get<std::string>());

@@ -44,22 +44,22 @@ PromptTemplate::PromptTemplate(std::string text) : text_(std::move(text)) {
       [this](std::string_view name) { placeholders_.emplace(name); });
 }
 
-PromptTemplate PromptTemplate::fromFile(const std::filesystem::path& file,
-                                        const std::set<std::string, std::less<>>& allowed) {
+common::Result<PromptTemplate> PromptTemplate::fromFile(
+    const std::filesystem::path& file, const std::set<std::string, std::less<>>& allowed) {
   std::ifstream in(file);
-  if (!in) throw PromptError("cannot read prompt file " + file.string());
+  if (!in) return common::Error{"cannot read prompt file " + file.string()};
   std::ostringstream buffer;
   buffer << in.rdbuf();
   PromptTemplate t(buffer.str());
   if (t.text_.find_first_not_of(" \t\r\n") == std::string::npos) {
-    throw PromptError("prompt file " + file.string() + " is empty");
+    return common::Error{"prompt file " + file.string() + " is empty"};
   }
   for (const auto& name : t.placeholders_) {
     if (!allowed.contains(name)) {
       std::string names;
       for (const auto& a : allowed) names += (names.empty() ? "" : ", ") + a;
-      throw PromptError("prompt file " + file.string() + " uses unknown placeholder {{" + name +
-                        "}} (allowed: " + names + ")");
+      return common::Error{"prompt file " + file.string() + " uses unknown placeholder {{" + name +
+                           "}} (allowed: " + names + ")"};
     }
   }
   return t;

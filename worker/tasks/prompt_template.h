@@ -13,28 +13,24 @@
 #include <filesystem>
 #include <map>
 #include <set>
-#include <stdexcept>
+
 #include <string>
 #include <string_view>
 
 #include "balancer/chat_request.h"
+#include "common/result.h"
 
 namespace celeriac::worker::tasks {
-
-class PromptError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
 
 class PromptTemplate {
  public:
   PromptTemplate() = default;
   explicit PromptTemplate(std::string text);
 
-  // Reads the file. Throws PromptError if it cannot be read, is empty, or uses a
-  // placeholder outside `allowed` (a typo would otherwise reach the model verbatim).
-  static PromptTemplate fromFile(const std::filesystem::path& file,
-                                 const std::set<std::string, std::less<>>& allowed);
+  // Reads the file; an Error if it cannot be read, is empty, or uses a placeholder
+  // outside `allowed` (a typo would otherwise reach the model verbatim).
+  [[nodiscard]] static common::Result<PromptTemplate> fromFile(
+      const std::filesystem::path& file, const std::set<std::string, std::less<>>& allowed);
 
   // The text with each {{name}} replaced by values[name]; a name without a value is
   // replaced by the empty string.

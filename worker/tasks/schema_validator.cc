@@ -34,13 +34,19 @@ using nlohmann::json;
 
 constexpr std::string_view kFileScheme = "file://";
 
+// How loading stops from inside valijson's callback for a referenced document; load()
+// catches it and returns its message as the Error, so it never leaves this file.
+struct LoadRefusal {
+  std::string message;
+};
+
 json readJsonFile(const std::filesystem::path& file) {
   std::ifstream in(file);
-  if (!in) throw SchemaLoadError("cannot read schema file " + file.string());
+  if (!in) throw LoadRefusal{"cannot read schema file " + file.string()};
   try {
     return json::parse(in);
   } catch (const json::exception& e) {
-    throw SchemaLoadError("schema file " + file.string() + " is not valid JSON: " + e.what());
+    throw LoadRefusal{"schema file " + file.string() + " is not valid JSON: " + e.what()};
   }
 }
 
@@ -93,30 +99,38 @@ struct SchemaValidator::Impl {
 
 std::string SchemaError::toString() const { return path.empty() ? message : path + ": " + message; }
 
-SchemaValidator::SchemaValidator(const std::filesystem::path& dir, std::string_view ref)
-    : ref_(ref), impl_(std::make_unique<Impl>()) {
-  impl_->dir = std::filesystem::absolute(dir).lexically_normal();
-  impl_->root = json{{"$ref", std::string(ref)}};
-  impl_->rewriteRefs(impl_->root);
+common::Result<SchemaValidator> SchemaValidator::load(const std::filesystem::path& dir,
+                                                      std::string_view ref) {
+  auto impl = std::make_unique<Impl>();
+  Impl& loaded = *impl;
+  loaded.dir = std::filesystem::absolute(dir).lexically_normal();
+  loaded.root = json{{"$ref", std::string(ref)}};
+  loaded.rewriteRefs(loaded.root);
   valijson::SchemaParser parser(valijson::SchemaParser::kDraft7);
-  valijson::adapters::NlohmannJsonAdapter adapter(impl_->root);
+  valijson::adapters::NlohmannJsonAdapter adapter(loaded.root);
   try {
     parser.populateSchema(
-        adapter, impl_->schema,
-        [this](const std::string& uri) -> const json* {
-          const json* doc = impl_->load(uri);
-          if (doc == nullptr) throw SchemaLoadError("schema reference not allowed: " + uri);
+        adapter, loaded.schema,
+        [&loaded](const std::string& uri) -> const json* {
+          const json* doc = loaded.load(uri);
+          if (doc == nullptr) throw LoadRefusal{"schema reference not allowed: " + uri};
           return doc;
         },
-        [](const json*) {});  // documents are owned by impl_->docs
-  } catch (const SchemaLoadError&) {
-    throw;
-  } catch (const std::exception& e) {
-    throw SchemaLoadError("schema " + std::string(ref) + " in " + dir.string() + ": " + e.what());
+        [](const json*) {});  // documents are owned by loaded.docs
+  } catch (const LoadRefusal& refusal) {
+    return common::Error{refusal.message};
+  } catch (const std::exception& e) {  // valijson's refusal of the schema itself
+    return common::Error{"schema " + std::string(ref) + " in " + dir.string() + ": " + e.what()};
   }
+  return SchemaValidator(std::string(ref), std::move(impl));
 }
 
+SchemaValidator::SchemaValidator(std::string ref, std::unique_ptr<Impl> impl)
+    : ref_(std::move(ref)), impl_(std::move(impl)) {}
+
 SchemaValidator::~SchemaValidator() = default;
+SchemaValidator::SchemaValidator(SchemaValidator&&) noexcept = default;
+SchemaValidator& SchemaValidator::operator=(SchemaValidator&&) noexcept = default;
 
 std::vector<SchemaError> SchemaValidator::validate(const nlohmann::json& instance) const {
   valijson::ValidationResults results;

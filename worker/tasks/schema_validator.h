@@ -5,7 +5,7 @@
 // answers before returning them; the config loader validates the tasks config. Errors
 // come back as values naming the field and the rule ("image: must be an https:// URL
 // ..."), ready for a Celery ValidationError or a repair prompt.
-// What not: no I/O after construction, no logging, no knowledge of tasks.
+// What not: no I/O after load(), no logging, no knowledge of tasks.
 //
 // Schema files may reference each other by relative file name ("llm_meta.schema.json",
 // "analysis_result.schema.json#/definitions/analysis"): that is what Python's jsonschema
@@ -31,20 +31,16 @@
 
 #include <filesystem>
 #include <memory>
-#include <stdexcept>
+
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
-namespace celeriac::worker::tasks {
+#include "common/result.h"
 
-// Thrown only while loading (start-up): unreadable file, bad JSON, unresolvable $ref.
-class SchemaLoadError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+namespace celeriac::worker::tasks {
 
 struct SchemaError {
   std::string path;     // "image", "items[0].category"; empty for the document itself
@@ -55,9 +51,13 @@ struct SchemaError {
 class SchemaValidator {
  public:
   // Loads `dir / ref`, where ref is "file.schema.json" or "file.schema.json#/json/pointer"
-  // (validate against a sub-schema, e.g. a definition). Throws SchemaLoadError.
-  SchemaValidator(const std::filesystem::path& dir, std::string_view ref);
+  // (validate against a sub-schema, e.g. a definition); an Error for an unreadable file,
+  // bad JSON, a schema valijson refuses or a $ref it may not follow.
+  [[nodiscard]] static common::Result<SchemaValidator> load(const std::filesystem::path& dir,
+                                                            std::string_view ref);
   ~SchemaValidator();
+  SchemaValidator(SchemaValidator&&) noexcept;
+  SchemaValidator& operator=(SchemaValidator&&) noexcept;
   SchemaValidator(const SchemaValidator&) = delete;
   SchemaValidator& operator=(const SchemaValidator&) = delete;
 
@@ -68,6 +68,7 @@ class SchemaValidator {
 
  private:
   struct Impl;
+  SchemaValidator(std::string ref, std::unique_ptr<Impl> impl);
   std::string ref_;
   std::unique_ptr<Impl> impl_;
 };

@@ -85,7 +85,7 @@ TEST_F(AnalyzeTaskTest, ValidAnalysisRoundTripReturnsSchemaValidResultWithMeta) 
   ASSERT_EQ(outcomes_.size(), 1u);
   ASSERT_TRUE(std::holds_alternative<Success>(outcomes_[0])) << whyNot(0);
   const json result = valueOf(0);
-  const SchemaValidator schema(schemaDir(), "analysis_result.schema.json");
+  const auto schema = SchemaValidator::load(schemaDir(), "analysis_result.schema.json").value();
   EXPECT_TRUE(schema.validate(result).empty()) << joinErrors(schema.validate(result));
   EXPECT_FALSE(result.contains("notes"));
   EXPECT_EQ(result["items"], validAnalysis()["items"]);

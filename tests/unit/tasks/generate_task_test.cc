@@ -50,7 +50,7 @@ TEST_F(GenerateTaskTest, ChainShapeAnalysisFirstRulesKeywordReturnsAnswerStepsAn
   ASSERT_EQ(outcomes_.size(), 1u);
   ASSERT_TRUE(std::holds_alternative<Success>(outcomes_[0])) << whyNot(0);
   const json result = valueOf(0);
-  const SchemaValidator schema(schemaDir(), "generate_result.schema.json");
+  const auto schema = SchemaValidator::load(schemaDir(), "generate_result.schema.json").value();
   EXPECT_TRUE(schema.validate(result).empty()) << joinErrors(schema.validate(result));
   EXPECT_EQ(result["answer"], validGeneration()["answer"]);
   EXPECT_EQ(result["steps"], validGeneration()["steps"]);

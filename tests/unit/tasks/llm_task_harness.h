@@ -77,7 +77,9 @@ class LlmTaskHarness : public ::testing::Test {
             balancer::ConfigLoader::fromYaml(kBalancerYaml).value(), loop_, http_,
             balancer::ConfigLoader::secretResolver({{"KEY_A", "sk-test-secret"}}, nullptr), 1)
             .value();
-    registerLlmTasks(registry_, *balancer_, LlmTasksConfig::defaults(sourceDir()));
+    const auto registered =
+        registerLlmTasks(registry_, *balancer_, LlmTasksConfig::defaults(sourceDir()));
+    EXPECT_TRUE(registered) << registered.error().message;
   }
 
   // Starts task `name` with args/kwargs; the outcome lands in outcomes_, the run in run_.

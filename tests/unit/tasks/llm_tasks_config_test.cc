@@ -154,12 +154,14 @@ TEST(LlmTasksConfigTest, RegisterUsesConfiguredNamesAndFailsFastOnAMissingPrompt
   auto config = LlmTasksConfig::defaults(sourceDir());
   config.analyze.name = "custom.analyze";
   TaskRegistry registry;
-  registerLlmTasks(registry, *llm, config);
+  ASSERT_TRUE(registerLlmTasks(registry, *llm, config));
   EXPECT_EQ(registry.names(), (std::vector<std::string>{"celeriac.llm_stats", "custom.analyze",
                                                         "response_generator.generate"}));
   config.generate.user_prompt = "/nonexistent/user.txt";
   TaskRegistry other;
-  EXPECT_THROW(registerLlmTasks(other, *llm, config), PromptError);
+  EXPECT_EQ(errorOf(registerLlmTasks(other, *llm, config)),
+            "cannot read prompt file /nonexistent/user.txt");
+  EXPECT_TRUE(other.names().empty()) << "a refused registration adds no task";
 }
 
 }  // namespace

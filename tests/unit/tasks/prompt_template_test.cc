@@ -54,20 +54,20 @@ TEST(PromptTemplateTest, RenderSharedKeepsNoLongValues) {
 TEST(PromptTemplateTest, FileWithUnknownPlaceholderIsRefusedNamingIt) {
   const auto path = std::filesystem::temp_directory_path() / "celeriac_prompt_test.txt";
   std::ofstream(path) << "Hello {{loclae}}\n";
-  try {
-    (void)PromptTemplate::fromFile(path, {"locale"});
-    FAIL() << "expected PromptError";
-  } catch (const PromptError& e) {
-    EXPECT_NE(std::string(e.what()).find("{{loclae}}"), std::string::npos) << e.what();
-  }
+  const auto refused = PromptTemplate::fromFile(path, {"locale"});
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("{{loclae}}"), std::string::npos)
+      << refused.error().message;
   std::filesystem::remove(path);
 }
 
 TEST(PromptTemplateTest, MissingOrEmptyFileIsRefused) {
-  EXPECT_THROW((void)PromptTemplate::fromFile("/nonexistent/prompt.txt", {}), PromptError);
+  EXPECT_EQ(PromptTemplate::fromFile("/nonexistent/prompt.txt", {}).error().message,
+            "cannot read prompt file /nonexistent/prompt.txt");
   const auto path = std::filesystem::temp_directory_path() / "celeriac_prompt_empty.txt";
   std::ofstream(path) << "  \n";
-  EXPECT_THROW((void)PromptTemplate::fromFile(path, {}), PromptError);
+  EXPECT_EQ(PromptTemplate::fromFile(path, {}).error().message,
+            "prompt file " + path.string() + " is empty");
   std::filesystem::remove(path);
 }
 
@@ -77,7 +77,8 @@ TEST(PromptTemplateTest, ShippedPromptsAskForJson) {
                            "generate_user.txt", "repair.txt"}) {
     const auto t =
         PromptTemplate::fromFile(task_tests::sourceDir() / "worker" / "tasks" / "prompts" / name,
-                                 {"locale", "hint", "analysis", "rules", "question", "errors"});
+                                 {"locale", "hint", "analysis", "rules", "question", "errors"})
+            .value();
     EXPECT_NE(t.text().find("JSON"), std::string::npos) << name;
   }
 }
