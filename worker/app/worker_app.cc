@@ -4,7 +4,6 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 #include <uv.h>
-#include <stdexcept>
 
 #include "common/worker_defaults.h"
 #include "worker/app/pidfile.h"
@@ -250,7 +249,7 @@ int WorkerApp::run() {
   }
   if (!built) {
     // A bad configuration (a task option, a prompt, the balancer's config): close what
-    // was made, say why, and exit as main does for every start-up failure.
+    // was made, say why, and exit 2, in the words main uses for what is thrown.
     s.releaseAndCloseLoop();
     spdlog::critical("cannot start: {}", built.error().message);
     return 2;

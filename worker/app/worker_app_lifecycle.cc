@@ -40,8 +40,8 @@ void WorkerApp::Impl::tickMetrics() {
     const PipelineCounters& c = pipeline->counters();
     task_metrics->refresh(metrics::TaskMetrics::WorkerSnapshot{
         !finished, pipeline->running(),
-        pipeline->running() + pipeline->reserved() + pipeline->held(),
-        pipeline->prefetchInForce(), c.parked, c.parked_unavailable});
+        pipeline->running() + pipeline->reserved() + pipeline->held(), pipeline->prefetchInForce(),
+        c.parked, c.parked_unavailable});
     if (llm_metrics) llm_metrics->refresh();
     if (key_set_shared != nullptr) key_set_shared->Set(llm->keySet().shared ? 1 : 0);
   } catch (const std::exception& e) {
@@ -52,7 +52,7 @@ void WorkerApp::Impl::tickMetrics() {
 void WorkerApp::Impl::onSignal(int signum) {
   if (!shutting_down) {
     log->warn("{} received: warm shutdown, finishing running tasks (grace {} s)",
-                 signum == SIGTERM ? "SIGTERM" : "SIGINT", config.shutdown_grace.count());
+              signum == SIGTERM ? "SIGTERM" : "SIGINT", config.shutdown_grace.count());
     beginShutdown();
     return;
   }
@@ -84,7 +84,7 @@ void WorkerApp::Impl::checkShutdown() {
   }
   if (grace_over) {
     log->warn("grace period over: running={} storing={} left unacked for redelivery",
-                 pipeline->running(), pipeline->storing());
+              pipeline->running(), pipeline->storing());
     pipeline->cancelRunning();
     finish();
   }
@@ -112,7 +112,7 @@ void WorkerApp::Impl::finish() {
 void WorkerApp::Impl::releaseAndCloseLoop() {
   http.reset();  // joins the server's threads before anything they read goes
   metrics_timer.reset();
-  // Already closed by finish(), unless build() threw before the loop ever ran.
+  // Already closed by finish(), unless build() failed (or threw) before the loop ever ran.
   shutdown_timer.reset();
   sigterm.reset();
   sigint.reset();

@@ -17,7 +17,7 @@
 //
 // The route (task_type x priority) must exist in the balancer config's `routes`; an
 // unknown route makes every call fail with LlmCallerError, so the app should check it at
-// start-up. Errors are exceptions (start-up only) naming the field.
+// start-up. Errors are Results (start-up only) naming the field.
 // Plain values; no thread affinity.
 
 #include <chrono>

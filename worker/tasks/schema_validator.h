@@ -31,7 +31,6 @@
 
 #include <filesystem>
 #include <memory>
-
 #include <string>
 #include <string_view>
 #include <vector>
