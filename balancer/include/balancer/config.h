@@ -12,6 +12,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace celeriac::balancer {
@@ -165,6 +166,9 @@ struct BalancerConfig {
   std::map<std::string, PriceConfig> pricing;
   std::map<std::string, ModelCapability> capabilities;  // per model
 };
+
+// Does `endpoint` serve `model` ("*" serves any)?
+[[nodiscard]] bool serves(const EndpointConfig& endpoint, std::string_view model);
 
 // Does any key (after its endpoint's default) go through the SharedBucketStore? A
 // caller creates the store (a Redis connection) only then.

@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <set>
 
 #include "common/yaml_to_json.h"
@@ -197,6 +198,11 @@ BalancerConfig walk(const YAML::Node& root) {
 
 std::string_view toString(Provider provider) {
   return provider == Provider::kAnthropic ? "anthropic" : "openai";
+}
+
+bool serves(const EndpointConfig& endpoint, std::string_view model) {
+  return std::any_of(endpoint.models.begin(), endpoint.models.end(),
+                     [&](const std::string& m) { return m == "*" || m == model; });
 }
 
 bool usesSharedBuckets(const BalancerConfig& config) {

@@ -37,13 +37,6 @@ std::optional<std::int64_t> parseNonNegative(std::string_view s) {
   return v;
 }
 
-bool servesModel(const EndpointConfig& ep, std::string_view model) {
-  for (const auto& m : ep.models) {
-    if (m == "*" || m == model) return true;
-  }
-  return false;
-}
-
 }  // namespace
 
 common::Result<BalancerConfig> ConfigLoader::fromEnv(const EnvMap& env) {
@@ -234,7 +227,7 @@ common::Result<void> ConfigLoader::validate(const BalancerConfig& cfg) {
   }
   auto served = [&](const std::string& model) {
     for (const auto& ep : cfg.endpoints) {
-      if (servesModel(ep, model)) return true;
+      if (serves(ep, model)) return true;
     }
     return false;
   };

@@ -1,15 +1,9 @@
 // Endpoints: the contracts are in endpoints.h.
 #include "core/endpoints.h"
 
-#include <algorithm>
 #include <utility>
 
 namespace celeriac::balancer {
-
-bool serves(const EndpointConfig& ep, std::string_view model) {
-  return std::any_of(ep.models.begin(), ep.models.end(),
-                     [&](const std::string& m) { return m == "*" || m == model; });
-}
 
 Endpoints::Endpoints(CircuitBreakerOptions breaker, AdmissionControl& admission, const Clock& clock)
     : breaker_(std::move(breaker)), admission_(admission), clock_(clock) {}

@@ -26,9 +26,6 @@
 
 namespace celeriac::balancer {
 
-// Does `ep` serve `model` ("*" serves any)?
-[[nodiscard]] bool serves(const EndpointConfig& ep, std::string_view model);
-
 struct KeyState {
   std::string alias;
   std::string secret;
