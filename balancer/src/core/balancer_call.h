@@ -3,6 +3,7 @@
 // Balancer::Impl::calls_; lives from submit() until its callback has run. The Picker
 // reads it and records its skips in it.
 
+#include <chrono>
 #include <map>
 #include <optional>
 #include <string>
@@ -69,6 +70,23 @@ struct Call {
       }
     }
     trace.push_back(std::move(entry));
+  }
+
+  // A candidate left out: `reason` for `skipped_model` on `skipped_endpoint` (and
+  // `key_alias`, if a key was the reason), `at` after submit. Through record(), so
+  // repeats count.
+  void recordSkip(std::chrono::microseconds at, std::string skipped_endpoint,
+                  std::string skipped_model, std::string key_alias, std::string reason) {
+    record({TraceEntry::Kind::kSkipped,
+            at,
+            std::move(skipped_endpoint),
+            std::move(skipped_model),
+            std::move(key_alias),
+            std::move(reason),
+            FailureClass::kNone,
+            0,
+            {},
+            0});
   }
 };
 

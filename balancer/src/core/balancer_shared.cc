@@ -45,16 +45,8 @@ void Balancer::Impl::onSharedAnswer(CallId id, std::size_t e, std::size_t k,
     }
   }
   if (!answer.refusal.empty()) {
-    c.record({TraceEntry::Kind::kSkipped,
-              sinceSubmit(c),
-              endpoints_[e].config.name,
-              model,
-              endpoints_[e].keys[k].alias,
-              std::string(answer.refusal),
-              FailureClass::kNone,
-              0,
-              {},
-              0});
+    c.recordSkip(sinceSubmit(c), endpoints_[e].config.name, model, endpoints_[e].keys[k].alias,
+                 std::string(answer.refusal));
   }
   // Not sent: walk the candidates again (another key, a wait, or the end of the call).
   step(id);

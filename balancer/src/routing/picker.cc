@@ -51,16 +51,9 @@ std::optional<Picker::Pick> Picker::pick(Call& c, SteadyTime now, SteadyTime& ea
                     SteadyTime retry_at) {
       earliest = std::min(earliest, retry_at);
       if (c.quiet) return;
-      c.record({TraceEntry::Kind::kSkipped,
-                std::chrono::duration_cast<std::chrono::microseconds>(clock_.now() - c.submitted),
-                ep.config.name,
-                model,
-                std::move(alias),
-                std::move(reason),
-                FailureClass::kNone,
-                0,
-                {},
-                0});
+      c.recordSkip(
+          std::chrono::duration_cast<std::chrono::microseconds>(clock_.now() - c.submitted),
+          ep.config.name, model, std::move(alias), std::move(reason));
     };
     std::size_t full_share = 0;  // candidates not ramping
     std::size_t ramping = 0;
